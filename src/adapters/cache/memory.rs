@@ -1,0 +1,113 @@
+//! The in-process cache (moka), for the single-process embedded default.
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use moka::Expiry;
+use moka::future::Cache as Moka;
+
+use crate::ports::{Cache, CacheError};
+use crate::telemetry::roundtrips::count_cache;
+
+#[derive(Clone)]
+struct Entry {
+    value: String,
+    ttl: Duration,
+}
+
+struct PerEntryTtl;
+
+impl Expiry<String, Entry> for PerEntryTtl {
+    fn expire_after_create(&self, _key: &String, entry: &Entry, _now: Instant) -> Option<Duration> {
+        Some(entry.ttl)
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &String,
+        entry: &Entry,
+        _now: Instant,
+        _remaining: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(entry.ttl)
+    }
+}
+
+pub struct MemoryCache {
+    entries: Moka<String, Entry>,
+}
+
+impl MemoryCache {
+    /// A cache of at most `max_entries` values.
+    pub fn new(max_entries: u64) -> Self {
+        Self {
+            entries: Moka::builder().max_capacity(max_entries).expire_after(PerEntryTtl).build(),
+        }
+    }
+}
+
+#[async_trait]
+impl Cache for MemoryCache {
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, CacheError> {
+        count_cache();
+        let mut values = Vec::with_capacity(keys.len());
+        for key in keys {
+            values.push(self.entries.get(key).await.map(|e| e.value));
+        }
+        Ok(values)
+    }
+
+    async fn set_many(&self, entries: &[(String, String, Duration)]) -> Result<(), CacheError> {
+        count_cache();
+        for (key, value, ttl) in entries {
+            let entry = Entry {
+                value: value.clone(),
+                ttl: *ttl,
+            };
+            self.entries.insert(key.clone(), entry).await;
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, keys: &[String]) -> Result<(), CacheError> {
+        count_cache();
+        for key in keys {
+            self.entries.invalidate(key).await;
+        }
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), CacheError> {
+        Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn values_expire_after_their_own_ttl() {
+        let cache = MemoryCache::new(100);
+        cache
+            .set_many(&[
+                ("short".into(), "a".into(), Duration::from_millis(50)),
+                ("long".into(), "b".into(), Duration::from_secs(60)),
+            ])
+            .await
+            .unwrap();
+        let keys = ["short".to_string(), "long".to_string(), "none".to_string()];
+        assert_eq!(
+            cache.get_many(&keys).await.unwrap(),
+            vec![Some("a".into()), Some("b".into()), None]
+        );
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        assert_eq!(cache.get_many(&keys).await.unwrap(), vec![None, Some("b".into()), None]);
+        cache.delete(&["long".to_string()]).await.unwrap();
+        assert_eq!(cache.get_many(&keys).await.unwrap(), vec![None, None, None]);
+    }
+}

@@ -1,0 +1,5 @@
+//! Outbound adapters: real infrastructure behind the ports.
+
+pub mod auth;
+pub mod cache;
+pub mod sql;

@@ -1,0 +1,169 @@
+//! sqlx repositories for MariaDB and SQLite. One SQL text wherever the dialects agree; the pool type is
+//! chosen at run time and [`on_db!`] expands one body per dialect.
+
+mod sessions;
+mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::config::{Config, redact_url};
+use crate::domain::AppError;
+
+pub use sessions::SqlSessionRepo;
+pub use users::SqlUserRepo;
+
+/// A connection pool to one of the supported databases.
+#[derive(Clone, Debug)]
+pub enum Db {
+    MySql(MySqlPool),
+    Sqlite(SqlitePool),
+}
+
+/// Expands `$body` once per dialect with `$pool` bound to the concrete pool, so the same SQL text and
+/// row types serve both.
+macro_rules! on_db {
+    // A body with `?` inside: run it as an async block so errors stay inside.
+    ($db:expr, $pool:ident => async $body:block) => {
+        match $db {
+            $crate::adapters::sql::Db::MySql($pool) => async $body.await,
+            $crate::adapters::sql::Db::Sqlite($pool) => async $body.await,
+        }
+    };
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::adapters::sql::Db::MySql($pool) => $body,
+            $crate::adapters::sql::Db::Sqlite($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_db;
+
+static MYSQL_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/mysql");
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Serialises migrations across processes on MariaDB, where sqlx's own lock is a no-op.
+const MIGRATION_LOCK: &str = "board_migrations";
+
+impl Db {
+    /// Opens a pool for `config.database_url`; an SQLite file is created if missing.
+    pub async fn connect(config: &Config) -> Result<Self, sqlx::Error> {
+        let acquire = Duration::from_millis(config.db_acquire_timeout_ms);
+        if config.is_sqlite() {
+            let options = SqliteConnectOptions::from_str(&config.database_url)?
+                .create_if_missing(true)
+                .foreign_keys(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5));
+            let pool = if config.sqlite_path().is_none() {
+                // Every connection to an in-memory database is a database of its own: keep exactly one, forever.
+                SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .acquire_timeout(acquire)
+                    .connect_with(options)
+                    .await?
+            } else {
+                SqlitePoolOptions::new()
+                    .max_connections(config.db_max_connections.max(1))
+                    .acquire_timeout(acquire)
+                    .connect_with(options)
+                    .await?
+            };
+            Ok(Db::Sqlite(pool))
+        } else {
+            let url = config.database_url.replacen("mariadb:", "mysql:", 1);
+            let options = MySqlConnectOptions::from_str(&url)?.charset("utf8mb4");
+            let pool = MySqlPoolOptions::new()
+                .max_connections(config.db_max_connections.max(1))
+                .acquire_timeout(acquire)
+                .connect_with(options)
+                .await?;
+            Ok(Db::MySql(pool))
+        }
+    }
+
+    pub fn dialect(&self) -> &'static str {
+        match self {
+            Db::MySql(_) => "mariadb",
+            Db::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// Applies pending migrations. Idempotent; on MariaDB, concurrent callers wait for one another.
+    pub async fn migrate(&self) -> Result<(), sqlx::Error> {
+        match self {
+            Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await.map_err(sqlx::Error::from),
+            Db::MySql(pool) => {
+                let mut conn = pool.acquire().await?;
+                let locked: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, 120)")
+                    .bind(MIGRATION_LOCK)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                if locked != Some(1) {
+                    return Err(sqlx::Error::Protocol(
+                        "timed out waiting for another process's migrations".into(),
+                    ));
+                }
+                let migrator = sqlx::migrate::Migrator {
+                    migrations: MYSQL_MIGRATIONS.migrations.clone(),
+                    ignore_missing: false,
+                    locking: false,
+                    no_tx: false,
+                };
+                let result = migrator.run(&mut *conn).await.map_err(sqlx::Error::from);
+                let _ = sqlx::query("SELECT RELEASE_LOCK(?)")
+                    .bind(MIGRATION_LOCK)
+                    .execute(&mut *conn)
+                    .await;
+                result
+            }
+        }
+    }
+
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        on_db!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
+    }
+
+    pub async fn close(&self) {
+        on_db!(self, pool => pool.close().await)
+    }
+
+    /// A description safe for logs (no password).
+    pub fn describe(config: &Config) -> String {
+        redact_url(&config.database_url)
+    }
+}
+
+/// Maps a database error to the use-case error: unreachable → `Unavailable`, anything else → `Internal`.
+/// Unique violations are mapped by the caller, which knows which field they concern.
+pub(crate) fn db_error(err: sqlx::Error) -> AppError {
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+            AppError::Unavailable("the database is unavailable; retry later".into())
+        }
+        other => AppError::internal(format!("database: {other}")),
+    }
+}
+
+/// The input field a unique violation concerns, read from the constraint named in the message.
+pub(crate) fn unique_violation_field(err: &sqlx::Error) -> Option<&'static str> {
+    let db = err.as_database_error()?;
+    if !db.is_unique_violation() {
+        return None;
+    }
+    let message = db.message();
+    if message.contains("email") {
+        Some("email")
+    } else if message.contains("name") {
+        Some("name")
+    } else {
+        Some("id")
+    }
+}

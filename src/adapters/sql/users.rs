@@ -1,0 +1,330 @@
+//! `UserRepo` on sqlx.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::QueryBuilder;
+
+use super::{Db, db_error, on_db, unique_violation_field};
+use crate::domain::page::{Page, PageRequest};
+use crate::domain::{AppError, AppResult, LoginEvent, Role, User, UserId, UserState, UserStateKind};
+use crate::ports::{Credentials, NewUser, ProfileChange, UserRepo};
+use crate::telemetry::roundtrips::count_db;
+
+pub struct SqlUserRepo {
+    db: Db,
+}
+
+impl SqlUserRepo {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+/// One row per (user, state); users without states give one row with NULL state columns.
+#[derive(sqlx::FromRow)]
+struct UserStateRow {
+    id: i64,
+    name: Option<String>,
+    email: Option<String>,
+    created_datetime: DateTime<Utc>,
+    role: Option<String>,
+    state: Option<String>,
+    state_detail: Option<String>,
+    state_at: Option<DateTime<Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct CredentialsRow {
+    id: i64,
+    password: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct LoginRow {
+    id: i64,
+    user_id: i64,
+    created_datetime: DateTime<Utc>,
+}
+
+const SELECT_USERS: &str = "SELECT u.id, u.name, u.email, u.created_datetime, r.name AS role, \
+     s.name AS state, us.detail AS state_detail, us.created_datetime AS state_at \
+     FROM `user` u \
+     LEFT JOIN role r ON r.id = u.role_id \
+     LEFT JOIN user_state us ON us.user_id = u.id \
+     LEFT JOIN state s ON s.id = us.state_id \
+     WHERE u.id IN (";
+
+fn assemble(rows: Vec<UserStateRow>) -> Vec<User> {
+    let mut users: BTreeMap<i64, User> = BTreeMap::new();
+    for row in rows {
+        let user = users.entry(row.id).or_insert_with(|| User {
+            id: UserId(row.id),
+            name: row.name.clone(),
+            email: row.email.clone(),
+            // A NULL role_id (allowed by the ERD) is an ordinary member.
+            role: row.role.as_deref().and_then(Role::from_db_name).unwrap_or(Role::User),
+            states: Vec::new(),
+            created_at: row.created_datetime,
+        });
+        if let (Some(kind), Some(at)) = (row.state.as_deref().and_then(UserStateKind::from_db_name), row.state_at) {
+            user.states.push(UserState {
+                kind,
+                detail: row.state_detail,
+                created_at: at,
+            });
+        }
+    }
+    users.into_values().collect()
+}
+
+fn write_error(err: sqlx::Error) -> AppError {
+    match unique_violation_field(&err) {
+        Some("email") => AppError::conflict("email", "this email is already registered"),
+        Some("name") => AppError::conflict("name", "this name is taken"),
+        Some(field) => AppError::conflict(field, "already exists"),
+        None => db_error(err),
+    }
+}
+
+#[async_trait]
+impl UserRepo for SqlUserRepo {
+    async fn create(&self, user: NewUser) -> AppResult<UserId> {
+        count_db();
+        let id: i64 = on_db!(&self.db, pool => sqlx::query_scalar(
+            "INSERT INTO `user` (name, name_key, password, email, created_datetime, role_id) \
+             VALUES (?, ?, ?, ?, ?, (SELECT id FROM role WHERE name = ?)) RETURNING id",
+        )
+        .bind(&user.name)
+        .bind(&user.name_key)
+        .bind(&user.password_hash)
+        .bind(&user.email)
+        .bind(user.created_at)
+        .bind(user.role.as_db_name())
+        .fetch_one(pool)
+        .await)
+        .map_err(write_error)?;
+        Ok(UserId(id))
+    }
+
+    async fn by_ids(&self, ids: &[UserId]) -> AppResult<Vec<User>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        count_db();
+        let rows: Vec<UserStateRow> = on_db!(&self.db, pool => {
+            let mut query = QueryBuilder::new(SELECT_USERS);
+            let mut list = query.separated(", ");
+            for id in ids {
+                list.push_bind(id.0);
+            }
+            query.push(")");
+            query.build_query_as().fetch_all(pool).await
+        })
+        .map_err(db_error)?;
+        Ok(assemble(rows))
+    }
+
+    async fn id_by_name_key(&self, name_key: &str) -> AppResult<Option<UserId>> {
+        count_db();
+        let id: Option<i64> = on_db!(&self.db, pool => sqlx::query_scalar("SELECT id FROM `user` WHERE name_key = ?")
+            .bind(name_key)
+            .fetch_optional(pool)
+            .await)
+        .map_err(db_error)?;
+        Ok(id.map(UserId))
+    }
+
+    async fn credentials(&self, name_key: &str, email: &str) -> AppResult<Option<Credentials>> {
+        count_db();
+        let row: Option<CredentialsRow> = on_db!(&self.db, pool => sqlx::query_as(
+            "SELECT id, password FROM `user` WHERE name_key = ? OR email = ? ORDER BY id LIMIT 1",
+        )
+        .bind(name_key)
+        .bind(email)
+        .fetch_optional(pool)
+        .await)
+        .map_err(db_error)?;
+        Ok(row.map(|r| Credentials {
+            user_id: UserId(r.id),
+            password_hash: r.password,
+        }))
+    }
+
+    async fn password_hash(&self, id: UserId) -> AppResult<Option<String>> {
+        count_db();
+        let hash: Option<Option<String>> = on_db!(&self.db, pool => sqlx::query_scalar("SELECT password FROM `user` WHERE id = ?")
+            .bind(id.0)
+            .fetch_optional(pool)
+            .await)
+        .map_err(db_error)?;
+        Ok(hash.flatten())
+    }
+
+    async fn record_login(&self, id: UserId, at: DateTime<Utc>) -> AppResult<()> {
+        count_db();
+        on_db!(&self.db, pool => sqlx::query("INSERT INTO logged_in (user_id, created_datetime) VALUES (?, ?)")
+            .bind(id.0)
+            .bind(at)
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .map_err(db_error)
+    }
+
+    async fn login_history(&self, id: UserId, page: &PageRequest<i64>) -> AppResult<Page<LoginEvent>> {
+        count_db();
+        let rows: Vec<LoginRow> = on_db!(&self.db, pool => {
+            let mut query = QueryBuilder::new("SELECT id, user_id, created_datetime FROM logged_in WHERE user_id = ");
+            query.push_bind(id.0);
+            if let Some(after) = page.after {
+                query.push(" AND id < ").push_bind(after);
+            }
+            if let Some(before) = page.before {
+                query.push(" AND id > ").push_bind(before);
+            }
+            query.push(if page.backward { " ORDER BY id ASC" } else { " ORDER BY id DESC" });
+            query.push(" LIMIT ").push_bind(page.fetch() as i64);
+            query.build_query_as().fetch_all(pool).await
+        })
+        .map_err(db_error)?;
+        let events = rows
+            .into_iter()
+            .map(|r| LoginEvent {
+                id: r.id,
+                user_id: UserId(r.user_id),
+                created_at: r.created_datetime,
+            })
+            .collect();
+        Ok(Page::from_rows(events, page))
+    }
+
+    async fn count_logins(&self, id: UserId) -> AppResult<i64> {
+        count_db();
+        on_db!(&self.db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM logged_in WHERE user_id = ?")
+            .bind(id.0)
+            .fetch_one(pool)
+            .await)
+        .map_err(db_error)
+    }
+
+    async fn update_profile(&self, id: UserId, change: ProfileChange) -> AppResult<()> {
+        if change.name.is_none() && change.email.is_none() {
+            return Ok(());
+        }
+        count_db();
+        on_db!(&self.db, pool => {
+            let mut query = QueryBuilder::new("UPDATE `user` SET ");
+            let mut set = query.separated(", ");
+            if let Some((name, key)) = &change.name {
+                set.push("name = ").push_bind_unseparated(name.clone());
+                set.push("name_key = ").push_bind_unseparated(key.clone());
+            }
+            if let Some(email) = &change.email {
+                set.push("email = ").push_bind_unseparated(email.clone());
+            }
+            query.push(" WHERE id = ").push_bind(id.0);
+            query.build().execute(pool).await.map(|_| ())
+        })
+        .map_err(write_error)
+    }
+
+    async fn set_password(&self, id: UserId, password_hash: &str) -> AppResult<()> {
+        count_db();
+        on_db!(&self.db, pool => sqlx::query("UPDATE `user` SET password = ? WHERE id = ?")
+            .bind(password_hash)
+            .bind(id.0)
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .map_err(db_error)
+    }
+
+    async fn resign(&self, id: UserId, at: DateTime<Utc>) -> AppResult<()> {
+        count_db();
+        on_db!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE `user` SET name = NULL, name_key = NULL, email = NULL, password = NULL WHERE id = ?")
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO user_state (user_id, state_id, detail, created_datetime) \
+                 SELECT ?, id, 'resigned', ? FROM state WHERE name = 'inactive' \
+                 AND NOT EXISTS (SELECT 1 FROM user_state us JOIN state s ON s.id = us.state_id \
+                                 WHERE us.user_id = ? AND s.name = 'inactive')",
+            )
+            .bind(id.0)
+            .bind(at)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE refresh_session SET revoked_datetime = ? WHERE user_id = ? AND revoked_datetime IS NULL")
+                .bind(at)
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        })
+        .map_err(db_error)
+    }
+
+    async fn set_role(&self, id: UserId, role: Role) -> AppResult<()> {
+        count_db();
+        on_db!(&self.db, pool => sqlx::query("UPDATE `user` SET role_id = (SELECT id FROM role WHERE name = ?) WHERE id = ?")
+            .bind(role.as_db_name())
+            .bind(id.0)
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .map_err(db_error)
+    }
+
+    async fn add_state(&self, id: UserId, state: UserStateKind, detail: Option<&str>, at: DateTime<Utc>) -> AppResult<()> {
+        count_db();
+        on_db!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            // Delete-then-insert is an upsert both dialects spell the same way.
+            sqlx::query("DELETE FROM user_state WHERE user_id = ? AND state_id = (SELECT id FROM state WHERE name = ?)")
+                .bind(id.0)
+                .bind(state.as_db_name())
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO user_state (user_id, state_id, detail, created_datetime) \
+                 SELECT ?, id, ?, ? FROM state WHERE name = ?",
+            )
+            .bind(id.0)
+            .bind(detail)
+            .bind(at)
+            .bind(state.as_db_name())
+            .execute(&mut *tx)
+            .await?;
+            if state == UserStateKind::Blocked {
+                sqlx::query("UPDATE refresh_session SET revoked_datetime = ? WHERE user_id = ? AND revoked_datetime IS NULL")
+                    .bind(at)
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await
+        })
+        .map_err(db_error)
+    }
+
+    async fn remove_state(&self, id: UserId, state: UserStateKind) -> AppResult<()> {
+        count_db();
+        on_db!(&self.db, pool => sqlx::query("DELETE FROM user_state WHERE user_id = ? AND state_id = (SELECT id FROM state WHERE name = ?)")
+            .bind(id.0)
+            .bind(state.as_db_name())
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .map_err(db_error)
+    }
+
+    async fn ping(&self) -> AppResult<()> {
+        self.db.ping().await.map_err(db_error)
+    }
+}

@@ -1,0 +1,355 @@
+//! Typed, layered configuration: defaults < `board.toml` (or the file named by `BOARD_CONFIG`) < environment.
+//!
+//! Environment keys are `BOARD_<KEY>` for every field below (e.g. `BOARD_BIND`, `BOARD_JWT_SECRET`), plus the
+//! conventional `DATABASE_URL` and `REDIS_URL`. This is the only module that reads the environment.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// A value that must never be printed: `Debug` and `Display` show `***`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Replaces the password of a URL (`mysql://user:pw@host/db`) by `***`, for logs and `Debug`.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            // Only fails for URLs that cannot have a password, which this one evidently can.
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        Ok(_) => raw.to_owned(),
+        Err(_) if raw.contains('@') => "<unparseable url with credentials>".to_owned(),
+        Err(_) => raw.to_owned(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// `sqlite://board.db` (created if missing), `sqlite::memory:` or `mysql://user:pw@host:3306/db`.
+    pub database_url: String,
+    /// Unset: the in-process cache. `redis://…`: Redis, shared by all replicas.
+    pub redis_url: Option<String>,
+    pub bind: String,
+    /// HS256 key, at least 32 bytes. Required with MariaDB; generated once and kept beside an SQLite file otherwise.
+    pub jwt_secret: Option<Secret>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    pub bcrypt_cost: u32,
+    pub auto_migrate: bool,
+    /// First segment of every cache key (`<prefix>:v1:user:42`).
+    pub cache_prefix: String,
+    pub cache_ttl_secs: u64,
+    /// Bound on every cache command; past it the read goes to the database.
+    pub cache_timeout_ms: u64,
+    pub db_max_connections: u32,
+    pub db_acquire_timeout_ms: u64,
+    pub max_body_bytes: usize,
+    pub graphiql: bool,
+    pub introspection: bool,
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub log_format: LogFormat,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://board.db".into(),
+            redis_url: None,
+            bind: "127.0.0.1:8080".into(),
+            jwt_secret: None,
+            jwt_issuer: "board".into(),
+            jwt_audience: "board".into(),
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_secs: 14 * 24 * 60 * 60,
+            bcrypt_cost: 12,
+            auto_migrate: true,
+            cache_prefix: "board".into(),
+            cache_ttl_secs: 300,
+            cache_timeout_ms: 250,
+            db_max_connections: 16,
+            db_acquire_timeout_ms: 3_000,
+            max_body_bytes: 1024 * 1024,
+            graphiql: true,
+            introspection: true,
+            max_depth: 12,
+            max_complexity: 10_000,
+            log_format: LogFormat::Json,
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("bind", &self.bind)
+            .field("jwt_secret", &self.jwt_secret)
+            .field("jwt_issuer", &self.jwt_issuer)
+            .field("jwt_audience", &self.jwt_audience)
+            .field("access_token_ttl_secs", &self.access_token_ttl_secs)
+            .field("refresh_token_ttl_secs", &self.refresh_token_ttl_secs)
+            .field("bcrypt_cost", &self.bcrypt_cost)
+            .field("auto_migrate", &self.auto_migrate)
+            .field("cache_prefix", &self.cache_prefix)
+            .field("cache_ttl_secs", &self.cache_ttl_secs)
+            .field("cache_timeout_ms", &self.cache_timeout_ms)
+            .field("db_max_connections", &self.db_max_connections)
+            .field("db_acquire_timeout_ms", &self.db_acquire_timeout_ms)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("graphiql", &self.graphiql)
+            .field("introspection", &self.introspection)
+            .field("max_depth", &self.max_depth)
+            .field("max_complexity", &self.max_complexity)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    #[error("could not read configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("could not keep the generated JWT secret in {path}: {source}")]
+    SecretFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Where the JWT secret came from, so start-up can say so in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    Configured,
+    GeneratedFile(PathBuf),
+    LoadedFile(PathBuf),
+    Ephemeral,
+}
+
+const MIN_SECRET_BYTES: usize = 32;
+
+impl Config {
+    /// Reads defaults, then `board.toml` (or `$BOARD_CONFIG`), then the environment.
+    pub fn load() -> Result<Self, ConfigError> {
+        let file = std::env::var("BOARD_CONFIG").unwrap_or_else(|_| "board.toml".into());
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(Env::raw().only(&["DATABASE_URL", "REDIS_URL"]))
+            .merge(Env::prefixed("BOARD_").ignore(&["CONFIG"]))
+            .extract()
+            .map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.is_sqlite() && !self.is_mysql() {
+            return Err(ConfigError::Invalid(format!(
+                "DATABASE_URL must start with sqlite: or mysql:/mariadb: (got {})",
+                redact_url(&self.database_url)
+            )));
+        }
+        if let Some(secret) = &self.jwt_secret
+            && secret.expose().len() < MIN_SECRET_BYTES
+        {
+            return Err(ConfigError::Invalid(format!(
+                "BOARD_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes"
+            )));
+        }
+        if !(4..=31).contains(&self.bcrypt_cost) {
+            return Err(ConfigError::Invalid("BOARD_BCRYPT_COST must be 4–31".into()));
+        }
+        if self.access_token_ttl_secs == 0 || self.refresh_token_ttl_secs == 0 {
+            return Err(ConfigError::Invalid("token lifetimes must be positive".into()));
+        }
+        Ok(())
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+
+    pub fn is_mysql(&self) -> bool {
+        self.database_url.starts_with("mysql:") || self.database_url.starts_with("mariadb:")
+    }
+
+    /// The file behind an SQLite URL, or `None` for an in-memory database.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let rest = self.database_url.strip_prefix("sqlite:")?;
+        let rest = rest.trim_start_matches("//");
+        let path = rest.split('?').next().unwrap_or_default();
+        if path.is_empty() || path == ":memory:" || rest.contains("mode=memory") {
+            None
+        } else {
+            Some(PathBuf::from(path))
+        }
+    }
+
+    pub fn cache_ttl(&self) -> Duration {
+        Duration::from_secs(self.cache_ttl_secs)
+    }
+
+    /// The JWT signing key: configured; else, for an SQLite file, kept in `<db file>.jwt-secret` (created once);
+    /// else, for in-memory SQLite, a random one for this process. MariaDB without a secret is refused, since
+    /// replicas must share one key.
+    pub fn resolve_jwt_secret(&self) -> Result<(Secret, SecretSource), ConfigError> {
+        if let Some(secret) = &self.jwt_secret {
+            return Ok((secret.clone(), SecretSource::Configured));
+        }
+        if !self.is_sqlite() {
+            return Err(ConfigError::Invalid(
+                "BOARD_JWT_SECRET is required with a MariaDB DATABASE_URL (every replica must share it); \
+                 set it to a random string of at least 32 bytes, e.g. `openssl rand -hex 32`"
+                    .into(),
+            ));
+        }
+        let Some(db_path) = self.sqlite_path() else {
+            return Ok((Secret::new(random_secret()), SecretSource::Ephemeral));
+        };
+        let mut path = db_path.into_os_string();
+        path.push(".jwt-secret");
+        let path = PathBuf::from(path);
+        let io_err = |source| ConfigError::SecretFile {
+            path: path.clone(),
+            source,
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) if text.trim().len() >= MIN_SECRET_BYTES => {
+                Ok((Secret::new(text.trim()), SecretSource::LoadedFile(path)))
+            }
+            Ok(_) => Err(ConfigError::Invalid(format!(
+                "{} holds a JWT secret shorter than {MIN_SECRET_BYTES} bytes",
+                path.display()
+            ))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let secret = random_secret();
+                write_private(&path, &secret).map_err(io_err)?;
+                Ok((Secret::new(secret), SecretSource::GeneratedFile(path)))
+            }
+            Err(e) => Err(io_err(e)),
+        }
+    }
+}
+
+fn random_secret() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let config = Config {
+            database_url: "mysql://board:hunter2@db:3306/board".into(),
+            redis_url: Some("redis://:s3cret@cache:6379".into()),
+            jwt_secret: Some(Secret::new("x".repeat(40))),
+            ..Config::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(!shown.contains(&"x".repeat(40)), "{shown}");
+        assert!(shown.contains("mysql://board:***@db:3306/board"), "{shown}");
+    }
+
+    #[test]
+    fn mysql_without_secret_is_refused_with_a_clear_message() {
+        let config = Config {
+            database_url: "mysql://root@localhost/board".into(),
+            ..Config::default()
+        };
+        let err = config.resolve_jwt_secret().unwrap_err().to_string();
+        assert!(err.contains("BOARD_JWT_SECRET is required"), "{err}");
+    }
+
+    #[test]
+    fn sqlite_secret_is_generated_once_and_kept() {
+        let dir = std::env::temp_dir().join(format!("board-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("b.db");
+        let config = Config {
+            database_url: format!("sqlite://{}", db.display()),
+            ..Config::default()
+        };
+        let (first, source) = config.resolve_jwt_secret().unwrap();
+        assert!(matches!(source, SecretSource::GeneratedFile(_)));
+        let (second, source) = config.resolve_jwt_secret().unwrap();
+        assert!(matches!(source, SecretSource::LoadedFile(_)));
+        assert_eq!(first, second);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn sqlite_paths_are_read_from_urls() {
+        let with = |url: &str| Config {
+            database_url: url.into(),
+            ..Config::default()
+        };
+        assert_eq!(with("sqlite://board.db").sqlite_path(), Some(PathBuf::from("board.db")));
+        assert_eq!(with("sqlite:///tmp/x.db?mode=rwc").sqlite_path(), Some(PathBuf::from("/tmp/x.db")));
+        assert_eq!(with("sqlite::memory:").sqlite_path(), None);
+    }
+
+    #[test]
+    fn short_secrets_are_refused() {
+        let config = Config {
+            jwt_secret: Some(Secret::new("short")),
+            ..Config::default()
+        };
+        assert!(config.validate().is_err());
+    }
+}

@@ -1,0 +1,182 @@
+//! Input rules of API.md. Each violation names the input field it concerns.
+
+use unicode_normalization::UnicodeNormalization;
+
+use super::errors::{AppError, AppResult};
+
+pub const NAME_MIN_CHARS: usize = 2;
+pub const NAME_MAX_CHARS: usize = 30;
+pub const PASSWORD_MIN_BYTES: usize = 8;
+/// bcrypt ignores everything past 72 bytes; longer passwords are refused rather than silently truncated.
+pub const PASSWORD_MAX_BYTES: usize = 72;
+pub const EMAIL_MAX_BYTES: usize = 254;
+
+/// A user name: NFC-normalised, 2–30 characters of letters (any script), digits, `_` and `-`.
+pub fn user_name(field: &str, raw: &str) -> AppResult<String> {
+    let name: String = raw.nfc().collect();
+    let chars = name.chars().count();
+    if !(NAME_MIN_CHARS..=NAME_MAX_CHARS).contains(&chars) {
+        return Err(AppError::invalid(
+            field,
+            format!("must be {NAME_MIN_CHARS}–{NAME_MAX_CHARS} characters long"),
+        ));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_alphabetic() || c.is_numeric() || *c == '_' || *c == '-'))
+    {
+        return Err(AppError::invalid(
+            field,
+            format!("may contain only letters, digits, '_' and '-' (found {bad:?})"),
+        ));
+    }
+    Ok(name)
+}
+
+/// The key that makes names unique ignoring case, for every script (not only ASCII):
+/// stored in `user.name_key` under a byte-wise collation, so MariaDB and SQLite agree.
+pub fn name_key(name: &str) -> String {
+    name.nfc().collect::<String>().to_lowercase()
+}
+
+/// An email address, returned lower-case.
+pub fn email(field: &str, raw: &str) -> AppResult<String> {
+    let email = raw.to_lowercase();
+    let invalid = |why: &str| Err(AppError::invalid(field, format!("is not a valid email address: {why}")));
+    if email.len() > EMAIL_MAX_BYTES {
+        return invalid("too long");
+    }
+    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return invalid("contains whitespace");
+    }
+    let Some((local, domain)) = email.split_once('@') else {
+        return invalid("missing '@'");
+    };
+    if local.is_empty() || local.len() > 64 || domain.contains('@') {
+        return invalid("bad local part");
+    }
+    if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        return invalid("bad local part");
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    if labels.len() < 2 {
+        return invalid("the domain needs a dot");
+    }
+    for label in labels {
+        if label.is_empty()
+            || label.len() > 63
+            || label.starts_with('-')
+            || label.ends_with('-')
+            || !label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        {
+            return invalid("bad domain");
+        }
+    }
+    Ok(email)
+}
+
+/// A new password: 8–72 bytes.
+pub fn new_password(field: &str, raw: &str) -> AppResult<()> {
+    let len = raw.len();
+    if len < PASSWORD_MIN_BYTES {
+        return Err(AppError::invalid(
+            field,
+            format!("must be at least {PASSWORD_MIN_BYTES} bytes"),
+        ));
+    }
+    if len > PASSWORD_MAX_BYTES {
+        return Err(AppError::invalid(
+            field,
+            format!("must be at most {PASSWORD_MAX_BYTES} bytes (it is {len})"),
+        ));
+    }
+    if raw.contains('\0') {
+        return Err(AppError::invalid(field, "must not contain NUL"));
+    }
+    Ok(())
+}
+
+/// Free text with a length bound in characters, counted after trimming when `trim` is set.
+pub fn text(field: &str, raw: &str, min: usize, max: usize, trim: bool) -> AppResult<String> {
+    let value = if trim { raw.trim() } else { raw };
+    let chars = value.chars().count();
+    if chars < min || chars > max {
+        return Err(AppError::invalid(
+            field,
+            format!("must be {min}–{max} characters long (it is {chars})"),
+        ));
+    }
+    if value.contains('\0') {
+        return Err(AppError::invalid(field, "must not contain NUL"));
+    }
+    Ok(value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(err: AppError) -> String {
+        match err {
+            AppError::InvalidInput { field, .. } => field,
+            other => panic!("expected InvalidInput, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn names_of_any_script_are_accepted() {
+        assert_eq!(user_name("name", "김철수").as_deref(), Ok("김철수"));
+        assert_eq!(user_name("name", "jo_e-2").as_deref(), Ok("jo_e-2"));
+        assert_eq!(user_name("name", "Ωμέγα").as_deref(), Ok("Ωμέγα"));
+    }
+
+    #[test]
+    fn names_are_bounded_and_restricted() {
+        assert_eq!(field_of(user_name("name", "a").unwrap_err()), "name");
+        assert!(user_name("name", &"a".repeat(31)).is_err());
+        assert!(user_name("name", &"가".repeat(30)).is_ok());
+        assert!(user_name("name", "a b").is_err());
+        assert!(user_name("name", "ab🦀").is_err());
+        assert!(user_name("name", "ab'--").is_err());
+    }
+
+    #[test]
+    fn decomposed_hangul_is_normalised() {
+        let decomposed = "\u{1100}\u{1161}\u{11A8}\u{1100}\u{1161}"; // 각가 as jamo
+        assert_eq!(user_name("name", decomposed).as_deref(), Ok("각가"));
+    }
+
+    #[test]
+    fn name_key_folds_case_beyond_ascii() {
+        assert_eq!(name_key("ÄBC"), name_key("äbc"));
+        assert_eq!(name_key("ΣΟΦΙΑ"), name_key("σοφια"));
+        assert_ne!(name_key("김"), name_key("이"));
+    }
+
+    #[test]
+    fn emails_are_lowercased_and_checked() {
+        assert_eq!(email("email", "Kim@Example.COM").as_deref(), Ok("kim@example.com"));
+        for bad in ["", "kim", "kim@", "@example.com", "kim@example", "k m@example.com", "kim@@example.com", "kim@-x.com"] {
+            assert!(email("email", bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn passwords_are_bounded_in_bytes() {
+        assert!(new_password("password", "1234567").is_err());
+        assert!(new_password("password", "12345678").is_ok());
+        assert!(new_password("password", &"a".repeat(72)).is_ok());
+        assert_eq!(field_of(new_password("password", &"a".repeat(73)).unwrap_err()), "password");
+        // 24 Hangul syllables are 72 bytes; 25 are 75.
+        assert!(new_password("password", &"가".repeat(24)).is_ok());
+        assert!(new_password("password", &"가".repeat(25)).is_err());
+    }
+
+    #[test]
+    fn text_counts_characters_after_trimming() {
+        assert!(text("title", "   ", 1, 200, true).is_err());
+        assert_eq!(text("title", "  hi ", 1, 200, true).as_deref(), Ok("hi"));
+        assert!(text("title", &"가".repeat(200), 1, 200, true).is_ok());
+        assert!(text("title", &"가".repeat(201), 1, 200, true).is_err());
+    }
+}

@@ -1,0 +1,157 @@
+//! The traits the application needs from the outside world. Adapters implement them; nothing above the ports
+//! knows which database or cache is behind them.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::page::{Page, PageRequest};
+use crate::domain::{AppResult, LoginEvent, Role, User, UserId, UserStateKind};
+
+/// What sign-up stores. Names and emails arrive validated; `name_key` is the case-folded name.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub name: String,
+    pub name_key: String,
+    pub email: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A profile change; `None` leaves the column as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileChange {
+    /// (name, name_key)
+    pub name: Option<(String, String)>,
+    pub email: Option<String>,
+}
+
+/// The password hash of a user found by login name or email. Resigned users have none.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub user_id: UserId,
+    pub password_hash: Option<String>,
+}
+
+/// Users, roles, states and login history.
+///
+/// # Errors
+/// Every method answers `AppError::Unavailable` when the database cannot be reached and `AppError::Internal`
+/// for anything unexpected. Methods that write unique columns answer `AppError::Conflict` naming the field.
+#[async_trait]
+pub trait UserRepo: Send + Sync {
+    async fn create(&self, user: NewUser) -> AppResult<UserId>;
+    /// The users with these ids, in no particular order; unknown ids are simply absent. One round trip per call.
+    async fn by_ids(&self, ids: &[UserId]) -> AppResult<Vec<User>>;
+    /// The id of the user whose case-folded name is `name_key`.
+    async fn id_by_name_key(&self, name_key: &str) -> AppResult<Option<UserId>>;
+    /// Looks a login up by case-folded name or by (lower-case) email.
+    async fn credentials(&self, name_key: &str, email: &str) -> AppResult<Option<Credentials>>;
+    async fn password_hash(&self, id: UserId) -> AppResult<Option<String>>;
+    async fn record_login(&self, id: UserId, at: DateTime<Utc>) -> AppResult<()>;
+    /// Newest first.
+    async fn login_history(&self, id: UserId, page: &PageRequest<i64>) -> AppResult<Page<LoginEvent>>;
+    async fn count_logins(&self, id: UserId) -> AppResult<i64>;
+    async fn update_profile(&self, id: UserId, change: ProfileChange) -> AppResult<()>;
+    async fn set_password(&self, id: UserId, password_hash: &str) -> AppResult<()>;
+    /// Nulls name, email and password, marks the user `inactive`, and revokes every refresh session, atomically.
+    async fn resign(&self, id: UserId, at: DateTime<Utc>) -> AppResult<()>;
+    async fn set_role(&self, id: UserId, role: Role) -> AppResult<()>;
+    /// Adds the state, or replaces its detail when the user already has it. Blocking also revokes every refresh
+    /// session of the user in the same transaction.
+    async fn add_state(&self, id: UserId, state: UserStateKind, detail: Option<&str>, at: DateTime<Utc>) -> AppResult<()>;
+    async fn remove_state(&self, id: UserId, state: UserStateKind) -> AppResult<()>;
+    /// Database reachability, for `/readyz`.
+    async fn ping(&self) -> AppResult<()>;
+}
+
+/// A refresh session row. Only the SHA-256 of the token is stored.
+#[derive(Debug, Clone)]
+pub struct RefreshSession {
+    pub id: i64,
+    pub user_id: UserId,
+    pub family_id: String,
+    pub expires_at: DateTime<Utc>,
+    pub rotated: bool,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRefreshSession {
+    pub user_id: UserId,
+    pub family_id: String,
+    pub token_hash: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Refresh sessions: rotation families and revocation (RFC 9700 §4.14).
+#[async_trait]
+pub trait SessionRepo: Send + Sync {
+    async fn create(&self, session: NewRefreshSession) -> AppResult<()>;
+    async fn find(&self, token_hash: &str) -> AppResult<Option<RefreshSession>>;
+    /// Marks `old` rotated and stores `next`, atomically; `false` when `old` was already rotated or revoked
+    /// (a concurrent reuse), in which case nothing is stored.
+    async fn rotate(&self, old: i64, next: NewRefreshSession, at: DateTime<Utc>) -> AppResult<bool>;
+    async fn revoke_family(&self, family_id: &str, at: DateTime<Utc>) -> AppResult<()>;
+    /// Revokes one session; `false` when no live session has this hash.
+    async fn revoke(&self, token_hash: &str, at: DateTime<Utc>) -> AppResult<bool>;
+    async fn revoke_all(&self, user_id: UserId, at: DateTime<Utc>) -> AppResult<()>;
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("cache: {0}")]
+pub struct CacheError(pub String);
+
+/// A shared key/value cache (Redis, or in-process). Never the source of truth: callers fall back to the
+/// database on any error.
+#[async_trait]
+pub trait Cache: Send + Sync {
+    /// One value per key, in order; `None` for a miss. One round trip.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, CacheError>;
+    /// Stores every entry with its own time to live. One round trip.
+    async fn set_many(&self, entries: &[(String, String, Duration)]) -> Result<(), CacheError>;
+    async fn delete(&self, keys: &[String]) -> Result<(), CacheError>;
+    async fn ping(&self) -> Result<(), CacheError>;
+    /// `"redis"` or `"memory"`, for logs and readiness output.
+    fn kind(&self) -> &'static str;
+}
+
+/// Password hashing; implementations keep the CPU-heavy work off the async executor.
+#[async_trait]
+pub trait PasswordHasher: Send + Sync {
+    async fn hash(&self, password: &str) -> AppResult<String>;
+    async fn verify(&self, password: &str, hash: &str) -> AppResult<bool>;
+    /// Spends the same time as a failed `verify`, so an unknown login cannot be told from a wrong password.
+    async fn verify_dummy(&self, password: &str);
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub user_id: UserId,
+    pub role: Role,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Issues and verifies access tokens.
+pub trait TokenService: Send + Sync {
+    fn issue(&self, user_id: UserId, role: Role, now: DateTime<Utc>) -> AppResult<(String, DateTime<Utc>)>;
+    /// `AppError::Unauthenticated` for anything that does not verify.
+    fn verify(&self, token: &str) -> AppResult<AccessClaims>;
+}
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The wall clock, truncated to microseconds (what MariaDB keeps).
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        use chrono::{SubsecRound, Utc};
+        Utc::now().trunc_subsecs(6)
+    }
+}
