@@ -6,3 +6,5 @@ pub mod config;
 pub mod domain;
 pub mod ports;
 pub mod telemetry;
+pub mod app;
+pub mod graphql;

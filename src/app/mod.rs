@@ -1,0 +1,8 @@
+//! Use cases. Each one validates input with the domain rules, writes through the ports in one transaction,
+//! and invalidates the affected cache keys after commit.
+
+pub mod accounts;
+pub mod cache_aside;
+
+pub use accounts::{AccountService, AuthSession};
+pub use cache_aside::CacheAside;

@@ -1,0 +1,44 @@
+//! What a request carries into the resolvers: who is asking, its request id, and its loaders.
+
+use async_graphql::Context;
+
+use super::Services;
+use super::errors::GqlResult;
+use super::loaders::Loaders;
+use crate::domain::{AppError, User};
+
+/// Per request. `actor` is set only after the access token verified and the user may still act.
+pub struct RequestContext {
+    pub actor: Option<User>,
+    pub request_id: String,
+    pub loaders: Loaders,
+}
+
+pub trait ContextExt {
+    fn request(&self) -> GqlResult<&RequestContext>;
+    fn services(&self) -> GqlResult<&Services>;
+    /// The signed-in user, or `UNAUTHENTICATED`.
+    fn actor(&self) -> GqlResult<&User>;
+    fn loaders(&self) -> GqlResult<&Loaders> {
+        Ok(&self.request()?.loaders)
+    }
+}
+
+impl ContextExt for Context<'_> {
+    fn request(&self) -> GqlResult<&RequestContext> {
+        self.data::<RequestContext>()
+            .map_err(|_| super::errors::to_gql(&AppError::internal("request context missing")))
+    }
+
+    fn services(&self) -> GqlResult<&Services> {
+        self.data::<Services>()
+            .map_err(|_| super::errors::to_gql(&AppError::internal("services missing")))
+    }
+
+    fn actor(&self) -> GqlResult<&User> {
+        self.request()?
+            .actor
+            .as_ref()
+            .ok_or_else(|| super::errors::to_gql(&AppError::Unauthenticated("sign in first".into())))
+    }
+}

@@ -1,0 +1,65 @@
+//! The one GraphQL schema: types, resolvers, per-request loaders and the error mapping at the edge.
+//! Resolvers never touch SQL or the cache directly: they call app services or the request's DataLoaders.
+
+pub mod context;
+pub mod errors;
+pub mod ids;
+pub mod loaders;
+mod mutation;
+mod query;
+pub mod types;
+
+use std::sync::Arc;
+
+use async_graphql::{EmptySubscription, Schema};
+
+use crate::app::AccountService;
+pub use context::RequestContext;
+pub use mutation::Mutation;
+pub use query::Query;
+
+pub type BoardSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Operation limits applied before anything is resolved.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub introspection: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_depth: 12,
+            max_complexity: 10_000,
+            introspection: true,
+        }
+    }
+}
+
+/// The application services resolvers reach through the schema's data.
+#[derive(Clone)]
+pub struct Services {
+    pub accounts: Arc<AccountService>,
+}
+
+pub fn build_schema(services: Option<Services>, limits: &Limits) -> BoardSchema {
+    let mut builder = Schema::build(Query, Mutation::default(), EmptySubscription)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_recursive_depth(64)
+        .limit_directives(20);
+    if !limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    if let Some(services) = services {
+        builder = builder.data(services);
+    }
+    builder.finish()
+}
+
+/// The SDL clients generate code from (`schema.graphql`).
+pub fn sdl() -> String {
+    build_schema(None, &Limits::default()).sdl()
+}

@@ -1,0 +1,145 @@
+//! `User`, `UserState`, `Role` and the login history.
+
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::pagination::{encode_cursor, page_request};
+use crate::domain::{LoginEvent, Role, User, UserId};
+use crate::graphql::context::ContextExt;
+use crate::graphql::errors::{AppResultExt, GqlResult};
+use crate::graphql::ids;
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "Role")]
+pub enum RoleValue {
+    Admin,
+    User,
+}
+
+impl From<Role> for RoleValue {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Admin => RoleValue::Admin,
+            Role::User => RoleValue::User,
+        }
+    }
+}
+
+impl From<RoleValue> for Role {
+    fn from(role: RoleValue) -> Self {
+        match role {
+            RoleValue::Admin => Role::Admin,
+            RoleValue::User => Role::User,
+        }
+    }
+}
+
+/// A state a user is in (`blocked`, `inactive`), with the admin's note and when it began.
+#[derive(SimpleObject)]
+pub struct UserState {
+    pub name: String,
+    pub detail: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One successful login.
+#[derive(SimpleObject)]
+#[graphql(name = "LoginEvent")]
+pub struct LoginEventNode {
+    pub created_at: DateTime<Utc>,
+}
+
+pub struct LoginHistoryTotals {
+    user: UserId,
+}
+
+#[Object]
+impl LoginHistoryTotals {
+    async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
+        ctx.services()?.accounts.count_logins(self.user).await.gql()
+    }
+}
+
+pub type LoginHistoryConnection = Connection<String, LoginEventNode, LoginHistoryTotals, EmptyFields>;
+
+#[derive(Clone)]
+pub struct UserNode(pub User);
+
+impl UserNode {
+    /// Whether the asking user may see this user's private fields (email, login history).
+    fn private_visible(&self, ctx: &Context<'_>) -> bool {
+        ctx.request()
+            .ok()
+            .and_then(|r| r.actor.as_ref())
+            .is_some_and(|actor| actor.id == self.0.id || actor.is_admin())
+    }
+}
+
+/// A member of the board. A resigned user keeps their id (their content stays) with `name: null`.
+#[Object(name = "User")]
+impl UserNode {
+    pub async fn id(&self) -> ID {
+        ids::user(self.0.id)
+    }
+
+    /// Null once the user has resigned.
+    async fn name(&self) -> Option<&str> {
+        self.0.name.as_deref()
+    }
+
+    /// Visible to the user themself and to admins; null for everyone else.
+    async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
+        if self.private_visible(ctx) { self.0.email.as_deref() } else { None }
+    }
+
+    async fn role(&self) -> RoleValue {
+        self.0.role.into()
+    }
+
+    async fn states(&self) -> Vec<UserState> {
+        self.0
+            .states
+            .iter()
+            .map(|s| UserState {
+                name: s.kind.as_db_name().to_owned(),
+                detail: s.detail.clone(),
+                created_at: s.created_at,
+            })
+            .collect()
+    }
+
+    async fn is_blocked(&self) -> bool {
+        self.0.is_blocked()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// Successful logins, newest first. Visible to the user themself and to admins; null for everyone else.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
+    async fn login_history(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<Option<LoginHistoryConnection>> {
+        if !self.private_visible(ctx) {
+            return Ok(None);
+        }
+        let request = page_request(first, after, last, before).gql()?;
+        let page = ctx.services()?.accounts.login_history(self.0.id, &request).await.gql()?;
+        let mut connection = Connection::with_additional_fields(
+            page.has_previous_page,
+            page.has_next_page,
+            LoginHistoryTotals { user: self.0.id },
+        );
+        connection.edges.extend(page.items.into_iter().map(|e: LoginEvent| {
+            Edge::new(encode_cursor(e.id), LoginEventNode { created_at: e.created_at })
+        }));
+        Ok(Some(connection))
+    }
+}
