@@ -82,6 +82,8 @@ pub struct Config {
     pub max_depth: usize,
     pub max_complexity: usize,
     pub log_format: LogFormat,
+    /// Answer `x-db-round-trips` / `x-cache-round-trips` on `/graphql` (tests and benchmarks; off in production).
+    pub round_trip_headers: bool,
 }
 
 impl Default for Config {
@@ -108,6 +110,7 @@ impl Default for Config {
             max_depth: 12,
             max_complexity: 10_000,
             log_format: LogFormat::Json,
+            round_trip_headers: false,
         }
     }
 }
@@ -136,6 +139,7 @@ impl fmt::Debug for Config {
             .field("max_depth", &self.max_depth)
             .field("max_complexity", &self.max_complexity)
             .field("log_format", &self.log_format)
+            .field("round_trip_headers", &self.round_trip_headers)
             .finish()
     }
 }

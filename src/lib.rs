@@ -1,10 +1,180 @@
 //! `board`: a GraphQL discussion-board server. MariaDB + Redis in production, SQLite + an in-process cache
-//! embedded. See `ARCHITECTURE` in the README for the layout.
+//! embedded. [`App::build`] wires adapters to ports from a [`config::Config`]; [`App::serve`] runs the HTTP server.
 
 pub mod adapters;
+pub mod app;
+pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod graphql;
+pub mod http;
 pub mod ports;
 pub mod telemetry;
-pub mod app;
-pub mod graphql;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use adapters::auth::{BcryptHasher, JwtTokens};
+use adapters::cache::{MemoryCache, RedisCache};
+use adapters::sql::{Db, SqlSessionRepo, SqlUserRepo};
+use app::{AccountService, CacheAside};
+use config::{Config, SecretSource};
+use graphql::{BoardSchema, Limits, Services};
+use ports::{Cache, SystemClock};
+
+/// Entries the in-process cache holds at most.
+const MEMORY_CACHE_ENTRIES: u64 = 100_000;
+const REDIS_POOL_SIZE: usize = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("database {url}: {source}")]
+    Database { url: String, source: sqlx::Error },
+    #[error("migrations: {0}")]
+    Migration(sqlx::Error),
+    #[error("{0}")]
+    Cache(String),
+    #[error("password hasher: {0}")]
+    Hasher(String),
+    #[error("cannot listen on {bind}: {source}")]
+    Bind { bind: String, source: std::io::Error },
+}
+
+/// A wired application: adapters built from config, services on top, and the schema.
+pub struct App {
+    pub config: Config,
+    pub db: Db,
+    pub cache: Arc<dyn Cache>,
+    pub services: Services,
+    pub schema: BoardSchema,
+}
+
+impl App {
+    /// Connects to the database (migrating it when configured) and the cache, and wires the services.
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        config.validate()?;
+        let (secret, source) = config.resolve_jwt_secret()?;
+        match &source {
+            SecretSource::Configured => {}
+            SecretSource::GeneratedFile(path) => {
+                tracing::info!(path = %path.display(), "generated a JWT signing key and stored it beside the database")
+            }
+            SecretSource::LoadedFile(path) => {
+                tracing::info!(path = %path.display(), "using the JWT signing key stored beside the database")
+            }
+            SecretSource::Ephemeral => {
+                tracing::warn!("in-memory database: JWT signing key is random and lasts for this process only")
+            }
+        }
+        let db = Db::connect(&config).await.map_err(|source| StartError::Database {
+            url: Db::describe(&config),
+            source,
+        })?;
+        if config.auto_migrate {
+            db.migrate().await.map_err(StartError::Migration)?;
+        }
+        let cache: Arc<dyn Cache> = match &config.redis_url {
+            Some(url) => Arc::new(
+                RedisCache::connect(url, REDIS_POOL_SIZE, Duration::from_millis(config.cache_timeout_ms))
+                    .await
+                    .map_err(|e| StartError::Cache(e.to_string()))?,
+            ),
+            None => Arc::new(MemoryCache::new(MEMORY_CACHE_ENTRIES)),
+        };
+        let hasher = BcryptHasher::new(config.bcrypt_cost).map_err(|e| StartError::Hasher(e.to_string()))?;
+        let tokens = JwtTokens::new(
+            secret.expose().as_bytes(),
+            &config.jwt_issuer,
+            &config.jwt_audience,
+            config.access_token_ttl_secs,
+        );
+        let cache_aside = CacheAside::new(Arc::clone(&cache), &config.cache_prefix, config.cache_ttl());
+        let accounts = AccountService::new(
+            Arc::new(SqlUserRepo::new(db.clone())),
+            Arc::new(SqlSessionRepo::new(db.clone())),
+            Arc::new(hasher),
+            Arc::new(tokens),
+            Arc::new(SystemClock),
+            cache_aside,
+            config.refresh_token_ttl_secs,
+        );
+        let services = Services {
+            accounts: Arc::new(accounts),
+        };
+        let limits = Limits {
+            max_depth: config.max_depth,
+            max_complexity: config.max_complexity,
+            introspection: config.introspection,
+        };
+        let schema = graphql::build_schema(Some(services.clone()), &limits);
+        tracing::info!(
+            database = %Db::describe(&config),
+            dialect = db.dialect(),
+            cache = cache.kind(),
+            "board is wired"
+        );
+        Ok(Self {
+            config,
+            db,
+            cache,
+            services,
+            schema,
+        })
+    }
+
+    pub fn router(&self) -> axum::Router {
+        http::router(http::AppState {
+            schema: self.schema.clone(),
+            services: self.services.clone(),
+            db: self.db.clone(),
+            cache: Arc::clone(&self.cache),
+            max_body_bytes: self.config.max_body_bytes,
+            graphiql: self.config.graphiql,
+            round_trip_headers: self.config.round_trip_headers,
+        })
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests and closes the pool.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let router = self.router();
+        let result = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+        self.db.close().await;
+        result
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

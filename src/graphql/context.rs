@@ -26,7 +26,8 @@ pub trait ContextExt {
 
 impl ContextExt for Context<'_> {
     fn request(&self) -> GqlResult<&RequestContext> {
-        self.data::<RequestContext>()
+        self.data::<std::sync::Arc<RequestContext>>()
+            .map(|c| c.as_ref())
             .map_err(|_| super::errors::to_gql(&AppError::internal("request context missing")))
     }
 

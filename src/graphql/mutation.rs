@@ -90,7 +90,7 @@ impl From<AuthSession> for AuthPayload {
             access_token: s.access_token,
             refresh_token: s.refresh_token,
             expires_at: s.expires_at,
-            user: UserNode(s.user),
+            user: UserNode::of_session(s.user),
         }
     }
 }
@@ -167,7 +167,7 @@ impl AccountMutations {
             .update_profile(actor, input.name.as_deref(), input.email.as_deref())
             .await
             .gql()?;
-        Ok(UpdateProfilePayload { user: UserNode(user) })
+        Ok(UpdateProfilePayload { user: UserNode::new(user) })
     }
 
     async fn change_password(&self, ctx: &Context<'_>, input: ChangePasswordInput) -> GqlResult<ChangePasswordPayload> {
@@ -178,7 +178,7 @@ impl AccountMutations {
             .await
             .gql()?;
         Ok(ChangePasswordPayload {
-            user: UserNode(session.user),
+            user: UserNode::of_session(session.user),
             access_token: session.access_token,
             refresh_token: session.refresh_token,
             expires_at: session.expires_at,
@@ -189,7 +189,7 @@ impl AccountMutations {
     async fn resign(&self, ctx: &Context<'_>, input: ResignInput) -> GqlResult<ResignPayload> {
         let actor = ctx.actor()?.id;
         let user = ctx.services()?.accounts.resign(actor, &input.password).await.gql()?;
-        Ok(ResignPayload { user: UserNode(user) })
+        Ok(ResignPayload { user: UserNode::new(user) })
     }
 }
 
@@ -208,7 +208,7 @@ impl AdminMutations {
             .set_role(actor, target, input.role.into())
             .await
             .gql()?;
-        Ok(SetUserRolePayload { user: UserNode(user) })
+        Ok(SetUserRolePayload { user: UserNode::new(user) })
     }
 
     /// Admin only. Blocks the user: they cannot log in, and their tokens stop working on the next request.
@@ -221,7 +221,7 @@ impl AdminMutations {
             .block(actor, target, input.detail.as_deref())
             .await
             .gql()?;
-        Ok(BlockUserPayload { user: UserNode(user) })
+        Ok(BlockUserPayload { user: UserNode::new(user) })
     }
 
     /// Admin only.
@@ -229,6 +229,6 @@ impl AdminMutations {
         let actor = ctx.actor()?;
         let target = ids::decode_user("userId", &input.user_id).gql()?;
         let user = ctx.services()?.accounts.unblock(actor, target).await.gql()?;
-        Ok(UnblockUserPayload { user: UserNode(user) })
+        Ok(UnblockUserPayload { user: UserNode::new(user) })
     }
 }

@@ -31,7 +31,7 @@ impl Query {
 
     /// The signed-in user; null when anonymous.
     async fn viewer(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> {
-        Ok(ctx.request()?.actor.clone().map(UserNode))
+        Ok(ctx.request()?.actor.clone().map(UserNode::new))
     }
 
     /// A user by name, ignoring case.
@@ -39,6 +39,6 @@ impl Query {
         let Some(id) = ctx.services()?.accounts.user_id_by_name(&name).await.gql()? else {
             return Ok(None);
         };
-        Ok(ctx.loaders()?.users.load_one(id).await.gql()?.map(UserNode))
+        Ok(ctx.loaders()?.users.load_one(id).await.gql()?.map(UserNode::new))
     }
 }

@@ -29,7 +29,7 @@ pub async fn resolve(ctx: &Context<'_>, field: &str, raw: &[ID]) -> GqlResult<Ve
     Ok(decoded
         .into_iter()
         .map(|(kind, row)| match kind.as_str() {
-            UserId::KIND => users.get(&UserId(row)).cloned().map(|u| Node::User(UserNode(u))),
+            UserId::KIND => users.get(&UserId(row)).cloned().map(|u| Node::User(UserNode::new(u))),
             _ => None,
         })
         .collect())

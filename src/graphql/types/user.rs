@@ -64,15 +64,30 @@ impl LoginHistoryTotals {
 pub type LoginHistoryConnection = Connection<String, LoginEventNode, LoginHistoryTotals, EmptyFields>;
 
 #[derive(Clone)]
-pub struct UserNode(pub User);
+pub struct UserNode {
+    user: User,
+    /// Handed to the user themself (sign-up, login), before any access token accompanies the request.
+    own_session: bool,
+}
 
 impl UserNode {
+    pub fn new(user: User) -> Self {
+        Self { user, own_session: false }
+    }
+
+    /// The user of a session just started: their private fields are theirs to see.
+    pub fn of_session(user: User) -> Self {
+        Self { user, own_session: true }
+    }
+
     /// Whether the asking user may see this user's private fields (email, login history).
     fn private_visible(&self, ctx: &Context<'_>) -> bool {
-        ctx.request()
-            .ok()
-            .and_then(|r| r.actor.as_ref())
-            .is_some_and(|actor| actor.id == self.0.id || actor.is_admin())
+        self.own_session
+            || ctx
+                .request()
+                .ok()
+                .and_then(|r| r.actor.as_ref())
+                .is_some_and(|actor| actor.id == self.user.id || actor.is_admin())
     }
 }
 
@@ -80,25 +95,25 @@ impl UserNode {
 #[Object(name = "User")]
 impl UserNode {
     pub async fn id(&self) -> ID {
-        ids::user(self.0.id)
+        ids::user(self.user.id)
     }
 
     /// Null once the user has resigned.
     async fn name(&self) -> Option<&str> {
-        self.0.name.as_deref()
+        self.user.name.as_deref()
     }
 
     /// Visible to the user themself and to admins; null for everyone else.
     async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
-        if self.private_visible(ctx) { self.0.email.as_deref() } else { None }
+        if self.private_visible(ctx) { self.user.email.as_deref() } else { None }
     }
 
     async fn role(&self) -> RoleValue {
-        self.0.role.into()
+        self.user.role.into()
     }
 
     async fn states(&self) -> Vec<UserState> {
-        self.0
+        self.user
             .states
             .iter()
             .map(|s| UserState {
@@ -110,11 +125,11 @@ impl UserNode {
     }
 
     async fn is_blocked(&self) -> bool {
-        self.0.is_blocked()
+        self.user.is_blocked()
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.user.created_at
     }
 
     /// Successful logins, newest first. Visible to the user themself and to admins; null for everyone else.
@@ -131,11 +146,11 @@ impl UserNode {
             return Ok(None);
         }
         let request = page_request(first, after, last, before).gql()?;
-        let page = ctx.services()?.accounts.login_history(self.0.id, &request).await.gql()?;
+        let page = ctx.services()?.accounts.login_history(self.user.id, &request).await.gql()?;
         let mut connection = Connection::with_additional_fields(
             page.has_previous_page,
             page.has_next_page,
-            LoginHistoryTotals { user: self.0.id },
+            LoginHistoryTotals { user: self.user.id },
         );
         connection.edges.extend(page.items.into_iter().map(|e: LoginEvent| {
             Edge::new(encode_cursor(e.id), LoginEventNode { created_at: e.created_at })

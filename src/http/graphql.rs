@@ -1,0 +1,217 @@
+//! GraphQL over HTTP: `POST /graphql` (JSON only, so a browser's simple cross-site request is refused),
+//! `GET /graphql` (queries only), and GraphiQL.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql::parser::types::OperationType;
+use async_graphql::{BatchRequest, BatchResponse, Request, Response};
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{Html, IntoResponse};
+
+use super::{AppState, REQUEST_ID};
+use crate::domain::{AppError, User};
+use crate::graphql::errors::{coded_response, error_response, finish_response};
+use crate::graphql::loaders::Loaders;
+use crate::graphql::RequestContext;
+use crate::telemetry::roundtrips::{self, RoundTrips};
+
+/// The most operations one batched request may carry.
+const MAX_BATCH: usize = 10;
+
+pub async fn graphiql() -> Html<String> {
+    Html(GraphiQLSource::build().endpoint("/graphql").title("board — GraphiQL").finish())
+}
+
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned()
+}
+
+fn json_response(status: StatusCode, body: &impl serde::Serialize) -> axum::response::Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (
+            status,
+            [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            bytes,
+        )
+            .into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "could not serialise a response");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+fn refuse(status: StatusCode, code: &str, message: &str) -> axum::response::Response {
+    json_response(status, &coded_response(code, message))
+}
+
+pub async fn post_graphql(State(state): State<AppState>, headers: HeaderMap, body: Body) -> axum::response::Response {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if !(content_type.starts_with("application/json") || content_type.starts_with("application/graphql-response+json"))
+    {
+        return refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "BAD_USER_INPUT",
+            "POST /graphql needs Content-Type: application/json",
+        );
+    }
+    let too_large = || {
+        refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            &format!("the request body is larger than {} bytes", state.max_body_bytes),
+        )
+    };
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > state.max_body_bytes) {
+        return too_large();
+    }
+    let bytes: Bytes = match axum::body::to_bytes(body, state.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(_) => return too_large(),
+    };
+    let batch: BatchRequest = match serde_json::from_slice(&bytes) {
+        Ok(batch) => batch,
+        Err(err) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "BAD_USER_INPUT",
+                &format!("the body is not a GraphQL request: {err}"),
+            );
+        }
+    };
+    let operations = batch.iter().count();
+    if operations == 0 || operations > MAX_BATCH {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "QUERY_TOO_COMPLEX",
+            &format!("a batch carries 1–{MAX_BATCH} operations"),
+        );
+    }
+    execute(&state, &headers, batch).await
+}
+
+/// Queries only: a mutation over GET could be triggered by a link or an image on another site.
+pub async fn get_graphql(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> axum::response::Response {
+    let request: Request = match async_graphql::http::parse_query_string(uri.query().unwrap_or_default()) {
+        Ok(request) => request,
+        Err(err) => return refuse(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", &format!("bad query string: {err}")),
+    };
+    if is_mutation(&request) {
+        return refuse(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "BAD_USER_INPUT",
+            "mutations must be sent with POST",
+        );
+    }
+    execute(&state, &headers, BatchRequest::Single(request)).await
+}
+
+fn is_mutation(request: &Request) -> bool {
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        // Let execution report the syntax error.
+        return false;
+    };
+    document.operations.iter().any(|(name, op)| {
+        let selected = match (&request.operation_name, name) {
+            (Some(wanted), Some(name)) => wanted == name.as_str(),
+            (None, _) => true,
+            (Some(_), None) => false,
+        };
+        selected && op.node.ty != OperationType::Query
+    })
+}
+
+/// The user behind the `Authorization` header. A header that does not verify, or names a user who may no
+/// longer act (blocked, resigned), is refused rather than served as anonymous.
+async fn authenticate(state: &AppState, headers: &HeaderMap, loaders: &Loaders) -> Result<Option<User>, AppError> {
+    let Some(value) = headers.get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let refused = || AppError::Unauthenticated("the access token is invalid or expired".into());
+    let value = value.to_str().map_err(|_| refused())?;
+    let token = match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => return Err(AppError::Unauthenticated("use `Authorization: Bearer <accessToken>`".into())),
+    };
+    let user_id = state.services.accounts.verify_access_token(token)?;
+    match loaders.users.load_one(user_id).await? {
+        Some(user) if user.may_act() => Ok(Some(user)),
+        Some(user) if user.is_blocked() => Err(AppError::Unauthenticated("this account is blocked".into())),
+        _ => Err(refused()),
+    }
+}
+
+async fn execute(state: &AppState, headers: &HeaderMap, batch: BatchRequest) -> axum::response::Response {
+    let started = Instant::now();
+    let request_id = request_id(headers);
+    let trips = Arc::new(RoundTrips::default());
+    let operation = match &batch {
+        BatchRequest::Single(r) => r.operation_name.clone().unwrap_or_default(),
+        BatchRequest::Batch(list) => format!("batch of {}", list.len()),
+    };
+    let response = roundtrips::scope(Arc::clone(&trips), async {
+        let loaders = Loaders::new(Arc::clone(&state.services.accounts));
+        let actor = match authenticate(state, headers, &loaders).await {
+            Ok(actor) => actor,
+            Err(err) => return BatchResponse::Single(error_response(&err, &request_id)),
+        };
+        let context = Arc::new(RequestContext {
+            actor,
+            request_id: request_id.clone(),
+            loaders,
+        });
+        let response = state.schema.execute_batch(batch.data(context)).await;
+        match response {
+            BatchResponse::Single(r) => BatchResponse::Single(finish_response(r, &request_id)),
+            BatchResponse::Batch(list) => BatchResponse::Batch(
+                list.into_iter()
+                    .map(|r: Response| finish_response(r, &request_id))
+                    .collect(),
+            ),
+        }
+    })
+    .await;
+    let responses: Vec<&Response> = match &response {
+        BatchResponse::Single(r) => vec![r],
+        BatchResponse::Batch(list) => list.iter().collect(),
+    };
+    let codes: Vec<String> = responses
+        .iter()
+        .flat_map(|r| r.errors.iter())
+        .filter_map(|e| e.extensions.as_ref().and_then(|x| x.get("code")).map(|c| c.to_string()))
+        .collect();
+    tracing::info!(
+        target: "board::api",
+        request_id = %request_id,
+        operation = %operation,
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        db_round_trips = trips.db(),
+        cache_round_trips = trips.cache(),
+        errors = ?codes,
+        "graphql"
+    );
+    let mut http = json_response(StatusCode::OK, &response);
+    if state.round_trip_headers {
+        let h = http.headers_mut();
+        h.insert("x-db-round-trips", HeaderValue::from(trips.db()));
+        h.insert("x-cache-round-trips", HeaderValue::from(trips.cache()));
+    }
+    http
+}

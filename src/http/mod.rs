@@ -1,0 +1,48 @@
+//! The HTTP edge: the axum router, request ids, GraphQL over HTTP, health and readiness.
+
+mod graphql;
+mod health;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderName, StatusCode};
+use axum::routing::get;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+
+use crate::adapters::sql::Db;
+use crate::graphql::{BoardSchema, Services};
+use crate::ports::Cache;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub schema: BoardSchema,
+    pub services: Services,
+    pub db: Db,
+    pub cache: Arc<dyn Cache>,
+    pub max_body_bytes: usize,
+    pub graphiql: bool,
+    pub round_trip_headers: bool,
+}
+
+pub fn router(state: AppState) -> Router {
+    let mut router = Router::new()
+        .route("/graphql", get(graphql::get_graphql).post(graphql::post_graphql))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/robots.txt", get(health::robots));
+    if state.graphiql {
+        router = router
+            .route("/", get(graphql::graphiql))
+            .route("/graphiql", get(graphql::graphiql));
+    }
+    router
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+        .with_state(state)
+        // Outermost first: give every request an id, then echo it on the response.
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
