@@ -160,7 +160,13 @@ impl AccountService {
         // A lookup of this id before it existed may have been remembered as absent.
         self.forget_user(id).await;
         self.users.record_login(id, now).await?;
-        let user = self.user(id).await?;
+        // Straight from the database: a new user is cached when someone first reads them.
+        let user = self
+            .users
+            .by_ids(&[id])
+            .await?
+            .pop()
+            .ok_or_else(|| AppError::internal("the new user vanished"))?;
         self.start_session(user, None).await
     }
 

@@ -1,7 +1,13 @@
-//! bcrypt on the blocking pool. Passwords longer than 72 bytes are refused by validation, never truncated.
+//! bcrypt on the blocking pool.
+//!
+//! bcrypt keys on at most 72 bytes. Longer passwords are never hashed (validation refuses them) and never
+//! verified (a 73-byte password must not match the hash of its 72-byte prefix). The `bcrypt` crate's
+//! `non_truncating_*` functions count the NUL terminator it appends, so they would refuse a 72-byte password
+//! whose bytes all fit; hence the explicit length check with the plain functions.
 
 use async_trait::async_trait;
 
+use crate::domain::validation::PASSWORD_MAX_BYTES;
 use crate::domain::{AppError, AppResult};
 use crate::ports::PasswordHasher;
 
@@ -28,18 +34,25 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
 #[async_trait]
 impl PasswordHasher for BcryptHasher {
     async fn hash(&self, password: &str) -> AppResult<String> {
+        if password.len() > PASSWORD_MAX_BYTES {
+            return Err(AppError::invalid("password", format!("must be at most {PASSWORD_MAX_BYTES} bytes")));
+        }
         let password = password.to_owned();
         let cost = self.cost;
-        blocking(move || bcrypt::non_truncating_hash(password, cost))
+        blocking(move || bcrypt::hash(password, cost))
             .await?
             .map_err(|e| AppError::internal(format!("bcrypt: {e}")))
     }
 
     async fn verify(&self, password: &str, hash: &str) -> AppResult<bool> {
+        if password.len() > PASSWORD_MAX_BYTES {
+            self.verify_dummy(password).await;
+            return Ok(false);
+        }
         let password = password.to_owned();
         let hash = hash.to_owned();
         // A malformed stored hash is a server-side fault, but must not let anyone in.
-        Ok(blocking(move || bcrypt::non_truncating_verify(password, &hash))
+        Ok(blocking(move || bcrypt::verify(password, &hash))
             .await?
             .unwrap_or(false))
     }
@@ -63,5 +76,10 @@ mod tests {
         assert!(!hasher.verify("wrong horse", &hash).await.unwrap());
         assert!(!hasher.verify("x", "not a hash").await.unwrap());
         assert!(hasher.hash(&"a".repeat(73)).await.is_err());
+        let longest = "b".repeat(72);
+        let hash = hasher.hash(&longest).await.unwrap();
+        assert!(hasher.verify(&longest, &hash).await.unwrap());
+        assert!(!hasher.verify(&format!("{longest}b"), &hash).await.unwrap());
+        assert!(!hasher.verify(&"b".repeat(71), &hash).await.unwrap());
     }
 }
