@@ -53,10 +53,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let config = load()?;
-            let db = Db::connect(&config).await.map_err(|source| StartError::Database {
-                url: Db::describe(&config),
-                source,
-            })?;
+            let db = Db::connect(&config)
+                .await
+                .map_err(|source| StartError::Database {
+                    url: Db::describe(&config),
+                    source,
+                })?;
             db.migrate().await.map_err(StartError::Migration)?;
             tracing::info!(database = %Db::describe(&config), "migrations applied");
             db.close().await;
@@ -80,8 +82,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = App::build(config).await?;
             let listener = tokio::net::TcpListener::bind(&bind)
                 .await
-                .map_err(|source| StartError::Bind { bind: bind.clone(), source })?;
-            let graphiql = if app.config.graphiql { " (GraphiQL at /)" } else { "" };
+                .map_err(|source| StartError::Bind {
+                    bind: bind.clone(),
+                    source,
+                })?;
+            let graphiql = if app.config.graphiql {
+                " (GraphiQL at /)"
+            } else {
+                ""
+            };
             tracing::info!(address = %bind, "listening on http://{bind}{graphiql}");
             app.serve(listener, crate::shutdown_signal()).await?;
             tracing::info!("stopped");

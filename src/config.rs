@@ -197,10 +197,14 @@ impl Config {
             )));
         }
         if !(4..=31).contains(&self.bcrypt_cost) {
-            return Err(ConfigError::Invalid("BOARD_BCRYPT_COST must be 4–31".into()));
+            return Err(ConfigError::Invalid(
+                "BOARD_BCRYPT_COST must be 4–31".into(),
+            ));
         }
         if self.access_token_ttl_secs == 0 || self.refresh_token_ttl_secs == 0 {
-            return Err(ConfigError::Invalid("token lifetimes must be positive".into()));
+            return Err(ConfigError::Invalid(
+                "token lifetimes must be positive".into(),
+            ));
         }
         Ok(())
     }
@@ -343,8 +347,14 @@ mod tests {
             database_url: url.into(),
             ..Config::default()
         };
-        assert_eq!(with("sqlite://board.db").sqlite_path(), Some(PathBuf::from("board.db")));
-        assert_eq!(with("sqlite:///tmp/x.db?mode=rwc").sqlite_path(), Some(PathBuf::from("/tmp/x.db")));
+        assert_eq!(
+            with("sqlite://board.db").sqlite_path(),
+            Some(PathBuf::from("board.db"))
+        );
+        assert_eq!(
+            with("sqlite:///tmp/x.db?mode=rwc").sqlite_path(),
+            Some(PathBuf::from("/tmp/x.db"))
+        );
         assert_eq!(with("sqlite::memory:").sqlite_path(), None);
     }
 

@@ -40,7 +40,10 @@ pub enum StartError {
     #[error("password hasher: {0}")]
     Hasher(String),
     #[error("cannot listen on {bind}: {source}")]
-    Bind { bind: String, source: std::io::Error },
+    Bind {
+        bind: String,
+        source: std::io::Error,
+    },
 }
 
 /// A wired application: adapters built from config, services on top, and the schema.
@@ -66,32 +69,42 @@ impl App {
                 tracing::info!(path = %path.display(), "using the JWT signing key stored beside the database")
             }
             SecretSource::Ephemeral => {
-                tracing::warn!("in-memory database: JWT signing key is random and lasts for this process only")
+                tracing::warn!(
+                    "in-memory database: JWT signing key is random and lasts for this process only"
+                )
             }
         }
-        let db = Db::connect(&config).await.map_err(|source| StartError::Database {
-            url: Db::describe(&config),
-            source,
-        })?;
+        let db = Db::connect(&config)
+            .await
+            .map_err(|source| StartError::Database {
+                url: Db::describe(&config),
+                source,
+            })?;
         if config.auto_migrate {
             db.migrate().await.map_err(StartError::Migration)?;
         }
         let cache: Arc<dyn Cache> = match &config.redis_url {
             Some(url) => Arc::new(
-                RedisCache::connect(url, REDIS_POOL_SIZE, Duration::from_millis(config.cache_timeout_ms))
-                    .await
-                    .map_err(|e| StartError::Cache(e.to_string()))?,
+                RedisCache::connect(
+                    url,
+                    REDIS_POOL_SIZE,
+                    Duration::from_millis(config.cache_timeout_ms),
+                )
+                .await
+                .map_err(|e| StartError::Cache(e.to_string()))?,
             ),
             None => Arc::new(MemoryCache::new(MEMORY_CACHE_ENTRIES)),
         };
-        let hasher = BcryptHasher::new(config.bcrypt_cost).map_err(|e| StartError::Hasher(e.to_string()))?;
+        let hasher =
+            BcryptHasher::new(config.bcrypt_cost).map_err(|e| StartError::Hasher(e.to_string()))?;
         let tokens = JwtTokens::new(
             secret.expose().as_bytes(),
             &config.jwt_issuer,
             &config.jwt_audience,
             config.access_token_ttl_secs,
         );
-        let cache_aside = CacheAside::new(Arc::clone(&cache), &config.cache_prefix, config.cache_ttl());
+        let cache_aside =
+            CacheAside::new(Arc::clone(&cache), &config.cache_prefix, config.cache_ttl());
         let accounts = AccountService::new(
             Arc::new(SqlUserRepo::new(db.clone())),
             Arc::new(SqlSessionRepo::new(db.clone())),
@@ -144,7 +157,9 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let router = self.router();
-        let result = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+        let result = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await;
         self.db.close().await;
         result
     }

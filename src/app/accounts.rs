@@ -13,7 +13,8 @@ use crate::domain::page::{Page, PageRequest};
 use crate::domain::validation;
 use crate::domain::{AppError, AppResult, LoginEvent, Role, User, UserId, UserStateKind};
 use crate::ports::{
-    Clock, NewRefreshSession, NewUser, PasswordHasher, ProfileChange, SessionRepo, TokenService, UserRepo,
+    Clock, NewRefreshSession, NewUser, PasswordHasher, ProfileChange, SessionRepo, TokenService,
+    UserRepo,
 };
 
 const USER_KIND: &str = "user";
@@ -73,7 +74,9 @@ impl AccountService {
             tokens,
             clock,
             cache,
-            refresh_ttl: chrono::Duration::seconds(i64::try_from(refresh_ttl_secs).unwrap_or(i64::MAX / 2_000)),
+            refresh_ttl: chrono::Duration::seconds(
+                i64::try_from(refresh_ttl_secs).unwrap_or(i64::MAX / 2_000),
+            ),
         }
     }
 
@@ -96,7 +99,9 @@ impl AccountService {
     }
 
     async fn forget_user(&self, id: UserId) {
-        self.cache.invalidate(&[self.cache.key(USER_KIND, id)]).await;
+        self.cache
+            .invalidate(&[self.cache.key(USER_KIND, id)])
+            .await;
     }
 
     /// The user a verified access token names, if that user may still act (not blocked, not resigned).
@@ -108,7 +113,11 @@ impl AccountService {
         self.users.id_by_name_key(&validation::name_key(name)).await
     }
 
-    async fn start_session(&self, user: User, family_id: Option<(i64, String)>) -> AppResult<AuthSession> {
+    async fn start_session(
+        &self,
+        user: User,
+        family_id: Option<(i64, String)>,
+    ) -> AppResult<AuthSession> {
         let now = self.clock.now();
         let (access_token, expires_at) = self.tokens.issue(user.id, user.role, now)?;
         let refresh_token = new_refresh_token();
@@ -215,15 +224,23 @@ impl AccountService {
             self.sessions.revoke_family(&session.family_id, now).await?;
             return Err(bad_refresh());
         }
-        self.start_session(user, Some((session.id, session.family_id))).await
+        self.start_session(user, Some((session.id, session.family_id)))
+            .await
     }
 
     /// Revokes the session of this refresh token; `false` when there was no live session for it.
     pub async fn logout(&self, refresh_token: &str) -> AppResult<bool> {
-        self.sessions.revoke(&token_hash(refresh_token), self.clock.now()).await
+        self.sessions
+            .revoke(&token_hash(refresh_token), self.clock.now())
+            .await
     }
 
-    pub async fn update_profile(&self, actor: UserId, name: Option<&str>, email: Option<&str>) -> AppResult<User> {
+    pub async fn update_profile(
+        &self,
+        actor: UserId,
+        name: Option<&str>,
+        email: Option<&str>,
+    ) -> AppResult<User> {
         let change = ProfileChange {
             name: name
                 .map(|n| validation::user_name("name", n).map(|n| (validation::name_key(&n), n)))
@@ -252,9 +269,15 @@ impl AccountService {
     }
 
     /// Changes the password, signs every other session out, and starts a fresh one.
-    pub async fn change_password(&self, actor: UserId, current: &str, new: &str) -> AppResult<AuthSession> {
+    pub async fn change_password(
+        &self,
+        actor: UserId,
+        current: &str,
+        new: &str,
+    ) -> AppResult<AuthSession> {
         validation::new_password("newPassword", new)?;
-        self.check_password(actor, "currentPassword", current).await?;
+        self.check_password(actor, "currentPassword", current)
+            .await?;
         let hash = self.hasher.hash(new).await?;
         self.users.set_password(actor, &hash).await?;
         self.sessions.revoke_all(actor, self.clock.now()).await?;
@@ -270,7 +293,11 @@ impl AccountService {
         self.user(actor).await
     }
 
-    pub async fn login_history(&self, user: UserId, page: &PageRequest<i64>) -> AppResult<Page<LoginEvent>> {
+    pub async fn login_history(
+        &self,
+        user: UserId,
+        page: &PageRequest<i64>,
+    ) -> AppResult<Page<LoginEvent>> {
         self.users.login_history(user, page).await
     }
 
@@ -290,7 +317,10 @@ impl AccountService {
     async fn admin_target(&self, actor: &User, target: UserId) -> AppResult<User> {
         Self::require_admin(actor)?;
         if actor.id == target {
-            return Err(AppError::invalid("userId", "an admin cannot change their own role or state"));
+            return Err(AppError::invalid(
+                "userId",
+                "an admin cannot change their own role or state",
+            ));
         }
         self.user(target).await
     }
@@ -313,14 +343,24 @@ impl AccountService {
         self.user(id).await
     }
 
-    pub async fn block(&self, actor: &User, target: UserId, detail: Option<&str>) -> AppResult<User> {
+    pub async fn block(
+        &self,
+        actor: &User,
+        target: UserId,
+        detail: Option<&str>,
+    ) -> AppResult<User> {
         let detail = detail
             .map(|d| validation::text("detail", d, 0, 500, true))
             .transpose()?
             .filter(|d| !d.is_empty());
         self.admin_target(actor, target).await?;
         self.users
-            .add_state(target, UserStateKind::Blocked, detail.as_deref(), self.clock.now())
+            .add_state(
+                target,
+                UserStateKind::Blocked,
+                detail.as_deref(),
+                self.clock.now(),
+            )
             .await?;
         self.forget_user(target).await;
         self.user(target).await
@@ -328,7 +368,9 @@ impl AccountService {
 
     pub async fn unblock(&self, actor: &User, target: UserId) -> AppResult<User> {
         self.admin_target(actor, target).await?;
-        self.users.remove_state(target, UserStateKind::Blocked).await?;
+        self.users
+            .remove_state(target, UserStateKind::Blocked)
+            .await?;
         self.forget_user(target).await;
         self.user(target).await
     }

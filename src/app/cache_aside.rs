@@ -54,7 +54,12 @@ impl CacheAside {
 
     /// The values for `ids`: hits from the cache, misses from `fetch` (called once, with the misses only),
     /// which are then cached. Ids `fetch` does not return are cached as absent for a short while.
-    pub async fn load<K, V, F, Fut>(&self, kind: &str, ids: &[K], fetch: F) -> AppResult<HashMap<K, V>>
+    pub async fn load<K, V, F, Fut>(
+        &self,
+        kind: &str,
+        ids: &[K],
+        fetch: F,
+    ) -> AppResult<HashMap<K, V>>
     where
         K: Copy + Eq + Hash + Display,
         V: Serialize + DeserializeOwned,

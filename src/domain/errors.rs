@@ -11,10 +11,18 @@ pub enum AppError {
     Forbidden(String),
     NotFound(String),
     /// Input that breaks a documented rule; `field` names the offending input field.
-    InvalidInput { field: String, message: String },
+    InvalidInput {
+        field: String,
+        message: String,
+    },
     /// A uniqueness rule would be broken (duplicate name, email, …).
-    Conflict { field: Option<String>, message: String },
-    RateLimited { retry_after_seconds: u64 },
+    Conflict {
+        field: Option<String>,
+        message: String,
+    },
+    RateLimited {
+        retry_after_seconds: u64,
+    },
     /// A dependency the request cannot do without (the database) is unreachable.
     Unavailable(String),
     /// Anything else: logged in full, masked for the client.

@@ -18,16 +18,26 @@ pub struct PageRequest<K> {
 
 impl<K> PageRequest<K> {
     /// Validates Relay arguments: `first` and `last` are 1–100, not both; the default is the first 20.
-    pub fn new(first: Option<i32>, after: Option<K>, last: Option<i32>, before: Option<K>) -> AppResult<Self> {
+    pub fn new(
+        first: Option<i32>,
+        after: Option<K>,
+        last: Option<i32>,
+        before: Option<K>,
+    ) -> AppResult<Self> {
         let check = |field: &str, n: i32| -> AppResult<usize> {
             if (1..=MAX_PAGE_SIZE as i32).contains(&n) {
                 Ok(n as usize)
             } else {
-                Err(AppError::invalid(field, format!("must be between 1 and {MAX_PAGE_SIZE}")))
+                Err(AppError::invalid(
+                    field,
+                    format!("must be between 1 and {MAX_PAGE_SIZE}"),
+                ))
             }
         };
         let (limit, backward) = match (first, last) {
-            (Some(_), Some(_)) => return Err(AppError::invalid("last", "cannot be combined with first")),
+            (Some(_), Some(_)) => {
+                return Err(AppError::invalid("last", "cannot be combined with first"));
+            }
             (Some(n), None) => (check("first", n)?, false),
             (None, Some(n)) => (check("last", n)?, true),
             (None, None) => (DEFAULT_PAGE_SIZE, before.is_some() && after.is_none()),
@@ -86,7 +96,12 @@ mod tests {
         assert!(PageRequest::<i64>::new(Some(101), None, None, None).is_err());
         assert!(PageRequest::<i64>::new(None, None, Some(-1), None).is_err());
         assert!(PageRequest::<i64>::new(Some(1), None, Some(1), None).is_err());
-        assert_eq!(PageRequest::<i64>::new(None, None, None, None).unwrap().limit, 20);
+        assert_eq!(
+            PageRequest::<i64>::new(None, None, None, None)
+                .unwrap()
+                .limit,
+            20
+        );
     }
 
     #[test]

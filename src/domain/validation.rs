@@ -42,7 +42,12 @@ pub fn name_key(name: &str) -> String {
 /// An email address, returned lower-case.
 pub fn email(field: &str, raw: &str) -> AppResult<String> {
     let email = raw.to_lowercase();
-    let invalid = |why: &str| Err(AppError::invalid(field, format!("is not a valid email address: {why}")));
+    let invalid = |why: &str| {
+        Err(AppError::invalid(
+            field,
+            format!("is not a valid email address: {why}"),
+        ))
+    };
     if email.len() > EMAIL_MAX_BYTES {
         return invalid("too long");
     }
@@ -155,8 +160,20 @@ mod tests {
 
     #[test]
     fn emails_are_lowercased_and_checked() {
-        assert_eq!(email("email", "Kim@Example.COM").as_deref(), Ok("kim@example.com"));
-        for bad in ["", "kim", "kim@", "@example.com", "kim@example", "k m@example.com", "kim@@example.com", "kim@-x.com"] {
+        assert_eq!(
+            email("email", "Kim@Example.COM").as_deref(),
+            Ok("kim@example.com")
+        );
+        for bad in [
+            "",
+            "kim",
+            "kim@",
+            "@example.com",
+            "kim@example",
+            "k m@example.com",
+            "kim@@example.com",
+            "kim@-x.com",
+        ] {
             assert!(email("email", bad).is_err(), "{bad} should be refused");
         }
     }
@@ -166,7 +183,10 @@ mod tests {
         assert!(new_password("password", "1234567").is_err());
         assert!(new_password("password", "12345678").is_ok());
         assert!(new_password("password", &"a".repeat(72)).is_ok());
-        assert_eq!(field_of(new_password("password", &"a".repeat(73)).unwrap_err()), "password");
+        assert_eq!(
+            field_of(new_password("password", &"a".repeat(73)).unwrap_err()),
+            "password"
+        );
         // 24 Hangul syllables are 72 bytes; 25 are 75.
         assert!(new_password("password", &"가".repeat(24)).is_ok());
         assert!(new_password("password", &"가".repeat(25)).is_err());

@@ -37,9 +37,8 @@ impl ContextExt for Context<'_> {
     }
 
     fn actor(&self) -> GqlResult<&User> {
-        self.request()?
-            .actor
-            .as_ref()
-            .ok_or_else(|| super::errors::to_gql(&AppError::Unauthenticated("sign in first".into())))
+        self.request()?.actor.as_ref().ok_or_else(|| {
+            super::errors::to_gql(&AppError::Unauthenticated("sign in first".into()))
+        })
     }
 }

@@ -16,8 +16,12 @@ pub fn to_gql(err: &AppError) -> async_graphql::Error {
         ext.set("code", err.code());
         match err {
             AppError::InvalidInput { field, .. } => ext.set("field", field.as_str()),
-            AppError::Conflict { field: Some(field), .. } => ext.set("field", field.as_str()),
-            AppError::RateLimited { retry_after_seconds } => ext.set("retryAfterSeconds", *retry_after_seconds),
+            AppError::Conflict {
+                field: Some(field), ..
+            } => ext.set("field", field.as_str()),
+            AppError::RateLimited {
+                retry_after_seconds,
+            } => ext.set("retryAfterSeconds", *retry_after_seconds),
             _ => {}
         }
     })
@@ -71,7 +75,10 @@ pub fn finish_response(mut response: Response, request_id: &str) -> Response {
 /// Errors without a code come from the engine: limits, or a document that does not fit the schema.
 fn engine_error_code(message: &str) -> &'static str {
     let lower = message.to_ascii_lowercase();
-    if lower.contains("too complex") || lower.contains("nested too deep") || lower.contains("too many") {
+    if lower.contains("too complex")
+        || lower.contains("nested too deep")
+        || lower.contains("too many")
+    {
         "QUERY_TOO_COMPLEX"
     } else {
         "BAD_USER_INPUT"
@@ -81,7 +88,10 @@ fn engine_error_code(message: &str) -> &'static str {
 /// A response holding a single error, for failures before execution (auth, limits, bad JSON).
 pub fn error_response(err: &AppError, request_id: &str) -> Response {
     let gql = to_gql(err);
-    finish_response(Response::from_errors(vec![gql.into_server_error(Default::default())]), request_id)
+    finish_response(
+        Response::from_errors(vec![gql.into_server_error(Default::default())]),
+        request_id,
+    )
 }
 
 /// A response holding a single engine-level error with an explicit code.

@@ -29,7 +29,10 @@ pub fn decode_as(field: &str, id: &ID, kind: &str) -> AppResult<i64> {
     if found == kind {
         Ok(row)
     } else {
-        Err(AppError::invalid(field, format!("is not the id of a {kind}")))
+        Err(AppError::invalid(
+            field,
+            format!("is not the id of a {kind}"),
+        ))
     }
 }
 

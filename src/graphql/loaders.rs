@@ -39,8 +39,12 @@ impl Loaders {
     pub fn new(accounts: Arc<AccountService>) -> Self {
         let trips = roundtrips::current();
         Self {
-            users: DataLoader::with_cache(UserLoader { accounts, trips }, tokio::spawn, HashMapCache::default())
-                .delay(Duration::ZERO),
+            users: DataLoader::with_cache(
+                UserLoader { accounts, trips },
+                tokio::spawn,
+                HashMapCache::default(),
+            )
+            .delay(Duration::ZERO),
         }
     }
 }

@@ -142,35 +142,62 @@ pub struct AccountMutations;
 impl AccountMutations {
     async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> GqlResult<AuthPayload> {
         let accounts = &ctx.services()?.accounts;
-        Ok(accounts.sign_up(&input.name, &input.email, &input.password).await.gql()?.into())
+        Ok(accounts
+            .sign_up(&input.name, &input.email, &input.password)
+            .await
+            .gql()?
+            .into())
     }
 
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> GqlResult<AuthPayload> {
         let accounts = &ctx.services()?.accounts;
-        Ok(accounts.login(&input.login, &input.password).await.gql()?.into())
+        Ok(accounts
+            .login(&input.login, &input.password)
+            .await
+            .gql()?
+            .into())
     }
 
-    async fn refresh_token(&self, ctx: &Context<'_>, input: RefreshTokenInput) -> GqlResult<AuthPayload> {
+    async fn refresh_token(
+        &self,
+        ctx: &Context<'_>,
+        input: RefreshTokenInput,
+    ) -> GqlResult<AuthPayload> {
         let accounts = &ctx.services()?.accounts;
         Ok(accounts.refresh(&input.refresh_token).await.gql()?.into())
     }
 
     async fn logout(&self, ctx: &Context<'_>, input: LogoutInput) -> GqlResult<LogoutPayload> {
-        let success = ctx.services()?.accounts.logout(&input.refresh_token).await.gql()?;
+        let success = ctx
+            .services()?
+            .accounts
+            .logout(&input.refresh_token)
+            .await
+            .gql()?;
         Ok(LogoutPayload { success })
     }
 
-    async fn update_profile(&self, ctx: &Context<'_>, input: UpdateProfileInput) -> GqlResult<UpdateProfilePayload> {
+    async fn update_profile(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateProfileInput,
+    ) -> GqlResult<UpdateProfilePayload> {
         let actor = ctx.actor()?.id;
         let accounts = &ctx.services()?.accounts;
         let user = accounts
             .update_profile(actor, input.name.as_deref(), input.email.as_deref())
             .await
             .gql()?;
-        Ok(UpdateProfilePayload { user: UserNode::new(user) })
+        Ok(UpdateProfilePayload {
+            user: UserNode::new(user),
+        })
     }
 
-    async fn change_password(&self, ctx: &Context<'_>, input: ChangePasswordInput) -> GqlResult<ChangePasswordPayload> {
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        input: ChangePasswordInput,
+    ) -> GqlResult<ChangePasswordPayload> {
         let actor = ctx.actor()?.id;
         let accounts = &ctx.services()?.accounts;
         let session = accounts
@@ -188,8 +215,15 @@ impl AccountMutations {
     /// Requires the password. Name, email and password are erased; the user's content stays.
     async fn resign(&self, ctx: &Context<'_>, input: ResignInput) -> GqlResult<ResignPayload> {
         let actor = ctx.actor()?.id;
-        let user = ctx.services()?.accounts.resign(actor, &input.password).await.gql()?;
-        Ok(ResignPayload { user: UserNode::new(user) })
+        let user = ctx
+            .services()?
+            .accounts
+            .resign(actor, &input.password)
+            .await
+            .gql()?;
+        Ok(ResignPayload {
+            user: UserNode::new(user),
+        })
     }
 }
 
@@ -199,7 +233,11 @@ pub struct AdminMutations;
 #[Object]
 impl AdminMutations {
     /// Admin only.
-    async fn set_user_role(&self, ctx: &Context<'_>, input: SetUserRoleInput) -> GqlResult<SetUserRolePayload> {
+    async fn set_user_role(
+        &self,
+        ctx: &Context<'_>,
+        input: SetUserRoleInput,
+    ) -> GqlResult<SetUserRolePayload> {
         let actor = ctx.actor()?;
         let target = ids::decode_user("userId", &input.user_id).gql()?;
         let user = ctx
@@ -208,11 +246,17 @@ impl AdminMutations {
             .set_role(actor, target, input.role.into())
             .await
             .gql()?;
-        Ok(SetUserRolePayload { user: UserNode::new(user) })
+        Ok(SetUserRolePayload {
+            user: UserNode::new(user),
+        })
     }
 
     /// Admin only. Blocks the user: they cannot log in, and their tokens stop working on the next request.
-    async fn block_user(&self, ctx: &Context<'_>, input: BlockUserInput) -> GqlResult<BlockUserPayload> {
+    async fn block_user(
+        &self,
+        ctx: &Context<'_>,
+        input: BlockUserInput,
+    ) -> GqlResult<BlockUserPayload> {
         let actor = ctx.actor()?;
         let target = ids::decode_user("userId", &input.user_id).gql()?;
         let user = ctx
@@ -221,14 +265,27 @@ impl AdminMutations {
             .block(actor, target, input.detail.as_deref())
             .await
             .gql()?;
-        Ok(BlockUserPayload { user: UserNode::new(user) })
+        Ok(BlockUserPayload {
+            user: UserNode::new(user),
+        })
     }
 
     /// Admin only.
-    async fn unblock_user(&self, ctx: &Context<'_>, input: UnblockUserInput) -> GqlResult<UnblockUserPayload> {
+    async fn unblock_user(
+        &self,
+        ctx: &Context<'_>,
+        input: UnblockUserInput,
+    ) -> GqlResult<UnblockUserPayload> {
         let actor = ctx.actor()?;
         let target = ids::decode_user("userId", &input.user_id).gql()?;
-        let user = ctx.services()?.accounts.unblock(actor, target).await.gql()?;
-        Ok(UnblockUserPayload { user: UserNode::new(user) })
+        let user = ctx
+            .services()?
+            .accounts
+            .unblock(actor, target)
+            .await
+            .gql()?;
+        Ok(UnblockUserPayload {
+            user: UserNode::new(user),
+        })
     }
 }

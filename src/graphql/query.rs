@@ -24,7 +24,11 @@ impl Query {
     #[graphql(complexity = "ids.len().max(1) * child_complexity")]
     async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> GqlResult<Vec<Option<Node>>> {
         if ids.len() > MAX_NODES {
-            return Err(AppError::invalid("ids", format!("at most {MAX_NODES} ids at once"))).gql();
+            return Err(AppError::invalid(
+                "ids",
+                format!("at most {MAX_NODES} ids at once"),
+            ))
+            .gql();
         }
         node::resolve(ctx, "ids", &ids).await
     }
@@ -36,9 +40,21 @@ impl Query {
 
     /// A user by name, ignoring case.
     async fn user(&self, ctx: &Context<'_>, name: String) -> GqlResult<Option<UserNode>> {
-        let Some(id) = ctx.services()?.accounts.user_id_by_name(&name).await.gql()? else {
+        let Some(id) = ctx
+            .services()?
+            .accounts
+            .user_id_by_name(&name)
+            .await
+            .gql()?
+        else {
             return Ok(None);
         };
-        Ok(ctx.loaders()?.users.load_one(id).await.gql()?.map(UserNode::new))
+        Ok(ctx
+            .loaders()?
+            .users
+            .load_one(id)
+            .await
+            .gql()?
+            .map(UserNode::new))
     }
 }

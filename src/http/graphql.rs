@@ -15,16 +15,21 @@ use axum::response::{Html, IntoResponse};
 
 use super::{AppState, REQUEST_ID};
 use crate::domain::{AppError, User};
+use crate::graphql::RequestContext;
 use crate::graphql::errors::{coded_response, error_response, finish_response};
 use crate::graphql::loaders::Loaders;
-use crate::graphql::RequestContext;
 use crate::telemetry::roundtrips::{self, RoundTrips};
 
 /// The most operations one batched request may carry.
 const MAX_BATCH: usize = 10;
 
 pub async fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").title("board — GraphiQL").finish())
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .title("board — GraphiQL")
+            .finish(),
+    )
 }
 
 fn request_id(headers: &HeaderMap) -> String {
@@ -54,13 +59,18 @@ fn refuse(status: StatusCode, code: &str, message: &str) -> axum::response::Resp
     json_response(status, &coded_response(code, message))
 }
 
-pub async fn post_graphql(State(state): State<AppState>, headers: HeaderMap, body: Body) -> axum::response::Response {
+pub async fn post_graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> axum::response::Response {
     let content_type = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_ascii_lowercase();
-    if !(content_type.starts_with("application/json") || content_type.starts_with("application/graphql-response+json"))
+    if !(content_type.starts_with("application/json")
+        || content_type.starts_with("application/graphql-response+json"))
     {
         return refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -72,7 +82,10 @@ pub async fn post_graphql(State(state): State<AppState>, headers: HeaderMap, bod
         refuse(
             StatusCode::PAYLOAD_TOO_LARGE,
             "PAYLOAD_TOO_LARGE",
-            &format!("the request body is larger than {} bytes", state.max_body_bytes),
+            &format!(
+                "the request body is larger than {} bytes",
+                state.max_body_bytes
+            ),
         )
     };
     let declared = headers
@@ -108,11 +121,22 @@ pub async fn post_graphql(State(state): State<AppState>, headers: HeaderMap, bod
 }
 
 /// Queries only: a mutation over GET could be triggered by a link or an image on another site.
-pub async fn get_graphql(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> axum::response::Response {
-    let request: Request = match async_graphql::http::parse_query_string(uri.query().unwrap_or_default()) {
-        Ok(request) => request,
-        Err(err) => return refuse(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", &format!("bad query string: {err}")),
-    };
+pub async fn get_graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> axum::response::Response {
+    let request: Request =
+        match async_graphql::http::parse_query_string(uri.query().unwrap_or_default()) {
+            Ok(request) => request,
+            Err(err) => {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    "BAD_USER_INPUT",
+                    &format!("bad query string: {err}"),
+                );
+            }
+        };
     if is_mutation(&request) {
         return refuse(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -140,7 +164,11 @@ fn is_mutation(request: &Request) -> bool {
 
 /// The user behind the `Authorization` header. A header that does not verify, or names a user who may no
 /// longer act (blocked, resigned), is refused rather than served as anonymous.
-async fn authenticate(state: &AppState, headers: &HeaderMap, loaders: &Loaders) -> Result<Option<User>, AppError> {
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    loaders: &Loaders,
+) -> Result<Option<User>, AppError> {
     let Some(value) = headers.get(AUTHORIZATION) else {
         return Ok(None);
     };
@@ -148,17 +176,27 @@ async fn authenticate(state: &AppState, headers: &HeaderMap, loaders: &Loaders) 
     let value = value.to_str().map_err(|_| refused())?;
     let token = match value.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-        _ => return Err(AppError::Unauthenticated("use `Authorization: Bearer <accessToken>`".into())),
+        _ => {
+            return Err(AppError::Unauthenticated(
+                "use `Authorization: Bearer <accessToken>`".into(),
+            ));
+        }
     };
     let user_id = state.services.accounts.verify_access_token(token)?;
     match loaders.users.load_one(user_id).await? {
         Some(user) if user.may_act() => Ok(Some(user)),
-        Some(user) if user.is_blocked() => Err(AppError::Unauthenticated("this account is blocked".into())),
+        Some(user) if user.is_blocked() => {
+            Err(AppError::Unauthenticated("this account is blocked".into()))
+        }
         _ => Err(refused()),
     }
 }
 
-async fn execute(state: &AppState, headers: &HeaderMap, batch: BatchRequest) -> axum::response::Response {
+async fn execute(
+    state: &AppState,
+    headers: &HeaderMap,
+    batch: BatchRequest,
+) -> axum::response::Response {
     let started = Instant::now();
     let request_id = request_id(headers);
     let trips = Arc::new(RoundTrips::default());
@@ -195,7 +233,12 @@ async fn execute(state: &AppState, headers: &HeaderMap, batch: BatchRequest) -> 
     let codes: Vec<String> = responses
         .iter()
         .flat_map(|r| r.errors.iter())
-        .filter_map(|e| e.extensions.as_ref().and_then(|x| x.get("code")).map(|c| c.to_string()))
+        .filter_map(|e| {
+            e.extensions
+                .as_ref()
+                .and_then(|x| x.get("code"))
+                .map(|c| c.to_string())
+        })
         .collect();
     tracing::info!(
         target: "board::api",

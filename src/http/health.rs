@@ -16,7 +16,11 @@ pub async fn healthz() -> Json<serde_json::Value> {
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     let (db, cache) = tokio::join!(state.db.ping(), state.cache.ping());
     let ready = db.is_ok() && cache.is_ok();
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     if let Err(err) = &db {
         tracing::warn!(error = %err, "readiness: database unreachable");
     }

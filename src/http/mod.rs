@@ -30,7 +30,10 @@ pub struct AppState {
 
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
-        .route("/graphql", get(graphql::get_graphql).post(graphql::post_graphql))
+        .route(
+            "/graphql",
+            get(graphql::get_graphql).post(graphql::post_graphql),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/robots.txt", get(health::robots));

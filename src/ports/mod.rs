@@ -52,7 +52,11 @@ pub trait UserRepo: Send + Sync {
     async fn password_hash(&self, id: UserId) -> AppResult<Option<String>>;
     async fn record_login(&self, id: UserId, at: DateTime<Utc>) -> AppResult<()>;
     /// Newest first.
-    async fn login_history(&self, id: UserId, page: &PageRequest<i64>) -> AppResult<Page<LoginEvent>>;
+    async fn login_history(
+        &self,
+        id: UserId,
+        page: &PageRequest<i64>,
+    ) -> AppResult<Page<LoginEvent>>;
     async fn count_logins(&self, id: UserId) -> AppResult<i64>;
     async fn update_profile(&self, id: UserId, change: ProfileChange) -> AppResult<()>;
     async fn set_password(&self, id: UserId, password_hash: &str) -> AppResult<()>;
@@ -61,7 +65,13 @@ pub trait UserRepo: Send + Sync {
     async fn set_role(&self, id: UserId, role: Role) -> AppResult<()>;
     /// Adds the state, or replaces its detail when the user already has it. Blocking also revokes every refresh
     /// session of the user in the same transaction.
-    async fn add_state(&self, id: UserId, state: UserStateKind, detail: Option<&str>, at: DateTime<Utc>) -> AppResult<()>;
+    async fn add_state(
+        &self,
+        id: UserId,
+        state: UserStateKind,
+        detail: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> AppResult<()>;
     async fn remove_state(&self, id: UserId, state: UserStateKind) -> AppResult<()>;
     /// Database reachability, for `/readyz`.
     async fn ping(&self) -> AppResult<()>;
@@ -94,7 +104,8 @@ pub trait SessionRepo: Send + Sync {
     async fn find(&self, token_hash: &str) -> AppResult<Option<RefreshSession>>;
     /// Marks `old` rotated and stores `next`, atomically; `false` when `old` was already rotated or revoked
     /// (a concurrent reuse), in which case nothing is stored.
-    async fn rotate(&self, old: i64, next: NewRefreshSession, at: DateTime<Utc>) -> AppResult<bool>;
+    async fn rotate(&self, old: i64, next: NewRefreshSession, at: DateTime<Utc>)
+    -> AppResult<bool>;
     async fn revoke_family(&self, family_id: &str, at: DateTime<Utc>) -> AppResult<()>;
     /// Revokes one session; `false` when no live session has this hash.
     async fn revoke(&self, token_hash: &str, at: DateTime<Utc>) -> AppResult<bool>;
@@ -137,7 +148,12 @@ pub struct AccessClaims {
 
 /// Issues and verifies access tokens.
 pub trait TokenService: Send + Sync {
-    fn issue(&self, user_id: UserId, role: Role, now: DateTime<Utc>) -> AppResult<(String, DateTime<Utc>)>;
+    fn issue(
+        &self,
+        user_id: UserId,
+        role: Role,
+        now: DateTime<Utc>,
+    ) -> AppResult<(String, DateTime<Utc>)>;
     /// `AppError::Unauthenticated` for anything that does not verify.
     fn verify(&self, token: &str) -> AppResult<AccessClaims>;
 }

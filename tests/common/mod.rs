@@ -83,7 +83,10 @@ impl Drop for Cleanup {
                 let (url, name) = (admin_url.clone(), name.clone());
                 // Drop runs inside the test's runtime: use a thread with a runtime of its own.
                 let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
                     rt.block_on(async {
                         if let Ok(mut conn) = sqlx::MySqlConnection::connect(&url).await {
                             let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS `{name}`"))
@@ -123,7 +126,9 @@ pub async fn test_config(backend: Backend) -> (Config, Cleanup) {
             let name = unique("board_t_");
             let mut conn = sqlx::MySqlConnection::connect(&admin_url)
                 .await
-                .unwrap_or_else(|e| panic!("TEST_DATABASE_URL is set but MariaDB is unreachable: {e}"));
+                .unwrap_or_else(|e| {
+                    panic!("TEST_DATABASE_URL is set but MariaDB is unreachable: {e}")
+                });
             sqlx::query(&format!(
                 "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
             ))
@@ -183,7 +188,10 @@ impl TestApp {
 
     /// A raw POST of `body` to /graphql.
     pub async fn post(&self, body: &Value, token: Option<&str>) -> reqwest::Response {
-        let mut request = self.client.post(format!("{}/graphql", self.base)).json(body);
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .json(body);
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -192,17 +200,25 @@ impl TestApp {
 
     /// Runs an operation; answers the whole response body (`data` and `errors`).
     pub async fn gql(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
-        let response = self.post(&json!({ "query": query, "variables": variables }), token).await;
+        let response = self
+            .post(&json!({ "query": query, "variables": variables }), token)
+            .await;
         assert_eq!(response.status(), 200, "GraphQL answers 200");
         response.json().await.unwrap()
     }
 
     /// Runs an operation and answers (body, database round trips, cache round trips).
-    pub async fn gql_counted(&self, query: &str, variables: Value, token: Option<&str>) -> (Value, u64, u64) {
-        let response = self.post(&json!({ "query": query, "variables": variables }), token).await;
-        let header = |name: &str| -> u64 {
-            response.headers()[name].to_str().unwrap().parse().unwrap()
-        };
+    pub async fn gql_counted(
+        &self,
+        query: &str,
+        variables: Value,
+        token: Option<&str>,
+    ) -> (Value, u64, u64) {
+        let response = self
+            .post(&json!({ "query": query, "variables": variables }), token)
+            .await;
+        let header =
+            |name: &str| -> u64 { response.headers()[name].to_str().unwrap().parse().unwrap() };
         let (db, cache) = (header("x-db-round-trips"), header("x-cache-round-trips"));
         (response.json().await.unwrap(), db, cache)
     }
@@ -246,7 +262,9 @@ impl TestApp {
     /// Signs up a user and makes them an admin; answers their session.
     pub async fn admin(&self) -> Session {
         let name = format!("admin{}", &unique("")[..8]);
-        let session = self.sign_up(&name, &format!("{name}@example.com"), "admin-password").await;
+        let session = self
+            .sign_up(&name, &format!("{name}@example.com"), "admin-password")
+            .await;
         self.make_admin(&name).await;
         session
     }

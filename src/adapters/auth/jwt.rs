@@ -50,7 +50,12 @@ fn unauthenticated() -> AppError {
 }
 
 impl TokenService for JwtTokens {
-    fn issue(&self, user_id: UserId, role: Role, now: DateTime<Utc>) -> AppResult<(String, DateTime<Utc>)> {
+    fn issue(
+        &self,
+        user_id: UserId,
+        role: Role,
+        now: DateTime<Utc>,
+    ) -> AppResult<(String, DateTime<Utc>)> {
         let expires_at = now + self.ttl;
         let claims = Claims {
             sub: user_id.0.to_string(),
@@ -70,9 +75,16 @@ impl TokenService for JwtTokens {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|_| unauthenticated())?;
         let claims = data.claims;
-        let user_id = claims.sub.parse::<i64>().map(UserId).map_err(|_| unauthenticated())?;
+        let user_id = claims
+            .sub
+            .parse::<i64>()
+            .map(UserId)
+            .map_err(|_| unauthenticated())?;
         let role = Role::from_db_name(&claims.role).ok_or_else(unauthenticated)?;
-        let expires_at = Utc.timestamp_opt(claims.exp, 0).single().ok_or_else(unauthenticated)?;
+        let expires_at = Utc
+            .timestamp_opt(claims.exp, 0)
+            .single()
+            .ok_or_else(unauthenticated)?;
         Ok(AccessClaims {
             user_id,
             role,
@@ -95,12 +107,25 @@ mod tests {
         assert_eq!(claims.role, Role::Admin);
 
         let other_key = JwtTokens::new(b"another-secret-another-secret-xx", "board", "board", 900);
-        assert_eq!(other_key.verify(&token).unwrap_err().code(), "UNAUTHENTICATED");
-        let other_aud = JwtTokens::new(b"0123456789abcdef0123456789abcdef", "board", "elsewhere", 900);
+        assert_eq!(
+            other_key.verify(&token).unwrap_err().code(),
+            "UNAUTHENTICATED"
+        );
+        let other_aud = JwtTokens::new(
+            b"0123456789abcdef0123456789abcdef",
+            "board",
+            "elsewhere",
+            900,
+        );
         assert!(other_aud.verify(&token).is_err());
 
-        let (old, _) = tokens.issue(UserId(7), Role::User, now - chrono::Duration::hours(1)).unwrap();
-        assert!(tokens.verify(&old).is_err(), "an expired token must not verify");
+        let (old, _) = tokens
+            .issue(UserId(7), Role::User, now - chrono::Duration::hours(1))
+            .unwrap();
+        assert!(
+            tokens.verify(&old).is_err(),
+            "an expired token must not verify"
+        );
 
         // `alg: none` and other algorithms are refused.
         let header = Header::new(Algorithm::HS512);

@@ -35,7 +35,10 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
 impl PasswordHasher for BcryptHasher {
     async fn hash(&self, password: &str) -> AppResult<String> {
         if password.len() > PASSWORD_MAX_BYTES {
-            return Err(AppError::invalid("password", format!("must be at most {PASSWORD_MAX_BYTES} bytes")));
+            return Err(AppError::invalid(
+                "password",
+                format!("must be at most {PASSWORD_MAX_BYTES} bytes"),
+            ));
         }
         let password = password.to_owned();
         let cost = self.cost;

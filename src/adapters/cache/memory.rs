@@ -41,7 +41,10 @@ impl MemoryCache {
     /// A cache of at most `max_entries` values.
     pub fn new(max_entries: u64) -> Self {
         Self {
-            entries: Moka::builder().max_capacity(max_entries).expire_after(PerEntryTtl).build(),
+            entries: Moka::builder()
+                .max_capacity(max_entries)
+                .expire_after(PerEntryTtl)
+                .build(),
         }
     }
 }
@@ -106,7 +109,10 @@ mod tests {
             vec![Some("a".into()), Some("b".into()), None]
         );
         tokio::time::sleep(Duration::from_millis(120)).await;
-        assert_eq!(cache.get_many(&keys).await.unwrap(), vec![None, Some("b".into()), None]);
+        assert_eq!(
+            cache.get_many(&keys).await.unwrap(),
+            vec![None, Some("b".into()), None]
+        );
         cache.delete(&["long".to_string()]).await.unwrap();
         assert_eq!(cache.get_many(&keys).await.unwrap(), vec![None, None, None]);
     }

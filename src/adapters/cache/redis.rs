@@ -24,7 +24,11 @@ fn cache_error(err: FredError) -> CacheError {
 
 impl RedisCache {
     /// Connects to `url`. Fails when Redis cannot be reached at start-up; later outages are survived.
-    pub async fn connect(url: &str, pool_size: usize, timeout: Duration) -> Result<Self, CacheError> {
+    pub async fn connect(
+        url: &str,
+        pool_size: usize,
+        timeout: Duration,
+    ) -> Result<Self, CacheError> {
         let config = FredConfig::from_url(url)
             .map_err(|e| CacheError(format!("bad REDIS_URL {}: {e}", redact_url(url))))?;
         let pool = Builder::from_config(config)
@@ -50,7 +54,10 @@ impl RedisCache {
         count_cache();
         match tokio::time::timeout(self.timeout, future).await {
             Ok(result) => result.map_err(cache_error),
-            Err(_) => Err(CacheError(format!("redis did not answer within {:?}", self.timeout))),
+            Err(_) => Err(CacheError(format!(
+                "redis did not answer within {:?}",
+                self.timeout
+            ))),
         }
     }
 }
@@ -77,7 +84,13 @@ impl Cache for RedisCache {
         for (key, value, ttl) in entries {
             let millis = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
             let () = pipeline
-                .set(key.as_str(), value.as_str(), Some(Expiration::PX(millis)), None, false)
+                .set(
+                    key.as_str(),
+                    value.as_str(),
+                    Some(Expiration::PX(millis)),
+                    None,
+                    false,
+                )
                 .await
                 .map_err(cache_error)?;
         }

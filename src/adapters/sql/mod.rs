@@ -2,13 +2,18 @@
 //! chosen at run time and [`on_db!`] expands one body per dialect.
 
 mod sessions;
+mod text;
 mod users;
+
+pub(crate) use text::Text;
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use crate::config::{Config, redact_url};
 use crate::domain::AppError;
@@ -145,7 +150,10 @@ impl Db {
 /// Unique violations are mapped by the caller, which knows which field they concern.
 pub(crate) fn db_error(err: sqlx::Error) -> AppError {
     match err {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => {
             AppError::Unavailable("the database is unavailable; retry later".into())
         }
         other => AppError::internal(format!("database: {other}")),

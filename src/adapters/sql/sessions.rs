@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{Db, db_error, on_db};
+use super::{Db, Text, db_error, on_db};
 use crate::domain::{AppResult, UserId};
 use crate::ports::{NewRefreshSession, RefreshSession, SessionRepo};
 use crate::telemetry::roundtrips::count_db;
@@ -22,7 +22,7 @@ impl SqlSessionRepo {
 struct SessionRow {
     id: i64,
     user_id: i64,
-    family_id: String,
+    family_id: Text,
     expires_datetime: DateTime<Utc>,
     rotated_datetime: Option<DateTime<Utc>>,
     revoked_datetime: Option<DateTime<Utc>>,
@@ -60,14 +60,19 @@ impl SessionRepo for SqlSessionRepo {
         Ok(row.map(|r| RefreshSession {
             id: r.id,
             user_id: UserId(r.user_id),
-            family_id: r.family_id,
+            family_id: r.family_id.0,
             expires_at: r.expires_datetime,
             rotated: r.rotated_datetime.is_some(),
             revoked: r.revoked_datetime.is_some(),
         }))
     }
 
-    async fn rotate(&self, old: i64, next: NewRefreshSession, at: DateTime<Utc>) -> AppResult<bool> {
+    async fn rotate(
+        &self,
+        old: i64,
+        next: NewRefreshSession,
+        at: DateTime<Utc>,
+    ) -> AppResult<bool> {
         count_db();
         on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;

@@ -6,9 +6,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
-use super::{Db, db_error, on_db, unique_violation_field};
+use super::{Db, Text, db_error, on_db, unique_violation_field};
 use crate::domain::page::{Page, PageRequest};
-use crate::domain::{AppError, AppResult, LoginEvent, Role, User, UserId, UserState, UserStateKind};
+use crate::domain::{
+    AppError, AppResult, LoginEvent, Role, User, UserId, UserState, UserStateKind,
+};
 use crate::ports::{Credentials, NewUser, ProfileChange, UserRepo};
 use crate::telemetry::roundtrips::count_db;
 
@@ -26,19 +28,19 @@ impl SqlUserRepo {
 #[derive(sqlx::FromRow)]
 struct UserStateRow {
     id: i64,
-    name: Option<String>,
-    email: Option<String>,
+    name: Option<Text>,
+    email: Option<Text>,
     created_datetime: DateTime<Utc>,
-    role: Option<String>,
-    state: Option<String>,
-    state_detail: Option<String>,
+    role: Option<Text>,
+    state: Option<Text>,
+    state_detail: Option<Text>,
     state_at: Option<DateTime<Utc>>,
 }
 
 #[derive(sqlx::FromRow)]
 struct CredentialsRow {
     id: i64,
-    password: Option<String>,
+    password: Option<Text>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -61,17 +63,26 @@ fn assemble(rows: Vec<UserStateRow>) -> Vec<User> {
     for row in rows {
         let user = users.entry(row.id).or_insert_with(|| User {
             id: UserId(row.id),
-            name: row.name.clone(),
-            email: row.email.clone(),
+            name: row.name.clone().map(String::from),
+            email: row.email.clone().map(String::from),
             // A NULL role_id (allowed by the ERD) is an ordinary member.
-            role: row.role.as_deref().and_then(Role::from_db_name).unwrap_or(Role::User),
+            role: row
+                .role
+                .as_ref()
+                .and_then(|r| Role::from_db_name(&r.0))
+                .unwrap_or(Role::User),
             states: Vec::new(),
             created_at: row.created_datetime,
         });
-        if let (Some(kind), Some(at)) = (row.state.as_deref().and_then(UserStateKind::from_db_name), row.state_at) {
+        if let (Some(kind), Some(at)) = (
+            row.state
+                .as_ref()
+                .and_then(|s| UserStateKind::from_db_name(&s.0)),
+            row.state_at,
+        ) {
             user.states.push(UserState {
                 kind,
-                detail: row.state_detail,
+                detail: row.state_detail.map(String::from),
                 created_at: at,
             });
         }
@@ -128,11 +139,12 @@ impl UserRepo for SqlUserRepo {
 
     async fn id_by_name_key(&self, name_key: &str) -> AppResult<Option<UserId>> {
         count_db();
-        let id: Option<i64> = on_db!(&self.db, pool => sqlx::query_scalar("SELECT id FROM `user` WHERE name_key = ?")
+        let id: Option<i64> =
+            on_db!(&self.db, pool => sqlx::query_scalar("SELECT id FROM `user` WHERE name_key = ?")
             .bind(name_key)
             .fetch_optional(pool)
             .await)
-        .map_err(db_error)?;
+            .map_err(db_error)?;
         Ok(id.map(UserId))
     }
 
@@ -148,18 +160,19 @@ impl UserRepo for SqlUserRepo {
         .map_err(db_error)?;
         Ok(row.map(|r| Credentials {
             user_id: UserId(r.id),
-            password_hash: r.password,
+            password_hash: r.password.map(String::from),
         }))
     }
 
     async fn password_hash(&self, id: UserId) -> AppResult<Option<String>> {
         count_db();
-        let hash: Option<Option<String>> = on_db!(&self.db, pool => sqlx::query_scalar("SELECT password FROM `user` WHERE id = ?")
+        let hash: Option<Option<Text>> =
+            on_db!(&self.db, pool => sqlx::query_scalar("SELECT password FROM `user` WHERE id = ?")
             .bind(id.0)
             .fetch_optional(pool)
             .await)
-        .map_err(db_error)?;
-        Ok(hash.flatten())
+            .map_err(db_error)?;
+        Ok(hash.flatten().map(String::from))
     }
 
     async fn record_login(&self, id: UserId, at: DateTime<Utc>) -> AppResult<()> {
@@ -173,7 +186,11 @@ impl UserRepo for SqlUserRepo {
         .map_err(db_error)
     }
 
-    async fn login_history(&self, id: UserId, page: &PageRequest<i64>) -> AppResult<Page<LoginEvent>> {
+    async fn login_history(
+        &self,
+        id: UserId,
+        page: &PageRequest<i64>,
+    ) -> AppResult<Page<LoginEvent>> {
         count_db();
         let rows: Vec<LoginRow> = on_db!(&self.db, pool => {
             let mut query = QueryBuilder::new("SELECT id, user_id, created_datetime FROM logged_in WHERE user_id = ");
@@ -281,7 +298,13 @@ impl UserRepo for SqlUserRepo {
         .map_err(db_error)
     }
 
-    async fn add_state(&self, id: UserId, state: UserStateKind, detail: Option<&str>, at: DateTime<Utc>) -> AppResult<()> {
+    async fn add_state(
+        &self,
+        id: UserId,
+        state: UserStateKind,
+        detail: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> AppResult<()> {
         count_db();
         on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;

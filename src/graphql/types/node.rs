@@ -3,10 +3,10 @@
 use async_graphql::{Context, ID, Interface};
 
 use super::UserNode;
+use crate::domain::UserId;
 use crate::graphql::context::ContextExt;
 use crate::graphql::errors::{AppResultExt, GqlResult};
 use crate::graphql::ids;
-use crate::domain::UserId;
 
 #[derive(Interface)]
 #[graphql(field(name = "id", ty = "ID", desc = "An opaque global id."))]
@@ -29,7 +29,10 @@ pub async fn resolve(ctx: &Context<'_>, field: &str, raw: &[ID]) -> GqlResult<Ve
     Ok(decoded
         .into_iter()
         .map(|(kind, row)| match kind.as_str() {
-            UserId::KIND => users.get(&UserId(row)).cloned().map(|u| Node::User(UserNode::new(u))),
+            UserId::KIND => users
+                .get(&UserId(row))
+                .cloned()
+                .map(|u| Node::User(UserNode::new(u))),
             _ => None,
         })
         .collect())

@@ -61,7 +61,8 @@ impl LoginHistoryTotals {
     }
 }
 
-pub type LoginHistoryConnection = Connection<String, LoginEventNode, LoginHistoryTotals, EmptyFields>;
+pub type LoginHistoryConnection =
+    Connection<String, LoginEventNode, LoginHistoryTotals, EmptyFields>;
 
 #[derive(Clone)]
 pub struct UserNode {
@@ -72,12 +73,18 @@ pub struct UserNode {
 
 impl UserNode {
     pub fn new(user: User) -> Self {
-        Self { user, own_session: false }
+        Self {
+            user,
+            own_session: false,
+        }
     }
 
     /// The user of a session just started: their private fields are theirs to see.
     pub fn of_session(user: User) -> Self {
-        Self { user, own_session: true }
+        Self {
+            user,
+            own_session: true,
+        }
     }
 
     /// Whether the asking user may see this user's private fields (email, login history).
@@ -105,7 +112,11 @@ impl UserNode {
 
     /// Visible to the user themself and to admins; null for everyone else.
     async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
-        if self.private_visible(ctx) { self.user.email.as_deref() } else { None }
+        if self.private_visible(ctx) {
+            self.user.email.as_deref()
+        } else {
+            None
+        }
     }
 
     async fn role(&self) -> RoleValue {
@@ -146,15 +157,27 @@ impl UserNode {
             return Ok(None);
         }
         let request = page_request(first, after, last, before).gql()?;
-        let page = ctx.services()?.accounts.login_history(self.user.id, &request).await.gql()?;
+        let page = ctx
+            .services()?
+            .accounts
+            .login_history(self.user.id, &request)
+            .await
+            .gql()?;
         let mut connection = Connection::with_additional_fields(
             page.has_previous_page,
             page.has_next_page,
             LoginHistoryTotals { user: self.user.id },
         );
-        connection.edges.extend(page.items.into_iter().map(|e: LoginEvent| {
-            Edge::new(encode_cursor(e.id), LoginEventNode { created_at: e.created_at })
-        }));
+        connection
+            .edges
+            .extend(page.items.into_iter().map(|e: LoginEvent| {
+                Edge::new(
+                    encode_cursor(e.id),
+                    LoginEventNode {
+                        created_at: e.created_at,
+                    },
+                )
+            }));
         Ok(Some(connection))
     }
 }
