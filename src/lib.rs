@@ -138,6 +138,30 @@ impl App {
         })
     }
 
+    /// The same application over another cache (for tests of cache outages, or embedding).
+    pub fn with_cache(self, cache: Arc<dyn Cache>) -> Self {
+        let cache_aside = CacheAside::new(
+            Arc::clone(&cache),
+            &self.config.cache_prefix,
+            self.config.cache_ttl(),
+        );
+        let services = Services {
+            accounts: Arc::new(self.services.accounts.with_cache(cache_aside)),
+        };
+        let limits = Limits {
+            max_depth: self.config.max_depth,
+            max_complexity: self.config.max_complexity,
+            introspection: self.config.introspection,
+        };
+        let schema = graphql::build_schema(Some(services.clone()), &limits);
+        Self {
+            cache,
+            services,
+            schema,
+            ..self
+        }
+    }
+
     pub fn router(&self) -> axum::Router {
         http::router(http::AppState {
             schema: self.schema.clone(),

@@ -80,6 +80,19 @@ impl AccountService {
         }
     }
 
+    /// The same service over another cache.
+    pub fn with_cache(&self, cache: CacheAside) -> Self {
+        Self {
+            users: Arc::clone(&self.users),
+            sessions: Arc::clone(&self.sessions),
+            hasher: Arc::clone(&self.hasher),
+            tokens: Arc::clone(&self.tokens),
+            clock: Arc::clone(&self.clock),
+            cache,
+            refresh_ttl: self.refresh_ttl,
+        }
+    }
+
     /// Users by id through the cache (the DataLoader's batch function).
     pub async fn users_by_ids(&self, ids: &[UserId]) -> AppResult<HashMap<UserId, User>> {
         let users = Arc::clone(&self.users);
