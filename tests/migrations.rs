@@ -11,6 +11,8 @@ use board::adapters::sql::Db;
 use common::Backend;
 
 type Columns = BTreeMap<String, BTreeSet<String>>;
+/// (roles, states, categories as (name, tier, parent name)).
+type Seeds = (Vec<String>, Vec<String>, Vec<(String, i64, Option<String>)>);
 
 /// Tables and columns of the ERD, parsed from the table in docs/data-model.md.
 fn erd() -> Columns {
@@ -112,7 +114,7 @@ async fn migrated(backend: Backend) -> (Db, common::Cleanup) {
     (db, cleanup)
 }
 
-async fn seeds(db: &Db) -> (Vec<String>, Vec<String>, Vec<(String, i64, Option<String>)>) {
+async fn seeds(db: &Db) -> Seeds {
     macro_rules! names {
         ($pool:expr, $sql:expr) => {
             sqlx::query_scalar::<_, String>($sql)
@@ -137,7 +139,7 @@ async fn seeds(db: &Db) -> (Vec<String>, Vec<String>, Vec<(String, i64, Option<S
     }
 }
 
-fn check_seeds(seeded: (Vec<String>, Vec<String>, Vec<(String, i64, Option<String>)>)) {
+fn check_seeds(seeded: Seeds) {
     let (roles, states, categories) = seeded;
     assert_eq!(roles, ["admin", "user"]);
     assert_eq!(states, ["blocked", "inactive"]);
