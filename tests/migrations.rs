@@ -161,10 +161,7 @@ fn check_seeds(seeded: Seeds) {
 #[tokio::test]
 async fn sqlite_schema_matches_the_erd_and_seeds_it() {
     let (db, _cleanup) = migrated(Backend::Sqlite).await;
-    check_against_erd(
-        &sqlite_columns(&db).await,
-        "sqlite/0001_accounts_and_board.sql",
-    );
+    check_against_erd(&sqlite_columns(&db).await, "sqlite");
     check_seeds(seeds(&db).await);
 }
 
@@ -182,7 +179,7 @@ async fn mariadb_schema_equals_the_sqlite_schema() {
         sqlite_columns(&sqlite).await,
         "the two dialects differ"
     );
-    check_against_erd(&mariadb_columns, "mysql/0001_accounts_and_board.sql");
+    check_against_erd(&mariadb_columns, "mysql");
     check_seeds(seeds(&mariadb).await);
 
     // Text is utf8mb4 everywhere (Korean and emoji survive).

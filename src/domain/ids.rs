@@ -24,3 +24,6 @@ macro_rules! id_type {
 }
 
 id_type!(UserId, "User");
+id_type!(CategoryId, "Category");
+id_type!(PostId, "Post");
+id_type!(CommentId, "Comment");

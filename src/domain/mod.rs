@@ -1,11 +1,13 @@
 //! The pure core: entities, value objects, rules and typed errors. No I/O crates here.
 
+pub mod board;
 pub mod errors;
 pub mod ids;
 pub mod page;
 pub mod user;
 pub mod validation;
 
+pub use board::{Category, CategoryTree, Comment, Post, PostFilter, PostKey, PostOrder, Revision};
 pub use errors::{AppError, AppResult};
-pub use ids::UserId;
+pub use ids::{CategoryId, CommentId, PostId, UserId};
 pub use user::{LoginEvent, Role, User, UserState, UserStateKind};

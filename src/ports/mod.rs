@@ -1,6 +1,10 @@
 //! The traits the application needs from the outside world. Adapters implement them; nothing above the ports
 //! knows which database or cache is behind them.
 
+mod board;
+
+pub use board::{CategoryChange, CategoryRepo, CommentRepo, PostRepo, VoteRepo};
+
 use std::time::Duration;
 
 use async_trait::async_trait;

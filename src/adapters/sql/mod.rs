@@ -1,9 +1,13 @@
 //! sqlx repositories for MariaDB and SQLite. One SQL text wherever the dialects agree; the pool type is
 //! chosen at run time and [`on_db!`] expands one body per dialect.
 
+mod categories;
+mod comments;
+mod posts;
 mod sessions;
 mod text;
 mod users;
+mod votes;
 
 pub(crate) use text::Text;
 
@@ -18,8 +22,12 @@ use sqlx::sqlite::{
 use crate::config::{Config, redact_url};
 use crate::domain::AppError;
 
+pub use categories::SqlCategoryRepo;
+pub use comments::SqlCommentRepo;
+pub use posts::SqlPostRepo;
 pub use sessions::SqlSessionRepo;
 pub use users::SqlUserRepo;
+pub use votes::SqlVoteRepo;
 
 /// A connection pool to one of the supported databases.
 #[derive(Clone, Debug)]
@@ -158,6 +166,23 @@ pub(crate) fn db_error(err: sqlx::Error) -> AppError {
         }
         other => AppError::internal(format!("database: {other}")),
     }
+}
+
+/// Whether a failed write lost a race and may simply be tried again: a deadlock or lock timeout on MariaDB,
+/// a busy database on SQLite, or a unique key taken by a concurrent writer.
+pub(crate) fn is_retryable(err: &sqlx::Error) -> bool {
+    let Some(db) = err.as_database_error() else {
+        return false;
+    };
+    if db.is_unique_violation() {
+        return true;
+    }
+    // MariaDB: 1213 deadlock, 1205 lock wait timeout (SQLSTATE 40001 / HY000). SQLite: 5 busy, 6 locked, 517 busy snapshot.
+    matches!(
+        db.code().as_deref(),
+        Some("40001") | Some("5") | Some("6") | Some("517")
+    ) || db.message().contains("Deadlock")
+        || db.message().contains("Lock wait timeout")
 }
 
 /// The input field a unique violation concerns, read from the constraint named in the message.

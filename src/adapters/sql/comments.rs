@@ -1,0 +1,306 @@
+//! `CommentRepo` on sqlx.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::QueryBuilder;
+
+use super::{Db, Text, db_error, is_retryable, on_db};
+use crate::domain::page::{Page, PageRequest};
+use crate::domain::{AppError, AppResult, Comment, CommentId, PostId, Revision, UserId};
+use crate::ports::CommentRepo;
+use crate::telemetry::roundtrips::count_db;
+
+const WRITE_ATTEMPTS: usize = 5;
+
+pub struct SqlCommentRepo {
+    db: Db,
+}
+
+impl SqlCommentRepo {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct CommentRow {
+    id: i64,
+    post_id: i64,
+    user_id: i64,
+    created_datetime: DateTime<Utc>,
+    is_active: bool,
+    content: Text,
+    version: i32,
+    updated_datetime: DateTime<Utc>,
+    vote_count: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct RevisionRow {
+    owner_id: i64,
+    version: i32,
+    content: Text,
+    created_datetime: DateTime<Utc>,
+}
+
+const SELECT_COMMENTS: &str = "SELECT c.id, c.post_id, c.user_id, c.created_datetime, c.is_active, \
+     cc.content, cc.version, cc.created_datetime AS updated_datetime, c.vote_count \
+     FROM comment c JOIN comment_content cc ON cc.comment_id = c.id AND cc.version = c.current_version \
+     WHERE c.id IN (";
+
+#[async_trait]
+impl CommentRepo for SqlCommentRepo {
+    async fn create(
+        &self,
+        post: PostId,
+        author: UserId,
+        content: &str,
+        at: DateTime<Utc>,
+    ) -> AppResult<CommentId> {
+        count_db();
+        let id: Option<i64> = on_db!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            // Counting first both checks the post is live and takes its row lock.
+            let counted = sqlx::query("UPDATE post SET comment_count = comment_count + 1 WHERE id = ? AND is_active = TRUE")
+                .bind(post.0)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if counted == 0 {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO comment (user_id, post_id, created_datetime, is_active, current_version, vote_count) \
+                 VALUES (?, ?, ?, TRUE, 0, 0) RETURNING id",
+            )
+            .bind(author.0)
+            .bind(post.0)
+            .bind(at)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query("INSERT INTO comment_content (version, created_datetime, content, comment_id) VALUES (0, ?, ?, ?)")
+                .bind(at)
+                .bind(content)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(Some(id))
+        })
+        .map_err(db_error)?;
+        id.map(CommentId)
+            .ok_or_else(|| AppError::NotFound("no such post".into()))
+    }
+
+    async fn append_version(
+        &self,
+        id: CommentId,
+        content: &str,
+        at: DateTime<Utc>,
+    ) -> AppResult<i32> {
+        for attempt in 1..=WRITE_ATTEMPTS {
+            count_db();
+            let result: Result<Option<i32>, sqlx::Error> = on_db!(&self.db, pool => async {
+                let mut tx = pool.begin().await?;
+                let bumped = sqlx::query("UPDATE comment SET current_version = current_version + 1 WHERE id = ? AND is_active = TRUE")
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if bumped == 0 {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                let version: i32 = sqlx::query_scalar("SELECT current_version FROM comment WHERE id = ?")
+                    .bind(id.0)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                sqlx::query("INSERT INTO comment_content (version, created_datetime, content, comment_id) VALUES (?, ?, ?, ?)")
+                    .bind(version)
+                    .bind(at)
+                    .bind(content)
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(Some(version))
+            });
+            match result {
+                Ok(Some(version)) => return Ok(version),
+                Ok(None) => return Err(AppError::NotFound("no such comment".into())),
+                Err(err) if attempt < WRITE_ATTEMPTS && is_retryable(&err) => continue,
+                Err(err) => return Err(db_error(err)),
+            }
+        }
+        Err(AppError::Unavailable(
+            "the comment is being edited concurrently; retry".into(),
+        ))
+    }
+
+    async fn deactivate(&self, id: CommentId) -> AppResult<bool> {
+        count_db();
+        on_db!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            let changed = sqlx::query("UPDATE comment SET is_active = FALSE WHERE id = ? AND is_active = TRUE")
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if changed > 0 {
+                sqlx::query("UPDATE post SET comment_count = comment_count - 1 WHERE id = (SELECT post_id FROM comment WHERE id = ?)")
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(changed > 0)
+        })
+        .map_err(db_error)
+    }
+
+    async fn by_ids(&self, ids: &[CommentId]) -> AppResult<Vec<Comment>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        count_db();
+        let rows: Vec<CommentRow> = on_db!(&self.db, pool => {
+            let mut query = QueryBuilder::new(SELECT_COMMENTS);
+            let mut list = query.separated(", ");
+            for id in ids {
+                list.push_bind(id.0);
+            }
+            query.push(")");
+            query.build_query_as().fetch_all(pool).await
+        })
+        .map_err(db_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Comment {
+                id: CommentId(r.id),
+                post_id: PostId(r.post_id),
+                author_id: UserId(r.user_id),
+                created_at: r.created_datetime,
+                is_active: r.is_active,
+                content: r.content.0,
+                version: r.version,
+                updated_at: r.updated_datetime,
+                vote_count: r.vote_count,
+            })
+            .collect())
+    }
+
+    async fn revisions(&self, ids: &[CommentId]) -> AppResult<Vec<(CommentId, Revision)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        count_db();
+        let rows: Vec<RevisionRow> = on_db!(&self.db, pool => {
+            let mut query = QueryBuilder::new(
+                "SELECT comment_id AS owner_id, version, content, created_datetime FROM comment_content WHERE comment_id IN (",
+            );
+            let mut list = query.separated(", ");
+            for id in ids {
+                list.push_bind(id.0);
+            }
+            query.push(") ORDER BY comment_id, version");
+            query.build_query_as().fetch_all(pool).await
+        })
+        .map_err(db_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                (
+                    CommentId(r.owner_id),
+                    Revision {
+                        version: r.version,
+                        title: None,
+                        content: r.content.0,
+                        created_at: r.created_datetime,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    async fn pages_for_posts(
+        &self,
+        posts: &[PostId],
+        page: &PageRequest<i64>,
+    ) -> AppResult<Vec<(PostId, Page<CommentId>)>> {
+        if posts.is_empty() {
+            return Ok(Vec::new());
+        }
+        count_db();
+        // One windowed query: the first `fetch` live comments of each post (oldest first, or newest first when
+        // paging backwards), so a page of posts with their comments costs one round trip, not one per post.
+        let rows: Vec<(i64, i64)> = on_db!(&self.db, pool => {
+            let mut query = QueryBuilder::new(format!(
+                "SELECT post_id, id FROM (SELECT c.post_id, c.id, ROW_NUMBER() OVER (PARTITION BY c.post_id ORDER BY c.id {}) AS rn \
+                 FROM comment c WHERE c.is_active = TRUE AND c.post_id IN (",
+                if page.backward { "DESC" } else { "ASC" }
+            ));
+            let mut list = query.separated(", ");
+            for id in posts {
+                list.push_bind(id.0);
+            }
+            query.push(")");
+            if let Some(after) = page.after {
+                query.push(" AND c.id > ").push_bind(after);
+            }
+            if let Some(before) = page.before {
+                query.push(" AND c.id < ").push_bind(before);
+            }
+            query.push(") ranked WHERE rn <= ").push_bind(page.fetch() as i64);
+            query.push(" ORDER BY post_id, rn");
+            query.build_query_as().fetch_all(pool).await
+        })
+        .map_err(db_error)?;
+        let mut grouped: BTreeMap<i64, Vec<CommentId>> =
+            posts.iter().map(|p| (p.0, Vec::new())).collect();
+        for (post, comment) in rows {
+            grouped.entry(post).or_default().push(CommentId(comment));
+        }
+        Ok(grouped
+            .into_iter()
+            .map(|(post, ids)| (PostId(post), Page::from_rows(ids, page)))
+            .collect())
+    }
+
+    async fn page_for_author(
+        &self,
+        author: UserId,
+        page: &PageRequest<i64>,
+    ) -> AppResult<Page<CommentId>> {
+        count_db();
+        let rows: Vec<i64> = on_db!(&self.db, pool => {
+            let mut query = QueryBuilder::new("SELECT id FROM comment WHERE is_active = TRUE AND user_id = ");
+            query.push_bind(author.0);
+            if let Some(after) = page.after {
+                query.push(" AND id < ").push_bind(after);
+            }
+            if let Some(before) = page.before {
+                query.push(" AND id > ").push_bind(before);
+            }
+            query.push(if page.backward { " ORDER BY id ASC" } else { " ORDER BY id DESC" });
+            query.push(" LIMIT ").push_bind(page.fetch() as i64);
+            query.build_query_scalar().fetch_all(pool).await
+        })
+        .map_err(db_error)?;
+        Ok(Page::from_rows(
+            rows.into_iter().map(CommentId).collect(),
+            page,
+        ))
+    }
+
+    async fn count_for_author(&self, author: UserId) -> AppResult<i64> {
+        count_db();
+        on_db!(&self.db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM comment WHERE is_active = TRUE AND user_id = ?")
+            .bind(author.0)
+            .fetch_one(pool)
+            .await)
+        .map_err(db_error)
+    }
+}

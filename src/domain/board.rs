@@ -1,0 +1,269 @@
+//! Categories, posts, comments and their versions.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::errors::{AppError, AppResult};
+use super::ids::{CategoryId, CommentId, PostId, UserId};
+use super::user::User;
+use super::validation;
+
+pub const CATEGORY_NAME_MAX: usize = 50;
+pub const TITLE_MAX: usize = 200;
+pub const POST_CONTENT_MAX: usize = 40_000;
+pub const COMMENT_CONTENT_MAX: usize = 10_000;
+pub const SEARCH_MAX: usize = 100;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Category {
+    pub id: CategoryId,
+    pub name: String,
+    /// 1 for roots, the parent's tier + 1 below.
+    pub tier: i32,
+    pub parent_id: Option<CategoryId>,
+}
+
+/// The whole category tree (it is small, read often and cached as one value).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CategoryTree {
+    pub categories: Vec<Category>,
+}
+
+impl CategoryTree {
+    pub fn get(&self, id: CategoryId) -> Option<&Category> {
+        self.categories.iter().find(|c| c.id == id)
+    }
+
+    pub fn roots(&self) -> Vec<&Category> {
+        self.categories
+            .iter()
+            .filter(|c| c.parent_id.is_none())
+            .collect()
+    }
+
+    pub fn children(&self, id: CategoryId) -> Vec<&Category> {
+        self.categories
+            .iter()
+            .filter(|c| c.parent_id == Some(id))
+            .collect()
+    }
+
+    /// `id` and every category below it.
+    pub fn with_descendants(&self, id: CategoryId) -> Vec<CategoryId> {
+        let mut found = vec![id];
+        let mut i = 0;
+        while i < found.len() {
+            let parent = found[i];
+            found.extend(self.children(parent).iter().map(|c| c.id));
+            i += 1;
+        }
+        found
+    }
+
+    /// Whether `candidate` is `id` or lies below it (a move there would make a cycle).
+    pub fn is_within(&self, candidate: CategoryId, id: CategoryId) -> bool {
+        self.with_descendants(id).contains(&candidate)
+    }
+
+    /// The tier a category gets under `parent`.
+    pub fn tier_under(&self, parent: Option<CategoryId>) -> AppResult<i32> {
+        match parent {
+            None => Ok(1),
+            Some(p) => self
+                .get(p)
+                .map(|c| c.tier + 1)
+                .ok_or_else(|| AppError::invalid("parentId", "no such category")),
+        }
+    }
+
+    /// Whether a sibling under `parent` other than `except` already has `name`.
+    pub fn sibling_named(
+        &self,
+        parent: Option<CategoryId>,
+        name: &str,
+        except: Option<CategoryId>,
+    ) -> bool {
+        self.categories
+            .iter()
+            .any(|c| c.parent_id == parent && c.name == name && Some(c.id) != except)
+    }
+}
+
+/// A post as readers see it: the row plus its current version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Post {
+    pub id: PostId,
+    pub author_id: UserId,
+    pub category_id: CategoryId,
+    pub created_at: DateTime<Utc>,
+    pub is_active: bool,
+    pub title: String,
+    pub content: String,
+    pub version: i32,
+    /// When the current version was written.
+    pub updated_at: DateTime<Utc>,
+    pub vote_count: i64,
+    pub comment_count: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Comment {
+    pub id: CommentId,
+    pub post_id: PostId,
+    pub author_id: UserId,
+    pub created_at: DateTime<Utc>,
+    pub is_active: bool,
+    pub content: String,
+    pub version: i32,
+    pub updated_at: DateTime<Utc>,
+    pub vote_count: i64,
+}
+
+/// One version of a post (`title` set) or a comment (`title` none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revision {
+    pub version: i32,
+    pub title: Option<String>,
+    pub content: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum PostOrder {
+    #[default]
+    Newest,
+    Oldest,
+    MostVoted,
+}
+
+/// Where a post sits in a list: its id, and its vote count for `MostVoted`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PostKey {
+    pub id: PostId,
+    pub votes: i64,
+}
+
+/// Which posts a list shows. Deleted posts never appear.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PostFilter {
+    /// A category and all its descendants.
+    pub category_ids: Option<Vec<CategoryId>>,
+    pub author_id: Option<UserId>,
+    /// Substring of the current title or content; matched literally (no wildcards).
+    pub search: Option<String>,
+}
+
+/// Who may do what to a post or comment.
+pub fn may_edit(actor: &User, author: UserId, is_active: bool) -> bool {
+    is_active && actor.id == author && actor.may_act()
+}
+
+pub fn may_delete(actor: &User, author: UserId, is_active: bool) -> bool {
+    is_active && actor.may_act() && (actor.id == author || actor.is_admin())
+}
+
+pub fn category_name(raw: &str) -> AppResult<String> {
+    validation::text("name", raw, 1, CATEGORY_NAME_MAX, true)
+}
+
+pub fn post_title(raw: &str) -> AppResult<String> {
+    validation::text("title", raw, 1, TITLE_MAX, true)
+}
+
+pub fn post_content(raw: &str) -> AppResult<String> {
+    non_blank(
+        "content",
+        validation::text("content", raw, 1, POST_CONTENT_MAX, false)?,
+    )
+}
+
+pub fn comment_content(raw: &str) -> AppResult<String> {
+    non_blank(
+        "content",
+        validation::text("content", raw, 1, COMMENT_CONTENT_MAX, false)?,
+    )
+}
+
+fn non_blank(field: &str, value: String) -> AppResult<String> {
+    if value.trim().is_empty() {
+        Err(AppError::invalid(field, "must not be blank"))
+    } else {
+        Ok(value)
+    }
+}
+
+/// A search term: 1–100 characters after trimming.
+pub fn search_term(raw: &str) -> AppResult<String> {
+    validation::text("search", raw, 1, SEARCH_MAX, true)
+}
+
+/// The escape character of [`like_pattern`] (`ESCAPE '!'`): unlike `\`, both dialects spell it the same.
+pub const LIKE_ESCAPE: char = '!';
+
+/// A lower-case LIKE pattern that matches `term` literally anywhere (`%`, `_` and `!` escaped with `!`).
+pub fn like_pattern(term: &str) -> String {
+    let mut pattern = String::with_capacity(term.len() + 2);
+    pattern.push('%');
+    for c in term.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | LIKE_ESCAPE) {
+            pattern.push(LIKE_ESCAPE);
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree() -> CategoryTree {
+        let c = |id, tier, parent: Option<i64>| Category {
+            id: CategoryId(id),
+            name: format!("c{id}"),
+            tier,
+            parent_id: parent.map(CategoryId),
+        };
+        CategoryTree {
+            categories: vec![
+                c(1, 1, None),
+                c(2, 2, Some(1)),
+                c(3, 3, Some(2)),
+                c(4, 1, None),
+            ],
+        }
+    }
+
+    #[test]
+    fn descendants_and_cycles() {
+        let t = tree();
+        assert_eq!(
+            t.with_descendants(CategoryId(1)),
+            vec![CategoryId(1), CategoryId(2), CategoryId(3)]
+        );
+        assert!(t.is_within(CategoryId(3), CategoryId(1)));
+        assert!(!t.is_within(CategoryId(4), CategoryId(1)));
+        assert_eq!(t.tier_under(Some(CategoryId(3))).unwrap(), 4);
+        assert_eq!(t.roots().len(), 2);
+        assert!(t.sibling_named(Some(CategoryId(1)), "c2", None));
+        assert!(!t.sibling_named(Some(CategoryId(1)), "c2", Some(CategoryId(2))));
+    }
+
+    #[test]
+    fn like_patterns_are_literal() {
+        assert_eq!(like_pattern("50%_off!"), "%50!%!_off!!%");
+        assert_eq!(like_pattern("Rust"), "%rust%");
+    }
+
+    #[test]
+    fn text_rules() {
+        assert!(post_title("   ").is_err());
+        assert_eq!(post_title("  hi  ").unwrap(), "hi");
+        assert!(post_title(&"t".repeat(201)).is_err());
+        assert!(post_content(&"c".repeat(40_001)).is_err());
+        assert!(comment_content(" \n ").is_err());
+        assert!(search_term(&"s".repeat(101)).is_err());
+        assert!(category_name(&"가".repeat(50)).is_ok());
+    }
+}
