@@ -17,8 +17,10 @@ use std::time::Duration;
 
 use adapters::auth::{BcryptHasher, JwtTokens};
 use adapters::cache::{MemoryCache, RedisCache};
-use adapters::sql::{Db, SqlSessionRepo, SqlUserRepo};
-use app::{AccountService, CacheAside};
+use adapters::sql::{
+    Db, SqlCategoryRepo, SqlCommentRepo, SqlPostRepo, SqlSessionRepo, SqlUserRepo, SqlVoteRepo,
+};
+use app::{AccountService, BoardService, CacheAside};
 use config::{Config, SecretSource};
 use graphql::{BoardSchema, Limits, Services};
 use ports::{Cache, SystemClock};
@@ -105,17 +107,27 @@ impl App {
         );
         let cache_aside =
             CacheAside::new(Arc::clone(&cache), &config.cache_prefix, config.cache_ttl());
+        let clock = Arc::new(SystemClock);
         let accounts = AccountService::new(
             Arc::new(SqlUserRepo::new(db.clone())),
             Arc::new(SqlSessionRepo::new(db.clone())),
             Arc::new(hasher),
             Arc::new(tokens),
-            Arc::new(SystemClock),
-            cache_aside,
+            clock.clone(),
+            cache_aside.clone(),
             config.refresh_token_ttl_secs,
+        );
+        let board = BoardService::new(
+            Arc::new(SqlCategoryRepo::new(db.clone())),
+            Arc::new(SqlPostRepo::new(db.clone())),
+            Arc::new(SqlCommentRepo::new(db.clone())),
+            Arc::new(SqlVoteRepo::new(db.clone())),
+            clock,
+            cache_aside,
         );
         let services = Services {
             accounts: Arc::new(accounts),
+            board: Arc::new(board),
         };
         let limits = Limits {
             max_depth: config.max_depth,
@@ -146,7 +158,8 @@ impl App {
             self.config.cache_ttl(),
         );
         let services = Services {
-            accounts: Arc::new(self.services.accounts.with_cache(cache_aside)),
+            accounts: Arc::new(self.services.accounts.with_cache(cache_aside.clone())),
+            board: Arc::new(self.services.board.with_cache(cache_aside)),
         };
         let limits = Limits {
             max_depth: self.config.max_depth,

@@ -2,7 +2,9 @@
 //! and invalidates the affected cache keys after commit.
 
 pub mod accounts;
+pub mod board;
 pub mod cache_aside;
 
 pub use accounts::{AccountService, AuthSession};
+pub use board::BoardService;
 pub use cache_aside::CacheAside;

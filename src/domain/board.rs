@@ -153,6 +153,19 @@ pub struct PostFilter {
     pub search: Option<String>,
 }
 
+impl Post {
+    /// Deleted posts are shown to admins only.
+    pub fn visible_to(&self, viewer: Option<&User>) -> bool {
+        self.is_active || viewer.is_some_and(User::is_admin)
+    }
+}
+
+impl Comment {
+    pub fn visible_to(&self, viewer: Option<&User>) -> bool {
+        self.is_active || viewer.is_some_and(User::is_admin)
+    }
+}
+
 /// Who may do what to a post or comment.
 pub fn may_edit(actor: &User, author: UserId, is_active: bool) -> bool {
     is_active && actor.id == author && actor.may_act()

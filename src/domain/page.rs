@@ -6,7 +6,7 @@ pub const DEFAULT_PAGE_SIZE: usize = 20;
 pub const MAX_PAGE_SIZE: usize = 100;
 
 /// A validated page request over keys of type `K` (the sort key of the last row seen).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PageRequest<K> {
     /// Rows wanted; the adapter fetches one more to learn whether another page exists.
     pub limit: usize,
@@ -65,6 +65,14 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
+    pub fn empty() -> Self {
+        Self {
+            items: Vec::new(),
+            has_next_page: false,
+            has_previous_page: false,
+        }
+    }
+
     /// Builds a page from rows fetched in reading order (`request.fetch()` of them at most).
     pub fn from_rows<K>(mut rows: Vec<T>, request: &PageRequest<K>) -> Self {
         let more = rows.len() > request.limit;

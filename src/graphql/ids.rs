@@ -4,7 +4,7 @@ use async_graphql::ID;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::domain::{AppError, AppResult, UserId};
+use crate::domain::{AppError, AppResult, CategoryId, CommentId, PostId, UserId};
 
 pub fn encode(kind: &str, id: i64) -> ID {
     ID(STANDARD.encode(format!("{kind}:{id}")))
@@ -42,6 +42,30 @@ pub fn user(id: UserId) -> ID {
 
 pub fn decode_user(field: &str, id: &ID) -> AppResult<UserId> {
     decode_as(field, id, UserId::KIND).map(UserId)
+}
+
+pub fn category(id: CategoryId) -> ID {
+    encode(CategoryId::KIND, id.0)
+}
+
+pub fn decode_category(field: &str, id: &ID) -> AppResult<CategoryId> {
+    decode_as(field, id, CategoryId::KIND).map(CategoryId)
+}
+
+pub fn post(id: PostId) -> ID {
+    encode(PostId::KIND, id.0)
+}
+
+pub fn decode_post(field: &str, id: &ID) -> AppResult<PostId> {
+    decode_as(field, id, PostId::KIND).map(PostId)
+}
+
+pub fn comment(id: CommentId) -> ID {
+    encode(CommentId::KIND, id.0)
+}
+
+pub fn decode_comment(field: &str, id: &ID) -> AppResult<CommentId> {
+    decode_as(field, id, CommentId::KIND).map(CommentId)
 }
 
 #[cfg(test)]

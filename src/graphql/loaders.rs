@@ -3,14 +3,26 @@
 //! the request's round-trip counters into them.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 
-use crate::app::AccountService;
-use crate::domain::{AppError, User, UserId};
+use crate::app::{AccountService, BoardService};
+use crate::domain::page::{Page, PageRequest};
+use crate::domain::{
+    AppError, Category, CategoryId, Comment, CommentId, Post, PostId, Revision, User, UserId,
+};
 use crate::telemetry::roundtrips::{self, RoundTrips};
+
+/// Runs a batch inside the request's round-trip scope.
+async fn counted<F: Future>(trips: &Option<Arc<RoundTrips>>, work: F) -> F::Output {
+    match trips {
+        Some(trips) => roundtrips::scope(Arc::clone(trips), work).await,
+        None => work.await,
+    }
+}
 
 pub struct UserLoader {
     accounts: Arc<AccountService>,
@@ -22,25 +34,193 @@ impl Loader<UserId> for UserLoader {
     type Error = AppError;
 
     async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, User>, AppError> {
-        let work = self.accounts.users_by_ids(keys);
-        match &self.trips {
-            Some(trips) => roundtrips::scope(Arc::clone(trips), work).await,
-            None => work.await,
+        counted(&self.trips, self.accounts.users_by_ids(keys)).await
+    }
+}
+
+/// Categories, posts, comments, their versions, and the viewer's votes.
+pub struct BoardLoader {
+    board: Arc<BoardService>,
+    viewer: Option<UserId>,
+    trips: Option<Arc<RoundTrips>>,
+}
+
+/// All versions of a post or comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RevisionsOf<T>(pub T);
+
+/// Whether the viewer voted for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ViewerVoted<T>(pub T);
+
+/// One page of a post's comments.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CommentPage {
+    pub post: PostId,
+    pub page: PageRequest<i64>,
+}
+
+impl Loader<CategoryId> for BoardLoader {
+    type Value = Category;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[CategoryId]) -> Result<HashMap<CategoryId, Category>, AppError> {
+        let tree = counted(&self.trips, self.board.category_tree()).await?;
+        Ok(keys
+            .iter()
+            .filter_map(|id| tree.get(*id).map(|c| (*id, c.clone())))
+            .collect())
+    }
+}
+
+impl Loader<PostId> for BoardLoader {
+    type Value = Post;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[PostId]) -> Result<HashMap<PostId, Post>, AppError> {
+        counted(&self.trips, self.board.posts_by_ids(keys)).await
+    }
+}
+
+impl Loader<CommentId> for BoardLoader {
+    type Value = Comment;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[CommentId]) -> Result<HashMap<CommentId, Comment>, AppError> {
+        counted(&self.trips, self.board.comments_by_ids(keys)).await
+    }
+}
+
+impl Loader<RevisionsOf<PostId>> for BoardLoader {
+    type Value = Vec<Revision>;
+    type Error = AppError;
+
+    async fn load(
+        &self,
+        keys: &[RevisionsOf<PostId>],
+    ) -> Result<HashMap<RevisionsOf<PostId>, Vec<Revision>>, AppError> {
+        let ids: Vec<PostId> = keys.iter().map(|k| k.0).collect();
+        let found = counted(&self.trips, self.board.post_revisions(&ids)).await?;
+        Ok(found
+            .into_iter()
+            .map(|(id, r)| (RevisionsOf(id), r))
+            .collect())
+    }
+}
+
+impl Loader<RevisionsOf<CommentId>> for BoardLoader {
+    type Value = Vec<Revision>;
+    type Error = AppError;
+
+    async fn load(
+        &self,
+        keys: &[RevisionsOf<CommentId>],
+    ) -> Result<HashMap<RevisionsOf<CommentId>, Vec<Revision>>, AppError> {
+        let ids: Vec<CommentId> = keys.iter().map(|k| k.0).collect();
+        let found = counted(&self.trips, self.board.comment_revisions(&ids)).await?;
+        Ok(found
+            .into_iter()
+            .map(|(id, r)| (RevisionsOf(id), r))
+            .collect())
+    }
+}
+
+impl Loader<ViewerVoted<PostId>> for BoardLoader {
+    type Value = bool;
+    type Error = AppError;
+
+    async fn load(
+        &self,
+        keys: &[ViewerVoted<PostId>],
+    ) -> Result<HashMap<ViewerVoted<PostId>, bool>, AppError> {
+        let Some(viewer) = self.viewer else {
+            return Ok(HashMap::new());
+        };
+        let ids: Vec<PostId> = keys.iter().map(|k| k.0).collect();
+        let voted = counted(&self.trips, self.board.voted_posts(viewer, &ids)).await?;
+        Ok(keys.iter().map(|k| (*k, voted.contains(&k.0))).collect())
+    }
+}
+
+impl Loader<ViewerVoted<CommentId>> for BoardLoader {
+    type Value = bool;
+    type Error = AppError;
+
+    async fn load(
+        &self,
+        keys: &[ViewerVoted<CommentId>],
+    ) -> Result<HashMap<ViewerVoted<CommentId>, bool>, AppError> {
+        let Some(viewer) = self.viewer else {
+            return Ok(HashMap::new());
+        };
+        let ids: Vec<CommentId> = keys.iter().map(|k| k.0).collect();
+        let voted = counted(&self.trips, self.board.voted_comments(viewer, &ids)).await?;
+        Ok(keys.iter().map(|k| (*k, voted.contains(&k.0))).collect())
+    }
+}
+
+impl Loader<CommentPage> for BoardLoader {
+    type Value = Page<CommentId>;
+    type Error = AppError;
+
+    /// Keys asking for the same page of different posts share one query.
+    async fn load(
+        &self,
+        keys: &[CommentPage],
+    ) -> Result<HashMap<CommentPage, Page<CommentId>>, AppError> {
+        let mut by_page: HashMap<&PageRequest<i64>, Vec<PostId>> = HashMap::new();
+        for key in keys {
+            by_page.entry(&key.page).or_default().push(key.post);
         }
+        let mut found = HashMap::with_capacity(keys.len());
+        for (page, posts) in by_page {
+            let pages = counted(&self.trips, self.board.comment_pages(&posts, page)).await?;
+            for (post, comments) in pages {
+                found.insert(
+                    CommentPage {
+                        post,
+                        page: page.clone(),
+                    },
+                    comments,
+                );
+            }
+        }
+        Ok(found)
     }
 }
 
 pub struct Loaders {
     pub users: DataLoader<UserLoader, HashMapCache>,
+    pub board: DataLoader<BoardLoader, HashMapCache>,
 }
 
 impl Loaders {
-    /// Fresh loaders for one request; call inside the request's round-trip scope.
-    pub fn new(accounts: Arc<AccountService>) -> Self {
+    /// The user loader alone: enough to authenticate a request. Call inside the request's round-trip scope.
+    pub fn users(accounts: Arc<AccountService>) -> DataLoader<UserLoader, HashMapCache> {
+        let trips = roundtrips::current();
+        DataLoader::with_cache(
+            UserLoader { accounts, trips },
+            tokio::spawn,
+            HashMapCache::default(),
+        )
+        .delay(Duration::ZERO)
+    }
+
+    /// Every loader of a request whose viewer is known.
+    pub fn new(
+        users: DataLoader<UserLoader, HashMapCache>,
+        board: Arc<BoardService>,
+        viewer: Option<UserId>,
+    ) -> Self {
         let trips = roundtrips::current();
         Self {
-            users: DataLoader::with_cache(
-                UserLoader { accounts, trips },
+            users,
+            board: DataLoader::with_cache(
+                BoardLoader {
+                    board,
+                    viewer,
+                    trips,
+                },
                 tokio::spawn,
                 HashMapCache::default(),
             )

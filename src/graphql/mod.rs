@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use async_graphql::{EmptySubscription, Schema};
 
-use crate::app::AccountService;
+use crate::app::{AccountService, BoardService};
 pub use context::RequestContext;
 pub use mutation::Mutation;
 pub use query::Query;
@@ -42,6 +42,7 @@ impl Default for Limits {
 #[derive(Clone)]
 pub struct Services {
     pub accounts: Arc<AccountService>,
+    pub board: Arc<BoardService>,
 }
 
 pub fn build_schema(services: Option<Services>, limits: &Limits) -> BoardSchema {

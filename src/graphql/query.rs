@@ -4,8 +4,10 @@ use async_graphql::{Context, ID, Object};
 
 use super::context::ContextExt;
 use super::errors::{AppResultExt, GqlResult};
-use super::types::{Node, UserNode, node};
-use crate::domain::AppError;
+use super::ids;
+use super::types::post::{PostConnection, PostOrderValue, post_connection};
+use super::types::{CategoryNode, CommentNode, Node, PostNode, UserNode, node};
+use crate::domain::{AppError, PostOrder};
 
 /// The most ids `nodes(ids:)` resolves at once.
 const MAX_NODES: usize = 100;
@@ -56,5 +58,76 @@ impl Query {
             .await
             .gql()?
             .map(UserNode::new))
+    }
+
+    /// Root categories (tier 1), each with its `children`.
+    async fn categories(&self, ctx: &Context<'_>) -> GqlResult<Vec<CategoryNode>> {
+        let tree = ctx.services()?.board.category_tree().await.gql()?;
+        Ok(tree
+            .roots()
+            .into_iter()
+            .cloned()
+            .map(CategoryNode)
+            .collect())
+    }
+
+    async fn category(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<CategoryNode>> {
+        let id = ids::decode_category("id", &id).gql()?;
+        Ok(ctx
+            .loaders()?
+            .board
+            .load_one(id)
+            .await
+            .gql()?
+            .map(CategoryNode))
+    }
+
+    /// Live posts. `categoryId` includes the category's descendants; `search` matches the current title or
+    /// content (case-insensitively; `%` and `_` match literally).
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
+    async fn posts(
+        &self,
+        ctx: &Context<'_>,
+        category_id: Option<ID>,
+        author_id: Option<ID>,
+        search: Option<String>,
+        order_by: Option<PostOrderValue>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<PostConnection> {
+        let category = category_id
+            .map(|id| ids::decode_category("categoryId", &id))
+            .transpose()
+            .gql()?;
+        let author = author_id
+            .map(|id| ids::decode_user("authorId", &id))
+            .transpose()
+            .gql()?;
+        let filter = ctx
+            .services()?
+            .board
+            .post_filter(category, author, search.as_deref())
+            .await
+            .gql()?;
+        let order = order_by.map(PostOrder::from).unwrap_or_default();
+        post_connection(ctx, filter, order, first, after, last, before).await
+    }
+
+    /// A post; null when it does not exist or was deleted (admins still see deleted posts).
+    async fn post(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<PostNode>> {
+        let id = ids::decode_post("id", &id).gql()?;
+        let viewer = ctx.request()?.actor.as_ref();
+        let post = ctx.loaders()?.board.load_one(id).await.gql()?;
+        Ok(post.filter(|p| p.visible_to(viewer)).map(PostNode))
+    }
+
+    async fn comment(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<CommentNode>> {
+        let id = ids::decode_comment("id", &id).gql()?;
+        let viewer = ctx.request()?.actor.as_ref();
+        let comment = ctx.loaders()?.board.load_one(id).await.gql()?;
+        Ok(comment.filter(|c| c.visible_to(viewer)).map(CommentNode))
     }
 }

@@ -17,7 +17,9 @@ use super::{AppState, REQUEST_ID};
 use crate::domain::{AppError, User};
 use crate::graphql::RequestContext;
 use crate::graphql::errors::{coded_response, error_response, finish_response};
-use crate::graphql::loaders::Loaders;
+use async_graphql::dataloader::{DataLoader, HashMapCache};
+
+use crate::graphql::loaders::{Loaders, UserLoader};
 use crate::telemetry::roundtrips::{self, RoundTrips};
 
 /// The most operations one batched request may carry.
@@ -167,7 +169,7 @@ fn is_mutation(request: &Request) -> bool {
 async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
-    loaders: &Loaders,
+    users: &DataLoader<UserLoader, HashMapCache>,
 ) -> Result<Option<User>, AppError> {
     let Some(value) = headers.get(AUTHORIZATION) else {
         return Ok(None);
@@ -183,7 +185,7 @@ async fn authenticate(
         }
     };
     let user_id = state.services.accounts.verify_access_token(token)?;
-    match loaders.users.load_one(user_id).await? {
+    match users.load_one(user_id).await? {
         Some(user) if user.may_act() => Ok(Some(user)),
         Some(user) if user.is_blocked() => {
             Err(AppError::Unauthenticated("this account is blocked".into()))
@@ -205,11 +207,16 @@ async fn execute(
         BatchRequest::Batch(list) => format!("batch of {}", list.len()),
     };
     let response = roundtrips::scope(Arc::clone(&trips), async {
-        let loaders = Loaders::new(Arc::clone(&state.services.accounts));
-        let actor = match authenticate(state, headers, &loaders).await {
+        let users = Loaders::users(Arc::clone(&state.services.accounts));
+        let actor = match authenticate(state, headers, &users).await {
             Ok(actor) => actor,
             Err(err) => return BatchResponse::Single(error_response(&err, &request_id)),
         };
+        let loaders = Loaders::new(
+            users,
+            Arc::clone(&state.services.board),
+            actor.as_ref().map(|a| a.id),
+        );
         let context = Arc::new(RequestContext {
             actor,
             request_id: request_id.clone(),

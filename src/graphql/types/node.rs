@@ -2,8 +2,8 @@
 
 use async_graphql::{Context, ID, Interface};
 
-use super::UserNode;
-use crate::domain::UserId;
+use super::{CategoryNode, CommentNode, PostNode, UserNode};
+use crate::domain::{CategoryId, CommentId, PostId, UserId};
 use crate::graphql::context::ContextExt;
 use crate::graphql::errors::{AppResultExt, GqlResult};
 use crate::graphql::ids;
@@ -12,20 +12,48 @@ use crate::graphql::ids;
 #[graphql(field(name = "id", ty = "ID", desc = "An opaque global id."))]
 pub enum Node {
     User(UserNode),
+    Category(CategoryNode),
+    Post(PostNode),
+    Comment(CommentNode),
 }
 
-/// Resolves global ids (any type) in one batch per type. Ids of unknown types resolve to null.
+/// Resolves global ids of any type, one batch per type. Unknown ids, unknown types, and deleted posts or
+/// comments (for anyone but admins) resolve to null.
 pub async fn resolve(ctx: &Context<'_>, field: &str, raw: &[ID]) -> GqlResult<Vec<Option<Node>>> {
     let mut decoded = Vec::with_capacity(raw.len());
     for id in raw {
         decoded.push(ids::decode(field, id).gql()?);
     }
-    let user_ids: Vec<UserId> = decoded
-        .iter()
-        .filter(|(kind, _)| kind == UserId::KIND)
-        .map(|(_, row)| UserId(*row))
-        .collect();
-    let users = ctx.loaders()?.users.load_many(user_ids).await.gql()?;
+    let of_kind = |kind: &str| -> Vec<i64> {
+        decoded
+            .iter()
+            .filter(|(k, _)| k == kind)
+            .map(|(_, row)| *row)
+            .collect()
+    };
+    let loaders = ctx.loaders()?;
+    let viewer = ctx.request()?.actor.as_ref();
+    let (users, categories, posts, comments) = futures_join(
+        loaders
+            .users
+            .load_many(of_kind(UserId::KIND).into_iter().map(UserId)),
+        loaders
+            .board
+            .load_many(of_kind(CategoryId::KIND).into_iter().map(CategoryId)),
+        loaders
+            .board
+            .load_many(of_kind(PostId::KIND).into_iter().map(PostId)),
+        loaders
+            .board
+            .load_many(of_kind(CommentId::KIND).into_iter().map(CommentId)),
+    )
+    .await;
+    let (users, categories, posts, comments) = (
+        users.gql()?,
+        categories.gql()?,
+        posts.gql()?,
+        comments.gql()?,
+    );
     Ok(decoded
         .into_iter()
         .map(|(kind, row)| match kind.as_str() {
@@ -33,7 +61,37 @@ pub async fn resolve(ctx: &Context<'_>, field: &str, raw: &[ID]) -> GqlResult<Ve
                 .get(&UserId(row))
                 .cloned()
                 .map(|u| Node::User(UserNode::new(u))),
+            CategoryId::KIND => categories
+                .get(&CategoryId(row))
+                .cloned()
+                .map(|c| Node::Category(CategoryNode(c))),
+            PostId::KIND => posts
+                .get(&PostId(row))
+                .filter(|p| p.visible_to(viewer))
+                .cloned()
+                .map(|p| Node::Post(PostNode(p))),
+            CommentId::KIND => comments
+                .get(&CommentId(row))
+                .filter(|c| c.visible_to(viewer))
+                .cloned()
+                .map(|c| Node::Comment(CommentNode(c))),
             _ => None,
         })
         .collect())
+}
+
+/// Awaits four loads together, so each type's batch goes out in the same tick.
+async fn futures_join<A, B, C, D>(
+    a: A,
+    b: B,
+    c: C,
+    d: D,
+) -> (A::Output, B::Output, C::Output, D::Output)
+where
+    A: std::future::Future,
+    B: std::future::Future,
+    C: std::future::Future,
+    D: std::future::Future,
+{
+    tokio::join!(a, b, c, d)
 }

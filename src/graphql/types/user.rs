@@ -4,8 +4,10 @@ use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
+use super::comment::{CommentConnection, author_comments};
 use super::pagination::{encode_cursor, page_request};
-use crate::domain::{LoginEvent, Role, User, UserId};
+use super::post::{PostConnection, PostOrderValue, post_connection};
+use crate::domain::{LoginEvent, PostFilter, PostOrder, Role, User, UserId};
 use crate::graphql::context::ContextExt;
 use crate::graphql::errors::{AppResultExt, GqlResult};
 use crate::graphql::ids;
@@ -141,6 +143,38 @@ impl UserNode {
 
     async fn created_at(&self) -> DateTime<Utc> {
         self.user.created_at
+    }
+
+    /// The user's live posts, newest first by default.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
+    async fn posts(
+        &self,
+        ctx: &Context<'_>,
+        order_by: Option<PostOrderValue>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<PostConnection> {
+        let filter = PostFilter {
+            author_id: Some(self.user.id),
+            ..PostFilter::default()
+        };
+        let order = order_by.map(PostOrder::from).unwrap_or_default();
+        post_connection(ctx, filter, order, first, after, last, before).await
+    }
+
+    /// The user's live comments, newest first.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
+    async fn comments(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<CommentConnection> {
+        author_comments(ctx, self.user.id, first, after, last, before).await
     }
 
     /// Successful logins, newest first. Visible to the user themself and to admins; null for everyone else.

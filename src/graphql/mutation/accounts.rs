@@ -1,17 +1,14 @@
-//! Root mutations. Each takes one `input` object and answers a payload, per the Relay convention.
+//! Account and user-administration mutations.
 
-use async_graphql::{Context, ID, InputObject, MergedObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::context::ContextExt;
-use super::errors::{AppResultExt, GqlResult};
-use super::ids;
-use super::types::UserNode;
-use super::types::user::RoleValue;
 use crate::app::AuthSession;
-
-#[derive(MergedObject, Default)]
-pub struct Mutation(AccountMutations, AdminMutations);
+use crate::graphql::context::ContextExt;
+use crate::graphql::errors::{AppResultExt, GqlResult};
+use crate::graphql::ids;
+use crate::graphql::types::UserNode;
+use crate::graphql::types::user::RoleValue;
 
 #[derive(InputObject)]
 pub struct SignUpInput {

@@ -1,0 +1,532 @@
+//! The board: categories, posts, comments and votes. Reads go through the cache; writes commit, then
+//! delete the keys they touched.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use super::cache_aside::CacheAside;
+use crate::domain::board::{self as rules, PostFilter};
+use crate::domain::page::{Page, PageRequest};
+use crate::domain::{
+    AppError, AppResult, Category, CategoryId, CategoryTree, Comment, CommentId, Post, PostId,
+    PostKey, PostOrder, Revision, User, UserId,
+};
+use crate::ports::{CategoryChange, CategoryRepo, Clock, CommentRepo, PostRepo, VoteRepo};
+
+const CATEGORIES: &str = "categories";
+const POST: &str = "post";
+const POST_REVISIONS: &str = "post_revisions";
+const COMMENT: &str = "comment";
+const COMMENT_REVISIONS: &str = "comment_revisions";
+/// The whole category tree is one cache entry.
+const TREE_ID: &str = "all";
+
+pub struct BoardService {
+    categories: Arc<dyn CategoryRepo>,
+    posts: Arc<dyn PostRepo>,
+    comments: Arc<dyn CommentRepo>,
+    votes: Arc<dyn VoteRepo>,
+    clock: Arc<dyn Clock>,
+    cache: CacheAside,
+}
+
+fn require_member(actor: &User) -> AppResult<()> {
+    if actor.may_act() {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("this account may not write".into()))
+    }
+}
+
+fn require_admin(actor: &User) -> AppResult<()> {
+    if actor.is_admin() && actor.may_act() {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("only an admin may do this".into()))
+    }
+}
+
+/// Groups `(owner, revision)` rows (oldest first) by owner.
+fn group_revisions<K: Copy + Eq + std::hash::Hash>(
+    rows: Vec<(K, Revision)>,
+) -> Vec<(K, Vec<Revision>)> {
+    let mut grouped: HashMap<K, Vec<Revision>> = HashMap::new();
+    for (owner, revision) in rows {
+        grouped.entry(owner).or_default().push(revision);
+    }
+    grouped.into_iter().collect()
+}
+
+impl BoardService {
+    pub fn new(
+        categories: Arc<dyn CategoryRepo>,
+        posts: Arc<dyn PostRepo>,
+        comments: Arc<dyn CommentRepo>,
+        votes: Arc<dyn VoteRepo>,
+        clock: Arc<dyn Clock>,
+        cache: CacheAside,
+    ) -> Self {
+        Self {
+            categories,
+            posts,
+            comments,
+            votes,
+            clock,
+            cache,
+        }
+    }
+
+    pub fn with_cache(&self, cache: CacheAside) -> Self {
+        Self {
+            categories: Arc::clone(&self.categories),
+            posts: Arc::clone(&self.posts),
+            comments: Arc::clone(&self.comments),
+            votes: Arc::clone(&self.votes),
+            clock: Arc::clone(&self.clock),
+            cache,
+        }
+    }
+
+    // ---- reads -------------------------------------------------------------------------------------------
+
+    pub async fn category_tree(&self) -> AppResult<CategoryTree> {
+        let repo = Arc::clone(&self.categories);
+        let mut found = self
+            .cache
+            .load(CATEGORIES, &[TREE_ID], |_| async move {
+                let categories = repo.all().await?;
+                Ok(vec![(TREE_ID, CategoryTree { categories })])
+            })
+            .await?;
+        Ok(found.remove(TREE_ID).unwrap_or_default())
+    }
+
+    pub async fn posts_by_ids(&self, ids: &[PostId]) -> AppResult<HashMap<PostId, Post>> {
+        let repo = Arc::clone(&self.posts);
+        self.cache
+            .load(POST, ids, |misses| async move {
+                Ok(repo
+                    .by_ids(&misses)
+                    .await?
+                    .into_iter()
+                    .map(|p| (p.id, p))
+                    .collect())
+            })
+            .await
+    }
+
+    pub async fn comments_by_ids(
+        &self,
+        ids: &[CommentId],
+    ) -> AppResult<HashMap<CommentId, Comment>> {
+        let repo = Arc::clone(&self.comments);
+        self.cache
+            .load(COMMENT, ids, |misses| async move {
+                Ok(repo
+                    .by_ids(&misses)
+                    .await?
+                    .into_iter()
+                    .map(|c| (c.id, c))
+                    .collect())
+            })
+            .await
+    }
+
+    pub async fn post_revisions(
+        &self,
+        ids: &[PostId],
+    ) -> AppResult<HashMap<PostId, Vec<Revision>>> {
+        let repo = Arc::clone(&self.posts);
+        self.cache
+            .load(POST_REVISIONS, ids, |misses| async move {
+                Ok(group_revisions(repo.revisions(&misses).await?))
+            })
+            .await
+    }
+
+    pub async fn comment_revisions(
+        &self,
+        ids: &[CommentId],
+    ) -> AppResult<HashMap<CommentId, Vec<Revision>>> {
+        let repo = Arc::clone(&self.comments);
+        self.cache
+            .load(COMMENT_REVISIONS, ids, |misses| async move {
+                Ok(group_revisions(repo.revisions(&misses).await?))
+            })
+            .await
+    }
+
+    /// The filter of a post list: a category means that category and all its descendants.
+    pub async fn post_filter(
+        &self,
+        category: Option<CategoryId>,
+        author: Option<UserId>,
+        search: Option<&str>,
+    ) -> AppResult<PostFilter> {
+        let search = search.map(rules::search_term).transpose()?;
+        let category_ids = match category {
+            None => None,
+            Some(id) => Some(self.category_tree().await?.with_descendants(id)),
+        };
+        Ok(PostFilter {
+            category_ids,
+            author_id: author,
+            search,
+        })
+    }
+
+    pub async fn list_posts(
+        &self,
+        filter: &PostFilter,
+        order: PostOrder,
+        page: &PageRequest<PostKey>,
+    ) -> AppResult<Page<PostKey>> {
+        self.posts.list(filter, order, page).await
+    }
+
+    pub async fn count_posts(&self, filter: &PostFilter) -> AppResult<i64> {
+        self.posts.count(filter).await
+    }
+
+    pub async fn comment_pages(
+        &self,
+        posts: &[PostId],
+        page: &PageRequest<i64>,
+    ) -> AppResult<HashMap<PostId, Page<CommentId>>> {
+        Ok(self
+            .comments
+            .pages_for_posts(posts, page)
+            .await?
+            .into_iter()
+            .collect())
+    }
+
+    pub async fn author_comments(
+        &self,
+        author: UserId,
+        page: &PageRequest<i64>,
+    ) -> AppResult<Page<CommentId>> {
+        self.comments.page_for_author(author, page).await
+    }
+
+    pub async fn count_author_comments(&self, author: UserId) -> AppResult<i64> {
+        self.comments.count_for_author(author).await
+    }
+
+    pub async fn voted_posts(&self, user: UserId, posts: &[PostId]) -> AppResult<HashSet<PostId>> {
+        Ok(self
+            .votes
+            .voted_posts(user, posts)
+            .await?
+            .into_iter()
+            .collect())
+    }
+
+    pub async fn voted_comments(
+        &self,
+        user: UserId,
+        comments: &[CommentId],
+    ) -> AppResult<HashSet<CommentId>> {
+        Ok(self
+            .votes
+            .voted_comments(user, comments)
+            .await?
+            .into_iter()
+            .collect())
+    }
+
+    async fn post(&self, id: PostId) -> AppResult<Post> {
+        self.posts_by_ids(&[id])
+            .await?
+            .remove(&id)
+            .ok_or_else(|| AppError::NotFound("no such post".into()))
+    }
+
+    async fn live_post(&self, id: PostId) -> AppResult<Post> {
+        self.post(id).await.and_then(|p| {
+            if p.is_active {
+                Ok(p)
+            } else {
+                Err(AppError::NotFound("no such post".into()))
+            }
+        })
+    }
+
+    async fn comment(&self, id: CommentId) -> AppResult<Comment> {
+        self.comments_by_ids(&[id])
+            .await?
+            .remove(&id)
+            .ok_or_else(|| AppError::NotFound("no such comment".into()))
+            .and_then(|c| {
+                if c.is_active {
+                    Ok(c)
+                } else {
+                    Err(AppError::NotFound("no such comment".into()))
+                }
+            })
+    }
+
+    // ---- invalidation ------------------------------------------------------------------------------------
+
+    async fn forget_post(&self, id: PostId, revisions: bool) {
+        let mut keys = vec![self.cache.key(POST, id)];
+        if revisions {
+            keys.push(self.cache.key(POST_REVISIONS, id));
+        }
+        self.cache.invalidate(&keys).await;
+    }
+
+    async fn forget_comment(&self, comment: CommentId, post: Option<PostId>, revisions: bool) {
+        let mut keys = vec![self.cache.key(COMMENT, comment)];
+        if revisions {
+            keys.push(self.cache.key(COMMENT_REVISIONS, comment));
+        }
+        if let Some(post) = post {
+            keys.push(self.cache.key(POST, post));
+        }
+        self.cache.invalidate(&keys).await;
+    }
+
+    async fn forget_categories(&self) {
+        self.cache
+            .invalidate(&[self.cache.key(CATEGORIES, TREE_ID)])
+            .await;
+    }
+
+    // ---- posts -------------------------------------------------------------------------------------------
+
+    pub async fn create_post(
+        &self,
+        actor: &User,
+        category: CategoryId,
+        title: &str,
+        content: &str,
+    ) -> AppResult<Post> {
+        require_member(actor)?;
+        let title = rules::post_title(title)?;
+        let content = rules::post_content(content)?;
+        if self.category_tree().await?.get(category).is_none() {
+            return Err(AppError::invalid("categoryId", "no such category"));
+        }
+        let id = self
+            .posts
+            .create(actor.id, category, &title, &content, self.clock.now())
+            .await?;
+        // A read of this id before it existed may have been remembered as absent.
+        self.forget_post(id, true).await;
+        self.post(id).await
+    }
+
+    /// Appends a new version; only the author may.
+    pub async fn update_post(
+        &self,
+        actor: &User,
+        id: PostId,
+        title: &str,
+        content: &str,
+    ) -> AppResult<Post> {
+        require_member(actor)?;
+        let title = rules::post_title(title)?;
+        let content = rules::post_content(content)?;
+        let post = self.live_post(id).await?;
+        if !rules::may_edit(actor, post.author_id, post.is_active) {
+            return Err(AppError::Forbidden(
+                "only the author may edit a post".into(),
+            ));
+        }
+        self.posts
+            .append_version(id, &title, &content, self.clock.now())
+            .await?;
+        self.forget_post(id, true).await;
+        self.post(id).await
+    }
+
+    /// Soft delete by the author or an admin.
+    pub async fn delete_post(&self, actor: &User, id: PostId) -> AppResult<PostId> {
+        require_member(actor)?;
+        let post = self.live_post(id).await?;
+        if !rules::may_delete(actor, post.author_id, post.is_active) {
+            return Err(AppError::Forbidden(
+                "only the author or an admin may delete a post".into(),
+            ));
+        }
+        self.posts.deactivate(id).await?;
+        self.forget_post(id, false).await;
+        Ok(id)
+    }
+
+    // ---- comments ----------------------------------------------------------------------------------------
+
+    pub async fn create_comment(
+        &self,
+        actor: &User,
+        post: PostId,
+        content: &str,
+    ) -> AppResult<Comment> {
+        require_member(actor)?;
+        let content = rules::comment_content(content)?;
+        let id = self
+            .comments
+            .create(post, actor.id, &content, self.clock.now())
+            .await?;
+        self.forget_comment(id, Some(post), true).await;
+        self.comment(id).await
+    }
+
+    pub async fn update_comment(
+        &self,
+        actor: &User,
+        id: CommentId,
+        content: &str,
+    ) -> AppResult<Comment> {
+        require_member(actor)?;
+        let content = rules::comment_content(content)?;
+        let comment = self.comment(id).await?;
+        if !rules::may_edit(actor, comment.author_id, comment.is_active) {
+            return Err(AppError::Forbidden(
+                "only the author may edit a comment".into(),
+            ));
+        }
+        self.comments
+            .append_version(id, &content, self.clock.now())
+            .await?;
+        self.forget_comment(id, None, true).await;
+        self.comment(id).await
+    }
+
+    pub async fn delete_comment(&self, actor: &User, id: CommentId) -> AppResult<CommentId> {
+        require_member(actor)?;
+        let comment = self.comment(id).await?;
+        if !rules::may_delete(actor, comment.author_id, comment.is_active) {
+            return Err(AppError::Forbidden(
+                "only the author or an admin may delete a comment".into(),
+            ));
+        }
+        self.comments.deactivate(id).await?;
+        self.forget_comment(id, Some(comment.post_id), false).await;
+        Ok(id)
+    }
+
+    // ---- votes -------------------------------------------------------------------------------------------
+
+    pub async fn vote_post(&self, actor: &User, post: PostId, up: bool) -> AppResult<Post> {
+        require_member(actor)?;
+        let changed = if up {
+            self.votes.vote_post(actor.id, post).await?
+        } else {
+            self.votes.unvote_post(actor.id, post).await?
+        };
+        if changed {
+            self.forget_post(post, false).await;
+        }
+        self.post(post).await
+    }
+
+    pub async fn vote_comment(
+        &self,
+        actor: &User,
+        comment: CommentId,
+        up: bool,
+    ) -> AppResult<Comment> {
+        require_member(actor)?;
+        let changed = if up {
+            self.votes.vote_comment(actor.id, comment).await?
+        } else {
+            self.votes.unvote_comment(actor.id, comment).await?
+        };
+        if changed {
+            self.forget_comment(comment, None, false).await;
+        }
+        self.comment(comment).await
+    }
+
+    // ---- categories (admin) ------------------------------------------------------------------------------
+
+    pub async fn create_category(
+        &self,
+        actor: &User,
+        name: &str,
+        parent: Option<CategoryId>,
+    ) -> AppResult<Category> {
+        require_admin(actor)?;
+        let name = rules::category_name(name)?;
+        let tree = self.category_tree().await?;
+        let tier = tree.tier_under(parent)?;
+        if tree.sibling_named(parent, &name, None) {
+            return Err(AppError::conflict(
+                "name",
+                "a sibling category already has this name",
+            ));
+        }
+        let id = self.categories.create(&name, parent, tier).await?;
+        self.forget_categories().await;
+        self.category(id).await
+    }
+
+    /// Renames and/or moves a category (`parent: Some(None)` makes it a root). Tiers below follow.
+    pub async fn update_category(
+        &self,
+        actor: &User,
+        id: CategoryId,
+        name: Option<&str>,
+        parent: Option<Option<CategoryId>>,
+    ) -> AppResult<Category> {
+        require_admin(actor)?;
+        let name = name.map(rules::category_name).transpose()?;
+        let tree = self.category_tree().await?;
+        let current = tree
+            .get(id)
+            .cloned()
+            .ok_or_else(|| AppError::NotFound("no such category".into()))?;
+        let new_parent = parent.unwrap_or(current.parent_id);
+        if let Some(p) = new_parent
+            && tree.is_within(p, id)
+        {
+            return Err(AppError::invalid(
+                "parentId",
+                "a category cannot move below itself",
+            ));
+        }
+        let new_name = name.clone().unwrap_or_else(|| current.name.clone());
+        if tree.sibling_named(new_parent, &new_name, Some(id)) {
+            return Err(AppError::conflict(
+                "name",
+                "a sibling category already has this name",
+            ));
+        }
+        let mut tiers = Vec::new();
+        if parent.is_some() {
+            let shift = tree.tier_under(new_parent)? - current.tier;
+            if shift != 0 {
+                for below in tree.with_descendants(id) {
+                    if let Some(c) = tree.get(below) {
+                        tiers.push((below, c.tier + shift));
+                    }
+                }
+            }
+        }
+        let change = CategoryChange {
+            name,
+            parent,
+            tiers,
+        };
+        self.categories.update(id, change).await?;
+        self.forget_categories().await;
+        self.category(id).await
+    }
+
+    pub async fn delete_category(&self, actor: &User, id: CategoryId) -> AppResult<CategoryId> {
+        require_admin(actor)?;
+        self.categories.delete(id).await?;
+        self.forget_categories().await;
+        Ok(id)
+    }
+
+    async fn category(&self, id: CategoryId) -> AppResult<Category> {
+        self.category_tree()
+            .await?
+            .get(id)
+            .cloned()
+            .ok_or_else(|| AppError::NotFound("no such category".into()))
+    }
+}

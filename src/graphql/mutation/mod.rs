@@ -1,0 +1,16 @@
+//! Root mutations. Each takes one `input` object and answers a payload, per the Relay convention.
+
+mod accounts;
+mod board;
+
+use async_graphql::MergedObject;
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    accounts::AccountMutations,
+    accounts::AdminMutations,
+    board::PostMutations,
+    board::CommentMutations,
+    board::VoteMutations,
+    board::CategoryMutations,
+);

@@ -1,0 +1,72 @@
+//! `Category`: a node of the category tree.
+
+use async_graphql::{Context, ID, Object};
+
+use super::post::{PostConnection, PostOrderValue, post_connection};
+use crate::domain::{Category, PostOrder};
+use crate::graphql::context::ContextExt;
+use crate::graphql::errors::{AppResultExt, GqlResult};
+use crate::graphql::ids;
+
+#[derive(Clone)]
+pub struct CategoryNode(pub Category);
+
+#[Object(name = "Category")]
+impl CategoryNode {
+    pub async fn id(&self) -> ID {
+        ids::category(self.0.id)
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// 1 for roots, the parent's tier + 1 below.
+    async fn tier(&self) -> i32 {
+        self.0.tier
+    }
+
+    async fn parent(&self, ctx: &Context<'_>) -> GqlResult<Option<CategoryNode>> {
+        let Some(parent) = self.0.parent_id else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .loaders()?
+            .board
+            .load_one(parent)
+            .await
+            .gql()?
+            .map(CategoryNode))
+    }
+
+    async fn children(&self, ctx: &Context<'_>) -> GqlResult<Vec<CategoryNode>> {
+        let tree = ctx.services()?.board.category_tree().await.gql()?;
+        Ok(tree
+            .children(self.0.id)
+            .into_iter()
+            .cloned()
+            .map(CategoryNode)
+            .collect())
+    }
+
+    /// Posts of this category and of all categories below it.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
+    async fn posts(
+        &self,
+        ctx: &Context<'_>,
+        order_by: Option<PostOrderValue>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<PostConnection> {
+        let filter = ctx
+            .services()?
+            .board
+            .post_filter(Some(self.0.id), None, None)
+            .await
+            .gql()?;
+        let order = order_by.map(PostOrder::from).unwrap_or_default();
+        post_connection(ctx, filter, order, first, after, last, before).await
+    }
+}

@@ -1,0 +1,212 @@
+//! `Comment`, its versions, and comment lists.
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::pagination::{connection, encode_cursor, page_request};
+use super::post::PostNode;
+use super::user::UserNode;
+use crate::domain::board::{may_delete, may_edit};
+use crate::domain::page::Page;
+use crate::domain::{Comment, CommentId, PostId, UserId};
+use crate::graphql::context::ContextExt;
+use crate::graphql::errors::{AppResultExt, GqlResult};
+use crate::graphql::ids;
+use crate::graphql::loaders::{CommentPage, RevisionsOf, ViewerVoted};
+
+/// One version of a comment.
+#[derive(SimpleObject)]
+pub struct CommentRevision {
+    pub version: i32,
+    pub content: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Where a comment list's total comes from: known already (a post's counter), or counted on demand.
+pub enum CommentTotals {
+    Known(i64),
+    Author(UserId),
+}
+
+impl CommentTotals {
+    pub fn known(count: i64) -> Self {
+        Self::Known(count)
+    }
+}
+
+#[Object]
+impl CommentTotals {
+    async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
+        match self {
+            Self::Known(n) => Ok(*n),
+            Self::Author(user) => ctx
+                .services()?
+                .board
+                .count_author_comments(*user)
+                .await
+                .gql(),
+        }
+    }
+}
+
+pub type CommentConnection = Connection<String, CommentNode, CommentTotals>;
+
+async fn resolve(
+    ctx: &Context<'_>,
+    page: Page<CommentId>,
+    totals: CommentTotals,
+) -> GqlResult<CommentConnection> {
+    let comments = ctx
+        .loaders()?
+        .board
+        .load_many(page.items.iter().copied())
+        .await
+        .gql()?;
+    Ok(connection(
+        page,
+        totals,
+        |id| encode_cursor(id.0),
+        |id| comments.get(id).cloned().map(CommentNode),
+    ))
+}
+
+/// A page of a post's live comments, oldest first; pages of many posts load in one query.
+pub async fn comment_page(
+    ctx: &Context<'_>,
+    post: PostId,
+    totals: CommentTotals,
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+) -> GqlResult<CommentConnection> {
+    let page = page_request(first, after, last, before).gql()?;
+    let found = ctx
+        .loaders()?
+        .board
+        .load_one(CommentPage { post, page })
+        .await
+        .gql()?;
+    resolve(ctx, found.unwrap_or(Page::empty()), totals).await
+}
+
+/// A page of a user's live comments, newest first.
+pub async fn author_comments(
+    ctx: &Context<'_>,
+    author: UserId,
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+) -> GqlResult<CommentConnection> {
+    let page = page_request(first, after, last, before).gql()?;
+    let found = ctx
+        .services()?
+        .board
+        .author_comments(author, &page)
+        .await
+        .gql()?;
+    resolve(ctx, found, CommentTotals::Author(author)).await
+}
+
+#[derive(Clone)]
+pub struct CommentNode(pub Comment);
+
+#[Object(name = "Comment")]
+impl CommentNode {
+    pub async fn id(&self) -> ID {
+        ids::comment(self.0.id)
+    }
+
+    /// Null when the post was deleted (except for admins).
+    async fn post(&self, ctx: &Context<'_>) -> GqlResult<Option<PostNode>> {
+        let viewer = ctx.request()?.actor.as_ref();
+        let post = ctx.loaders()?.board.load_one(self.0.post_id).await.gql()?;
+        Ok(post.filter(|p| p.visible_to(viewer)).map(PostNode))
+    }
+
+    /// A resigned author shows with `name: null`.
+    async fn author(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> {
+        Ok(ctx
+            .loaders()?
+            .users
+            .load_one(self.0.author_id)
+            .await
+            .gql()?
+            .map(UserNode::new))
+    }
+
+    /// Content of the current version.
+    async fn content(&self) -> &str {
+        &self.0.content
+    }
+
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+
+    async fn is_active(&self) -> bool {
+        self.0.is_active
+    }
+
+    /// Every version, oldest first.
+    async fn revisions(&self, ctx: &Context<'_>) -> GqlResult<Vec<CommentRevision>> {
+        let revisions = ctx
+            .loaders()?
+            .board
+            .load_one(RevisionsOf(self.0.id))
+            .await
+            .gql()?;
+        Ok(revisions
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| CommentRevision {
+                version: r.version,
+                content: r.content,
+                created_at: r.created_at,
+            })
+            .collect())
+    }
+
+    async fn vote_count(&self) -> i64 {
+        self.0.vote_count
+    }
+
+    async fn viewer_has_voted(&self, ctx: &Context<'_>) -> GqlResult<bool> {
+        if ctx.request()?.actor.is_none() {
+            return Ok(false);
+        }
+        Ok(ctx
+            .loaders()?
+            .board
+            .load_one(ViewerVoted(self.0.id))
+            .await
+            .gql()?
+            .unwrap_or(false))
+    }
+
+    async fn viewer_can_edit(&self, ctx: &Context<'_>) -> GqlResult<bool> {
+        Ok(ctx
+            .request()?
+            .actor
+            .as_ref()
+            .is_some_and(|a| may_edit(a, self.0.author_id, self.0.is_active)))
+    }
+
+    async fn viewer_can_delete(&self, ctx: &Context<'_>) -> GqlResult<bool> {
+        Ok(ctx
+            .request()?
+            .actor
+            .as_ref()
+            .is_some_and(|a| may_delete(a, self.0.author_id, self.0.is_active)))
+    }
+}

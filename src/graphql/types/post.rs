@@ -1,0 +1,231 @@
+//! `Post`, its versions, and post lists.
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::category::CategoryNode;
+use super::comment::{CommentConnection, CommentTotals, comment_page};
+use super::pagination::{connection, post_cursor, post_page_request};
+use super::user::UserNode;
+use crate::domain::board::{may_delete, may_edit};
+use crate::domain::{Post, PostFilter, PostKey, PostOrder};
+use crate::graphql::context::ContextExt;
+use crate::graphql::errors::{AppResultExt, GqlResult};
+use crate::graphql::ids;
+use crate::graphql::loaders::{RevisionsOf, ViewerVoted};
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "PostOrder")]
+pub enum PostOrderValue {
+    /// Newest first (the default).
+    Newest,
+    Oldest,
+    /// Most votes first; ties newest first.
+    MostVoted,
+}
+
+impl From<PostOrderValue> for PostOrder {
+    fn from(order: PostOrderValue) -> Self {
+        match order {
+            PostOrderValue::Newest => PostOrder::Newest,
+            PostOrderValue::Oldest => PostOrder::Oldest,
+            PostOrderValue::MostVoted => PostOrder::MostVoted,
+        }
+    }
+}
+
+/// One version of a post.
+#[derive(SimpleObject)]
+pub struct PostRevision {
+    pub version: i32,
+    pub title: String,
+    pub content: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub struct PostTotals {
+    filter: PostFilter,
+}
+
+#[Object]
+impl PostTotals {
+    /// All posts of the list (every page).
+    async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
+        ctx.services()?.board.count_posts(&self.filter).await.gql()
+    }
+}
+
+pub type PostConnection = Connection<String, PostNode, PostTotals>;
+
+/// A page of the posts `filter` selects, resolved through the loaders.
+pub async fn post_connection(
+    ctx: &Context<'_>,
+    filter: PostFilter,
+    order: PostOrder,
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+) -> GqlResult<PostConnection> {
+    let request = post_page_request(first, after, last, before).gql()?;
+    let page = ctx
+        .services()?
+        .board
+        .list_posts(&filter, order, &request)
+        .await
+        .gql()?;
+    let posts = ctx
+        .loaders()?
+        .board
+        .load_many(page.items.iter().map(|k: &PostKey| k.id))
+        .await
+        .gql()?;
+    Ok(connection(
+        page,
+        PostTotals { filter },
+        |k| post_cursor(*k),
+        |k| posts.get(&k.id).cloned().map(PostNode),
+    ))
+}
+
+#[derive(Clone)]
+pub struct PostNode(pub Post);
+
+#[Object(name = "Post")]
+impl PostNode {
+    pub async fn id(&self) -> ID {
+        ids::post(self.0.id)
+    }
+
+    async fn category(&self, ctx: &Context<'_>) -> GqlResult<Option<CategoryNode>> {
+        Ok(ctx
+            .loaders()?
+            .board
+            .load_one(self.0.category_id)
+            .await
+            .gql()?
+            .map(CategoryNode))
+    }
+
+    /// A resigned author shows with `name: null`.
+    async fn author(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> {
+        Ok(ctx
+            .loaders()?
+            .users
+            .load_one(self.0.author_id)
+            .await
+            .gql()?
+            .map(UserNode::new))
+    }
+
+    /// Title of the current version.
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    /// Content of the current version.
+    async fn content(&self) -> &str {
+        &self.0.content
+    }
+
+    /// The current version: 0 for an unedited post, n after n edits.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// When the current version was written.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+
+    /// False once deleted (only admins see deleted posts).
+    async fn is_active(&self) -> bool {
+        self.0.is_active
+    }
+
+    /// Every version, oldest first.
+    async fn revisions(&self, ctx: &Context<'_>) -> GqlResult<Vec<PostRevision>> {
+        let revisions = ctx
+            .loaders()?
+            .board
+            .load_one(RevisionsOf(self.0.id))
+            .await
+            .gql()?;
+        Ok(revisions
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| PostRevision {
+                version: r.version,
+                title: r.title.unwrap_or_default(),
+                content: r.content,
+                created_at: r.created_at,
+            })
+            .collect())
+    }
+
+    async fn vote_count(&self) -> i64 {
+        self.0.vote_count
+    }
+
+    /// Live comments.
+    async fn comment_count(&self) -> i64 {
+        self.0.comment_count
+    }
+
+    /// False when anonymous.
+    async fn viewer_has_voted(&self, ctx: &Context<'_>) -> GqlResult<bool> {
+        if ctx.request()?.actor.is_none() {
+            return Ok(false);
+        }
+        Ok(ctx
+            .loaders()?
+            .board
+            .load_one(ViewerVoted(self.0.id))
+            .await
+            .gql()?
+            .unwrap_or(false))
+    }
+
+    async fn viewer_can_edit(&self, ctx: &Context<'_>) -> GqlResult<bool> {
+        Ok(ctx
+            .request()?
+            .actor
+            .as_ref()
+            .is_some_and(|a| may_edit(a, self.0.author_id, self.0.is_active)))
+    }
+
+    async fn viewer_can_delete(&self, ctx: &Context<'_>) -> GqlResult<bool> {
+        Ok(ctx
+            .request()?
+            .actor
+            .as_ref()
+            .is_some_and(|a| may_delete(a, self.0.author_id, self.0.is_active)))
+    }
+
+    /// Live comments, oldest first.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
+    async fn comments(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<CommentConnection> {
+        comment_page(
+            ctx,
+            self.0.id,
+            CommentTotals::known(self.0.comment_count),
+            first,
+            after,
+            last,
+            before,
+        )
+        .await
+    }
+}
