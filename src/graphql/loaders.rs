@@ -1,6 +1,7 @@
 //! Per-request DataLoaders: everything read by id within one request is batched (one call per loader per
-//! tick) and remembered for the rest of the request. Batches run in spawned tasks, so each loader carries
-//! the request's round-trip counters into them.
+//! tick) and remembered for the rest of the request. Batches run inside the request's task (see
+//! [`super::batches`]); the loaders still carry the request's round-trip counters, so they count correctly
+//! wherever they are polled.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 
+use super::batches::RequestBatches;
 use crate::app::{AccountService, BoardService};
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::{
@@ -196,11 +198,14 @@ pub struct Loaders {
 
 impl Loaders {
     /// The user loader alone: enough to authenticate a request. Call inside the request's round-trip scope.
-    pub fn users(accounts: Arc<AccountService>) -> DataLoader<UserLoader, HashMapCache> {
+    pub fn users(
+        accounts: Arc<AccountService>,
+        batches: &Arc<RequestBatches>,
+    ) -> DataLoader<UserLoader, HashMapCache> {
         let trips = roundtrips::current();
         DataLoader::with_cache(
             UserLoader { accounts, trips },
-            tokio::spawn,
+            batches.spawner(),
             HashMapCache::default(),
         )
         .delay(Duration::ZERO)
@@ -211,6 +216,7 @@ impl Loaders {
         users: DataLoader<UserLoader, HashMapCache>,
         board: Arc<BoardService>,
         viewer: Option<UserId>,
+        batches: &Arc<RequestBatches>,
     ) -> Self {
         let trips = roundtrips::current();
         Self {
@@ -221,7 +227,7 @@ impl Loaders {
                     viewer,
                     trips,
                 },
-                tokio::spawn,
+                batches.spawner(),
                 HashMapCache::default(),
             )
             .delay(Duration::ZERO),

@@ -1,6 +1,7 @@
 //! The one GraphQL schema: types, resolvers, per-request loaders and the error mapping at the edge.
 //! Resolvers never touch SQL or the cache directly: they call app services or the request's DataLoaders.
 
+pub mod batches;
 pub mod context;
 pub mod errors;
 pub mod ids;

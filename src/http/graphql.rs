@@ -19,6 +19,7 @@ use crate::graphql::RequestContext;
 use crate::graphql::errors::{coded_response, error_response, finish_response};
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 
+use crate::graphql::batches::{RequestBatches, drive};
 use crate::graphql::loaders::{Loaders, UserLoader};
 use crate::telemetry::roundtrips::{self, RoundTrips};
 
@@ -206,8 +207,9 @@ async fn execute(
         BatchRequest::Single(r) => r.operation_name.clone().unwrap_or_default(),
         BatchRequest::Batch(list) => format!("batch of {}", list.len()),
     };
-    let response = roundtrips::scope(Arc::clone(&trips), async {
-        let users = Loaders::users(Arc::clone(&state.services.accounts));
+    let batches = RequestBatches::new();
+    let work = async {
+        let users = Loaders::users(Arc::clone(&state.services.accounts), &batches);
         let actor = match authenticate(state, headers, &users).await {
             Ok(actor) => actor,
             Err(err) => return BatchResponse::Single(error_response(&err, &request_id)),
@@ -216,6 +218,7 @@ async fn execute(
             users,
             Arc::clone(&state.services.board),
             actor.as_ref().map(|a| a.id),
+            &batches,
         );
         let context = Arc::new(RequestContext {
             actor,
@@ -231,8 +234,8 @@ async fn execute(
                     .collect(),
             ),
         }
-    })
-    .await;
+    };
+    let response = roundtrips::scope(Arc::clone(&trips), drive(Arc::clone(&batches), work)).await;
     let responses: Vec<&Response> = match &response {
         BatchResponse::Single(r) => vec![r],
         BatchResponse::Batch(list) => list.iter().collect(),

@@ -4,7 +4,9 @@
 use async_trait::async_trait;
 use sqlx::QueryBuilder;
 
-use super::{Db, db_error, on_db};
+use super::{Db, db_error, is_retryable, on_db};
+
+const WRITE_ATTEMPTS: usize = 5;
 use crate::domain::{AppError, AppResult, CommentId, PostId, UserId};
 use crate::ports::VoteRepo;
 use crate::telemetry::roundtrips::count_db;
@@ -49,65 +51,55 @@ const COMMENT: Target = Target {
 };
 
 impl SqlVoteRepo {
-    async fn vote(&self, target: &Target, user: UserId, id: i64) -> AppResult<bool> {
-        count_db();
-        let insert = format!(
-            "{} INTO {} (user_id, {}) SELECT ?, id FROM {} WHERE id = ? AND is_active = TRUE",
-            self.insert_ignore(),
-            target.voters,
-            target.key,
+    /// Adds (`delta` = 1) or removes (`delta` = -1) the user's vote. The counter is moved first: that takes the
+    /// row's exclusive lock up front, so concurrent voters queue instead of deadlocking (taking a shared lock
+    /// for the foreign-key check and upgrading it later deadlocks on MariaDB). When the vote row was already
+    /// there (or already gone), the transaction is rolled back and nothing changes.
+    async fn change(&self, target: &Target, user: UserId, id: i64, delta: i64) -> AppResult<bool> {
+        let counter = format!(
+            "UPDATE {} SET vote_count = vote_count + ? WHERE id = ? AND is_active = TRUE",
             target.table
         );
-        let bump = format!(
-            "UPDATE {} SET vote_count = vote_count + 1 WHERE id = ?",
-            target.table
-        );
-        let exists = format!(
-            "SELECT COUNT(*) FROM {} WHERE id = ? AND is_active = TRUE",
-            target.table
-        );
-        let outcome: Option<bool> = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
-            let added = sqlx::query(&insert).bind(user.0).bind(id).execute(&mut *tx).await?.rows_affected();
-            if added > 0 {
-                sqlx::query(&bump).bind(id).execute(&mut *tx).await?;
+        let row = if delta > 0 {
+            format!(
+                "{} INTO {} (user_id, {}) VALUES (?, ?)",
+                self.insert_ignore(),
+                target.voters,
+                target.key
+            )
+        } else {
+            format!(
+                "DELETE FROM {} WHERE user_id = ? AND {} = ?",
+                target.voters, target.key
+            )
+        };
+        for attempt in 1..=WRITE_ATTEMPTS {
+            count_db();
+            let outcome: Result<Option<bool>, sqlx::Error> = on_db!(&self.db, pool => async {
+                let mut tx = pool.begin().await?;
+                let live = sqlx::query(&counter).bind(delta).bind(id).execute(&mut *tx).await?.rows_affected();
+                if live == 0 {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                let changed = sqlx::query(&row).bind(user.0).bind(id).execute(&mut *tx).await?.rows_affected();
+                if changed == 0 {
+                    tx.rollback().await?;
+                    return Ok(Some(false));
+                }
                 tx.commit().await?;
-                return Ok::<_, sqlx::Error>(Some(true));
+                Ok(Some(true))
+            });
+            match outcome {
+                Ok(Some(changed)) => return Ok(changed),
+                Ok(None) => return Err(AppError::NotFound(format!("no such {}", target.what))),
+                Err(err) if attempt < WRITE_ATTEMPTS && is_retryable(&err) => continue,
+                Err(err) => return Err(db_error(err)),
             }
-            let live: i64 = sqlx::query_scalar(&exists).bind(id).fetch_one(&mut *tx).await?;
-            tx.commit().await?;
-            Ok(if live > 0 { Some(false) } else { None })
-        })
-        .map_err(db_error)?;
-        outcome.ok_or_else(|| AppError::NotFound(format!("no such {}", target.what)))
-    }
-
-    async fn unvote(&self, target: &Target, user: UserId, id: i64) -> AppResult<bool> {
-        count_db();
-        let delete = format!(
-            "DELETE FROM {} WHERE user_id = ? AND {} = ?",
-            target.voters, target.key
-        );
-        let drop = format!(
-            "UPDATE {} SET vote_count = vote_count - 1 WHERE id = ?",
-            target.table
-        );
-        let exists = format!(
-            "SELECT COUNT(*) FROM {} WHERE id = ? AND is_active = TRUE",
-            target.table
-        );
-        let outcome: Option<bool> = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
-            let removed = sqlx::query(&delete).bind(user.0).bind(id).execute(&mut *tx).await?.rows_affected();
-            if removed > 0 {
-                sqlx::query(&drop).bind(id).execute(&mut *tx).await?;
-            }
-            let live: i64 = sqlx::query_scalar(&exists).bind(id).fetch_one(&mut *tx).await?;
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(if live > 0 { Some(removed > 0) } else { None })
-        })
-        .map_err(db_error)?;
-        outcome.ok_or_else(|| AppError::NotFound(format!("no such {}", target.what)))
+        }
+        Err(AppError::Unavailable(
+            "too many concurrent votes; retry".into(),
+        ))
     }
 
     async fn voted(&self, target: &Target, user: UserId, ids: &[i64]) -> AppResult<Vec<i64>> {
@@ -132,19 +124,19 @@ impl SqlVoteRepo {
 #[async_trait]
 impl VoteRepo for SqlVoteRepo {
     async fn vote_post(&self, user: UserId, post: PostId) -> AppResult<bool> {
-        self.vote(&POST, user, post.0).await
+        self.change(&POST, user, post.0, 1).await
     }
 
     async fn unvote_post(&self, user: UserId, post: PostId) -> AppResult<bool> {
-        self.unvote(&POST, user, post.0).await
+        self.change(&POST, user, post.0, -1).await
     }
 
     async fn vote_comment(&self, user: UserId, comment: CommentId) -> AppResult<bool> {
-        self.vote(&COMMENT, user, comment.0).await
+        self.change(&COMMENT, user, comment.0, 1).await
     }
 
     async fn unvote_comment(&self, user: UserId, comment: CommentId) -> AppResult<bool> {
-        self.unvote(&COMMENT, user, comment.0).await
+        self.change(&COMMENT, user, comment.0, -1).await
     }
 
     async fn voted_posts(&self, user: UserId, posts: &[PostId]) -> AppResult<Vec<PostId>> {
