@@ -17,7 +17,50 @@ backend_tests!(
     page_queries_cost_the_same_round_trips_for_5_and_50_posts,
     warm_post_reads_skip_the_database,
     text_rules_name_their_field,
+    posts_export_as_csv,
 );
+
+/// The page query with caching switched off: every read is a database read (the cold case).
+mod cold_page_query {
+    use super::*;
+    use common::Backend;
+
+    async fn run(backend: Backend) {
+        let app = TestApp::spawn_with(backend, |c| c.cache_ttl_secs = 0).await;
+        let users = seed_posts(&app, 55).await;
+        for token in [None, Some(users[0].access.as_str())] {
+            let (_, db5, cache5) = app.gql_counted(PAGE, json!({ "n": 5 }), token).await;
+            let (body, db50, cache50) = app.gql_counted(PAGE, json!({ "n": 50 }), token).await;
+            assert!(body.get("errors").is_none(), "{body:#}");
+            assert_eq!(
+                (db5, cache5),
+                (db50, cache50),
+                "cold round trips do not grow with the page"
+            );
+            assert!(db50 <= 10, "{db50} round trips");
+            eprintln!(
+                "cold page query ({backend:?}, {}): first 5 → {db5} db, first 50 → {db50} db",
+                if token.is_some() {
+                    "signed in"
+                } else {
+                    "anonymous"
+                }
+            );
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        run(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn mariadb_redis() {
+        if common::external_configured() {
+            run(Backend::MariaDb).await;
+        }
+    }
+}
 
 const CREATE_POST: &str = "mutation($i: CreatePostInput!) { createPost(input: $i) { post { id title content version } } }";
 const UPDATE_POST: &str =
@@ -748,8 +791,9 @@ const PAGE: &str = "query($n: Int!) { posts(first: $n) { totalCount edges { curs
      author { name } category { name } comments(first: 3) { nodes { content author { name } } } } } } }";
 
 async fn seed_posts(app: &TestApp, n: usize) -> Vec<Session> {
+    // Four users: the first five posts already have every author, so comment authors add no query for either page.
     let mut users = Vec::new();
-    for i in 0..6 {
+    for i in 0..4 {
         users.push(
             app.sign_up(
                 &format!("user{i}"),
@@ -824,8 +868,11 @@ async fn page_queries_cost_the_same_round_trips_for_5_and_50_posts(app: TestApp)
                     .is_empty()
             });
         assert!(with_comments.count() > 10);
+        let (_, warm5, cache5) = app.gql_counted(PAGE, json!({ "n": 5 }), token).await;
+        let (_, warm50, cache50) = app.gql_counted(PAGE, json!({ "n": 50 }), token).await;
+        assert_eq!(warm5, warm50, "warm round trips do not grow with the page");
         eprintln!(
-            "page query ({}): first 5 → {db5} db round trips, first 50 → {db50}",
+            "page query ({}): first run 5 → {db5} db, 50 → {db50} db; warm 5 → {warm5} db + {cache5} cache, 50 → {warm50} db + {cache50} cache",
             if token.is_some() {
                 "signed in"
             } else {
@@ -858,6 +905,73 @@ async fn warm_post_reads_skip_the_database(app: TestApp) {
     let (fresh, _, _) = app.gql_counted(q, json!({ "id": id }), None).await;
     assert_eq!(fresh["data"]["post"]["title"], "edited");
     eprintln!("post(id:) cold: {cold_db} db round trips; warm: 0");
+}
+
+async fn posts_export_as_csv(app: TestApp) {
+    let author = app
+        .sign_up("exporter", "exporter@example.com", "password-1")
+        .await;
+    let other = app.sign_up("콤마", "comma@example.com", "password-1").await;
+    let tech = category(&app, "tech").await;
+    let id = post(
+        &app,
+        &author,
+        &tech,
+        "제목, with \"quotes\"",
+        "line one\nline two 🦀",
+    )
+    .await;
+    comment(&app, &other, &id, "=HYPERLINK(\"http://evil\")").await;
+    comment(&app, &author, &id, "plain 댓글").await;
+    let url = |id: &str| format!("{}/posts/{}/export.csv", app.base, id.replace('/', "%2F"));
+    let response = app.client().get(url(&id)).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    let bytes = response.bytes().await.unwrap();
+    assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "UTF-8 byte-order mark");
+    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    assert_eq!(
+        lines[0],
+        "type,id,version,author,created_at,updated_at,votes,title,content"
+    );
+    assert!(
+        lines[1].starts_with(&format!("post,{id},0,exporter,")),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        text.contains("\"제목, with \"\"quotes\"\"\",\"line one\nline two 🦀\""),
+        "{text}"
+    );
+    assert!(text.contains(",콤마,"));
+    assert!(
+        text.contains("\"'=HYPERLINK(\"\"http://evil\"\")\""),
+        "formulas are defused: {text}"
+    );
+    assert!(text.contains(",plain 댓글\r\n"));
+    assert!(text.ends_with("\r\n"));
+
+    let missing = app
+        .client()
+        .get(url("UG9zdDo5OTk5OTk="))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let garbage = app.client().get(url("nope")).send().await.unwrap();
+    assert_eq!(garbage.status(), 404);
+    app.ok(
+        "mutation($id: ID!) { deletePost(input: { postId: $id }) { deletedId } }",
+        json!({ "id": id }),
+        Some(&author.access),
+    )
+    .await;
+    let deleted = app.client().get(url(&id)).send().await.unwrap();
+    assert_eq!(deleted.status(), 404);
 }
 
 async fn text_rules_name_their_field(app: TestApp) {

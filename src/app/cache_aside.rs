@@ -70,6 +70,11 @@ impl CacheAside {
         if ids.is_empty() {
             return Ok(found);
         }
+        if self.ttl.is_zero() {
+            // Caching switched off (`cache_ttl_secs = 0`): every read goes to the database.
+            found.extend(fetch(ids.to_vec()).await?);
+            return Ok(found);
+        }
         let keys: Vec<String> = ids.iter().map(|id| self.key(kind, id)).collect();
         let cached = match self.cache.get_many(&keys).await {
             Ok(values) => values,

@@ -1,5 +1,6 @@
 //! The HTTP edge: the axum router, request ids, GraphQL over HTTP, health and readiness.
 
+mod export;
 mod graphql;
 mod health;
 
@@ -36,7 +37,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/robots.txt", get(health::robots));
+        .route("/robots.txt", get(health::robots))
+        .route("/posts/{id}/export.csv", get(export::export_post));
     if state.graphiql {
         router = router
             .route("/", get(graphql::graphiql))
