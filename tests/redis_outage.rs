@@ -1,0 +1,161 @@
+//! A Redis outage degrades to the database and heals by itself: this test runs its own `redis-server`,
+//! kills it under load, and restarts it, while the same `board` keeps answering.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Backend, TestApp};
+use serde_json::json;
+
+fn redis_binary() -> Option<String> {
+    let found = Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status();
+    found
+        .ok()
+        .filter(|s| s.success())
+        .map(|_| "redis-server".to_owned())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_redis(binary: &str, port: u16) -> Child {
+    let child = Command::new(binary)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start redis-server");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "redis-server did not start on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
+struct Redis(Child);
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+const READ: &str =
+    "query($id: ID!) { post(id: $id) { title author { name } category { name } voteCount } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_survive_a_redis_outage_and_hits_resume_after_it() {
+    let Some(binary) = redis_binary() else {
+        assert!(
+            !common::external_configured(),
+            "TEST_REDIS_URL is set but redis-server is not installed: install it (apt-get install redis-server)"
+        );
+        eprintln!("redis-server not installed: Redis outage test not run");
+        return;
+    };
+    let port = free_port();
+    let mut redis = Redis(start_redis(&binary, port));
+    let backend = if common::external_configured() {
+        Backend::MariaDb
+    } else {
+        Backend::Sqlite
+    };
+    let app = TestApp::spawn_with(backend, |c| {
+        c.redis_url = Some(format!("redis://127.0.0.1:{port}/0"));
+        c.cache_timeout_ms = 200;
+    })
+    .await;
+    let author = app
+        .sign_up("sturdy", "sturdy@example.com", "password-1")
+        .await;
+    let categories = app.ok("{ categories { id } }", json!({}), None).await;
+    let category = categories["categories"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let created = app
+        .ok(
+            "mutation($i: CreatePostInput!) { createPost(input: $i) { post { id } } }",
+            json!({ "i": { "categoryId": category, "title": "still here", "content": "회복력" } }),
+            Some(&author.access),
+        )
+        .await;
+    let id = created["createPost"]["post"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    app.gql_counted(READ, json!({ "id": id }), None).await;
+    let (healthy, db, _) = app.gql_counted(READ, json!({ "id": id }), None).await;
+    assert_eq!(db, 0, "warm on Redis");
+
+    // Redis dies: the same reads answer correctly from the database, and readiness says so.
+    let _ = redis.0.kill();
+    let _ = redis.0.wait();
+    for _ in 0..3 {
+        let (body, db, _) = app.gql_counted(READ, json!({ "id": id }), None).await;
+        assert_eq!(body["data"], healthy["data"], "{body:#}");
+        assert!(db >= 1, "reads go to the database while Redis is down");
+    }
+    let viewer = app
+        .ok("{ viewer { name } }", json!({}), Some(&author.access))
+        .await;
+    assert_eq!(viewer["viewer"]["name"], "sturdy");
+    let ready = app
+        .client()
+        .get(format!("{}/readyz", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+
+    // Redis comes back on the same port: hits resume without restarting board.
+    redis = Redis(start_redis(&binary, port));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (body, _, _) = app.gql_counted(READ, json!({ "id": id }), None).await;
+        assert_eq!(body["data"], healthy["data"]);
+        let (_, db, _) = app.gql_counted(READ, json!({ "id": id }), None).await;
+        if db == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "cache hits did not resume after Redis restarted"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let ready = app
+        .client()
+        .get(format!("{}/readyz", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    drop(redis);
+}
