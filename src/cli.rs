@@ -1,8 +1,9 @@
-//! The `board` command line: `serve` (default), `migrate`, `schema`, `set-role`.
+//! The `board` command line: `serve` (default), `migrate`, `schema`, `set-role`, `seed`.
 
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::adapters::sql::Db;
+use crate::adapters::sql::seed::{SeedOptions, seed};
 use crate::config::Config;
 use crate::domain::Role;
 use crate::{App, StartError};
@@ -28,7 +29,27 @@ pub enum Command {
         name: String,
         role: RoleArg,
     },
+    /// Fill the database with demo users, posts, comments and votes.
+    ///
+    /// Expects an otherwise idle database: ids are assigned after each table's current maximum.
+    Seed {
+        /// Users to create, named `seed-<tag>-<n>`, all with the password `demo-password`.
+        #[arg(long, default_value_t = 50)]
+        users: usize,
+        /// Posts to create, round-robin over the new users and the categories without children.
+        #[arg(long, default_value_t = 1000)]
+        posts: usize,
+        /// Comments per post.
+        #[arg(long, default_value_t = 5)]
+        comments_per_post: usize,
+        /// Votes per post, from distinct users (at most the number of users).
+        #[arg(long, default_value_t = 3)]
+        votes_per_post: usize,
+    },
 }
+
+/// The password of every user `board seed` creates.
+pub const DEMO_PASSWORD: &str = "demo-password";
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub enum RoleArg {
@@ -74,6 +95,55 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             tracing::info!(user_id = %user.id, name = %name, role = user.role.as_db_name(), "role set");
             app.db.close().await;
+            Ok(())
+        }
+        Command::Seed {
+            users,
+            posts,
+            comments_per_post,
+            votes_per_post,
+        } => {
+            let options = SeedOptions {
+                users,
+                posts,
+                comments_per_post,
+                votes_per_post,
+            };
+            if options.posts > 0 && options.users == 0 {
+                anyhow::bail!("--posts needs at least one user (--users 1 or more)");
+            }
+            let config = load()?;
+            let db = Db::connect(&config)
+                .await
+                .map_err(|source| StartError::Database {
+                    url: Db::describe(&config),
+                    source,
+                })?;
+            db.migrate().await.map_err(StartError::Migration)?;
+            let cost = config.bcrypt_cost;
+            let password_hash =
+                tokio::task::spawn_blocking(move || bcrypt::hash(DEMO_PASSWORD, cost)).await??;
+            let started = std::time::Instant::now();
+            let result = seed(&db, &options, &password_hash, chrono::Utc::now()).await;
+            db.close().await;
+            let report = result.map_err(|e| anyhow::anyhow!("seeding failed: {e}"))?;
+            tracing::info!(
+                database = %Db::describe(&config),
+                tag = %report.tag,
+                users = report.users,
+                posts = report.posts,
+                comments = report.comments,
+                votes = report.votes,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "demo data seeded"
+            );
+            println!(
+                "seeded {} users, {} posts, {} comments, {} votes",
+                report.users, report.posts, report.comments, report.votes
+            );
+            if let Some(name) = &report.first_user {
+                println!("demo login: {name} / {DEMO_PASSWORD}");
+            }
             Ok(())
         }
         Command::Serve => {

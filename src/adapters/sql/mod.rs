@@ -4,6 +4,7 @@
 mod categories;
 mod comments;
 mod posts;
+pub mod seed;
 mod sessions;
 mod text;
 mod users;
