@@ -171,7 +171,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn load() -> anyhow::Result<Config> {
     let config = Config::load()?;
-    crate::telemetry::init_logging(config.log_format);
+    crate::telemetry::init_logging(config.log_format, config.logstash_addr.as_deref());
     tracing::debug!(?config, "configuration");
     Ok(config)
 }

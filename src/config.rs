@@ -84,6 +84,13 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Answer `x-db-round-trips` / `x-cache-round-trips` on `/graphql` (tests and benchmarks; off in production).
     pub round_trip_headers: bool,
+    /// A header set by a trusted reverse proxy that names the client (e.g. `x-forwarded-for`); unset: the
+    /// peer address. Never set it when clients reach `board` directly: they could claim any address.
+    pub client_ip_header: Option<String>,
+    /// Serve `/metrics` on this address instead of the main one (e.g. `0.0.0.0:9100`).
+    pub metrics_bind: Option<String>,
+    /// `host:port` of a Logstash `tcp` input with the `json_lines` codec; unset: stdout only.
+    pub logstash_addr: Option<String>,
 }
 
 impl Default for Config {
@@ -111,6 +118,9 @@ impl Default for Config {
             max_complexity: 10_000,
             log_format: LogFormat::Json,
             round_trip_headers: false,
+            client_ip_header: None,
+            metrics_bind: None,
+            logstash_addr: None,
         }
     }
 }
@@ -140,6 +150,9 @@ impl fmt::Debug for Config {
             .field("max_complexity", &self.max_complexity)
             .field("log_format", &self.log_format)
             .field("round_trip_headers", &self.round_trip_headers)
+            .field("client_ip_header", &self.client_ip_header)
+            .field("metrics_bind", &self.metrics_bind)
+            .field("logstash_addr", &self.logstash_addr)
             .finish()
     }
 }

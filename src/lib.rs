@@ -76,6 +76,7 @@ impl App {
                 )
             }
         }
+        telemetry::metrics::init();
         let db = Db::connect(&config)
             .await
             .map_err(|source| StartError::Database {
@@ -97,6 +98,13 @@ impl App {
             ),
             None => Arc::new(MemoryCache::new(MEMORY_CACHE_ENTRIES)),
         };
+        {
+            let (db, cache) = (db.clone(), Arc::clone(&cache));
+            telemetry::metrics::observe_pools(
+                Arc::new(move || db.pool_stats()),
+                Arc::new(move || cache.pool_stats()),
+            );
+        }
         let hasher =
             BcryptHasher::new(config.bcrypt_cost).map_err(|e| StartError::Hasher(e.to_string()))?;
         let tokens = JwtTokens::new(
@@ -184,6 +192,8 @@ impl App {
             max_body_bytes: self.config.max_body_bytes,
             graphiql: self.config.graphiql,
             round_trip_headers: self.config.round_trip_headers,
+            client_ip_header: self.config.client_ip_header.clone(),
+            metrics_on_main: self.config.metrics_bind.is_none(),
         })
     }
 
@@ -194,7 +204,19 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let router = self.router();
-        let result = axum::serve(listener, router)
+        if let Some(bind) = &self.config.metrics_bind {
+            let metrics = tokio::net::TcpListener::bind(bind).await?;
+            let app = axum::Router::new()
+                .route("/metrics", axum::routing::get(http::observe::metrics_text));
+            tracing::info!(address = %bind, "metrics on a listener of their own");
+            tokio::spawn(async move {
+                if let Err(err) = axum::serve(metrics, app).await {
+                    tracing::error!(error = %err, "the metrics listener stopped");
+                }
+            });
+        }
+        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let result = axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await;
         self.db.close().await;

@@ -16,6 +16,7 @@ use crate::ports::{
     Clock, NewRefreshSession, NewUser, PasswordHasher, ProfileChange, SessionRepo, TokenService,
     UserRepo,
 };
+use crate::telemetry::metrics;
 
 const USER_KIND: &str = "user";
 
@@ -200,19 +201,24 @@ impl AccountService {
             .await?;
         let Some((user_id, Some(hash))) = credentials.map(|c| (c.user_id, c.password_hash)) else {
             self.hasher.verify_dummy(password).await;
+            metrics::login("invalid");
             return Err(bad_login());
         };
         if !self.hasher.verify(password, &hash).await? {
+            metrics::login("invalid");
             return Err(bad_login());
         }
         let user = self.user(user_id).await?;
         if user.is_blocked() {
+            metrics::login("blocked");
             return Err(AppError::Forbidden("this account is blocked".into()));
         }
         if !user.may_act() {
+            metrics::login("invalid");
             return Err(bad_login());
         }
         self.users.record_login(user_id, self.clock.now()).await?;
+        metrics::login("success");
         self.start_session(user, None).await
     }
 
@@ -223,22 +229,31 @@ impl AccountService {
             .sessions
             .find(&token_hash(refresh_token))
             .await?
-            .ok_or_else(bad_refresh)?;
+            .ok_or_else(|| {
+                metrics::token_refresh("invalid");
+                bad_refresh()
+            })?;
         if session.rotated {
+            metrics::token_refresh("reuse");
             tracing::warn!(user_id = %session.user_id, family = %session.family_id, "refresh token reuse; revoking the family");
             self.sessions.revoke_family(&session.family_id, now).await?;
             return Err(bad_refresh());
         }
         if session.revoked || session.expires_at <= now {
+            metrics::token_refresh("invalid");
             return Err(bad_refresh());
         }
         let user = self.user(session.user_id).await?;
         if !user.may_act() {
+            metrics::token_refresh("invalid");
             self.sessions.revoke_family(&session.family_id, now).await?;
             return Err(bad_refresh());
         }
-        self.start_session(user, Some((session.id, session.family_id)))
-            .await
+        let rotated = self
+            .start_session(user, Some((session.id, session.family_id)))
+            .await;
+        metrics::token_refresh(if rotated.is_ok() { "success" } else { "reuse" });
+        rotated
     }
 
     /// Revokes the session of this refresh token; `false` when there was no live session for it.

@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 
 use crate::domain::AppResult;
 use crate::ports::Cache;
+use crate::telemetry::metrics;
 
 /// Version of the cached value layout; bump it when a cached type changes shape, so old entries are ignored.
 const LAYOUT_VERSION: &str = "v1";
@@ -76,10 +77,13 @@ impl CacheAside {
             return Ok(found);
         }
         let keys: Vec<String> = ids.iter().map(|id| self.key(kind, id)).collect();
+        let mut read_failed = false;
         let cached = match self.cache.get_many(&keys).await {
             Ok(values) => values,
             Err(err) => {
+                read_failed = true;
                 tracing::warn!(error = %err, cache = self.cache.kind(), "cache read failed; reading the database");
+                metrics::cache(kind, "error", keys.len() as u64);
                 vec![None; keys.len()]
             }
         };
@@ -93,6 +97,11 @@ impl CacheAside {
                 // A miss, or an entry we cannot read (older layout): read the database.
                 None | Some(Err(_)) => misses.push(*id),
             }
+        }
+        // Hits include remembered absences; an unreadable entry counts as a miss.
+        if !read_failed {
+            metrics::cache(kind, "hit", (ids.len() - misses.len()) as u64);
+            metrics::cache(kind, "miss", misses.len() as u64);
         }
         if misses.is_empty() {
             return Ok(found);
@@ -112,6 +121,7 @@ impl CacheAside {
         }
         if let Err(err) = self.cache.set_many(&entries).await {
             tracing::warn!(error = %err, cache = self.cache.kind(), "cache write failed");
+            metrics::cache(kind, "error", entries.len() as u64);
         }
         Ok(found)
     }
@@ -123,6 +133,7 @@ impl CacheAside {
         }
         if let Err(err) = self.cache.delete(keys).await {
             tracing::warn!(error = %err, cache = self.cache.kind(), ?keys, "cache invalidation failed");
+            metrics::cache("invalidation", "error", keys.len() as u64);
         }
     }
 }

@@ -13,10 +13,15 @@ use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{Html, IntoResponse};
 
+use axum::Extension;
+use opentelemetry::KeyValue;
+
+use super::observe::ClientIp;
 use super::{AppState, REQUEST_ID};
 use crate::domain::{AppError, User};
 use crate::graphql::RequestContext;
 use crate::graphql::errors::{coded_response, error_response, finish_response};
+use crate::telemetry::metrics;
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 
 use crate::graphql::batches::{RequestBatches, drive};
@@ -64,6 +69,7 @@ fn refuse(status: StatusCode, code: &str, message: &str) -> axum::response::Resp
 
 pub async fn post_graphql(
     State(state): State<AppState>,
+    Extension(ClientIp(client_ip)): Extension<ClientIp>,
     headers: HeaderMap,
     body: Body,
 ) -> axum::response::Response {
@@ -120,12 +126,13 @@ pub async fn post_graphql(
             &format!("a batch carries 1–{MAX_BATCH} operations"),
         );
     }
-    execute(&state, &headers, batch).await
+    execute(&state, &headers, &client_ip, batch).await
 }
 
 /// Queries only: a mutation over GET could be triggered by a link or an image on another site.
 pub async fn get_graphql(
     State(state): State<AppState>,
+    Extension(ClientIp(client_ip)): Extension<ClientIp>,
     headers: HeaderMap,
     uri: Uri,
 ) -> axum::response::Response {
@@ -147,7 +154,7 @@ pub async fn get_graphql(
             "mutations must be sent with POST",
         );
     }
-    execute(&state, &headers, BatchRequest::Single(request)).await
+    execute(&state, &headers, &client_ip, BatchRequest::Single(request)).await
 }
 
 fn is_mutation(request: &Request) -> bool {
@@ -195,25 +202,68 @@ async fn authenticate(
     }
 }
 
+/// The type of the operation a request selects (`query`, `mutation`, `subscription`), or `unknown` when its
+/// document does not parse or names no operation. The parsed document is kept, so it is parsed once.
+fn prepare(request: &mut Request) -> &'static str {
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return "unknown";
+    };
+    let ty = document
+        .operations
+        .iter()
+        .find(|(name, _)| match (&request.operation_name, name) {
+            (Some(wanted), Some(name)) => wanted == name.as_str(),
+            (None, _) => true,
+            (Some(_), None) => false,
+        })
+        .map(|(_, op)| match op.node.ty {
+            OperationType::Query => "query",
+            OperationType::Mutation => "mutation",
+            OperationType::Subscription => "subscription",
+        })
+        .unwrap_or("unknown");
+    request.set_parsed_query(document);
+    ty
+}
+
+fn error_codes(response: &Response) -> Vec<String> {
+    response
+        .errors
+        .iter()
+        .filter_map(
+            |e| match e.extensions.as_ref().and_then(|x| x.get("code")) {
+                Some(async_graphql::Value::String(code)) => Some(code.clone()),
+                _ => None,
+            },
+        )
+        .collect()
+}
+
 async fn execute(
     state: &AppState,
     headers: &HeaderMap,
-    batch: BatchRequest,
+    client_ip: &str,
+    mut batch: BatchRequest,
 ) -> axum::response::Response {
     let started = Instant::now();
     let request_id = request_id(headers);
     let trips = Arc::new(RoundTrips::default());
-    let operation = match &batch {
-        BatchRequest::Single(r) => r.operation_name.clone().unwrap_or_default(),
-        BatchRequest::Batch(list) => format!("batch of {}", list.len()),
-    };
+    let operations: Vec<(Option<String>, &'static str)> = batch
+        .iter_mut()
+        .map(|r| {
+            let ty = prepare(r);
+            (r.operation_name.clone(), ty)
+        })
+        .collect();
     let batches = RequestBatches::new();
+    let mut viewer = None;
     let work = async {
         let users = Loaders::users(Arc::clone(&state.services.accounts), &batches);
         let actor = match authenticate(state, headers, &users).await {
             Ok(actor) => actor,
             Err(err) => return BatchResponse::Single(error_response(&err, &request_id)),
         };
+        viewer = actor.as_ref().map(|a| a.id);
         let loaders = Loaders::new(
             users,
             Arc::clone(&state.services.board),
@@ -236,30 +286,48 @@ async fn execute(
         }
     };
     let response = roundtrips::scope(Arc::clone(&trips), drive(Arc::clone(&batches), work)).await;
+    let elapsed = started.elapsed();
     let responses: Vec<&Response> = match &response {
         BatchResponse::Single(r) => vec![r],
         BatchResponse::Batch(list) => list.iter().collect(),
     };
-    let codes: Vec<String> = responses
-        .iter()
-        .flat_map(|r| r.errors.iter())
-        .filter_map(|e| {
-            e.extensions
-                .as_ref()
-                .and_then(|x| x.get("code"))
-                .map(|c| c.to_string())
-        })
-        .collect();
-    tracing::info!(
-        target: "board::api",
-        request_id = %request_id,
-        operation = %operation,
-        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
-        db_round_trips = trips.db(),
-        cache_round_trips = trips.cache(),
-        errors = ?codes,
-        "graphql"
-    );
+    let user = viewer.map_or_else(|| "anonymous".to_owned(), |id| id.to_string());
+    let metrics = metrics::metrics();
+    if let Some(m) = metrics {
+        m.db_round_trips.record(trips.db(), &[]);
+    }
+    for (i, (name, ty)) in operations.iter().enumerate() {
+        // An authentication failure answers once for the whole batch.
+        let codes = responses
+            .get(i)
+            .or(responses.first())
+            .map(|r| error_codes(r))
+            .unwrap_or_default();
+        let outcome = codes.first().cloned().unwrap_or_else(|| "ok".to_owned());
+        if let Some(m) = metrics {
+            let labels = [
+                KeyValue::new("graphql.operation.name", m.operation_label(name.as_deref())),
+                KeyValue::new("graphql.operation.type", *ty),
+                KeyValue::new("outcome", outcome.clone()),
+            ];
+            m.graphql_duration.record(elapsed.as_secs_f64(), &labels);
+            m.graphql_operations.add(1, &labels);
+        }
+        tracing::info!(
+            target: "board::api",
+            request_id = %request_id,
+            operation_name = name.as_deref().unwrap_or("anonymous"),
+            operation_type = *ty,
+            user = %user,
+            client_ip = %client_ip,
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            db_round_trips = trips.db(),
+            cache_round_trips = trips.cache(),
+            outcome = %outcome,
+            errors = %codes.join(","),
+            "graphql operation"
+        );
+    }
     let mut http = json_response(StatusCode::OK, &response);
     if state.round_trip_headers {
         let h = http.headers_mut();

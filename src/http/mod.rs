@@ -3,6 +3,7 @@
 mod export;
 mod graphql;
 mod health;
+pub mod observe;
 
 use std::sync::Arc;
 
@@ -27,6 +28,10 @@ pub struct AppState {
     pub max_body_bytes: usize,
     pub graphiql: bool,
     pub round_trip_headers: bool,
+    /// A header set by a trusted reverse proxy naming the client (e.g. `x-forwarded-for`).
+    pub client_ip_header: Option<String>,
+    /// Serve `/metrics` on the main listener (off when it has a listener of its own).
+    pub metrics_on_main: bool,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -39,6 +44,9 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/robots.txt", get(health::robots))
         .route("/posts/{id}/export.csv", get(export::export_post));
+    if state.metrics_on_main {
+        router = router.route("/metrics", get(observe::metrics_text));
+    }
     if state.graphiql {
         router = router
             .route("/", get(graphql::graphiql))
@@ -46,6 +54,10 @@ pub fn router(state: AppState) -> Router {
     }
     router
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
+        ))
         .with_state(state)
         // Outermost first: give every request an id, then echo it on the response.
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

@@ -132,6 +132,10 @@ pub trait Cache: Send + Sync {
     async fn ping(&self) -> Result<(), CacheError>;
     /// `"redis"` or `"memory"`, for logs and readiness output.
     fn kind(&self) -> &'static str;
+    /// (connected clients, idle clients, pool size) of a networked cache; zeros for an in-process one.
+    fn pool_stats(&self) -> (u64, u64, u64) {
+        (0, 0, 0)
+    }
 }
 
 /// Password hashing; implementations keep the CPU-heavy work off the async executor.

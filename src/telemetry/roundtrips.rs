@@ -37,9 +37,21 @@ pub fn current() -> Option<Arc<RoundTrips>> {
     CURRENT.try_with(Arc::clone).ok()
 }
 
-/// Counts one database round trip for the current request (a no-op outside one).
-pub fn count_db() {
+/// Counts one database round trip for the current request (a no-op outside one); the returned guard
+/// records the round trip's duration when dropped.
+#[must_use = "bind the guard (`let _trip = count_db();`) so that it measures the round trip"]
+pub fn count_db() -> DbTrip {
     let _ = CURRENT.try_with(|c| c.db.fetch_add(1, Ordering::Relaxed));
+    DbTrip(std::time::Instant::now())
+}
+
+/// Measures one database round trip.
+pub struct DbTrip(std::time::Instant);
+
+impl Drop for DbTrip {
+    fn drop(&mut self) {
+        super::metrics::db_query(self.0.elapsed());
+    }
 }
 
 /// Counts one cache round trip for the current request (a no-op outside one).

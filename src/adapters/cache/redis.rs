@@ -112,6 +112,17 @@ impl Cache for RedisCache {
         Ok(())
     }
 
+    fn pool_stats(&self) -> (u64, u64, u64) {
+        let connected = self
+            .pool
+            .clients()
+            .iter()
+            .filter(|c| c.is_connected())
+            .count() as u64;
+        // fred multiplexes: a connected client is never idle in the pool sense.
+        (connected, 0, self.pool.size() as u64)
+    }
+
     fn kind(&self) -> &'static str {
         "redis"
     }

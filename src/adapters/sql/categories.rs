@@ -40,7 +40,7 @@ fn write_error(err: sqlx::Error) -> AppError {
 #[async_trait]
 impl CategoryRepo for SqlCategoryRepo {
     async fn all(&self) -> AppResult<Vec<Category>> {
-        count_db();
+        let _trip = count_db();
         let rows: Vec<CategoryRow> = on_db!(&self.db, pool => sqlx::query_as(
             "SELECT id, tier, name, parent_id FROM category ORDER BY tier, id",
         )
@@ -64,7 +64,7 @@ impl CategoryRepo for SqlCategoryRepo {
         parent: Option<CategoryId>,
         tier: i32,
     ) -> AppResult<CategoryId> {
-        count_db();
+        let _trip = count_db();
         let id: i64 = on_db!(&self.db, pool => sqlx::query_scalar(
             "INSERT INTO category (tier, name, parent_id) VALUES (?, ?, ?) RETURNING id",
         )
@@ -78,7 +78,7 @@ impl CategoryRepo for SqlCategoryRepo {
     }
 
     async fn update(&self, id: CategoryId, change: CategoryChange) -> AppResult<()> {
-        count_db();
+        let _trip = count_db();
         on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
             if let Some(name) = &change.name {
@@ -108,7 +108,7 @@ impl CategoryRepo for SqlCategoryRepo {
     }
 
     async fn delete(&self, id: CategoryId) -> AppResult<()> {
-        count_db();
+        let _trip = count_db();
         let blocked: (i64, i64) = on_db!(&self.db, pool => sqlx::query_as(
             "SELECT (SELECT COUNT(*) FROM category WHERE parent_id = ?), (SELECT COUNT(*) FROM post WHERE category_id = ?)",
         )
@@ -136,7 +136,7 @@ impl CategoryRepo for SqlCategoryRepo {
                 });
             }
         }
-        count_db();
+        let _trip = count_db();
         let deleted = on_db!(&self.db, pool => sqlx::query("DELETE FROM category WHERE id = ?")
             .bind(id.0)
             .execute(pool)

@@ -141,6 +141,15 @@ impl Db {
         }
     }
 
+    /// (open connections, idle connections, maximum) of the pool, for the pool gauges.
+    pub fn pool_stats(&self) -> (u64, u64, u64) {
+        on_db!(self, pool => (
+            u64::from(pool.size()),
+            pool.num_idle() as u64,
+            u64::from(pool.options().get_max_connections()),
+        ))
+    }
+
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         on_db!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
     }

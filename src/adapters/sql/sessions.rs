@@ -34,7 +34,7 @@ const INSERT_SESSION: &str = "INSERT INTO refresh_session \
 #[async_trait]
 impl SessionRepo for SqlSessionRepo {
     async fn create(&self, s: NewRefreshSession) -> AppResult<()> {
-        count_db();
+        let _trip = count_db();
         on_db!(&self.db, pool => sqlx::query(INSERT_SESSION)
             .bind(s.user_id.0)
             .bind(&s.family_id)
@@ -48,7 +48,7 @@ impl SessionRepo for SqlSessionRepo {
     }
 
     async fn find(&self, token_hash: &str) -> AppResult<Option<RefreshSession>> {
-        count_db();
+        let _trip = count_db();
         let row: Option<SessionRow> = on_db!(&self.db, pool => sqlx::query_as(
             "SELECT id, user_id, family_id, expires_datetime, rotated_datetime, revoked_datetime \
              FROM refresh_session WHERE token_hash = ?",
@@ -73,7 +73,7 @@ impl SessionRepo for SqlSessionRepo {
         next: NewRefreshSession,
         at: DateTime<Utc>,
     ) -> AppResult<bool> {
-        count_db();
+        let _trip = count_db();
         on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
             // The conditional update is the race arbiter: of two concurrent rotations of one token, one wins.
@@ -106,7 +106,7 @@ impl SessionRepo for SqlSessionRepo {
     }
 
     async fn revoke_family(&self, family_id: &str, at: DateTime<Utc>) -> AppResult<()> {
-        count_db();
+        let _trip = count_db();
         on_db!(&self.db, pool => sqlx::query(
             "UPDATE refresh_session SET revoked_datetime = ? WHERE family_id = ? AND revoked_datetime IS NULL",
         )
@@ -119,7 +119,7 @@ impl SessionRepo for SqlSessionRepo {
     }
 
     async fn revoke(&self, token_hash: &str, at: DateTime<Utc>) -> AppResult<bool> {
-        count_db();
+        let _trip = count_db();
         let affected = on_db!(&self.db, pool => sqlx::query(
             "UPDATE refresh_session SET revoked_datetime = ? WHERE token_hash = ? AND revoked_datetime IS NULL",
         )
@@ -133,7 +133,7 @@ impl SessionRepo for SqlSessionRepo {
     }
 
     async fn revoke_all(&self, user_id: UserId, at: DateTime<Utc>) -> AppResult<()> {
-        count_db();
+        let _trip = count_db();
         on_db!(&self.db, pool => sqlx::query(
             "UPDATE refresh_session SET revoked_datetime = ? WHERE user_id = ? AND revoked_datetime IS NULL",
         )

@@ -102,7 +102,7 @@ fn write_error(err: sqlx::Error) -> AppError {
 #[async_trait]
 impl UserRepo for SqlUserRepo {
     async fn create(&self, user: NewUser) -> AppResult<UserId> {
-        count_db();
+        let _trip = count_db();
         let id: i64 = on_db!(&self.db, pool => sqlx::query_scalar(
             "INSERT INTO `user` (name, name_key, password, email, created_datetime, role_id) \
              VALUES (?, ?, ?, ?, ?, (SELECT id FROM role WHERE name = ?)) RETURNING id",
@@ -123,7 +123,7 @@ impl UserRepo for SqlUserRepo {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        count_db();
+        let _trip = count_db();
         let rows: Vec<UserStateRow> = on_db!(&self.db, pool => {
             let mut query = QueryBuilder::new(SELECT_USERS);
             let mut list = query.separated(", ");
@@ -138,7 +138,7 @@ impl UserRepo for SqlUserRepo {
     }
 
     async fn id_by_name_key(&self, name_key: &str) -> AppResult<Option<UserId>> {
-        count_db();
+        let _trip = count_db();
         let id: Option<i64> =
             on_db!(&self.db, pool => sqlx::query_scalar("SELECT id FROM `user` WHERE name_key = ?")
             .bind(name_key)
@@ -149,7 +149,7 @@ impl UserRepo for SqlUserRepo {
     }
 
     async fn credentials(&self, name_key: &str, email: &str) -> AppResult<Option<Credentials>> {
-        count_db();
+        let _trip = count_db();
         let row: Option<CredentialsRow> = on_db!(&self.db, pool => sqlx::query_as(
             "SELECT id, password FROM `user` WHERE name_key = ? OR email = ? ORDER BY id LIMIT 1",
         )
@@ -165,7 +165,7 @@ impl UserRepo for SqlUserRepo {
     }
 
     async fn password_hash(&self, id: UserId) -> AppResult<Option<String>> {
-        count_db();
+        let _trip = count_db();
         let hash: Option<Option<Text>> =
             on_db!(&self.db, pool => sqlx::query_scalar("SELECT password FROM `user` WHERE id = ?")
             .bind(id.0)
@@ -176,7 +176,7 @@ impl UserRepo for SqlUserRepo {
     }
 
     async fn record_login(&self, id: UserId, at: DateTime<Utc>) -> AppResult<()> {
-        count_db();
+        let _trip = count_db();
         on_db!(&self.db, pool => sqlx::query("INSERT INTO logged_in (user_id, created_datetime) VALUES (?, ?)")
             .bind(id.0)
             .bind(at)
@@ -191,7 +191,7 @@ impl UserRepo for SqlUserRepo {
         id: UserId,
         page: &PageRequest<i64>,
     ) -> AppResult<Page<LoginEvent>> {
-        count_db();
+        let _trip = count_db();
         let rows: Vec<LoginRow> = on_db!(&self.db, pool => {
             let mut query = QueryBuilder::new("SELECT id, user_id, created_datetime FROM logged_in WHERE user_id = ");
             query.push_bind(id.0);
@@ -218,7 +218,7 @@ impl UserRepo for SqlUserRepo {
     }
 
     async fn count_logins(&self, id: UserId) -> AppResult<i64> {
-        count_db();
+        let _trip = count_db();
         on_db!(&self.db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM logged_in WHERE user_id = ?")
             .bind(id.0)
             .fetch_one(pool)
@@ -230,7 +230,7 @@ impl UserRepo for SqlUserRepo {
         if change.name.is_none() && change.email.is_none() {
             return Ok(());
         }
-        count_db();
+        let _trip = count_db();
         on_db!(&self.db, pool => {
             let mut query = QueryBuilder::new("UPDATE `user` SET ");
             let mut set = query.separated(", ");
@@ -248,7 +248,7 @@ impl UserRepo for SqlUserRepo {
     }
 
     async fn set_password(&self, id: UserId, password_hash: &str) -> AppResult<()> {
-        count_db();
+        let _trip = count_db();
         on_db!(&self.db, pool => sqlx::query("UPDATE `user` SET password = ? WHERE id = ?")
             .bind(password_hash)
             .bind(id.0)
@@ -259,7 +259,7 @@ impl UserRepo for SqlUserRepo {
     }
 
     async fn resign(&self, id: UserId, at: DateTime<Utc>) -> AppResult<()> {
-        count_db();
+        let _trip = count_db();
         on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
             sqlx::query("UPDATE `user` SET name = NULL, name_key = NULL, email = NULL, password = NULL WHERE id = ?")
@@ -288,7 +288,7 @@ impl UserRepo for SqlUserRepo {
     }
 
     async fn set_role(&self, id: UserId, role: Role) -> AppResult<()> {
-        count_db();
+        let _trip = count_db();
         on_db!(&self.db, pool => sqlx::query("UPDATE `user` SET role_id = (SELECT id FROM role WHERE name = ?) WHERE id = ?")
             .bind(role.as_db_name())
             .bind(id.0)
@@ -305,7 +305,7 @@ impl UserRepo for SqlUserRepo {
         detail: Option<&str>,
         at: DateTime<Utc>,
     ) -> AppResult<()> {
-        count_db();
+        let _trip = count_db();
         on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
             // Delete-then-insert is an upsert both dialects spell the same way.
@@ -337,7 +337,7 @@ impl UserRepo for SqlUserRepo {
     }
 
     async fn remove_state(&self, id: UserId, state: UserStateKind) -> AppResult<()> {
-        count_db();
+        let _trip = count_db();
         on_db!(&self.db, pool => sqlx::query("DELETE FROM user_state WHERE user_id = ? AND state_id = (SELECT id FROM state WHERE name = ?)")
             .bind(id.0)
             .bind(state.as_db_name())

@@ -74,7 +74,7 @@ impl SqlVoteRepo {
             )
         };
         for attempt in 1..=WRITE_ATTEMPTS {
-            count_db();
+            let _trip = count_db();
             let outcome: Result<Option<bool>, sqlx::Error> = on_db!(&self.db, pool => async {
                 let mut tx = pool.begin().await?;
                 let live = sqlx::query(&counter).bind(delta).bind(id).execute(&mut *tx).await?.rows_affected();
@@ -106,7 +106,7 @@ impl SqlVoteRepo {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        count_db();
+        let _trip = count_db();
         on_db!(&self.db, pool => {
             let mut query = QueryBuilder::new(format!("SELECT {} FROM {} WHERE user_id = ", target.key, target.voters));
             query.push_bind(user.0).push(format!(" AND {} IN (", target.key));
