@@ -91,6 +91,8 @@ pub struct Config {
     pub metrics_bind: Option<String>,
     /// `host:port` of a Logstash `tcp` input with the `json_lines` codec; unset: stdout only.
     pub logstash_addr: Option<String>,
+    /// A GraphQL request running longer is stopped and answered `SERVICE_UNAVAILABLE`.
+    pub request_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -121,6 +123,7 @@ impl Default for Config {
             client_ip_header: None,
             metrics_bind: None,
             logstash_addr: None,
+            request_timeout_ms: 10_000,
         }
     }
 }
@@ -153,6 +156,7 @@ impl fmt::Debug for Config {
             .field("client_ip_header", &self.client_ip_header)
             .field("metrics_bind", &self.metrics_bind)
             .field("logstash_addr", &self.logstash_addr)
+            .field("request_timeout_ms", &self.request_timeout_ms)
             .finish()
     }
 }
@@ -212,6 +216,11 @@ impl Config {
         if !(4..=31).contains(&self.bcrypt_cost) {
             return Err(ConfigError::Invalid(
                 "BOARD_BCRYPT_COST must be 4–31".into(),
+            ));
+        }
+        if self.request_timeout_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "BOARD_REQUEST_TIMEOUT_MS must be positive".into(),
             ));
         }
         if self.access_token_ttl_secs == 0 || self.refresh_token_ttl_secs == 0 {

@@ -194,6 +194,7 @@ impl App {
             round_trip_headers: self.config.round_trip_headers,
             client_ip_header: self.config.client_ip_header.clone(),
             metrics_on_main: self.config.metrics_bind.is_none(),
+            request_timeout: std::time::Duration::from_millis(self.config.request_timeout_ms),
         })
     }
 

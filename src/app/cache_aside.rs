@@ -119,6 +119,10 @@ impl CacheAside {
                 entries.push((self.key(kind, id), "null".to_owned(), NEGATIVE_TTL));
             }
         }
+        if read_failed {
+            // The cache just failed: don't spend a second timeout on writing to it.
+            return Ok(found);
+        }
         if let Err(err) = self.cache.set_many(&entries).await {
             tracing::warn!(error = %err, cache = self.cache.kind(), "cache write failed");
             metrics::cache(kind, "error", entries.len() as u64);

@@ -285,7 +285,18 @@ async fn execute(
             ),
         }
     };
-    let response = roundtrips::scope(Arc::clone(&trips), drive(Arc::clone(&batches), work)).await;
+    let bounded = tokio::time::timeout(state.request_timeout, drive(Arc::clone(&batches), work));
+    let response = match roundtrips::scope(Arc::clone(&trips), bounded).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(request_id = %request_id, timeout = ?state.request_timeout, "request timed out");
+            let err = AppError::Unavailable(format!(
+                "the request took longer than {} ms and was stopped; retry later",
+                state.request_timeout.as_millis()
+            ));
+            BatchResponse::Single(error_response(&err, &request_id))
+        }
+    };
     let elapsed = started.elapsed();
     let responses: Vec<&Response> = match &response {
         BatchResponse::Single(r) => vec![r],

@@ -32,6 +32,8 @@ pub struct AppState {
     pub client_ip_header: Option<String>,
     /// Serve `/metrics` on the main listener (off when it has a listener of its own).
     pub metrics_on_main: bool,
+    /// A GraphQL request still running after this is stopped and answered `SERVICE_UNAVAILABLE`.
+    pub request_timeout: std::time::Duration,
 }
 
 pub fn router(state: AppState) -> Router {

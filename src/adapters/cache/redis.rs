@@ -1,7 +1,9 @@
 //! Redis through fred: a small connection pool, every command bounded by a timeout so that a slow or absent
 //! Redis costs a bounded delay, after which the caller reads the database. fred reconnects in the background.
 
-use std::time::Duration;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use fred::prelude::{
@@ -16,7 +18,14 @@ use crate::telemetry::roundtrips::count_cache;
 pub struct RedisCache {
     pool: Pool,
     timeout: Duration,
+    /// Circuit breaker: until this instant (ms since `epoch`), commands fail at once instead of waiting
+    /// for a timeout each. A slow or absent Redis then costs one timeout per `OPEN_FOR`, not one per read.
+    open_until_ms: AtomicU64,
+    epoch: Instant,
 }
+
+/// How long the breaker stays open after a failure; the next command after it probes Redis again.
+const OPEN_FOR: Duration = Duration::from_secs(1);
 
 fn cache_error(err: FredError) -> CacheError {
     CacheError(err.to_string())
@@ -44,21 +53,35 @@ impl RedisCache {
             .build_pool(pool_size.max(1))
             .map_err(cache_error)?;
         pool.init().await.map_err(cache_error)?;
-        Ok(Self { pool, timeout })
+        Ok(Self {
+            pool,
+            timeout,
+            open_until_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+        })
     }
 
     async fn bounded<T>(
         &self,
         future: impl Future<Output = Result<T, FredError>>,
     ) -> Result<T, CacheError> {
+        let now = self.epoch.elapsed().as_millis() as u64;
+        if now < self.open_until_ms.load(Ordering::Relaxed) {
+            return Err(CacheError("redis is failing; skipped for a moment".into()));
+        }
         count_cache();
-        match tokio::time::timeout(self.timeout, future).await {
+        let result = match tokio::time::timeout(self.timeout, future).await {
             Ok(result) => result.map_err(cache_error),
             Err(_) => Err(CacheError(format!(
                 "redis did not answer within {:?}",
                 self.timeout
             ))),
+        };
+        if result.is_err() {
+            let reopen = self.epoch.elapsed().as_millis() as u64 + OPEN_FOR.as_millis() as u64;
+            self.open_until_ms.store(reopen, Ordering::Relaxed);
         }
+        result
     }
 }
 
@@ -107,9 +130,20 @@ impl Cache for RedisCache {
         Ok(())
     }
 
+    /// Always asks Redis (the breaker does not apply), and closes the breaker when Redis answers.
     async fn ping(&self) -> Result<(), CacheError> {
-        let _: String = self.bounded(self.pool.next().ping(None)).await?;
-        Ok(())
+        count_cache();
+        match tokio::time::timeout(self.timeout, self.pool.next().ping::<String>(None)).await {
+            Ok(Ok(_)) => {
+                self.open_until_ms.store(0, Ordering::Relaxed);
+                Ok(())
+            }
+            Ok(Err(err)) => Err(cache_error(err)),
+            Err(_) => Err(CacheError(format!(
+                "redis did not answer within {:?}",
+                self.timeout
+            ))),
+        }
     }
 
     fn pool_stats(&self) -> (u64, u64, u64) {
