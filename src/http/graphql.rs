@@ -202,13 +202,14 @@ async fn authenticate(
     }
 }
 
-/// The type of the operation a request selects (`query`, `mutation`, `subscription`), or `unknown` when its
-/// document does not parse or names no operation. The parsed document is kept, so it is parsed once.
-fn prepare(request: &mut Request) -> &'static str {
+/// The name and type (`query`, `mutation`, `subscription`) of the operation a request selects; the type is
+/// `unknown` when its document does not parse or names no such operation. The parsed document is kept, so
+/// it is parsed once.
+fn prepare(request: &mut Request) -> (Option<String>, &'static str) {
     let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-        return "unknown";
+        return (request.operation_name.clone(), "unknown");
     };
-    let ty = document
+    let selected = document
         .operations
         .iter()
         .find(|(name, _)| match (&request.operation_name, name) {
@@ -216,14 +217,19 @@ fn prepare(request: &mut Request) -> &'static str {
             (None, _) => true,
             (Some(_), None) => false,
         })
-        .map(|(_, op)| match op.node.ty {
-            OperationType::Query => "query",
-            OperationType::Mutation => "mutation",
-            OperationType::Subscription => "subscription",
-        })
-        .unwrap_or("unknown");
+        .map(|(name, op)| {
+            let ty = match op.node.ty {
+                OperationType::Query => "query",
+                OperationType::Mutation => "mutation",
+                OperationType::Subscription => "subscription",
+            };
+            (name.map(|n| n.to_string()), ty)
+        });
     request.set_parsed_query(document);
-    ty
+    match selected {
+        Some((name, ty)) => (request.operation_name.clone().or(name), ty),
+        None => (request.operation_name.clone(), "unknown"),
+    }
 }
 
 fn error_codes(response: &Response) -> Vec<String> {
@@ -248,13 +254,7 @@ async fn execute(
     let started = Instant::now();
     let request_id = request_id(headers);
     let trips = Arc::new(RoundTrips::default());
-    let operations: Vec<(Option<String>, &'static str)> = batch
-        .iter_mut()
-        .map(|r| {
-            let ty = prepare(r);
-            (r.operation_name.clone(), ty)
-        })
-        .collect();
+    let operations: Vec<(Option<String>, &'static str)> = batch.iter_mut().map(prepare).collect();
     let batches = RequestBatches::new();
     let mut viewer = None;
     let work = async {
