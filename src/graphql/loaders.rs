@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use tracing::Instrument;
 
 use super::batches::RequestBatches;
 use crate::app::{AccountService, BoardService};
@@ -20,6 +21,7 @@ use crate::telemetry::roundtrips::{self, RoundTrips};
 
 /// Runs a batch inside the request's round-trip scope.
 async fn counted<F: Future>(trips: &Option<Arc<RoundTrips>>, work: F) -> F::Output {
+    let work = work.instrument(tracing::debug_span!("batch"));
     match trips {
         Some(trips) => roundtrips::scope(Arc::clone(trips), work).await,
         None => work.await,

@@ -15,6 +15,7 @@ use axum::response::{Html, IntoResponse};
 
 use axum::Extension;
 use opentelemetry::KeyValue;
+use tracing::Instrument;
 
 use super::observe::ClientIp;
 use super::{AppState, REQUEST_ID};
@@ -285,7 +286,12 @@ async fn execute(
             ),
         }
     };
-    let bounded = tokio::time::timeout(state.request_timeout, drive(Arc::clone(&batches), work));
+    // Every event of the request (batches, slow queries, errors) carries its id.
+    let span = tracing::info_span!("request", request_id = %request_id);
+    let bounded = tokio::time::timeout(
+        state.request_timeout,
+        drive(Arc::clone(&batches), work).instrument(span),
+    );
     let response = match roundtrips::scope(Arc::clone(&trips), bounded).await {
         Ok(response) => response,
         Err(_) => {

@@ -19,7 +19,8 @@ pub fn init_logging(format: LogFormat, logstash_addr: Option<&str>) {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
             .flatten_event(true)
-            .with_current_span(false)
+            .with_current_span(true)
+            .with_span_list(false)
             .with_target(true)
             .boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer().with_target(true).boxed(),
@@ -28,7 +29,8 @@ pub fn init_logging(format: LogFormat, logstash_addr: Option<&str>) {
         tracing_subscriber::fmt::layer()
             .json()
             .flatten_event(true)
-            .with_current_span(false)
+            .with_current_span(true)
+            .with_span_list(false)
             .with_target(true)
             .with_writer(logstash::LogstashSink::start(addr.to_owned()))
             .boxed()

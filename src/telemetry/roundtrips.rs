@@ -48,9 +48,19 @@ pub fn count_db() -> DbTrip {
 /// Measures one database round trip.
 pub struct DbTrip(std::time::Instant);
 
+/// A round trip slower than this is logged (with the request's id, from its span).
+const SLOW_ROUND_TRIP: std::time::Duration = std::time::Duration::from_millis(200);
+
 impl Drop for DbTrip {
     fn drop(&mut self) {
-        super::metrics::db_query(self.0.elapsed());
+        let elapsed = self.0.elapsed();
+        super::metrics::db_query(elapsed);
+        if elapsed >= SLOW_ROUND_TRIP {
+            tracing::warn!(
+                elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+                "slow database round trip"
+            );
+        }
     }
 }
 
