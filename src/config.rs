@@ -93,6 +93,24 @@ pub struct Config {
     pub logstash_addr: Option<String>,
     /// A GraphQL request running longer is stopped and answered `SERVICE_UNAVAILABLE`.
     pub request_timeout_ms: u64,
+    /// Directives on one field.
+    pub max_directives: usize,
+    /// Aliases in one document.
+    pub max_aliases: usize,
+    /// Lexical tokens in one document (checked before parsing).
+    pub max_tokens: usize,
+    /// Operations in one batched request.
+    pub max_batch: usize,
+    /// Failed logins allowed per account within `login_window_secs` before `RATE_LIMITED`.
+    pub login_failures_per_account: u64,
+    /// Failed logins allowed per client address within `login_window_secs`.
+    pub login_failures_per_client: u64,
+    pub login_window_secs: u64,
+    /// Origins allowed to call the API from a browser, e.g. `["https://board.example"]`; empty: none.
+    /// In the environment: `BOARD_CORS_ALLOWED_ORIGINS='["https://a.example","https://b.example"]'`.
+    pub cors_allowed_origins: Vec<String>,
+    /// On SIGTERM, in-flight requests get this long to finish before the process exits.
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for Config {
@@ -124,6 +142,15 @@ impl Default for Config {
             metrics_bind: None,
             logstash_addr: None,
             request_timeout_ms: 10_000,
+            max_directives: 5,
+            max_aliases: 30,
+            max_tokens: 5_000,
+            max_batch: 10,
+            login_failures_per_account: 5,
+            login_failures_per_client: 50,
+            login_window_secs: 900,
+            cors_allowed_origins: Vec::new(),
+            shutdown_grace_secs: 20,
         }
     }
 }
@@ -157,6 +184,18 @@ impl fmt::Debug for Config {
             .field("metrics_bind", &self.metrics_bind)
             .field("logstash_addr", &self.logstash_addr)
             .field("request_timeout_ms", &self.request_timeout_ms)
+            .field("max_directives", &self.max_directives)
+            .field("max_aliases", &self.max_aliases)
+            .field("max_tokens", &self.max_tokens)
+            .field("max_batch", &self.max_batch)
+            .field(
+                "login_failures_per_account",
+                &self.login_failures_per_account,
+            )
+            .field("login_failures_per_client", &self.login_failures_per_client)
+            .field("login_window_secs", &self.login_window_secs)
+            .field("cors_allowed_origins", &self.cors_allowed_origins)
+            .field("shutdown_grace_secs", &self.shutdown_grace_secs)
             .finish()
     }
 }

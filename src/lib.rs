@@ -11,7 +11,7 @@ pub mod http;
 pub mod ports;
 pub mod telemetry;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +20,7 @@ use adapters::cache::{MemoryCache, RedisCache};
 use adapters::sql::{
     Db, SqlCategoryRepo, SqlCommentRepo, SqlPostRepo, SqlSessionRepo, SqlUserRepo, SqlVoteRepo,
 };
+use app::rate_limit::{LoginLimiter, LoginLimits};
 use app::{AccountService, BoardService, CacheAside};
 use config::{Config, SecretSource};
 use graphql::{BoardSchema, Limits, Services};
@@ -125,6 +126,15 @@ impl App {
             cache_aside.clone(),
             config.refresh_token_ttl_secs,
         );
+        let accounts = accounts.with_login_limiter(LoginLimiter::new(
+            Arc::clone(&cache),
+            &config.cache_prefix,
+            LoginLimits {
+                per_account: config.login_failures_per_account,
+                per_client: config.login_failures_per_client,
+                window: Duration::from_secs(config.login_window_secs),
+            },
+        ));
         let board = BoardService::new(
             Arc::new(SqlCategoryRepo::new(db.clone())),
             Arc::new(SqlPostRepo::new(db.clone())),
@@ -137,11 +147,7 @@ impl App {
             accounts: Arc::new(accounts),
             board: Arc::new(board),
         };
-        let limits = Limits {
-            max_depth: config.max_depth,
-            max_complexity: config.max_complexity,
-            introspection: config.introspection,
-        };
+        let limits = Limits::from_config(&config);
         let schema = graphql::build_schema(Some(services.clone()), &limits);
         tracing::info!(
             database = %Db::describe(&config),
@@ -169,11 +175,7 @@ impl App {
             accounts: Arc::new(self.services.accounts.with_cache(cache_aside.clone())),
             board: Arc::new(self.services.board.with_cache(cache_aside)),
         };
-        let limits = Limits {
-            max_depth: self.config.max_depth,
-            max_complexity: self.config.max_complexity,
-            introspection: self.config.introspection,
-        };
+        let limits = Limits::from_config(&self.config);
         let schema = graphql::build_schema(Some(services.clone()), &limits);
         Self {
             cache,
@@ -195,6 +197,10 @@ impl App {
             client_ip_header: self.config.client_ip_header.clone(),
             metrics_on_main: self.config.metrics_bind.is_none(),
             request_timeout: std::time::Duration::from_millis(self.config.request_timeout_ms),
+            max_aliases: self.config.max_aliases,
+            max_tokens: self.config.max_tokens,
+            max_batch: self.config.max_batch,
+            cors_allowed_origins: self.config.cors_allowed_origins.clone(),
         })
     }
 
@@ -217,9 +223,30 @@ impl App {
             });
         }
         let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let result = axum::serve(listener, service)
+        // On shutdown: stop accepting, let in-flight requests finish, but no longer than the grace period.
+        let (started, draining) = tokio::sync::oneshot::channel::<()>();
+        let shutdown = async move {
+            shutdown.await;
+            let _ = started.send(());
+        };
+        let serving = axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
-            .await;
+            .into_future();
+        let grace = Duration::from_secs(self.config.shutdown_grace_secs);
+        let deadline = async move {
+            if draining.await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        let result = tokio::select! {
+            result = serving => result,
+            () = deadline => {
+                tracing::warn!(grace_secs = grace.as_secs(), "requests still running after the grace period; exiting");
+                Ok(())
+            }
+        };
         self.db.close().await;
         result
     }

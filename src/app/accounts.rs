@@ -9,6 +9,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use super::cache_aside::CacheAside;
+use super::rate_limit::LoginLimiter;
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::validation;
 use crate::domain::{AppError, AppResult, LoginEvent, Role, User, UserId, UserStateKind};
@@ -37,6 +38,7 @@ pub struct AccountService {
     clock: Arc<dyn Clock>,
     cache: CacheAside,
     refresh_ttl: chrono::Duration,
+    limiter: Option<Arc<LoginLimiter>>,
 }
 
 fn bad_login() -> AppError {
@@ -78,7 +80,14 @@ impl AccountService {
             refresh_ttl: chrono::Duration::seconds(
                 i64::try_from(refresh_ttl_secs).unwrap_or(i64::MAX / 2_000),
             ),
+            limiter: None,
         }
+    }
+
+    /// Limits failed logins per account and per client.
+    pub fn with_login_limiter(mut self, limiter: LoginLimiter) -> Self {
+        self.limiter = Some(Arc::new(limiter));
+        self
     }
 
     /// The same service over another cache.
@@ -91,6 +100,7 @@ impl AccountService {
             clock: Arc::clone(&self.clock),
             cache,
             refresh_ttl: self.refresh_ttl,
+            limiter: self.limiter.clone(),
         }
     }
 
@@ -193,11 +203,38 @@ impl AccountService {
         self.start_session(user, None).await
     }
 
-    pub async fn login(&self, login: &str, password: &str) -> AppResult<AuthSession> {
+    /// Logs in by name or email. `client` is the caller's address, for the failed-login limit.
+    pub async fn login(&self, login: &str, password: &str, client: &str) -> AppResult<AuthSession> {
         let login = login.trim();
+        let account = validation::name_key(login);
+        let now = self.clock.now();
+        if let Some(limiter) = &self.limiter
+            && let Err(err) = limiter.check(&account, client, now).await
+        {
+            metrics::login("rate_limited");
+            return Err(err);
+        }
+        let outcome = self.check_login(login, &account, password).await;
+        if let Some(limiter) = &self.limiter {
+            match &outcome {
+                Ok(_) => limiter.reset(&account, now).await,
+                Err(AppError::Unauthenticated(_)) => {
+                    limiter.record_failure(&account, client, now).await
+                }
+                Err(_) => {}
+            }
+        }
+        let user = outcome?;
+        self.users.record_login(user.id, self.clock.now()).await?;
+        metrics::login("success");
+        self.start_session(user, None).await
+    }
+
+    /// The user these credentials belong to, if they are right and the user may log in.
+    async fn check_login(&self, login: &str, account: &str, password: &str) -> AppResult<User> {
         let credentials = self
             .users
-            .credentials(&validation::name_key(login), &login.to_lowercase())
+            .credentials(account, &login.to_lowercase())
             .await?;
         let Some((user_id, Some(hash))) = credentials.map(|c| (c.user_id, c.password_hash)) else {
             self.hasher.verify_dummy(password).await;
@@ -217,9 +254,7 @@ impl AccountService {
             metrics::login("invalid");
             return Err(bad_login());
         }
-        self.users.record_login(user_id, self.clock.now()).await?;
-        metrics::login("success");
-        self.start_session(user, None).await
+        Ok(user)
     }
 
     /// Rotates a refresh token. Presenting a token that was already rotated revokes its whole family.
@@ -254,6 +289,11 @@ impl AccountService {
             .await;
         metrics::token_refresh(if rotated.is_ok() { "success" } else { "reuse" });
         rotated
+    }
+
+    /// Revokes every refresh session of the user ("log out everywhere").
+    pub async fn logout_everywhere(&self, actor: UserId) -> AppResult<()> {
+        self.sessions.revoke_all(actor, self.clock.now()).await
     }
 
     /// Revokes the session of this refresh token; `false` when there was no live session for it.

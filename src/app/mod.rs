@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod board;
 pub mod cache_aside;
+pub mod rate_limit;
 
 pub use accounts::{AccountService, AuthSession};
 pub use board::BoardService;

@@ -78,36 +78,43 @@ pub async fn drive<F: Future>(batches: Arc<RequestBatches>, main: F) -> F::Outpu
     std::future::poll_fn(move |cx| {
         batches.waker.register(cx.waker());
         loop {
-            let mut spins = 0;
-            loop {
-                let flagged = Arc::new(Flagged {
-                    woken: AtomicBool::new(false),
-                    task: cx.waker().clone(),
-                });
-                let waker = Waker::from(Arc::clone(&flagged));
-                if let Poll::Ready(output) = main.as_mut().poll(&mut Context::from_waker(&waker)) {
-                    return Poll::Ready(output);
-                }
-                if !flagged.woken.load(Ordering::Acquire) {
-                    break;
-                }
-                spins += 1;
-                if spins >= MAX_SPINS {
-                    // Still busy: let other tasks run, and come back without starting a batch early.
-                    cx.waker().wake_by_ref();
-                    return Poll::Pending;
+            // The request only runs between generations of batches: while a batch is in flight, keys asked
+            // for meanwhile would start a second, overlapping batch for the same loader, and how many
+            // depended on database latency.
+            if running.is_empty() {
+                let mut spins = 0;
+                loop {
+                    let flagged = Arc::new(Flagged {
+                        woken: AtomicBool::new(false),
+                        task: cx.waker().clone(),
+                    });
+                    let waker = Waker::from(Arc::clone(&flagged));
+                    if let Poll::Ready(output) =
+                        main.as_mut().poll(&mut Context::from_waker(&waker))
+                    {
+                        return Poll::Ready(output);
+                    }
+                    if !flagged.woken.load(Ordering::Acquire) {
+                        break;
+                    }
+                    spins += 1;
+                    if spins >= MAX_SPINS {
+                        // Still busy: let other tasks run, and come back without starting a batch early.
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
                 }
             }
-            let new = batches.take_new();
-            let started = !new.is_empty();
-            running.extend(new);
-            let mut finished = false;
-            while let Poll::Ready(Some(())) = running.poll_next_unpin(cx) {
-                finished = true;
-            }
-            if !started && !finished {
+            running.extend(batches.take_new());
+            if running.is_empty() {
+                // Blocked on something else (a direct database call): its waker brings us back.
                 return Poll::Pending;
             }
+            while let Poll::Ready(Some(())) = running.poll_next_unpin(cx) {}
+            if !running.is_empty() {
+                return Poll::Pending;
+            }
+            // A generation finished: let the request take the results (and ask for the next).
         }
     })
     .await

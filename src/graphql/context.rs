@@ -11,6 +11,8 @@ use crate::domain::{AppError, User};
 pub struct RequestContext {
     pub actor: Option<User>,
     pub request_id: String,
+    /// The client's address (see `client_ip_header`), for per-client limits.
+    pub client_ip: String,
     pub loaders: Loaders,
 }
 

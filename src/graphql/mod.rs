@@ -5,6 +5,7 @@ pub mod batches;
 pub mod context;
 pub mod errors;
 pub mod ids;
+pub mod limits;
 pub mod loaders;
 mod mutation;
 mod query;
@@ -26,7 +27,19 @@ pub type BoardSchema = Schema<Query, Mutation, EmptySubscription>;
 pub struct Limits {
     pub max_depth: usize,
     pub max_complexity: usize,
+    pub max_directives: usize,
     pub introspection: bool,
+}
+
+impl Limits {
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            max_depth: config.max_depth,
+            max_complexity: config.max_complexity,
+            max_directives: config.max_directives,
+            introspection: config.introspection,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -34,6 +47,7 @@ impl Default for Limits {
         Self {
             max_depth: 12,
             max_complexity: 10_000,
+            max_directives: 5,
             introspection: true,
         }
     }
@@ -51,9 +65,10 @@ pub fn build_schema(services: Option<Services>, limits: &Limits) -> BoardSchema 
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(64)
-        .limit_directives(20);
+        .limit_directives(limits.max_directives);
     if !limits.introspection {
-        builder = builder.disable_introspection();
+        // "Did you mean …?" would disclose the schema that introspection hides.
+        builder = builder.disable_introspection().disable_suggestions();
     }
     if let Some(services) = services {
         builder = builder.data(services);

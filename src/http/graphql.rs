@@ -26,18 +26,30 @@ use crate::telemetry::metrics;
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 
 use crate::graphql::batches::{RequestBatches, drive};
+use crate::graphql::limits;
 use crate::graphql::loaders::{Loaders, UserLoader};
 use crate::telemetry::roundtrips::{self, RoundTrips};
 
-/// The most operations one batched request may carry.
-const MAX_BATCH: usize = 10;
-
-pub async fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .title("board — GraphiQL")
-            .finish(),
+/// GraphiQL, with headers that keep the page from being framed or sniffed and limit where it loads from.
+pub async fn graphiql() -> impl IntoResponse {
+    let page = GraphiQLSource::build()
+        .endpoint("/graphql")
+        .title("board — GraphiQL")
+        .finish();
+    (
+        [
+            (
+                axum::http::header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; script-src 'self' 'unsafe-inline' https://unpkg.com; \
+                 style-src 'self' 'unsafe-inline' https://unpkg.com https://fonts.googleapis.com; \
+                 font-src 'self' https://fonts.gstatic.com data:; img-src 'self' data: https:; \
+                 connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+            ),
+            (axum::http::header::X_FRAME_OPTIONS, "DENY"),
+            (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (axum::http::header::REFERRER_POLICY, "no-referrer"),
+        ],
+        Html(page),
     )
 }
 
@@ -120,11 +132,11 @@ pub async fn post_graphql(
         }
     };
     let operations = batch.iter().count();
-    if operations == 0 || operations > MAX_BATCH {
+    if operations == 0 || operations > state.max_batch {
         return refuse(
             StatusCode::BAD_REQUEST,
             "QUERY_TOO_COMPLEX",
-            &format!("a batch carries 1–{MAX_BATCH} operations"),
+            &format!("a batch carries 1–{} operations", state.max_batch),
         );
     }
     execute(&state, &headers, &client_ip, batch).await
@@ -206,10 +218,27 @@ async fn authenticate(
 /// The name and type (`query`, `mutation`, `subscription`) of the operation a request selects; the type is
 /// `unknown` when its document does not parse or names no such operation. The parsed document is kept, so
 /// it is parsed once.
-fn prepare(request: &mut Request) -> (Option<String>, &'static str) {
+fn prepare(
+    request: &mut Request,
+    state: &AppState,
+) -> Result<(Option<String>, &'static str), String> {
+    let tokens = limits::count_tokens(&request.query, state.max_tokens);
+    if tokens > state.max_tokens {
+        return Err(format!(
+            "the document has more than {} tokens",
+            state.max_tokens
+        ));
+    }
     let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-        return (request.operation_name.clone(), "unknown");
+        return Ok((request.operation_name.clone(), "unknown"));
     };
+    let aliases = limits::count_aliases(&document);
+    if aliases > state.max_aliases {
+        return Err(format!(
+            "the document has {aliases} aliases; at most {} are allowed",
+            state.max_aliases
+        ));
+    }
     let selected = document
         .operations
         .iter()
@@ -227,10 +256,10 @@ fn prepare(request: &mut Request) -> (Option<String>, &'static str) {
             (name.map(|n| n.to_string()), ty)
         });
     request.set_parsed_query(document);
-    match selected {
+    Ok(match selected {
         Some((name, ty)) => (request.operation_name.clone().or(name), ty),
         None => (request.operation_name.clone(), "unknown"),
-    }
+    })
 }
 
 fn error_codes(response: &Response) -> Vec<String> {
@@ -255,7 +284,14 @@ async fn execute(
     let started = Instant::now();
     let request_id = request_id(headers);
     let trips = Arc::new(RoundTrips::default());
-    let operations: Vec<(Option<String>, &'static str)> = batch.iter_mut().map(prepare).collect();
+    let mut operations: Vec<(Option<String>, &'static str)> = Vec::new();
+    for request in batch.iter_mut() {
+        match prepare(request, state) {
+            Ok(op) => operations.push(op),
+            // Refused before any database or cache work.
+            Err(message) => return refuse(StatusCode::OK, "QUERY_TOO_COMPLEX", &message),
+        }
+    }
     let batches = RequestBatches::new();
     let mut viewer = None;
     let work = async {
@@ -274,6 +310,7 @@ async fn execute(
         let context = Arc::new(RequestContext {
             actor,
             request_id: request_id.clone(),
+            client_ip: client_ip.to_owned(),
             loaders,
         });
         let response = state.schema.execute_batch(batch.data(context)).await;

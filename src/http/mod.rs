@@ -8,8 +8,9 @@ pub mod observe;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{HeaderName, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::routing::get;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::adapters::sql::Db;
@@ -34,6 +35,30 @@ pub struct AppState {
     pub metrics_on_main: bool,
     /// A GraphQL request still running after this is stopped and answered `SERVICE_UNAVAILABLE`.
     pub request_timeout: std::time::Duration,
+    pub max_aliases: usize,
+    pub max_tokens: usize,
+    pub max_batch: usize,
+    /// Origins allowed to call the API from a browser (CORS); empty: none.
+    pub cors_allowed_origins: Vec<String>,
+}
+
+/// CORS for the configured origins only. Tokens travel in the `Authorization` header, never in cookies,
+/// so credentials are never allowed (which also makes `*` safe to configure).
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, REQUEST_ID])
+        .expose_headers([REQUEST_ID])
+        .max_age(std::time::Duration::from_secs(600));
+    if origins.iter().any(|o| o == "*") {
+        layer.allow_origin(AllowOrigin::any())
+    } else {
+        let list: Vec<HeaderValue> = origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        layer.allow_origin(AllowOrigin::list(list))
+    }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -54,6 +79,7 @@ pub fn router(state: AppState) -> Router {
             .route("/", get(graphql::graphiql))
             .route("/graphiql", get(graphql::graphiql));
     }
+    let cors = cors_layer(&state.cors_allowed_origins);
     router
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
         .layer(axum::middleware::from_fn_with_state(
@@ -62,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .with_state(state)
         // Outermost first: give every request an id, then echo it on the response.
+        .layer(cors)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }

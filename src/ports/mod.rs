@@ -129,6 +129,9 @@ pub trait Cache: Send + Sync {
     /// Stores every entry with its own time to live. One round trip.
     async fn set_many(&self, entries: &[(String, String, Duration)]) -> Result<(), CacheError>;
     async fn delete(&self, keys: &[String]) -> Result<(), CacheError>;
+    /// Adds 1 to the counter at `key` (created with time to live `ttl`) and answers the new count, atomically
+    /// across every process sharing the cache. One round trip.
+    async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, CacheError>;
     async fn ping(&self) -> Result<(), CacheError>;
     /// `"redis"` or `"memory"`, for logs and readiness output.
     fn kind(&self) -> &'static str;

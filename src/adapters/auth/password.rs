@@ -5,7 +5,10 @@
 //! `non_truncating_*` functions count the NUL terminator it appends, so they would refuse a 72-byte password
 //! whose bytes all fit; hence the explicit length check with the plain functions.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
+use tokio::sync::Semaphore;
 
 use crate::domain::validation::PASSWORD_MAX_BYTES;
 use crate::domain::{AppError, AppResult};
@@ -13,6 +16,9 @@ use crate::ports::PasswordHasher;
 
 pub struct BcryptHasher {
     cost: u32,
+    /// At most one bcrypt computation per core: a login flood queues here instead of starving the
+    /// blocking pool and every other request's CPU.
+    permits: Arc<Semaphore>,
     /// A real hash of a random password: verifying against it costs what a wrong password costs.
     dummy_hash: String,
 }
@@ -21,14 +27,29 @@ impl BcryptHasher {
     /// Start-up only: hashes a throwaway password once.
     pub fn new(cost: u32) -> Result<Self, bcrypt::BcryptError> {
         let dummy_hash = bcrypt::hash(uuid::Uuid::new_v4().to_string(), cost)?;
-        Ok(Self { cost, dummy_hash })
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Ok(Self {
+            cost,
+            dummy_hash,
+            permits: Arc::new(Semaphore::new(cores)),
+        })
     }
 }
 
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| AppError::internal(format!("password hashing task: {e}")))
+impl BcryptHasher {
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> AppResult<T> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| AppError::internal(format!("password hashing permits: {e}")))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| AppError::internal(format!("password hashing task: {e}")))
+    }
 }
 
 #[async_trait]
@@ -42,7 +63,7 @@ impl PasswordHasher for BcryptHasher {
         }
         let password = password.to_owned();
         let cost = self.cost;
-        blocking(move || bcrypt::hash(password, cost))
+        self.blocking(move || bcrypt::hash(password, cost))
             .await?
             .map_err(|e| AppError::internal(format!("bcrypt: {e}")))
     }
@@ -55,7 +76,8 @@ impl PasswordHasher for BcryptHasher {
         let password = password.to_owned();
         let hash = hash.to_owned();
         // A malformed stored hash is a server-side fault, but must not let anyone in.
-        Ok(blocking(move || bcrypt::verify(password, &hash))
+        Ok(self
+            .blocking(move || bcrypt::verify(password, &hash))
             .await?
             .unwrap_or(false))
     }
@@ -63,7 +85,7 @@ impl PasswordHasher for BcryptHasher {
     async fn verify_dummy(&self, password: &str) {
         let password = password.to_owned();
         let hash = self.dummy_hash.clone();
-        let _ = blocking(move || bcrypt::verify(password, &hash)).await;
+        let _ = self.blocking(move || bcrypt::verify(password, &hash)).await;
     }
 }
 

@@ -13,6 +13,8 @@ use crate::telemetry::roundtrips::count_cache;
 struct Entry {
     value: String,
     ttl: Duration,
+    /// Counters keep the expiry their window started with; cached values get a fresh one on each write.
+    keep_expiry: bool,
 }
 
 struct PerEntryTtl;
@@ -27,14 +29,19 @@ impl Expiry<String, Entry> for PerEntryTtl {
         _key: &String,
         entry: &Entry,
         _now: Instant,
-        _remaining: Option<Duration>,
+        remaining: Option<Duration>,
     ) -> Option<Duration> {
-        Some(entry.ttl)
+        if entry.keep_expiry {
+            remaining
+        } else {
+            Some(entry.ttl)
+        }
     }
 }
 
 pub struct MemoryCache {
     entries: Moka<String, Entry>,
+    counters: tokio::sync::Mutex<()>,
 }
 
 impl MemoryCache {
@@ -45,6 +52,7 @@ impl MemoryCache {
                 .max_capacity(max_entries)
                 .expire_after(PerEntryTtl)
                 .build(),
+            counters: tokio::sync::Mutex::new(()),
         }
     }
 }
@@ -66,6 +74,7 @@ impl Cache for MemoryCache {
             let entry = Entry {
                 value: value.clone(),
                 ttl: *ttl,
+                keep_expiry: false,
             };
             self.entries.insert(key.clone(), entry).await;
         }
@@ -78,6 +87,24 @@ impl Cache for MemoryCache {
             self.entries.invalidate(key).await;
         }
         Ok(())
+    }
+
+    async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, CacheError> {
+        count_cache();
+        // One lock for all counters: increments are rare (failed logins) and must not race.
+        let _guard = self.counters.lock().await;
+        let current = self.entries.get(key).await;
+        let (count, ttl) = match current {
+            Some(entry) => (entry.value.parse::<u64>().unwrap_or(0) + 1, entry.ttl),
+            None => (1, ttl),
+        };
+        let entry = Entry {
+            value: count.to_string(),
+            ttl,
+            keep_expiry: true,
+        };
+        self.entries.insert(key.to_owned(), entry).await;
+        Ok(count)
     }
 
     async fn ping(&self) -> Result<(), CacheError> {

@@ -130,6 +130,19 @@ impl Cache for RedisCache {
         Ok(())
     }
 
+    async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, CacheError> {
+        let pipeline = self.pool.next().pipeline();
+        let () = pipeline.incr(key).await.map_err(cache_error)?;
+        let millis = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
+        // NX: the window's expiry is set by its first increment and never pushed back.
+        let () = pipeline
+            .pexpire(key, millis, Some(fred::types::ExpireOptions::NX))
+            .await
+            .map_err(cache_error)?;
+        let (count, _): (u64, i64) = self.bounded(pipeline.all()).await?;
+        Ok(count)
+    }
+
     /// Always asks Redis (the breaker does not apply), and closes the breaker when Redis answers.
     async fn ping(&self) -> Result<(), CacheError> {
         count_cache();

@@ -149,7 +149,7 @@ impl AccountMutations {
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> GqlResult<AuthPayload> {
         let accounts = &ctx.services()?.accounts;
         Ok(accounts
-            .login(&input.login, &input.password)
+            .login(&input.login, &input.password, &ctx.request()?.client_ip)
             .await
             .gql()?
             .into())
@@ -207,6 +207,18 @@ impl AccountMutations {
             refresh_token: session.refresh_token,
             expires_at: session.expires_at,
         })
+    }
+
+    /// Signs the viewer out of every session: all refresh tokens stop working. Access tokens already issued
+    /// expire within their lifetime (15 minutes by default).
+    async fn logout_everywhere(&self, ctx: &Context<'_>) -> GqlResult<LogoutPayload> {
+        let actor = ctx.actor()?.id;
+        ctx.services()?
+            .accounts
+            .logout_everywhere(actor)
+            .await
+            .gql()?;
+        Ok(LogoutPayload { success: true })
     }
 
     /// Requires the password. Name, email and password are erased; the user's content stays.
