@@ -289,7 +289,10 @@ async fn execute(
         match prepare(request, state) {
             Ok(op) => operations.push(op),
             // Refused before any database or cache work.
-            Err(message) => return refuse(StatusCode::OK, "QUERY_TOO_COMPLEX", &message),
+            Err(message) => {
+                let refused = refuse(StatusCode::OK, "QUERY_TOO_COMPLEX", &message);
+                return with_round_trips(state, refused, &trips);
+            }
         }
     }
     let batches = RequestBatches::new();
@@ -382,7 +385,15 @@ async fn execute(
             "graphql operation"
         );
     }
-    let mut http = json_response(StatusCode::OK, &response);
+    with_round_trips(state, json_response(StatusCode::OK, &response), &trips)
+}
+
+/// Adds the request's round-trip counts as headers, when configured.
+fn with_round_trips(
+    state: &AppState,
+    mut http: axum::response::Response,
+    trips: &RoundTrips,
+) -> axum::response::Response {
     if state.round_trip_headers {
         let h = http.headers_mut();
         h.insert("x-db-round-trips", HeaderValue::from(trips.db()));
