@@ -1,15 +1,49 @@
-//! Document limits checked before execution: lexical tokens (before parsing, so a huge document is never
-//! parsed) and aliases (after). Depth, complexity and directives per field are the engine's own limits.
+//! Document limits checked before execution: lexical tokens and bracket nesting (before parsing: the parser
+//! recurses once per nested value, so a deeply nested argument would overflow its stack), then aliases and
+//! the size of the document with every fragment spread expanded (a "fragment bomb" doubles with each level
+//! and would keep the engine's own validation busy for minutes). Depth, complexity and directives per field
+//! are the engine's limits.
+
+use std::collections::HashMap;
 
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 
+/// The deepest nesting of `{`, `[` and `(` a document may have (a selection 12 deep with nested input
+/// objects stays far below it; the parser's own stack is the limit it protects).
+pub const MAX_NESTING: usize = 64;
+
+/// The most fields a document may select once every fragment spread is expanded.
+pub const MAX_EXPANDED_FIELDS: usize = 20_000;
+
 /// Counts the lexical tokens of a GraphQL document, stopping once `limit` is passed.
 pub fn count_tokens(source: &str, limit: usize) -> usize {
+    scan(source, limit).0
+}
+
+/// The deepest bracket nesting of a document (strings and comments excluded).
+pub fn nesting(source: &str) -> usize {
+    scan(source, usize::MAX).1
+}
+
+/// (tokens, deepest nesting), stopping once `limit` tokens are passed.
+fn scan(source: &str, limit: usize) -> (usize, usize) {
     let bytes = source.as_bytes();
     let (mut i, mut tokens) = (0, 0);
+    let (mut depth, mut deepest) = (0_usize, 0_usize);
     while i < bytes.len() && tokens <= limit {
         let b = bytes[i];
         match b {
+            b'{' | b'[' | b'(' => {
+                tokens += 1;
+                depth += 1;
+                deepest = deepest.max(depth);
+                i += 1;
+            }
+            b'}' | b']' | b')' => {
+                tokens += 1;
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
             b' ' | b'\t' | b'\n' | b'\r' | b',' => i += 1,
             0xEF if bytes.get(i + 1) == Some(&0xBB) && bytes.get(i + 2) == Some(&0xBF) => i += 3,
             b'#' => {
@@ -56,7 +90,7 @@ pub fn count_tokens(source: &str, limit: usize) -> usize {
             }
         }
     }
-    tokens
+    (tokens, deepest)
 }
 
 fn aliases_in(set: &SelectionSet) -> usize {
@@ -87,6 +121,69 @@ pub fn count_aliases(document: &ExecutableDocument) -> usize {
     in_operations + in_fragments
 }
 
+/// Fields selected once every fragment spread is expanded (saturating; fragment cycles count as empty —
+/// validation rejects them).
+pub fn expanded_fields(document: &ExecutableDocument) -> usize {
+    fn size(
+        set: &SelectionSet,
+        document: &ExecutableDocument,
+        memo: &mut HashMap<String, usize>,
+        visiting: &mut Vec<String>,
+    ) -> usize {
+        set.items.iter().fold(0_usize, |total, item| {
+            let n = match &item.node {
+                Selection::Field(field) => 1_usize.saturating_add(size(
+                    &field.node.selection_set.node,
+                    document,
+                    memo,
+                    visiting,
+                )),
+                Selection::InlineFragment(fragment) => {
+                    size(&fragment.node.selection_set.node, document, memo, visiting)
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.to_string();
+                    if let Some(n) = memo.get(&name) {
+                        *n
+                    } else if visiting.contains(&name) {
+                        0
+                    } else if let Some(definition) = document
+                        .fragments
+                        .get(spread.node.fragment_name.node.as_str())
+                    {
+                        visiting.push(name.clone());
+                        let n = size(
+                            &definition.node.selection_set.node,
+                            document,
+                            memo,
+                            visiting,
+                        );
+                        visiting.pop();
+                        memo.insert(name, n);
+                        n
+                    } else {
+                        0
+                    }
+                }
+            };
+            total.saturating_add(n)
+        })
+    }
+    let mut memo = HashMap::new();
+    document
+        .operations
+        .iter()
+        .map(|(_, op)| {
+            size(
+                &op.node.selection_set.node,
+                document,
+                &mut memo,
+                &mut Vec::new(),
+            )
+        })
+        .fold(0, usize::saturating_add)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +200,28 @@ mod tests {
         );
         assert_eq!(count_tokens("{ a ... on B { c } }", 100), 9);
         assert!(count_tokens(&"{ a ".repeat(10_000), 5000) > 5000);
+    }
+
+    #[test]
+    fn nesting_and_fragment_bombs_are_measured() {
+        assert_eq!(nesting("{ a(x: [[1]]) { b } }"), 4);
+        assert_eq!(nesting("{ a(s: \"[[[[\") }"), 2);
+        let mut bomb = String::from("query { ...F24 } fragment F0 on Query { viewer { id } }");
+        for n in 1..=24 {
+            bomb.push_str(&format!(
+                " fragment F{n} on Query {{ ...F{m} __typename ...F{m} }}",
+                m = n - 1
+            ));
+        }
+        let doc = async_graphql::parser::parse_query(&bomb).unwrap();
+        assert!(expanded_fields(&doc) > MAX_EXPANDED_FIELDS);
+        let small =
+            async_graphql::parser::parse_query("{ ...A } fragment A on Query { viewer { id } }")
+                .unwrap();
+        assert_eq!(expanded_fields(&small), 2);
+        let cycle =
+            async_graphql::parser::parse_query("{ ...A } fragment A on Query { ...A }").unwrap();
+        assert_eq!(expanded_fields(&cycle), 0);
     }
 
     #[test]

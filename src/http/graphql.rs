@@ -171,6 +171,10 @@ pub async fn get_graphql(
 }
 
 fn is_mutation(request: &Request) -> bool {
+    if limits::nesting(&request.query) > limits::MAX_NESTING {
+        // Not parsed here (the parser's recursion is what the limit protects); execution refuses it.
+        return false;
+    }
     let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
         // Let execution report the syntax error.
         return false;
@@ -229,9 +233,21 @@ fn prepare(
             state.max_tokens
         ));
     }
+    if limits::nesting(&request.query) > limits::MAX_NESTING {
+        return Err(format!(
+            "the document nests deeper than {} levels",
+            limits::MAX_NESTING
+        ));
+    }
     let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
         return Ok((request.operation_name.clone(), "unknown"));
     };
+    if limits::expanded_fields(&document) > limits::MAX_EXPANDED_FIELDS {
+        return Err(format!(
+            "the document selects more than {} fields once its fragments are expanded",
+            limits::MAX_EXPANDED_FIELDS
+        ));
+    }
     let aliases = limits::count_aliases(&document);
     if aliases > state.max_aliases {
         return Err(format!(
