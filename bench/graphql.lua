@@ -1,0 +1,160 @@
+-- wrk script for bench/run.sh: builds the GraphQL POST bodies of one scenario and counts GraphQL errors.
+--
+-- A GraphQL error comes back as HTTP 200 with an "errors" member, which wrk alone would count as a success:
+-- response() counts such bodies, and done() prints one machine-readable line
+--   BENCH_RESULT {"requests":…,"rps":…,"p50_ms":…,"p99_ms":…,"gql_errors":…,…}
+-- that run.sh parses. Non-2xx answers and socket errors are counted by wrk itself (summary.errors).
+--
+-- Configured through the environment (each wrk thread runs its own copy of this script):
+--   BENCH_MODE      post | root | login | mixed | ping
+--   BENCH_IDS       file with one post global id per line (post, mixed)
+--   BENCH_CATEGORY  global id of the category to list (root)
+--   BENCH_LOGIN     user name to log in as (login); the password is BENCH_PASSWORD (default demo-password)
+--   BENCH_TOKENS    file with one access token per line (mixed: writes are sent as these users)
+--   BENCH_WRITE_PCT share of writes in mixed, in percent (default 10)
+
+local mode = os.getenv("BENCH_MODE") or "post"
+local write_pct = tonumber(os.getenv("BENCH_WRITE_PCT") or "10")
+
+local POST_BY_ID = "query PostById($id: ID!) { post(id: $id) { title content author { name } category { name } voteCount } }"
+local ROOT_PAGE = "query RootPage($categoryId: ID!) { posts(categoryId: $categoryId, first: 20) "
+  .. "{ edges { node { id title voteCount commentCount author { name } category { name } } } } }"
+local LOGIN = "mutation Login($login: String!, $password: String!) "
+  .. "{ login(input: { login: $login, password: $password }) { accessToken } }"
+local CREATE_COMMENT = "mutation CreateComment($postId: ID!, $content: String!) "
+  .. "{ createComment(input: { postId: $postId, content: $content }) { comment { id } } }"
+local VOTE_POST = "mutation VotePost($postId: ID!) { votePost(input: { postId: $postId }) { post { voteCount viewerHasVoted } } }"
+local PING = "query Ping { ping }"
+
+-- Bodies only ever interpolate base64 ids, JWTs and seed user names: no JSON escaping needed.
+local function body(operation, query, variables)
+  return string.format('{"operationName":"%s","query":"%s","variables":{%s}}', operation, query, variables)
+end
+
+local function lines(path)
+  local out = {}
+  if not path then return out end
+  local f = io.open(path, "r")
+  if not f then error("cannot open " .. path) end
+  for line in f:lines() do
+    if #line > 0 then out[#out + 1] = line end
+  end
+  f:close()
+  return out
+end
+
+-- ---- main state: one entry per thread, to sum the per-thread counters in done() ----
+local threads = {}
+local next_id = 0
+
+function setup(thread)
+  next_id = next_id + 1
+  thread:set("bench_tid", next_id)
+  threads[#threads + 1] = thread
+end
+
+-- ---- thread state ----
+local reads = {}     -- prebuilt read requests
+local tokens = {}
+local ids = {}
+local fixed = nil    -- the one request of fixed-body modes
+-- globals, not locals: done() reads them from each thread's state with thread:get()
+gql_errors = 0
+responses = 0
+writes = 0
+comments = 0
+votes = 0
+sample_error = ""
+local counter = 0
+local tid = 0
+
+local json_headers = { ["Content-Type"] = "application/json" }
+
+function init(args)
+  tid = tonumber(wrk.thread:get("bench_tid")) or 0
+  math.randomseed(os.time() * 1000 + tid * 7919)
+  wrk.method = "POST"
+  wrk.path = "/graphql"
+  if mode == "post" or mode == "mixed" then
+    ids = lines(os.getenv("BENCH_IDS"))
+    if #ids == 0 then error("BENCH_IDS is empty") end
+    for i, id in ipairs(ids) do
+      reads[i] = wrk.format("POST", "/graphql", json_headers,
+        body("PostById", POST_BY_ID, string.format('"id":"%s"', id)))
+    end
+  end
+  if mode == "mixed" then
+    tokens = lines(os.getenv("BENCH_TOKENS"))
+    if #tokens == 0 then error("BENCH_TOKENS is empty") end
+  elseif mode == "root" then
+    fixed = wrk.format("POST", "/graphql", json_headers,
+      body("RootPage", ROOT_PAGE, string.format('"categoryId":"%s"', os.getenv("BENCH_CATEGORY"))))
+  elseif mode == "login" then
+    fixed = wrk.format("POST", "/graphql", json_headers,
+      body("Login", LOGIN, string.format('"login":"%s","password":"%s"',
+        os.getenv("BENCH_LOGIN"), os.getenv("BENCH_PASSWORD") or "demo-password")))
+  elseif mode == "ping" then
+    fixed = wrk.format("POST", "/graphql", json_headers, body("Ping", PING, ""))
+  end
+end
+
+local function write_request()
+  writes = writes + 1
+  local token = tokens[math.random(#tokens)]
+  local post = ids[math.random(#ids)]
+  local headers = { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token }
+  if writes % 2 == 1 then
+    comments = comments + 1
+    counter = counter + 1
+    return wrk.format("POST", "/graphql", headers, body("CreateComment", CREATE_COMMENT,
+      string.format('"postId":"%s","content":"bench comment %d-%d"', post, tid, counter)))
+  else
+    votes = votes + 1
+    return wrk.format("POST", "/graphql", headers, body("VotePost", VOTE_POST,
+      string.format('"postId":"%s"', post)))
+  end
+end
+
+function request()
+  if fixed then return fixed end
+  if mode == "mixed" and math.random(100) <= write_pct then
+    return write_request()
+  end
+  return reads[math.random(#reads)]
+end
+
+function response(status, headers, resp_body)
+  responses = responses + 1
+  if status == 200 and resp_body and string.find(resp_body, '"errors"', 1, true) then
+    gql_errors = gql_errors + 1
+    if sample_error == "" then sample_error = string.sub(resp_body, 1, 400) end
+  elseif status ~= 200 and sample_error == "" then
+    sample_error = "HTTP " .. status .. ": " .. string.sub(resp_body or "", 1, 300)
+  end
+end
+
+function done(summary, latency, requests)
+  local gql, resp, w, c, v = 0, 0, 0, 0, 0
+  local samples = {}
+  for _, t in ipairs(threads) do
+    gql = gql + (tonumber(t:get("gql_errors")) or 0)
+    resp = resp + (tonumber(t:get("responses")) or 0)
+    w = w + (tonumber(t:get("writes")) or 0)
+    c = c + (tonumber(t:get("comments")) or 0)
+    v = v + (tonumber(t:get("votes")) or 0)
+    local s = t:get("sample_error")
+    if s and s ~= "" then samples[#samples + 1] = s end
+  end
+  local e = summary.errors
+  local seconds = summary.duration / 1e6
+  io.write(string.format(
+    'BENCH_RESULT {"requests":%d,"seconds":%.3f,"rps":%.1f,"p50_ms":%.3f,"p90_ms":%.3f,"p99_ms":%.3f,'
+      .. '"max_ms":%.3f,"gql_errors":%d,"connect_errors":%d,"read_errors":%d,"write_errors":%d,'
+      .. '"status_errors":%d,"timeouts":%d,"responses_checked":%d,"writes_sent":%d,"comments_sent":%d,"votes_sent":%d}\n',
+    summary.requests, seconds, summary.requests / seconds,
+    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
+    latency.max / 1000, gql, e.connect, e.read, e.write, e.status, e.timeout, resp, w, c, v))
+  for _, s in ipairs(samples) do
+    io.write("BENCH_SAMPLE_ERROR " .. string.gsub(s, "\n", " ") .. "\n")
+  end
+end

@@ -1,0 +1,382 @@
+#!/usr/bin/env bash
+# Load benchmark of board on MariaDB + Redis, compared with the embedded default (SQLite + in-process cache)
+# and with a bare axum + async-graphql server (examples/baseline.rs).
+#
+#   bash bench/run.sh
+#
+# Options (environment): DURATION (default 30s) and CONNECTIONS (default 64) per scenario; WARMUP (5s);
+# THREADS (wrk threads, default 2); SQLITE_POSTS (posts seeded into the SQLite board, default 2000);
+# MYSQL_HOST/MYSQL_PORT/MYSQL_USER (127.0.0.1/3306/root, no password), REDIS_HOST/REDIS_PORT (127.0.0.1/6379);
+# PORT_MARIADB/PORT_BASELINE/PORT_SQLITE (18090/18091/18092).
+#
+# Needs: cargo, curl, jq, mysql client, redis-cli, a MariaDB and a Redis. It builds the release binaries,
+# installs wrk with apt if missing, seeds a fresh database `board_bench` (200 users, 20 000 posts, 5 comments
+# and 5 votes per post; dropped at the end), flushes the Redis keys `bench:*`, starts the servers, runs the
+# scenarios (a warm-up, then DURATION each), and writes bench/results/<UTC timestamp>.{json,md} and
+# bench/results/latest.md.
+#
+# The load tool is wrk (with bench/graphql.lua), not oha, even where oha is installed: a GraphQL error is an
+# HTTP 200, so the script must read every body to count errors, and reads must pick a random post id per
+# request; oha can do neither. wrk runs on the same machine as the servers and takes CPU from them.
+#
+# Columns: cache round trips = x-cache-round-trips of one sample request (round_trip_headers is on);
+# errors = transport errors + non-2xx + 200s whose body has "errors"; DB round trips per request =
+# delta of board_db_round_trips_sum / delta of board_db_round_trips_count (board's /metrics) over the measured
+# part; RSS = max VmRSS of the server process sampled every 0.5 s; CPU = server CPU time / wall time
+# (1.0 = one core); wrk CPU and rest = CPU of wrk, and of everything else on the machine (MariaDB, Redis and
+# any other process) over the measured part. A busy "rest" outside MariaDB/Redis means the numbers are
+# disturbed: the script measures how busy the machine is before it starts and prints it with the results.
+set -euo pipefail
+
+DURATION=${DURATION:-30s}
+CONNECTIONS=${CONNECTIONS:-64}
+WARMUP=${WARMUP:-5s}
+THREADS=${THREADS:-2}
+SQLITE_POSTS=${SQLITE_POSTS:-2000}
+MYSQL_HOST=${MYSQL_HOST:-127.0.0.1}
+MYSQL_PORT=${MYSQL_PORT:-3306}
+MYSQL_USER=${MYSQL_USER:-root}
+REDIS_HOST=${REDIS_HOST:-127.0.0.1}
+REDIS_PORT=${REDIS_PORT:-6379}
+PORT_MARIADB=${PORT_MARIADB:-18090}
+PORT_BASELINE=${PORT_BASELINE:-18091}
+PORT_SQLITE=${PORT_SQLITE:-18092}
+DB_NAME=board_bench
+CACHE_PREFIX=bench
+LOGIN_USERS=8      # users logged in for the mixed scenario
+READ_IDS=1000      # distinct posts the read scenarios pick from
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+STARTED=$(date +%s)
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+RESULTS_DIR="$ROOT/bench/results"
+WORK=$(mktemp -d /tmp/board-bench.XXXXXX)
+LUA="$ROOT/bench/graphql.lua"
+BOARD="$ROOT/target/release/board"
+BASELINE="$ROOT/target/release/examples/baseline"
+ROWS="$WORK/rows.jsonl"
+: >"$ROWS"
+
+log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+mysql_cmd() { mysql -h"$MYSQL_HOST" -P"$MYSQL_PORT" -u"$MYSQL_USER" "$@"; }
+redis_cmd() { redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" "$@"; }
+flush_prefix() {
+  redis_cmd --scan --pattern "$CACHE_PREFIX:*" | xargs -r -n 500 redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" del >/dev/null
+}
+
+PIDS=()
+cleanup() {
+  local status=$?
+  set +e
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null
+  done
+  for pid in "${PIDS[@]}"; do
+    wait "$pid" 2>/dev/null
+  done
+  if [[ -n "${DB_CREATED:-}" ]]; then
+    mysql_cmd -e "DROP DATABASE IF EXISTS $DB_NAME" && log "dropped database $DB_NAME"
+    flush_prefix
+  fi
+  rm -f "$WORK"/*.db "$WORK"/*.db-* "$WORK"/*.jwt-secret
+  log "server logs kept in $WORK"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- 1. build ----
+log "building release binaries and examples"
+cargo build --release --bins --examples
+[[ -x "$BOARD" && -x "$BASELINE" ]] || die "missing $BOARD or $BASELINE"
+
+# ---- 2. load tool ----
+if ! command -v wrk >/dev/null; then
+  log "installing wrk"
+  if [[ $(id -u) -eq 0 ]]; then SUDO=(); else SUDO=(sudo); fi
+  "${SUDO[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq wrk >/dev/null
+fi
+WRK_VERSION=$( (wrk -v 2>&1 || true) | head -1 | awk '{print $1, $2}')
+for tool in curl jq mysql redis-cli; do
+  command -v "$tool" >/dev/null || die "$tool is needed"
+done
+
+calc() { # $1 = number of decimals, $2 = bc expression; always a valid JSON number
+  LC_ALL=C printf "%.${1}f" "$(echo "scale=6; $2" | bc)"
+}
+machine_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }  # ticks, all cores
+CLK_TCK=$(getconf CLK_TCK)
+b0=$(machine_busy)
+sleep 2
+IDLE_CHECK=$(calc 2 "($(machine_busy) - $b0) / $CLK_TCK / 2")
+LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
+log "before start: $IDLE_CHECK cores busy (load average $LOADAVG)"
+if (($(echo "$IDLE_CHECK > 0.2" | bc))); then
+  log "warning: the machine is not idle; the busiest processes:"
+  ps -eo pid,pcpu,comm --sort=-pcpu | head -6 >&2
+fi
+
+# ---- 3. data ----
+JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+MYSQL_URL="mysql://$MYSQL_USER@$MYSQL_HOST:$MYSQL_PORT/$DB_NAME"
+REDIS_URL_BENCH="redis://$REDIS_HOST:$REDIS_PORT/0"
+SQLITE_URL="sqlite://$WORK/board.db"
+
+log "creating database $DB_NAME"
+mysql_cmd -e "DROP DATABASE IF EXISTS $DB_NAME; CREATE DATABASE $DB_NAME CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+DB_CREATED=1
+flush_prefix
+
+# board with a clean environment per backend, run from $WORK (no board.toml of the checkout is read; the
+# BOARD_CONFIG file does not exist, which board treats as an empty file).
+COMMON_ENV=(RUST_LOG=warn BOARD_LOG_FORMAT=json BOARD_JWT_SECRET="$JWT_SECRET" BOARD_BCRYPT_COST=12
+  BOARD_LOGIN_FAILURES_PER_CLIENT=1000000 BOARD_ROUND_TRIP_HEADERS=true BOARD_CONFIG="$WORK/none.toml" PATH="$PATH")
+BOARD_MARIADB=(env -i "${COMMON_ENV[@]}" DATABASE_URL="$MYSQL_URL" REDIS_URL="$REDIS_URL_BENCH"
+  BOARD_CACHE_PREFIX="$CACHE_PREFIX" BOARD_BIND="127.0.0.1:$PORT_MARIADB" "$BOARD")
+BOARD_SQLITE=(env -i "${COMMON_ENV[@]}" DATABASE_URL="$SQLITE_URL" BOARD_BIND="127.0.0.1:$PORT_SQLITE" "$BOARD")
+
+log "seeding MariaDB: 200 users, 20000 posts, 5 comments and 5 votes per post"
+t0=$(date +%s.%N)
+(cd "$WORK" && "${BOARD_MARIADB[@]}" seed --users 200 --posts 20000 --comments-per-post 5 --votes-per-post 5) >"$WORK/seed-mariadb.out" 2>&1 ||
+  { cat "$WORK/seed-mariadb.out" >&2; die "seeding MariaDB failed"; }
+SEED_MARIADB_S=$(calc 1 "$(date +%s.%N) - $t0")
+cat "$WORK/seed-mariadb.out" >&2
+DEMO_USER=$(sed -n 's/^demo login: \([^ ]*\) \/.*/\1/p' "$WORK/seed-mariadb.out")
+[[ -n "$DEMO_USER" ]] || die "the seed printed no demo login"
+USER_PREFIX=${DEMO_USER%-1}   # seed-<tag>
+
+log "seeding SQLite ($WORK/board.db): 50 users, $SQLITE_POSTS posts, 5 comments and 5 votes per post"
+(cd "$WORK" && "${BOARD_SQLITE[@]}" seed --users 50 --posts "$SQLITE_POSTS" --comments-per-post 5 --votes-per-post 5) >"$WORK/seed-sqlite.out" 2>&1 ||
+  { cat "$WORK/seed-sqlite.out" >&2; die "seeding SQLite failed"; }
+cat "$WORK/seed-sqlite.out" >&2
+
+b64() { printf '%s' "$1" | base64 -w0; }
+# $1 = highest post id, $2 = file: READ_IDS distinct random post ids (fewer if there are fewer posts)
+random_post_ids() {
+  shuf -i "1-$1" -n "$READ_IDS" | while read -r n; do b64 "Post:$n"; echo; done >"$2"
+}
+random_post_ids 20000 "$WORK/ids-mariadb.txt"
+random_post_ids "$SQLITE_POSTS" "$WORK/ids-sqlite.txt"
+ROOT_CATEGORY=$(b64 "Category:1")   # qna, the first seeded root
+
+# ---- 4. servers ----
+start_server() { # $1 = name, $2 = log file, then the command; sets SERVER_PID (the server itself: exec)
+  (cd "$WORK" && exec "${@:3}" >"$2" 2>&1) &
+  SERVER_PID=$!
+  PIDS+=("$SERVER_PID")
+  log "started $1 (pid $SERVER_PID)"
+}
+wait_ready() { # $1 = url, $2 = pid, $3 = log
+  for _ in $(seq 1 300); do
+    if curl -fsS -o /dev/null "$1" 2>/dev/null; then return 0; fi
+    kill -0 "$2" 2>/dev/null || { tail -20 "$3" >&2; die "the server behind $1 exited"; }
+    sleep 0.2
+  done
+  tail -20 "$3" >&2
+  die "$1 did not answer within 60 s"
+}
+
+start_server "board on MariaDB + Redis" "$WORK/board-mariadb.log" "${BOARD_MARIADB[@]}" serve
+PID_MARIADB=$SERVER_PID
+start_server "board on SQLite + in-process cache" "$WORK/board-sqlite.log" "${BOARD_SQLITE[@]}" serve
+PID_SQLITE=$SERVER_PID
+start_server "baseline" "$WORK/baseline.log" env BASELINE_BIND="127.0.0.1:$PORT_BASELINE" "$BASELINE"
+PID_BASELINE=$SERVER_PID
+wait_ready "http://127.0.0.1:$PORT_MARIADB/readyz" "$PID_MARIADB" "$WORK/board-mariadb.log"
+wait_ready "http://127.0.0.1:$PORT_SQLITE/readyz" "$PID_SQLITE" "$WORK/board-sqlite.log"
+for _ in $(seq 1 100); do
+  curl -fsS -o /dev/null -H 'Content-Type: application/json' -d '{"query":"{ ping }"}' \
+    "http://127.0.0.1:$PORT_BASELINE/graphql" 2>/dev/null && break
+  sleep 0.2
+done
+
+
+gql() { # $1 = port, $2 = JSON body, [$3 = token]
+  local auth=()
+  [[ -n "${3:-}" ]] && auth=(-H "Authorization: Bearer $3")
+  curl -sS -H 'Content-Type: application/json' "${auth[@]}" -d "$2" "http://127.0.0.1:$1/graphql"
+}
+
+log "logging in $LOGIN_USERS seed users for the mixed scenario"
+: >"$WORK/tokens.txt"
+for n in $(seq 1 "$LOGIN_USERS"); do
+  answer=$(gql "$PORT_MARIADB" "{\"query\":\"mutation { login(input: { login: \\\"$USER_PREFIX-$n\\\", password: \\\"demo-password\\\" }) { accessToken } }\"}")
+  token=$(jq -r '.data.login.accessToken // empty' <<<"$answer")
+  [[ -n "$token" ]] || die "login of $USER_PREFIX-$n failed: $answer"
+  echo "$token" >>"$WORK/tokens.txt"
+done
+
+# ---- 5. scenarios ----
+metric_sum() { # $1 = metrics file, $2 = regex on the series (name and labels); sums the values
+  awk -v re="$2" '$0 !~ /^#/ && $0 ~ re { s += $NF } END { printf "%.0f", s }' "$1"
+}
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+rss_sampler() { # $1 = pid, $2 = output file: keeps the max VmRSS (kB)
+  local max=0 rss
+  while kill -0 "$1" 2>/dev/null; do
+    rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0)
+    ((rss > max)) && max=$rss && echo "$max" >"$2"
+    sleep 0.5
+  done
+}
+wrk_run() { # $1 = duration, $2 = url, $3 = output, then BENCH_*=… for bench/graphql.lua
+  env "${@:4}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$1" --timeout 30s --latency -s "$LUA" "$2" >"$3" 2>&1 ||
+    { cat "$3" >&2; die "wrk failed"; }
+}
+
+children_cpu() { # $1 = output of `times`: user + system seconds of the shell's waited-for children
+  awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); t += a[1] * 60 + a[2] } print t }' "$1"
+}
+# One request as curl sends it, to read the x-db-round-trips / x-cache-round-trips headers: $1 = port, $2 = mode.
+sample_round_trips() {
+  local query vars
+  case $2 in
+    post | mixed)
+      query='query PostById($id: ID!) { post(id: $id) { title content author { name } category { name } voteCount } }'
+      vars="{\"id\":\"$(head -1 "$WORK/ids-mariadb.txt")\"}"
+      [[ $1 == "$PORT_SQLITE" ]] && vars="{\"id\":\"$(head -1 "$WORK/ids-sqlite.txt")\"}" ;;
+    root)
+      query='query RootPage($c: ID!) { posts(categoryId: $c, first: 20) { edges { node { id title voteCount commentCount author { name } category { name } } } } }'
+      vars="{\"c\":\"$ROOT_CATEGORY\"}" ;;
+    login)
+      query='mutation Login($l: String!) { login(input: { login: $l, password: "demo-password" }) { accessToken } }'
+      vars="{\"l\":\"$USER_PREFIX-3\"}" ;;
+    *) echo null; return ;;
+  esac
+  curl -sS -D - -o /dev/null -H 'Content-Type: application/json' \
+    -d "$(jq -c -n --arg q "$query" --argjson v "$vars" '{query: $q, variables: $v}')" "http://127.0.0.1:$1/graphql" |
+    awk -F': ' 'tolower($1) == "x-cache-round-trips" { gsub("\r", "", $2); v = $2 } END { print (v == "" ? "null" : v) }'
+}
+
+# $1 = key, $2 = title, $3 = backend label, $4 = port, $5 = server pid, $6 = has board metrics (1/0),
+# then VAR=value pairs for bench/graphql.lua.
+scenario() {
+  local key=$1 title=$2 backend=$3 port=$4 pid=$5 metrics=$6
+  shift 6
+  local url="http://127.0.0.1:$port/graphql" out="$WORK/$key"
+  log "scenario $key: $title — warm-up $WARMUP"
+  wrk_run "$WARMUP" "$url" "$out.warmup.txt" "$@"
+  local warm_errors
+  warm_errors=$(sed -n 's/^BENCH_RESULT //p' "$out.warmup.txt" | jq '.gql_errors + .connect_errors + .read_errors + .write_errors + .status_errors + .timeouts')
+  ((warm_errors == 0)) || { log "  warm-up errors: $warm_errors"; grep BENCH_SAMPLE_ERROR "$out.warmup.txt" | head -2 >&2 || true; }
+
+  local cache_trips=null mode
+  mode=$(printf '%s\n' "$@" | sed -n 's/^BENCH_MODE=//p')
+  if ((metrics)); then
+    cache_trips=$(sample_round_trips "$port" "$mode")
+    curl -fsS "http://127.0.0.1:$port/metrics" >"$out.metrics-before"
+  fi
+  local cpu0 cpu1 t0 t1 m0 m1
+  times >"$out.times0"
+  m0=$(machine_busy)
+  cpu0=$(cpu_ticks "$pid")
+  echo 0 >"$out.rss"
+  rss_sampler "$pid" "$out.rss" &
+  local sampler=$!
+  t0=$(date +%s.%N)
+  log "  measuring $DURATION with $CONNECTIONS connections"
+  wrk_run "$DURATION" "$url" "$out.txt" "$@"
+  t1=$(date +%s.%N)
+  cpu1=$(cpu_ticks "$pid")
+  m1=$(machine_busy)
+  times >"$out.times1"
+  kill "$sampler" 2>/dev/null || true
+  wait "$sampler" 2>/dev/null || true
+  if ((metrics)); then curl -fsS "http://127.0.0.1:$port/metrics" >"$out.metrics-after"; fi
+
+  local result
+  result=$(sed -n 's/^BENCH_RESULT //p' "$out.txt")
+  [[ -n "$result" ]] || { cat "$out.txt" >&2; die "no result from wrk"; }
+  grep BENCH_SAMPLE_ERROR "$out.txt" | head -3 >&2 || true
+  local rt_per_req=null hit_ratio=null
+  if ((metrics)); then
+    local s0 s1 c0 c1 h0 h1 a0 a1
+    s0=$(metric_sum "$out.metrics-before" '^board_db_round_trips_sum')
+    s1=$(metric_sum "$out.metrics-after" '^board_db_round_trips_sum')
+    c0=$(metric_sum "$out.metrics-before" '^board_db_round_trips_count')
+    c1=$(metric_sum "$out.metrics-after" '^board_db_round_trips_count')
+    h0=$(metric_sum "$out.metrics-before" '^board_cache_requests_total[{].*result="hit"')
+    h1=$(metric_sum "$out.metrics-after" '^board_cache_requests_total[{].*result="hit"')
+    a0=$(metric_sum "$out.metrics-before" '^board_cache_requests_total')
+    a1=$(metric_sum "$out.metrics-after" '^board_cache_requests_total')
+    if ((c1 > c0)); then rt_per_req=$(calc 3 "($s1 - $s0) / ($c1 - $c0)"); fi
+    if ((a1 > a0)); then hit_ratio=$(calc 4 "($h1 - $h0) / ($a1 - $a0)"); fi
+  fi
+  local rss_kb cpu_cores wrk_cores rest_cores
+  rss_kb=$(cat "$out.rss")
+  cpu_cores=$(calc 2 "($cpu1 - $cpu0) / $CLK_TCK / ($t1 - $t0)")
+  wrk_cores=$(calc 2 "($(children_cpu "$out.times1") - $(children_cpu "$out.times0")) / ($t1 - $t0)")
+  rest_cores=$(calc 2 "($m1 - $m0) / $CLK_TCK / ($t1 - $t0) - $cpu_cores - $wrk_cores")
+  jq -c -n --arg key "$key" --arg title "$title" --arg backend "$backend" --argjson wrk "$result" \
+    --argjson rt "$rt_per_req" --argjson hit "$hit_ratio" --argjson rss "$rss_kb" --argjson cpu "$cpu_cores" \
+    --argjson ct "$cache_trips" --argjson wrkcpu "$wrk_cores" --argjson rest "$rest_cores" \
+    '{key: $key, scenario: $title, backend: $backend} + $wrk + {
+       errors: ($wrk.gql_errors + $wrk.connect_errors + $wrk.read_errors + $wrk.write_errors
+                + $wrk.status_errors + $wrk.timeouts),
+       db_round_trips_per_request: $rt, cache_round_trips_sample: $ct, cache_hit_ratio: $hit,
+       max_rss_mib: (($rss / 1024 * 10 | round) / 10), server_cpu_cores: $cpu, wrk_cpu_cores: $wrkcpu,
+       rest_cpu_cores: ([$rest, 0] | max)}' >>"$ROWS"
+  tail -1 "$ROWS" | jq -r '"  \(.rps) req/s, p50 \(.p50_ms) ms, p99 \(.p99_ms) ms, errors \(.errors), DB round trips/req \(.db_round_trips_per_request), RSS \(.max_rss_mib) MiB, CPU server \(.server_cpu_cores) wrk \(.wrk_cpu_cores) rest \(.rest_cpu_cores)"' >&2
+}
+
+MARIADB="MariaDB + Redis"
+scenario a "PostById (warm, $READ_IDS random posts)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
+  BENCH_MODE=post BENCH_IDS="$WORK/ids-mariadb.txt"
+scenario b "RootPage (posts of qna, first 20)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
+  BENCH_MODE=root BENCH_CATEGORY="$ROOT_CATEGORY"
+scenario c "Login (bcrypt cost 12)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
+  BENCH_MODE=login BENCH_LOGIN="$USER_PREFIX-2"
+scenario d "90 % PostById / 10 % createComment+votePost" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
+  BENCH_MODE=mixed BENCH_IDS="$WORK/ids-mariadb.txt" BENCH_TOKENS="$WORK/tokens.txt" BENCH_WRITE_PCT=10
+scenario e "PostById (warm, $READ_IDS random posts of $SQLITE_POSTS)" "SQLite + in-process cache" "$PORT_SQLITE" "$PID_SQLITE" 1 \
+  BENCH_MODE=post BENCH_IDS="$WORK/ids-sqlite.txt"
+scenario f "{ ping } baseline (axum + async-graphql)" "in memory" "$PORT_BASELINE" "$PID_BASELINE" 0 \
+  BENCH_MODE=ping
+
+# ---- 6. results ----
+mkdir -p "$RESULTS_DIR"
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+DIRTY=$([[ -n "$(git status --porcelain -- src Cargo.toml Cargo.lock migrations 2>/dev/null)" ]] && echo true || echo false)
+CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+ELAPSED=$(($(date +%s) - STARTED))
+jq -n --slurpfile rows "$ROWS" --arg stamp "$STAMP" --arg commit "$COMMIT" --argjson dirty "$DIRTY" \
+  --arg duration "$DURATION" --arg warmup "$WARMUP" --argjson connections "$CONNECTIONS" \
+  --argjson threads "$THREADS" --arg tool "$WRK_VERSION" --arg cpu "$CPU_MODEL" --argjson cores "$(nproc)" \
+  --argjson idle "$IDLE_CHECK" --arg loadavg "$LOADAVG" \
+  --argjson sqlite_posts "$SQLITE_POSTS" --argjson seed_s "$SEED_MARIADB_S" --argjson elapsed "$ELAPSED" \
+  '{timestamp: $stamp, commit: $commit, source_dirty: $dirty, tool: $tool, duration: $duration, warmup: $warmup,
+    connections: $connections, wrk_threads: $threads,
+    machine: {cpu: $cpu, cores: $cores, busy_cores_before_start: $idle, load_average_before_start: $loadavg},
+    data: {mariadb: {users: 200, posts: 20000, comments_per_post: 5, votes_per_post: 5, seed_seconds: $seed_s},
+           sqlite: {users: 50, posts: $sqlite_posts, comments_per_post: 5, votes_per_post: 5}},
+    script_seconds: $elapsed, scenarios: $rows}' >"$RESULTS_DIR/$STAMP.json"
+
+{
+  echo "# board benchmark $STAMP"
+  echo
+  echo "commit \`$COMMIT\`$([[ $DIRTY == true ]] && echo ' (with uncommitted changes to src/)'), $WRK_VERSION, $CONNECTIONS connections," \
+    "$THREADS wrk threads, $WARMUP warm-up then $DURATION per scenario; $(nproc) cores ($CPU_MODEL)," \
+    "shared by wrk, the servers, MariaDB and Redis ($IDLE_CHECK cores busy just before the start, load average" \
+    "$LOADAVG). MariaDB: 200 users, 20 000 posts, 5 comments and 5 votes per post (seeded in $SEED_MARIADB_S s);" \
+    "SQLite: 50 users, $SQLITE_POSTS posts, same per post."
+  echo
+  echo "| | scenario | backend | req/s | p50 ms | p99 ms | errors | DB round trips / req | cache round trips (1 req) | cache hit | max RSS MiB | CPU: server / wrk / rest (cores) |"
+  echo "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+  jq -r '"| \(.key) | \(.scenario) | \(.backend) | \(.rps | round) | \(.p50_ms * 100 | round / 100) | \(.p99_ms * 100 | round / 100) | \(.errors) | \(.db_round_trips_per_request // "–") | \(.cache_round_trips_sample // "–") | \(if .cache_hit_ratio then (.cache_hit_ratio * 1000 | round / 10 | tostring) + " %" else "–" end) | \(.max_rss_mib) | \(.server_cpu_cores) / \(.wrk_cpu_cores) / \(.rest_cpu_cores) |"' "$ROWS"
+  echo
+  echo "errors = socket errors + non-2xx + HTTP 200 with \`\"errors\"\` in the body. DB round trips / req and cache hit"
+  echo "come from board's \`/metrics\` over the measured part; cache round trips is the \`x-cache-round-trips\` header"
+  echo "of one sample request (for (d): a read); RSS is the max VmRSS sampled every 0.5 s; CPU is CPU time / wall"
+  echo "time of the server, of wrk, and of the rest of the machine (MariaDB, Redis, anything else). (d) sends reads"
+  echo "anonymously and writes (alternating createComment and votePost on the same $READ_IDS posts) as"
+  echo "$LOGIN_USERS logged-in seed users. Whole run: ${ELAPSED} s."
+} >"$RESULTS_DIR/$STAMP.md"
+cp "$RESULTS_DIR/$STAMP.md" "$RESULTS_DIR/latest.md"
+echo
+cat "$RESULTS_DIR/$STAMP.md"
+echo
+log "wrote bench/results/$STAMP.json, bench/results/$STAMP.md and bench/results/latest.md"
