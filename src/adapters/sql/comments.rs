@@ -6,13 +6,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
-use super::{Db, Text, db_error, is_retryable, on_db};
+use super::{Db, Text, db_error, on_db, with_retries};
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::{AppError, AppResult, Comment, CommentId, PostId, Revision, UserId};
 use crate::ports::CommentRepo;
 use crate::telemetry::roundtrips::count_db;
-
-const WRITE_ATTEMPTS: usize = 5;
 
 pub struct SqlCommentRepo {
     db: Db,
@@ -101,9 +99,9 @@ impl CommentRepo for SqlCommentRepo {
         content: &str,
         at: DateTime<Utc>,
     ) -> AppResult<i32> {
-        for attempt in 1..=WRITE_ATTEMPTS {
-            let _trip = count_db();
-            let result: Result<Option<i32>, sqlx::Error> = on_db!(&self.db, pool => async {
+        let db = &self.db;
+        let found: Option<i32> = with_retries("the comment", || async move {
+            on_db!(db, pool => async {
                 let mut tx = pool.begin().await?;
                 let bumped = sqlx::query("UPDATE comment SET current_version = current_version + 1 WHERE id = ? AND is_active = TRUE")
                     .bind(id.0)
@@ -127,17 +125,10 @@ impl CommentRepo for SqlCommentRepo {
                     .await?;
                 tx.commit().await?;
                 Ok(Some(version))
-            });
-            match result {
-                Ok(Some(version)) => return Ok(version),
-                Ok(None) => return Err(AppError::NotFound("no such comment".into())),
-                Err(err) if attempt < WRITE_ATTEMPTS && is_retryable(&err) => continue,
-                Err(err) => return Err(db_error(err)),
-            }
-        }
-        Err(AppError::Unavailable(
-            "the comment is being edited concurrently; retry".into(),
-        ))
+            })
+        })
+        .await?;
+        found.ok_or_else(|| AppError::NotFound("no such comment".into()))
     }
 
     async fn deactivate(&self, id: CommentId) -> AppResult<bool> {

@@ -21,7 +21,7 @@ use sqlx::sqlite::{
 };
 
 use crate::config::{Config, redact_url};
-use crate::domain::AppError;
+use crate::domain::{AppError, AppResult};
 
 pub use categories::SqlCategoryRepo;
 pub use comments::SqlCommentRepo;
@@ -176,6 +176,29 @@ pub(crate) fn db_error(err: sqlx::Error) -> AppError {
         }
         other => AppError::internal(format!("database: {other}")),
     }
+}
+
+/// Attempts for a write that lost a race (deadlock, busy database, or a unique key taken concurrently).
+const WRITE_ATTEMPTS: usize = 5;
+
+/// Runs a write transaction, again when it lost a race, at most `WRITE_ATTEMPTS` times; one round trip
+/// is counted per attempt. `what` names the row for the error when every attempt lost.
+pub(crate) async fn with_retries<T, F, Fut>(what: &str, mut attempt: F) -> AppResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    for n in 1..=WRITE_ATTEMPTS {
+        let _trip = crate::telemetry::roundtrips::count_db();
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(err) if n < WRITE_ATTEMPTS && is_retryable(&err) => continue,
+            Err(err) => return Err(db_error(err)),
+        }
+    }
+    Err(AppError::Unavailable(format!(
+        "{what} is being changed concurrently; retry"
+    )))
 }
 
 /// Whether a failed write lost a race and may simply be tried again: a deadlock or lock timeout on MariaDB,

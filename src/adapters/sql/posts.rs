@@ -4,16 +4,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
-use super::{Db, Text, db_error, is_retryable, on_db};
+use super::{Db, Text, db_error, on_db, with_retries};
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::{
     AppError, AppResult, CategoryId, Post, PostFilter, PostId, PostKey, PostOrder, Revision, UserId,
 };
 use crate::ports::PostRepo;
 use crate::telemetry::roundtrips::count_db;
-
-/// Attempts for a write that lost a race (deadlock, or a version taken by a concurrent edit).
-const WRITE_ATTEMPTS: usize = 5;
 
 pub struct SqlPostRepo {
     db: Db,
@@ -141,9 +138,9 @@ impl PostRepo for SqlPostRepo {
         content: &str,
         at: DateTime<Utc>,
     ) -> AppResult<i32> {
-        for attempt in 1..=WRITE_ATTEMPTS {
-            let _trip = count_db();
-            let result: Result<Option<i32>, sqlx::Error> = on_db!(&self.db, pool => async {
+        let db = &self.db;
+        let found: Option<i32> = with_retries("the post", || async move {
+            on_db!(db, pool => async {
                 let mut tx = pool.begin().await?;
                 // Bumping the counter first takes the row lock: concurrent editors of one post queue here.
                 let bumped = sqlx::query("UPDATE post SET current_version = current_version + 1 WHERE id = ? AND is_active = TRUE")
@@ -169,17 +166,10 @@ impl PostRepo for SqlPostRepo {
                     .await?;
                 tx.commit().await?;
                 Ok(Some(version))
-            });
-            match result {
-                Ok(Some(version)) => return Ok(version),
-                Ok(None) => return Err(AppError::NotFound("no such post".into())),
-                Err(err) if attempt < WRITE_ATTEMPTS && is_retryable(&err) => continue,
-                Err(err) => return Err(db_error(err)),
-            }
-        }
-        Err(AppError::Unavailable(
-            "the post is being edited concurrently; retry".into(),
-        ))
+            })
+        })
+        .await?;
+        found.ok_or_else(|| AppError::NotFound("no such post".into()))
     }
 
     async fn deactivate(&self, id: PostId) -> AppResult<bool> {

@@ -4,9 +4,8 @@
 use async_trait::async_trait;
 use sqlx::QueryBuilder;
 
-use super::{Db, db_error, is_retryable, on_db};
+use super::{Db, db_error, on_db, with_retries};
 
-const WRITE_ATTEMPTS: usize = 5;
 use crate::domain::{AppError, AppResult, CommentId, PostId, UserId};
 use crate::ports::VoteRepo;
 use crate::telemetry::roundtrips::count_db;
@@ -73,33 +72,27 @@ impl SqlVoteRepo {
                 target.voters, target.key
             )
         };
-        for attempt in 1..=WRITE_ATTEMPTS {
-            let _trip = count_db();
-            let outcome: Result<Option<bool>, sqlx::Error> = on_db!(&self.db, pool => async {
+        let db = &self.db;
+        let (counter, row) = (&counter, &row);
+        let outcome: Option<bool> = with_retries(target.what, || async move {
+            on_db!(db, pool => async {
                 let mut tx = pool.begin().await?;
-                let live = sqlx::query(&counter).bind(delta).bind(id).execute(&mut *tx).await?.rows_affected();
+                let live = sqlx::query(counter).bind(delta).bind(id).execute(&mut *tx).await?.rows_affected();
                 if live == 0 {
                     tx.rollback().await?;
                     return Ok(None);
                 }
-                let changed = sqlx::query(&row).bind(user.0).bind(id).execute(&mut *tx).await?.rows_affected();
+                let changed = sqlx::query(row).bind(user.0).bind(id).execute(&mut *tx).await?.rows_affected();
                 if changed == 0 {
                     tx.rollback().await?;
                     return Ok(Some(false));
                 }
                 tx.commit().await?;
                 Ok(Some(true))
-            });
-            match outcome {
-                Ok(Some(changed)) => return Ok(changed),
-                Ok(None) => return Err(AppError::NotFound(format!("no such {}", target.what))),
-                Err(err) if attempt < WRITE_ATTEMPTS && is_retryable(&err) => continue,
-                Err(err) => return Err(db_error(err)),
-            }
-        }
-        Err(AppError::Unavailable(
-            "too many concurrent votes; retry".into(),
-        ))
+            })
+        })
+        .await?;
+        outcome.ok_or_else(|| AppError::NotFound(format!("no such {}", target.what)))
     }
 
     async fn voted(&self, target: &Target, user: UserId, ids: &[i64]) -> AppResult<Vec<i64>> {
