@@ -15,18 +15,9 @@ pub const MAX_NESTING: usize = 64;
 /// The most fields a document may select once every fragment spread is expanded.
 pub const MAX_EXPANDED_FIELDS: usize = 20_000;
 
-/// Counts the lexical tokens of a GraphQL document, stopping once `limit` is passed.
-pub fn count_tokens(source: &str, limit: usize) -> usize {
-    scan(source, limit).0
-}
-
-/// The deepest bracket nesting of a document (strings and comments excluded).
-pub fn nesting(source: &str) -> usize {
-    scan(source, usize::MAX).1
-}
-
-/// (tokens, deepest nesting), stopping once `limit` tokens are passed.
-fn scan(source: &str, limit: usize) -> (usize, usize) {
+/// One pass over a document (strings and comments excluded): (lexical tokens, deepest nesting of `{`, `[`
+/// and `(`), stopping once `limit` tokens are passed.
+pub fn scan(source: &str, limit: usize) -> (usize, usize) {
     let bytes = source.as_bytes();
     let (mut i, mut tokens) = (0, 0);
     let (mut depth, mut deepest) = (0_usize, 0_usize);
@@ -190,22 +181,23 @@ mod tests {
 
     #[test]
     fn tokens_are_counted_like_the_lexer() {
-        assert_eq!(count_tokens("{ viewer { id } }", 100), 6);
+        assert_eq!(scan("{ viewer { id } }", 100).0, 6);
         assert_eq!(
-            count_tokens(
+            scan(
                 "query Q($a: Int = -1) { x(a: $a, s: \"a b, c\") # comment\n }",
                 100
-            ),
+            )
+            .0,
             22
         );
-        assert_eq!(count_tokens("{ a ... on B { c } }", 100), 9);
-        assert!(count_tokens(&"{ a ".repeat(10_000), 5000) > 5000);
+        assert_eq!(scan("{ a ... on B { c } }", 100).0, 9);
+        assert!(scan(&"{ a ".repeat(10_000), 5000).0 > 5000);
     }
 
     #[test]
     fn nesting_and_fragment_bombs_are_measured() {
-        assert_eq!(nesting("{ a(x: [[1]]) { b } }"), 4);
-        assert_eq!(nesting("{ a(s: \"[[[[\") }"), 2);
+        assert_eq!(scan("{ a(x: [[1]]) { b } }", 100).1, 4);
+        assert_eq!(scan("{ a(s: \"[[[[\") }", 100).1, 2);
         let mut bomb = String::from("query { ...F24 } fragment F0 on Query { viewer { id } }");
         for n in 1..=24 {
             bomb.push_str(&format!(

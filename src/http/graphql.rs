@@ -139,7 +139,7 @@ pub async fn post_graphql(
             &format!("a batch carries 1–{} operations", state.max_batch),
         );
     }
-    execute(&state, &headers, &client_ip, batch).await
+    execute(&state, &headers, &client_ip, batch, false).await
 }
 
 /// Queries only: a mutation over GET could be triggered by a link or an image on another site.
@@ -160,33 +160,14 @@ pub async fn get_graphql(
                 );
             }
         };
-    if is_mutation(&request) {
-        return refuse(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "BAD_USER_INPUT",
-            "mutations must be sent with POST",
-        );
-    }
-    execute(&state, &headers, &client_ip, BatchRequest::Single(request)).await
-}
-
-fn is_mutation(request: &Request) -> bool {
-    if limits::nesting(&request.query) > limits::MAX_NESTING {
-        // Not parsed here (the parser's recursion is what the limit protects); execution refuses it.
-        return false;
-    }
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-        // Let execution report the syntax error.
-        return false;
-    };
-    document.operations.iter().any(|(name, op)| {
-        let selected = match (&request.operation_name, name) {
-            (Some(wanted), Some(name)) => wanted == name.as_str(),
-            (None, _) => true,
-            (Some(_), None) => false,
-        };
-        selected && op.node.ty != OperationType::Query
-    })
+    execute(
+        &state,
+        &headers,
+        &client_ip,
+        BatchRequest::Single(request),
+        true,
+    )
+    .await
 }
 
 /// The user behind the `Authorization` header. A header that does not verify, or names a user who may no
@@ -226,14 +207,14 @@ fn prepare(
     request: &mut Request,
     state: &AppState,
 ) -> Result<(Option<String>, &'static str), String> {
-    let tokens = limits::count_tokens(&request.query, state.max_tokens);
+    let (tokens, nesting) = limits::scan(&request.query, state.max_tokens);
     if tokens > state.max_tokens {
         return Err(format!(
             "the document has more than {} tokens",
             state.max_tokens
         ));
     }
-    if limits::nesting(&request.query) > limits::MAX_NESTING {
+    if nesting > limits::MAX_NESTING {
         return Err(format!(
             "the document nests deeper than {} levels",
             limits::MAX_NESTING
@@ -296,6 +277,7 @@ async fn execute(
     headers: &HeaderMap,
     client_ip: &str,
     mut batch: BatchRequest,
+    queries_only: bool,
 ) -> axum::response::Response {
     let started = Instant::now();
     let request_id = request_id(headers);
@@ -310,6 +292,18 @@ async fn execute(
                 return with_round_trips(state, refused, &trips);
             }
         }
+    }
+    // GET runs queries only: a mutation over GET could be triggered by a link or an image on another site.
+    if queries_only
+        && operations
+            .iter()
+            .any(|(_, ty)| matches!(*ty, "mutation" | "subscription"))
+    {
+        return refuse(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "BAD_USER_INPUT",
+            "mutations must be sent with POST",
+        );
     }
     let batches = RequestBatches::new();
     let mut viewer = None;
