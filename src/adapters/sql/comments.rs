@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
-use super::{Db, Text, db_error, on_db, with_retries};
+use super::{Db, Text, db_error, on_db, push_ids, with_retries};
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::{AppError, AppResult, Comment, CommentId, PostId, Revision, UserId};
 use crate::ports::CommentRepo;
@@ -159,11 +159,7 @@ impl CommentRepo for SqlCommentRepo {
         let _trip = count_db();
         let rows: Vec<CommentRow> = on_db!(&self.db, pool => {
             let mut query = QueryBuilder::new(SELECT_COMMENTS);
-            let mut list = query.separated(", ");
-            for id in ids {
-                list.push_bind(id.0);
-            }
-            query.push(")");
+            push_ids!(query, ids.iter().map(|id| id.0));
             query.build_query_as().fetch_all(pool).await
         })
         .map_err(db_error)?;
@@ -192,11 +188,8 @@ impl CommentRepo for SqlCommentRepo {
             let mut query = QueryBuilder::new(
                 "SELECT comment_id AS owner_id, version, content, created_datetime FROM comment_content WHERE comment_id IN (",
             );
-            let mut list = query.separated(", ");
-            for id in ids {
-                list.push_bind(id.0);
-            }
-            query.push(") ORDER BY comment_id, version");
+            push_ids!(query, ids.iter().map(|id| id.0));
+            query.push(" ORDER BY comment_id, version");
             query.build_query_as().fetch_all(pool).await
         })
         .map_err(db_error)?;
@@ -233,11 +226,7 @@ impl CommentRepo for SqlCommentRepo {
                  FROM comment c WHERE c.is_active = TRUE AND c.post_id IN (",
                 if page.backward { "DESC" } else { "ASC" }
             ));
-            let mut list = query.separated(", ");
-            for id in posts {
-                list.push_bind(id.0);
-            }
-            query.push(")");
+            push_ids!(query, posts.iter().map(|id| id.0));
             if let Some(after) = page.after {
                 query.push(" AND c.id > ").push_bind(after);
             }

@@ -56,6 +56,19 @@ macro_rules! on_db {
 }
 pub(crate) use on_db;
 
+/// Binds every id of `$ids` (an iterator of `i64`) into a query that ends with `IN (`, and closes the list.
+/// Callers return early on an empty list: `IN ()` is a syntax error on MariaDB.
+macro_rules! push_ids {
+    ($query:expr, $ids:expr) => {{
+        let mut list = $query.separated(", ");
+        for id in $ids {
+            list.push_bind(id);
+        }
+        $query.push(")");
+    }};
+}
+pub(crate) use push_ids;
+
 static MYSQL_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/mysql");
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
-use super::{Db, Text, db_error, on_db, with_retries};
+use super::{Db, Text, db_error, on_db, push_ids, with_retries};
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::{
     AppError, AppResult, CategoryId, Post, PostFilter, PostId, PostKey, PostOrder, Revision, UserId,
@@ -57,11 +57,7 @@ macro_rules! push_post_filter {
         $query.push("p.is_active = TRUE");
         if let Some(categories) = &$filter.category_ids {
             $query.push(" AND p.category_id IN (");
-            let mut ids = $query.separated(", ");
-            for id in categories {
-                ids.push_bind(id.0);
-            }
-            $query.push(")");
+            push_ids!($query, categories.iter().map(|id| id.0));
         }
         if let Some(author) = $filter.author_id {
             $query.push(" AND p.user_id = ").push_bind(author.0);
@@ -190,11 +186,7 @@ impl PostRepo for SqlPostRepo {
         let _trip = count_db();
         let rows: Vec<PostRow> = on_db!(&self.db, pool => {
             let mut query = QueryBuilder::new(SELECT_POSTS);
-            let mut list = query.separated(", ");
-            for id in ids {
-                list.push_bind(id.0);
-            }
-            query.push(")");
+            push_ids!(query, ids.iter().map(|id| id.0));
             query.build_query_as().fetch_all(pool).await
         })
         .map_err(db_error)?;
@@ -225,11 +217,8 @@ impl PostRepo for SqlPostRepo {
             let mut query = QueryBuilder::new(
                 "SELECT post_id AS owner_id, version, title, content, created_datetime FROM post_content WHERE post_id IN (",
             );
-            let mut list = query.separated(", ");
-            for id in ids {
-                list.push_bind(id.0);
-            }
-            query.push(") ORDER BY post_id, version");
+            push_ids!(query, ids.iter().map(|id| id.0));
+            query.push(" ORDER BY post_id, version");
             query.build_query_as().fetch_all(pool).await
         })
         .map_err(db_error)?;

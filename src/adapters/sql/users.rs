@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
-use super::{Db, Text, db_error, on_db, unique_violation_field};
+use super::{Db, Text, db_error, on_db, push_ids, unique_violation_field};
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::{
     AppError, AppResult, LoginEvent, Role, User, UserId, UserState, UserStateKind,
@@ -126,11 +126,7 @@ impl UserRepo for SqlUserRepo {
         let _trip = count_db();
         let rows: Vec<UserStateRow> = on_db!(&self.db, pool => {
             let mut query = QueryBuilder::new(SELECT_USERS);
-            let mut list = query.separated(", ");
-            for id in ids {
-                list.push_bind(id.0);
-            }
-            query.push(")");
+            push_ids!(query, ids.iter().map(|id| id.0));
             query.build_query_as().fetch_all(pool).await
         })
         .map_err(db_error)?;

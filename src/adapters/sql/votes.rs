@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use sqlx::QueryBuilder;
 
-use super::{Db, db_error, on_db, with_retries};
+use super::{Db, db_error, on_db, push_ids, with_retries};
 
 use crate::domain::{AppError, AppResult, CommentId, PostId, UserId};
 use crate::ports::VoteRepo;
@@ -103,11 +103,7 @@ impl SqlVoteRepo {
         on_db!(&self.db, pool => {
             let mut query = QueryBuilder::new(format!("SELECT {} FROM {} WHERE user_id = ", target.key, target.voters));
             query.push_bind(user.0).push(format!(" AND {} IN (", target.key));
-            let mut list = query.separated(", ");
-            for id in ids {
-                list.push_bind(*id);
-            }
-            query.push(")");
+            push_ids!(query, ids.iter().copied());
             query.build_query_scalar().fetch_all(pool).await
         })
         .map_err(db_error)
