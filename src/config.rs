@@ -1,7 +1,7 @@
 //! Typed, layered configuration: defaults < `board.toml` (or the file named by `BOARD_CONFIG`) < environment.
 //!
 //! Environment keys are `BOARD_<KEY>` for every field below (e.g. `BOARD_BIND`, `BOARD_JWT_SECRET`), plus the
-//! conventional `DATABASE_URL` and `REDIS_URL`. This is the only module that reads the environment.
+//! conventional `DATABASE_URL`, `DATABASE_READ_URL` and `REDIS_URL`. This is the only module that reads the environment.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -10,6 +10,19 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
+
+/// The file behind an SQLite URL (`sqlite://board.db`, `sqlite:///tmp/x.db?mode=rwc`), or `None` for an
+/// in-memory database or a URL that is not SQLite's.
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.trim_start_matches("//");
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" || rest.contains("mode=memory") {
+        None
+    } else {
+        Some(PathBuf::from(path))
+    }
+}
 
 /// A value that must never be printed: `Debug` and `Display` show `***`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +73,12 @@ pub struct Config {
     pub database_url: String,
     /// Unset: the in-process cache. `redis://…`: Redis, shared by all replicas.
     pub redis_url: Option<String>,
+    /// A read replica of `database_url` (same dialect), e.g. a MariaDB replica. Lists, counts and vote
+    /// lookups of queries go there; writes, cache fills and the reads of a viewer who wrote in the last
+    /// `read_your_writes_secs` stay on the primary. Unset: everything on the primary.
+    pub database_read_url: Option<String>,
+    /// How long after a mutation its viewer's reads stay on the primary (longer than the replica's lag).
+    pub read_your_writes_secs: u64,
     pub bind: String,
     /// HS256 key, at least 32 bytes. Required with MariaDB; generated once and kept beside an SQLite file otherwise.
     pub jwt_secret: Option<Secret>,
@@ -118,6 +137,8 @@ impl Default for Config {
         Self {
             database_url: "sqlite://board.db".into(),
             redis_url: None,
+            database_read_url: None,
+            read_your_writes_secs: 5,
             bind: "127.0.0.1:8080".into(),
             jwt_secret: None,
             jwt_issuer: "board".into(),
@@ -160,6 +181,11 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("database_url", &redact_url(&self.database_url))
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field(
+                "database_read_url",
+                &self.database_read_url.as_deref().map(redact_url),
+            )
+            .field("read_your_writes_secs", &self.read_your_writes_secs)
             .field("bind", &self.bind)
             .field("jwt_secret", &self.jwt_secret)
             .field("jwt_issuer", &self.jwt_issuer)
@@ -230,7 +256,7 @@ impl Config {
         let file = std::env::var("BOARD_CONFIG").unwrap_or_else(|_| "board.toml".into());
         let config: Config = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(file))
-            .merge(Env::raw().only(&["DATABASE_URL", "REDIS_URL"]))
+            .merge(Env::raw().only(&["DATABASE_URL", "DATABASE_READ_URL", "REDIS_URL"]))
             .merge(Env::prefixed("BOARD_").ignore(&["CONFIG"]))
             .extract()
             .map_err(Box::new)?;
@@ -244,6 +270,19 @@ impl Config {
                 "DATABASE_URL must start with sqlite: or mysql:/mariadb: (got {})",
                 redact_url(&self.database_url)
             )));
+        }
+        if let Some(read) = &self.database_read_url {
+            let same_dialect = if self.is_sqlite() {
+                read.starts_with("sqlite:")
+            } else {
+                read.starts_with("mysql:") || read.starts_with("mariadb:")
+            };
+            if !same_dialect {
+                return Err(ConfigError::Invalid(format!(
+                    "DATABASE_READ_URL must be a replica of DATABASE_URL, on the same kind of database (got {})",
+                    redact_url(read)
+                )));
+            }
         }
         if let Some(secret) = &self.jwt_secret
             && secret.expose().len() < MIN_SECRET_BYTES
@@ -280,14 +319,7 @@ impl Config {
 
     /// The file behind an SQLite URL, or `None` for an in-memory database.
     pub fn sqlite_path(&self) -> Option<PathBuf> {
-        let rest = self.database_url.strip_prefix("sqlite:")?;
-        let rest = rest.trim_start_matches("//");
-        let path = rest.split('?').next().unwrap_or_default();
-        if path.is_empty() || path == ":memory:" || rest.contains("mode=memory") {
-            None
-        } else {
-            Some(PathBuf::from(path))
-        }
+        sqlite_file(&self.database_url)
     }
 
     pub fn cache_ttl(&self) -> Duration {

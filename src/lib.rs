@@ -21,7 +21,7 @@ use adapters::sql::{
     Db, SqlCategoryRepo, SqlCommentRepo, SqlPostRepo, SqlSessionRepo, SqlUserRepo, SqlVoteRepo,
 };
 use app::rate_limit::{LoginLimiter, LoginLimits};
-use app::{AccountService, BoardService, CacheAside};
+use app::{AccountService, BoardService, CacheAside, ReadReplica};
 use config::{Config, SecretSource};
 use graphql::{BoardSchema, Limits, Services};
 use ports::{Cache, SystemClock};
@@ -53,6 +53,8 @@ pub enum StartError {
 pub struct App {
     pub config: Config,
     pub db: Db,
+    /// The read replica (`database_read_url`), if configured.
+    pub replica: Option<Db>,
     pub cache: Arc<dyn Cache>,
     pub services: Services,
     pub schema: BoardSchema,
@@ -143,6 +145,36 @@ impl App {
             clock,
             cache_aside,
         );
+        let replica = match Db::connect_replica(&config).await {
+            None => None,
+            Some(Ok(replica)) => Some(replica),
+            Some(Err(source)) => {
+                return Err(StartError::Database {
+                    url: config
+                        .database_read_url
+                        .as_deref()
+                        .map(config::redact_url)
+                        .unwrap_or_default(),
+                    source,
+                });
+            }
+        };
+        let board = match &replica {
+            None => board,
+            Some(replica) => {
+                tracing::info!(
+                    replica = %config.database_read_url.as_deref().map(config::redact_url).unwrap_or_default(),
+                    read_your_writes_secs = config.read_your_writes_secs,
+                    "lists, counts and vote lookups of queries read the replica"
+                );
+                board.with_replica(ReadReplica::new(
+                    Arc::new(SqlPostRepo::new(replica.clone())),
+                    Arc::new(SqlCommentRepo::new(replica.clone())),
+                    Arc::new(SqlVoteRepo::new(replica.clone())),
+                    Duration::from_secs(config.read_your_writes_secs),
+                ))
+            }
+        };
         let services = Services {
             accounts: Arc::new(accounts),
             board: Arc::new(board),
@@ -158,6 +190,7 @@ impl App {
         Ok(Self {
             config,
             db,
+            replica,
             cache,
             services,
             schema,
@@ -190,6 +223,7 @@ impl App {
             schema: self.schema.clone(),
             services: self.services.clone(),
             db: self.db.clone(),
+            replica: self.replica.clone(),
             cache: Arc::clone(&self.cache),
             max_body_bytes: self.config.max_body_bytes,
             graphiql: self.config.graphiql,

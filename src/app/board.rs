@@ -3,8 +3,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::cache_aside::CacheAside;
+use super::read_route;
 use crate::domain::board::{self as rules, PostFilter};
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::{
@@ -12,6 +14,7 @@ use crate::domain::{
     PostKey, PostOrder, Revision, User, UserId,
 };
 use crate::ports::{CategoryChange, CategoryRepo, Clock, CommentRepo, PostRepo, VoteRepo};
+use crate::telemetry::metrics;
 
 const CATEGORIES: &str = "categories";
 const POST: &str = "post";
@@ -28,6 +31,96 @@ pub struct BoardService {
     votes: Arc<dyn VoteRepo>,
     clock: Arc<dyn Clock>,
     cache: CacheAside,
+    replica: Option<Arc<ReadReplica>>,
+}
+
+/// The repositories on the read replica, for the uncached reads (lists, counts, vote lookups).
+pub struct ReadReplica {
+    posts: Arc<dyn PostRepo>,
+    comments: Arc<dyn CommentRepo>,
+    votes: Arc<dyn VoteRepo>,
+    /// How long after a write its viewer's reads stay on the primary.
+    read_your_writes: Duration,
+    /// After a failure the replica is left alone until then, so an outage costs one timeout, not one per read.
+    resting_until: std::sync::Mutex<Option<Instant>>,
+}
+
+/// How long a replica that failed is left alone.
+const REPLICA_REST: Duration = Duration::from_secs(5);
+
+impl ReadReplica {
+    pub fn new(
+        posts: Arc<dyn PostRepo>,
+        comments: Arc<dyn CommentRepo>,
+        votes: Arc<dyn VoteRepo>,
+        read_your_writes: Duration,
+    ) -> Self {
+        Self {
+            posts,
+            comments,
+            votes,
+            read_your_writes,
+            resting_until: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn available(&self) -> bool {
+        self.resting_until
+            .lock()
+            .map(|until| until.is_none_or(|t| Instant::now() >= t))
+            .unwrap_or(true)
+    }
+
+    fn failed(&self) {
+        if let Ok(mut until) = self.resting_until.lock() {
+            *until = Some(Instant::now() + REPLICA_REST);
+        }
+    }
+}
+
+/// Cache key kind of the read-your-writes fence: `<prefix>:v1:wrote:<user id>`.
+const WROTE: &str = "wrote";
+
+/// Runs `$call` with `$r` bound to the `$repo` repository of the replica when the request may read it
+/// ([`read_route`]), else of the primary. A replica that fails is answered by the primary, and then rests
+/// for [`REPLICA_REST`].
+macro_rules! routed {
+    ($self:ident, $repo:ident, |$r:ident| $call:expr) => {{
+        match $self
+            .replica
+            .as_ref()
+            .filter(|_| read_route::replica_allowed())
+        {
+            Some(replica) if !replica.available() => {
+                metrics::routed_read("fallback");
+                let $r = &$self.$repo;
+                $call.await
+            }
+            Some(replica) => {
+                let $r = &replica.$repo;
+                match $call.await {
+                    Err(AppError::Unavailable(reason) | AppError::Internal(reason)) => {
+                        tracing::warn!(%reason, rest_secs = REPLICA_REST.as_secs(), "the read replica failed; reading the primary");
+                        replica.failed();
+                        metrics::routed_read("fallback");
+                        let $r = &$self.$repo;
+                        $call.await
+                    }
+                    answer => {
+                        metrics::routed_read("replica");
+                        answer
+                    }
+                }
+            }
+            None => {
+                if $self.replica.is_some() {
+                    metrics::routed_read("primary");
+                }
+                let $r = &$self.$repo;
+                $call.await
+            }
+        }
+    }};
 }
 
 fn require_member(actor: &User) -> AppResult<()> {
@@ -73,6 +166,51 @@ impl BoardService {
             votes,
             clock,
             cache,
+            replica: None,
+        }
+    }
+
+    /// The same service with its uncached reads routed to `replica` where the request allows it.
+    pub fn with_replica(self, replica: ReadReplica) -> Self {
+        Self {
+            replica: Some(Arc::new(replica)),
+            ..self
+        }
+    }
+
+    pub fn has_replica(&self) -> bool {
+        self.replica.is_some()
+    }
+
+    /// Keeps `viewer`'s reads on the primary for the next `read_your_writes_secs`, on every process sharing
+    /// the cache. A no-op without a replica.
+    pub async fn record_write(&self, viewer: UserId) {
+        let Some(replica) = &self.replica else { return };
+        let entry = [(
+            self.cache.key(WROTE, viewer),
+            "1".to_owned(),
+            replica.read_your_writes,
+        )];
+        if let Err(err) = self.cache.cache().set_many(&entry).await {
+            // The cache failed: the viewer's next reads most likely cannot read the fence either, and then
+            // go to the primary.
+            tracing::warn!(error = %err, user = %viewer, "could not record a write for read-your-writes");
+        }
+    }
+
+    /// May the reads of `viewer` go to the replica? Without a replica: no. Anonymous viewers: yes. A viewer
+    /// who wrote recently, or whose fence cannot be read: no.
+    pub async fn replica_allowed_for(&self, viewer: Option<UserId>) -> bool {
+        if self.replica.is_none() {
+            return false;
+        }
+        let Some(user) = viewer else { return true };
+        match self.cache.cache().get_many(&[self.cache.key(WROTE, user)]).await {
+            Ok(values) => values.first().is_none_or(Option::is_none),
+            Err(err) => {
+                tracing::warn!(error = %err, %user, "could not read the write fence; reading the primary");
+                false
+            }
         }
     }
 
@@ -84,6 +222,7 @@ impl BoardService {
             votes: Arc::clone(&self.votes),
             clock: Arc::clone(&self.clock),
             cache,
+            replica: self.replica.clone(),
         }
     }
 
@@ -181,11 +320,11 @@ impl BoardService {
         order: PostOrder,
         page: &PageRequest<PostKey>,
     ) -> AppResult<Page<PostKey>> {
-        self.posts.list(filter, order, page).await
+        routed!(self, posts, |r| r.list(filter, order, page))
     }
 
     pub async fn count_posts(&self, filter: &PostFilter) -> AppResult<i64> {
-        self.posts.count(filter).await
+        routed!(self, posts, |r| r.count(filter))
     }
 
     pub async fn comment_pages(
@@ -193,10 +332,7 @@ impl BoardService {
         posts: &[PostId],
         page: &PageRequest<i64>,
     ) -> AppResult<HashMap<PostId, Page<CommentId>>> {
-        Ok(self
-            .comments
-            .pages_for_posts(posts, page)
-            .await?
+        Ok(routed!(self, comments, |r| r.pages_for_posts(posts, page))?
             .into_iter()
             .collect())
     }
@@ -206,18 +342,15 @@ impl BoardService {
         author: UserId,
         page: &PageRequest<i64>,
     ) -> AppResult<Page<CommentId>> {
-        self.comments.page_for_author(author, page).await
+        routed!(self, comments, |r| r.page_for_author(author, page))
     }
 
     pub async fn count_author_comments(&self, author: UserId) -> AppResult<i64> {
-        self.comments.count_for_author(author).await
+        routed!(self, comments, |r| r.count_for_author(author))
     }
 
     pub async fn voted_posts(&self, user: UserId, posts: &[PostId]) -> AppResult<HashSet<PostId>> {
-        Ok(self
-            .votes
-            .voted_posts(user, posts)
-            .await?
+        Ok(routed!(self, votes, |r| r.voted_posts(user, posts))?
             .into_iter()
             .collect())
     }
@@ -227,10 +360,7 @@ impl BoardService {
         user: UserId,
         comments: &[CommentId],
     ) -> AppResult<HashSet<CommentId>> {
-        Ok(self
-            .votes
-            .voted_comments(user, comments)
-            .await?
+        Ok(routed!(self, votes, |r| r.voted_comments(user, comments))?
             .into_iter()
             .collect())
     }

@@ -5,7 +5,8 @@ pub mod accounts;
 pub mod board;
 pub mod cache_aside;
 pub mod rate_limit;
+pub mod read_route;
 
 pub use accounts::{AccountService, AuthSession};
-pub use board::BoardService;
+pub use board::{BoardService, ReadReplica};
 pub use cache_aside::CacheAside;

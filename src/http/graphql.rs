@@ -20,6 +20,7 @@ use tracing::Instrument;
 use super::observe::ClientIp;
 use super::{AppState, REQUEST_ID};
 use crate::domain::{AppError, User};
+use crate::app::read_route;
 use crate::graphql::RequestContext;
 use crate::graphql::errors::{coded_response, error_response, finish_response};
 use crate::telemetry::metrics;
@@ -306,6 +307,9 @@ async fn execute(
         );
     }
     let batches = RequestBatches::new();
+    let board = &state.services.board;
+    let writes = operations.iter().any(|(_, ty)| *ty != "query");
+    let route = read_route::new_route();
     let mut viewer = None;
     let work = async {
         let users = Loaders::users(Arc::clone(&state.services.accounts), &batches);
@@ -314,6 +318,9 @@ async fn execute(
             Err(err) => return BatchResponse::Single(error_response(&err, &request_id)),
         };
         viewer = actor.as_ref().map(|a| a.id);
+        if board.has_replica() && !writes {
+            read_route::allow_replica(board.replica_allowed_for(viewer).await);
+        }
         let loaders = Loaders::new(
             users,
             Arc::clone(&state.services.board),
@@ -342,7 +349,14 @@ async fn execute(
         state.request_timeout,
         drive(Arc::clone(&batches), work).instrument(span),
     );
-    let response = match roundtrips::scope(Arc::clone(&trips), bounded).await {
+    let response = roundtrips::scope(Arc::clone(&trips), read_route::scope(route, bounded)).await;
+    if writes
+        && let Some(writer) = viewer
+    {
+        // Before the answer leaves: the writer's next request, on any process, reads the primary.
+        roundtrips::scope(Arc::clone(&trips), board.record_write(writer)).await;
+    }
+    let response = match response {
         Ok(response) => response,
         Err(_) => {
             tracing::warn!(request_id = %request_id, timeout = ?state.request_timeout, "request timed out");

@@ -12,9 +12,16 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The database and the cache both answer; 503 otherwise, so a load balancer stops routing here.
+/// The database and the cache both answer; 503 otherwise, so a load balancer stops routing here. A read
+/// replica that does not answer is reported but keeps the process ready: the primary answers its reads.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
-    let (db, cache) = tokio::join!(state.db.ping(), state.cache.ping());
+    let replica = async {
+        match &state.replica {
+            Some(replica) => Some(replica.ping().await),
+            None => None,
+        }
+    };
+    let (db, cache, replica) = tokio::join!(state.db.ping(), state.cache.ping(), replica);
     let ready = db.is_ok() && cache.is_ok();
     let status = if ready {
         StatusCode::OK
@@ -27,15 +34,19 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_js
     if let Err(err) = &cache {
         tracing::warn!(error = %err, "readiness: cache unreachable");
     }
+    if let Some(Err(err)) = &replica {
+        tracing::warn!(error = %err, "readiness: read replica unreachable; the primary serves its reads");
+    }
     let describe = |ok: bool| if ok { "ok" } else { "unavailable" };
-    (
-        status,
-        Json(json!({
-            "status": describe(ready),
-            "database": { "kind": state.db.dialect(), "status": describe(db.is_ok()) },
-            "cache": { "kind": state.cache.kind(), "status": describe(cache.is_ok()) },
-        })),
-    )
+    let mut body = json!({
+        "status": describe(ready),
+        "database": { "kind": state.db.dialect(), "status": describe(db.is_ok()) },
+        "cache": { "kind": state.cache.kind(), "status": describe(cache.is_ok()) },
+    });
+    if let Some(replica) = &replica {
+        body["replica"] = json!({ "status": describe(replica.is_ok()) });
+    }
+    (status, Json(body))
 }
 
 /// The API is not for crawlers; GraphiQL pages are not worth indexing.

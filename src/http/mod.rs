@@ -25,6 +25,8 @@ pub struct AppState {
     pub schema: BoardSchema,
     pub services: Services,
     pub db: Db,
+    /// The read replica, if configured (reported by `/readyz`; its failures fall back to `db`).
+    pub replica: Option<Db>,
     pub cache: Arc<dyn Cache>,
     pub max_body_bytes: usize,
     pub graphiql: bool,

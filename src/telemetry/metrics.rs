@@ -28,6 +28,7 @@ pub struct Metrics {
     pub token_refreshes: Counter<u64>,
     pub rate_limited: Counter<u64>,
     pub log_lines_dropped: Counter<u64>,
+    pub db_reads: Counter<u64>,
     operation_names: Mutex<HashSet<String>>,
 }
 
@@ -115,6 +116,13 @@ fn build() -> Option<Telemetry> {
             .u64_counter("board.log.lines_dropped")
             .with_description(
                 "Log lines not shipped (the shipping buffer was full or the sink unreachable).",
+            )
+            .build(),
+        db_reads: meter
+            .u64_counter("board.db.routed_reads")
+            .with_description(
+                "Reads that could use the read replica, by where they went (replica, primary, fallback: \
+                 the replica failed and the primary answered).",
             )
             .build(),
         operation_names: Mutex::new(HashSet::new()),
@@ -227,6 +235,13 @@ pub fn rate_limited(limit: &'static str) {
 pub fn log_line_dropped() {
     if let Some(m) = metrics() {
         m.log_lines_dropped.add(1, &[]);
+    }
+}
+
+/// Counts one read routed to `target` (`replica`, `primary` or `fallback`).
+pub fn routed_read(target: &'static str) {
+    if let Some(m) = metrics() {
+        m.db_reads.add(1, &[KeyValue::new("target", target)]);
     }
 }
 

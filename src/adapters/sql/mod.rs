@@ -20,7 +20,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::config::{Config, redact_url};
+use crate::config::{Config, redact_url, sqlite_file};
 use crate::domain::{AppError, AppResult};
 
 pub use categories::SqlCategoryRepo;
@@ -72,21 +72,40 @@ pub(crate) use push_ids;
 static MYSQL_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/mysql");
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
+/// The longest a read waits for a replica connection before the primary answers it.
+const REPLICA_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Serialises migrations across processes on MariaDB, where sqlx's own lock is a no-op.
 const MIGRATION_LOCK: &str = "board_migrations";
 
 impl Db {
     /// Opens a pool for `config.database_url`; an SQLite file is created if missing.
     pub async fn connect(config: &Config) -> Result<Self, sqlx::Error> {
-        let acquire = Duration::from_millis(config.db_acquire_timeout_ms);
-        if config.is_sqlite() {
-            let options = SqliteConnectOptions::from_str(&config.database_url)?
-                .create_if_missing(true)
+        Self::open(config, &config.database_url, false).await
+    }
+
+    /// A pool for `config.database_read_url`, if one is configured. It connects lazily, so `board` starts
+    /// while the replica is down (its reads then fall back to the primary); no migrations run on it.
+    pub async fn connect_replica(config: &Config) -> Option<Result<Self, sqlx::Error>> {
+        let url = config.database_read_url.as_deref()?;
+        Some(Self::open(config, url, true).await)
+    }
+
+    async fn open(config: &Config, url: &str, lazy: bool) -> Result<Self, sqlx::Error> {
+        let mut acquire = Duration::from_millis(config.db_acquire_timeout_ms);
+        if lazy {
+            // The replica is optional: a read waits at most this long for it before the primary answers.
+            acquire = acquire.min(REPLICA_ACQUIRE_TIMEOUT);
+        }
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(!lazy)
                 .foreign_keys(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(5));
-            let pool = if config.sqlite_path().is_none() {
+            let in_memory = sqlite_file(url).is_none();
+            let pool = if in_memory {
                 // Every connection to an in-memory database is a database of its own: keep exactly one, forever.
                 SqlitePoolOptions::new()
                     .max_connections(1)
@@ -94,24 +113,28 @@ impl Db {
                     .idle_timeout(None)
                     .max_lifetime(None)
                     .acquire_timeout(acquire)
-                    .connect_with(options)
-                    .await?
             } else {
                 SqlitePoolOptions::new()
                     .max_connections(config.db_max_connections.max(1))
                     .acquire_timeout(acquire)
-                    .connect_with(options)
-                    .await?
+            };
+            let pool = if lazy {
+                pool.connect_lazy_with(options)
+            } else {
+                pool.connect_with(options).await?
             };
             Ok(Db::Sqlite(pool))
         } else {
-            let url = config.database_url.replacen("mariadb:", "mysql:", 1);
+            let url = url.replacen("mariadb:", "mysql:", 1);
             let options = MySqlConnectOptions::from_str(&url)?.charset("utf8mb4");
             let pool = MySqlPoolOptions::new()
                 .max_connections(config.db_max_connections.max(1))
-                .acquire_timeout(acquire)
-                .connect_with(options)
-                .await?;
+                .acquire_timeout(acquire);
+            let pool = if lazy {
+                pool.connect_lazy_with(options)
+            } else {
+                pool.connect_with(options).await?
+            };
             Ok(Db::MySql(pool))
         }
     }
