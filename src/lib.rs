@@ -235,6 +235,7 @@ impl App {
             max_tokens: self.config.max_tokens,
             max_batch: self.config.max_batch,
             cors_allowed_origins: self.config.cors_allowed_origins.clone(),
+            documents: http::Documents::new(),
         })
     }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql::parser::types::OperationType;
+use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use async_graphql::{BatchRequest, BatchResponse, Request, Response};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -208,35 +208,16 @@ fn prepare(
     request: &mut Request,
     state: &AppState,
 ) -> Result<(Option<String>, &'static str), String> {
-    let (tokens, nesting) = limits::scan(&request.query, state.max_tokens);
-    if tokens > state.max_tokens {
-        return Err(format!(
-            "the document has more than {} tokens",
-            state.max_tokens
-        ));
-    }
-    if nesting > limits::MAX_NESTING {
-        return Err(format!(
-            "the document nests deeper than {} levels",
-            limits::MAX_NESTING
-        ));
-    }
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-        return Ok((request.operation_name.clone(), "unknown"));
+    let document = match state.documents.get(&request.query) {
+        Some(known) => (*known).clone(),
+        None => match check_and_parse(&request.query, state)? {
+            Some(document) => {
+                state.documents.insert(&request.query, &document);
+                document
+            }
+            None => return Ok((request.operation_name.clone(), "unknown")),
+        },
     };
-    if limits::expanded_fields(&document) > limits::MAX_EXPANDED_FIELDS {
-        return Err(format!(
-            "the document selects more than {} fields once its fragments are expanded",
-            limits::MAX_EXPANDED_FIELDS
-        ));
-    }
-    let aliases = limits::count_aliases(&document);
-    if aliases > state.max_aliases {
-        return Err(format!(
-            "the document has {aliases} aliases; at most {} are allowed",
-            state.max_aliases
-        ));
-    }
     let selected = document
         .operations
         .iter()
@@ -258,6 +239,41 @@ fn prepare(
         Some((name, ty)) => (request.operation_name.clone().or(name), ty),
         None => (request.operation_name.clone(), "unknown"),
     })
+}
+
+/// Checks a new text against the limits (tokens and nesting before parsing it, expanded fields and
+/// aliases after) and parses it. `Ok(None)`: it does not parse (the engine reports the syntax error).
+fn check_and_parse(query: &str, state: &AppState) -> Result<Option<ExecutableDocument>, String> {
+    let (tokens, nesting) = limits::scan(query, state.max_tokens);
+    if tokens > state.max_tokens {
+        return Err(format!(
+            "the document has more than {} tokens",
+            state.max_tokens
+        ));
+    }
+    if nesting > limits::MAX_NESTING {
+        return Err(format!(
+            "the document nests deeper than {} levels",
+            limits::MAX_NESTING
+        ));
+    }
+    let Ok(document) = async_graphql::parser::parse_query(query) else {
+        return Ok(None);
+    };
+    if limits::expanded_fields(&document) > limits::MAX_EXPANDED_FIELDS {
+        return Err(format!(
+            "the document selects more than {} fields once its fragments are expanded",
+            limits::MAX_EXPANDED_FIELDS
+        ));
+    }
+    let aliases = limits::count_aliases(&document);
+    if aliases > state.max_aliases {
+        return Err(format!(
+            "the document has {aliases} aliases; at most {} are allowed",
+            state.max_aliases
+        ));
+    }
+    Ok(Some(document))
 }
 
 fn error_codes(response: &Response) -> Vec<String> {

@@ -1,5 +1,7 @@
 //! The HTTP edge: the axum router, request ids, GraphQL over HTTP, health and readiness.
 
+mod documents;
+pub use documents::Documents;
 mod export;
 mod graphql;
 mod health;
@@ -42,6 +44,8 @@ pub struct AppState {
     pub max_batch: usize,
     /// Origins allowed to call the API from a browser (CORS); empty: none.
     pub cors_allowed_origins: Vec<String>,
+    /// Documents parsed before, by query text.
+    pub documents: documents::Documents,
 }
 
 /// CORS for the configured origins only. Tokens travel in the `Authorization` header, never in cookies,
