@@ -91,6 +91,9 @@ pub struct Config {
     /// First segment of every cache key (`<prefix>:v1:user:42`).
     pub cache_prefix: String,
     pub cache_ttl_secs: u64,
+    /// Life of a decoded value in the process's near cache, in front of the shared cache; every deletion
+    /// reaches it at once (Redis pub/sub across processes). 0: no near cache.
+    pub near_cache_ttl_ms: u64,
     /// Bound on every cache command; past it the read goes to the database.
     pub cache_timeout_ms: u64,
     pub db_max_connections: u32,
@@ -149,6 +152,7 @@ impl Default for Config {
             auto_migrate: true,
             cache_prefix: "board".into(),
             cache_ttl_secs: 300,
+            near_cache_ttl_ms: 5_000,
             cache_timeout_ms: 250,
             db_max_connections: 16,
             db_acquire_timeout_ms: 3_000,
@@ -196,6 +200,7 @@ impl fmt::Debug for Config {
             .field("auto_migrate", &self.auto_migrate)
             .field("cache_prefix", &self.cache_prefix)
             .field("cache_ttl_secs", &self.cache_ttl_secs)
+            .field("near_cache_ttl_ms", &self.near_cache_ttl_ms)
             .field("cache_timeout_ms", &self.cache_timeout_ms)
             .field("db_max_connections", &self.db_max_connections)
             .field("db_acquire_timeout_ms", &self.db_acquire_timeout_ms)
@@ -324,6 +329,10 @@ impl Config {
 
     pub fn cache_ttl(&self) -> Duration {
         Duration::from_secs(self.cache_ttl_secs)
+    }
+
+    pub fn near_cache_ttl(&self) -> Duration {
+        Duration::from_millis(self.near_cache_ttl_ms)
     }
 
     /// The JWT signing key: configured; else, for an SQLite file, kept in `<db file>.jwt-secret` (created once);

@@ -28,6 +28,8 @@ use ports::{Cache, SystemClock};
 
 /// Entries the in-process cache holds at most.
 const MEMORY_CACHE_ENTRIES: u64 = 100_000;
+/// Decoded values the near cache keeps per process.
+const NEAR_CACHE_ENTRIES: u64 = 50_000;
 const REDIS_POOL_SIZE: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +97,7 @@ impl App {
                     url,
                     REDIS_POOL_SIZE,
                     Duration::from_millis(config.cache_timeout_ms),
+                    &format!("{}:v1:invalidations", config.cache_prefix),
                 )
                 .await
                 .map_err(|e| StartError::Cache(e.to_string()))?,
@@ -117,7 +120,8 @@ impl App {
             config.access_token_ttl_secs,
         );
         let cache_aside =
-            CacheAside::new(Arc::clone(&cache), &config.cache_prefix, config.cache_ttl());
+            CacheAside::new(Arc::clone(&cache), &config.cache_prefix, config.cache_ttl())
+                .with_near_cache(config.near_cache_ttl(), NEAR_CACHE_ENTRIES);
         let clock = Arc::new(SystemClock);
         let accounts = AccountService::new(
             Arc::new(SqlUserRepo::new(db.clone())),
@@ -203,7 +207,8 @@ impl App {
             Arc::clone(&cache),
             &self.config.cache_prefix,
             self.config.cache_ttl(),
-        );
+        )
+        .with_near_cache(self.config.near_cache_ttl(), NEAR_CACHE_ENTRIES);
         let services = Services {
             accounts: Arc::new(self.services.accounts.with_cache(cache_aside.clone())),
             board: Arc::new(self.services.board.with_cache(cache_aside)),

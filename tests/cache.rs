@@ -1,12 +1,170 @@
-//! Cache-aside on Redis: what a read leaves behind, under which key, for how long.
+//! Cache-aside: what a read leaves behind on Redis, under which key, for how long; and the near cache in front
+//! of it (decoded values in the process), which must hear every deletion.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use base64::Engine;
 use common::{Backend, TestApp};
-use fred::prelude::{Builder, ClientLike, Config as FredConfig, KeysInterface};
+use fred::prelude::{Builder, ClientLike, Config as FredConfig, KeysInterface, PubsubInterface};
 use serde_json::json;
+
+backend_tests!(the_near_cache_answers_warm_reads_and_forgets_on_write);
+
+const READ: &str =
+    "query($id: ID!) { post(id: $id) { title voteCount author { name } category { name } } }";
+
+async fn post_of(app: &TestApp, title: &str) -> (common::Session, String) {
+    let author = app.sign_up("nina", "nina@example.com", "password-1").await;
+    let categories = app.ok("{ categories { id } }", json!({}), None).await;
+    let created = app
+        .ok(
+            "mutation($i: CreatePostInput!) { createPost(input: $i) { post { id } } }",
+            json!({ "i": { "categoryId": categories["categories"][0]["id"], "title": title, "content": "near" } }),
+            Some(&author.access),
+        )
+        .await;
+    let id = created["createPost"]["post"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (author, id)
+}
+
+async fn the_near_cache_answers_warm_reads_and_forgets_on_write(app: TestApp) {
+    let (author, id) = post_of(&app, "v0").await;
+    app.ok(READ, json!({ "id": id }), None).await;
+    let (body, db, cache) = app.gql_counted(READ, json!({ "id": id }), None).await;
+    assert_eq!(body["data"]["post"]["title"], "v0", "{body:#}");
+    // On Redis the near cache first syncs with the other processes' announcements: one shared round trip.
+    let sync = u64::from(app.backend == Backend::MariaDb);
+    assert_eq!(
+        (db, cache),
+        (0, sync),
+        "warm: post, author and category from the near cache"
+    );
+
+    // Every write is seen by the very next read, vote counts included.
+    let update = "mutation($i: UpdatePostInput!) { updatePost(input: $i) { post { version } } }";
+    for round in 1..=10 {
+        let title = format!("v{round}");
+        app.ok(
+            update,
+            json!({ "i": { "postId": id, "title": title, "content": "near" } }),
+            Some(&author.access),
+        )
+        .await;
+        let (body, _, _) = app.gql_counted(READ, json!({ "id": id }), None).await;
+        assert_eq!(
+            body["data"]["post"]["title"],
+            title.as_str(),
+            "round {round}: stale"
+        );
+    }
+    app.ok(
+        "mutation($id: ID!) { votePost(input: { postId: $id }) { post { voteCount } } }",
+        json!({ "id": id }),
+        Some(&author.access),
+    )
+    .await;
+    let (body, _, _) = app.gql_counted(READ, json!({ "id": id }), None).await;
+    assert_eq!(body["data"]["post"]["voteCount"], 1, "{body:#}");
+    app.ok(
+        "mutation { updateProfile(input: { name: \"nina2\" }) { user { name } } }",
+        json!({}),
+        Some(&author.access),
+    )
+    .await;
+    let (body, _, _) = app.gql_counted(READ, json!({ "id": id }), None).await;
+    assert_eq!(body["data"]["post"]["author"]["name"], "nina2", "{body:#}");
+}
+
+/// With `near_cache_ttl_ms = 0` a warm read is served by the shared cache: no database, some cache round trips.
+async fn without_the_near_cache_warm_reads_ask_the_shared_cache(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.near_cache_ttl_ms = 0).await;
+    let (_, id) = post_of(&app, "shared").await;
+    app.ok(READ, json!({ "id": id }), None).await;
+    let (body, db, cache) = app.gql_counted(READ, json!({ "id": id }), None).await;
+    assert_eq!(body["data"]["post"]["title"], "shared", "{body:#}");
+    assert_eq!(db, 0, "warm");
+    assert!(
+        cache >= 1,
+        "the shared cache answered ({cache} round trips)"
+    );
+}
+
+mod near_cache_off {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        without_the_near_cache_warm_reads_ask_the_shared_cache(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn mariadb_redis() {
+        if !common::external_configured() {
+            eprintln!("TEST_DATABASE_URL / TEST_REDIS_URL unset: MariaDB + Redis variant not run");
+            return;
+        }
+        without_the_near_cache_warm_reads_ask_the_shared_cache(Backend::MariaDb).await;
+    }
+}
+
+/// Another process's deletion reaches this one's near cache through Redis pub/sub. Observed with a doctored
+/// Redis entry: while the near cache holds the user it is not seen; once the key is announced, it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deletion_announced_by_another_process_empties_the_near_cache_entry() {
+    if !common::external_configured() {
+        eprintln!("TEST_REDIS_URL unset: invalidation feed not checked");
+        return;
+    }
+    let app = TestApp::spawn(Backend::MariaDb).await;
+    let user = app.sign_up("otto", "otto@example.com", "password-1").await;
+    let id = user_key_id(&user.user_id);
+    let key = format!("{}:v1:user:{id}", app.config.cache_prefix);
+    let viewer = "{ viewer { name } }";
+    app.ok(viewer, json!({}), Some(&user.access)).await;
+
+    let redis = Builder::from_config(
+        FredConfig::from_url(app.config.redis_url.as_deref().unwrap()).unwrap(),
+    )
+    .build()
+    .unwrap();
+    redis.init().await.unwrap();
+    let cached: String = redis.get(&key).await.unwrap();
+    let doctored = cached.replace("\"otto\"", "\"doctored\"");
+    assert_ne!(cached, doctored, "{cached}");
+    let () = redis.set(&key, doctored, None, None, false).await.unwrap();
+
+    let (body, db, cache) = app.gql_counted(viewer, json!({}), Some(&user.access)).await;
+    assert_eq!(
+        body["data"]["viewer"]["name"], "otto",
+        "the near cache answers: {body:#}"
+    );
+    assert_eq!((db, cache), (0, 1), "one sync round, then the near cache");
+
+    let channel = format!("{}:v1:invalidations", app.config.cache_prefix);
+    let listeners: i64 = redis.publish(&channel, key.as_str()).await.unwrap();
+    assert_eq!(listeners, 1, "the server follows {channel}");
+    // The sync round of the next request comes back after this announcement: no waiting needed.
+    let (body, db, cache) = app.gql_counted(viewer, json!({}), Some(&user.access)).await;
+    assert_eq!(
+        body["data"]["viewer"]["name"], "doctored",
+        "the very next read no longer uses the forgotten entry: {body:#}"
+    );
+    assert_eq!((db, cache), (0, 2), "a sync round, then Redis again");
+}
+
+fn user_key_id(user_id: &str) -> String {
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(user_id)
+        .unwrap();
+    String::from_utf8(raw)
+        .unwrap()
+        .trim_start_matches("User:")
+        .to_owned()
+}
 
 #[tokio::test]
 async fn a_viewer_read_caches_the_user_under_a_namespaced_key_with_a_ttl() {

@@ -25,10 +25,7 @@ fn replica_url(backend: Backend) -> (String, Cleanup) {
     match backend {
         Backend::Sqlite => {
             let path = std::env::temp_dir().join(format!("{}.db", unique("board-replica-")));
-            (
-                format!("sqlite://{}", path.display()),
-                Cleanup::File(path),
-            )
+            (format!("sqlite://{}", path.display()), Cleanup::File(path))
         }
         Backend::MariaDb => {
             let admin_url = std::env::var("TEST_DATABASE_URL").unwrap();
@@ -107,7 +104,9 @@ async fn create_post(app: &TestApp, who: &Session, category: &str, title: &str) 
 
 /// (totalCount, titles) of the newest posts as `who` sees them.
 async fn list(app: &TestApp, who: Option<&Session>) -> (i64, Vec<String>) {
-    let data = app.ok(LIST, json!({}), who.map(|s| s.access.as_str())).await;
+    let data = app
+        .ok(LIST, json!({}), who.map(|s| s.access.as_str()))
+        .await;
     let titles = data["posts"]["edges"]
         .as_array()
         .unwrap()
@@ -157,7 +156,10 @@ async fn lists_read_the_replica_and_writers_read_their_writes(backend: Backend) 
         list(routed_app, Some(&writer)).await,
         (
             2,
-            vec!["after the snapshot".to_owned(), "before the snapshot".to_owned()]
+            vec![
+                "after the snapshot".to_owned(),
+                "before the snapshot".to_owned()
+            ]
         )
     );
     // Anonymous lists come from the replica.
@@ -244,7 +246,11 @@ async fn a_failing_replica_is_answered_by_the_primary(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 200, "the primary still serves every read");
+    assert_eq!(
+        response.status(),
+        200,
+        "the primary still serves every read"
+    );
     let ready: Value = response.json().await.unwrap();
     assert_eq!(ready["replica"]["status"], "unavailable", "{ready}");
 }

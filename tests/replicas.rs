@@ -124,13 +124,27 @@ async fn two_replicas_share_state_through_the_database_and_redis() {
         gql(&b.base, read, json!({ "id": id }), None).await["data"]["post"]["title"],
         "v0"
     );
-    gql(
-        &a.base,
-        "mutation($i: UpdatePostInput!) { updatePost(input: $i) { post { version } } }",
-        json!({ "i": { "postId": id, "title": "v1", "content": "second" } }),
-        Some(&access),
-    )
-    .await;
+    // Each round: B holds the post (in Redis and in its near cache), A changes it, B reads it at once.
+    let update = "mutation($i: UpdatePostInput!) { updatePost(input: $i) { post { version } } }";
+    for round in 1..=30 {
+        let title = format!("v{round}");
+        let updated = gql(
+            &a.base,
+            update,
+            json!({ "i": { "postId": id, "title": title, "content": "again" } }),
+            Some(&access),
+        )
+        .await;
+        assert_eq!(
+            updated["data"]["updatePost"]["post"]["version"], round,
+            "{updated:#}"
+        );
+        let seen = gql(&b.base, read, json!({ "id": id }), None).await;
+        assert_eq!(
+            seen["data"]["post"]["title"], title,
+            "round {round}: B is stale"
+        );
+    }
     gql(
         &a.base,
         "mutation($id: ID!) { votePost(input: { postId: $id }) { post { voteCount } } }",
@@ -141,7 +155,7 @@ async fn two_replicas_share_state_through_the_database_and_redis() {
     let seen = gql(&b.base, read, json!({ "id": id }), None).await;
     assert_eq!(
         seen["data"]["post"],
-        json!({ "title": "v1", "voteCount": 1 }),
+        json!({ "title": "v30", "voteCount": 1 }),
         "B is not stale"
     );
 

@@ -205,7 +205,12 @@ impl BoardService {
             return false;
         }
         let Some(user) = viewer else { return true };
-        match self.cache.cache().get_many(&[self.cache.key(WROTE, user)]).await {
+        match self
+            .cache
+            .cache()
+            .get_many(&[self.cache.key(WROTE, user)])
+            .await
+        {
             Ok(values) => values.first().is_none_or(Option::is_none),
             Err(err) => {
                 tracing::warn!(error = %err, %user, "could not read the write fence; reading the primary");

@@ -12,6 +12,7 @@ use rand::Rng;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::near_cache::NearCache;
 use crate::domain::AppResult;
 use crate::ports::Cache;
 use crate::telemetry::metrics;
@@ -27,6 +28,7 @@ pub struct CacheAside {
     cache: Arc<dyn Cache>,
     prefix: String,
     ttl: Duration,
+    near: Option<Arc<NearCache>>,
 }
 
 impl CacheAside {
@@ -35,6 +37,20 @@ impl CacheAside {
             cache,
             prefix: prefix.to_owned(),
             ttl,
+            near: None,
+        }
+    }
+
+    /// The same, with a near cache of decoded values (at most `max_entries`, each kept at most `ttl`) in
+    /// front of the shared cache. Needs a Tokio runtime (it follows the shared cache's invalidations).
+    pub fn with_near_cache(self, ttl: Duration, max_entries: u64) -> Self {
+        if ttl.is_zero() || self.ttl.is_zero() {
+            return self;
+        }
+        let near = NearCache::start(ttl, max_entries, Arc::clone(&self.cache));
+        Self {
+            near: Some(near),
+            ..self
         }
     }
 
@@ -53,8 +69,9 @@ impl CacheAside {
         base + Duration::from_millis(extra)
     }
 
-    /// The values for `ids`: hits from the cache, misses from `fetch` (called once, with the misses only),
-    /// which are then cached. Ids `fetch` does not return are cached as absent for a short while.
+    /// The values for `ids`: hits from the near cache, then from the shared cache, misses from `fetch`
+    /// (called once, with the misses only), which are then cached. Ids `fetch` does not return are cached as
+    /// absent for a short while.
     pub async fn load<K, V, F, Fut>(
         &self,
         kind: &str,
@@ -63,7 +80,7 @@ impl CacheAside {
     ) -> AppResult<HashMap<K, V>>
     where
         K: Copy + Eq + Hash + Display,
-        V: Serialize + DeserializeOwned,
+        V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
         F: FnOnce(Vec<K>) -> Fut,
         Fut: Future<Output = AppResult<Vec<(K, V)>>>,
     {
@@ -76,7 +93,39 @@ impl CacheAside {
             found.extend(fetch(ids.to_vec()).await?);
             return Ok(found);
         }
-        let keys: Vec<String> = ids.iter().map(|id| self.key(kind, id)).collect();
+        // Taken before anything is read: a value read before a deletion is not kept near.
+        let generation = self.near.as_ref().map(|near| near.generation());
+        let near = match &self.near {
+            Some(near) if near.synced().await => Some(near),
+            _ => None,
+        };
+        let mut wanted = Vec::with_capacity(ids.len());
+        let mut keys = Vec::with_capacity(ids.len());
+        for id in ids {
+            let key = self.key(kind, id);
+            match near.and_then(|near| near.get::<V>(&key)) {
+                Some(Some(value)) => {
+                    found.insert(*id, value);
+                }
+                Some(None) => {}
+                None => {
+                    wanted.push(*id);
+                    keys.push(key);
+                }
+            }
+        }
+        if near.is_some() {
+            metrics::cache(kind, "hit", (ids.len() - wanted.len()) as u64);
+            metrics::near_hits(kind, (ids.len() - wanted.len()) as u64);
+        }
+        if wanted.is_empty() {
+            return Ok(found);
+        }
+        let keep_near = |key: &str, value: Option<&V>| {
+            if let (Some(near), Some(generation)) = (near, generation) {
+                near.keep(generation, key, value.cloned());
+            }
+        };
         let mut read_failed = false;
         let cached = match self.cache.get_many(&keys).await {
             Ok(values) => values,
@@ -88,19 +137,20 @@ impl CacheAside {
             }
         };
         let mut misses = Vec::new();
-        for (id, value) in ids.iter().zip(cached) {
+        for ((id, key), value) in wanted.iter().zip(&keys).zip(cached) {
             match value.map(|v| serde_json::from_str::<Option<V>>(&v)) {
                 Some(Ok(Some(v))) => {
+                    keep_near(key, Some(&v));
                     found.insert(*id, v);
                 }
-                Some(Ok(None)) => {}
+                Some(Ok(None)) => keep_near(key, None),
                 // A miss, or an entry we cannot read (older layout): read the database.
                 None | Some(Err(_)) => misses.push(*id),
             }
         }
         // Hits include remembered absences; an unreadable entry counts as a miss.
         if !read_failed {
-            metrics::cache(kind, "hit", (ids.len() - misses.len()) as u64);
+            metrics::cache(kind, "hit", (wanted.len() - misses.len()) as u64);
             metrics::cache(kind, "miss", misses.len() as u64);
         }
         if misses.is_empty() {
@@ -109,14 +159,22 @@ impl CacheAside {
         let rows = fetch(misses.clone()).await?;
         let mut entries = Vec::with_capacity(misses.len());
         for (id, value) in rows {
+            let key = self.key(kind, id);
             if let Ok(json) = serde_json::to_string(&Some(&value)) {
-                entries.push((self.key(kind, id), json, self.jittered(self.ttl)));
+                entries.push((key.clone(), json, self.jittered(self.ttl)));
+            }
+            if !read_failed {
+                keep_near(&key, Some(&value));
             }
             found.insert(id, value);
         }
         for id in &misses {
             if !found.contains_key(id) {
-                entries.push((self.key(kind, id), "null".to_owned(), NEGATIVE_TTL));
+                let key = self.key(kind, id);
+                if !read_failed {
+                    keep_near(&key, None);
+                }
+                entries.push((key, "null".to_owned(), NEGATIVE_TTL));
             }
         }
         if read_failed {
@@ -134,6 +192,9 @@ impl CacheAside {
     pub async fn invalidate(&self, keys: &[String]) {
         if keys.is_empty() {
             return;
+        }
+        if let Some(near) = &self.near {
+            near.forget(keys);
         }
         if let Err(err) = self.cache.delete(keys).await {
             tracing::warn!(error = %err, cache = self.cache.kind(), ?keys, "cache invalidation failed");

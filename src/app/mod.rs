@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod board;
 pub mod cache_aside;
+pub mod near_cache;
 pub mod rate_limit;
 pub mod read_route;
 

@@ -33,5 +33,7 @@ pub fn allow_replica(allowed: bool) {
 
 /// May the current read go to the replica?
 pub fn replica_allowed() -> bool {
-    ROUTE.try_with(|r| r.load(Ordering::Relaxed)).unwrap_or(false)
+    ROUTE
+        .try_with(|r| r.load(Ordering::Relaxed))
+        .unwrap_or(false)
 }

@@ -19,8 +19,8 @@ use tracing::Instrument;
 
 use super::observe::ClientIp;
 use super::{AppState, REQUEST_ID};
+use crate::app::{near_cache, read_route};
 use crate::domain::{AppError, User};
-use crate::app::read_route;
 use crate::graphql::RequestContext;
 use crate::graphql::errors::{coded_response, error_response, finish_response};
 use crate::telemetry::metrics;
@@ -365,10 +365,12 @@ async fn execute(
         state.request_timeout,
         drive(Arc::clone(&batches), work).instrument(span),
     );
-    let response = roundtrips::scope(Arc::clone(&trips), read_route::scope(route, bounded)).await;
-    if writes
-        && let Some(writer) = viewer
-    {
+    let response = roundtrips::scope(
+        Arc::clone(&trips),
+        read_route::scope(route, near_cache::scope(started, bounded)),
+    )
+    .await;
+    if writes && let Some(writer) = viewer {
         // Before the answer leaves: the writer's next request, on any process, reads the primary.
         roundtrips::scope(Arc::clone(&trips), board.record_write(writer)).await;
     }

@@ -120,6 +120,20 @@ pub trait SessionRepo: Send + Sync {
 #[error("cache: {0}")]
 pub struct CacheError(pub String);
 
+/// What a shared cache tells the near caches of the processes sharing it (see `app::near_cache`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalidation {
+    /// Some process deleted these keys.
+    Keys(Vec<String>),
+    /// Deletions may have been missed (the feed's connection dropped): forget everything, stop caching.
+    Lost,
+    /// The feed is connected again: forget everything, cache again.
+    Live,
+    /// The marker [`Cache::mark`] published came back: every announcement made before it was published has
+    /// been delivered ahead of it.
+    Marked(u64),
+}
+
 /// A shared key/value cache (Redis, or in-process). Never the source of truth: callers fall back to the
 /// database on any error.
 #[async_trait]
@@ -128,7 +142,21 @@ pub trait Cache: Send + Sync {
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, CacheError>;
     /// Stores every entry with its own time to live. One round trip.
     async fn set_many(&self, entries: &[(String, String, Duration)]) -> Result<(), CacheError>;
+    /// Deletes the keys and, for a cache shared by several processes, announces the deletion on the
+    /// [`Cache::invalidations`] feed of every one of them, in the same round trip.
     async fn delete(&self, keys: &[String]) -> Result<(), CacheError>;
+    /// Deletions made by any process sharing this cache, for near caches, with whether the feed is live
+    /// now; `None` when no other process shares it (the in-process cache), so a near cache only needs to
+    /// hear its own process's deletions.
+    fn invalidations(&self) -> Option<(bool, tokio::sync::broadcast::Receiver<Invalidation>)> {
+        None
+    }
+    /// Publishes marker `n` on this process's own channel, followed by the same connection as the
+    /// announcements: its [`Invalidation::Marked`] arrives after every announcement published before it.
+    /// One round trip; a no-op for a cache without [`Cache::invalidations`].
+    async fn mark(&self, _n: u64) -> Result<(), CacheError> {
+        Ok(())
+    }
     /// Adds 1 to the counter at `key` (created with time to live `ttl`) and answers the new count, atomically
     /// across every process sharing the cache. One round trip.
     async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, CacheError>;

@@ -29,6 +29,7 @@ pub struct Metrics {
     pub rate_limited: Counter<u64>,
     pub log_lines_dropped: Counter<u64>,
     pub db_reads: Counter<u64>,
+    pub near_hits: Counter<u64>,
     operation_names: Mutex<HashSet<String>>,
 }
 
@@ -123,6 +124,13 @@ fn build() -> Option<Telemetry> {
             .with_description(
                 "Reads that could use the read replica, by where they went (replica, primary, fallback: \
                  the replica failed and the primary answered).",
+            )
+            .build(),
+        near_hits: meter
+            .u64_counter("board.cache.near_hits")
+            .with_description(
+                "Cache hits answered by the in-process near cache, by cache (also counted as hits in \
+                 board_cache_requests_total).",
             )
             .build(),
         operation_names: Mutex::new(HashSet::new()),
@@ -235,6 +243,16 @@ pub fn rate_limited(limit: &'static str) {
 pub fn log_line_dropped() {
     if let Some(m) = metrics() {
         m.log_lines_dropped.add(1, &[]);
+    }
+}
+
+/// Counts `n` hits of `cache` answered by the near cache.
+pub fn near_hits(cache: &str, n: u64) {
+    if n > 0
+        && let Some(m) = metrics()
+    {
+        m.near_hits
+            .add(n, &[KeyValue::new("cache", cache.to_owned())]);
     }
 }
 

@@ -2,26 +2,130 @@
 //! Redis costs a bounded delay, after which the caller reads the database. fred reconnects in the background.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use fred::prelude::{
-    Builder, ClientLike, Config as FredConfig, Error as FredError, Expiration, KeysInterface, Pool,
-    ReconnectPolicy,
+    Builder, Client, ClientLike, Config as FredConfig, Error as FredError, EventInterface,
+    Expiration, KeysInterface, Pool, PubsubInterface, ReconnectPolicy,
 };
+use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::RecvError;
 
 use crate::config::redact_url;
-use crate::ports::{Cache, CacheError};
+use crate::ports::{Cache, CacheError, Invalidation};
 use crate::telemetry::roundtrips::count_cache;
 
 pub struct RedisCache {
     pool: Pool,
     timeout: Duration,
+    /// Pub/sub channel on which deletions are announced to every process.
+    channel: String,
+    /// This process's own channel for [`Cache::mark`], followed by the same connection.
+    marks: String,
+    invalidations: broadcast::Sender<Invalidation>,
+    /// Whether the invalidation channel is followed right now.
+    live: Arc<AtomicBool>,
     /// Circuit breaker: until this instant (ms since `epoch`), commands fail at once instead of waiting
     /// for a timeout each. A slow or absent Redis then costs one timeout per `OPEN_FOR`, not one per read.
     open_until_ms: AtomicU64,
     epoch: Instant,
+}
+
+/// Announcements buffered per listener; a listener that falls further behind forgets everything.
+const INVALIDATION_BACKLOG: usize = 4096;
+
+/// The subscriber connection's notifications.
+struct Events {
+    messages: broadcast::Receiver<fred::types::Message>,
+    reconnects: broadcast::Receiver<fred::types::config::Server>,
+    errors: broadcast::Receiver<(FredError, Option<fred::types::config::Server>)>,
+}
+
+/// The channels the subscriber connection follows: the shared announcements and this process's marks.
+#[derive(Clone)]
+struct Channels {
+    announcements: String,
+    marks: String,
+}
+
+/// Follows the invalidation channel on `client` (a connection of its own: a subscribed connection can do
+/// nothing else) and forwards what it hears. After any connection error deletions may have been missed:
+/// `Lost`, then, once subscribed again, `Live`.
+async fn follow(
+    client: Client,
+    mut events: Events,
+    channels: Channels,
+    out: broadcast::Sender<Invalidation>,
+    live: Arc<AtomicBool>,
+) {
+    let lost = || {
+        live.store(false, Ordering::Release);
+        let _ = out.send(Invalidation::Lost);
+    };
+    loop {
+        tokio::select! {
+            message = events.messages.recv() => match message {
+                Ok(message) => {
+                    let Some(text) = message.value.as_str() else { continue };
+                    if *message.channel == *channels.marks {
+                        if let Ok(n) = text.parse() {
+                            let _ = out.send(Invalidation::Marked(n));
+                        }
+                    } else {
+                        let keys = text.split('\n').map(str::to_owned).collect();
+                        let _ = out.send(Invalidation::Keys(keys));
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {
+                    lost();
+                    live.store(true, Ordering::Release);
+                    let _ = out.send(Invalidation::Live);
+                }
+                Err(RecvError::Closed) => break,
+            },
+            error = events.errors.recv() => {
+                if matches!(error, Err(RecvError::Closed)) {
+                    break;
+                }
+                lost();
+            }
+            reconnect = events.reconnects.recv() => {
+                if matches!(reconnect, Err(RecvError::Closed)) {
+                    break;
+                }
+                lost();
+                subscribe(&client, &channels, &out, &live).await;
+            }
+        }
+    }
+    lost();
+}
+
+/// Subscribes to both channels, retrying every second, then announces `Live`.
+async fn subscribe(
+    client: &Client,
+    channels: &Channels,
+    out: &broadcast::Sender<Invalidation>,
+    live: &AtomicBool,
+) {
+    let both = vec![channels.announcements.clone(), channels.marks.clone()];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(2), client.subscribe(both.clone())).await {
+            Ok(Ok(())) => {
+                live.store(true, Ordering::Release);
+                let _ = out.send(Invalidation::Live);
+                return;
+            }
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "could not follow cache invalidations; retrying")
+            }
+            Err(_) => tracing::warn!("could not follow cache invalidations in time; retrying"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// How long the breaker stays open after a failure; the next command after it probes Redis again.
@@ -33,13 +137,24 @@ fn cache_error(err: FredError) -> CacheError {
 
 impl RedisCache {
     /// Connects to `url`. Fails when Redis cannot be reached at start-up; later outages are survived.
+    /// Deletions are announced on the pub/sub `channel`, which a connection of its own follows, together
+    /// with a channel of this process's own for [`Cache::mark`].
     pub async fn connect(
         url: &str,
         pool_size: usize,
         timeout: Duration,
+        channel: &str,
     ) -> Result<Self, CacheError> {
         let config = FredConfig::from_url(url)
             .map_err(|e| CacheError(format!("bad REDIS_URL {}: {e}", redact_url(url))))?;
+        let subscriber = Builder::from_config(config.clone())
+            .with_connection_config(|c| {
+                c.connection_timeout = Duration::from_secs(2);
+                c.internal_command_timeout = Duration::from_secs(2);
+            })
+            .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
+            .build()
+            .map_err(cache_error)?;
         let pool = Builder::from_config(config)
             .with_connection_config(|c| {
                 c.connection_timeout = Duration::from_secs(2);
@@ -53,9 +168,40 @@ impl RedisCache {
             .build_pool(pool_size.max(1))
             .map_err(cache_error)?;
         pool.init().await.map_err(cache_error)?;
+        let (invalidations, _) = broadcast::channel(INVALIDATION_BACKLOG);
+        let live = Arc::new(AtomicBool::new(false));
+        let events = Events {
+            messages: subscriber.message_rx(),
+            reconnects: subscriber.reconnect_rx(),
+            errors: subscriber.error_rx(),
+        };
+        subscriber.init().await.map_err(cache_error)?;
+        // Subscribed before the first request, so near caches are live (and round trips deterministic)
+        // from the start.
+        let mut events = events;
+        let channels = Channels {
+            announcements: channel.to_owned(),
+            marks: format!("{channel}:mark:{}", uuid::Uuid::new_v4().simple()),
+        };
+        subscribe(&subscriber, &channels, &invalidations, &live).await;
+        // The connection just made announces itself as a reconnection: not one to act on.
+        while events.reconnects.try_recv().is_ok() {}
+        while events.errors.try_recv().is_ok() {}
+        let marks = channels.marks.clone();
+        tokio::spawn(follow(
+            subscriber,
+            events,
+            channels,
+            invalidations.clone(),
+            Arc::clone(&live),
+        ));
         Ok(Self {
             pool,
             timeout,
+            channel: channel.to_owned(),
+            marks,
+            invalidations,
+            live,
             open_until_ms: AtomicU64::new(0),
             epoch: Instant::now(),
         })
@@ -125,8 +271,27 @@ impl Cache for RedisCache {
         if keys.is_empty() {
             return Ok(());
         }
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let _: i64 = self.bounded(self.pool.del(keys)).await?;
+        let pipeline = self.pool.next().pipeline();
+        let list: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let () = pipeline.del(list).await.map_err(cache_error)?;
+        let () = pipeline
+            .publish(self.channel.as_str(), keys.join("\n"))
+            .await
+            .map_err(cache_error)?;
+        let _: Vec<fred::types::Value> = self.bounded(pipeline.all()).await?;
+        Ok(())
+    }
+
+    fn invalidations(&self) -> Option<(bool, broadcast::Receiver<Invalidation>)> {
+        // Subscribe first: a change after the flag is read still arrives as an event.
+        let feed = self.invalidations.subscribe();
+        Some((self.live.load(Ordering::Acquire), feed))
+    }
+
+    async fn mark(&self, n: u64) -> Result<(), CacheError> {
+        let _: i64 = self
+            .bounded(self.pool.next().publish(self.marks.as_str(), n.to_string()))
+            .await?;
         Ok(())
     }
 

@@ -1,0 +1,233 @@
+//! The near cache: decoded values kept in this process, in front of the shared cache, so a hot read costs
+//! neither a Redis round trip nor decoding.
+//!
+//! It is only safe because it hears every deletion: its own process's at once, other processes' through the
+//! shared cache's invalidation feed (Redis pub/sub, published in the same round trip as the `DEL`, before
+//! the writing request answers). While the feed is down the near cache is emptied and bypassed; it also
+//! bounds every entry's life by its own short TTL, in case an announcement is lost in a way nobody noticed.
+//!
+//! A value read before a deletion must not be stored after it: every deletion advances a generation, and a
+//! value is only kept if no deletion happened since its read began.
+//!
+//! Hearing deletions eventually is not enough: a client that wrote through one process and then reads through
+//! another must see its write. So before a request's first near read, the near cache *syncs*: it publishes a
+//! marker on a channel of its own, followed by the same Redis connection as the announcements, and waits for
+//! it to come back. Redis runs commands one at a time and delivers a connection's messages in order, so every
+//! announcement published before the marker (in particular every write acknowledged before the request began)
+//! has been applied by then. Rounds are shared: one marker serves every request that began before it was
+//! sent, so under load a round costs far less than a request's cache reads did. A round that fails (Redis
+//! down, the marker late) makes the request skip the near cache. This needs one Redis primary delivering
+//! every message (standalone or Sentinel); on Redis Cluster, pub/sub crosses nodes out of order: turn the
+//! near cache off there.
+
+use std::any::Any;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, mpsc, watch};
+
+use crate::ports::{Cache, Invalidation};
+use crate::telemetry::roundtrips::count_cache;
+
+type Entry = Arc<dyn Any + Send + Sync>;
+
+/// How long a sync round waits for its marker to come back before the waiting requests skip the near cache.
+const MARK_WAIT: Duration = Duration::from_millis(500);
+
+tokio::task_local! {
+    static REQUEST_STARTED: Instant;
+}
+
+/// Runs a request that began at `started`: its near reads see every write acknowledged before then.
+pub async fn scope<F: Future>(started: Instant, future: F) -> F::Output {
+    REQUEST_STARTED.scope(started, future).await
+}
+
+pub struct NearCache {
+    entries: moka::sync::Cache<String, Entry>,
+    live: AtomicBool,
+    generation: AtomicU64,
+    /// `None` when no other process shares the cache: this process's deletions are forgotten before the
+    /// write answers, so there is nothing to wait for.
+    sync: Option<Rounds>,
+}
+
+/// The requesting side of sync rounds (see the module documentation).
+struct Rounds {
+    /// A request wants a round that starts after now.
+    demand: mpsc::Sender<()>,
+    /// The last finished round.
+    rounds: watch::Receiver<Round>,
+    /// The highest marker that came back, set by the feed's follower.
+    marked: watch::Sender<u64>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Round {
+    /// When its marker was published (before the command was sent).
+    sent: Option<Instant>,
+    /// Whether the marker came back in time.
+    ok: bool,
+}
+
+impl NearCache {
+    /// A near cache of at most `max_entries` values, each kept at most `ttl`, in front of `cache`. If the
+    /// cache is shared by several processes (it has an invalidation feed) the near cache is live while the
+    /// feed is, and syncs before a request's reads; otherwise it is always live.
+    pub fn start(ttl: Duration, max_entries: u64, cache: Arc<dyn Cache>) -> Arc<Self> {
+        let feed = cache.invalidations();
+        let mut near = Self {
+            entries: moka::sync::Cache::builder()
+                .max_capacity(max_entries)
+                .time_to_live(ttl)
+                .build(),
+            live: AtomicBool::new(feed.as_ref().is_none_or(|(live, _)| *live)),
+            generation: AtomicU64::new(0),
+            sync: None,
+        };
+        let Some((_, feed)) = feed else {
+            return Arc::new(near);
+        };
+        let (demand, wanted) = mpsc::channel(1);
+        let (finished, rounds) = watch::channel(Round {
+            sent: None,
+            ok: false,
+        });
+        let (marked, arrived) = watch::channel(0);
+        near.sync = Some(Rounds {
+            demand,
+            rounds,
+            marked,
+        });
+        let near = Arc::new(near);
+        tokio::spawn(follow(Arc::downgrade(&near), feed));
+        tokio::spawn(run_rounds(cache, wanted, finished, arrived));
+        near
+    }
+
+    /// Whether this request may use the near cache: after a sync round that began after the request did
+    /// (waiting for one if needed), if that round succeeded.
+    pub async fn synced(&self) -> bool {
+        let Some(sync) = &self.sync else {
+            return true;
+        };
+        let since = REQUEST_STARTED
+            .try_with(|started| *started)
+            .unwrap_or_else(|_| Instant::now());
+        let mut rounds = sync.rounds.clone();
+        let mut waited = false;
+        loop {
+            let round = *rounds.borrow_and_update();
+            if round.sent.is_some_and(|sent| sent >= since) {
+                return round.ok;
+            }
+            if !waited {
+                // The round this request waits for is one cache round trip, shared with the others waiting.
+                count_cache();
+                waited = true;
+            }
+            // Full means a round is already wanted; it will start after now.
+            let _ = sync.demand.try_send(());
+            if rounds.changed().await.is_err() {
+                return false;
+            }
+        }
+    }
+
+    /// Take this before reading the shared cache or the database; hand it back to [`NearCache::keep`].
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// `Some(value)` (which may be "known absent") if `key` is held and the near cache is live.
+    pub fn get<V: Clone + 'static>(&self, key: &str) -> Option<Option<V>> {
+        if !self.live.load(Ordering::Acquire) {
+            return None;
+        }
+        let entry = self.entries.get(key)?;
+        entry.downcast_ref::<Option<V>>().cloned()
+    }
+
+    /// Keeps `value` for `key`, unless a deletion happened since `generation` was taken.
+    pub fn keep<V: Send + Sync + 'static>(&self, generation: u64, key: &str, value: Option<V>) {
+        if !self.live.load(Ordering::Acquire) || self.generation() != generation {
+            return;
+        }
+        self.entries.insert(key.to_owned(), Arc::new(value));
+        // A deletion may have slipped in between the check and the insert: then undo the insert.
+        if self.generation() != generation {
+            self.entries.invalidate(key);
+        }
+    }
+
+    /// Forgets `keys` (deleted by this process or announced by another).
+    pub fn forget(&self, keys: &[String]) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        for key in keys {
+            self.entries.invalidate(key);
+        }
+    }
+
+    /// Forgets everything; caches again only if `live`.
+    fn reset(&self, live: bool) {
+        self.live.store(live, Ordering::Release);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.entries.invalidate_all();
+    }
+}
+
+/// Runs a sync round whenever one is wanted, one at a time, until the near cache is gone.
+async fn run_rounds(
+    cache: Arc<dyn Cache>,
+    mut wanted: mpsc::Receiver<()>,
+    finished: watch::Sender<Round>,
+    mut arrived: watch::Receiver<u64>,
+) {
+    let mut n: u64 = 0;
+    while wanted.recv().await.is_some() {
+        n += 1;
+        let sent = Instant::now();
+        let ok = match cache.mark(n).await {
+            Ok(()) => tokio::time::timeout(MARK_WAIT, arrived.wait_for(|m| *m >= n))
+                .await
+                .is_ok_and(|r| r.is_ok()),
+            Err(_) => false,
+        };
+        finished.send_replace(Round {
+            sent: Some(sent),
+            ok,
+        });
+    }
+}
+
+async fn follow(near: std::sync::Weak<NearCache>, mut feed: broadcast::Receiver<Invalidation>) {
+    loop {
+        let event = feed.recv().await;
+        let Some(near) = near.upgrade() else { return };
+        match event {
+            Ok(Invalidation::Keys(keys)) => near.forget(&keys),
+            Ok(Invalidation::Marked(n)) => {
+                if let Some(sync) = &near.sync {
+                    sync.marked.send_replace(n);
+                }
+            }
+            Ok(Invalidation::Live) => {
+                tracing::info!("near cache live: following the shared cache's invalidations");
+                near.reset(true);
+            }
+            Ok(Invalidation::Lost) => {
+                tracing::warn!("near cache bypassed: the invalidation feed is down");
+                near.reset(false);
+            }
+            // Announcements were missed, but the feed still runs.
+            Err(RecvError::Lagged(_)) => near.reset(true),
+            Err(RecvError::Closed) => {
+                near.reset(false);
+                return;
+            }
+        }
+    }
+}
