@@ -114,6 +114,10 @@ impl NearCache {
         let Some(sync) = &self.sync else {
             return true;
         };
+        if !self.live.load(Ordering::Acquire) {
+            // Not following the announcements: nothing near can be trusted, so no round is worth waiting for.
+            return false;
+        }
         let since = REQUEST_STARTED
             .try_with(|started| *started)
             .unwrap_or_else(|_| Instant::now());
