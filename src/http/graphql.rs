@@ -18,7 +18,7 @@ use opentelemetry::KeyValue;
 use tracing::Instrument;
 
 use super::observe::ClientIp;
-use super::{AppState, REQUEST_ID};
+use super::{AppState, REQUEST_ID, Shared};
 use crate::app::{near_cache, read_route};
 use crate::domain::{AppError, User};
 use crate::graphql::RequestContext;
@@ -82,7 +82,7 @@ fn refuse(status: StatusCode, code: &str, message: &str) -> axum::response::Resp
 }
 
 pub async fn post_graphql(
-    State(state): State<AppState>,
+    State(state): State<Shared>,
     Extension(ClientIp(client_ip)): Extension<ClientIp>,
     headers: HeaderMap,
     body: Body,
@@ -145,7 +145,7 @@ pub async fn post_graphql(
 
 /// Queries only: a mutation over GET could be triggered by a link or an image on another site.
 pub async fn get_graphql(
-    State(state): State<AppState>,
+    State(state): State<Shared>,
     Extension(ClientIp(client_ip)): Extension<ClientIp>,
     headers: HeaderMap,
     uri: Uri,

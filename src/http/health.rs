@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::json;
 
-use super::AppState;
+use super::Shared;
 
 /// The process is up.
 pub async fn healthz() -> Json<serde_json::Value> {
@@ -14,7 +14,7 @@ pub async fn healthz() -> Json<serde_json::Value> {
 
 /// The database and the cache both answer; 503 otherwise, so a load balancer stops routing here. A read
 /// replica that does not answer is reported but keeps the process ready: the primary answers its reads.
-pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+pub async fn readyz(State(state): State<Shared>) -> (StatusCode, Json<serde_json::Value>) {
     let replica = async {
         match &state.replica {
             Some(replica) => Some(replica.ping().await),

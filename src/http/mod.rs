@@ -67,7 +67,11 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
     }
 }
 
+/// The state handlers see: one allocation shared by every request, so taking it costs one reference count.
+pub type Shared = Arc<AppState>;
+
 pub fn router(state: AppState) -> Router {
+    let state: Shared = Arc::new(state);
     let mut router = Router::new()
         .route(
             "/graphql",
@@ -89,7 +93,7 @@ pub fn router(state: AppState) -> Router {
     router
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            Arc::clone(&state),
             observe::observe,
         ))
         .with_state(state)

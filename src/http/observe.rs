@@ -9,7 +9,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use opentelemetry::KeyValue;
 
-use super::AppState;
+use super::Shared;
 use crate::telemetry::metrics;
 
 /// The client's address as far as it can be trusted.
@@ -31,7 +31,7 @@ fn route_of(path: &str) -> &'static str {
     }
 }
 
-pub async fn observe(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn observe(State(state): State<Shared>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let peer = request
         .extensions()
