@@ -6,6 +6,7 @@
 #
 # Options (environment): DURATION (default 30s) and CONNECTIONS (default 64) per scenario; WARMUP (5s);
 # THREADS (wrk threads, default 2); SQLITE_POSTS (posts seeded into the SQLite board, default 2000);
+# BENCH_RUST_LOG (the servers' RUST_LOG, default info: each API call writes its log line, as in production);
 # MYSQL_HOST/MYSQL_PORT/MYSQL_USER (127.0.0.1/3306/root, no password), REDIS_HOST/REDIS_PORT (127.0.0.1/6379);
 # PORT_MARIADB/PORT_BASELINE/PORT_SQLITE (18090/18091/18092).
 #
@@ -33,6 +34,8 @@ CONNECTIONS=${CONNECTIONS:-64}
 WARMUP=${WARMUP:-5s}
 THREADS=${THREADS:-2}
 SQLITE_POSTS=${SQLITE_POSTS:-2000}
+# The servers' RUST_LOG. The default (info) is production's: one JSON log line per API call, paid for here too.
+BENCH_RUST_LOG=${BENCH_RUST_LOG:-info}
 MYSQL_HOST=${MYSQL_HOST:-127.0.0.1}
 MYSQL_PORT=${MYSQL_PORT:-3306}
 MYSQL_USER=${MYSQL_USER:-root}
@@ -82,7 +85,12 @@ cleanup() {
     flush_prefix
   fi
   rm -f "$WORK"/*.db "$WORK"/*.db-* "$WORK"/*.jwt-secret
-  log "server logs kept in $WORK"
+  # One JSON line per request makes gigabytes: keep the end of each server log.
+  local f
+  for f in "$WORK"/board-*.log; do
+    [[ -f $f ]] && tail -n 2000 "$f" >"$f.tail" && mv "$f.tail" "$f"
+  done
+  log "server logs (last 2000 lines) kept in $WORK"
   exit "$status"
 }
 trap cleanup EXIT
@@ -133,7 +141,7 @@ flush_prefix
 
 # board with a clean environment per backend, run from $WORK (no board.toml of the checkout is read; the
 # BOARD_CONFIG file does not exist, which board treats as an empty file).
-COMMON_ENV=(RUST_LOG=warn BOARD_LOG_FORMAT=json BOARD_JWT_SECRET="$JWT_SECRET" BOARD_BCRYPT_COST=12
+COMMON_ENV=(RUST_LOG="$BENCH_RUST_LOG" BOARD_LOG_FORMAT=json BOARD_JWT_SECRET="$JWT_SECRET" BOARD_BCRYPT_COST=12
   BOARD_LOGIN_FAILURES_PER_CLIENT=1000000 BOARD_ROUND_TRIP_HEADERS=true BOARD_CONFIG="$WORK/none.toml" PATH="$PATH")
 BOARD_MARIADB=(env -i "${COMMON_ENV[@]}" DATABASE_URL="$MYSQL_URL" REDIS_URL="$REDIS_URL_BENCH"
   BOARD_CACHE_PREFIX="$CACHE_PREFIX" BOARD_BIND="127.0.0.1:$PORT_MARIADB" "$BOARD")
