@@ -1,0 +1,94 @@
+//! The hot read path in process: a warm `post(id:)` with title, content, author, category and vote count,
+//! through the whole router (request id, metrics, document cache, validation, DataLoaders, near cache, JSON)
+//! but without sockets and without a log subscriber, so what the load benchmark's kernel, load generator and
+//! log writes cost is not in it. Embedded default (SQLite file + in-process cache), 200 seeded posts, read
+//! in turn.
+//!
+//! `cargo bench --bench hot_path`
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::body::Body;
+use base64::Engine;
+use board::adapters::sql::seed::{SeedOptions, seed};
+use board::config::Config;
+use criterion::{Criterion, criterion_group, criterion_main};
+use tower::ServiceExt;
+
+/// The allocator the `board` binary uses.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const POSTS: usize = 200;
+const QUERY: &str = "query PostById($id: ID!) { post(id: $id) { title content author { name } category { name } voteCount } }";
+
+fn body_for(post: usize) -> String {
+    let id = base64::engine::general_purpose::STANDARD.encode(format!("Post:{post}"));
+    serde_json::json!({ "query": QUERY, "variables": { "id": id } }).to_string()
+}
+
+fn warm_post_by_id(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("board-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let database = dir.join("board.db");
+    let router = runtime.block_on(async {
+        let config = Config {
+            database_url: format!("sqlite://{}", database.display()),
+            ..Config::default()
+        };
+        let app = board::App::build(config).await.unwrap();
+        let options = SeedOptions {
+            users: 20,
+            posts: POSTS,
+            comments_per_post: 0,
+            votes_per_post: 3,
+        };
+        seed(&app.db, &options, "not-a-real-hash", chrono::Utc::now())
+            .await
+            .unwrap();
+        app.router()
+    });
+    let bodies: Vec<String> = (1..=POSTS).map(body_for).collect();
+    let next = AtomicUsize::new(0);
+    let read = |body: String| {
+        let router = router.clone();
+        async move {
+            let request = axum::http::Request::post("/graphql")
+                .header("content-type", "application/json")
+                .body(Body::from(body))
+                .unwrap();
+            let response = router.oneshot(request).await.unwrap();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            assert!(
+                !bytes.windows(8).any(|w| w == b"\"errors\""),
+                "{}",
+                String::from_utf8_lossy(&bytes)
+            );
+        }
+    };
+    // Warm every post once: the measured reads are all hits.
+    runtime.block_on(async {
+        for body in &bodies {
+            read(body.clone()).await;
+        }
+    });
+    c.bench_function("warm post(id:) through the router", |b| {
+        b.to_async(&runtime).iter(|| {
+            let i = next.fetch_add(1, Ordering::Relaxed) % POSTS;
+            read(bodies[i].clone())
+        });
+    });
+    drop(router);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, warm_post_by_id);
+criterion_main!(benches);
