@@ -92,17 +92,7 @@ async fn category(app: &TestApp, name: &str) -> String {
 }
 
 async fn post(app: &TestApp, who: &Session, category: &str, title: &str, content: &str) -> String {
-    let data = app
-        .ok(
-            CREATE_POST,
-            json!({ "i": { "categoryId": category, "title": title, "content": content } }),
-            Some(&who.access),
-        )
-        .await;
-    data["createPost"]["post"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    app.create_post(&who.access, category, title, content).await
 }
 
 async fn comment(app: &TestApp, who: &Session, post: &str, content: &str) -> String {

@@ -16,18 +16,10 @@ const READ: &str =
 
 async fn post_of(app: &TestApp, title: &str) -> (common::Session, String) {
     let author = app.sign_up("nina", "nina@example.com", "password-1").await;
-    let categories = app.ok("{ categories { id } }", json!({}), None).await;
-    let created = app
-        .ok(
-            "mutation($i: CreatePostInput!) { createPost(input: $i) { post { id } } }",
-            json!({ "i": { "categoryId": categories["categories"][0]["id"], "title": title, "content": "near" } }),
-            Some(&author.access),
-        )
+    let category = app.first_category().await;
+    let id = app
+        .create_post(&author.access, &category, title, "near")
         .await;
-    let id = created["createPost"]["post"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     (author, id)
 }
 

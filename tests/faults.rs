@@ -211,25 +211,12 @@ async fn get_status(app: &TestApp, path: &str) -> (u16, String) {
 }
 
 async fn first_category(app: &TestApp) -> String {
-    let categories = app.ok("{ categories { id } }", json!({}), None).await;
-    categories["categories"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    app.first_category().await
 }
 
 async fn create_post(app: &TestApp, token: &str, category: &str, title: &str) -> String {
-    let created = app
-        .ok(
-            "mutation($i: CreatePostInput!) { createPost(input: $i) { post { id } } }",
-            json!({ "i": { "categoryId": category, "title": title, "content": "fault injection" } }),
-            Some(token),
-        )
-        .await;
-    created["createPost"]["post"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    app.create_post(token, category, title, "fault injection")
+        .await
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -16,8 +16,6 @@ use sqlx::Connection;
 
 const FENCE_SECS: u64 = 2;
 
-const CREATE_POST: &str =
-    "mutation($i: CreatePostInput!) { createPost(input: $i) { post { id title } } }";
 const LIST: &str = "{ posts(first: 20) { totalCount edges { node { title } } } }";
 
 /// A fresh URL for a replica (nothing created yet), and what removes it at the end.
@@ -84,22 +82,11 @@ async fn snapshot(primary: &TestApp, replica: &str) {
 }
 
 async fn first_category(app: &TestApp) -> String {
-    let data = app.ok("{ categories { id } }", json!({}), None).await;
-    data["categories"][0]["id"].as_str().unwrap().to_owned()
+    app.first_category().await
 }
 
 async fn create_post(app: &TestApp, who: &Session, category: &str, title: &str) -> String {
-    let data = app
-        .ok(
-            CREATE_POST,
-            json!({ "i": { "categoryId": category, "title": title, "content": "body" } }),
-            Some(&who.access),
-        )
-        .await;
-    data["createPost"]["post"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    app.create_post(&who.access, category, title, "body").await
 }
 
 /// (totalCount, titles) of the newest posts as `who` sees them.

@@ -93,22 +93,10 @@ async fn reads_survive_a_redis_outage_and_hits_resume_after_it() {
     let author = app
         .sign_up("sturdy", "sturdy@example.com", "password-1")
         .await;
-    let categories = app.ok("{ categories { id } }", json!({}), None).await;
-    let category = categories["categories"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let created = app
-        .ok(
-            "mutation($i: CreatePostInput!) { createPost(input: $i) { post { id } } }",
-            json!({ "i": { "categoryId": category, "title": "still here", "content": "회복력" } }),
-            Some(&author.access),
-        )
+    let category = app.first_category().await;
+    let id = app
+        .create_post(&author.access, &category, "still here", "회복력")
         .await;
-    let id = created["createPost"]["post"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
 
     app.gql_counted(READ, json!({ "id": id }), None).await;
     let (healthy, db, _) = app.gql_counted(READ, json!({ "id": id }), None).await;

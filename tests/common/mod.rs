@@ -230,6 +230,33 @@ impl TestApp {
         body["data"].clone()
     }
 
+    /// The id of the first category listed (a root category of the migrated tree).
+    pub async fn first_category(&self) -> String {
+        let data = self.ok("{ categories { id } }", json!({}), None).await;
+        data["categories"][0]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a post as the holder of `token`; answers its id.
+    pub async fn create_post(
+        &self,
+        token: &str,
+        category: &str,
+        title: &str,
+        content: &str,
+    ) -> String {
+        let data = self
+            .ok(
+                "mutation($i: CreatePostInput!) { createPost(input: $i) { post { id } } }",
+                json!({ "i": { "categoryId": category, "title": title, "content": content } }),
+                Some(token),
+            )
+            .await;
+        data["createPost"]["post"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     pub async fn sign_up(&self, name: &str, email: &str, password: &str) -> Session {
         let data = self
             .ok(
