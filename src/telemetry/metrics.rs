@@ -30,6 +30,7 @@ pub struct Metrics {
     pub log_lines_dropped: Counter<u64>,
     pub db_reads: Counter<u64>,
     pub near_hits: Counter<u64>,
+    pub sync_rounds: Counter<u64>,
     operation_names: Mutex<HashSet<String>>,
 }
 
@@ -131,6 +132,13 @@ fn build() -> Option<Telemetry> {
             .with_description(
                 "Cache hits answered by the in-process near cache, by cache (also counted as hits in \
                  board_cache_requests_total).",
+            )
+            .build(),
+        sync_rounds: meter
+            .u64_counter("board.cache.sync_rounds")
+            .with_description(
+                "Sync rounds of the near cache (a marker published and heard back), by outcome; each serves \
+                 every request that was waiting for it.",
             )
             .build(),
         operation_names: Mutex::new(HashSet::new()),
@@ -253,6 +261,13 @@ pub fn near_hits(cache: &str, n: u64) {
     {
         m.near_hits
             .add(n, &[KeyValue::new("cache", cache.to_owned())]);
+    }
+}
+
+/// Counts one sync round of the near cache: `ok` or `failed`.
+pub fn sync_round(outcome: &'static str) {
+    if let Some(m) = metrics() {
+        m.sync_rounds.add(1, &[KeyValue::new("outcome", outcome)]);
     }
 }
 
