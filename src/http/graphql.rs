@@ -419,7 +419,7 @@ async fn execute(
             operation_type = *ty,
             user = %user,
             client_ip = %client_ip,
-            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            duration_ms = elapsed.as_micros() as f64 / 1000.0,
             db_round_trips = trips.db(),
             cache_round_trips = trips.cache(),
             outcome = %outcome,
