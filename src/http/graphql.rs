@@ -140,7 +140,8 @@ pub async fn post_graphql(
             &format!("a batch carries 1–{} operations", state.max_batch),
         );
     }
-    execute(&state, &headers, &client_ip, batch, false).await
+    // Boxed: the request's future is large, and every layer around the handler would copy it otherwise.
+    Box::pin(execute(&state, &headers, &client_ip, batch, false)).await
 }
 
 /// Queries only: a mutation over GET could be triggered by a link or an image on another site.
@@ -161,13 +162,13 @@ pub async fn get_graphql(
                 );
             }
         };
-    execute(
+    Box::pin(execute(
         &state,
         &headers,
         &client_ip,
         BatchRequest::Single(request),
         true,
-    )
+    ))
     .await
 }
 
@@ -327,7 +328,9 @@ async fn execute(
     let writes = operations.iter().any(|(_, ty)| *ty != "query");
     let route = read_route::new_route();
     let mut viewer = None;
-    let work = async {
+    // Boxed once here, so the wrappers below (timeout, span, task-locals) move a pointer, not the whole
+    // execution state.
+    let work = Box::pin(async {
         let users = Loaders::users(Arc::clone(&state.services.accounts), &batches);
         let actor = match authenticate(state, headers, &users).await {
             Ok(actor) => actor,
@@ -358,7 +361,7 @@ async fn execute(
                     .collect(),
             ),
         }
-    };
+    });
     // Every event of the request (batches, slow queries, errors) carries its id.
     let span = tracing::info_span!("request", request_id = %request_id);
     let bounded = tokio::time::timeout(
