@@ -207,3 +207,56 @@ async fn a_viewer_read_caches_the_user_under_a_namespaced_key_with_a_ttl() {
     let after: Option<String> = redis.get(&key).await.unwrap();
     assert!(after.is_none() || after.as_deref().is_some_and(|v| v.contains("rosa2")));
 }
+
+/// The cache-aside refill race on Redis: a reader misses, reads the database, and a write commits and deletes
+/// the key before the reader stores what it read. The reader's fill must be refused, or the old value would
+/// stay for a whole TTL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fill_read_before_a_deletion_is_refused_on_redis() {
+    if !common::external_configured() {
+        eprintln!("TEST_REDIS_URL unset: Redis fill guards not checked");
+        return;
+    }
+    use board::adapters::cache::RedisCache;
+    use board::ports::Cache;
+    use std::time::Duration;
+    let url = std::env::var("TEST_REDIS_URL").unwrap();
+    let prefix = common::unique("fill");
+    let cache = RedisCache::connect(
+        &url,
+        2,
+        Duration::from_secs(2),
+        &format!("{prefix}:invalidations"),
+    )
+    .await
+    .unwrap();
+    let keys = [format!("{prefix}:post:1"), format!("{prefix}:post:2")];
+    let ttl = Duration::from_secs(60);
+    let (values, guards) = cache.get_for_fill(&keys).await.unwrap();
+    assert_eq!(values, vec![None, None]);
+    // A write deletes post 1 while the reader is at the database.
+    cache.delete(&keys[..1]).await.unwrap();
+    cache
+        .fill_many(&[
+            (keys[0].clone(), "old".into(), ttl, guards[0]),
+            (keys[1].clone(), "two".into(), ttl, guards[1]),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        cache.get_many(&keys).await.unwrap(),
+        vec![None, Some("two".into())],
+        "the fill of the deleted key is refused, the other one lands"
+    );
+    // A reader that began after the deletion fills.
+    let (_, guards) = cache.get_for_fill(&keys[..1]).await.unwrap();
+    cache
+        .fill_many(&[(keys[0].clone(), "new".into(), ttl, guards[0])])
+        .await
+        .unwrap();
+    assert_eq!(
+        cache.get_many(&keys[..1]).await.unwrap(),
+        vec![Some("new".into())]
+    );
+    cache.delete(&keys).await.unwrap();
+}

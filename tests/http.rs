@@ -221,6 +221,15 @@ impl Cache for DownCache {
     async fn set_many(&self, _: &[(String, String, Duration)]) -> Result<(), CacheError> {
         Err(CacheError("down".into()))
     }
+    async fn get_for_fill(
+        &self,
+        _: &[String],
+    ) -> Result<(Vec<Option<String>>, Vec<u64>), CacheError> {
+        Err(CacheError("down".into()))
+    }
+    async fn fill_many(&self, _: &[(String, String, Duration, u64)]) -> Result<(), CacheError> {
+        Err(CacheError("down".into()))
+    }
     async fn delete(&self, _: &[String]) -> Result<(), CacheError> {
         Err(CacheError("down".into()))
     }

@@ -1,4 +1,5 @@
-//! Cache-aside reads: cache `get_many` → database for the misses → cache `set_many` with TTL + jitter.
+//! Cache-aside reads: cache `get_for_fill` → database for the misses → cache `fill_many` with TTL + jitter,
+//! refused for a key a write deleted meanwhile (no stale refill after a concurrent commit).
 //! A cache failure is logged and the database answers; the cache is never the source of truth.
 
 use std::collections::HashMap;
@@ -127,15 +128,18 @@ impl CacheAside {
             }
         };
         let mut read_failed = false;
-        let cached = match self.cache.get_many(&keys).await {
-            Ok(values) => values,
+        // Each key's fill guard comes with its value: a miss filled below is only stored if no write deleted
+        // the key in between (see `Cache::fill_many`).
+        let (cached, guards) = match self.cache.get_for_fill(&keys).await {
+            Ok(read) => read,
             Err(err) => {
                 read_failed = true;
                 tracing::warn!(error = %err, cache = self.cache.kind(), "cache read failed; reading the database");
                 metrics::cache(kind, "error", keys.len() as u64);
-                vec![None; keys.len()]
+                (vec![None; keys.len()], vec![0; keys.len()])
             }
         };
+        let guard_of: HashMap<&str, u64> = keys.iter().map(String::as_str).zip(guards).collect();
         let mut misses = Vec::new();
         for ((id, key), value) in wanted.iter().zip(&keys).zip(cached) {
             match value.map(|v| serde_json::from_str::<Option<V>>(&v)) {
@@ -161,7 +165,8 @@ impl CacheAside {
         for (id, value) in rows {
             let key = self.key(kind, id);
             if let Ok(json) = serde_json::to_string(&Some(&value)) {
-                entries.push((key.clone(), json, self.jittered(self.ttl)));
+                let guard = guard_of.get(key.as_str()).copied().unwrap_or(0);
+                entries.push((key.clone(), json, self.jittered(self.ttl), guard));
             }
             if !read_failed {
                 keep_near(&key, Some(&value));
@@ -174,14 +179,15 @@ impl CacheAside {
                 if !read_failed {
                     keep_near(&key, None);
                 }
-                entries.push((key, "null".to_owned(), NEGATIVE_TTL));
+                let guard = guard_of.get(key.as_str()).copied().unwrap_or(0);
+                entries.push((key, "null".to_owned(), NEGATIVE_TTL, guard));
             }
         }
         if read_failed {
             // The cache just failed: don't spend a second timeout on writing to it.
             return Ok(found);
         }
-        if let Err(err) = self.cache.set_many(&entries).await {
+        if let Err(err) = self.cache.fill_many(&entries).await {
             tracing::warn!(error = %err, cache = self.cache.kind(), "cache write failed");
             metrics::cache(kind, "error", entries.len() as u64);
         }

@@ -142,8 +142,22 @@ pub trait Cache: Send + Sync {
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, CacheError>;
     /// Stores every entry with its own time to live. One round trip.
     async fn set_many(&self, entries: &[(String, String, Duration)]) -> Result<(), CacheError>;
-    /// Deletes the keys and, for a cache shared by several processes, announces the deletion on the
-    /// [`Cache::invalidations`] feed of every one of them, in the same round trip.
+    /// Reads `keys` for cache-aside: their values and, per key, a fill guard to hand back to
+    /// [`Cache::fill_many`]. One round trip.
+    async fn get_for_fill(
+        &self,
+        keys: &[String],
+    ) -> Result<(Vec<Option<String>>, Vec<u64>), CacheError>;
+    /// Stores each `(key, value, ttl, guard)` only if `key` was not deleted since its guard was read: a value
+    /// read from the database before a concurrent write committed must not land after that write's
+    /// [`Cache::delete`] (it would stay stale for a whole TTL). One round trip.
+    async fn fill_many(
+        &self,
+        entries: &[(String, String, Duration, u64)],
+    ) -> Result<(), CacheError>;
+    /// Deletes the keys (advancing their fill guards) and, for a cache shared by several processes,
+    /// announces the deletion on the [`Cache::invalidations`] feed of every one of them, in the same round
+    /// trip.
     async fn delete(&self, keys: &[String]) -> Result<(), CacheError>;
     /// Deletions made by any process sharing this cache, for near caches, with whether the feed is live
     /// now; `None` when no other process shares it (the in-process cache), so a near cache only needs to

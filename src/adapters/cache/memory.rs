@@ -42,6 +42,10 @@ impl Expiry<String, Entry> for PerEntryTtl {
 pub struct MemoryCache {
     entries: Moka<String, Entry>,
     counters: tokio::sync::Mutex<()>,
+    /// Fill guards: how many times each key was deleted (see [`Cache::fill_many`]). Kept an hour after the
+    /// last deletion, far longer than any read runs. Fills and deletions take the lock, reads do not.
+    guards: Moka<String, u64>,
+    writes: tokio::sync::Mutex<()>,
 }
 
 impl MemoryCache {
@@ -53,9 +57,17 @@ impl MemoryCache {
                 .expire_after(PerEntryTtl)
                 .build(),
             counters: tokio::sync::Mutex::new(()),
+            guards: Moka::builder()
+                .max_capacity(max_entries)
+                .time_to_live(GUARD_TTL)
+                .build(),
+            writes: tokio::sync::Mutex::new(()),
         }
     }
 }
+
+/// How long a key's fill guard outlives its last deletion.
+const GUARD_TTL: Duration = Duration::from_secs(3600);
 
 #[async_trait]
 impl Cache for MemoryCache {
@@ -81,9 +93,47 @@ impl Cache for MemoryCache {
         Ok(())
     }
 
+    async fn get_for_fill(
+        &self,
+        keys: &[String],
+    ) -> Result<(Vec<Option<String>>, Vec<u64>), CacheError> {
+        count_cache();
+        let mut values = Vec::with_capacity(keys.len());
+        let mut guards = Vec::with_capacity(keys.len());
+        for key in keys {
+            // Guard first: a deletion between the two reads then only makes the fill be refused.
+            guards.push(self.guards.get(key).await.unwrap_or(0));
+            values.push(self.entries.get(key).await.map(|e| e.value));
+        }
+        Ok((values, guards))
+    }
+
+    async fn fill_many(
+        &self,
+        entries: &[(String, String, Duration, u64)],
+    ) -> Result<(), CacheError> {
+        count_cache();
+        let _writes = self.writes.lock().await;
+        for (key, value, ttl, guard) in entries {
+            if self.guards.get(key).await.unwrap_or(0) != *guard {
+                continue;
+            }
+            let entry = Entry {
+                value: value.clone(),
+                ttl: *ttl,
+                keep_expiry: false,
+            };
+            self.entries.insert(key.clone(), entry).await;
+        }
+        Ok(())
+    }
+
     async fn delete(&self, keys: &[String]) -> Result<(), CacheError> {
         count_cache();
+        let _writes = self.writes.lock().await;
         for key in keys {
+            let next = self.guards.get(key).await.unwrap_or(0) + 1;
+            self.guards.insert(key.clone(), next).await;
             self.entries.invalidate(key).await;
         }
         Ok(())
@@ -142,5 +192,31 @@ mod tests {
         );
         cache.delete(&["long".to_string()]).await.unwrap();
         assert_eq!(cache.get_many(&keys).await.unwrap(), vec![None, None, None]);
+    }
+
+    #[tokio::test]
+    async fn a_fill_read_before_a_deletion_is_refused() {
+        let cache = MemoryCache::new(100);
+        let keys = ["k".to_string()];
+        let (values, guards) = cache.get_for_fill(&keys).await.unwrap();
+        assert_eq!(values, vec![None]);
+        // A write commits and deletes the key while the reader is at the database.
+        cache.delete(&keys).await.unwrap();
+        let ttl = Duration::from_secs(60);
+        cache
+            .fill_many(&[("k".into(), "old".into(), ttl, guards[0])])
+            .await
+            .unwrap();
+        assert_eq!(cache.get_many(&keys).await.unwrap(), vec![None], "refused");
+        // A reader that began after the deletion fills.
+        let (_, guards) = cache.get_for_fill(&keys).await.unwrap();
+        cache
+            .fill_many(&[("k".into(), "new".into(), ttl, guards[0])])
+            .await
+            .unwrap();
+        assert_eq!(
+            cache.get_many(&keys).await.unwrap(),
+            vec![Some("new".into())]
+        );
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use fred::prelude::{
     Builder, Client, ClientLike, Config as FredConfig, Error as FredError, EventInterface,
-    Expiration, KeysInterface, Pool, PubsubInterface, ReconnectPolicy,
+    Expiration, KeysInterface, LuaInterface, Pool, PubsubInterface, ReconnectPolicy,
 };
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
@@ -127,6 +127,19 @@ async fn subscribe(
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
+
+/// A key's fill guard: how many times it was deleted. Its hash tag is the key itself, so on Redis Cluster it
+/// lives in the key's slot (a key without braces hashes whole) and the fill script may touch both.
+fn guard_key(key: &str) -> String {
+    format!("{{{key}}}:g")
+}
+
+/// How long a fill guard outlives the key's last deletion: far longer than any read runs.
+const GUARD_TTL_MS: i64 = 3_600_000;
+
+/// Stores KEYS[1] = ARGV[1] for ARGV[2] ms, unless its guard KEYS[2] moved past ARGV[3].
+const FILL_SCRIPT: &str = "if (redis.call('GET', KEYS[2]) or '0') == ARGV[3] then \
+     redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end return 0";
 
 /// How long the breaker stays open after a failure; the next command after it probes Redis again.
 const OPEN_FOR: Duration = Duration::from_secs(1);
@@ -267,11 +280,68 @@ impl Cache for RedisCache {
         Ok(())
     }
 
+    async fn get_for_fill(
+        &self,
+        keys: &[String],
+    ) -> Result<(Vec<Option<String>>, Vec<u64>), CacheError> {
+        if keys.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        // Values and guards in one MGET: read at one instant.
+        let mut all: Vec<String> = keys.to_vec();
+        all.extend(keys.iter().map(|k| guard_key(k)));
+        let mut values: Vec<Option<String>> = self.bounded(self.pool.mget(all)).await?;
+        let guards = values
+            .split_off(keys.len())
+            .into_iter()
+            .map(|g| g.and_then(|g| g.parse().ok()).unwrap_or(0))
+            .collect();
+        Ok((values, guards))
+    }
+
+    async fn fill_many(
+        &self,
+        entries: &[(String, String, Duration, u64)],
+    ) -> Result<(), CacheError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        // One script per entry, all sent at once on one connection (fred pipelines them): one round trip,
+        // and each script touches one slot only (Redis Cluster).
+        let client = self.pool.next();
+        let fills = entries.iter().map(|(key, value, ttl, guard)| {
+            let millis = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
+            client.eval::<i64, _, _, _>(
+                FILL_SCRIPT,
+                vec![key.clone(), guard_key(key)],
+                vec![value.clone(), millis.to_string(), guard.to_string()],
+            )
+        });
+        let all = async {
+            futures::future::join_all(fills)
+                .await
+                .into_iter()
+                .collect::<Result<Vec<i64>, FredError>>()
+        };
+        let _: Vec<i64> = self.bounded(all).await?;
+        Ok(())
+    }
+
     async fn delete(&self, keys: &[String]) -> Result<(), CacheError> {
         if keys.is_empty() {
             return Ok(());
         }
         let pipeline = self.pool.next().pipeline();
+        // Guards first: a fill that read the old guard is refused from here on; one that ran before is
+        // undone by the DEL.
+        for key in keys {
+            let guard = guard_key(key);
+            let () = pipeline.incr(guard.as_str()).await.map_err(cache_error)?;
+            let () = pipeline
+                .pexpire(guard.as_str(), GUARD_TTL_MS, None)
+                .await
+                .map_err(cache_error)?;
+        }
         let list: Vec<&str> = keys.iter().map(String::as_str).collect();
         let () = pipeline.del(list).await.map_err(cache_error)?;
         let () = pipeline
