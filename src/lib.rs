@@ -32,6 +32,12 @@ const MEMORY_CACHE_ENTRIES: u64 = 100_000;
 const NEAR_CACHE_ENTRIES: u64 = 50_000;
 const REDIS_POOL_SIZE: usize = 4;
 
+/// Cache-aside over `cache`, with the near cache the configuration asks for.
+fn cache_aside(config: &Config, cache: &Arc<dyn Cache>) -> CacheAside {
+    CacheAside::new(Arc::clone(cache), &config.cache_prefix, config.cache_ttl())
+        .with_near_cache(config.near_cache_ttl(), NEAR_CACHE_ENTRIES)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
@@ -119,9 +125,7 @@ impl App {
             &config.jwt_audience,
             config.access_token_ttl_secs,
         );
-        let cache_aside =
-            CacheAside::new(Arc::clone(&cache), &config.cache_prefix, config.cache_ttl())
-                .with_near_cache(config.near_cache_ttl(), NEAR_CACHE_ENTRIES);
+        let cache_aside = cache_aside(&config, &cache);
         let clock = Arc::new(SystemClock);
         let accounts = AccountService::new(
             Arc::new(SqlUserRepo::new(db.clone())),
@@ -203,12 +207,7 @@ impl App {
 
     /// The same application over another cache (for tests of cache outages, or embedding).
     pub fn with_cache(self, cache: Arc<dyn Cache>) -> Self {
-        let cache_aside = CacheAside::new(
-            Arc::clone(&cache),
-            &self.config.cache_prefix,
-            self.config.cache_ttl(),
-        )
-        .with_near_cache(self.config.near_cache_ttl(), NEAR_CACHE_ENTRIES);
+        let cache_aside = cache_aside(&self.config, &cache);
         let services = Services {
             accounts: Arc::new(self.services.accounts.with_cache(cache_aside.clone())),
             board: Arc::new(self.services.board.with_cache(cache_aside)),

@@ -140,8 +140,7 @@ pub async fn post_graphql(
             &format!("a batch carries 1–{} operations", state.max_batch),
         );
     }
-    // Boxed: the request's future is large, and every layer around the handler would copy it otherwise.
-    Box::pin(execute(&state, &headers, &client_ip, batch, false)).await
+    execute(&state, &headers, &client_ip, batch, false).await
 }
 
 /// Queries only: a mutation over GET could be triggered by a link or an image on another site.
@@ -162,13 +161,13 @@ pub async fn get_graphql(
                 );
             }
         };
-    Box::pin(execute(
+    execute(
         &state,
         &headers,
         &client_ip,
         BatchRequest::Single(request),
         true,
-    ))
+    )
     .await
 }
 

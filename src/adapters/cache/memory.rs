@@ -66,6 +66,18 @@ impl MemoryCache {
     }
 }
 
+impl MemoryCache {
+    /// Stores a cached value with a fresh expiry.
+    async fn store(&self, key: &str, value: &str, ttl: Duration) {
+        let entry = Entry {
+            value: value.to_owned(),
+            ttl,
+            keep_expiry: false,
+        };
+        self.entries.insert(key.to_owned(), entry).await;
+    }
+}
+
 /// How long a key's fill guard outlives its last deletion.
 const GUARD_TTL: Duration = Duration::from_secs(3600);
 
@@ -83,12 +95,7 @@ impl Cache for MemoryCache {
     async fn set_many(&self, entries: &[(String, String, Duration)]) -> Result<(), CacheError> {
         count_cache();
         for (key, value, ttl) in entries {
-            let entry = Entry {
-                value: value.clone(),
-                ttl: *ttl,
-                keep_expiry: false,
-            };
-            self.entries.insert(key.clone(), entry).await;
+            self.store(key, value, *ttl).await;
         }
         Ok(())
     }
@@ -115,15 +122,9 @@ impl Cache for MemoryCache {
         count_cache();
         let _writes = self.writes.lock().await;
         for (key, value, ttl, guard) in entries {
-            if self.guards.get(key).await.unwrap_or(0) != *guard {
-                continue;
+            if self.guards.get(key).await.unwrap_or(0) == *guard {
+                self.store(key, value, *ttl).await;
             }
-            let entry = Entry {
-                value: value.clone(),
-                ttl: *ttl,
-                keep_expiry: false,
-            };
-            self.entries.insert(key.clone(), entry).await;
         }
         Ok(())
     }

@@ -134,6 +134,11 @@ fn guard_key(key: &str) -> String {
     format!("{{{key}}}:g")
 }
 
+/// A time to live in whole milliseconds, at least 1 (Redis refuses `PX 0`).
+fn ttl_millis(ttl: Duration) -> i64 {
+    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1)
+}
+
 /// How long a fill guard outlives the key's last deletion: far longer than any read runs.
 const GUARD_TTL_MS: i64 = 3_600_000;
 
@@ -264,7 +269,7 @@ impl Cache for RedisCache {
         }
         let pipeline = self.pool.next().pipeline();
         for (key, value, ttl) in entries {
-            let millis = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
+            let millis = ttl_millis(*ttl);
             let () = pipeline
                 .set(
                     key.as_str(),
@@ -310,7 +315,7 @@ impl Cache for RedisCache {
         // and each script touches one slot only (Redis Cluster).
         let client = self.pool.next();
         let fills = entries.iter().map(|(key, value, ttl, guard)| {
-            let millis = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
+            let millis = ttl_millis(*ttl);
             client.eval::<i64, _, _, _>(
                 FILL_SCRIPT,
                 vec![key.clone(), guard_key(key)],
@@ -368,7 +373,7 @@ impl Cache for RedisCache {
     async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, CacheError> {
         let pipeline = self.pool.next().pipeline();
         let () = pipeline.incr(key).await.map_err(cache_error)?;
-        let millis = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
+        let millis = ttl_millis(ttl);
         // NX: the window's expiry is set by its first increment and never pushed back.
         let () = pipeline
             .pexpire(key, millis, Some(fred::types::ExpireOptions::NX))
