@@ -94,11 +94,9 @@ mod near_cache_off {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs TEST_DATABASE_URL and TEST_REDIS_URL"]
     async fn mariadb_redis() {
-        if !common::external_configured() {
-            eprintln!("TEST_DATABASE_URL / TEST_REDIS_URL unset: MariaDB + Redis variant not run");
-            return;
-        }
+        common::require_external();
         without_the_near_cache_warm_reads_ask_the_shared_cache(Backend::MariaDb).await;
     }
 }
@@ -106,11 +104,9 @@ mod near_cache_off {
 /// Another process's deletion reaches this one's near cache through Redis pub/sub. Observed with a doctored
 /// Redis entry: while the near cache holds the user it is not seen; once the key is announced, it is.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs TEST_DATABASE_URL and TEST_REDIS_URL"]
 async fn a_deletion_announced_by_another_process_empties_the_near_cache_entry() {
-    if !common::external_configured() {
-        eprintln!("TEST_REDIS_URL unset: invalidation feed not checked");
-        return;
-    }
+    common::require_external();
     let app = TestApp::spawn(Backend::MariaDb).await;
     let user = app.sign_up("otto", "otto@example.com", "password-1").await;
     let id = user_key_id(&user.user_id);
@@ -159,11 +155,9 @@ fn user_key_id(user_id: &str) -> String {
 }
 
 #[tokio::test]
+#[ignore = "needs TEST_DATABASE_URL and TEST_REDIS_URL"]
 async fn a_viewer_read_caches_the_user_under_a_namespaced_key_with_a_ttl() {
-    if !common::external_configured() {
-        eprintln!("TEST_REDIS_URL unset: Redis key layout not checked");
-        return;
-    }
+    common::require_external();
     let app = TestApp::spawn(Backend::MariaDb).await;
     let user = app.sign_up("rosa", "rosa@example.com", "password-1").await;
     let raw = base64::engine::general_purpose::STANDARD
@@ -212,11 +206,9 @@ async fn a_viewer_read_caches_the_user_under_a_namespaced_key_with_a_ttl() {
 /// the key before the reader stores what it read. The reader's fill must be refused, or the old value would
 /// stay for a whole TTL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs TEST_DATABASE_URL and TEST_REDIS_URL"]
 async fn a_fill_read_before_a_deletion_is_refused_on_redis() {
-    if !common::external_configured() {
-        eprintln!("TEST_REDIS_URL unset: Redis fill guards not checked");
-        return;
-    }
+    common::require_external();
     use board::adapters::cache::RedisCache;
     use board::ports::Cache;
     use std::time::Duration;

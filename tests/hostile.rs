@@ -1243,11 +1243,9 @@ fn hostile_input_sqlite() {
 }
 
 #[test]
+#[ignore = "needs TEST_DATABASE_URL and TEST_REDIS_URL"]
 fn hostile_input_mariadb_redis() {
-    if !common::external_configured() {
-        eprintln!("TEST_DATABASE_URL / TEST_REDIS_URL unset: MariaDB + Redis variant not run");
-        return;
-    }
+    common::require_external();
     run(Backend::MariaDb);
 }
 

@@ -69,14 +69,10 @@ const READ: &str =
     "query($id: ID!) { post(id: $id) { title author { name } category { name } voteCount } }";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server"]
 async fn reads_survive_a_redis_outage_and_hits_resume_after_it() {
     let Some(binary) = redis_binary() else {
-        assert!(
-            !common::external_configured(),
-            "TEST_REDIS_URL is set but redis-server is not installed: install it (apt-get install redis-server)"
-        );
-        eprintln!("redis-server not installed: Redis outage test not run");
-        return;
+        panic!("redis-server is not installed: install it (apt-get install redis-server)");
     };
     let port = free_port();
     let mut redis = Redis(start_redis(&binary, port));

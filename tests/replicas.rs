@@ -77,11 +77,9 @@ async fn gql(base: &str, query: &str, variables: Value, token: Option<&str>) -> 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs TEST_DATABASE_URL and TEST_REDIS_URL"]
 async fn two_replicas_share_state_through_the_database_and_redis() {
-    if !common::external_configured() {
-        eprintln!("TEST_DATABASE_URL / TEST_REDIS_URL unset: replica test not run");
-        return;
-    }
+    common::require_external();
     let (config, _cleanup) = common::test_config(Backend::MariaDb).await;
     let (a, b) = (start(&config).await, start(&config).await);
 

@@ -248,10 +248,8 @@ async fn seed_sqlite() {
 }
 
 #[tokio::test]
+#[ignore = "needs TEST_DATABASE_URL and TEST_REDIS_URL"]
 async fn seed_mariadb() {
-    if !common::external_configured() {
-        eprintln!("TEST_DATABASE_URL / TEST_REDIS_URL unset: MariaDB variant not run");
-        return;
-    }
+    common::require_external();
     scenario(common::Backend::MariaDb).await;
 }
