@@ -127,7 +127,25 @@ pub struct Config {
     pub login_failures_per_account: u64,
     /// Failed logins allowed per client address within `login_window_secs`.
     pub login_failures_per_client: u64,
+    /// The window of every per-account, per-client and per-user limit.
     pub login_window_secs: u64,
+    /// Sign-ups allowed per client address within `login_window_secs`.
+    pub sign_ups_per_client: u64,
+    /// Post and comment edits allowed per user within `login_window_secs`.
+    pub edits_per_user: u64,
+    /// bcrypt work admitted (running or waiting) per purpose (logins, sign-ups, password checks); past it
+    /// the request is answered `RATE_LIMITED` at once.
+    pub bcrypt_queue: usize,
+    /// A response body larger than this is replaced by a `QUERY_TOO_COMPLEX` error.
+    pub max_response_bytes: usize,
+    /// A client must send a request's whole header within this.
+    pub header_read_timeout_ms: u64,
+    /// A client must send a request's whole body within this (from when the handler starts reading it).
+    pub body_read_timeout_ms: u64,
+    /// A kept-alive connection with no request for this long is closed.
+    pub idle_timeout_ms: u64,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
     /// Origins allowed to call the API from a browser, e.g. `["https://board.example"]`; empty: none.
     /// In the environment: `BOARD_CORS_ALLOWED_ORIGINS='["https://a.example","https://b.example"]'`.
     pub cors_allowed_origins: Vec<String>,
@@ -174,6 +192,14 @@ impl Default for Config {
             login_failures_per_account: 5,
             login_failures_per_client: 50,
             login_window_secs: 900,
+            sign_ups_per_client: 10,
+            edits_per_user: 60,
+            bcrypt_queue: 32,
+            max_response_bytes: 4 * 1024 * 1024,
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            max_connections: 1_024,
             cors_allowed_origins: Vec::new(),
             shutdown_grace_secs: 20,
         }
@@ -225,6 +251,14 @@ impl fmt::Debug for Config {
             )
             .field("login_failures_per_client", &self.login_failures_per_client)
             .field("login_window_secs", &self.login_window_secs)
+            .field("sign_ups_per_client", &self.sign_ups_per_client)
+            .field("edits_per_user", &self.edits_per_user)
+            .field("bcrypt_queue", &self.bcrypt_queue)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("header_read_timeout_ms", &self.header_read_timeout_ms)
+            .field("body_read_timeout_ms", &self.body_read_timeout_ms)
+            .field("idle_timeout_ms", &self.idle_timeout_ms)
+            .field("max_connections", &self.max_connections)
             .field("cors_allowed_origins", &self.cors_allowed_origins)
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
             .finish()
@@ -304,6 +338,16 @@ impl Config {
         if self.request_timeout_ms == 0 {
             return Err(ConfigError::Invalid(
                 "BOARD_REQUEST_TIMEOUT_MS must be positive".into(),
+            ));
+        }
+        if self.header_read_timeout_ms == 0
+            || self.body_read_timeout_ms == 0
+            || self.idle_timeout_ms == 0
+            || self.max_connections == 0
+            || self.bcrypt_queue == 0
+        {
+            return Err(ConfigError::Invalid(
+                "header_read_timeout_ms, body_read_timeout_ms, idle_timeout_ms, max_connections and bcrypt_queue must be positive".into(),
             ));
         }
         if self.access_token_ttl_secs == 0 || self.refresh_token_ttl_secs == 0 {

@@ -11,7 +11,7 @@ pub mod http;
 pub mod ports;
 pub mod telemetry;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,11 +20,11 @@ use adapters::cache::{MemoryCache, RedisCache};
 use adapters::sql::{
     Db, SqlCategoryRepo, SqlCommentRepo, SqlPostRepo, SqlSessionRepo, SqlUserRepo, SqlVoteRepo,
 };
-use app::rate_limit::{LoginLimiter, LoginLimits};
+use app::rate_limit::{Limiter, Limits as RateLimits};
 use app::{AccountService, BoardService, CacheAside, ReadReplica};
 use config::{Config, SecretSource};
 use graphql::{BoardSchema, Limits, Services};
-use ports::{Cache, SystemClock};
+use ports::{Cache, Counters, SystemClock};
 
 /// Entries the in-process cache holds at most.
 const MEMORY_CACHE_ENTRIES: u64 = 100_000;
@@ -97,18 +97,24 @@ impl App {
         if config.auto_migrate {
             db.migrate().await.map_err(StartError::Migration)?;
         }
-        let cache: Arc<dyn Cache> = match &config.redis_url {
-            Some(url) => Arc::new(
-                RedisCache::connect(
-                    url,
-                    REDIS_POOL_SIZE,
-                    Duration::from_millis(config.cache_timeout_ms),
-                    &format!("{}:v1:invalidations", config.cache_prefix),
-                )
-                .await
-                .map_err(|e| StartError::Cache(e.to_string()))?,
-            ),
-            None => Arc::new(MemoryCache::new(MEMORY_CACHE_ENTRIES)),
+        let (cache, counters): (Arc<dyn Cache>, Arc<dyn Counters>) = match &config.redis_url {
+            Some(url) => {
+                let redis = Arc::new(
+                    RedisCache::connect(
+                        url,
+                        REDIS_POOL_SIZE,
+                        Duration::from_millis(config.cache_timeout_ms),
+                        &format!("{}:v1:invalidations", config.cache_prefix),
+                    )
+                    .await
+                    .map_err(|e| StartError::Cache(e.to_string()))?,
+                );
+                (redis.clone(), redis)
+            }
+            None => {
+                let memory = Arc::new(MemoryCache::new(MEMORY_CACHE_ENTRIES));
+                (memory.clone(), memory)
+            }
         };
         {
             let (db, cache) = (db.clone(), Arc::clone(&cache));
@@ -117,8 +123,8 @@ impl App {
                 Arc::new(move || cache.pool_stats()),
             );
         }
-        let hasher =
-            BcryptHasher::new(config.bcrypt_cost).map_err(|e| StartError::Hasher(e.to_string()))?;
+        let hasher = BcryptHasher::new(config.bcrypt_cost, config.bcrypt_queue)
+            .map_err(|e| StartError::Hasher(e.to_string()))?;
         let tokens = JwtTokens::new(
             secret.expose().as_bytes(),
             &config.jwt_issuer,
@@ -136,15 +142,21 @@ impl App {
             cache_aside.clone(),
             config.refresh_token_ttl_secs,
         );
-        let accounts = accounts.with_login_limiter(LoginLimiter::new(
-            Arc::clone(&cache),
+        let limiter = Arc::new(Limiter::new(
+            counters,
             &config.cache_prefix,
-            LoginLimits {
+            RateLimits {
                 per_account: config.login_failures_per_account,
                 per_client: config.login_failures_per_client,
+                sign_ups_per_client: config.sign_ups_per_client,
+                edits_per_user: config.edits_per_user,
                 window: Duration::from_secs(config.login_window_secs),
             },
         ));
+        let accounts = accounts.with_limiter(Arc::clone(&limiter));
+        if let Err(err) = accounts.learn_stored_cost().await {
+            tracing::warn!(error = %err, "could not read the cost of stored password hashes");
+        }
         let board = BoardService::new(
             Arc::new(SqlCategoryRepo::new(db.clone())),
             Arc::new(SqlPostRepo::new(db.clone())),
@@ -152,7 +164,8 @@ impl App {
             Arc::new(SqlVoteRepo::new(db.clone())),
             clock,
             cache_aside,
-        );
+        )
+        .with_limiter(limiter);
         let replica = match Db::connect_replica(&config).await {
             None => None,
             Some(Ok(replica)) => Some(replica),
@@ -230,6 +243,8 @@ impl App {
             replica: self.replica.clone(),
             cache: Arc::clone(&self.cache),
             max_body_bytes: self.config.max_body_bytes,
+            max_response_bytes: self.config.max_response_bytes,
+            body_read_timeout: Duration::from_millis(self.config.body_read_timeout_ms),
             graphiql: self.config.graphiql,
             round_trip_headers: self.config.round_trip_headers,
             client_ip_header: self.config.client_ip_header.clone(),
@@ -261,16 +276,18 @@ impl App {
                 }
             });
         }
-        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
         // On shutdown: stop accepting, let in-flight requests finish, but no longer than the grace period.
         let (started, draining) = tokio::sync::oneshot::channel::<()>();
         let shutdown = async move {
             shutdown.await;
             let _ = started.send(());
         };
-        let serving = axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown)
-            .into_future();
+        let limits = http::serve::ConnectionLimits {
+            header_read_timeout: Duration::from_millis(self.config.header_read_timeout_ms),
+            idle_timeout: Duration::from_millis(self.config.idle_timeout_ms),
+            max_connections: self.config.max_connections,
+        };
+        let serving = http::serve::serve(listener, router, limits, shutdown);
         let grace = Duration::from_secs(self.config.shutdown_grace_secs);
         let deadline = async move {
             if draining.await.is_ok() {

@@ -233,9 +233,6 @@ impl Cache for DownCache {
     async fn delete(&self, _: &[String]) -> Result<(), CacheError> {
         Err(CacheError("down".into()))
     }
-    async fn increment(&self, _: &str, _: Duration) -> Result<u64, CacheError> {
-        Err(CacheError("down".into()))
-    }
     async fn ping(&self) -> Result<(), CacheError> {
         Err(CacheError("down".into()))
     }

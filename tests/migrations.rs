@@ -44,7 +44,7 @@ fn erd() -> Columns {
 async fn sqlite_columns(db: &Db) -> Columns {
     let Db::Sqlite(pool) = db else { unreachable!() };
     let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+        "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_xinfo(m.name) p \
          WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations'",
     )
     .fetch_all(pool)

@@ -3,19 +3,20 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use super::cache_aside::CacheAside;
-use super::rate_limit::LoginLimiter;
+use super::rate_limit::Limiter;
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::validation;
 use crate::domain::{AppError, AppResult, LoginEvent, Role, User, UserId, UserStateKind};
 use crate::ports::{
-    Clock, NewRefreshSession, NewUser, PasswordHasher, ProfileChange, SessionRepo, TokenService,
-    UserRepo,
+    Clock, HashPurpose, NewRefreshSession, NewUser, PasswordHasher, ProfileChange, SessionRepo,
+    TokenService, UserRepo,
 };
 use crate::telemetry::metrics;
 
@@ -38,8 +39,14 @@ pub struct AccountService {
     clock: Arc<dyn Clock>,
     cache: CacheAside,
     refresh_ttl: chrono::Duration,
-    limiter: Option<Arc<LoginLimiter>>,
+    limiter: Option<Arc<Limiter>>,
+    /// The bcrypt cost of the stored hashes last seen: an unknown login is verified against a dummy hash of
+    /// this cost, so it takes what a known one takes even while stored hashes lag behind the configured cost.
+    stored_cost: Arc<AtomicU32>,
 }
+
+/// The longest login (name or email) looked up; anything longer is refused before a key is made from it.
+pub const LOGIN_MAX_BYTES: usize = validation::EMAIL_MAX_BYTES;
 
 fn bad_login() -> AppError {
     AppError::Unauthenticated("unknown login or wrong password".into())
@@ -81,13 +88,32 @@ impl AccountService {
                 i64::try_from(refresh_ttl_secs).unwrap_or(i64::MAX / 2_000),
             ),
             limiter: None,
+            stored_cost: Arc::new(AtomicU32::new(0)),
         }
     }
 
-    /// Limits failed logins per account and per client.
-    pub fn with_login_limiter(mut self, limiter: LoginLimiter) -> Self {
-        self.limiter = Some(Arc::new(limiter));
+    /// Limits password guesses per account and per client, sign-ups per client.
+    pub fn with_limiter(mut self, limiter: Arc<Limiter>) -> Self {
+        self.limiter = Some(limiter);
         self
+    }
+
+    /// Starts the dummy hash at the cost of a stored hash (the newest user's), so unknown logins take as long
+    /// as known ones from the first request after a restart with another `bcrypt_cost`.
+    pub async fn learn_stored_cost(&self) -> AppResult<()> {
+        if let Some(hash) = self.users.newest_password_hash().await?
+            && let Some(cost) = self.hasher.cost_of(&hash)
+        {
+            self.stored_cost.store(cost, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    fn dummy_cost(&self) -> u32 {
+        match self.stored_cost.load(Ordering::Relaxed) {
+            0 => self.hasher.cost(),
+            cost => cost,
+        }
     }
 
     /// The same service over another cache.
@@ -101,6 +127,7 @@ impl AccountService {
             cache,
             refresh_ttl: self.refresh_ttl,
             limiter: self.limiter.clone(),
+            stored_cost: Arc::clone(&self.stored_cost),
         }
     }
 
@@ -173,16 +200,37 @@ impl AccountService {
         })
     }
 
-    pub async fn sign_up(&self, name: &str, email: &str, password: &str) -> AppResult<AuthSession> {
+    /// Signs up. `client` is the caller's address, for the sign-up limit. A taken name or email is refused
+    /// before any hashing.
+    pub async fn sign_up(
+        &self,
+        name: &str,
+        email: &str,
+        password: &str,
+        client: &str,
+    ) -> AppResult<AuthSession> {
         let name = validation::user_name("name", name)?;
         let email = validation::email("email", email)?;
         validation::new_password("password", password)?;
-        let password_hash = self.hasher.hash(password).await?;
+        let name_key = validation::name_key(&name);
+        if let Some(limiter) = &self.limiter {
+            limiter.reserve_sign_up(client, self.clock.now()).await?;
+        }
+        if self.users.id_by_name_key(&name_key).await?.is_some() {
+            return Err(AppError::conflict("name", "this name is taken"));
+        }
+        if self.users.credentials(&name_key, &email).await?.is_some() {
+            return Err(AppError::conflict(
+                "email",
+                "this email is already registered",
+            ));
+        }
+        let password_hash = self.hasher.hash(HashPurpose::SignUp, password).await?;
         let now = self.clock.now();
         let id = self
             .users
             .create(NewUser {
-                name_key: validation::name_key(&name),
+                name_key,
                 name,
                 email,
                 password_hash,
@@ -203,45 +251,82 @@ impl AccountService {
         self.start_session(user, None).await
     }
 
-    /// Logs in by name or email. `client` is the caller's address, for the failed-login limit.
+    /// Logs in by name or email. `client` is the caller's address, for the guess limit.
+    ///
+    /// The account is looked up first (no hashing), then the guess is counted against that account (by user
+    /// id, so its name and email share one limit) and against the client, and only then is bcrypt run.
     pub async fn login(&self, login: &str, password: &str, client: &str) -> AppResult<AuthSession> {
         let login = login.trim();
+        if login.len() > LOGIN_MAX_BYTES {
+            // By its length alone: nothing about any account is revealed, nothing is looked up or counted.
+            metrics::login("invalid");
+            return Err(AppError::invalid(
+                "login",
+                format!("must be at most {LOGIN_MAX_BYTES} bytes"),
+            ));
+        }
         let account = validation::name_key(login);
+        let email = validation::email_key(login);
+        let credentials = self.users.credentials(&account, &email).await?;
         let now = self.clock.now();
         if let Some(limiter) = &self.limiter
-            && let Err(err) = limiter.check(&account, client, now).await
+            && let Err(err) = limiter
+                .reserve_guess(credentials.as_ref().map(|c| c.user_id), client, now)
+                .await
         {
             metrics::login("rate_limited");
             return Err(err);
         }
-        let outcome = self.check_login(login, &account, password).await;
+        let user = self.check_login(credentials, password).await?;
         if let Some(limiter) = &self.limiter {
-            match &outcome {
-                Ok(_) => limiter.reset(&account, now).await,
-                Err(AppError::Unauthenticated(_)) => {
-                    limiter.record_failure(&account, client, now).await
-                }
-                Err(_) => {}
-            }
+            limiter.release_guess(user.id, client, now).await;
         }
-        let user = outcome?;
         self.users.record_login(user.id, self.clock.now()).await?;
         metrics::login("success");
         self.start_session(user, None).await
     }
 
-    /// The user these credentials belong to, if they are right and the user may log in.
-    async fn check_login(&self, login: &str, account: &str, password: &str) -> AppResult<User> {
-        let credentials = self
-            .users
-            .credentials(account, &login.to_lowercase())
-            .await?;
+    /// Verifies `password` against a stored hash (remembering its cost for the dummy), and stores a fresh
+    /// hash at the configured cost when the stored one was made at another.
+    async fn verify_stored(
+        &self,
+        purpose: HashPurpose,
+        user: UserId,
+        password: &str,
+        hash: &str,
+    ) -> AppResult<bool> {
+        if let Some(cost) = self.hasher.cost_of(hash) {
+            self.stored_cost.store(cost, Ordering::Relaxed);
+        }
+        let ok = self.hasher.verify(purpose, password, hash).await?;
+        if ok && self.hasher.needs_rehash(hash) {
+            match self.hasher.hash(purpose, password).await {
+                Ok(fresh) => self.users.set_password(user, &fresh).await?,
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not re-hash a password at the new cost")
+                }
+            }
+        }
+        Ok(ok)
+    }
+
+    /// The user these credentials belong to, if the password is right and the user may log in.
+    async fn check_login(
+        &self,
+        credentials: Option<crate::ports::Credentials>,
+        password: &str,
+    ) -> AppResult<User> {
         let Some((user_id, Some(hash))) = credentials.map(|c| (c.user_id, c.password_hash)) else {
-            self.hasher.verify_dummy(password).await;
+            self.hasher
+                .verify_dummy(HashPurpose::Login, password, self.dummy_cost())
+                .await?;
             metrics::login("invalid");
             return Err(bad_login());
         };
-        if !self.hasher.verify(password, &hash).await? {
+        if !self
+            .verify_stored(HashPurpose::Login, user_id, password, &hash)
+            .await?
+        {
             metrics::login("invalid");
             return Err(bad_login());
         }
@@ -296,11 +381,16 @@ impl AccountService {
         self.sessions.revoke_all(actor, self.clock.now()).await
     }
 
-    /// Revokes the session of this refresh token; `false` when there was no live session for it.
+    /// Ends the session family of this refresh token, whichever token of the family it is (an older,
+    /// already rotated one included); `false` when the token is unknown or its family was already ended.
     pub async fn logout(&self, refresh_token: &str) -> AppResult<bool> {
-        self.sessions
-            .revoke(&token_hash(refresh_token), self.clock.now())
-            .await
+        let Some(session) = self.sessions.find(&token_hash(refresh_token)).await? else {
+            return Ok(false);
+        };
+        let now = self.clock.now();
+        let live = self.sessions.family_live(&session.family_id, now).await?;
+        self.sessions.revoke_family(&session.family_id, now).await?;
+        Ok(live)
     }
 
     pub async fn update_profile(
@@ -323,13 +413,30 @@ impl AccountService {
         self.user(actor).await
     }
 
-    async fn check_password(&self, actor: UserId, field: &str, password: &str) -> AppResult<()> {
+    /// Checks the actor's password, counted as a guess against the account and the client like a login.
+    async fn check_password(
+        &self,
+        actor: UserId,
+        field: &str,
+        password: &str,
+        client: &str,
+    ) -> AppResult<()> {
+        let now = self.clock.now();
+        if let Some(limiter) = &self.limiter {
+            limiter.reserve_guess(Some(actor), client, now).await?;
+        }
         let hash = self.users.password_hash(actor).await?;
         let ok = match hash {
-            Some(hash) => self.hasher.verify(password, &hash).await?,
+            Some(hash) => {
+                self.verify_stored(HashPurpose::Account, actor, password, &hash)
+                    .await?
+            }
             None => false,
         };
         if ok {
+            if let Some(limiter) = &self.limiter {
+                limiter.release_guess(actor, client, now).await;
+            }
             Ok(())
         } else {
             Err(AppError::invalid(field, "the password is wrong"))
@@ -342,11 +449,12 @@ impl AccountService {
         actor: UserId,
         current: &str,
         new: &str,
+        client: &str,
     ) -> AppResult<AuthSession> {
         validation::new_password("newPassword", new)?;
-        self.check_password(actor, "currentPassword", current)
+        self.check_password(actor, "currentPassword", current, client)
             .await?;
-        let hash = self.hasher.hash(new).await?;
+        let hash = self.hasher.hash(HashPurpose::Account, new).await?;
         self.users.set_password(actor, &hash).await?;
         self.sessions.revoke_all(actor, self.clock.now()).await?;
         let user = self.user(actor).await?;
@@ -354,8 +462,9 @@ impl AccountService {
     }
 
     /// Resigns: the row stays (content keeps its author) with name, email and password nulled.
-    pub async fn resign(&self, actor: UserId, password: &str) -> AppResult<User> {
-        self.check_password(actor, "password", password).await?;
+    pub async fn resign(&self, actor: UserId, password: &str, client: &str) -> AppResult<User> {
+        self.check_password(actor, "password", password, client)
+            .await?;
         self.users.resign(actor, self.clock.now()).await?;
         self.forget_user(actor).await;
         self.user(actor).await

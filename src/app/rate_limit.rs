@@ -1,29 +1,41 @@
-//! Failed-login limits per account and per client address: a sliding window over two fixed windows, counted
-//! in the shared cache (Redis in production), so the limit holds across replicas.
+//! Limits counted in the shared counters (Redis in production), so they hold across replicas: a sliding
+//! window over two fixed windows per subject.
 //!
-//! When the cache cannot be reached the limiter lets logins through (and logs it): an outage of the cache
-//! must not lock every user out. bcrypt's cost still slows guessing down.
+//! Every limited attempt reserves its slot before the expensive work: the counter is incremented first
+//! (atomically, in the cache), and the attempt goes ahead only if the count, this attempt included, is
+//! within the limit. Twenty parallel guesses therefore cannot all pass a check made before any of them was
+//! counted. A right password takes its own slot back (a success is not a guess to limit); wrong ones stay
+//! counted for the window, so a success in the middle of a burst frees no slot for the burst.
+//!
+//! When the counters cannot be reached the limiter lets attempts through (and logs it): an outage of the
+//! cache must not lock every user out. bcrypt's cost and its bounded queues still slow guessing down.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{AppError, AppResult};
-use crate::ports::Cache;
+use crate::domain::{AppError, AppResult, UserId};
+use crate::ports::Counters;
 use crate::telemetry::metrics;
 
 #[derive(Debug, Clone, Copy)]
-pub struct LoginLimits {
+pub struct Limits {
+    /// Password guesses (login, `changePassword`, `resign`) per account.
     pub per_account: u64,
+    /// Password guesses per client address.
     pub per_client: u64,
+    /// Sign-ups per client address.
+    pub sign_ups_per_client: u64,
+    /// Post and comment edits per user.
+    pub edits_per_user: u64,
     pub window: Duration,
 }
 
-pub struct LoginLimiter {
-    cache: Arc<dyn Cache>,
+pub struct Limiter {
+    counters: Arc<dyn Counters>,
     prefix: String,
-    limits: LoginLimits,
+    limits: Limits,
 }
 
 struct Window {
@@ -33,10 +45,13 @@ struct Window {
     remaining_secs: u64,
 }
 
-impl LoginLimiter {
-    pub fn new(cache: Arc<dyn Cache>, prefix: &str, limits: LoginLimits) -> Self {
+/// What an attempt is counted against: (scope for the key and the metric, subject, limit).
+type Slot = (&'static str, String, u64);
+
+impl Limiter {
+    pub fn new(counters: Arc<dyn Counters>, prefix: &str, limits: Limits) -> Self {
         Self {
-            cache,
+            counters,
             prefix: prefix.to_owned(),
             limits,
         }
@@ -54,48 +69,36 @@ impl LoginLimiter {
     }
 
     fn key(&self, scope: &str, subject: &str, window: u64) -> String {
-        format!(
-            "{}:v1:login-failures:{scope}:{subject}:{window}",
-            self.prefix
-        )
+        format!("{}:v1:limit:{scope}:{subject}:{window}", self.prefix)
     }
 
-    /// `RATE_LIMITED` when the account or the client failed too often recently. One cache round trip.
-    pub async fn check(&self, account: &str, client: &str, now: DateTime<Utc>) -> AppResult<()> {
+    /// Counts this attempt in every slot, then answers `RATE_LIMITED` if any slot is over its limit. Two
+    /// round trips (add the current windows, read the previous ones).
+    async fn reserve(&self, slots: &[Slot], now: DateTime<Utc>) -> AppResult<()> {
         let w = self.window(now);
-        let keys = [
-            self.key("account", account, w.current),
-            self.key("account", account, w.current.saturating_sub(1)),
-            self.key("client", client, w.current),
-            self.key("client", client, w.current.saturating_sub(1)),
-        ];
-        let values = match self.cache.get_many(&keys).await {
-            Ok(values) => values,
+        let current: Vec<String> = slots
+            .iter()
+            .map(|(scope, subject, _)| self.key(scope, subject, w.current))
+            .collect();
+        let previous: Vec<String> = slots
+            .iter()
+            .map(|(scope, subject, _)| self.key(scope, subject, w.current.saturating_sub(1)))
+            .collect();
+        let counts = match self.counters.add(&current, self.limits.window * 2).await {
+            Ok(counts) => counts,
             Err(err) => {
-                tracing::warn!(error = %err, "login limiter: cache unreachable; not limiting");
+                tracing::warn!(error = %err, "limiter: counters unreachable; not limiting");
                 return Ok(());
             }
         };
-        let n = |i: usize| -> f64 {
-            values
-                .get(i)
-                .and_then(|v| v.as_deref())
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0) as f64
-        };
-        // The previous window counts for the part of it that still overlaps the sliding window.
-        let estimate = |cur: f64, prev: f64| cur + prev * (1.0 - w.elapsed);
-        let checks = [
-            (
-                "login_account",
-                estimate(n(0), n(1)),
-                self.limits.per_account,
-            ),
-            ("login_client", estimate(n(2), n(3)), self.limits.per_client),
-        ];
-        for (limit, seen, max) in checks {
-            if seen >= max as f64 {
-                metrics::rate_limited(limit);
+        let before = self.counters.read(&previous).await.unwrap_or_default();
+        for (i, (scope, _, max)) in slots.iter().enumerate() {
+            let now_count = counts.get(i).copied().unwrap_or(0) as f64;
+            let prev = before.get(i).copied().unwrap_or(0) as f64;
+            // The previous window counts for the part of it that still overlaps the sliding window.
+            let estimate = now_count + prev * (1.0 - w.elapsed);
+            if estimate > *max as f64 {
+                metrics::rate_limited(scope);
                 return Err(AppError::RateLimited {
                     retry_after_seconds: w.remaining_secs,
                 });
@@ -104,28 +107,45 @@ impl LoginLimiter {
         Ok(())
     }
 
-    pub async fn record_failure(&self, account: &str, client: &str, now: DateTime<Utc>) {
-        let w = self.window(now);
-        let ttl = self.limits.window * 2;
-        for key in [
-            self.key("account", account, w.current),
-            self.key("client", client, w.current),
-        ] {
-            if let Err(err) = self.cache.increment(&key, ttl).await {
-                tracing::warn!(error = %err, "login limiter: could not count a failure");
-            }
+    /// Reserves a password guess: against the account (by user id, whatever form of login named it) when
+    /// one is known, and always against the client.
+    pub async fn reserve_guess(
+        &self,
+        account: Option<UserId>,
+        client: &str,
+        now: DateTime<Utc>,
+    ) -> AppResult<()> {
+        let mut slots = vec![("guess_client", client.to_owned(), self.limits.per_client)];
+        if let Some(id) = account {
+            slots.push(("guess_account", id.0.to_string(), self.limits.per_account));
+        }
+        self.reserve(&slots, now).await
+    }
+
+    /// A right password takes back the slots its guess reserved (at `at`, the time given to
+    /// [`Limiter::reserve_guess`]).
+    pub async fn release_guess(&self, account: UserId, client: &str, at: DateTime<Utc>) {
+        let w = self.window(at);
+        let keys = [
+            self.key("guess_account", &account.0.to_string(), w.current),
+            self.key("guess_client", client, w.current),
+        ];
+        if let Err(err) = self.counters.take_back(&keys).await {
+            tracing::warn!(error = %err, "limiter: could not take a guess back");
         }
     }
 
-    /// A successful login clears the account's failures (not the client's).
-    pub async fn reset(&self, account: &str, now: DateTime<Utc>) {
-        let w = self.window(now);
-        let keys = [
-            self.key("account", account, w.current),
-            self.key("account", account, w.current.saturating_sub(1)),
-        ];
-        if let Err(err) = self.cache.delete(&keys).await {
-            tracing::warn!(error = %err, "login limiter: could not reset an account");
-        }
+    pub async fn reserve_sign_up(&self, client: &str, now: DateTime<Utc>) -> AppResult<()> {
+        let slots = [(
+            "sign_up_client",
+            client.to_owned(),
+            self.limits.sign_ups_per_client,
+        )];
+        self.reserve(&slots, now).await
+    }
+
+    pub async fn reserve_edit(&self, user: UserId, now: DateTime<Utc>) -> AppResult<()> {
+        let slots = [("edit_user", user.0.to_string(), self.limits.edits_per_user)];
+        self.reserve(&slots, now).await
     }
 }

@@ -48,13 +48,19 @@ impl CategoryTree {
             .collect()
     }
 
-    /// `id` and every category below it.
+    /// `id` and every category below it. Cycle-safe: each category is visited once, so a tree that a bug or
+    /// a hand edit made cyclic still yields a finite list (at most every category).
     pub fn with_descendants(&self, id: CategoryId) -> Vec<CategoryId> {
         let mut found = vec![id];
+        let mut seen = std::collections::HashSet::from([id]);
         let mut i = 0;
         while i < found.len() {
             let parent = found[i];
-            found.extend(self.children(parent).iter().map(|c| c.id));
+            for child in self.children(parent) {
+                if seen.insert(child.id) {
+                    found.push(child.id);
+                }
+            }
             i += 1;
         }
         found
@@ -63,6 +69,60 @@ impl CategoryTree {
     /// Whether `candidate` is `id` or lies below it (a move there would make a cycle).
     pub fn is_within(&self, candidate: CategoryId, id: CategoryId) -> bool {
         self.with_descendants(id).contains(&candidate)
+    }
+
+    /// Checks a new category against the tree and answers its tier.
+    pub fn plan_create(&self, name: &str, parent: Option<CategoryId>) -> AppResult<i32> {
+        let tier = self.tier_under(parent)?;
+        if self.sibling_named(parent, name, None) {
+            return Err(AppError::conflict(
+                "name",
+                "a sibling category already has this name",
+            ));
+        }
+        Ok(tier)
+    }
+
+    /// Checks a rename and/or move of `id` against the tree (`parent: Some(None)` makes it a root) and
+    /// answers the new tiers of the moved category and everything below it. Callers run this on a tree read
+    /// under the lock that serialises category writes, in the transaction that applies the change.
+    pub fn plan_update(
+        &self,
+        id: CategoryId,
+        name: Option<&str>,
+        parent: Option<Option<CategoryId>>,
+    ) -> AppResult<Vec<(CategoryId, i32)>> {
+        let current = self
+            .get(id)
+            .ok_or_else(|| AppError::NotFound("no such category".into()))?;
+        let new_parent = parent.unwrap_or(current.parent_id);
+        if let Some(p) = new_parent
+            && self.is_within(p, id)
+        {
+            return Err(AppError::invalid(
+                "parentId",
+                "a category cannot move below itself",
+            ));
+        }
+        let new_name = name.unwrap_or(&current.name);
+        if self.sibling_named(new_parent, new_name, Some(id)) {
+            return Err(AppError::conflict(
+                "name",
+                "a sibling category already has this name",
+            ));
+        }
+        let mut tiers = Vec::new();
+        if parent.is_some() {
+            let shift = self.tier_under(new_parent)? - current.tier;
+            if shift != 0 {
+                for below in self.with_descendants(id) {
+                    if let Some(c) = self.get(below) {
+                        tiers.push((below, c.tier + shift));
+                    }
+                }
+            }
+        }
+        Ok(tiers)
     }
 
     /// The tier a category gets under `parent`.
@@ -261,6 +321,38 @@ mod tests {
         assert_eq!(t.roots().len(), 2);
         assert!(t.sibling_named(Some(CategoryId(1)), "c2", None));
         assert!(!t.sibling_named(Some(CategoryId(1)), "c2", Some(CategoryId(2))));
+    }
+
+    #[test]
+    fn a_cyclic_tree_is_walked_once() {
+        let mut t = tree();
+        // 1 → 2 → 3 → 1: what two unserialised moves could leave behind.
+        t.categories[0].parent_id = Some(CategoryId(3));
+        let mut all = t.with_descendants(CategoryId(1));
+        all.sort();
+        assert_eq!(all, vec![CategoryId(1), CategoryId(2), CategoryId(3)]);
+        assert!(t.is_within(CategoryId(2), CategoryId(3)));
+    }
+
+    #[test]
+    fn moves_are_planned_with_their_tiers() {
+        let t = tree();
+        assert_eq!(
+            t.plan_update(CategoryId(2), None, Some(Some(CategoryId(4))))
+                .unwrap(),
+            vec![(CategoryId(2), 2), (CategoryId(3), 3)]
+        );
+        assert_eq!(
+            t.plan_update(CategoryId(2), None, Some(None)).unwrap(),
+            vec![(CategoryId(2), 1), (CategoryId(3), 2)]
+        );
+        assert!(
+            t.plan_update(CategoryId(1), None, Some(Some(CategoryId(3))))
+                .is_err()
+        );
+        assert!(t.plan_update(CategoryId(9), None, None).is_err());
+        assert!(t.plan_create("c4", None).is_err());
+        assert_eq!(t.plan_create("c4", Some(CategoryId(4))).unwrap(), 2);
     }
 
     #[test]

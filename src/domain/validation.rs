@@ -11,7 +11,8 @@ pub const PASSWORD_MIN_BYTES: usize = 8;
 pub const PASSWORD_MAX_BYTES: usize = 72;
 pub const EMAIL_MAX_BYTES: usize = 254;
 
-/// A user name: NFC-normalised, 2–30 characters of letters (any script), digits, `_` and `-`.
+/// A user name: NFC-normalised, 2–30 characters of letters (any one script, or the scripts one writing
+/// system combines, such as Han with Kana or Hangul), digits, `_` and `-`; no compatibility forms.
 pub fn user_name(field: &str, raw: &str) -> AppResult<String> {
     let name: String = raw.nfc().collect();
     let chars = name.chars().count();
@@ -30,6 +31,25 @@ pub fn user_name(field: &str, raw: &str) -> AppResult<String> {
             format!("may contain only letters, digits, '_' and '-' (found {bad:?})"),
         ));
     }
+    // Look-alikes: full-width, mathematical, circled… forms (NFKC folds them to plain letters) and
+    // letters of several scripts in one name (a Cyrillic 'к' among Latin letters) would let one user pass
+    // for another.
+    if let Some(bad) = name.chars().find(|c| {
+        let mut one = [0_u8; 4];
+        let c = &*c.encode_utf8(&mut one);
+        c.nfkc().collect::<String>() != c
+    }) {
+        return Err(AppError::invalid(
+            field,
+            format!("must use plain letters and digits ({bad:?} is a compatibility form)"),
+        ));
+    }
+    if !unicode_security::MixedScript::is_single_script(name.as_str()) {
+        return Err(AppError::invalid(
+            field,
+            "must not mix letters of different scripts",
+        ));
+    }
     Ok(name)
 }
 
@@ -39,9 +59,15 @@ pub fn name_key(name: &str) -> String {
     name.nfc().collect::<String>().to_lowercase()
 }
 
-/// An email address, returned lower-case.
+/// The form an email is stored and looked up in: NFC-normalised, then lower-case, so one address typed with
+/// composed or decomposed accents is one address.
+pub fn email_key(raw: &str) -> String {
+    raw.nfc().collect::<String>().to_lowercase()
+}
+
+/// An email address, returned NFC-normalised and lower-case.
 pub fn email(field: &str, raw: &str) -> AppResult<String> {
-    let email = raw.to_lowercase();
+    let email = email_key(raw);
     let invalid = |why: &str| {
         Err(AppError::invalid(
             field,
@@ -133,6 +159,27 @@ mod tests {
         assert_eq!(user_name("name", "김철수").as_deref(), Ok("김철수"));
         assert_eq!(user_name("name", "jo_e-2").as_deref(), Ok("jo_e-2"));
         assert_eq!(user_name("name", "Ωμέγα").as_deref(), Ok("Ωμέγα"));
+    }
+
+    #[test]
+    fn look_alike_names_are_refused() {
+        // Full-width, mathematical bold, and a Cyrillic letter among Latin ones.
+        assert!(user_name("name", "ｋｉｍ").is_err());
+        assert!(user_name("name", "𝐤𝐢𝐦").is_err());
+        assert!(user_name("name", "кim").is_err());
+        assert!(user_name("name", "kim").is_ok());
+        assert!(user_name("name", "ким").is_ok());
+        // Writing systems that combine scripts stay usable.
+        assert!(user_name("name", "山田たろう").is_ok());
+        assert!(user_name("name", "漢字한글").is_ok());
+        assert!(user_name("name", "kim_2-x").is_ok());
+    }
+
+    #[test]
+    fn emails_are_nfc_normalised() {
+        let composed = email("email", "jos\u{e9}@example.com").unwrap();
+        let decomposed = email("email", "jose\u{301}@example.com").unwrap();
+        assert_eq!(composed, decomposed);
     }
 
     #[test]

@@ -22,13 +22,22 @@ impl Query {
         Ok(node::resolve(ctx, "id", &[id]).await?.pop().flatten())
     }
 
-    /// Objects by global id, in the order asked; null for those that do not exist. At most 100.
+    /// Objects by global id, in the order asked; null for those that do not exist. At most 100, each at
+    /// most once (a repeated id would only repeat its answer, multiplying the response).
     #[graphql(complexity = "ids.len().max(1) * child_complexity")]
     async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> GqlResult<Vec<Option<Node>>> {
         if ids.len() > MAX_NODES {
             return Err(AppError::invalid(
                 "ids",
                 format!("at most {MAX_NODES} ids at once"),
+            ))
+            .gql();
+        }
+        let mut seen = std::collections::HashSet::with_capacity(ids.len());
+        if let Some(repeated) = ids.iter().find(|id| !seen.insert(id.as_str())) {
+            return Err(AppError::invalid(
+                "ids",
+                format!("{} is asked for more than once", repeated.as_str()),
             ))
             .gql();
         }

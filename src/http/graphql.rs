@@ -118,9 +118,26 @@ pub async fn post_graphql(
     if declared.is_some_and(|n| n > state.max_body_bytes) {
         return too_large();
     }
-    let bytes: Bytes = match axum::body::to_bytes(body, state.max_body_bytes).await {
-        Ok(bytes) => bytes,
-        Err(_) => return too_large(),
+    let read = axum::body::to_bytes(body, state.max_body_bytes);
+    let bytes: Bytes = match tokio::time::timeout(state.body_read_timeout, read).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(err)) if is_length_limit(&err) => return too_large(),
+        // The connection failed or went idle mid-body: the same answer as a body that is too slow.
+        Ok(Err(_)) | Err(_) => {
+            let mut slow = refuse(
+                StatusCode::REQUEST_TIMEOUT,
+                "BAD_USER_INPUT",
+                &format!(
+                    "the request body did not arrive within {} ms",
+                    state.body_read_timeout.as_millis()
+                ),
+            );
+            slow.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                HeaderValue::from_static("close"),
+            );
+            return slow;
+        }
     };
     let batch: BatchRequest = match serde_json::from_slice(&bytes) {
         Ok(batch) => batch,
@@ -376,7 +393,7 @@ async fn execute(
         // Before the answer leaves: the writer's next request, on any process, reads the primary.
         roundtrips::scope(Arc::clone(&trips), board.record_write(writer)).await;
     }
-    let response = match response {
+    let mut response = match response {
         Ok(response) => response,
         Err(_) => {
             tracing::warn!(request_id = %request_id, timeout = ?state.request_timeout, "request timed out");
@@ -385,6 +402,22 @@ async fn execute(
                 state.request_timeout.as_millis()
             ));
             BatchResponse::Single(error_response(&err, &request_id))
+        }
+    };
+    // Serialised here, into a buffer that refuses to grow past the cap: a small request whose answer would be
+    // hundreds of megabytes is answered with an error instead.
+    let body = match capped_json(&response, state.max_response_bytes) {
+        Some(body) => body,
+        None => {
+            tracing::warn!(request_id = %request_id, max_response_bytes = state.max_response_bytes, "response too large");
+            response = BatchResponse::Single(coded_response(
+                "QUERY_TOO_COMPLEX",
+                &format!(
+                    "the response would be larger than {} bytes; ask for fewer objects or fields",
+                    state.max_response_bytes
+                ),
+            ));
+            serde_json::to_vec(&response).unwrap_or_default()
         }
     };
     let elapsed = started.elapsed();
@@ -429,7 +462,55 @@ async fn execute(
             "graphql operation"
         );
     }
-    with_round_trips(state, json_response(StatusCode::OK, &response), &trips)
+    let http = (
+        StatusCode::OK,
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body,
+    )
+        .into_response();
+    with_round_trips(state, http, &trips)
+}
+
+/// Whether reading a body failed on `max_body_bytes` (rather than on the connection).
+fn is_length_limit(err: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// A writer that fails once more than `cap` bytes were written to it.
+struct Capped {
+    bytes: Vec<u8>,
+    cap: usize,
+}
+
+impl std::io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > self.cap {
+            return Err(std::io::Error::other("response cap reached"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `value` as JSON, or `None` when it is larger than `cap` bytes (serialisation stops there).
+fn capped_json(value: &impl serde::Serialize, cap: usize) -> Option<Vec<u8>> {
+    let mut out = Capped {
+        bytes: Vec::with_capacity(1024),
+        cap,
+    };
+    serde_json::to_writer(&mut out, value).ok()?;
+    Some(out.bytes)
 }
 
 /// Adds the request's round-trip counts as headers, when configured.

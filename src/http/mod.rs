@@ -6,6 +6,7 @@ mod export;
 mod graphql;
 mod health;
 pub mod observe;
+pub mod serve;
 
 use std::sync::Arc;
 
@@ -31,6 +32,10 @@ pub struct AppState {
     pub replica: Option<Db>,
     pub cache: Arc<dyn Cache>,
     pub max_body_bytes: usize,
+    /// Larger GraphQL responses are replaced by a `QUERY_TOO_COMPLEX` error.
+    pub max_response_bytes: usize,
+    /// The whole request body must arrive within this.
+    pub body_read_timeout: std::time::Duration,
     pub graphiql: bool,
     pub round_trip_headers: bool,
     /// A header set by a trusted reverse proxy naming the client (e.g. `x-forwarded-for`).
@@ -101,4 +106,43 @@ pub fn router(state: AppState) -> Router {
         .layer(cors)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        // Outermost: a client's own request id is kept only if it is short and plain; otherwise it is
+        // dropped here and replaced by a generated one (it goes into every log line of the request).
+        .layer(axum::middleware::map_request(plain_request_id))
+}
+
+/// The longest client-chosen request id kept.
+pub const REQUEST_ID_MAX: usize = 64;
+
+/// Whether a client's request id is kept: 1–64 bytes of ASCII letters, digits, `-`, `_`, `.` and `:`.
+fn plain_id(id: &[u8]) -> bool {
+    (1..=REQUEST_ID_MAX).contains(&id.len())
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+async fn plain_request_id(mut request: axum::extract::Request) -> axum::extract::Request {
+    let plain = request
+        .headers()
+        .get_all(REQUEST_ID)
+        .iter()
+        .map(|v| plain_id(v.as_bytes()))
+        .collect::<Vec<_>>();
+    if plain.len() > 1 || plain.first() == Some(&false) {
+        request.headers_mut().remove(REQUEST_ID);
+    }
+    request
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_short_plain_request_ids_are_kept() {
+        assert!(super::plain_id(b"3f2a-b7:c.d_e"));
+        assert!(!super::plain_id(b""));
+        assert!(!super::plain_id("a".repeat(65).as_bytes()));
+        assert!(!super::plain_id(b"evil\nINFO forged log line"));
+        assert!(!super::plain_id(b"a b"));
+    }
 }

@@ -9,27 +9,25 @@ use crate::domain::{
     PostOrder, Revision, UserId,
 };
 
-/// A category change; `parent: Some(None)` moves it to the roots. `tiers` are the new tiers of the moved
-/// category and its descendants, written in the same transaction.
+/// A category change; `parent: Some(None)` moves it to the roots.
 #[derive(Debug, Clone, Default)]
 pub struct CategoryChange {
     pub name: Option<String>,
     pub parent: Option<Option<CategoryId>>,
-    pub tiers: Vec<(CategoryId, i32)>,
 }
 
 /// # Errors
 /// `Unavailable` / `Internal` as for every repository; `Conflict { field: "name" }` for a sibling with the
 /// same name; `delete` answers `Conflict` while the category has children or posts.
+///
+/// `create` and `update` check the tree rules (`CategoryTree::plan_create` / `plan_update`: no cycle, names
+/// unique among siblings, tiers) on the tree as read inside their own transaction, under a lock that
+/// serialises every category write, so two concurrent moves cannot both pass a check made against a tree the
+/// other is about to change.
 #[async_trait]
 pub trait CategoryRepo: Send + Sync {
     async fn all(&self) -> AppResult<Vec<Category>>;
-    async fn create(
-        &self,
-        name: &str,
-        parent: Option<CategoryId>,
-        tier: i32,
-    ) -> AppResult<CategoryId>;
+    async fn create(&self, name: &str, parent: Option<CategoryId>) -> AppResult<CategoryId>;
     async fn update(&self, id: CategoryId, change: CategoryChange) -> AppResult<()>;
     async fn delete(&self, id: CategoryId) -> AppResult<()>;
 }

@@ -54,6 +54,8 @@ pub trait UserRepo: Send + Sync {
     /// Looks a login up by case-folded name or by (lower-case) email.
     async fn credentials(&self, name_key: &str, email: &str) -> AppResult<Option<Credentials>>;
     async fn password_hash(&self, id: UserId) -> AppResult<Option<String>>;
+    /// The password hash of the newest user who has one (its cost is what most stored hashes have).
+    async fn newest_password_hash(&self) -> AppResult<Option<String>>;
     async fn record_login(&self, id: UserId, at: DateTime<Utc>) -> AppResult<()>;
     /// Newest first.
     async fn login_history(
@@ -111,6 +113,8 @@ pub trait SessionRepo: Send + Sync {
     async fn rotate(&self, old: i64, next: NewRefreshSession, at: DateTime<Utc>)
     -> AppResult<bool>;
     async fn revoke_family(&self, family_id: &str, at: DateTime<Utc>) -> AppResult<()>;
+    /// Whether the family still has a session that is neither revoked, rotated nor expired at `at`.
+    async fn family_live(&self, family_id: &str, at: DateTime<Utc>) -> AppResult<bool>;
     /// Revokes one session; `false` when no live session has this hash.
     async fn revoke(&self, token_hash: &str, at: DateTime<Utc>) -> AppResult<bool>;
     async fn revoke_all(&self, user_id: UserId, at: DateTime<Utc>) -> AppResult<()>;
@@ -171,9 +175,6 @@ pub trait Cache: Send + Sync {
     async fn mark(&self, _n: u64) -> Result<(), CacheError> {
         Ok(())
     }
-    /// Adds 1 to the counter at `key` (created with time to live `ttl`) and answers the new count, atomically
-    /// across every process sharing the cache. One round trip.
-    async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, CacheError>;
     async fn ping(&self) -> Result<(), CacheError>;
     /// `"redis"` or `"memory"`, for logs and readiness output.
     fn kind(&self) -> &'static str;
@@ -183,13 +184,47 @@ pub trait Cache: Send + Sync {
     }
 }
 
+/// Counters for limits (failed logins, sign-ups, edits), shared by every process using the same cache. Apart
+/// from the cached values: adding to or clearing a counter advances no fill guard and announces nothing to
+/// the near caches. An in-process implementation never evicts a live counter to make room for values.
+#[async_trait]
+pub trait Counters: Send + Sync {
+    /// Adds 1 to each counter (a new one starts at 0 with time to live `ttl`, which later additions never
+    /// push back) and answers the new counts in order, atomically per counter across every process. One
+    /// round trip.
+    async fn add(&self, keys: &[String], ttl: Duration) -> Result<Vec<u64>, CacheError>;
+    /// The current counts (0 for a missing counter). One round trip.
+    async fn read(&self, keys: &[String]) -> Result<Vec<u64>, CacheError>;
+    /// Takes 1 back from each counter (an attempt that turned out not to count). One round trip.
+    async fn take_back(&self, keys: &[String]) -> Result<(), CacheError>;
+}
+
+/// Why a password is hashed or verified: each purpose has a bcrypt queue of its own, so a flood of one
+/// (sign-ups) cannot starve another (logins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HashPurpose {
+    Login,
+    SignUp,
+    /// `changePassword` and `resign`.
+    Account,
+}
+
 /// Password hashing; implementations keep the CPU-heavy work off the async executor.
 #[async_trait]
+///
+/// Every method queues on `purpose`'s bounded queue and answers `RateLimited` at once when it is full.
 pub trait PasswordHasher: Send + Sync {
-    async fn hash(&self, password: &str) -> AppResult<String>;
-    async fn verify(&self, password: &str, hash: &str) -> AppResult<bool>;
-    /// Spends the same time as a failed `verify`, so an unknown login cannot be told from a wrong password.
-    async fn verify_dummy(&self, password: &str);
+    async fn hash(&self, purpose: HashPurpose, password: &str) -> AppResult<String>;
+    async fn verify(&self, purpose: HashPurpose, password: &str, hash: &str) -> AppResult<bool>;
+    /// Spends the same time as a failed `verify` against a stored hash of cost `cost` (the cost stored hashes
+    /// have), so an unknown login cannot be told from a wrong password.
+    async fn verify_dummy(&self, purpose: HashPurpose, password: &str, cost: u32) -> AppResult<()>;
+    /// Whether `hash` was made at another cost than new hashes get (a login then stores a fresh one).
+    fn needs_rehash(&self, hash: &str) -> bool;
+    /// The cost `hash` was made at, if it is a bcrypt hash.
+    fn cost_of(&self, hash: &str) -> Option<u32>;
+    /// The cost new hashes get.
+    fn cost(&self) -> u32;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

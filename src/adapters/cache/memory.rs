@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use moka::Expiry;
 use moka::future::Cache as Moka;
 
-use crate::ports::{Cache, CacheError};
+use crate::ports::{Cache, CacheError, Counters};
 use crate::telemetry::roundtrips::count_cache;
 
 #[derive(Clone)]
@@ -41,6 +41,8 @@ impl Expiry<String, Entry> for PerEntryTtl {
 
 pub struct MemoryCache {
     entries: Moka<String, Entry>,
+    /// Limit counters, apart from the values so that a flood of values cannot evict them.
+    counts: Moka<String, Entry>,
     counters: tokio::sync::Mutex<()>,
     /// Fill guards: how many times each key was deleted (see [`Cache::fill_many`]). Kept an hour after the
     /// last deletion, far longer than any read runs. Fills and deletions take the lock, reads do not.
@@ -53,6 +55,10 @@ impl MemoryCache {
     pub fn new(max_entries: u64) -> Self {
         Self {
             entries: Moka::builder()
+                .max_capacity(max_entries)
+                .expire_after(PerEntryTtl)
+                .build(),
+            counts: Moka::builder()
                 .max_capacity(max_entries)
                 .expire_after(PerEntryTtl)
                 .build(),
@@ -140,30 +146,59 @@ impl Cache for MemoryCache {
         Ok(())
     }
 
-    async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, CacheError> {
-        count_cache();
-        // One lock for all counters: increments are rare (failed logins) and must not race.
-        let _guard = self.counters.lock().await;
-        let current = self.entries.get(key).await;
-        let (count, ttl) = match current {
-            Some(entry) => (entry.value.parse::<u64>().unwrap_or(0) + 1, entry.ttl),
-            None => (1, ttl),
-        };
-        let entry = Entry {
-            value: count.to_string(),
-            ttl,
-            keep_expiry: true,
-        };
-        self.entries.insert(key.to_owned(), entry).await;
-        Ok(count)
-    }
-
     async fn ping(&self) -> Result<(), CacheError> {
         Ok(())
     }
 
     fn kind(&self) -> &'static str {
         "memory"
+    }
+}
+
+#[async_trait]
+impl Counters for MemoryCache {
+    async fn add(&self, keys: &[String], ttl: Duration) -> Result<Vec<u64>, CacheError> {
+        count_cache();
+        // One lock for all counters: additions must not race.
+        let _guard = self.counters.lock().await;
+        let mut counts = Vec::with_capacity(keys.len());
+        for key in keys {
+            let (count, ttl) = match self.counts.get(key).await {
+                Some(entry) => (entry.value.parse::<u64>().unwrap_or(0) + 1, entry.ttl),
+                None => (1, ttl),
+            };
+            let entry = Entry {
+                value: count.to_string(),
+                ttl,
+                keep_expiry: true,
+            };
+            self.counts.insert(key.clone(), entry).await;
+            counts.push(count);
+        }
+        Ok(counts)
+    }
+
+    async fn read(&self, keys: &[String]) -> Result<Vec<u64>, CacheError> {
+        count_cache();
+        let mut counts = Vec::with_capacity(keys.len());
+        for key in keys {
+            let value = self.counts.get(key).await;
+            counts.push(value.and_then(|e| e.value.parse().ok()).unwrap_or(0));
+        }
+        Ok(counts)
+    }
+
+    async fn take_back(&self, keys: &[String]) -> Result<(), CacheError> {
+        count_cache();
+        let _guard = self.counters.lock().await;
+        for key in keys {
+            if let Some(mut entry) = self.counts.get(key).await {
+                let count = entry.value.parse::<u64>().unwrap_or(0).saturating_sub(1);
+                entry.value = count.to_string();
+                self.counts.insert(key.clone(), entry).await;
+            }
+        }
+        Ok(())
     }
 }
 

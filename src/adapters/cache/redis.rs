@@ -15,7 +15,7 @@ use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::config::redact_url;
-use crate::ports::{Cache, CacheError, Invalidation};
+use crate::ports::{Cache, CacheError, Counters, Invalidation};
 use crate::telemetry::roundtrips::count_cache;
 
 pub struct RedisCache {
@@ -370,19 +370,6 @@ impl Cache for RedisCache {
         Ok(())
     }
 
-    async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, CacheError> {
-        let pipeline = self.pool.next().pipeline();
-        let () = pipeline.incr(key).await.map_err(cache_error)?;
-        let millis = ttl_millis(ttl);
-        // NX: the window's expiry is set by its first increment and never pushed back.
-        let () = pipeline
-            .pexpire(key, millis, Some(fred::types::ExpireOptions::NX))
-            .await
-            .map_err(cache_error)?;
-        let (count, _): (u64, i64) = self.bounded(pipeline.all()).await?;
-        Ok(count)
-    }
-
     /// Always asks Redis (the breaker does not apply), and closes the breaker when Redis answers.
     async fn ping(&self) -> Result<(), CacheError> {
         count_cache();
@@ -412,5 +399,50 @@ impl Cache for RedisCache {
 
     fn kind(&self) -> &'static str {
         "redis"
+    }
+}
+
+#[async_trait]
+impl Counters for RedisCache {
+    async fn add(&self, keys: &[String], ttl: Duration) -> Result<Vec<u64>, CacheError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let pipeline = self.pool.next().pipeline();
+        let millis = ttl_millis(ttl);
+        for key in keys {
+            let () = pipeline.incr(key.as_str()).await.map_err(cache_error)?;
+            // NX: the window's expiry is set by its first addition and never pushed back.
+            let () = pipeline
+                .pexpire(key.as_str(), millis, Some(fred::types::ExpireOptions::NX))
+                .await
+                .map_err(cache_error)?;
+        }
+        let replies: Vec<fred::types::Value> = self.bounded(pipeline.all()).await?;
+        Ok(replies
+            .iter()
+            .step_by(2)
+            .map(|v| v.as_u64().unwrap_or(0))
+            .collect())
+    }
+
+    async fn read(&self, keys: &[String]) -> Result<Vec<u64>, CacheError> {
+        let values = self.get_many(keys).await?;
+        Ok(values
+            .into_iter()
+            .map(|v| v.and_then(|v| v.parse().ok()).unwrap_or(0))
+            .collect())
+    }
+
+    async fn take_back(&self, keys: &[String]) -> Result<(), CacheError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let pipeline = self.pool.next().pipeline();
+        for key in keys {
+            let () = pipeline.decr(key.as_str()).await.map_err(cache_error)?;
+        }
+        let _: Vec<fred::types::Value> = self.bounded(pipeline.all()).await?;
+        Ok(())
     }
 }

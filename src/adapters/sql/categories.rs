@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::{Db, Text, db_error, on_db};
-use crate::domain::{AppError, AppResult, Category, CategoryId};
+use crate::domain::{AppError, AppResult, Category, CategoryId, CategoryTree};
 use crate::ports::{CategoryChange, CategoryRepo};
 use crate::telemetry::roundtrips::count_db;
 
@@ -37,50 +37,91 @@ fn write_error(err: sqlx::Error) -> AppError {
     }
 }
 
+impl CategoryRow {
+    fn category(self) -> Category {
+        Category {
+            id: CategoryId(self.id),
+            name: self.name.0,
+            tier: self.tier,
+            parent_id: self.parent_id.map(CategoryId),
+        }
+    }
+}
+
+const ALL: &str = "SELECT id, tier, name, parent_id FROM category ORDER BY tier, id";
+/// MariaDB: a locking read of every category row (and the gaps between them), so category writes queue
+/// behind each other and each reads the tree the previous one committed.
+const ALL_LOCKED_MYSQL: &str =
+    "SELECT id, tier, name, parent_id FROM category ORDER BY id FOR UPDATE";
+/// SQLite: a write as the transaction's first statement takes the database's write lock before the tree is
+/// read (a deferred transaction that read first could not upgrade after another writer committed).
+const TAKE_WRITE_LOCK_SQLITE: &str = "UPDATE category SET tier = tier WHERE id = -1";
+
+/// Opens a transaction holding the category write lock and reads the tree inside it.
+macro_rules! locked_tree {
+    ($db:expr, $pool:ident, $tx:ident) => {{
+        let mysql = matches!($db, Db::MySql(_));
+        let mut $tx = $pool.begin().await?;
+        let rows: Vec<CategoryRow> = if mysql {
+            sqlx::query_as(ALL_LOCKED_MYSQL)
+                .fetch_all(&mut *$tx)
+                .await?
+        } else {
+            sqlx::query(TAKE_WRITE_LOCK_SQLITE)
+                .execute(&mut *$tx)
+                .await?;
+            sqlx::query_as(ALL).fetch_all(&mut *$tx).await?
+        };
+        let tree = CategoryTree {
+            categories: rows.into_iter().map(CategoryRow::category).collect(),
+        };
+        ($tx, tree)
+    }};
+}
+
 #[async_trait]
 impl CategoryRepo for SqlCategoryRepo {
     async fn all(&self) -> AppResult<Vec<Category>> {
         let _trip = count_db();
-        let rows: Vec<CategoryRow> = on_db!(&self.db, pool => sqlx::query_as(
-            "SELECT id, tier, name, parent_id FROM category ORDER BY tier, id",
-        )
-        .fetch_all(pool)
-        .await)
-        .map_err(db_error)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| Category {
-                id: CategoryId(r.id),
-                name: r.name.0,
-                tier: r.tier,
-                parent_id: r.parent_id.map(CategoryId),
-            })
-            .collect())
+        let rows: Vec<CategoryRow> =
+            on_db!(&self.db, pool => sqlx::query_as(ALL).fetch_all(pool).await)
+                .map_err(db_error)?;
+        Ok(rows.into_iter().map(CategoryRow::category).collect())
     }
 
-    async fn create(
-        &self,
-        name: &str,
-        parent: Option<CategoryId>,
-        tier: i32,
-    ) -> AppResult<CategoryId> {
+    async fn create(&self, name: &str, parent: Option<CategoryId>) -> AppResult<CategoryId> {
         let _trip = count_db();
-        let id: i64 = on_db!(&self.db, pool => sqlx::query_scalar(
-            "INSERT INTO category (tier, name, parent_id) VALUES (?, ?, ?) RETURNING id",
-        )
-        .bind(tier)
-        .bind(name)
-        .bind(parent.map(|p| p.0))
-        .fetch_one(pool)
-        .await)
-        .map_err(write_error)?;
-        Ok(CategoryId(id))
+        let db = &self.db;
+        let outcome: Result<AppResult<i64>, sqlx::Error> = on_db!(db, pool => async {
+            let (mut tx, tree) = locked_tree!(db, pool, tx);
+            let tier = match tree.plan_create(name, parent) {
+                Ok(tier) => tier,
+                // Dropping the transaction rolls it back.
+                Err(err) => return Ok(Err(err)),
+            };
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO category (tier, name, parent_id) VALUES (?, ?, ?) RETURNING id",
+            )
+            .bind(tier)
+            .bind(name)
+            .bind(parent.map(|p| p.0))
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(Ok(id))
+        });
+        outcome.map_err(write_error)?.map(CategoryId)
     }
 
     async fn update(&self, id: CategoryId, change: CategoryChange) -> AppResult<()> {
         let _trip = count_db();
-        on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+        let db = &self.db;
+        let outcome: Result<AppResult<()>, sqlx::Error> = on_db!(db, pool => async {
+            let (mut tx, tree) = locked_tree!(db, pool, tx);
+            let tiers = match tree.plan_update(id, change.name.as_deref(), change.parent) {
+                Ok(tiers) => tiers,
+                Err(err) => return Ok(Err(err)),
+            };
             if let Some(name) = &change.name {
                 sqlx::query("UPDATE category SET name = ? WHERE id = ?")
                     .bind(name)
@@ -95,16 +136,17 @@ impl CategoryRepo for SqlCategoryRepo {
                     .execute(&mut *tx)
                     .await?;
             }
-            for (category, tier) in &change.tiers {
+            for (category, tier) in &tiers {
                 sqlx::query("UPDATE category SET tier = ? WHERE id = ?")
                     .bind(*tier)
                     .bind(category.0)
                     .execute(&mut *tx)
                     .await?;
             }
-            tx.commit().await
-        })
-        .map_err(write_error)
+            tx.commit().await?;
+            Ok(Ok(()))
+        });
+        outcome.map_err(write_error)?
     }
 
     async fn delete(&self, id: CategoryId) -> AppResult<()> {

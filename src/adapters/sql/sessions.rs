@@ -118,6 +118,20 @@ impl SessionRepo for SqlSessionRepo {
         .map_err(db_error)
     }
 
+    async fn family_live(&self, family_id: &str, at: DateTime<Utc>) -> AppResult<bool> {
+        let _trip = count_db();
+        let live: i64 = on_db!(&self.db, pool => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM refresh_session WHERE family_id = ? AND revoked_datetime IS NULL \
+             AND rotated_datetime IS NULL AND expires_datetime > ?",
+        )
+        .bind(family_id)
+        .bind(at)
+        .fetch_one(pool)
+        .await)
+        .map_err(db_error)?;
+        Ok(live > 0)
+    }
+
     async fn revoke(&self, token_hash: &str, at: DateTime<Utc>) -> AppResult<bool> {
         let _trip = count_db();
         let affected = on_db!(&self.db, pool => sqlx::query(

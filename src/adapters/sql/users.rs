@@ -160,6 +160,17 @@ impl UserRepo for SqlUserRepo {
         }))
     }
 
+    async fn newest_password_hash(&self) -> AppResult<Option<String>> {
+        let _trip = count_db();
+        let hash: Option<Text> = on_db!(&self.db, pool => sqlx::query_scalar(
+            "SELECT password FROM `user` WHERE password IS NOT NULL ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_optional(pool)
+        .await)
+        .map_err(db_error)?;
+        Ok(hash.map(String::from))
+    }
+
     async fn password_hash(&self, id: UserId) -> AppResult<Option<String>> {
         let _trip = count_db();
         let hash: Option<Option<Text>> =

@@ -140,7 +140,12 @@ impl AccountMutations {
     async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> GqlResult<AuthPayload> {
         let accounts = &ctx.services()?.accounts;
         Ok(accounts
-            .sign_up(&input.name, &input.email, &input.password)
+            .sign_up(
+                &input.name,
+                &input.email,
+                &input.password,
+                &ctx.request()?.client_ip,
+            )
             .await
             .gql()?
             .into())
@@ -198,7 +203,12 @@ impl AccountMutations {
         let actor = ctx.actor()?.id;
         let accounts = &ctx.services()?.accounts;
         let session = accounts
-            .change_password(actor, &input.current_password, &input.new_password)
+            .change_password(
+                actor,
+                &input.current_password,
+                &input.new_password,
+                &ctx.request()?.client_ip,
+            )
             .await
             .gql()?;
         Ok(ChangePasswordPayload {
@@ -227,7 +237,7 @@ impl AccountMutations {
         let user = ctx
             .services()?
             .accounts
-            .resign(actor, &input.password)
+            .resign(actor, &input.password, &ctx.request()?.client_ip)
             .await
             .gql()?;
         Ok(ResignPayload {

@@ -12,3 +12,28 @@ pub use comment::CommentNode;
 pub use node::Node;
 pub use post::PostNode;
 pub use user::UserNode;
+
+use crate::domain::AppError;
+use crate::graphql::errors::AppResultExt;
+
+/// The most revisions one `revisions` field answers (and its default).
+pub const REVISIONS_MAX: i32 = 50;
+
+/// `revisions(last:)`: 0–[`REVISIONS_MAX`], default [`REVISIONS_MAX`].
+pub(crate) fn revisions_last(last: Option<i32>) -> async_graphql::Result<usize> {
+    match last {
+        None => Ok(REVISIONS_MAX as usize),
+        Some(n) if (0..=REVISIONS_MAX).contains(&n) => Ok(n as usize),
+        Some(_) => Err(AppError::invalid(
+            "last",
+            format!("must be 0–{REVISIONS_MAX}"),
+        ))
+        .gql(),
+    }
+}
+
+/// The complexity of a `revisions` field: its children once per revision it may answer.
+pub(crate) fn revisions_cost(last: Option<i32>, child_complexity: usize) -> usize {
+    let n = last.unwrap_or(REVISIONS_MAX).clamp(0, REVISIONS_MAX) as usize;
+    n.max(1).saturating_mul(child_complexity.max(1))
+}

@@ -148,17 +148,25 @@ impl PostNode {
         self.0.is_active
     }
 
-    /// Every version, oldest first.
-    async fn revisions(&self, ctx: &Context<'_>) -> GqlResult<Vec<PostRevision>> {
+    /// The newest `last` versions (at most 50, the default), oldest first. Complexity counts each one.
+    #[graphql(complexity = "super::revisions_cost(last, child_complexity)")]
+    async fn revisions(
+        &self,
+        ctx: &Context<'_>,
+        last: Option<i32>,
+    ) -> GqlResult<Vec<PostRevision>> {
+        let last = super::revisions_last(last)?;
         let revisions = ctx
             .loaders()?
             .board
             .load_one(RevisionsOf(self.0.id))
             .await
-            .gql()?;
+            .gql()?
+            .unwrap_or_default();
+        let skip = revisions.len().saturating_sub(last);
         Ok(revisions
-            .unwrap_or_default()
             .into_iter()
+            .skip(skip)
             .map(|r| PostRevision {
                 version: r.version,
                 title: r.title.unwrap_or_default(),

@@ -41,6 +41,7 @@ impl From<RoleValue> for Role {
 #[derive(SimpleObject)]
 pub struct UserState {
     pub name: String,
+    /// The admin's note: visible to admins and to the user themself; null for everyone else.
     pub detail: Option<String>,
     pub created_at: DateTime<Utc>,
 }
@@ -125,13 +126,14 @@ impl UserNode {
         self.user.role.into()
     }
 
-    async fn states(&self) -> Vec<UserState> {
+    async fn states(&self, ctx: &Context<'_>) -> Vec<UserState> {
+        let private = self.private_visible(ctx);
         self.user
             .states
             .iter()
             .map(|s| UserState {
                 name: s.kind.as_db_name().to_owned(),
-                detail: s.detail.clone(),
+                detail: s.detail.clone().filter(|_| private),
                 created_at: s.created_at,
             })
             .collect()
