@@ -13,7 +13,9 @@ use crate::domain::{
     AppError, AppResult, Category, CategoryId, CategoryTree, Comment, CommentId, Post, PostId,
     PostKey, PostOrder, Revision, User, UserId,
 };
-use crate::ports::{CategoryChange, CategoryRepo, Clock, CommentRepo, PostRepo, VoteRepo};
+use crate::ports::{
+    CategoryChange, CategoryRepo, Clock, CommentRepo, PostRepo, PostSearch, VoteRepo,
+};
 use crate::telemetry::metrics;
 
 const CATEGORIES: &str = "categories";
@@ -21,12 +23,15 @@ const POST: &str = "post";
 const POST_REVISIONS: &str = "post_revisions";
 const COMMENT: &str = "comment";
 const COMMENT_REVISIONS: &str = "comment_revisions";
+/// A search's `totalCount` is exact up to this many posts; beyond it answers this plus one ("more than").
+pub const SEARCH_COUNT_CAP: i64 = 10_000;
 /// The whole category tree is one cache entry.
 const TREE_ID: &str = "all";
 
 pub struct BoardService {
     categories: Arc<dyn CategoryRepo>,
     posts: Arc<dyn PostRepo>,
+    search: Arc<dyn PostSearch>,
     comments: Arc<dyn CommentRepo>,
     votes: Arc<dyn VoteRepo>,
     clock: Arc<dyn Clock>,
@@ -37,6 +42,7 @@ pub struct BoardService {
 /// The repositories on the read replica, for the uncached reads (lists, counts, vote lookups).
 pub struct ReadReplica {
     posts: Arc<dyn PostRepo>,
+    search: Arc<dyn PostSearch>,
     comments: Arc<dyn CommentRepo>,
     votes: Arc<dyn VoteRepo>,
     /// How long after a write its viewer's reads stay on the primary.
@@ -51,12 +57,14 @@ const REPLICA_REST: Duration = Duration::from_secs(5);
 impl ReadReplica {
     pub fn new(
         posts: Arc<dyn PostRepo>,
+        search: Arc<dyn PostSearch>,
         comments: Arc<dyn CommentRepo>,
         votes: Arc<dyn VoteRepo>,
         read_your_writes: Duration,
     ) -> Self {
         Self {
             posts,
+            search,
             comments,
             votes,
             read_your_writes,
@@ -154,6 +162,7 @@ impl BoardService {
     pub fn new(
         categories: Arc<dyn CategoryRepo>,
         posts: Arc<dyn PostRepo>,
+        search: Arc<dyn PostSearch>,
         comments: Arc<dyn CommentRepo>,
         votes: Arc<dyn VoteRepo>,
         clock: Arc<dyn Clock>,
@@ -162,6 +171,7 @@ impl BoardService {
         Self {
             categories,
             posts,
+            search,
             comments,
             votes,
             clock,
@@ -223,6 +233,7 @@ impl BoardService {
         Self {
             categories: Arc::clone(&self.categories),
             posts: Arc::clone(&self.posts),
+            search: Arc::clone(&self.search),
             comments: Arc::clone(&self.comments),
             votes: Arc::clone(&self.votes),
             clock: Arc::clone(&self.clock),
@@ -325,10 +336,17 @@ impl BoardService {
         order: PostOrder,
         page: &PageRequest<PostKey>,
     ) -> AppResult<Page<PostKey>> {
+        if filter.search.is_some() {
+            return routed!(self, search, |r| r.page(filter, order, page));
+        }
         routed!(self, posts, |r| r.list(filter, order, page))
     }
 
+    /// From counters, or for a search exact up to [`SEARCH_COUNT_CAP`] (beyond: `SEARCH_COUNT_CAP + 1`).
     pub async fn count_posts(&self, filter: &PostFilter) -> AppResult<i64> {
+        if filter.search.is_some() {
+            return routed!(self, search, |r| r.count(filter, SEARCH_COUNT_CAP));
+        }
         routed!(self, posts, |r| r.count(filter))
     }
 
