@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 backend_tests!(
     search_folds_case_for_every_script,
     search_picks_the_index_for_rare_terms_and_walks_for_common_ones,
+    warm_first_pages_cost_no_round_trip_and_follow_writes,
 );
 
 const SEARCH: &str = "query($s: String, $c: ID, $after: String) { posts(search: $s, categoryId: $c, first: 20, after: $after) { \
@@ -190,4 +191,134 @@ async fn search_picks_the_index_for_rare_terms_and_walks_for_common_ones(app: Te
         .ok("{ posts(first: 1) { totalCount } }", json!({}), None)
         .await;
     assert_eq!(all["posts"]["totalCount"], SEEDED);
+}
+
+const CATEGORY_PAGE: &str = "query($c: ID) { posts(categoryId: $c, first: 20) { totalCount \
+     pageInfo { hasNextPage } edges { node { id title voteCount commentCount author { name } category { name } } } } }";
+
+fn page_titles(data: &Value) -> Vec<String> {
+    data["posts"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// (totalCount, titles, database round trips) of the first page of `category`'s newest posts.
+async fn category_page(app: &TestApp, category: &Value) -> (i64, Vec<String>, u64) {
+    let (body, db, _) = app
+        .gql_counted(CATEGORY_PAGE, json!({ "c": category }), None)
+        .await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    let data = &body["data"];
+    (
+        data["posts"]["totalCount"].as_i64().unwrap(),
+        page_titles(data),
+        db,
+    )
+}
+
+async fn warm_first_pages_cost_no_round_trip_and_follow_writes(app: TestApp) {
+    let admin = app.admin().await;
+    let user = app
+        .sign_up("pager", "pager@example.com", "password-1")
+        .await;
+    let tree = app
+        .ok(
+            "{ categories { id name children { id name } } }",
+            json!({}),
+            None,
+        )
+        .await;
+    let (qna, community) = (&tree["categories"][0]["id"], &tree["categories"][1]["id"]);
+    let tech = tree["categories"][0]["children"][0]["id"].as_str().unwrap();
+    let life = tree["categories"][1]["children"][0]["id"].as_str().unwrap();
+    let mut ids = Vec::new();
+    for n in 0..25 {
+        let category = if n % 5 == 0 { life } else { tech };
+        ids.push(
+            app.create_post(&user.access, category, &format!("p{n}"), "x")
+                .await,
+        );
+    }
+
+    let (total, titles, _) = category_page(&app, qna).await;
+    assert_eq!(total, 20);
+    assert_eq!(titles[0], "p24");
+    let (total, titles, db) = category_page(&app, qna).await;
+    assert_eq!(
+        (total, titles.len(), db),
+        (20, 20, 0),
+        "a warm first page reads no database"
+    );
+
+    // A new post in a child category shows on the root's first page at once.
+    let new = app.create_post(&user.access, tech, "fresh", "x").await;
+    let (total, titles, _) = category_page(&app, qna).await;
+    assert_eq!((total, titles[0].as_str()), (21, "fresh"));
+    let (_, _, db) = category_page(&app, qna).await;
+    assert_eq!(db, 0);
+
+    // A deleted one leaves it.
+    app.ok(
+        "mutation($i: DeletePostInput!) { deletePost(input: $i) { deletedId } }",
+        json!({ "i": { "postId": new } }),
+        Some(&user.access),
+    )
+    .await;
+    let (total, titles, _) = category_page(&app, qna).await;
+    assert_eq!((total, titles[0].as_str()), (20, "p24"));
+
+    // Moving `tech` below `community` moves its 20 posts from one root's page to the other's.
+    let (total, _, _) = category_page(&app, community).await;
+    assert_eq!(total, 5);
+    app.ok(
+        "mutation($i: UpdateCategoryInput!) { updateCategory(input: $i) { category { id } } }",
+        json!({ "i": { "categoryId": tech, "parentId": community } }),
+        Some(&admin.access),
+    )
+    .await;
+    let (total, titles, _) = category_page(&app, qna).await;
+    assert_eq!((total, titles.len()), (0, 0));
+    let (total, titles, _) = category_page(&app, community).await;
+    assert_eq!((total, titles.len(), titles[0].as_str()), (25, 20, "p24"));
+    let (_, _, db) = category_page(&app, community).await;
+    assert_eq!(db, 0);
+
+    // All posts, and the author's counters.
+    let all = app
+        .ok("{ posts(first: 5) { totalCount } }", json!({}), None)
+        .await;
+    assert_eq!(all["posts"]["totalCount"], 25);
+    let post = &ids[0];
+    app.ok(
+        "mutation($i: CreateCommentInput!) { createComment(input: $i) { comment { id } } }",
+        json!({ "i": { "postId": post, "content": "c" } }),
+        Some(&user.access),
+    )
+    .await;
+    let me = app
+        .ok(
+            "{ viewer { posts(first: 1) { totalCount } comments(first: 1) { totalCount } } }",
+            json!({}),
+            Some(&user.access),
+        )
+        .await;
+    assert_eq!(me["viewer"]["posts"]["totalCount"], 25);
+    assert_eq!(me["viewer"]["comments"]["totalCount"], 1);
+    app.ok(
+        "mutation($i: DeletePostInput!) { deletePost(input: $i) { deletedId } }",
+        json!({ "i": { "postId": ids[1] } }),
+        Some(&admin.access),
+    )
+    .await;
+    let me = app
+        .ok(
+            "{ viewer { posts(first: 1) { totalCount } } }",
+            json!({}),
+            Some(&user.access),
+        )
+        .await;
+    assert_eq!(me["viewer"]["posts"]["totalCount"], 24);
 }

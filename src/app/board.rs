@@ -5,6 +5,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod newest;
+
 use super::cache_aside::CacheAside;
 use super::read_route;
 use crate::domain::board::{self as rules, PostFilter};
@@ -336,6 +338,9 @@ impl BoardService {
         order: PostOrder,
         page: &PageRequest<PostKey>,
     ) -> AppResult<Page<PostKey>> {
+        if let Some(first) = self.newest_first_page(filter, order, page).await? {
+            return Ok(first);
+        }
         if filter.search.is_some() {
             return routed!(self, search, |r| r.page(filter, order, page));
         }
@@ -344,6 +349,9 @@ impl BoardService {
 
     /// From counters, or for a search exact up to [`SEARCH_COUNT_CAP`] (beyond: `SEARCH_COUNT_CAP + 1`).
     pub async fn count_posts(&self, filter: &PostFilter) -> AppResult<i64> {
+        if let Some(total) = self.newest_total(filter).await? {
+            return Ok(total);
+        }
         if filter.search.is_some() {
             return routed!(self, search, |r| r.count(filter, SEARCH_COUNT_CAP));
         }
@@ -441,6 +449,8 @@ impl BoardService {
     }
 
     async fn forget_categories(&self) {
+        // First, while the cached tree still names every category the change touched.
+        self.forget_all_newest().await;
         self.cache
             .invalidate(&[self.cache.key(CATEGORIES, TREE_ID)])
             .await;
@@ -467,6 +477,7 @@ impl BoardService {
             .await?;
         // A read of this id before it existed may have been remembered as absent.
         self.forget_post(id, true).await;
+        self.forget_newest(category).await;
         self.post(id).await
     }
 
@@ -505,6 +516,7 @@ impl BoardService {
         }
         self.posts.deactivate(id).await?;
         self.forget_post(id, false).await;
+        self.forget_newest(post.category_id).await;
         Ok(id)
     }
 
