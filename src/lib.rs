@@ -18,7 +18,8 @@ use std::time::Duration;
 use adapters::auth::{BcryptHasher, JwtTokens};
 use adapters::cache::{MemoryCache, RedisCache};
 use adapters::sql::{
-    Db, SqlCategoryRepo, SqlCommentRepo, SqlPostRepo, SqlSessionRepo, SqlUserRepo, SqlVoteRepo,
+    Db, SqlCategoryRepo, SqlCommentRepo, SqlPostRepo, SqlPostSearch, SqlSessionRepo, SqlUserRepo,
+    SqlVoteRepo,
 };
 use app::rate_limit::{Limiter, Limits as RateLimits};
 use app::{AccountService, BoardService, CacheAside, ReadReplica};
@@ -160,6 +161,7 @@ impl App {
         let board = BoardService::new(
             Arc::new(SqlCategoryRepo::new(db.clone())),
             Arc::new(SqlPostRepo::new(db.clone())),
+            Arc::new(SqlPostSearch::new(db.clone())),
             Arc::new(SqlCommentRepo::new(db.clone())),
             Arc::new(SqlVoteRepo::new(db.clone())),
             clock,
@@ -190,6 +192,7 @@ impl App {
                 );
                 board.with_replica(ReadReplica::new(
                     Arc::new(SqlPostRepo::new(replica.clone())),
+                    Arc::new(SqlPostSearch::new(replica.clone())),
                     Arc::new(SqlCommentRepo::new(replica.clone())),
                     Arc::new(SqlVoteRepo::new(replica.clone())),
                     Duration::from_secs(config.read_your_writes_secs),

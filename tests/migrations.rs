@@ -41,11 +41,14 @@ fn erd() -> Columns {
     columns
 }
 
+/// SQLite's columns; the FTS5 index `post_search_fts` and its shadow tables are left out (MariaDB keeps the
+/// same index inside `post_search`, as its FULLTEXT index).
 async fn sqlite_columns(db: &Db) -> Columns {
     let Db::Sqlite(pool) = db else { unreachable!() };
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_xinfo(m.name) p \
-         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations'",
+         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations' \
+         AND m.name NOT LIKE 'post_search_fts%'",
     )
     .fetch_all(pool)
     .await

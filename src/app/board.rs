@@ -5,6 +5,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod newest;
+
 use super::cache_aside::CacheAside;
 use super::rate_limit::Limiter;
 use super::read_route;
@@ -14,7 +16,9 @@ use crate::domain::{
     AppError, AppResult, Category, CategoryId, CategoryTree, Comment, CommentId, Post, PostId,
     PostKey, PostOrder, Revision, User, UserId,
 };
-use crate::ports::{CategoryChange, CategoryRepo, Clock, CommentRepo, PostRepo, VoteRepo};
+use crate::ports::{
+    CategoryChange, CategoryRepo, Clock, CommentRepo, PostRepo, PostSearch, VoteRepo,
+};
 use crate::telemetry::metrics;
 
 const CATEGORIES: &str = "categories";
@@ -22,12 +26,15 @@ const POST: &str = "post";
 const POST_REVISIONS: &str = "post_revisions";
 const COMMENT: &str = "comment";
 const COMMENT_REVISIONS: &str = "comment_revisions";
+/// A search's `totalCount` is exact up to this many posts; beyond it answers this plus one ("more than").
+pub const SEARCH_COUNT_CAP: i64 = 10_000;
 /// The whole category tree is one cache entry.
 const TREE_ID: &str = "all";
 
 pub struct BoardService {
     categories: Arc<dyn CategoryRepo>,
     posts: Arc<dyn PostRepo>,
+    search: Arc<dyn PostSearch>,
     comments: Arc<dyn CommentRepo>,
     votes: Arc<dyn VoteRepo>,
     clock: Arc<dyn Clock>,
@@ -40,6 +47,7 @@ pub struct BoardService {
 /// The repositories on the read replica, for the uncached reads (lists, counts, vote lookups).
 pub struct ReadReplica {
     posts: Arc<dyn PostRepo>,
+    search: Arc<dyn PostSearch>,
     comments: Arc<dyn CommentRepo>,
     votes: Arc<dyn VoteRepo>,
     /// How long after a write its viewer's reads stay on the primary.
@@ -54,12 +62,14 @@ const REPLICA_REST: Duration = Duration::from_secs(5);
 impl ReadReplica {
     pub fn new(
         posts: Arc<dyn PostRepo>,
+        search: Arc<dyn PostSearch>,
         comments: Arc<dyn CommentRepo>,
         votes: Arc<dyn VoteRepo>,
         read_your_writes: Duration,
     ) -> Self {
         Self {
             posts,
+            search,
             comments,
             votes,
             read_your_writes,
@@ -157,6 +167,7 @@ impl BoardService {
     pub fn new(
         categories: Arc<dyn CategoryRepo>,
         posts: Arc<dyn PostRepo>,
+        search: Arc<dyn PostSearch>,
         comments: Arc<dyn CommentRepo>,
         votes: Arc<dyn VoteRepo>,
         clock: Arc<dyn Clock>,
@@ -165,6 +176,7 @@ impl BoardService {
         Self {
             categories,
             posts,
+            search,
             comments,
             votes,
             clock,
@@ -243,6 +255,7 @@ impl BoardService {
         Self {
             categories: Arc::clone(&self.categories),
             posts: Arc::clone(&self.posts),
+            search: Arc::clone(&self.search),
             comments: Arc::clone(&self.comments),
             votes: Arc::clone(&self.votes),
             clock: Arc::clone(&self.clock),
@@ -346,10 +359,23 @@ impl BoardService {
         order: PostOrder,
         page: &PageRequest<PostKey>,
     ) -> AppResult<Page<PostKey>> {
+        if let Some(first) = self.newest_first_page(filter, order, page).await? {
+            return Ok(first);
+        }
+        if filter.search.is_some() {
+            return routed!(self, search, |r| r.page(filter, order, page));
+        }
         routed!(self, posts, |r| r.list(filter, order, page))
     }
 
+    /// From counters, or for a search exact up to [`SEARCH_COUNT_CAP`] (beyond: `SEARCH_COUNT_CAP + 1`).
     pub async fn count_posts(&self, filter: &PostFilter) -> AppResult<i64> {
+        if let Some(total) = self.newest_total(filter).await? {
+            return Ok(total);
+        }
+        if filter.search.is_some() {
+            return routed!(self, search, |r| r.count(filter, SEARCH_COUNT_CAP));
+        }
         routed!(self, posts, |r| r.count(filter))
     }
 
@@ -444,6 +470,8 @@ impl BoardService {
     }
 
     async fn forget_categories(&self) {
+        // First, while the cached tree still names every category the change touched.
+        self.forget_all_newest().await;
         self.cache
             .invalidate(&[self.cache.key(CATEGORIES, TREE_ID)])
             .await;
@@ -470,6 +498,7 @@ impl BoardService {
             .await?;
         // A read of this id before it existed may have been remembered as absent.
         self.forget_post(id, true).await;
+        self.forget_newest(category).await;
         self.post(id).await
     }
 
@@ -509,6 +538,7 @@ impl BoardService {
         }
         self.posts.deactivate(id).await?;
         self.forget_post(id, false).await;
+        self.forget_newest(post.category_id).await;
         Ok(id)
     }
 

@@ -55,6 +55,11 @@ impl CacheAside {
         }
     }
 
+    /// Whether values are cached at all (`cache_ttl_secs > 0`).
+    pub fn enabled(&self) -> bool {
+        !self.ttl.is_zero()
+    }
+
     pub fn cache(&self) -> &Arc<dyn Cache> {
         &self.cache
     }

@@ -270,23 +270,6 @@ pub fn search_term(raw: &str) -> AppResult<String> {
     validation::text("search", raw, 1, SEARCH_MAX, true)
 }
 
-/// The escape character of [`like_pattern`] (`ESCAPE '!'`): unlike `\`, both dialects spell it the same.
-pub const LIKE_ESCAPE: char = '!';
-
-/// A lower-case LIKE pattern that matches `term` literally anywhere (`%`, `_` and `!` escaped with `!`).
-pub fn like_pattern(term: &str) -> String {
-    let mut pattern = String::with_capacity(term.len() + 2);
-    pattern.push('%');
-    for c in term.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | LIKE_ESCAPE) {
-            pattern.push(LIKE_ESCAPE);
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,12 +336,6 @@ mod tests {
         assert!(t.plan_update(CategoryId(9), None, None).is_err());
         assert!(t.plan_create("c4", None).is_err());
         assert_eq!(t.plan_create("c4", Some(CategoryId(4))).unwrap(), 2);
-    }
-
-    #[test]
-    fn like_patterns_are_literal() {
-        assert_eq!(like_pattern("50%_off!"), "%50!%!_off!!%");
-        assert_eq!(like_pattern("Rust"), "%rust%");
     }
 
     #[test]

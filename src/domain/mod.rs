@@ -4,6 +4,7 @@ pub mod board;
 pub mod errors;
 pub mod ids;
 pub mod page;
+pub mod search;
 pub mod user;
 pub mod validation;
 

@@ -2,8 +2,10 @@
 //! knows which database or cache is behind them.
 
 mod board;
+mod search;
 
 pub use board::{CategoryChange, CategoryRepo, CommentRepo, PostRepo, VoteRepo};
+pub use search::PostSearch;
 
 use std::time::Duration;
 

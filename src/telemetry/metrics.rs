@@ -31,6 +31,7 @@ pub struct Metrics {
     pub db_reads: Counter<u64>,
     pub near_hits: Counter<u64>,
     pub sync_rounds: Counter<u64>,
+    pub search_plans: Counter<u64>,
     operation_names: Mutex<HashSet<String>>,
 }
 
@@ -139,6 +140,13 @@ fn build() -> Option<Telemetry> {
             .with_description(
                 "Sync rounds of the near cache (a marker published and heard back), by outcome; each serves \
                  every request that was waiting for it.",
+            )
+            .build(),
+        search_plans: meter
+            .u64_counter("board.search.plans")
+            .with_description(
+                "Search queries (pages and counts) by plan: walk (the list's order, filtered) or index (the \
+                 full-text index's candidates, filtered).",
             )
             .build(),
         operation_names: Mutex::new(HashSet::new()),
@@ -268,6 +276,13 @@ pub fn near_hits(cache: &str, n: u64) {
 pub fn sync_round(outcome: &'static str) {
     if let Some(m) = metrics() {
         m.sync_rounds.add(1, &[KeyValue::new("outcome", outcome)]);
+    }
+}
+
+/// Counts one search query answered by `plan` (`walk` or `index`).
+pub fn search_plan(plan: &'static str) {
+    if let Some(m) = metrics() {
+        m.search_plans.add(1, &[KeyValue::new("plan", plan)]);
     }
 }
 

@@ -70,6 +70,11 @@ impl CommentRepo for SqlCommentRepo {
                 tx.rollback().await?;
                 return Ok(None);
             }
+            // The author's counter before the insert's foreign-key check takes a shared lock on that row.
+            sqlx::query("UPDATE `user` SET comment_count = comment_count + 1 WHERE id = ?")
+                .bind(author.0)
+                .execute(&mut *tx)
+                .await?;
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO comment (user_id, post_id, created_datetime, is_active, current_version, vote_count) \
                  VALUES (?, ?, ?, TRUE, 0, 0) RETURNING id",
@@ -142,6 +147,10 @@ impl CommentRepo for SqlCommentRepo {
                 .rows_affected();
             if changed > 0 {
                 sqlx::query("UPDATE post SET comment_count = comment_count - 1 WHERE id = (SELECT post_id FROM comment WHERE id = ?)")
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE `user` SET comment_count = comment_count - 1 WHERE id = (SELECT user_id FROM comment WHERE id = ?)")
                     .bind(id.0)
                     .execute(&mut *tx)
                     .await?;
@@ -277,7 +286,8 @@ impl CommentRepo for SqlCommentRepo {
 
     async fn count_for_author(&self, author: UserId) -> AppResult<i64> {
         let _trip = count_db();
-        on_db!(&self.db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM comment WHERE is_active = TRUE AND user_id = ?")
+        // The counter kept by every comment write, not a count of rows.
+        on_db!(&self.db, pool => sqlx::query_scalar("SELECT COALESCE(MAX(comment_count), 0) FROM `user` WHERE id = ?")
             .bind(author.0)
             .fetch_one(pool)
             .await)

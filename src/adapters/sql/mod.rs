@@ -3,7 +3,9 @@
 
 mod categories;
 mod comments;
+mod post_query;
 mod posts;
+pub mod search;
 pub mod seed;
 mod sessions;
 mod text;
@@ -26,6 +28,7 @@ use crate::domain::{AppError, AppResult};
 pub use categories::SqlCategoryRepo;
 pub use comments::SqlCommentRepo;
 pub use posts::SqlPostRepo;
+pub use search::SqlPostSearch;
 pub use sessions::SqlSessionRepo;
 pub use users::SqlUserRepo;
 pub use votes::SqlVoteRepo;
@@ -149,7 +152,10 @@ impl Db {
     /// Applies pending migrations. Idempotent; on MariaDB, concurrent callers wait for one another.
     pub async fn migrate(&self) -> Result<(), sqlx::Error> {
         match self {
-            Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await.map_err(sqlx::Error::from),
+            Db::Sqlite(pool) => {
+                SQLITE_MIGRATIONS.run(pool).await?;
+                search::backfill(self).await.map(|_| ())
+            }
             Db::MySql(pool) => {
                 let mut conn = pool.acquire().await?;
                 let locked: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, 120)")
@@ -167,7 +173,11 @@ impl Db {
                     locking: false,
                     no_tx: false,
                 };
-                let result = migrator.run(&mut *conn).await.map_err(sqlx::Error::from);
+                let mut result = migrator.run(&mut *conn).await.map_err(sqlx::Error::from);
+                if result.is_ok() {
+                    // Still under the lock: replicas migrating at once do not backfill the same rows.
+                    result = search::backfill(self).await.map(|_| ());
+                }
                 let _ = sqlx::query("SELECT RELEASE_LOCK(?)")
                     .bind(MIGRATION_LOCK)
                     .execute(&mut *conn)

@@ -4,8 +4,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
+use super::post_query::{order_by, push_keyset, push_post_filter};
 use super::{Db, Text, db_error, on_db, push_ids, with_retries};
 use crate::domain::page::{Page, PageRequest};
+use crate::domain::search::SearchText;
 use crate::domain::{
     AppError, AppResult, CategoryId, Post, PostFilter, PostId, PostKey, PostOrder, Revision, UserId,
 };
@@ -51,46 +53,6 @@ const SELECT_POSTS: &str = "SELECT p.id, p.user_id, p.category_id, p.created_dat
      FROM post p JOIN post_content pc ON pc.post_id = p.id AND pc.version = p.current_version \
      WHERE p.id IN (";
 
-/// Appends the filter of a post list (`p` is `post`, `pc` its current version) after a `WHERE`.
-macro_rules! push_post_filter {
-    ($query:expr, $filter:expr) => {{
-        $query.push("p.is_active = TRUE");
-        if let Some(categories) = &$filter.category_ids {
-            $query.push(" AND p.category_id IN (");
-            push_ids!($query, categories.iter().map(|id| id.0));
-        }
-        if let Some(author) = $filter.author_id {
-            $query.push(" AND p.user_id = ").push_bind(author.0);
-        }
-        if let Some(term) = &$filter.search {
-            let pattern = crate::domain::board::like_pattern(term);
-            $query
-                .push(" AND (LOWER(pc.title) LIKE ")
-                .push_bind(pattern.clone())
-                .push(" ESCAPE '!' OR LOWER(pc.content) LIKE ")
-                .push_bind(pattern)
-                .push(" ESCAPE '!')");
-        }
-    }};
-}
-
-fn from_clause(filter: &PostFilter) -> &'static str {
-    if filter.search.is_some() {
-        " FROM post p JOIN post_content pc ON pc.post_id = p.id AND pc.version = p.current_version WHERE "
-    } else {
-        " FROM post p WHERE "
-    }
-}
-
-fn write_error(err: sqlx::Error) -> AppError {
-    match err.as_database_error() {
-        Some(db) if db.is_foreign_key_violation() => {
-            AppError::invalid("categoryId", "no such category")
-        }
-        _ => db_error(err),
-    }
-}
-
 #[async_trait]
 impl PostRepo for SqlPostRepo {
     async fn create(
@@ -101,29 +63,56 @@ impl PostRepo for SqlPostRepo {
         content: &str,
         at: DateTime<Utc>,
     ) -> AppResult<PostId> {
-        let _trip = count_db();
-        let id: i64 = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO post (user_id, category_id, created_datetime, is_active, current_version, vote_count, comment_count) \
-                 VALUES (?, ?, ?, TRUE, 0, 0, 0) RETURNING id",
-            )
-            .bind(author.0)
-            .bind(category.0)
-            .bind(at)
-            .fetch_one(&mut *tx)
-            .await?;
-            sqlx::query("INSERT INTO post_content (version, created_datetime, title, content, post_id) VALUES (0, ?, ?, ?, ?)")
+        let db = &self.db;
+        let text = &SearchText::of(title, content);
+        let attempt = || async move {
+            on_db!(db, pool => async {
+                let mut tx = pool.begin().await?;
+                // The counters first: their row locks order concurrent writers of one category or author
+                // before any foreign-key check takes a shared lock on the same rows (which would deadlock).
+                let category_found = sqlx::query("UPDATE category SET post_count = post_count + 1 WHERE id = ?")
+                    .bind(category.0)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if category_found == 0 {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                sqlx::query("UPDATE `user` SET post_count = post_count + 1 WHERE id = ?")
+                    .bind(author.0)
+                    .execute(&mut *tx)
+                    .await?;
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO post (user_id, category_id, created_datetime, is_active, current_version, vote_count, comment_count) \
+                     VALUES (?, ?, ?, TRUE, 0, 0, 0) RETURNING id",
+                )
+                .bind(author.0)
+                .bind(category.0)
                 .bind(at)
-                .bind(title)
-                .bind(content)
-                .bind(id)
-                .execute(&mut *tx)
+                .fetch_one(&mut *tx)
                 .await?;
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(id)
-        })
-        .map_err(write_error)?;
+                sqlx::query("INSERT INTO post_content (version, created_datetime, title, content, post_id) VALUES (0, ?, ?, ?, ?)")
+                    .bind(at)
+                    .bind(title)
+                    .bind(content)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("INSERT INTO post_search (post_id, title, body, grams) VALUES (?, ?, ?, ?)")
+                    .bind(id)
+                    .bind(&text.title)
+                    .bind(&text.body)
+                    .bind(&text.grams)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(Some(id))
+            })
+        };
+        let id = with_retries("the category", attempt)
+            .await?
+            .ok_or_else(|| AppError::invalid("categoryId", "no such category"))?;
         Ok(PostId(id))
     }
 
@@ -135,6 +124,7 @@ impl PostRepo for SqlPostRepo {
         at: DateTime<Utc>,
     ) -> AppResult<i32> {
         let db = &self.db;
+        let text = &SearchText::of(title, content);
         let found: Option<i32> = with_retries("the post", || async move {
             on_db!(db, pool => async {
                 let mut tx = pool.begin().await?;
@@ -160,6 +150,13 @@ impl PostRepo for SqlPostRepo {
                     .bind(id.0)
                     .execute(&mut *tx)
                     .await?;
+                sqlx::query("UPDATE post_search SET title = ?, body = ?, grams = ? WHERE post_id = ?")
+                    .bind(&text.title)
+                    .bind(&text.body)
+                    .bind(&text.grams)
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
                 Ok(Some(version))
             })
@@ -169,14 +166,30 @@ impl PostRepo for SqlPostRepo {
     }
 
     async fn deactivate(&self, id: PostId) -> AppResult<bool> {
-        let _trip = count_db();
-        let affected = on_db!(&self.db, pool => sqlx::query("UPDATE post SET is_active = FALSE WHERE id = ? AND is_active = TRUE")
-            .bind(id.0)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(db_error)?;
-        Ok(affected > 0)
+        let db = &self.db;
+        with_retries("the post", || async move {
+            on_db!(db, pool => async {
+                let mut tx = pool.begin().await?;
+                let affected = sqlx::query("UPDATE post SET is_active = FALSE WHERE id = ? AND is_active = TRUE")
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if affected > 0 {
+                    sqlx::query("UPDATE category SET post_count = post_count - 1 WHERE id = (SELECT category_id FROM post WHERE id = ?)")
+                        .bind(id.0)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("UPDATE `user` SET post_count = post_count - 1 WHERE id = (SELECT user_id FROM post WHERE id = ?)")
+                        .bind(id.0)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(affected > 0)
+            })
+        })
+        .await
     }
 
     async fn by_ids(&self, ids: &[PostId]) -> AppResult<Vec<Post>> {
@@ -246,34 +259,10 @@ impl PostRepo for SqlPostRepo {
     ) -> AppResult<Page<PostKey>> {
         let _trip = count_db();
         let rows: Vec<(i64, i64)> = on_db!(&self.db, pool => {
-            let mut query = QueryBuilder::new("SELECT p.id, p.vote_count");
-            query.push(from_clause(filter));
+            let mut query = QueryBuilder::new("SELECT p.id, p.vote_count FROM post p WHERE ");
             push_post_filter!(query, filter);
-            // Keyset conditions: `after` continues past the cursor in the list's order, `before` stops at it.
-            let descending = order != PostOrder::Oldest;
-            for (cursor, past) in [(page.after, true), (page.before, false)] {
-                let Some(key) = cursor else { continue };
-                let op = if descending == past { "<" } else { ">" };
-                if order == PostOrder::MostVoted {
-                    query
-                        .push(format!(" AND (p.vote_count {op} "))
-                        .push_bind(key.votes)
-                        .push(" OR (p.vote_count = ")
-                        .push_bind(key.votes)
-                        .push(format!(" AND p.id {op} "))
-                        .push_bind(key.id.0)
-                        .push("))");
-                } else {
-                    query.push(format!(" AND p.id {op} ")).push_bind(key.id.0);
-                }
-            }
-            let reverse = page.backward;
-            let direction = if descending != reverse { "DESC" } else { "ASC" };
-            if order == PostOrder::MostVoted {
-                query.push(format!(" ORDER BY p.vote_count {direction}, p.id {direction}"));
-            } else {
-                query.push(format!(" ORDER BY p.id {direction}"));
-            }
+            push_keyset!(query, order, page);
+            query.push(order_by("p", order, page.backward));
             query.push(" LIMIT ").push_bind(page.fetch() as i64);
             query.build_query_as().fetch_all(pool).await
         })
@@ -288,12 +277,29 @@ impl PostRepo for SqlPostRepo {
         Ok(Page::from_rows(keys, page))
     }
 
+    /// From the counters: a category (with its descendants) sums its categories' `post_count`, an author
+    /// reads `user.post_count`; only both together count rows (the author's, on their index).
     async fn count(&self, filter: &PostFilter) -> AppResult<i64> {
         let _trip = count_db();
         on_db!(&self.db, pool => {
-            let mut query = QueryBuilder::new("SELECT COUNT(*)");
-            query.push(from_clause(filter));
-            push_post_filter!(query, filter);
+            let mut query;
+            match (&filter.category_ids, filter.author_id) {
+                (Some(categories), None) => {
+                    query = QueryBuilder::new("SELECT CAST(COALESCE(SUM(post_count), 0) AS SIGNED) FROM category WHERE id IN (");
+                    push_ids!(query, categories.iter().map(|id| id.0));
+                }
+                (None, Some(author)) => {
+                    query = QueryBuilder::new("SELECT COALESCE(MAX(post_count), 0) FROM `user` WHERE id = ");
+                    query.push_bind(author.0);
+                }
+                (None, None) => {
+                    query = QueryBuilder::new("SELECT CAST(COALESCE(SUM(post_count), 0) AS SIGNED) FROM category");
+                }
+                (Some(_), Some(_)) => {
+                    query = QueryBuilder::new("SELECT COUNT(*) FROM post p WHERE ");
+                    push_post_filter!(query, filter);
+                }
+            }
             query.build_query_scalar().fetch_one(pool).await
         })
         .map_err(db_error)

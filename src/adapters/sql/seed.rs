@@ -12,12 +12,16 @@
 //! The rows obey what the application relies on: one `post_content` at version 0 per post and one
 //! `comment_content` at version 0 per comment (`current_version` 0), `post.vote_count` / `comment_count`
 //! equal to the `voter_post` / active `comment` rows inserted for the post, posts only in categories
-//! without children, timestamps in UTC truncated to microseconds.
+//! without children, timestamps in UTC truncated to microseconds, a `post_search` row per post, and the
+//! `post_count` / `comment_count` counters of categories and users raised in the same transaction.
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use sqlx::QueryBuilder;
 
-use super::{Db, on_db};
+use std::collections::BTreeMap;
+
+use super::{Db, on_db, push_ids};
+use crate::domain::search::SearchText;
 
 /// At most this many rows per INSERT statement (well under both dialects' limits on bound parameters).
 const ROWS_PER_STATEMENT: usize = 1000;
@@ -243,6 +247,16 @@ pub async fn seed(
             });
             query.build().execute(&mut *tx).await?;
 
+            let mut query = QueryBuilder::new("INSERT INTO post_search (post_id, title, body, grams) ");
+            query.push_values(posts, |mut row, &index| {
+                let text = SearchText::of(&post_title(index + 1), &post_body(index + 1, &tag));
+                row.push_bind(plan.post_id(index))
+                    .push_bind(text.title)
+                    .push_bind(text.body)
+                    .push_bind(text.grams);
+            });
+            query.build().execute(&mut *tx).await?;
+
             let comments: Vec<(usize, usize)> = posts
                 .iter()
                 .flat_map(|&post| (0..options.comments_per_post).map(move |nth| (post, nth)))
@@ -292,6 +306,38 @@ pub async fn seed(
                 query.build().execute(&mut *tx).await?;
             }
             votes += voter_rows.len();
+
+            // The counters, by the deltas of this transaction.
+            let mut per_category: BTreeMap<i64, i64> = BTreeMap::new();
+            let mut per_author: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
+            for &post in posts {
+                *per_category.entry(plan.post_category(post)).or_default() += 1;
+                per_author.entry(plan.post_author(post)).or_default().0 += 1;
+                for nth in 0..options.comments_per_post {
+                    per_author.entry(plan.comment_author(post, nth)).or_default().1 += 1;
+                }
+            }
+            let mut query = QueryBuilder::new("UPDATE category SET post_count = post_count + CASE id");
+            for (id, n) in &per_category {
+                query.push(" WHEN ").push_bind(*id).push(" THEN ").push_bind(*n);
+            }
+            query.push(" ELSE 0 END WHERE id IN (");
+            push_ids!(query, per_category.keys().copied());
+            query.build().execute(&mut *tx).await?;
+            let authors: Vec<(i64, (i64, i64))> = per_author.into_iter().collect();
+            for batch in authors.chunks(ROWS_PER_STATEMENT / 2) {
+                let mut query = QueryBuilder::new("UPDATE `user` SET post_count = post_count + CASE id");
+                for (id, (posts, _)) in batch {
+                    query.push(" WHEN ").push_bind(*id).push(" THEN ").push_bind(*posts);
+                }
+                query.push(" ELSE 0 END, comment_count = comment_count + CASE id");
+                for (id, (_, comments)) in batch {
+                    query.push(" WHEN ").push_bind(*id).push(" THEN ").push_bind(*comments);
+                }
+                query.push(" ELSE 0 END WHERE id IN (");
+                push_ids!(query, batch.iter().map(|(id, _)| *id));
+                query.build().execute(&mut *tx).await?;
+            }
 
             tx.commit().await?;
         }

@@ -1,0 +1,303 @@
+//! `PostSearch` on the database itself: `post_search` holds each post's case-folded text and its bigram
+//! tokens, under a FULLTEXT index (MariaDB) or an FTS5 table (SQLite); the posts' writes keep it in their
+//! transactions (see `posts.rs`).
+//!
+//! Every query plan is exact: candidates are filtered with `LIKE` on the folded text. The plan is chosen per
+//! query by what the data says:
+//! - **walk**: the list's own keyset order, newest (or most voted) first, filtering as it goes. Cheap when the
+//!   term is common — the page fills after a few rows — and the only way for a one-character term.
+//! - **index**: the posts holding every bigram of the term, then the filter, then the order. Cheap when the
+//!   term is rare; for a term in most posts the index would hand back most of the board.
+//!
+//! A page first walks a bounded window of [`WALK_WINDOW`] posts (one round trip). If the window fills the
+//! page, or holds the whole rest of the list, that is the answer; otherwise the term is rare and a second
+//! round trip asks the index. A count probes the same window and walks only when at least a quarter of it
+//! matches (the walk then stops after the cap + 1 matches, so it reads at most ~4 × that many
+//! rows); otherwise the index counts.
+
+use async_trait::async_trait;
+use sqlx::QueryBuilder;
+
+use super::post_query::{order_by, push_keyset, push_post_filter};
+use super::{Db, Text, db_error, on_db};
+use crate::domain::page::{Page, PageRequest};
+use crate::domain::search::{self, SearchText};
+use crate::domain::{AppResult, PostFilter, PostId, PostKey, PostOrder};
+use crate::ports::PostSearch;
+use crate::telemetry::metrics;
+use crate::telemetry::roundtrips::count_db;
+
+/// Posts a page walks before it asks the index.
+pub const WALK_WINDOW: i64 = 1000;
+
+/// Appends the exact filter: the folded title or content (`s` is `post_search`) holds the term literally.
+macro_rules! push_holds {
+    ($query:expr, $pattern:expr) => {{
+        $query
+            .push("(s.title LIKE ")
+            .push_bind($pattern.clone())
+            .push(" ESCAPE '!' OR s.body LIKE ")
+            .push_bind($pattern.clone())
+            .push(" ESCAPE '!')");
+    }};
+}
+
+pub struct SqlPostSearch {
+    db: Db,
+}
+
+impl SqlPostSearch {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+/// The text around the bound match expression of an index query, and the expression: posts holding every
+/// token, as the dialect's full-text syntax says it. The query continues with the post filter.
+fn index_query(db: &Db, tokens: &[String], select: &str) -> (String, &'static str, String) {
+    match db {
+        Db::MySql(_) => (
+            format!(
+                "SELECT STRAIGHT_JOIN {select} FROM post_search s JOIN post p ON p.id = s.post_id \
+                 WHERE MATCH (s.grams) AGAINST ("
+            ),
+            " IN BOOLEAN MODE) AND ",
+            tokens
+                .iter()
+                .map(|t| format!("+{t}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        Db::Sqlite(_) => (
+            format!(
+                "SELECT {select} FROM post_search_fts f CROSS JOIN post_search s ON s.post_id = f.rowid \
+                 CROSS JOIN post p ON p.id = s.post_id WHERE post_search_fts MATCH "
+            ),
+            " AND ",
+            tokens
+                .iter()
+                .map(|t| format!("\"{t}\""))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+    }
+}
+
+/// Rows of a probe in the query's order (the UNION gives none).
+fn sort_rows(rows: &mut [(i64, i64)], order: PostOrder, backward: bool) {
+    let descending = (order != PostOrder::Oldest) != backward;
+    rows.sort_by(|a, b| {
+        let key = |r: &(i64, i64)| {
+            if order == PostOrder::MostVoted {
+                (r.1, r.0)
+            } else {
+                (0, r.0)
+            }
+        };
+        if descending {
+            key(b).cmp(&key(a))
+        } else {
+            key(a).cmp(&key(b))
+        }
+    });
+}
+
+fn keys(rows: Vec<(i64, i64)>, page: &PageRequest<PostKey>) -> Page<PostKey> {
+    let keys = rows
+        .into_iter()
+        .map(|(id, votes)| PostKey {
+            id: PostId(id),
+            votes,
+        })
+        .collect();
+    Page::from_rows(keys, page)
+}
+
+#[async_trait]
+impl PostSearch for SqlPostSearch {
+    async fn page(
+        &self,
+        filter: &PostFilter,
+        order: PostOrder,
+        page: &PageRequest<PostKey>,
+    ) -> AppResult<Page<PostKey>> {
+        let term = filter.search.as_deref().unwrap_or_default();
+        let pattern = search::like_pattern(term);
+        let tokens = search::query_tokens(term);
+        let fetch = page.fetch() as i64;
+        let order_sql = order_by("p", order, page.backward);
+
+        if tokens.is_empty() {
+            // One character: only the walk can answer.
+            metrics::search_plan("walk");
+            let _trip = count_db();
+            let rows: Vec<(i64, i64)> = on_db!(&self.db, pool => {
+                let mut query = QueryBuilder::new(
+                    "SELECT p.id, p.vote_count FROM post p JOIN post_search s ON s.post_id = p.id WHERE ",
+                );
+                push_post_filter!(query, filter);
+                query.push(" AND ");
+                push_holds!(query, pattern);
+                push_keyset!(query, order, page);
+                query.push(&order_sql).push(" LIMIT ").push_bind(fetch);
+                query.build_query_as().fetch_all(pool).await
+            })
+            .map_err(db_error)?;
+            return Ok(keys(rows, page));
+        }
+
+        // The window: the next WALK_WINDOW posts of the list; its matches, and (id -1) how many it held.
+        let probe: Vec<(i64, i64)> = {
+            let _trip = count_db();
+            on_db!(&self.db, pool => {
+                let mut query = QueryBuilder::new("SELECT id, vote_count FROM (SELECT w.id, w.vote_count FROM (");
+                for round in 0..2 {
+                    if round == 1 {
+                        query.push(" UNION ALL SELECT -1, COUNT(*) FROM (");
+                    }
+                    query.push("SELECT p.id, p.vote_count FROM post p WHERE ");
+                    push_post_filter!(query, filter);
+                    push_keyset!(query, order, page);
+                    query.push(&order_sql).push(" LIMIT ").push_bind(WALK_WINDOW);
+                    if round == 0 {
+                        query.push(") w JOIN post_search s ON s.post_id = w.id WHERE ");
+                        push_holds!(query, pattern);
+                        query
+                            .push(order_by("w", order, page.backward))
+                            .push(" LIMIT ")
+                            .push_bind(fetch)
+                            .push(") m");
+                    } else {
+                        query.push(") c");
+                    }
+                }
+                query.build_query_as().fetch_all(pool).await
+            })
+            .map_err(db_error)?
+        };
+        let scanned = probe.iter().find(|r| r.0 == -1).map_or(0, |r| r.1);
+        let mut found: Vec<(i64, i64)> = probe.into_iter().filter(|r| r.0 != -1).collect();
+        if found.len() as i64 >= fetch || scanned < WALK_WINDOW {
+            metrics::search_plan("walk");
+            sort_rows(&mut found, order, page.backward);
+            return Ok(keys(found, page));
+        }
+
+        metrics::search_plan("index");
+        let (head, tail, expression) = index_query(&self.db, &tokens, "p.id, p.vote_count");
+        let _trip = count_db();
+        let rows: Vec<(i64, i64)> = on_db!(&self.db, pool => {
+            let mut query = QueryBuilder::new(head.as_str());
+            query.push_bind(expression.clone()).push(tail);
+            push_post_filter!(query, filter);
+            query.push(" AND ");
+                push_holds!(query, pattern);
+            push_keyset!(query, order, page);
+            query.push(&order_sql).push(" LIMIT ").push_bind(fetch);
+            query.build_query_as().fetch_all(pool).await
+        })
+        .map_err(db_error)?;
+        Ok(keys(rows, page))
+    }
+
+    async fn count(&self, filter: &PostFilter, cap: i64) -> AppResult<i64> {
+        let term = filter.search.as_deref().unwrap_or_default();
+        let pattern = search::like_pattern(term);
+        let tokens = search::query_tokens(term);
+
+        let walk = if tokens.is_empty() {
+            true
+        } else {
+            // How many of the newest WALK_WINDOW posts match, of how many there are.
+            let _trip = count_db();
+            let (scanned, matched): (i64, i64) = on_db!(&self.db, pool => {
+                let mut query =
+                    QueryBuilder::new("SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN ");
+                push_holds!(query, pattern);
+                query.push(" THEN 1 ELSE 0 END), 0) AS SIGNED) FROM (SELECT p.id FROM post p WHERE ");
+                push_post_filter!(query, filter);
+                query
+                    .push(" ORDER BY p.id DESC LIMIT ")
+                    .push_bind(WALK_WINDOW)
+                    .push(") w JOIN post_search s ON s.post_id = w.id");
+                query.build_query_as().fetch_one(pool).await
+            })
+            .map_err(db_error)?;
+            if scanned < WALK_WINDOW {
+                metrics::search_plan("walk");
+                return Ok(matched.min(cap + 1));
+            }
+            matched * 4 >= scanned
+        };
+
+        let _trip = count_db();
+        if walk {
+            metrics::search_plan("walk");
+            on_db!(&self.db, pool => {
+                let mut query = QueryBuilder::new(
+                    "SELECT COUNT(*) FROM (SELECT 1 AS one FROM post p JOIN post_search s ON s.post_id = p.id WHERE ",
+                );
+                push_post_filter!(query, filter);
+                query.push(" AND ");
+                push_holds!(query, pattern);
+                query.push(" LIMIT ").push_bind(cap + 1).push(") x");
+                query.build_query_scalar().fetch_one(pool).await
+            })
+            .map_err(db_error)
+        } else {
+            metrics::search_plan("index");
+            let (head, tail, expression) = index_query(&self.db, &tokens, "1 AS one");
+            on_db!(&self.db, pool => {
+                let mut query = QueryBuilder::new("SELECT COUNT(*) FROM (");
+                query.push(head.as_str()).push_bind(expression.clone()).push(tail);
+                push_post_filter!(query, filter);
+                query.push(" AND ");
+                push_holds!(query, pattern);
+                query.push(" LIMIT ").push_bind(cap + 1).push(") x");
+                query.build_query_scalar().fetch_one(pool).await
+            })
+            .map_err(db_error)
+        }
+    }
+}
+
+/// Posts per statement of [`backfill`].
+const BACKFILL_BATCH: i64 = 500;
+
+/// Writes the `post_search` row of every post that has none (posts written before the search existed), in
+/// batches; answers how many. Idempotent; migrations run it.
+pub async fn backfill(db: &Db) -> Result<u64, sqlx::Error> {
+    let mut after = 0_i64;
+    let mut written = 0_u64;
+    loop {
+        let rows: Vec<(i64, Text, Text)> = on_db!(db, pool => sqlx::query_as(
+            "SELECT p.id, pc.title, pc.content FROM post p \
+             JOIN post_content pc ON pc.post_id = p.id AND pc.version = p.current_version \
+             WHERE p.id > ? AND NOT EXISTS (SELECT 1 FROM post_search s WHERE s.post_id = p.id) \
+             ORDER BY p.id LIMIT ?",
+        )
+        .bind(after)
+        .bind(BACKFILL_BATCH)
+        .fetch_all(pool)
+        .await)?;
+        let Some(last) = rows.last() else {
+            return Ok(written);
+        };
+        after = last.0;
+        written += rows.len() as u64;
+        let entries: Vec<(i64, SearchText)> = rows
+            .into_iter()
+            .map(|(id, title, content)| (id, SearchText::of(&title.0, &content.0)))
+            .collect();
+        on_db!(db, pool => {
+            let mut query = QueryBuilder::new("INSERT INTO post_search (post_id, title, body, grams) ");
+            query.push_values(&entries, |mut row, (id, text)| {
+                row.push_bind(*id)
+                    .push_bind(text.title.clone())
+                    .push_bind(text.body.clone())
+                    .push_bind(text.grams.clone());
+            });
+            query.build().execute(pool).await.map(|_| ())
+        })?;
+    }
+}

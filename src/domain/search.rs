@@ -1,0 +1,173 @@
+//! Search text: case folding for every script, the n-gram tokens a full-text index stores, and the LIKE
+//! pattern that keeps exact substring semantics over the index's candidates.
+//!
+//! The full-text index does not know words: Korean attaches particles to nouns ("게시판에서" must match
+//! "게시판"), so the indexed unit is every pair of adjacent characters (a bigram) of the folded text. A bigram
+//! is stored as the hexadecimal of its UTF-8 bytes — a token of 4–16 characters from `[0-9a-f]`, so a
+//! database's word splitter keeps it whole, its minimum token length (MariaDB's `innodb_ft_min_token_size`
+//! defaults to 3) never drops it, and no stop word list (all of which are words of letters) contains it.
+//! A post whose text holds every bigram of a term is a candidate; the LIKE filter then keeps the posts that
+//! hold the term itself.
+
+use std::collections::BTreeSet;
+use std::fmt::Write;
+
+/// The escape character of [`like_pattern`] (`ESCAPE '!'`): unlike `\`, both dialects spell it the same.
+pub const LIKE_ESCAPE: char = '!';
+
+/// At most this many bigrams of a term go to the index; more would not narrow the candidates much and
+/// each costs the index a posting list.
+pub const MAX_QUERY_GRAMS: usize = 12;
+
+/// Case-folds `text` character by character with Unicode's lower-case mapping, the same way for stored
+/// text and for terms, so every script folds alike ("ÄÖÜ" and "äöü", "ΣΑΣ" and "σασ") on every database.
+/// (Per character on purpose: `str::to_lowercase` maps a final sigma by context, which would make a term
+/// fold differently from the same letters inside a longer text.)
+pub fn fold(text: &str) -> String {
+    let mut folded = String::with_capacity(text.len());
+    for c in text.chars() {
+        folded.extend(c.to_lowercase());
+    }
+    folded
+}
+
+/// What a post is searched in: its title and current content, folded, and the index tokens of both (the
+/// distinct bigrams of each, space-separated; none spans from title to content).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchText {
+    pub title: String,
+    pub body: String,
+    pub grams: String,
+}
+
+impl SearchText {
+    pub fn of(title: &str, content: &str) -> Self {
+        let (title, body) = (fold(title), fold(content));
+        let mut grams = bigrams(&title);
+        grams.extend(bigrams(&body));
+        let mut tokens = String::with_capacity(grams.len() * 13);
+        for gram in grams {
+            if !tokens.is_empty() {
+                tokens.push(' ');
+            }
+            tokens.push_str(&gram);
+        }
+        Self {
+            title,
+            body,
+            grams: tokens,
+        }
+    }
+}
+
+fn bigrams(folded: &str) -> BTreeSet<String> {
+    let chars: Vec<char> = folded.chars().collect();
+    let mut grams = BTreeSet::new();
+    for pair in chars.windows(2) {
+        let mut token = String::with_capacity(16);
+        let mut buf = [0u8; 4];
+        for c in pair {
+            for byte in c.encode_utf8(&mut buf).bytes() {
+                let _ = write!(token, "{byte:02x}");
+            }
+        }
+        grams.insert(token);
+    }
+    grams
+}
+
+/// The tokens a post must all hold to contain `term` (at most [`MAX_QUERY_GRAMS`], spread over the term,
+/// the first and last included); empty when the folded term is a single character.
+pub fn query_tokens(term: &str) -> Vec<String> {
+    let folded = fold(term);
+    let chars: Vec<char> = folded.chars().collect();
+    let mut ordered: Vec<String> = Vec::new();
+    for gram in chars.windows(2) {
+        let gram: String = gram.iter().collect();
+        if let Some(token) = bigrams(&gram).into_iter().next()
+            && !ordered.contains(&token)
+        {
+            ordered.push(token);
+        }
+    }
+    if ordered.len() <= MAX_QUERY_GRAMS {
+        return ordered;
+    }
+    let last = ordered.len() - 1;
+    let mut picked: Vec<String> = (0..MAX_QUERY_GRAMS)
+        .map(|i| ordered[i * last / (MAX_QUERY_GRAMS - 1)].clone())
+        .collect();
+    picked.dedup();
+    picked
+}
+
+/// A LIKE pattern (`ESCAPE '!'`) that matches the folded `term` literally anywhere in a folded text
+/// (`%`, `_` and `!` escaped).
+pub fn like_pattern(term: &str) -> String {
+    let mut pattern = String::with_capacity(term.len() + 2);
+    pattern.push('%');
+    for c in fold(term).chars() {
+        if matches!(c, '%' | '_' | LIKE_ESCAPE) {
+            pattern.push(LIKE_ESCAPE);
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folding_covers_every_script_and_is_per_character() {
+        assert_eq!(fold("ÄÖÜ"), "äöü");
+        assert_eq!(fold("ΣΑΣ"), "σασ");
+        assert_eq!(fold("ДОСКА"), "доска");
+        assert_eq!(fold("게시판 ABC"), "게시판 abc");
+        // Fullwidth Latin folds too.
+        assert_eq!(fold("ＡＢ"), "ａｂ");
+    }
+
+    #[test]
+    fn title_and_content_stay_apart() {
+        let text = SearchText::of("Ab", "cD");
+        assert_eq!((text.title.as_str(), text.body.as_str()), ("ab", "cd"));
+        // "bc" spans the border: not a token.
+        assert_eq!(text.grams, "6162 6364");
+    }
+
+    #[test]
+    fn korean_terms_are_found_inside_longer_words() {
+        let text = SearchText::of("게시판에서 만나요", "");
+        let stored: BTreeSet<&str> = text.grams.split(' ').collect();
+        let wanted = query_tokens("게시판");
+        assert_eq!(wanted.len(), 2);
+        assert!(wanted.iter().all(|t| stored.contains(t.as_str())));
+        // Every token is long enough for a default innodb_ft_min_token_size and only hex digits.
+        assert!(
+            stored
+                .iter()
+                .all(|t| t.len() >= 4 && t.chars().all(|c| c.is_ascii_hexdigit()))
+        );
+    }
+
+    #[test]
+    fn single_characters_have_no_tokens_and_long_terms_few() {
+        assert!(query_tokens("a").is_empty());
+        assert!(query_tokens("A").is_empty());
+        assert_eq!(query_tokens("Aa"), vec!["6161".to_owned()]);
+        let long = query_tokens("abcdefghijklmnopqrstuvwxyz");
+        assert!(long.len() <= MAX_QUERY_GRAMS);
+        assert_eq!(long[0], "6162");
+        assert_eq!(long.last().map(String::as_str), Some("797a"));
+    }
+
+    #[test]
+    fn like_patterns_are_literal_and_folded() {
+        assert_eq!(like_pattern("50%_off!"), "%50!%!_off!!%");
+        assert_eq!(like_pattern("RUST"), "%rust%");
+        assert_eq!(like_pattern("ÄÖÜ"), "%äöü%");
+    }
+}
