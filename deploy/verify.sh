@@ -154,6 +154,9 @@ cleanup() {
     exit "$rc"
 }
 trap cleanup EXIT
+# A signal ends the script as a failure (the EXIT trap then cleans up and says so).
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # Leftovers of an interrupted run.
 podman rm -f -t 5 board-verify-embedded >/dev/null 2>&1 || true
@@ -186,10 +189,9 @@ case "$host_rustc" in
     "rustc $rust_version."*) ;;
     *) die "the Dockerfile builds with Rust $rust_version, this machine has $host_rustc: no other tool chain can be fetched here" ;;
 esac
-image_rustc=$(podman image inspect --format '{{index .Labels "org.board.verify.rustc"}}' "$rust_image" 2>/dev/null || true)
+image_rustc=$(podman run --rm --network=none "$rust_image" rustc --version 2>/dev/null || true)
 if [ "${BOARD_VERIFY_REBASE:-0}" = 1 ] || [ "$image_rustc" != "$host_rustc" ]; then
     logged rust-image podman build --network=host --pull=never --format docker --no-cache \
-        --label "org.board.verify.rustc=$host_rustc" \
         -v "$(rustc --print sysroot):/toolchain:ro" \
         -v /etc/ssl/certs/ca-certificates.crt:/host-ca-certificates.crt:ro \
         -f deploy/podman/rust.Containerfile -t "$rust_image" deploy/podman
