@@ -101,6 +101,8 @@ checks() { python3 "$repo/deploy/podman/checks.py" "$@"; }
 # runs them, so a ticker does what the timers would: `podman healthcheck run` on every running container of
 # ours every 3 s. podman still applies each check's retries and start period.
 # ---------------------------------------------------------------------------------------------------------------
+# podman also complains on stderr, at each start and stop of a container with a healthcheck, that it cannot
+# reach systemd; those lines go to $logs/podman.log.
 ticker_pid=""
 start_ticker() {
     (
@@ -232,9 +234,9 @@ begin "image checks (user, --version, embedded default with a volume, HEALTHCHEC
 image=localhost/board:local
 user=$(podman image inspect --format '{{.Config.User}}' "$image")
 [ "$user" = "10001:10001" ] || die "the image's USER is '$user', expected 10001:10001"
-uid=$(podman run --rm --network=none --entrypoint id "$image" -u)
+uid=$(podman run --rm --network=none --entrypoint id "$image" -u 2>>"$logs/podman.log")
 [ "$uid" = 10001 ] || die "the image runs as uid $uid, expected 10001"
-version=$(podman run --rm --network=none "$image" --version)
+version=$(podman run --rm --network=none "$image" --version 2>>"$logs/podman.log")
 crate_version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 case "$version" in
     *"$crate_version"*) log "board --version: $version; runs as uid $uid" ;;
@@ -250,20 +252,20 @@ start_ticker
 embedded_port=$(free_port)
 podman volume create board-verify-data >/dev/null
 podman run -d --name board-verify-embedded --label board-verify=1 -p "127.0.0.1:$embedded_port:8080" \
-    -v board-verify-data:/data "$image" >/dev/null
+    -v board-verify-data:/data "$image" >/dev/null 2>>"$logs/podman.log"
 embedded=http://127.0.0.1:$embedded_port
 checks wait-http "$embedded/healthz" 60
 password=verify-$(random_hex 8)
 name=verify_$(random_hex 4)
 user_id=$(checks signup "$embedded" "$name" "$password")
-podman restart -t 10 board-verify-embedded >/dev/null
+podman restart -t 10 board-verify-embedded >/dev/null 2>>"$logs/podman.log"
 checks wait-http "$embedded/healthz" 60
 checks login "$embedded" "$name" "$password" "$user_id"
 owner=$(podman exec board-verify-embedded stat -c '%u %n' /data/board.db)
 log "embedded: $name ($user_id) still there after a restart; $owner"
 wait_healthy board-verify-embedded 90
 log "embedded: HEALTHCHECK reports healthy"
-podman rm -f -t 10 board-verify-embedded >/dev/null
+podman rm -f -t 10 board-verify-embedded >/dev/null 2>>"$logs/podman.log"
 podman volume rm board-verify-data >/dev/null
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -349,8 +351,24 @@ state_1=$(podman inspect --format '{{.State.Status}} {{.State.ExitCode}}' "$(con
 [ "$state_1" = "exited 0" ] || die "board-1 after stop: $state_1, expected exited 0 (a clean shutdown)"
 compose start board-1 >/dev/null 2>&1
 wait_healthy "$(container board-1)" 120
-checks write-read "$proxy" 4 >/dev/null
-log "board-1 is back and serving"
+# The proxy sends board-1 its share again: its own count of /graphql requests grows.
+graphql_count() {
+    podman exec "$(container board-1)" curl -fsS http://127.0.0.1:8080/metrics \
+        | awk '/^http_server_request_duration_seconds_count/ && /\/graphql/ { n += $NF } END { print n + 0 }'
+}
+# nginx keeps a replica that failed max_fails times out of rotation for fail_timeout (10 s): allow 40 s.
+served_before=$(graphql_count)
+served_after=$served_before
+for _ in $(seq 40); do
+    checks write-read "$proxy" 3 >/dev/null 2>&1 || die "a write through the proxy failed after board-1 came back"
+    served_after=$(graphql_count)
+    [ "$served_after" -gt "$served_before" ] && break
+    sleep 1
+done
+[ "$served_after" -gt "$served_before" ] \
+    || die "board-1 is healthy again but the proxy sends it nothing ($served_before → $served_after requests)"
+log "board-1 is back and the proxy sends it requests again"
+podman logs "$(container proxy)" 2>&1 | grep 'stand-in nginx: upstream' >&2 || true
 
 begin "compose down"
 logged compose-stop compose stop -t 30

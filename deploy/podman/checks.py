@@ -7,9 +7,9 @@ Standard library only. Each subcommand prints what it saw and exits non-zero wit
   checks.py login URL NAME PASSWORD USER_ID     log in; the user must be USER_ID
   checks.py write-read URL READS                sign up, post into a seeded category through URL, read it back
                                                 READS times (each read must see it); prints the post id
-  checks.py failover URL POST_ID -- CMD...      requests through URL (reads of POST_ID, and a new post every
-                                                fifth request) before, while and after CMD runs; any failed
-                                                request fails the check
+  checks.py failover URL POST_ID -- CMD...      requests through URL, one at a time (reads of POST_ID, and a
+                                                new post every fifth request) before, while and after CMD
+                                                runs; any failed request fails the check
   checks.py prometheus URL JOB TARGETS          Prometheus at URL reports every target of JOB up and has
                                                 scraped board's own metrics from each
   checks.py wait-http URL SECONDS               poll URL until it answers 200
@@ -121,13 +121,15 @@ def cmd_failover(base, post_id, command):
     token = sign_up(base, name, "verify-" + secrets.token_hex(8))["accessToken"]
     category = a_category(base)
     stop = threading.Event()
-    counts = {"reads": 0, "writes": 0}
+    done = []  # monotonic time at which each successful request finished
     failures = []
+    counts = {"reads": 0, "writes": 0}
 
     def load():
-        # Bounded: at most 3 000 requests, one at a time.
-        for i in range(3000):
-            if stop.is_set():
+        # Bounded: at most 20 000 requests and 90 s, one at a time.
+        deadline = time.monotonic() + 90
+        for i in range(20000):
+            if stop.is_set() or time.monotonic() > deadline:
                 return
             try:
                 if i % 5 == 4:
@@ -138,31 +140,34 @@ def cmd_failover(base, post_id, command):
                     if not seen or seen["id"] != post_id:
                         raise CheckFailed(f"post {post_id} read as {seen!r}")
                     counts["reads"] += 1
+                done.append(time.monotonic())
             except Exception as error:  # noqa: BLE001 - every failure counts
                 failures.append(f"request {i}: {error}")
 
     worker = threading.Thread(target=load)
     worker.start()
     time.sleep(2)
-    before = dict(counts)
     started = time.monotonic()
     result = subprocess.run(command, check=False)
-    took = time.monotonic() - started
+    ended = time.monotonic()
     time.sleep(3)
     stop.set()
     worker.join()
+    before = sum(1 for t in done if t < started)
+    during = sum(1 for t in done if started <= t <= ended)
+    after = sum(1 for t in done if t > ended)
     print(
-        f"{counts['reads']} reads and {counts['writes']} writes through the proxy "
-        f"({before['reads'] + before['writes']} before `{' '.join(command)}`, which took {took:.1f} s "
-        f"and exited {result.returncode}); {len(failures)} failed",
+        f"{counts['reads']} reads and {counts['writes']} writes through the proxy: {before} before "
+        f"`{' '.join(command)}`, {during} while it ran ({ended - started:.1f} s, exit {result.returncode}), "
+        f"{after} after; {len(failures)} failed",
         file=sys.stderr,
     )
     if result.returncode != 0:
         raise CheckFailed(f"`{' '.join(command)}` exited {result.returncode}")
     if failures:
         raise CheckFailed("failed requests:\n  " + "\n  ".join(failures[:20]))
-    if counts["reads"] + counts["writes"] == before["reads"] + before["writes"]:
-        raise CheckFailed("no request was made while the replica stopped")
+    if not (before and during and after):
+        raise CheckFailed("the load did not cover the time before, during and after the command")
 
 
 def prometheus_query(base, query):
