@@ -563,7 +563,35 @@ fn bind_mounts_and_build_contexts_exist() {
     }
 }
 
-/// `(host_ip, host_port, protocol)` of each published port of a service.
+/// A Compose string with each `${NAME:-default}` / `${NAME-default}` replaced by its default, as Compose
+/// reads it when the variable is not set; other interpolations are left as they are.
+fn with_defaults(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .unwrap_or_else(|| panic!("unclosed ${{ in {text:?}"));
+        let inner = &after[..end];
+        let name_end = inner
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(inner.len());
+        match inner[name_end..]
+            .strip_prefix(":-")
+            .or_else(|| inner[name_end..].strip_prefix('-'))
+        {
+            Some(default) => out.push_str(default),
+            None => out.push_str(&rest[start..start + 2 + end + 1]),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `(host_ip, host_port, protocol)` of each published port of a service, with variables at their defaults.
 fn published_ports(name: &str, service: &Yaml) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     for port in service["ports"].as_sequence().into_iter().flatten() {
@@ -572,6 +600,7 @@ fn published_ports(name: &str, service: &Yaml) -> Vec<(String, String, String)> 
                 let Some(published) = long.get("published").and_then(scalar) else {
                     continue;
                 };
+                let published = with_defaults(&published);
                 let ip = long
                     .get("host_ip")
                     .and_then(Yaml::as_str)
@@ -581,6 +610,7 @@ fn published_ports(name: &str, service: &Yaml) -> Vec<(String, String, String)> 
             }
             other => {
                 let short = scalar(other).unwrap_or_else(|| panic!("{name}: bad port {other:?}"));
+                let short = with_defaults(&short);
                 let (spec, protocol) = short.split_once('/').unwrap_or((short.as_str(), "tcp"));
                 let parts: Vec<&str> = spec.split(':').collect();
                 let (ip, published) = match parts.as_slice() {
@@ -607,6 +637,10 @@ fn published_host_ports_do_not_collide() {
     let mut seen: BTreeMap<(String, String), String> = BTreeMap::new();
     for (name, service) in services(&compose) {
         for (_ip, port, protocol) in published_ports(&name, &service) {
+            assert!(
+                port.parse::<u16>().is_ok_and(|p| p > 0),
+                "{name} publishes host port {port:?}: not a port number (or a variable with one as its default)"
+            );
             if let Some(other) = seen.insert((port.clone(), protocol.clone()), name.clone()) {
                 panic!("{name} and {other} both publish host port {port}/{protocol}");
             }
@@ -638,6 +672,26 @@ fn env_example_defines_every_variable_and_no_secret() {
     assert!(
         read(ENV_EXAMPLE).contains("openssl rand -hex 32"),
         "{ENV_EXAMPLE} should say how to generate BOARD_JWT_SECRET"
+    );
+}
+
+#[test]
+fn port_defaults_are_read_correctly() {
+    assert_eq!(
+        with_defaults("127.0.0.1:${PROMETHEUS_PORT:-9090}:9090"),
+        "127.0.0.1:9090:9090"
+    );
+    assert_eq!(with_defaults("${A-80}:${B}:8080"), "80:${B}:8080");
+    assert_eq!(with_defaults("8080:8080"), "8080:8080");
+    let service: Yaml =
+        serde_norway::from_str("ports: ['${P:-8080}:80', '127.0.0.1:${Q:-9090}:9090/udp', '53']")
+            .unwrap();
+    assert_eq!(
+        published_ports("s", &service),
+        vec![
+            ("0.0.0.0".to_owned(), "8080".to_owned(), "tcp".to_owned()),
+            ("127.0.0.1".to_owned(), "9090".to_owned(), "udp".to_owned()),
+        ]
     );
 }
 
@@ -803,6 +857,87 @@ fn replicas_ship_logs_to_the_logstash_input() {
             "{name} should not wait for {host}: shipping logs is best effort"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// deploy/verify.sh: the services it starts and the stand-in images it builds for them
+// ---------------------------------------------------------------------------------------------------------------
+
+const VERIFY: &str = "deploy/verify.sh";
+
+/// An image reference as Docker reads it: `mariadb:10.11` is `docker.io/library/mariadb:10.11`.
+fn fully_qualified(image: &str) -> String {
+    let first = image.split('/').next().unwrap_or_default();
+    if !image.contains('/') {
+        format!("docker.io/library/{image}")
+    } else if first.contains('.') || first.contains(':') || first == "localhost" {
+        image.to_owned()
+    } else {
+        format!("docker.io/{image}")
+    }
+}
+
+#[test]
+fn verify_starts_real_services_and_stands_in_for_each_of_their_registry_images() {
+    let script = read(VERIFY);
+    let core: Vec<String> = script
+        .lines()
+        .find_map(|l| l.strip_prefix("core=("))
+        .and_then(|l| l.strip_suffix(')'))
+        .expect("deploy/verify.sh lists the services it starts in core=(…)")
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let standins: BTreeMap<String, String> = script
+        .lines()
+        .filter_map(|l| l.strip_prefix("standin "))
+        .map(|l| {
+            let (name, tag) = l.trim().split_once(' ').expect("standin NAME TAG");
+            (tag.to_owned(), name.to_owned())
+        })
+        .collect();
+    let compose = compose();
+    let all = services(&compose);
+    let ours = board_services(&compose);
+    for name in &core {
+        let service = all
+            .get(name)
+            .unwrap_or_else(|| panic!("{VERIFY} starts {name}, which {COMPOSE} does not define"));
+        if ours.contains_key(name) {
+            continue;
+        }
+        let image = service["image"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} has no image"));
+        let standin = standins.get(&fully_qualified(image)).unwrap_or_else(|| {
+            panic!(
+                "{VERIFY} starts {name} ({image}) but builds no stand-in tagged {}",
+                fully_qualified(image)
+            )
+        });
+        let containerfile = format!("deploy/podman/standins/{standin}.Containerfile");
+        assert!(
+            root().join(&containerfile).exists(),
+            "{containerfile} is missing"
+        );
+    }
+    // Every service the replicas wait for is started too.
+    for name in &core {
+        for (dependency, _) in depends_on(&all[name]) {
+            assert!(
+                core.contains(&dependency),
+                "{VERIFY} starts {name} but not {dependency}, which it depends on"
+            );
+        }
+    }
+    assert_eq!(
+        fully_qualified("prom/prometheus:v2.55.1"),
+        "docker.io/prom/prometheus:v2.55.1"
+    );
+    assert_eq!(
+        fully_qualified("docker.elastic.co/kibana/kibana:8.15.5"),
+        "docker.elastic.co/kibana/kibana:8.15.5"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -981,6 +1116,97 @@ fn the_dockerfile_copies_everything_the_build_reads() {
         "build with --release --locked: {}",
         build.1
     );
+}
+
+/// The source files of the targets Cargo.toml declares itself (`[lib]`, `[[bin]]`, `[[bench]]`,
+/// `[[example]]`, `[[test]]`): cargo refuses a manifest whose declared targets are missing.
+fn declared_targets() -> Vec<String> {
+    let mut targets = Vec::new();
+    let mut section: Option<(String, Option<String>, Option<String>)> = None;
+    let mut flush = |section: &mut Option<(String, Option<String>, Option<String>)>| {
+        if let Some((kind, name, path)) = section.take() {
+            let default_dir = match kind.as_str() {
+                "bench" => "benches",
+                "example" => "examples",
+                "test" => "tests",
+                "bin" => "src/bin",
+                _ => "src",
+            };
+            let path = path.or_else(|| match kind.as_str() {
+                "lib" => Some("src/lib.rs".to_owned()),
+                _ => name.map(|n| format!("{default_dir}/{n}.rs")),
+            });
+            targets.push(path.unwrap_or_else(|| panic!("Cargo.toml: a [[{kind}]] without a name")));
+        }
+    };
+    for line in read("Cargo.toml").lines().map(str::trim) {
+        if line.starts_with('[') {
+            flush(&mut section);
+            let header = line.trim_matches(|c| c == '[' || c == ']');
+            if ["lib", "bin", "bench", "example", "test"].contains(&header) {
+                section = Some((header.to_owned(), None, None));
+            }
+            continue;
+        }
+        let Some((_, name, path)) = section.as_mut() else {
+            continue;
+        };
+        let value = |l: &str| l.split('"').nth(1).map(str::to_owned);
+        if let Some(rest) = line.strip_prefix("name") {
+            *name = value(rest);
+        } else if let Some(rest) = line.strip_prefix("path") {
+            *path = value(rest);
+        }
+    }
+    flush(&mut section);
+    targets
+}
+
+#[test]
+fn the_dependency_layer_stands_in_for_every_declared_target() {
+    let targets = declared_targets();
+    assert!(
+        targets.contains(&"benches/hot_path.rs".to_owned()),
+        "expected the hot_path benchmark among the declared targets: {targets:?}"
+    );
+    let instructions = dockerfile();
+    let stubs = instructions
+        .iter()
+        .position(|(k, a)| k == "RUN" && a.contains("cargo build") && a.contains("fn main"))
+        .expect("a RUN that builds the dependencies against stand-in sources");
+    let copied_before: Vec<String> = instructions[..stubs]
+        .iter()
+        .filter(|(k, _)| k == "COPY")
+        .map(|(_, a)| a.clone())
+        .collect();
+    let run = &instructions[stubs].1;
+    let (create, cleanup) = run.split_once("cargo build").unwrap();
+    for target in &targets {
+        let dir = target.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+        assert!(
+            create.contains(target.as_str())
+                || copied_before
+                    .iter()
+                    .any(|c| c.split_whitespace().any(|w| w == target)),
+            "{DOCKERFILE}: the dependency layer neither copies nor stands in for {target}, which Cargo.toml \
+             declares (cargo would refuse the manifest)"
+        );
+        // The real build that follows reads the same manifest: a stand-in that is cleaned up must come back
+        // with the real sources.
+        let removed = cleanup.split_whitespace().any(|w| {
+            let w = w.trim_end_matches('/');
+            w == target || (!dir.is_empty() && w == dir)
+        });
+        let recopied = instructions[stubs + 1..].iter().any(|(k, a)| {
+            k == "COPY"
+                && a.split_whitespace()
+                    .any(|w| w.trim_end_matches('/') == dir || w == target)
+        });
+        assert!(
+            !removed || recopied,
+            "{DOCKERFILE}: {target} is removed after the dependency build and not copied back"
+        );
+    }
 }
 
 #[test]

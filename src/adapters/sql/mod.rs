@@ -128,8 +128,7 @@ impl Db {
             };
             Ok(Db::Sqlite(pool))
         } else {
-            let url = url.replacen("mariadb:", "mysql:", 1);
-            let options = MySqlConnectOptions::from_str(&url)?.charset("utf8mb4");
+            let options = mysql_options(url)?;
             let pool = MySqlPoolOptions::new()
                 .max_connections(config.db_max_connections.max(1))
                 .acquire_timeout(acquire);
@@ -277,5 +276,39 @@ pub(crate) fn unique_violation_field(err: &sqlx::Error) -> Option<&'static str> 
         Some("name")
     } else {
         Some("id")
+    }
+}
+
+/// Connect options for a `mysql://` or `mariadb://` URL. Only the scheme is rewritten: a host, user or
+/// database that happens to be called `mariadb` (as the compose service is) stays as it is.
+fn mysql_options(url: &str) -> Result<MySqlConnectOptions, sqlx::Error> {
+    let url = match url.strip_prefix("mariadb:") {
+        Some(rest) => format!("mysql:{rest}"),
+        None => url.to_owned(),
+    };
+    Ok(MySqlConnectOptions::from_str(&url)?.charset("utf8mb4"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mysql_options;
+
+    #[test]
+    fn only_the_scheme_of_a_mariadb_url_is_rewritten() {
+        // docker-compose.yml's URL: the host is the service `mariadb`.
+        let options = mysql_options("mysql://board:secret@mariadb:3306/board").unwrap();
+        assert_eq!(options.get_host(), "mariadb");
+        assert_eq!(options.get_port(), 3306);
+        assert_eq!(options.get_username(), "board");
+        assert_eq!(options.get_database(), Some("board"));
+
+        let options = mysql_options("mariadb://mariadb:mariadb@mariadb:3307/mariadb").unwrap();
+        assert_eq!(options.get_host(), "mariadb");
+        assert_eq!(options.get_port(), 3307);
+        assert_eq!(options.get_username(), "mariadb");
+        assert_eq!(options.get_database(), Some("mariadb"));
+
+        let options = mysql_options("mariadb://board@db.internal/board").unwrap();
+        assert_eq!(options.get_host(), "db.internal");
     }
 }
