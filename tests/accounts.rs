@@ -447,7 +447,7 @@ async fn korean_and_emoji_round_trip(app: TestApp) {
         .ok(
             "{ user(name: \"김민준\") { name states { detail } } }",
             json!({}),
-            None,
+            Some(&admin.access),
         )
         .await;
     assert_eq!(read["user"]["name"], "김민준");

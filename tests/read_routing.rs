@@ -70,9 +70,21 @@ async fn snapshot(primary: &TestApp, replica: &str) {
             .await
             .unwrap();
             for table in tables {
+                // Generated columns (category.root_name) are computed, not copied.
+                let columns: String = sqlx::query_scalar(
+                    "SELECT CAST(GROUP_CONCAT(CONCAT('`', column_name, '`') ORDER BY ordinal_position) AS CHAR) \
+                     FROM information_schema.columns WHERE table_schema = ? AND table_name = ? AND is_generated = 'NEVER'",
+                )
+                .bind(&source)
+                .bind(&table)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
                 for statement in [
                     format!("CREATE TABLE `{target}`.`{table}` LIKE `{source}`.`{table}`"),
-                    format!("INSERT INTO `{target}`.`{table}` SELECT * FROM `{source}`.`{table}`"),
+                    format!(
+                        "INSERT INTO `{target}`.`{table}` ({columns}) SELECT {columns} FROM `{source}`.`{table}`"
+                    ),
                 ] {
                     sqlx::query(&statement).execute(&mut conn).await.unwrap();
                 }

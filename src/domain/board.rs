@@ -323,7 +323,13 @@ mod tests {
         assert_eq!(
             t.plan_update(CategoryId(2), None, Some(Some(CategoryId(4))))
                 .unwrap(),
-            vec![(CategoryId(2), 2), (CategoryId(3), 3)]
+            vec![],
+            "same tier: nothing to rewrite"
+        );
+        assert_eq!(
+            t.plan_update(CategoryId(4), None, Some(Some(CategoryId(3))))
+                .unwrap(),
+            vec![(CategoryId(4), 4)]
         );
         assert_eq!(
             t.plan_update(CategoryId(2), None, Some(None)).unwrap(),

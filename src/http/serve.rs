@@ -167,6 +167,3 @@ impl AsyncWrite for IdleIo {
         self.inner.is_write_vectored()
     }
 }
-
-/// Peer addresses as the `ConnectInfo` extractor expects them.
-pub type Peer = ConnectInfo<SocketAddr>;
