@@ -6,7 +6,8 @@
 -- that run.sh parses. Non-2xx answers and socket errors are counted by wrk itself (summary.errors).
 --
 -- Configured through the environment (each wrk thread runs its own copy of this script):
---   BENCH_MODE      post | root | login | mixed | ping
+--   BENCH_MODE      post | root | login | mixed | ping | bodies
+--   BENCH_BODIES    file with one complete JSON request body per line, picked at random (bodies)
 --   BENCH_IDS       file with one post global id per line (post, mixed)
 --   BENCH_CATEGORY  global id of the category to list (root)
 --   BENCH_LOGIN     user name to log in as (login); the password is BENCH_PASSWORD (default demo-password)
@@ -95,6 +96,11 @@ function init(args)
         os.getenv("BENCH_LOGIN"), os.getenv("BENCH_PASSWORD") or "demo-password")))
   elseif mode == "ping" then
     fixed = wrk.format("POST", "/graphql", json_headers, body("Ping", PING, ""))
+  elseif mode == "bodies" then
+    for i, line in ipairs(lines(os.getenv("BENCH_BODIES"))) do
+      reads[i] = wrk.format("POST", "/graphql", json_headers, line)
+    end
+    if #reads == 0 then error("BENCH_BODIES is empty") end
   end
 end
 

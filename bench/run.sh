@@ -6,6 +6,9 @@
 #
 # Options (environment): DURATION (default 30s) and CONNECTIONS (default 64) per scenario; WARMUP (5s);
 # THREADS (wrk threads, default 2); SQLITE_POSTS (posts seeded into the SQLite board, default 2000);
+# POSTS (posts seeded into MariaDB, default 20000; POSTS=1000000 is the scale mode: 2000 users, 1 comment and
+# 2 votes per post, as the scale figures in the README were measured); SEARCH_CONNECTIONS (default 16) for the
+# search, category-total and author-total scenarios;
 # BENCH_RUST_LOG (the servers' RUST_LOG, default info: each API call writes its log line, as in production);
 # MYSQL_HOST/MYSQL_PORT/MYSQL_USER (127.0.0.1/3306/root, no password), REDIS_HOST/REDIS_PORT (127.0.0.1/6379);
 # PORT_MARIADB/PORT_BASELINE/PORT_SQLITE (18090/18091/18092).
@@ -48,6 +51,13 @@ DB_NAME=board_bench
 CACHE_PREFIX=bench
 LOGIN_USERS=8      # users logged in for the mixed scenario
 READ_IDS=1000      # distinct posts the read scenarios pick from
+POSTS=${POSTS:-20000}
+SEARCH_CONNECTIONS=${SEARCH_CONNECTIONS:-16}
+if ((POSTS > 20000)); then
+  SEED_USERS=2000 SEED_COMMENTS=1 SEED_VOTES=2
+else
+  SEED_USERS=200 SEED_COMMENTS=5 SEED_VOTES=5
+fi
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -147,9 +157,9 @@ BOARD_MARIADB=(env -i "${COMMON_ENV[@]}" DATABASE_URL="$MYSQL_URL" REDIS_URL="$R
   BOARD_CACHE_PREFIX="$CACHE_PREFIX" BOARD_BIND="127.0.0.1:$PORT_MARIADB" "$BOARD")
 BOARD_SQLITE=(env -i "${COMMON_ENV[@]}" DATABASE_URL="$SQLITE_URL" BOARD_BIND="127.0.0.1:$PORT_SQLITE" "$BOARD")
 
-log "seeding MariaDB: 200 users, 20000 posts, 5 comments and 5 votes per post"
+log "seeding MariaDB: $SEED_USERS users, $POSTS posts, $SEED_COMMENTS comments and $SEED_VOTES votes per post"
 t0=$(date +%s.%N)
-(cd "$WORK" && "${BOARD_MARIADB[@]}" seed --users 200 --posts 20000 --comments-per-post 5 --votes-per-post 5) >"$WORK/seed-mariadb.out" 2>&1 ||
+(cd "$WORK" && "${BOARD_MARIADB[@]}" seed --users "$SEED_USERS" --posts "$POSTS" --comments-per-post "$SEED_COMMENTS" --votes-per-post "$SEED_VOTES") >"$WORK/seed-mariadb.out" 2>&1 ||
   { cat "$WORK/seed-mariadb.out" >&2; die "seeding MariaDB failed"; }
 SEED_MARIADB_S=$(calc 1 "$(date +%s.%N) - $t0")
 cat "$WORK/seed-mariadb.out" >&2
@@ -167,9 +177,18 @@ b64() { printf '%s' "$1" | base64 -w0; }
 random_post_ids() {
   shuf -i "1-$1" -n "$READ_IDS" | while read -r n; do b64 "Post:$n"; echo; done >"$2"
 }
-random_post_ids 20000 "$WORK/ids-mariadb.txt"
+random_post_ids "$POSTS" "$WORK/ids-mariadb.txt"
 random_post_ids "$SQLITE_POSTS" "$WORK/ids-sqlite.txt"
 ROOT_CATEGORY=$(b64 "Category:1")   # qna, the first seeded root
+# Bodies of the scale scenarios, 5 distinct requests each (one JSON body per line).
+: >"$WORK/rare.jsonl"; : >"$WORK/common.jsonl"; : >"$WORK/category-total.jsonl"; : >"$WORK/author-total.jsonl"
+for k in 1 2 3 4 5; do
+  n=$((POSTS - 17 * k))   # a post title "Demo post #n": the term is in one post (or a handful)
+  jq -c -n --arg s "post #$n" '{operationName: "RareSearch", query: "query RareSearch($s: String!) { posts(search: $s, first: 20) { totalCount edges { node { id title } } } }", variables: {s: $s}}' >>"$WORK/rare.jsonl"
+  jq -c -n --arg s "$(sed -n "${k}p" <<<$'게시판\n데모\n안녕하세요\nversion 0\n추천도')" '{operationName: "CommonSearch", query: "query CommonSearch($s: String!) { posts(search: $s, first: 20) { edges { node { id title } } } }", variables: {s: $s}}' >>"$WORK/common.jsonl"
+  jq -c -n --arg c "$(b64 "Category:$(((k - 1) % 2 + 1))")" '{operationName: "CategoryTotal", query: "query CategoryTotal($c: ID!) { posts(categoryId: $c, first: 20) { totalCount edges { node { id title voteCount commentCount author { name } category { name } } } } }", variables: {c: $c}}' >>"$WORK/category-total.jsonl"
+  jq -c -n --arg u "$(b64 "User:$k")" '{operationName: "AuthorTotal", query: "query AuthorTotal($u: ID!) { posts(authorId: $u, first: 20) { totalCount edges { node { id title } } } }", variables: {u: $u}}' >>"$WORK/author-total.jsonl"
+done
 
 # ---- 4. servers ----
 start_server() { # $1 = name, $2 = log file, then the command; sets SERVER_PID (the server itself: exec)
@@ -231,8 +250,10 @@ rss_sampler() { # $1 = pid, $2 = output file: keeps the max VmRSS (kB)
     sleep 0.5
   done
 }
-wrk_run() { # $1 = duration, $2 = url, $3 = output, then BENCH_*=… for bench/graphql.lua
-  env "${@:4}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$1" --timeout 30s --latency -s "$LUA" "$2" >"$3" 2>&1 ||
+wrk_run() { # $1 = duration, $2 = url, $3 = output, then BENCH_*=… (and CONNECTIONS=…) for bench/graphql.lua
+  local connections=$CONNECTIONS arg
+  for arg in "${@:4}"; do [[ $arg == CONNECTIONS=* ]] && connections=${arg#CONNECTIONS=}; done
+  env "${@:4}" wrk -t"$THREADS" -c"$connections" -d"$1" --timeout 30s --latency -s "$LUA" "$2" >"$3" 2>&1 ||
     { cat "$3" >&2; die "wrk failed"; }
 }
 
@@ -343,6 +364,14 @@ scenario c "Login (bcrypt cost 12)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 
   BENCH_MODE=login BENCH_LOGIN="$USER_PREFIX-2"
 scenario d "90 % PostById / 10 % createComment+votePost" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
   BENCH_MODE=mixed BENCH_IDS="$WORK/ids-mariadb.txt" BENCH_TOKENS="$WORK/tokens.txt" BENCH_WRITE_PCT=10
+scenario g "rare-term search with totalCount (5 terms)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
+  BENCH_MODE=bodies BENCH_BODIES="$WORK/rare.jsonl" CONNECTIONS="$SEARCH_CONNECTIONS"
+scenario h "common-term search (5 terms)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
+  BENCH_MODE=bodies BENCH_BODIES="$WORK/common.jsonl" CONNECTIONS="$SEARCH_CONNECTIONS"
+scenario i "category page with totalCount (2 roots)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
+  BENCH_MODE=bodies BENCH_BODIES="$WORK/category-total.jsonl"
+scenario j "author page with totalCount (5 authors)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
+  BENCH_MODE=bodies BENCH_BODIES="$WORK/author-total.jsonl" CONNECTIONS="$SEARCH_CONNECTIONS"
 scenario e "PostById (warm, $READ_IDS random posts of $SQLITE_POSTS)" "SQLite + in-process cache" "$PORT_SQLITE" "$PID_SQLITE" 1 \
   BENCH_MODE=post BENCH_IDS="$WORK/ids-sqlite.txt"
 scenario f "{ ping } baseline (axum + async-graphql)" "in memory" "$PORT_BASELINE" "$PID_BASELINE" 0 \
@@ -359,10 +388,11 @@ jq -n --slurpfile rows "$ROWS" --arg stamp "$STAMP" --arg commit "$COMMIT" --arg
   --argjson threads "$THREADS" --arg tool "$WRK_VERSION" --arg cpu "$CPU_MODEL" --argjson cores "$(nproc)" \
   --argjson idle "$IDLE_CHECK" --arg loadavg "$LOADAVG" \
   --argjson sqlite_posts "$SQLITE_POSTS" --argjson seed_s "$SEED_MARIADB_S" --argjson elapsed "$ELAPSED" \
+  --argjson posts "$POSTS" --argjson seed_users "$SEED_USERS" --argjson seed_comments "$SEED_COMMENTS" --argjson seed_votes "$SEED_VOTES" \
   '{timestamp: $stamp, commit: $commit, source_dirty: $dirty, tool: $tool, duration: $duration, warmup: $warmup,
     connections: $connections, wrk_threads: $threads,
     machine: {cpu: $cpu, cores: $cores, busy_cores_before_start: $idle, load_average_before_start: $loadavg},
-    data: {mariadb: {users: 200, posts: 20000, comments_per_post: 5, votes_per_post: 5, seed_seconds: $seed_s},
+    data: {mariadb: {users: $seed_users, posts: $posts, comments_per_post: $seed_comments, votes_per_post: $seed_votes, seed_seconds: $seed_s},
            sqlite: {users: 50, posts: $sqlite_posts, comments_per_post: 5, votes_per_post: 5}},
     script_seconds: $elapsed, scenarios: $rows}' >"$RESULTS_DIR/$STAMP.json"
 
@@ -372,7 +402,7 @@ jq -n --slurpfile rows "$ROWS" --arg stamp "$STAMP" --arg commit "$COMMIT" --arg
   echo "commit \`$COMMIT\`$([[ $DIRTY == true ]] && echo ' (with uncommitted changes to src/)'), $WRK_VERSION, $CONNECTIONS connections," \
     "$THREADS wrk threads, $WARMUP warm-up then $DURATION per scenario; $(nproc) cores ($CPU_MODEL)," \
     "shared by wrk, the servers, MariaDB and Redis ($IDLE_CHECK cores busy just before the start, load average" \
-    "$LOADAVG). MariaDB: 200 users, 20 000 posts, 5 comments and 5 votes per post (seeded in $SEED_MARIADB_S s);" \
+    "$LOADAVG). MariaDB: $SEED_USERS users, $POSTS posts, $SEED_COMMENTS comments and $SEED_VOTES votes per post (seeded in $SEED_MARIADB_S s);" \
     "SQLite: 50 users, $SQLITE_POSTS posts, same per post."
   echo
   echo "| | scenario | backend | req/s | p50 ms | p99 ms | errors | DB round trips / req | cache round trips (1 req) | cache hit | max RSS MiB | CPU: server / wrk / rest (cores) |"

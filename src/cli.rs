@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::adapters::sql::Db;
-use crate::adapters::sql::seed::{SeedOptions, seed};
+use crate::adapters::sql::seed::{SeedOptions, seed_with_progress};
 use crate::config::Config;
 use crate::domain::Role;
 use crate::{App, StartError};
@@ -124,7 +124,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let password_hash =
                 tokio::task::spawn_blocking(move || bcrypt::hash(DEMO_PASSWORD, cost)).await??;
             let started = std::time::Instant::now();
-            let result = seed(&db, &options, &password_hash, chrono::Utc::now()).await;
+            let bar = Progress::new(options.posts);
+            let result =
+                seed_with_progress(&db, &options, &password_hash, chrono::Utc::now(), &|done| {
+                    bar.show(done)
+                })
+                .await;
+            bar.finish();
             db.close().await;
             let report = result.map_err(|e| anyhow::anyhow!("seeding failed: {e}"))?;
             tracing::info!(
@@ -174,4 +180,77 @@ fn load() -> anyhow::Result<Config> {
     crate::telemetry::init_logging(config.log_format, config.logstash_addr.as_deref());
     tracing::debug!(?config, "configuration");
     Ok(config)
+}
+
+/// The seed's progress on a terminal (stderr): a bar, posts written, rate and time left. Silent when stderr is
+/// not a terminal (logs and scripts get the summary line only).
+struct Progress {
+    total: usize,
+    started: std::time::Instant,
+    on_terminal: bool,
+}
+
+impl Progress {
+    fn new(total: usize) -> Self {
+        use std::io::IsTerminal;
+        Self {
+            total,
+            started: std::time::Instant::now(),
+            on_terminal: std::io::stderr().is_terminal() && total > 0,
+        }
+    }
+
+    fn show(&self, done: usize) {
+        if !self.on_terminal {
+            return;
+        }
+        eprint!(
+            "\r{}",
+            progress_line(done, self.total, self.started.elapsed())
+        );
+    }
+
+    fn finish(&self) {
+        if self.on_terminal {
+            eprintln!();
+        }
+    }
+}
+
+/// `[#####     ]  50% 500000/1000000 posts  12345/s  ETA 0:41`
+fn progress_line(done: usize, total: usize, elapsed: std::time::Duration) -> String {
+    const WIDTH: usize = 30;
+    let total = total.max(1);
+    let filled = (done * WIDTH / total).min(WIDTH);
+    let rate = done as f64 / elapsed.as_secs_f64().max(0.001);
+    let left = if rate > 0.0 {
+        ((total.saturating_sub(done)) as f64 / rate).round() as u64
+    } else {
+        0
+    };
+    format!(
+        "[{}{}] {:3}% {done}/{total} posts  {:.0}/s  ETA {}:{:02}  ",
+        "#".repeat(filled),
+        " ".repeat(WIDTH - filled),
+        done * 100 / total,
+        rate,
+        left / 60,
+        left % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::progress_line;
+    use std::time::Duration;
+
+    #[test]
+    fn the_progress_line_shows_share_rate_and_time_left() {
+        let line = progress_line(250_000, 1_000_000, Duration::from_secs(50));
+        assert!(line.starts_with("[#######                       ]  25% 250000/1000000 posts"));
+        assert!(line.contains("5000/s"), "{line}");
+        assert!(line.contains("ETA 2:30"), "{line}");
+        let done = progress_line(10, 10, Duration::from_secs(1));
+        assert!(done.contains("100%") && done.contains("ETA 0:00"), "{done}");
+    }
 }

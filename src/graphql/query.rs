@@ -92,7 +92,7 @@ impl Query {
     }
 
     /// Live posts. `categoryId` includes the category's descendants; `search` matches the current title or
-    /// content (case-insensitively; `%` and `_` match literally).
+    /// content (case-insensitively in every script; `%` and `_` match literally).
     #[allow(clippy::too_many_arguments)]
     #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
     async fn posts(

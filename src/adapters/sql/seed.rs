@@ -149,6 +149,17 @@ pub async fn seed(
     password_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<SeedReport, sqlx::Error> {
+    seed_with_progress(db, options, password_hash, now, &|_| {}).await
+}
+
+/// [`seed`], calling `progress` with the number of posts written after every committed transaction.
+pub async fn seed_with_progress(
+    db: &Db,
+    options: &SeedOptions,
+    password_hash: &str,
+    now: DateTime<Utc>,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<SeedReport, sqlx::Error> {
     if options.posts > 0 && options.users == 0 {
         return Err(sqlx::Error::Protocol(
             "seeding posts needs at least one user".into(),
@@ -215,6 +226,7 @@ pub async fn seed(
 
         // Posts, with their contents, comments and votes: one transaction per batch of posts.
         let mut votes = 0;
+        let mut written = 0;
         for posts in (0..options.posts).collect::<Vec<_>>().chunks(POSTS_PER_TRANSACTION) {
             let mut tx = pool.begin().await?;
 
@@ -340,6 +352,8 @@ pub async fn seed(
             }
 
             tx.commit().await?;
+            written += posts.len();
+            progress(written);
         }
 
         Ok(SeedReport {

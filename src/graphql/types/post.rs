@@ -50,7 +50,8 @@ pub struct PostTotals {
 
 #[Object]
 impl PostTotals {
-    /// All posts of the list (every page).
+    /// All posts of the list (every page). With `search`: exact up to 10 000; a search that matches more
+    /// answers 10 001, which means "more than 10 000".
     async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
         ctx.services()?.board.count_posts(&self.filter).await.gql()
     }
