@@ -12,6 +12,8 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
+use unicode_normalization::UnicodeNormalization;
+
 /// The escape character of [`like_pattern`] (`ESCAPE '!'`): unlike `\`, both dialects spell it the same.
 pub const LIKE_ESCAPE: char = '!';
 
@@ -23,10 +25,19 @@ pub const MAX_QUERY_GRAMS: usize = 12;
 /// text and for terms, so every script folds alike ("ÄÖÜ" and "äöü", "ΣΑΣ" and "σασ") on every database.
 /// (Per character on purpose: `str::to_lowercase` maps a final sigma by context, which would make a term
 /// fold differently from the same letters inside a longer text.)
+///
+/// The text is NFC-normalised first (a composed "é" and "e" + U+0301 are one letter), and the few
+/// lower-case letters that case folding merges further are merged too: a final sigma is a sigma, "ß" is "ss".
 pub fn fold(text: &str) -> String {
     let mut folded = String::with_capacity(text.len());
-    for c in text.chars() {
-        folded.extend(c.to_lowercase());
+    for c in text.nfc() {
+        for lower in c.to_lowercase() {
+            match lower {
+                'ς' => folded.push('σ'),
+                'ß' => folded.push_str("ss"),
+                other => folded.push(other),
+            }
+        }
     }
     folded
 }
@@ -128,6 +139,16 @@ mod tests {
         assert_eq!(fold("게시판 ABC"), "게시판 abc");
         // Fullwidth Latin folds too.
         assert_eq!(fold("ＡＢ"), "ａｂ");
+    }
+
+    #[test]
+    fn folding_merges_what_case_folding_merges() {
+        // A word-final sigma, typed either way, and the upper-case word fold alike.
+        assert_eq!(fold("ΟΔΟΣ"), fold("οδος"));
+        assert_eq!(fold("Straße"), fold("STRASSE"));
+        // Composed and decomposed accents and Hangul are one text.
+        assert_eq!(fold("caf\u{e9}"), fold("cafe\u{301}"));
+        assert_eq!(fold("\u{d55c}"), fold("\u{1112}\u{1161}\u{11ab}"));
     }
 
     #[test]

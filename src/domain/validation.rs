@@ -65,6 +65,13 @@ pub fn email_key(raw: &str) -> String {
     raw.nfc().collect::<String>().to_lowercase()
 }
 
+/// Unicode's format characters (category Cf) that can appear in an address typed or pasted by a person.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c,
+        '\u{ad}' | '\u{61c}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+        | '\u{2060}'..='\u{206f}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}' | '\u{e0000}'..='\u{e007f}')
+}
+
 /// An email address, returned NFC-normalised and lower-case.
 pub fn email(field: &str, raw: &str) -> AppResult<String> {
     let email = email_key(raw);
@@ -79,6 +86,11 @@ pub fn email(field: &str, raw: &str) -> AppResult<String> {
     }
     if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return invalid("contains whitespace");
+    }
+    // Invisible format characters (zero-width joiners, direction overrides, soft hyphens…) and
+    // compatibility forms (full-width letters) would make one address look like another.
+    if email.chars().any(is_invisible_format) || email.nfkc().collect::<String>() != email {
+        return invalid("contains invisible or compatibility characters");
     }
     let Some((local, domain)) = email.split_once('@') else {
         return invalid("missing '@'");
@@ -173,6 +185,20 @@ mod tests {
         assert!(user_name("name", "山田たろう").is_ok());
         assert!(user_name("name", "漢字한글").is_ok());
         assert!(user_name("name", "kim_2-x").is_ok());
+    }
+
+    #[test]
+    fn emails_refuse_invisible_and_compatibility_characters() {
+        for raw in [
+            "a\u{200d}b@example.com",
+            "\u{202e}ab@example.com",
+            "\u{ff41}b@example.com",
+            "a\u{ad}b@example.com",
+        ] {
+            assert!(email("email", raw).is_err(), "{raw:?} was accepted");
+        }
+        assert!(email("email", "ab@example.com").is_ok());
+        assert!(email("email", "김@example.com").is_ok());
     }
 
     #[test]
