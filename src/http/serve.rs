@@ -3,7 +3,6 @@
 //! (The body's deadline is the handler's: see `body_read_timeout_ms`.)
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
