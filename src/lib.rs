@@ -253,10 +253,12 @@ impl App {
             client_ip_header: self.config.client_ip_header.clone(),
             metrics_on_main: self.config.metrics_bind.is_none(),
             request_timeout: std::time::Duration::from_millis(self.config.request_timeout_ms),
+            max_depth: self.config.max_depth,
             max_aliases: self.config.max_aliases,
             max_tokens: self.config.max_tokens,
             max_batch: self.config.max_batch,
             cors_allowed_origins: self.config.cors_allowed_origins.clone(),
+            shapes: Arc::new(graphql::partial::Shapes::from_sdl(&self.schema.sdl())),
             documents: http::Documents::new(),
         })
     }

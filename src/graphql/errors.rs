@@ -56,6 +56,9 @@ fn code_of(err: &ServerError) -> Option<String> {
 /// Gives every error a code and masks internal ones. Internal details are logged with the request id.
 pub fn finish_response(mut response: Response, request_id: &str) -> Response {
     for err in &mut response.errors {
+        // Errors raised outside the document (authentication, limits) have no place in it: no locations
+        // rather than line 0 (locations are 1-based).
+        err.locations.retain(|pos| pos.line > 0 && pos.column > 0);
         match code_of(err).as_deref() {
             Some("INTERNAL") => {
                 tracing::error!(request_id, error = %err.message, path = ?err.path, "internal error");
@@ -78,6 +81,7 @@ fn engine_error_code(message: &str) -> &'static str {
     if lower.contains("too complex")
         || lower.contains("nested too deep")
         || lower.contains("too many")
+        || lower.contains("cannot be greater than")
     {
         "QUERY_TOO_COMPLEX"
     } else {

@@ -1,8 +1,13 @@
 //! Document limits checked before execution: lexical tokens and bracket nesting (before parsing: the parser
 //! recurses once per nested value, so a deeply nested argument would overflow its stack), then aliases and
 //! the size of the document with every fragment spread expanded (a "fragment bomb" doubles with each level
-//! and would keep the engine's own validation busy for minutes). Depth, complexity and directives per field
-//! are the engine's limits.
+//! and would keep the engine's own validation busy for minutes), then the depth of fields. Complexity and
+//! directives per field are the engine's limits.
+//!
+//! Depth counts the fields of the schema only: an introspection subtree (`__schema`, `__type`) is bounded on
+//! its own, as graphql-js's `MaxIntrospectionDepthRule` does, so the standard introspection queries (which
+//! nest 13–15 fields through `ofType`) run at the default depth while `fields { type { fields { … } } }`
+//! loops stay refused.
 
 use std::collections::HashMap;
 
@@ -175,6 +180,84 @@ pub fn expanded_fields(document: &ExecutableDocument) -> usize {
         .fold(0, usize::saturating_add)
 }
 
+/// How often `fields`, `interfaces`, `possibleTypes` and `inputFields` may nest inside one introspection
+/// field (graphql-js: `MAX_LISTS_DEPTH`); reaching it refuses the document.
+pub const MAX_INTROSPECTION_LISTS: usize = 3;
+
+/// What [`depth`] measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Depth {
+    /// The deepest nesting of schema fields (a leaf at the root is 1), introspection subtrees excluded.
+    pub fields: usize,
+    /// Whether an introspection subtree nests its list fields [`MAX_INTROSPECTION_LISTS`] deep.
+    pub introspection_too_deep: bool,
+}
+
+/// Depth of every operation of `document`, fragments expanded. Call it after [`expanded_fields`] has bounded
+/// the expanded size: it walks the expansion (fragment cycles stop, validation rejects them).
+pub fn depth(document: &ExecutableDocument) -> Depth {
+    struct Walk<'a> {
+        document: &'a ExecutableDocument,
+        visiting: Vec<&'a str>,
+        result: Depth,
+    }
+    impl<'a> Walk<'a> {
+        /// `depth`: fields above this set; `lists`: `Some(n)` inside an introspection field.
+        fn set(&mut self, set: &'a SelectionSet, depth: usize, lists: Option<usize>) {
+            for item in &set.items {
+                match &item.node {
+                    Selection::Field(field) => {
+                        let name = field.node.name.node.as_str();
+                        let lists = match (lists, name) {
+                            (None, "__schema" | "__type") => Some(0),
+                            (
+                                Some(n),
+                                "fields" | "interfaces" | "possibleTypes" | "inputFields",
+                            ) => Some(n + 1),
+                            (other, _) => other,
+                        };
+                        match lists {
+                            Some(n) if n >= MAX_INTROSPECTION_LISTS => {
+                                self.result.introspection_too_deep = true;
+                                return;
+                            }
+                            Some(_) => {}
+                            None => self.result.fields = self.result.fields.max(depth + 1),
+                        }
+                        self.set(&field.node.selection_set.node, depth + 1, lists);
+                    }
+                    Selection::InlineFragment(fragment) => {
+                        self.set(&fragment.node.selection_set.node, depth, lists);
+                    }
+                    Selection::FragmentSpread(spread) => {
+                        let name = spread.node.fragment_name.node.as_str();
+                        if self.visiting.contains(&name) {
+                            continue;
+                        }
+                        if let Some(definition) = self.document.fragments.get(name) {
+                            self.visiting.push(name);
+                            self.set(&definition.node.selection_set.node, depth, lists);
+                            self.visiting.pop();
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut walk = Walk {
+        document,
+        visiting: Vec::new(),
+        result: Depth {
+            fields: 0,
+            introspection_too_deep: false,
+        },
+    };
+    for (_, operation) in document.operations.iter() {
+        walk.set(&operation.node.selection_set.node, 0, None);
+    }
+    walk.result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,5 +306,30 @@ mod tests {
         )
         .unwrap();
         assert_eq!(count_aliases(&doc), 4);
+    }
+
+    #[test]
+    fn depth_counts_schema_fields_and_bounds_introspection_on_its_own() {
+        let measure = |q: &str| depth(&async_graphql::parser::parse_query(q).unwrap());
+        assert_eq!(measure("{ viewer { id } }").fields, 2);
+        assert_eq!(
+            measure("{ ...F } fragment F on Query { posts { edges { node { id } } } }").fields,
+            4
+        );
+        let intro = measure(
+            "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } }",
+        );
+        assert_eq!(intro.fields, 0);
+        assert!(!intro.introspection_too_deep);
+        let looped = measure(
+            "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }",
+        );
+        assert!(looped.introspection_too_deep);
+        let through_fragments = measure(
+            "{ __type(name: \"Query\") { ...T } } fragment T on __Type { interfaces { possibleTypes { inputFields { name } } } }",
+        );
+        assert!(through_fragments.introspection_too_deep);
+        let two = measure("{ __type(name: \"Query\") { fields { type { fields { name } } } } }");
+        assert!(!two.introspection_too_deep);
     }
 }

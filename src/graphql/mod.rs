@@ -8,6 +8,7 @@ pub mod ids;
 pub mod limits;
 pub mod loaders;
 mod mutation;
+pub mod partial;
 mod query;
 pub mod types;
 
@@ -60,9 +61,12 @@ pub struct Services {
     pub board: Arc<BoardService>,
 }
 
+/// The engine's depth limit is a backstop only: the HTTP edge measures the depth of schema fields itself
+/// ([`limits::depth`]), because the engine counts introspection fields too and would refuse the standard
+/// introspection queries at the default `max_depth`. A selection cannot nest deeper than its brackets.
 pub fn build_schema(services: Option<Services>, limits: &Limits) -> BoardSchema {
     let mut builder = Schema::build(Query, Mutation::default(), EmptySubscription)
-        .limit_depth(limits.max_depth)
+        .limit_depth(limits.max_depth.max(limits::MAX_NESTING))
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(64)
         .limit_directives(limits.max_directives);

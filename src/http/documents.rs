@@ -40,10 +40,9 @@ impl Documents {
     }
 
     /// Remembers the document of `query`, which passed every limit.
-    pub fn insert(&self, query: &str, document: &ExecutableDocument) {
+    pub fn insert(&self, query: &str, document: &Arc<ExecutableDocument>) {
         if query.len() <= MAX_CACHED_QUERY_BYTES {
-            self.parsed
-                .insert(Arc::from(query), Arc::new(document.clone()));
+            self.parsed.insert(Arc::from(query), Arc::clone(document));
         }
     }
 }

@@ -44,11 +44,15 @@ pub struct AppState {
     pub metrics_on_main: bool,
     /// A GraphQL request still running after this is stopped and answered `SERVICE_UNAVAILABLE`.
     pub request_timeout: std::time::Duration,
+    /// Deepest nesting of schema fields (introspection is bounded on its own).
+    pub max_depth: usize,
     pub max_aliases: usize,
     pub max_tokens: usize,
     pub max_batch: usize,
     /// Origins allowed to call the API from a browser (CORS); empty: none.
     pub cors_allowed_origins: Vec<String>,
+    /// The schema's output types, for spec partial results.
+    pub shapes: Arc<crate::graphql::partial::Shapes>,
     /// Documents parsed before, by query text.
     pub documents: documents::Documents,
 }
