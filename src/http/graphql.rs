@@ -685,7 +685,7 @@ async fn execute(
             let labels = [
                 KeyValue::new(
                     "graphql.operation.name",
-                    m.operation_label(p.name.as_deref()),
+                    m.operation_label(p.name.as_deref(), codes.is_empty()),
                 ),
                 KeyValue::new("graphql.operation.type", p.ty),
                 KeyValue::new("outcome", outcome.clone()),

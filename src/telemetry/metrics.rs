@@ -4,7 +4,6 @@
 //! served as `http_server_request_duration_seconds`); the rest live under `board.`. Every label value is
 //! bounded: routes are templates, operation names are sanitised and capped, outcomes are error codes.
 
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -13,9 +12,7 @@ use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use prometheus::{Encoder, Registry, TextEncoder};
 
-/// Distinct GraphQL operation names kept as label values; later ones are reported as `other`.
-const MAX_OPERATION_NAMES: usize = 200;
-const MAX_OPERATION_NAME_LEN: usize = 64;
+use super::operation_names::OperationNames;
 
 pub struct Metrics {
     pub http_duration: Histogram<f64>,
@@ -32,7 +29,7 @@ pub struct Metrics {
     pub near_hits: Counter<u64>,
     pub sync_rounds: Counter<u64>,
     pub search_plans: Counter<u64>,
-    operation_names: Mutex<HashSet<String>>,
+    operation_names: Mutex<OperationNames>,
 }
 
 struct Telemetry {
@@ -149,7 +146,7 @@ fn build() -> Option<Telemetry> {
                  full-text index's candidates, filtered).",
             )
             .build(),
-        operation_names: Mutex::new(HashSet::new()),
+        operation_names: Mutex::new(OperationNames::default()),
     };
     // Counters appear in the exposition once touched: start the ones that are often zero at zero.
     metrics
@@ -191,29 +188,12 @@ pub fn render() -> String {
 }
 
 impl Metrics {
-    /// A bounded label value for an operation name: `anonymous`, the name (sanitised), or `other`.
-    pub fn operation_label(&self, name: Option<&str>) -> String {
-        let Some(name) = name.filter(|n| !n.is_empty()) else {
-            return "anonymous".into();
-        };
-        let clean: String = name
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .take(MAX_OPERATION_NAME_LEN)
-            .collect();
-        if clean.is_empty() {
-            return "other".into();
-        }
-        let Ok(mut known) = self.operation_names.lock() else {
-            return "other".into();
-        };
-        if known.contains(&clean) {
-            clean
-        } else if known.len() < MAX_OPERATION_NAMES {
-            known.insert(clean.clone());
-            clean
-        } else {
-            "other".into()
+    /// A bounded label value for an operation name that just finished: `anonymous`, the name (sanitised)
+    /// while it holds a slot (see [`OperationNames`]), or `other`.
+    pub fn operation_label(&self, name: Option<&str>, succeeded: bool) -> String {
+        match self.operation_names.lock() {
+            Ok(mut names) => names.label(name, succeeded, std::time::Instant::now()),
+            Err(_) => "other".into(),
         }
     }
 
@@ -408,19 +388,6 @@ mod process {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn operation_labels_are_bounded() {
-        let m = metrics().unwrap();
-        assert_eq!(m.operation_label(None), "anonymous");
-        assert_eq!(m.operation_label(Some("")), "anonymous");
-        assert_eq!(m.operation_label(Some("GetPost")), "GetPost");
-        assert_eq!(m.operation_label(Some("a-b c")), "abc");
-        assert_eq!(
-            m.operation_label(Some(&"x".repeat(100))).len(),
-            MAX_OPERATION_NAME_LEN
-        );
-    }
 
     #[test]
     fn process_readings_exist_on_linux() {

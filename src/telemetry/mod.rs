@@ -2,6 +2,7 @@
 
 pub mod logstash;
 pub mod metrics;
+pub mod operation_names;
 pub mod roundtrips;
 
 use tracing_subscriber::layer::SubscriberExt;
