@@ -322,3 +322,48 @@ async fn a_directive_repeated_past_the_limit_is_too_complex() {
     let body = app.gql(twice, json!({}), None).await;
     assert_eq!(code(&body), "BAD_USER_INPUT", "{body:#}");
 }
+
+#[tokio::test]
+async fn the_schema_tells_the_truth_about_nulls_and_times() {
+    let app = sqlite().await;
+    let body = app
+        .ok(
+            "{ post: __type(name: \"Post\") { fields { name type { kind } } } comment: __type(name: \"Comment\") { fields { name type { kind } } } time: __type(name: \"DateTime\") { specifiedByURL description } }",
+            json!({}),
+            None,
+        )
+        .await;
+    let kind = |ty: &str, field: &str| {
+        body[ty]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == field)
+            .unwrap()["type"]["kind"]
+            .clone()
+    };
+    assert_eq!(kind("post", "author"), "NON_NULL");
+    assert_eq!(kind("post", "category"), "NON_NULL");
+    assert_eq!(kind("comment", "author"), "NON_NULL");
+    assert!(
+        body["time"]["specifiedByURL"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://")
+    );
+    assert!(
+        !body["time"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("Utc>")
+    );
+
+    let session = app
+        .sign_up("timely", "timely@example.com", "correct horse")
+        .await;
+    let viewer = app
+        .ok("{ viewer { createdAt } }", json!({}), Some(&session.access))
+        .await;
+    let created = viewer["viewer"]["createdAt"].as_str().unwrap();
+    assert!(created.ends_with('Z'), "{created}");
+}

@@ -82,5 +82,10 @@ pub fn build_schema(services: Option<Services>, limits: &Limits) -> BoardSchema 
 
 /// The SDL clients generate code from (`schema.graphql`).
 pub fn sdl() -> String {
-    build_schema(None, &Limits::default()).sdl()
+    sdl_of(&build_schema(None, &Limits::default()))
+}
+
+/// The SDL of `schema` as introspection shows it to clients (with `@specifiedBy` on scalars).
+pub fn sdl_of(schema: &BoardSchema) -> String {
+    schema.sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }

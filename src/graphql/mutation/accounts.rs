@@ -1,7 +1,7 @@
 //! Account and user-administration mutations.
 
+use crate::graphql::types::datetime::DateTime;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 
 use crate::app::AuthSession;
 use crate::graphql::context::ContextExt;
@@ -77,7 +77,7 @@ pub struct AuthPayload {
     /// Single use: `refreshToken` answers a new one each time.
     pub refresh_token: String,
     /// When the access token expires.
-    pub expires_at: DateTime<Utc>,
+    pub expires_at: DateTime,
     pub user: UserNode,
 }
 
@@ -86,7 +86,7 @@ impl From<AuthSession> for AuthPayload {
         Self {
             access_token: s.access_token,
             refresh_token: s.refresh_token,
-            expires_at: s.expires_at,
+            expires_at: s.expires_at.into(),
             user: UserNode::of_session(s.user),
         }
     }
@@ -109,7 +109,7 @@ pub struct ChangePasswordPayload {
     pub user: UserNode,
     pub access_token: String,
     pub refresh_token: String,
-    pub expires_at: DateTime<Utc>,
+    pub expires_at: DateTime,
 }
 
 #[derive(SimpleObject)]
@@ -215,7 +215,7 @@ impl AccountMutations {
             user: UserNode::of_session(session.user),
             access_token: session.access_token,
             refresh_token: session.refresh_token,
-            expires_at: session.expires_at,
+            expires_at: session.expires_at.into(),
         })
     }
 

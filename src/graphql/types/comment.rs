@@ -1,8 +1,8 @@
 //! `Comment`, its versions, and comment lists.
 
+use crate::graphql::types::datetime::DateTime;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 
 use super::pagination::{connection, encode_cursor, page_request};
 use super::post::PostNode;
@@ -20,7 +20,7 @@ use crate::graphql::loaders::{CommentPage, RevisionsOf, ViewerVoted};
 pub struct CommentRevision {
     pub version: i32,
     pub content: String,
-    pub created_at: DateTime<Utc>,
+    pub created_at: DateTime,
 }
 
 /// Where a comment list's total comes from: known already (a post's counter), or counted on demand.
@@ -126,15 +126,15 @@ impl CommentNode {
         Ok(post.filter(|p| p.visible_to(viewer)).map(PostNode))
     }
 
-    /// A resigned author shows with `name: null`.
-    async fn author(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> {
-        Ok(ctx
-            .loaders()?
+    /// The author; a resigned author is still a `User`, with `name: null`.
+    async fn author(&self, ctx: &Context<'_>) -> GqlResult<UserNode> {
+        ctx.loaders()?
             .users
             .load_one(self.0.author_id)
             .await
             .gql()?
-            .map(UserNode::new))
+            .map(UserNode::new)
+            .ok_or_else(|| super::post::missing("author", self.0.author_id))
     }
 
     /// Content of the current version.
@@ -146,12 +146,12 @@ impl CommentNode {
         self.0.version
     }
 
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
 
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> DateTime {
+        self.0.updated_at.into()
     }
 
     async fn is_active(&self) -> bool {
@@ -180,7 +180,7 @@ impl CommentNode {
             .map(|r| CommentRevision {
                 version: r.version,
                 content: r.content,
-                created_at: r.created_at,
+                created_at: r.created_at.into(),
             })
             .collect())
     }

@@ -2,6 +2,7 @@
 
 pub mod category;
 pub mod comment;
+pub mod datetime;
 pub mod node;
 pub mod pagination;
 pub mod post;

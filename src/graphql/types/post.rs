@@ -1,8 +1,8 @@
 //! `Post`, its versions, and post lists.
 
+use crate::graphql::types::datetime::DateTime;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 
 use super::category::CategoryNode;
 use super::comment::{CommentConnection, CommentTotals, comment_page};
@@ -41,7 +41,7 @@ pub struct PostRevision {
     pub version: i32,
     pub title: String,
     pub content: String,
-    pub created_at: DateTime<Utc>,
+    pub created_at: DateTime,
 }
 
 pub struct PostTotals {
@@ -93,31 +93,40 @@ pub async fn post_connection(
 #[derive(Clone)]
 pub struct PostNode(pub Post);
 
+/// A row that a foreign key guarantees was not found: an internal error (its field then follows the
+/// partial-results rules).
+pub(super) fn missing(what: &str, id: impl std::fmt::Display) -> async_graphql::Error {
+    crate::graphql::errors::to_gql(&crate::domain::AppError::Internal(format!(
+        "{what} {id} is missing"
+    )))
+}
+
 #[Object(name = "Post")]
 impl PostNode {
     pub async fn id(&self) -> ID {
         ids::post(self.0.id)
     }
 
-    async fn category(&self, ctx: &Context<'_>) -> GqlResult<Option<CategoryNode>> {
-        Ok(ctx
-            .loaders()?
+    /// The category the post was written in (a category with posts cannot be deleted).
+    async fn category(&self, ctx: &Context<'_>) -> GqlResult<CategoryNode> {
+        ctx.loaders()?
             .board
             .load_one(self.0.category_id)
             .await
             .gql()?
-            .map(CategoryNode))
+            .map(CategoryNode)
+            .ok_or_else(|| missing("category", self.0.category_id))
     }
 
-    /// A resigned author shows with `name: null`.
-    async fn author(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> {
-        Ok(ctx
-            .loaders()?
+    /// The author; a resigned author is still a `User`, with `name: null`.
+    async fn author(&self, ctx: &Context<'_>) -> GqlResult<UserNode> {
+        ctx.loaders()?
             .users
             .load_one(self.0.author_id)
             .await
             .gql()?
-            .map(UserNode::new))
+            .map(UserNode::new)
+            .ok_or_else(|| missing("author", self.0.author_id))
     }
 
     /// Title of the current version.
@@ -135,13 +144,13 @@ impl PostNode {
         self.0.version
     }
 
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
 
     /// When the current version was written.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> DateTime {
+        self.0.updated_at.into()
     }
 
     /// False once deleted (only admins see deleted posts).
@@ -172,7 +181,7 @@ impl PostNode {
                 version: r.version,
                 title: r.title.unwrap_or_default(),
                 content: r.content,
-                created_at: r.created_at,
+                created_at: r.created_at.into(),
             })
             .collect())
     }

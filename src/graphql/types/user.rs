@@ -1,8 +1,8 @@
 //! `User`, `UserState`, `Role` and the login history.
 
+use crate::graphql::types::datetime::DateTime;
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 
 use super::comment::{CommentConnection, author_comments};
 use super::pagination::{encode_cursor, page_request};
@@ -43,14 +43,14 @@ pub struct UserState {
     pub name: String,
     /// The admin's note: visible to admins and to the user themself; null for everyone else.
     pub detail: Option<String>,
-    pub created_at: DateTime<Utc>,
+    pub created_at: DateTime,
 }
 
 /// One successful login.
 #[derive(SimpleObject)]
 #[graphql(name = "LoginEvent")]
 pub struct LoginEventNode {
-    pub created_at: DateTime<Utc>,
+    pub created_at: DateTime,
 }
 
 pub struct LoginHistoryTotals {
@@ -134,7 +134,7 @@ impl UserNode {
             .map(|s| UserState {
                 name: s.kind.as_db_name().to_owned(),
                 detail: s.detail.clone().filter(|_| private),
-                created_at: s.created_at,
+                created_at: s.created_at.into(),
             })
             .collect()
     }
@@ -143,8 +143,8 @@ impl UserNode {
         self.user.is_blocked()
     }
 
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.user.created_at
+    async fn created_at(&self) -> DateTime {
+        self.user.created_at.into()
     }
 
     /// The user's live posts, newest first by default.
@@ -210,7 +210,7 @@ impl UserNode {
                 Edge::new(
                     encode_cursor(e.id),
                     LoginEventNode {
-                        created_at: e.created_at,
+                        created_at: e.created_at.into(),
                     },
                 )
             }));
