@@ -69,7 +69,16 @@ pub fn build_schema(services: Option<Services>, limits: &Limits) -> BoardSchema 
         .limit_depth(limits.max_depth.max(limits::MAX_NESTING))
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(64)
-        .limit_directives(limits.max_directives);
+        .limit_directives(limits.max_directives)
+        .override_output_type_description::<types::post::PostConnection>(
+            "A page of posts (a Relay connection).",
+        )
+        .override_output_type_description::<types::comment::CommentConnection>(
+            "A page of comments (a Relay connection).",
+        )
+        .override_output_type_description::<types::user::LoginHistoryConnection>(
+            "A page of a user's logins (a Relay connection), newest first.",
+        );
     if !limits.introspection {
         // "Did you mean …?" would disclose the schema that introspection hides.
         builder = builder.disable_introspection().disable_suggestions();

@@ -15,17 +15,29 @@ const MAX_NODES: usize = 100;
 #[derive(Default)]
 pub struct Query;
 
+/// Reads. Anonymous clients may run every one of them.
 #[Object]
 impl Query {
     /// Any object by its global id; null when it does not exist.
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Node>> {
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An opaque global id.")] id: ID,
+    ) -> GqlResult<Option<Node>> {
         Ok(node::resolve(ctx, "id", &[id]).await?.pop().flatten())
     }
 
     /// Objects by global id, in the order asked; null for those that do not exist. At most 100, each at
     /// most once (a repeated id would only repeat its answer, multiplying the response).
     #[graphql(complexity = "ids.len().max(1) * child_complexity")]
-    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> GqlResult<Vec<Option<Node>>> {
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Opaque global ids (at most 100); the answer has one entry per id, null where there is nothing."
+        )]
+        ids: Vec<ID>,
+    ) -> GqlResult<Vec<Option<Node>>> {
         if ids.len() > MAX_NODES {
             return Err(AppError::invalid(
                 "ids",
@@ -50,7 +62,11 @@ impl Query {
     }
 
     /// A user by name, ignoring case.
-    async fn user(&self, ctx: &Context<'_>, name: String) -> GqlResult<Option<UserNode>> {
+    async fn user(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user's name, ignoring case.")] name: String,
+    ) -> GqlResult<Option<UserNode>> {
         let Some(id) = ctx
             .services()?
             .accounts
@@ -80,7 +96,12 @@ impl Query {
             .collect())
     }
 
-    async fn category(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<CategoryNode>> {
+    /// A category by id; null when there is none.
+    async fn category(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An opaque global id.")] id: ID,
+    ) -> GqlResult<Option<CategoryNode>> {
         let id = ids::decode_category("id", &id).gql()?;
         Ok(ctx
             .loaders()?
@@ -98,14 +119,22 @@ impl Query {
     async fn posts(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only posts of this category and of the categories below it.")]
         category_id: Option<ID>,
-        author_id: Option<ID>,
+        #[graphql(desc = "Only posts of this user.")] author_id: Option<ID>,
+        #[graphql(
+            desc = "Only posts whose current title or content contains this text, ignoring case (1–100 characters; `%` and `_` match literally)."
+        )]
         search: Option<String>,
-        order_by: Option<PostOrderValue>,
+        #[graphql(desc = "The order of the posts; `NEWEST` by default.")] order_by: Option<
+            PostOrderValue,
+        >,
+        #[graphql(desc = "Forward: at most this many items after `after` (1–100; 20 by default).")]
         first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Forward: start after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Backward: at most this many items before `before` (1–100).")]
         last: Option<i32>,
-        before: Option<String>,
+        #[graphql(desc = "Backward: end before this cursor.")] before: Option<String>,
     ) -> GqlResult<PostConnection> {
         let category = category_id
             .map(|id| ids::decode_category("categoryId", &id))
@@ -126,14 +155,23 @@ impl Query {
     }
 
     /// A post; null when it does not exist or was deleted (admins still see deleted posts).
-    async fn post(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<PostNode>> {
+    async fn post(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An opaque global id.")] id: ID,
+    ) -> GqlResult<Option<PostNode>> {
         let id = ids::decode_post("id", &id).gql()?;
         let viewer = ctx.request()?.actor.as_ref();
         let post = ctx.loaders()?.board.load_one(id).await.gql()?;
         Ok(post.filter(|p| p.visible_to(viewer)).map(PostNode))
     }
 
-    async fn comment(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<CommentNode>> {
+    /// A comment by id; null when there is none, or when it is deleted and the viewer is not an admin.
+    async fn comment(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An opaque global id.")] id: ID,
+    ) -> GqlResult<Option<CommentNode>> {
         let id = ids::decode_comment("id", &id).gql()?;
         let viewer = ctx.request()?.actor.as_ref();
         let comment = ctx.loaders()?.board.load_one(id).await.gql()?;

@@ -10,62 +10,87 @@ use crate::graphql::ids;
 use crate::graphql::types::UserNode;
 use crate::graphql::types::user::RoleValue;
 
+/// A new account.
 #[derive(InputObject)]
 pub struct SignUpInput {
+    /// Unique ignoring case: 2–30 characters, letters of any script, digits, `_` and `-`.
     pub name: String,
+    /// A valid address, unique; stored lower-case.
     pub email: String,
+    /// 8–72 bytes.
     pub password: String,
 }
 
+/// A login by name or email.
 #[derive(InputObject)]
 pub struct LoginInput {
     /// The user's name or email.
     pub login: String,
+    /// The account's password.
     pub password: String,
 }
 
+/// A refresh token to trade for a new pair.
 #[derive(InputObject)]
 pub struct RefreshTokenInput {
+    /// The refresh token of the last `AuthPayload`; it works once.
     pub refresh_token: String,
 }
 
+/// The session to end.
 #[derive(InputObject)]
 pub struct LogoutInput {
+    /// The refresh token of that session.
     pub refresh_token: String,
 }
 
+/// New profile values; absent ones stay.
 #[derive(InputObject)]
 pub struct UpdateProfileInput {
+    /// A new name (the rules of `SignUpInput.name`).
     pub name: Option<String>,
+    /// A new email (the rules of `SignUpInput.email`).
     pub email: Option<String>,
 }
 
+/// The current password and a new one.
 #[derive(InputObject)]
 pub struct ChangePasswordInput {
+    /// The password in use now.
     pub current_password: String,
+    /// The new password: 8–72 bytes.
     pub new_password: String,
 }
 
+/// The confirmation of a resignation.
 #[derive(InputObject)]
 pub struct ResignInput {
+    /// The account's password.
     pub password: String,
 }
 
+/// A user and the role to give them.
 #[derive(InputObject)]
 pub struct SetUserRoleInput {
+    /// The user.
     pub user_id: ID,
+    /// The new role.
     pub role: RoleValue,
 }
 
+/// A user to block.
 #[derive(InputObject)]
 pub struct BlockUserInput {
+    /// The user to block.
     pub user_id: ID,
     /// Why; shown in the user's `states`.
     pub detail: Option<String>,
 }
 
+/// A user to unblock.
 #[derive(InputObject)]
 pub struct UnblockUserInput {
+    /// The user to unblock.
     pub user_id: ID,
 }
 
@@ -78,6 +103,7 @@ pub struct AuthPayload {
     pub refresh_token: String,
     /// When the access token expires.
     pub expires_at: DateTime,
+    /// The signed-in user.
     pub user: UserNode,
 }
 
@@ -92,43 +118,58 @@ impl From<AuthSession> for AuthPayload {
     }
 }
 
+/// The result of `logout` and `logoutEverywhere`.
 #[derive(SimpleObject)]
 pub struct LogoutPayload {
     /// False when the refresh token named no live session.
     pub success: bool,
 }
 
+/// The result of `updateProfile`.
 #[derive(SimpleObject)]
 pub struct UpdateProfilePayload {
+    /// The user with the new profile.
     pub user: UserNode,
 }
 
 /// Every other session is signed out; this payload carries the new one.
 #[derive(SimpleObject)]
 pub struct ChangePasswordPayload {
+    /// The user.
     pub user: UserNode,
+    /// The new access token; send as `Authorization: Bearer <accessToken>`.
     pub access_token: String,
+    /// The new refresh token (single use).
     pub refresh_token: String,
+    /// When the new access token expires.
     pub expires_at: DateTime,
 }
 
+/// The result of `resign`.
 #[derive(SimpleObject)]
 pub struct ResignPayload {
+    /// The resigned user (name and email now null).
     pub user: UserNode,
 }
 
+/// The result of `setUserRole`.
 #[derive(SimpleObject)]
 pub struct SetUserRolePayload {
+    /// The user with the new role.
     pub user: UserNode,
 }
 
+/// The result of `blockUser`.
 #[derive(SimpleObject)]
 pub struct BlockUserPayload {
+    /// The blocked user.
     pub user: UserNode,
 }
 
+/// The result of `unblockUser`.
 #[derive(SimpleObject)]
 pub struct UnblockUserPayload {
+    /// The unblocked user.
     pub user: UserNode,
 }
 
@@ -137,7 +178,12 @@ pub struct AccountMutations;
 
 #[Object]
 impl AccountMutations {
-    async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> GqlResult<AuthPayload> {
+    /// Creates an account and signs it in.
+    async fn sign_up(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The name, email and password of the new account.")] input: SignUpInput,
+    ) -> GqlResult<AuthPayload> {
         let accounts = &ctx.services()?.accounts;
         Ok(accounts
             .sign_up(
@@ -151,7 +197,12 @@ impl AccountMutations {
             .into())
     }
 
-    async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> GqlResult<AuthPayload> {
+    /// Signs in with a name or email and the password. Repeated failures are rate-limited.
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The login and the password.")] input: LoginInput,
+    ) -> GqlResult<AuthPayload> {
         let accounts = &ctx.services()?.accounts;
         Ok(accounts
             .login(&input.login, &input.password, &ctx.request()?.client_ip)
@@ -160,16 +211,23 @@ impl AccountMutations {
             .into())
     }
 
+    /// Trades a refresh token for a new access and refresh token. A used token presented again revokes
+    /// the whole login (reuse detection).
     async fn refresh_token(
         &self,
         ctx: &Context<'_>,
-        input: RefreshTokenInput,
+        #[graphql(desc = "The refresh token.")] input: RefreshTokenInput,
     ) -> GqlResult<AuthPayload> {
         let accounts = &ctx.services()?.accounts;
         Ok(accounts.refresh(&input.refresh_token).await.gql()?.into())
     }
 
-    async fn logout(&self, ctx: &Context<'_>, input: LogoutInput) -> GqlResult<LogoutPayload> {
+    /// Ends the session of a refresh token.
+    async fn logout(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The refresh token of the session to end.")] input: LogoutInput,
+    ) -> GqlResult<LogoutPayload> {
         let success = ctx
             .services()?
             .accounts
@@ -179,10 +237,11 @@ impl AccountMutations {
         Ok(LogoutPayload { success })
     }
 
+    /// Members only. Changes the viewer's name or email.
     async fn update_profile(
         &self,
         ctx: &Context<'_>,
-        input: UpdateProfileInput,
+        #[graphql(desc = "The new values.")] input: UpdateProfileInput,
     ) -> GqlResult<UpdateProfilePayload> {
         let actor = ctx.actor()?.id;
         let accounts = &ctx.services()?.accounts;
@@ -195,10 +254,11 @@ impl AccountMutations {
         })
     }
 
+    /// Members only. Requires the current password.
     async fn change_password(
         &self,
         ctx: &Context<'_>,
-        input: ChangePasswordInput,
+        #[graphql(desc = "The current and the new password.")] input: ChangePasswordInput,
     ) -> GqlResult<ChangePasswordPayload> {
         let actor = ctx.actor()?.id;
         let accounts = &ctx.services()?.accounts;
@@ -232,7 +292,11 @@ impl AccountMutations {
     }
 
     /// Requires the password. Name, email and password are erased; the user's content stays.
-    async fn resign(&self, ctx: &Context<'_>, input: ResignInput) -> GqlResult<ResignPayload> {
+    async fn resign(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The password, to confirm.")] input: ResignInput,
+    ) -> GqlResult<ResignPayload> {
         let actor = ctx.actor()?.id;
         let user = ctx
             .services()?
@@ -255,7 +319,7 @@ impl AdminMutations {
     async fn set_user_role(
         &self,
         ctx: &Context<'_>,
-        input: SetUserRoleInput,
+        #[graphql(desc = "The user and the role.")] input: SetUserRoleInput,
     ) -> GqlResult<SetUserRolePayload> {
         let actor = ctx.actor()?;
         let target = ids::decode_user("userId", &input.user_id).gql()?;
@@ -274,7 +338,7 @@ impl AdminMutations {
     async fn block_user(
         &self,
         ctx: &Context<'_>,
-        input: BlockUserInput,
+        #[graphql(desc = "The user and why.")] input: BlockUserInput,
     ) -> GqlResult<BlockUserPayload> {
         let actor = ctx.actor()?;
         let target = ids::decode_user("userId", &input.user_id).gql()?;
@@ -293,7 +357,7 @@ impl AdminMutations {
     async fn unblock_user(
         &self,
         ctx: &Context<'_>,
-        input: UnblockUserInput,
+        #[graphql(desc = "The user.")] input: UnblockUserInput,
     ) -> GqlResult<UnblockUserPayload> {
         let actor = ctx.actor()?;
         let target = ids::decode_user("userId", &input.user_id).gql()?;

@@ -7,8 +7,10 @@ use crate::graphql::errors::{AppResultExt, GqlResult};
 use crate::graphql::ids;
 use crate::graphql::types::{CategoryNode, CommentNode, PostNode};
 
+/// A new post in a category.
 #[derive(InputObject)]
 pub struct CreatePostInput {
+    /// The category to post in.
     pub category_id: ID,
     /// 1–200 characters after trimming.
     pub title: String,
@@ -16,46 +18,64 @@ pub struct CreatePostInput {
     pub content: String,
 }
 
+/// A new version of a post (the earlier ones stay in `revisions`).
 #[derive(InputObject)]
 pub struct UpdatePostInput {
+    /// The post to edit.
     pub post_id: ID,
+    /// The new title: 1–200 characters after trimming.
     pub title: String,
+    /// The new content: 1–40 000 characters.
     pub content: String,
 }
 
+/// The post to delete.
 #[derive(InputObject)]
 pub struct DeletePostInput {
+    /// The post to delete.
     pub post_id: ID,
 }
 
+/// A new comment on a post.
 #[derive(InputObject)]
 pub struct CreateCommentInput {
+    /// The post to comment on.
     pub post_id: ID,
     /// 1–10 000 characters.
     pub content: String,
 }
 
+/// A new version of a comment.
 #[derive(InputObject)]
 pub struct UpdateCommentInput {
+    /// The comment to edit.
     pub comment_id: ID,
+    /// The new content: 1–10 000 characters.
     pub content: String,
 }
 
+/// The comment to delete.
 #[derive(InputObject)]
 pub struct DeleteCommentInput {
+    /// The comment to delete.
     pub comment_id: ID,
 }
 
+/// The post to vote for, or to take the vote back from.
 #[derive(InputObject)]
 pub struct VotePostInput {
+    /// The post.
     pub post_id: ID,
 }
 
+/// The comment to vote for, or to take the vote back from.
 #[derive(InputObject)]
 pub struct VoteCommentInput {
+    /// The comment.
     pub comment_id: ID,
 }
 
+/// A new category.
 #[derive(InputObject)]
 pub struct CreateCategoryInput {
     /// 1–50 characters, unique among siblings.
@@ -64,71 +84,98 @@ pub struct CreateCategoryInput {
     pub parent_id: Option<ID>,
 }
 
+/// A rename or a move of a category.
 #[derive(InputObject)]
 pub struct UpdateCategoryInput {
+    /// The category to change.
     pub category_id: ID,
+    /// The new name (1–50 characters, unique among siblings); absent keeps the name.
     pub name: Option<String>,
     /// Absent: stays where it is. Null: becomes a root. An id: moves below that category (tiers follow).
     pub parent_id: MaybeUndefined<ID>,
 }
 
+/// The category to delete.
 #[derive(InputObject)]
 pub struct DeleteCategoryInput {
+    /// The category to delete.
     pub category_id: ID,
 }
 
+/// The result of `createPost`.
 #[derive(SimpleObject)]
 pub struct CreatePostPayload {
+    /// The new post.
     pub post: PostNode,
 }
 
+/// The result of `updatePost`.
 #[derive(SimpleObject)]
 pub struct UpdatePostPayload {
+    /// The post with its new version.
     pub post: PostNode,
 }
 
+/// The result of `deletePost`.
 #[derive(SimpleObject)]
 pub struct DeletePostPayload {
+    /// The id of the deleted post.
     pub deleted_id: ID,
 }
 
+/// The result of `createComment`.
 #[derive(SimpleObject)]
 pub struct CreateCommentPayload {
+    /// The new comment.
     pub comment: CommentNode,
 }
 
+/// The result of `updateComment`.
 #[derive(SimpleObject)]
 pub struct UpdateCommentPayload {
+    /// The comment with its new version.
     pub comment: CommentNode,
 }
 
+/// The result of `deleteComment`.
 #[derive(SimpleObject)]
 pub struct DeleteCommentPayload {
+    /// The id of the deleted comment.
     pub deleted_id: ID,
 }
 
+/// The result of `votePost` and `unvotePost`.
 #[derive(SimpleObject)]
 pub struct VotePostPayload {
+    /// The post, with its vote count after the change.
     pub post: PostNode,
 }
 
+/// The result of `voteComment` and `unvoteComment`.
 #[derive(SimpleObject)]
 pub struct VoteCommentPayload {
+    /// The comment, with its vote count after the change.
     pub comment: CommentNode,
 }
 
+/// The result of `createCategory`.
 #[derive(SimpleObject)]
 pub struct CreateCategoryPayload {
+    /// The new category.
     pub category: CategoryNode,
 }
 
+/// The result of `updateCategory`.
 #[derive(SimpleObject)]
 pub struct UpdateCategoryPayload {
+    /// The category after the change.
     pub category: CategoryNode,
 }
 
+/// The result of `deleteCategory`.
 #[derive(SimpleObject)]
 pub struct DeleteCategoryPayload {
+    /// The id of the deleted category.
     pub deleted_id: ID,
 }
 
@@ -137,10 +184,11 @@ pub struct PostMutations;
 
 #[Object]
 impl PostMutations {
+    /// Members only. Writes a post (version 0) in a category.
     async fn create_post(
         &self,
         ctx: &Context<'_>,
-        input: CreatePostInput,
+        #[graphql(desc = "The category, title and content.")] input: CreatePostInput,
     ) -> GqlResult<CreatePostPayload> {
         let actor = ctx.actor()?;
         let category = ids::decode_category("categoryId", &input.category_id).gql()?;
@@ -159,7 +207,7 @@ impl PostMutations {
     async fn update_post(
         &self,
         ctx: &Context<'_>,
-        input: UpdatePostInput,
+        #[graphql(desc = "The post and its new title and content.")] input: UpdatePostInput,
     ) -> GqlResult<UpdatePostPayload> {
         let actor = ctx.actor()?;
         let id = ids::decode_post("postId", &input.post_id).gql()?;
@@ -178,7 +226,7 @@ impl PostMutations {
     async fn delete_post(
         &self,
         ctx: &Context<'_>,
-        input: DeletePostInput,
+        #[graphql(desc = "The post to delete.")] input: DeletePostInput,
     ) -> GqlResult<DeletePostPayload> {
         let actor = ctx.actor()?;
         let id = ids::decode_post("postId", &input.post_id).gql()?;
@@ -194,10 +242,11 @@ pub struct CommentMutations;
 
 #[Object]
 impl CommentMutations {
+    /// Members only. Comments on a visible post.
     async fn create_comment(
         &self,
         ctx: &Context<'_>,
-        input: CreateCommentInput,
+        #[graphql(desc = "The post and the comment.")] input: CreateCommentInput,
     ) -> GqlResult<CreateCommentPayload> {
         let actor = ctx.actor()?;
         let post = ids::decode_post("postId", &input.post_id).gql()?;
@@ -216,7 +265,7 @@ impl CommentMutations {
     async fn update_comment(
         &self,
         ctx: &Context<'_>,
-        input: UpdateCommentInput,
+        #[graphql(desc = "The comment and its new content.")] input: UpdateCommentInput,
     ) -> GqlResult<UpdateCommentPayload> {
         let actor = ctx.actor()?;
         let id = ids::decode_comment("commentId", &input.comment_id).gql()?;
@@ -235,7 +284,7 @@ impl CommentMutations {
     async fn delete_comment(
         &self,
         ctx: &Context<'_>,
-        input: DeleteCommentInput,
+        #[graphql(desc = "The comment to delete.")] input: DeleteCommentInput,
     ) -> GqlResult<DeleteCommentPayload> {
         let actor = ctx.actor()?;
         let id = ids::decode_comment("commentId", &input.comment_id).gql()?;
@@ -260,7 +309,7 @@ impl VoteMutations {
     async fn vote_post(
         &self,
         ctx: &Context<'_>,
-        input: VotePostInput,
+        #[graphql(desc = "The post to vote for.")] input: VotePostInput,
     ) -> GqlResult<VotePostPayload> {
         let actor = ctx.actor()?;
         let id = ids::decode_post("postId", &input.post_id).gql()?;
@@ -279,7 +328,7 @@ impl VoteMutations {
     async fn unvote_post(
         &self,
         ctx: &Context<'_>,
-        input: VotePostInput,
+        #[graphql(desc = "The post to take the vote back from.")] input: VotePostInput,
     ) -> GqlResult<VotePostPayload> {
         let actor = ctx.actor()?;
         let id = ids::decode_post("postId", &input.post_id).gql()?;
@@ -294,10 +343,11 @@ impl VoteMutations {
         })
     }
 
+    /// Idempotent: voting twice counts once.
     async fn vote_comment(
         &self,
         ctx: &Context<'_>,
-        input: VoteCommentInput,
+        #[graphql(desc = "The comment to vote for.")] input: VoteCommentInput,
     ) -> GqlResult<VoteCommentPayload> {
         let actor = ctx.actor()?;
         let id = ids::decode_comment("commentId", &input.comment_id).gql()?;
@@ -312,10 +362,11 @@ impl VoteMutations {
         })
     }
 
+    /// Idempotent.
     async fn unvote_comment(
         &self,
         ctx: &Context<'_>,
-        input: VoteCommentInput,
+        #[graphql(desc = "The comment to take the vote back from.")] input: VoteCommentInput,
     ) -> GqlResult<VoteCommentPayload> {
         let actor = ctx.actor()?;
         let id = ids::decode_comment("commentId", &input.comment_id).gql()?;
@@ -340,7 +391,7 @@ impl CategoryMutations {
     async fn create_category(
         &self,
         ctx: &Context<'_>,
-        input: CreateCategoryInput,
+        #[graphql(desc = "The name and the parent.")] input: CreateCategoryInput,
     ) -> GqlResult<CreateCategoryPayload> {
         let actor = ctx.actor()?;
         let parent = input
@@ -363,7 +414,7 @@ impl CategoryMutations {
     async fn update_category(
         &self,
         ctx: &Context<'_>,
-        input: UpdateCategoryInput,
+        #[graphql(desc = "The category and what changes.")] input: UpdateCategoryInput,
     ) -> GqlResult<UpdateCategoryPayload> {
         let actor = ctx.actor()?;
         let id = ids::decode_category("categoryId", &input.category_id).gql()?;
@@ -387,7 +438,7 @@ impl CategoryMutations {
     async fn delete_category(
         &self,
         ctx: &Context<'_>,
-        input: DeleteCategoryInput,
+        #[graphql(desc = "The category to delete.")] input: DeleteCategoryInput,
     ) -> GqlResult<DeleteCategoryPayload> {
         let actor = ctx.actor()?;
         let id = ids::decode_category("categoryId", &input.category_id).gql()?;

@@ -5,6 +5,7 @@ mod board;
 
 use async_graphql::MergedObject;
 
+/// Writes. Each takes one `input` object and answers a payload; most need a signed-in member.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     accounts::AccountMutations,

@@ -11,12 +11,15 @@ use crate::graphql::ids;
 #[derive(Clone)]
 pub struct CategoryNode(pub Category);
 
+/// A category of the tree. Posts belong to one; a category lists its own posts and its descendants'.
 #[Object(name = "Category")]
 impl CategoryNode {
+    /// An opaque global id.
     pub async fn id(&self) -> ID {
         ids::category(self.0.id)
     }
 
+    /// 1–50 characters, unique among siblings.
     async fn name(&self) -> &str {
         &self.0.name
     }
@@ -26,6 +29,7 @@ impl CategoryNode {
         self.0.tier
     }
 
+    /// The category above; null for a root.
     async fn parent(&self, ctx: &Context<'_>) -> GqlResult<Option<CategoryNode>> {
         let Some(parent) = self.0.parent_id else {
             return Ok(None);
@@ -39,6 +43,7 @@ impl CategoryNode {
             .map(CategoryNode))
     }
 
+    /// The categories directly below, by name.
     async fn children(&self, ctx: &Context<'_>) -> GqlResult<Vec<CategoryNode>> {
         let tree = ctx.services()?.board.category_tree().await.gql()?;
         Ok(tree
@@ -54,11 +59,15 @@ impl CategoryNode {
     async fn posts(
         &self,
         ctx: &Context<'_>,
-        order_by: Option<PostOrderValue>,
+        #[graphql(desc = "The order of the posts; `NEWEST` by default.")] order_by: Option<
+            PostOrderValue,
+        >,
+        #[graphql(desc = "Forward: at most this many items after `after` (1–100; 20 by default).")]
         first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Forward: start after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Backward: at most this many items before `before` (1–100).")]
         last: Option<i32>,
-        before: Option<String>,
+        #[graphql(desc = "Backward: end before this cursor.")] before: Option<String>,
     ) -> GqlResult<PostConnection> {
         let filter = ctx
             .services()?

@@ -18,8 +18,11 @@ use crate::graphql::loaders::{CommentPage, RevisionsOf, ViewerVoted};
 /// One version of a comment.
 #[derive(SimpleObject)]
 pub struct CommentRevision {
+    /// The version number: 0 for the original, n after n edits.
     pub version: i32,
+    /// The content of this version.
     pub content: String,
+    /// When this version was written.
     pub created_at: DateTime,
 }
 
@@ -37,6 +40,7 @@ impl CommentTotals {
 
 #[Object]
 impl CommentTotals {
+    /// All comments of the list (every page).
     async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
         match self {
             Self::Known(n) => Ok(*n),
@@ -113,8 +117,10 @@ pub async fn author_comments(
 #[derive(Clone)]
 pub struct CommentNode(pub Comment);
 
+/// A comment on a post: its current version, its author and votes.
 #[Object(name = "Comment")]
 impl CommentNode {
+    /// An opaque global id.
     pub async fn id(&self) -> ID {
         ids::comment(self.0.id)
     }
@@ -142,18 +148,22 @@ impl CommentNode {
         &self.0.content
     }
 
+    /// The current version: 0 for an unedited comment, n after n edits.
     async fn version(&self) -> i32 {
         self.0.version
     }
 
+    /// When the comment was written (its first version).
     async fn created_at(&self) -> DateTime {
         self.0.created_at.into()
     }
 
+    /// When the current version was written.
     async fn updated_at(&self) -> DateTime {
         self.0.updated_at.into()
     }
 
+    /// False once deleted (only admins see deleted comments).
     async fn is_active(&self) -> bool {
         self.0.is_active
     }
@@ -163,7 +173,9 @@ impl CommentNode {
     async fn revisions(
         &self,
         ctx: &Context<'_>,
-        last: Option<i32>,
+        #[graphql(desc = "How many of the newest versions: 0–50, 50 by default.")] last: Option<
+            i32,
+        >,
     ) -> GqlResult<Vec<CommentRevision>> {
         let last = super::revisions_last(last)?;
         let revisions = ctx
@@ -185,10 +197,12 @@ impl CommentNode {
             .collect())
     }
 
+    /// How many members voted for the comment.
     async fn vote_count(&self) -> i64 {
         self.0.vote_count
     }
 
+    /// False when anonymous.
     async fn viewer_has_voted(&self, ctx: &Context<'_>) -> GqlResult<bool> {
         if ctx.request()?.actor.is_none() {
             return Ok(false);
@@ -202,6 +216,7 @@ impl CommentNode {
             .unwrap_or(false))
     }
 
+    /// Whether the viewer may edit the comment (its author only).
     async fn viewer_can_edit(&self, ctx: &Context<'_>) -> GqlResult<bool> {
         Ok(ctx
             .request()?
@@ -210,6 +225,7 @@ impl CommentNode {
             .is_some_and(|a| may_edit(a, self.0.author_id, self.0.is_active)))
     }
 
+    /// Whether the viewer may delete the comment (its author or an admin).
     async fn viewer_can_delete(&self, ctx: &Context<'_>) -> GqlResult<bool> {
         Ok(ctx
             .request()?

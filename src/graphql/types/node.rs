@@ -8,6 +8,7 @@ use crate::graphql::context::ContextExt;
 use crate::graphql::errors::{AppResultExt, GqlResult};
 use crate::graphql::ids;
 
+/// An object with an opaque global id: `node(id:)` and `nodes(ids:)` find any of them.
 #[derive(Interface)]
 #[graphql(field(name = "id", ty = "ID", desc = "An opaque global id."))]
 pub enum Node {

@@ -15,11 +15,13 @@ use crate::graphql::errors::{AppResultExt, GqlResult};
 use crate::graphql::ids;
 use crate::graphql::loaders::{RevisionsOf, ViewerVoted};
 
+/// The order of a list of posts.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(name = "PostOrder")]
 pub enum PostOrderValue {
     /// Newest first (the default).
     Newest,
+    /// Oldest first.
     Oldest,
     /// Most votes first; ties newest first.
     MostVoted,
@@ -38,9 +40,13 @@ impl From<PostOrderValue> for PostOrder {
 /// One version of a post.
 #[derive(SimpleObject)]
 pub struct PostRevision {
+    /// The version number: 0 for the original, n after n edits.
     pub version: i32,
+    /// The title of this version.
     pub title: String,
+    /// The content of this version.
     pub content: String,
+    /// When this version was written.
     pub created_at: DateTime,
 }
 
@@ -101,8 +107,10 @@ pub(super) fn missing(what: &str, id: impl std::fmt::Display) -> async_graphql::
     )))
 }
 
+/// A post: its current version, its author and category, votes and comments.
 #[Object(name = "Post")]
 impl PostNode {
+    /// An opaque global id.
     pub async fn id(&self) -> ID {
         ids::post(self.0.id)
     }
@@ -144,6 +152,7 @@ impl PostNode {
         self.0.version
     }
 
+    /// When the post was written (its first version).
     async fn created_at(&self) -> DateTime {
         self.0.created_at.into()
     }
@@ -163,7 +172,9 @@ impl PostNode {
     async fn revisions(
         &self,
         ctx: &Context<'_>,
-        last: Option<i32>,
+        #[graphql(desc = "How many of the newest versions: 0–50, 50 by default.")] last: Option<
+            i32,
+        >,
     ) -> GqlResult<Vec<PostRevision>> {
         let last = super::revisions_last(last)?;
         let revisions = ctx
@@ -186,6 +197,7 @@ impl PostNode {
             .collect())
     }
 
+    /// How many members voted for the post.
     async fn vote_count(&self) -> i64 {
         self.0.vote_count
     }
@@ -209,6 +221,7 @@ impl PostNode {
             .unwrap_or(false))
     }
 
+    /// Whether the viewer may edit the post (its author only).
     async fn viewer_can_edit(&self, ctx: &Context<'_>) -> GqlResult<bool> {
         Ok(ctx
             .request()?
@@ -217,6 +230,7 @@ impl PostNode {
             .is_some_and(|a| may_edit(a, self.0.author_id, self.0.is_active)))
     }
 
+    /// Whether the viewer may delete the post (its author or an admin).
     async fn viewer_can_delete(&self, ctx: &Context<'_>) -> GqlResult<bool> {
         Ok(ctx
             .request()?
@@ -230,10 +244,12 @@ impl PostNode {
     async fn comments(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Forward: at most this many items after `after` (1–100; 20 by default).")]
         first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Forward: start after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Backward: at most this many items before `before` (1–100).")]
         last: Option<i32>,
-        before: Option<String>,
+        #[graphql(desc = "Backward: end before this cursor.")] before: Option<String>,
     ) -> GqlResult<CommentConnection> {
         comment_page(
             ctx,

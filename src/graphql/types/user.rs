@@ -12,10 +12,13 @@ use crate::graphql::context::ContextExt;
 use crate::graphql::errors::{AppResultExt, GqlResult};
 use crate::graphql::ids;
 
+/// What a user may do.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(name = "Role")]
 pub enum RoleValue {
+    /// Manages categories, roles and user states, and may delete any content.
     Admin,
+    /// A member: writes their own content and votes.
     User,
 }
 
@@ -40,9 +43,11 @@ impl From<RoleValue> for Role {
 /// A state a user is in (`blocked`, `inactive`), with the admin's note and when it began.
 #[derive(SimpleObject)]
 pub struct UserState {
+    /// `blocked` or `inactive`.
     pub name: String,
     /// The admin's note: visible to admins and to the user themself; null for everyone else.
     pub detail: Option<String>,
+    /// When the state began.
     pub created_at: DateTime,
 }
 
@@ -50,6 +55,7 @@ pub struct UserState {
 #[derive(SimpleObject)]
 #[graphql(name = "LoginEvent")]
 pub struct LoginEventNode {
+    /// When the login happened.
     pub created_at: DateTime,
 }
 
@@ -59,6 +65,7 @@ pub struct LoginHistoryTotals {
 
 #[Object]
 impl LoginHistoryTotals {
+    /// All logins of the list (every page).
     async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
         ctx.services()?.accounts.count_logins(self.user).await.gql()
     }
@@ -104,6 +111,7 @@ impl UserNode {
 /// A member of the board. A resigned user keeps their id (their content stays) with `name: null`.
 #[Object(name = "User")]
 impl UserNode {
+    /// An opaque global id.
     pub async fn id(&self) -> ID {
         ids::user(self.user.id)
     }
@@ -122,10 +130,12 @@ impl UserNode {
         }
     }
 
+    /// What the user may do.
     async fn role(&self) -> RoleValue {
         self.user.role.into()
     }
 
+    /// The states the user is in now (`blocked`, `inactive`); empty for an active user.
     async fn states(&self, ctx: &Context<'_>) -> Vec<UserState> {
         let private = self.private_visible(ctx);
         self.user
@@ -139,10 +149,12 @@ impl UserNode {
             .collect()
     }
 
+    /// Whether an admin blocked the user.
     async fn is_blocked(&self) -> bool {
         self.user.is_blocked()
     }
 
+    /// When the user signed up.
     async fn created_at(&self) -> DateTime {
         self.user.created_at.into()
     }
@@ -152,11 +164,15 @@ impl UserNode {
     async fn posts(
         &self,
         ctx: &Context<'_>,
-        order_by: Option<PostOrderValue>,
+        #[graphql(desc = "The order of the posts; `NEWEST` by default.")] order_by: Option<
+            PostOrderValue,
+        >,
+        #[graphql(desc = "Forward: at most this many items after `after` (1–100; 20 by default).")]
         first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Forward: start after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Backward: at most this many items before `before` (1–100).")]
         last: Option<i32>,
-        before: Option<String>,
+        #[graphql(desc = "Backward: end before this cursor.")] before: Option<String>,
     ) -> GqlResult<PostConnection> {
         let filter = PostFilter {
             author_id: Some(self.user.id),
@@ -171,10 +187,12 @@ impl UserNode {
     async fn comments(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Forward: at most this many items after `after` (1–100; 20 by default).")]
         first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Forward: start after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Backward: at most this many items before `before` (1–100).")]
         last: Option<i32>,
-        before: Option<String>,
+        #[graphql(desc = "Backward: end before this cursor.")] before: Option<String>,
     ) -> GqlResult<CommentConnection> {
         author_comments(ctx, self.user.id, first, after, last, before).await
     }
@@ -184,10 +202,12 @@ impl UserNode {
     async fn login_history(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Forward: at most this many items after `after` (1–100; 20 by default).")]
         first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Forward: start after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Backward: at most this many items before `before` (1–100).")]
         last: Option<i32>,
-        before: Option<String>,
+        #[graphql(desc = "Backward: end before this cursor.")] before: Option<String>,
     ) -> GqlResult<Option<LoginHistoryConnection>> {
         if !self.private_visible(ctx) {
             return Ok(None);
