@@ -149,6 +149,9 @@ pub struct Config {
     /// Origins allowed to call the API from a browser, e.g. `["https://board.example"]`; empty: none.
     /// In the environment: `BOARD_CORS_ALLOWED_ORIGINS='["https://a.example","https://b.example"]'`.
     pub cors_allowed_origins: Vec<String>,
+    /// Request headers a browser may send cross-origin (answered in `Access-Control-Allow-Headers`); the
+    /// default covers what GraphQL clients send. In the environment as a JSON list, like the origins.
+    pub cors_allowed_headers: Vec<String>,
     /// On SIGTERM, in-flight requests get this long to finish before the process exits.
     pub shutdown_grace_secs: u64,
 }
@@ -201,6 +204,10 @@ impl Default for Config {
             idle_timeout_ms: 60_000,
             max_connections: 1_024,
             cors_allowed_origins: Vec::new(),
+            cors_allowed_headers: DEFAULT_CORS_ALLOWED_HEADERS
+                .iter()
+                .map(|h| (*h).to_owned())
+                .collect(),
             shutdown_grace_secs: 20,
         }
     }
@@ -260,10 +267,23 @@ impl fmt::Debug for Config {
             .field("idle_timeout_ms", &self.idle_timeout_ms)
             .field("max_connections", &self.max_connections)
             .field("cors_allowed_origins", &self.cors_allowed_origins)
+            .field("cors_allowed_headers", &self.cors_allowed_headers)
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
             .finish()
     }
 }
+
+/// What GraphQL clients send cross-origin: the body type and token, request ids and trace context, and
+/// Apollo's client identification.
+pub const DEFAULT_CORS_ALLOWED_HEADERS: &[&str] = &[
+    "content-type",
+    "authorization",
+    "x-request-id",
+    "traceparent",
+    "tracestate",
+    "apollographql-client-name",
+    "apollographql-client-version",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -304,6 +324,15 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(bad) = self
+            .cors_allowed_headers
+            .iter()
+            .find(|h| axum::http::HeaderName::from_bytes(h.as_bytes()).is_err())
+        {
+            return Err(ConfigError::Invalid(format!(
+                "cors_allowed_headers: {bad:?} is not a header name"
+            )));
+        }
         if !self.is_sqlite() && !self.is_mysql() {
             return Err(ConfigError::Invalid(format!(
                 "DATABASE_URL must start with sqlite: or mysql:/mariadb: (got {})",

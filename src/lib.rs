@@ -258,6 +258,7 @@ impl App {
             max_tokens: self.config.max_tokens,
             max_batch: self.config.max_batch,
             cors_allowed_origins: self.config.cors_allowed_origins.clone(),
+            cors_allowed_headers: self.config.cors_allowed_headers.clone(),
             shapes: Arc::new(graphql::partial::Shapes::from_sdl(&self.schema.sdl())),
             documents: http::Documents::new(),
         })

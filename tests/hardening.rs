@@ -251,6 +251,23 @@ async fn cors_and_graphiql_headers() {
             .get("access-control-allow-credentials")
             .is_none()
     );
+    let allowed_headers = allowed.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    for needed in [
+        "content-type",
+        "authorization",
+        "traceparent",
+        "apollographql-client-name",
+        "apollographql-client-version",
+        "x-request-id",
+    ] {
+        assert!(
+            allowed_headers.contains(needed),
+            "{needed}: {allowed_headers}"
+        );
+    }
     let other = preflight(&open, "https://evil.example").await.unwrap();
     assert!(other.headers().get("access-control-allow-origin").is_none());
 

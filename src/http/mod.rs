@@ -11,7 +11,7 @@ pub mod serve;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::routing::get;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -51,6 +51,8 @@ pub struct AppState {
     pub max_batch: usize,
     /// Origins allowed to call the API from a browser (CORS); empty: none.
     pub cors_allowed_origins: Vec<String>,
+    /// Request headers such a browser may send.
+    pub cors_allowed_headers: Vec<String>,
     /// The schema's output types, for spec partial results.
     pub shapes: Arc<crate::graphql::partial::Shapes>,
     /// Documents parsed before, by query text.
@@ -59,10 +61,14 @@ pub struct AppState {
 
 /// CORS for the configured origins only. Tokens travel in the `Authorization` header, never in cookies,
 /// so credentials are never allowed (which also makes `*` safe to configure).
-fn cors_layer(origins: &[String]) -> CorsLayer {
+fn cors_layer(origins: &[String], headers: &[String]) -> CorsLayer {
+    let headers: Vec<HeaderName> = headers
+        .iter()
+        .filter_map(|h| HeaderName::from_bytes(h.as_bytes()).ok())
+        .collect();
     let layer = CorsLayer::new()
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, REQUEST_ID])
+        .allow_headers(headers)
         .expose_headers([REQUEST_ID])
         .max_age(std::time::Duration::from_secs(600));
     if origins.iter().any(|o| o == "*") {
@@ -98,7 +104,7 @@ pub fn router(state: AppState) -> Router {
             .route("/", get(graphql::graphiql))
             .route("/graphiql", get(graphql::graphiql));
     }
-    let cors = cors_layer(&state.cors_allowed_origins);
+    let cors = cors_layer(&state.cors_allowed_origins, &state.cors_allowed_headers);
     router
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
         .layer(axum::middleware::from_fn_with_state(
