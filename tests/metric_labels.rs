@@ -32,15 +32,7 @@ async fn a_flood_of_junk_names_does_not_take_the_labels() {
         app.ok("query RealFeed { categories { id } }", json!({}), None)
             .await;
     }
-    let text = app
-        .client()
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics_text().await;
     // First come, first served kept 200 junk names and reported this as `other` until a restart.
     assert_eq!(count(&text, "RealFeed"), 3.0, "{text}");
 }

@@ -497,14 +497,7 @@ async fn every_metric_of_the_dashboard_and_the_alerts_is_served() {
     )
     .await;
 
-    let response = app
-        .client()
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let exposition = response.text().await.unwrap();
+    let exposition = app.metrics_text().await;
     let served: BTreeSet<&str> = exposition
         .lines()
         .filter(|l| !l.is_empty() && !l.starts_with('#'))

@@ -120,15 +120,7 @@ async fn list(app: &TestApp, who: Option<&Session>) -> (i64, Vec<String>) {
 
 /// The sum of `board_db_routed_reads_total{target="<target>"}` on the server's /metrics.
 async fn routed(app: &TestApp, target: &str) -> f64 {
-    let text = app
-        .client()
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics_text().await;
     let series = format!("target=\"{target}\"");
     text.lines()
         .filter(|l| l.starts_with("board_db_routed_reads_total") && l.contains(&series))

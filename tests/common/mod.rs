@@ -195,6 +195,18 @@ impl TestApp {
         &self.client
     }
 
+    /// The server's /metrics exposition (asserting it answers 200).
+    pub async fn metrics_text(&self) -> String {
+        let response = self
+            .client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+
     /// A raw POST of `body` to /graphql.
     pub async fn post(&self, body: &Value, token: Option<&str>) -> reqwest::Response {
         let mut request = self
