@@ -1,17 +1,16 @@
 //! GraphQL over HTTP: `POST /graphql` (JSON only, so a browser's simple cross-site request is refused),
-//! `GET /graphql` (queries only), and GraphiQL.
+//! `GET /graphql` (queries only).
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use async_graphql::{BatchRequest, BatchResponse, Request, Response};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
-use axum::response::{Html, IntoResponse};
+use axum::response::IntoResponse;
 
 use axum::Extension;
 use opentelemetry::KeyValue;
@@ -30,29 +29,6 @@ use crate::graphql::batches::{RequestBatches, drive};
 use crate::graphql::limits;
 use crate::graphql::loaders::{Loaders, UserLoader};
 use crate::telemetry::roundtrips::{self, RoundTrips};
-
-/// GraphiQL, with headers that keep the page from being framed or sniffed and limit where it loads from.
-pub async fn graphiql() -> impl IntoResponse {
-    let page = GraphiQLSource::build()
-        .endpoint("/graphql")
-        .title("board — GraphiQL")
-        .finish();
-    (
-        [
-            (
-                axum::http::header::CONTENT_SECURITY_POLICY,
-                "default-src 'self'; script-src 'self' 'unsafe-inline' https://unpkg.com; \
-                 style-src 'self' 'unsafe-inline' https://unpkg.com https://fonts.googleapis.com; \
-                 font-src 'self' https://fonts.gstatic.com data:; img-src 'self' data: https:; \
-                 connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-            ),
-            (axum::http::header::X_FRAME_OPTIONS, "DENY"),
-            (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            (axum::http::header::REFERRER_POLICY, "no-referrer"),
-        ],
-        Html(page),
-    )
-}
 
 fn request_id(headers: &HeaderMap) -> String {
     headers

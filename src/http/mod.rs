@@ -3,6 +3,7 @@
 mod documents;
 pub use documents::Documents;
 mod export;
+mod graphiql;
 mod graphql;
 mod health;
 pub mod observe;
@@ -101,8 +102,8 @@ pub fn router(state: AppState) -> Router {
     }
     if state.graphiql {
         router = router
-            .route("/", get(graphql::graphiql))
-            .route("/graphiql", get(graphql::graphiql));
+            .route("/", get(graphiql::graphiql))
+            .route("/graphiql", get(graphiql::graphiql));
     }
     let cors = cors_layer(&state.cors_allowed_origins, &state.cors_allowed_headers);
     router
