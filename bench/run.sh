@@ -66,8 +66,9 @@ STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RESULTS_DIR="$ROOT/bench/results"
 WORK=$(mktemp -d /tmp/board-bench.XXXXXX)
 LUA="$ROOT/bench/graphql.lua"
-BOARD="$ROOT/target/release/board"
-BASELINE="$ROOT/target/release/examples/baseline"
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}   # where cargo puts the release build
+BOARD="$TARGET_DIR/release/board"
+BASELINE="$TARGET_DIR/release/examples/baseline"
 ROWS="$WORK/rows.jsonl"
 : >"$ROWS"
 
