@@ -133,6 +133,8 @@ pub struct Config {
     pub sign_ups_per_client: u64,
     /// Post and comment edits allowed per user within `login_window_secs`.
     pub edits_per_user: u64,
+    /// Posts and comments created per user within `login_window_secs`.
+    pub creates_per_user: u64,
     /// bcrypt work admitted (running or waiting) per purpose (logins, sign-ups, password checks); past it
     /// the request is answered `RATE_LIMITED` at once.
     pub bcrypt_queue: usize,
@@ -197,6 +199,7 @@ impl Default for Config {
             login_window_secs: 900,
             sign_ups_per_client: 10,
             edits_per_user: 60,
+            creates_per_user: 60,
             bcrypt_queue: 32,
             max_response_bytes: 4 * 1024 * 1024,
             header_read_timeout_ms: 10_000,
@@ -260,6 +263,7 @@ impl fmt::Debug for Config {
             .field("login_window_secs", &self.login_window_secs)
             .field("sign_ups_per_client", &self.sign_ups_per_client)
             .field("edits_per_user", &self.edits_per_user)
+            .field("creates_per_user", &self.creates_per_user)
             .field("bcrypt_queue", &self.bcrypt_queue)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("header_read_timeout_ms", &self.header_read_timeout_ms)

@@ -151,6 +151,7 @@ impl App {
                 per_client: config.login_failures_per_client,
                 sign_ups_per_client: config.sign_ups_per_client,
                 edits_per_user: config.edits_per_user,
+                creates_per_user: config.creates_per_user,
                 window: Duration::from_secs(config.login_window_secs),
             },
         ));

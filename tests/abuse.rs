@@ -448,27 +448,6 @@ async fn state_notes_are_private_and_request_ids_plain(app: TestApp) {
 // Scenarios with a configuration of their own
 // ---------------------------------------------------------------------------
 
-macro_rules! configured_tests {
-    ($($name:ident => $adjust:expr),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    let app = crate::common::TestApp::spawn_with(crate::common::Backend::Sqlite, $adjust).await;
-                    super::$name(app).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                #[ignore = "needs TEST_DATABASE_URL and TEST_REDIS_URL"]
-                async fn mariadb_redis() {
-                    let app = crate::common::TestApp::spawn_with(crate::common::Backend::MariaDb, $adjust).await;
-                    super::$name(app).await;
-                }
-            }
-        )*
-    };
-}
-
 configured_tests!(
     sign_up_floods_are_refused_at_once_and_logins_still_pass => |c: &mut board::config::Config| {
         c.sign_ups_per_client = 10;

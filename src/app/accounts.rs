@@ -10,7 +10,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use super::cache_aside::CacheAside;
-use super::rate_limit::Limiter;
+use super::rate_limit::{Guessed, Limiter};
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::validation;
 use crate::domain::{AppError, AppResult, LoginEvent, Role, User, UserId, UserStateKind};
@@ -271,7 +271,14 @@ impl AccountService {
         let now = self.clock.now();
         if let Some(limiter) = &self.limiter
             && let Err(err) = limiter
-                .reserve_guess(credentials.as_ref().map(|c| c.user_id), client, now)
+                .reserve_guess(
+                    match &credentials {
+                        Some(c) => Guessed::Account(c.user_id),
+                        None => Guessed::Unknown(&account),
+                    },
+                    client,
+                    now,
+                )
                 .await
         {
             metrics::login("rate_limited");
@@ -423,7 +430,9 @@ impl AccountService {
     ) -> AppResult<()> {
         let now = self.clock.now();
         if let Some(limiter) = &self.limiter {
-            limiter.reserve_guess(Some(actor), client, now).await?;
+            limiter
+                .reserve_guess(Guessed::Account(actor), client, now)
+                .await?;
         }
         let hash = self.users.password_hash(actor).await?;
         let ok = match hash {

@@ -202,6 +202,14 @@ impl BoardService {
         }
     }
 
+    /// Counts a new post or comment by `actor`; `RATE_LIMITED` past the per-user limit.
+    async fn reserve_create(&self, actor: &User) -> AppResult<()> {
+        match &self.limiter {
+            Some(limiter) => limiter.reserve_create(actor.id, self.clock.now()).await,
+            None => Ok(()),
+        }
+    }
+
     /// The same service with its uncached reads routed to `replica` where the request allows it.
     pub fn with_replica(self, replica: ReadReplica) -> Self {
         Self {
@@ -492,6 +500,7 @@ impl BoardService {
         if self.category_tree().await?.get(category).is_none() {
             return Err(AppError::invalid("categoryId", "no such category"));
         }
+        self.reserve_create(actor).await?;
         let id = self
             .posts
             .create(actor.id, category, &title, &content, self.clock.now())
@@ -552,6 +561,7 @@ impl BoardService {
     ) -> AppResult<Comment> {
         require_member(actor)?;
         let content = rules::comment_content(content)?;
+        self.reserve_create(actor).await?;
         let id = self
             .comments
             .create(post, actor.id, &content, self.clock.now())

@@ -29,6 +29,8 @@ pub struct Limits {
     pub sign_ups_per_client: u64,
     /// Post and comment edits per user.
     pub edits_per_user: u64,
+    /// Posts and comments created per user.
+    pub creates_per_user: u64,
     pub window: Duration,
 }
 
@@ -107,18 +109,25 @@ impl Limiter {
         Ok(())
     }
 
-    /// Reserves a password guess: against the account (by user id, whatever form of login named it) when
-    /// one is known, and always against the client.
+    /// Reserves a password guess: against the account (by user id, whatever form of login named it) and
+    /// always against the client. A login that names no account is counted against that login (its
+    /// folded form), with the same limit: the answer after five guesses does not tell an existing account
+    /// from an unknown one.
     pub async fn reserve_guess(
         &self,
-        account: Option<UserId>,
+        account: Guessed<'_>,
         client: &str,
         now: DateTime<Utc>,
     ) -> AppResult<()> {
-        let mut slots = vec![("guess_client", client.to_owned(), self.limits.per_client)];
-        if let Some(id) = account {
-            slots.push(("guess_account", id.0.to_string(), self.limits.per_account));
-        }
+        let subject = match account {
+            Guessed::Account(id) => id.0.to_string(),
+            // Hashed: a key of bounded size whatever was typed, and no login strings stored in the cache.
+            Guessed::Unknown(login) => format!("u{}", &sha256_hex(login)[..32]),
+        };
+        let slots = [
+            ("guess_client", client.to_owned(), self.limits.per_client),
+            ("guess_account", subject, self.limits.per_account),
+        ];
         self.reserve(&slots, now).await
     }
 
@@ -148,4 +157,28 @@ impl Limiter {
         let slots = [("edit_user", user.0.to_string(), self.limits.edits_per_user)];
         self.reserve(&slots, now).await
     }
+
+    /// Counts a new post or comment by `user`.
+    pub async fn reserve_create(&self, user: UserId, now: DateTime<Utc>) -> AppResult<()> {
+        let slots = [(
+            "create_user",
+            user.0.to_string(),
+            self.limits.creates_per_user,
+        )];
+        self.reserve(&slots, now).await
+    }
+}
+
+/// Whose password a guess is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Guessed<'a> {
+    /// An existing account: its name and email forms share the count.
+    Account(UserId),
+    /// No account has this login (case-folded name, or normalised email).
+    Unknown(&'a str),
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
 }

@@ -19,6 +19,29 @@ pub enum Backend {
     MariaDb,
 }
 
+/// Like `backend_tests!`, for scenarios that need a configuration of their own: `name => |c| { … }`.
+#[macro_export]
+macro_rules! configured_tests {
+    ($($name:ident => $adjust:expr),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let app = $crate::common::TestApp::spawn_with($crate::common::Backend::Sqlite, $adjust).await;
+                    super::$name(app).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "needs TEST_DATABASE_URL and TEST_REDIS_URL"]
+                async fn mariadb_redis() {
+                    let app = $crate::common::TestApp::spawn_with($crate::common::Backend::MariaDb, $adjust).await;
+                    super::$name(app).await;
+                }
+            }
+        )*
+    };
+}
+
 /// Runs a scenario once per backend: `backend_tests!(name);` expects `async fn name(app: TestApp)` in scope.
 #[macro_export]
 macro_rules! backend_tests {
@@ -121,6 +144,8 @@ pub async fn test_config(backend: Backend) -> (Config, Cleanup) {
         // Every test client is 127.0.0.1; scenarios that sign many users up are not about this limit
         // (tests/abuse.rs sets it where it is).
         sign_ups_per_client: 10_000,
+        // Scenarios that write many posts as one user are not about this limit either.
+        creates_per_user: 100_000,
         ..Config::default()
     };
     let cleanup = match backend {
