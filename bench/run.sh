@@ -164,6 +164,17 @@ t0=$(date +%s.%N)
   { cat "$WORK/seed-mariadb.out" >&2; die "seeding MariaDB failed"; }
 SEED_MARIADB_S=$(calc 1 "$(date +%s.%N) - $t0")
 cat "$WORK/seed-mariadb.out" >&2
+# Table and index sizes of the seeded MariaDB, for the scale figures: exact statistics first (ANALYZE), then
+# information_schema per table and the files on disk (which include the FULLTEXT index's own tables).
+log "measuring table sizes"
+for t in $(mysql_cmd -N -B -e "SELECT table_name FROM information_schema.TABLES WHERE table_schema = '$DB_NAME'"); do
+  mysql_cmd "$DB_NAME" -N -B -e "ANALYZE TABLE \`$t\`" >/dev/null
+done
+mysql_cmd -N -B -e "SELECT table_name, table_rows, data_length, index_length FROM information_schema.TABLES
+  WHERE table_schema = '$DB_NAME' ORDER BY data_length + index_length DESC" >"$WORK/sizes.tsv"
+DATADIR=$(mysql_cmd -N -B -e 'SELECT @@datadir')
+DISK_MIB=$(du -sm "$DATADIR/$DB_NAME" 2>/dev/null | cut -f1 || echo '')
+FTS_MIB=$(du -cm "$DATADIR/$DB_NAME"/fts_*.ibd 2>/dev/null | tail -1 | cut -f1 || echo '')
 DEMO_USER=$(sed -n 's/^demo login: \([^ ]*\) \/.*/\1/p' "$WORK/seed-mariadb.out")
 [[ -n "$DEMO_USER" ]] || die "the seed printed no demo login"
 USER_PREFIX=${DEMO_USER%-1}   # seed-<tag>
@@ -416,6 +427,13 @@ jq -n --slurpfile rows "$ROWS" --arg stamp "$STAMP" --arg commit "$COMMIT" --arg
   echo "time of the server, of wrk, and of the rest of the machine (MariaDB, Redis, anything else). (d) sends reads"
   echo "anonymously and writes (alternating createComment and votePost on the same $READ_IDS posts) as"
   echo "$LOGIN_USERS logged-in seed users. Whole run: ${ELAPSED} s."
+  echo
+  echo "MariaDB sizes after seeding (InnoDB statistics after ANALYZE TABLE; the database's files on disk:" \
+    "${DISK_MIB:-?} MiB, of which the FULLTEXT index's own tables ${FTS_MIB:-?} MiB):"
+  echo
+  echo "| table | rows (estimate) | data MiB | indexes MiB |"
+  echo "|---|--:|--:|--:|"
+  awk -F'\t' '{ printf "| %s | %s | %.1f | %.1f |\n", $1, $2, $3 / 1048576, $4 / 1048576 }' "$WORK/sizes.tsv"
 } >"$RESULTS_DIR/$STAMP.md"
 cp "$RESULTS_DIR/$STAMP.md" "$RESULTS_DIR/latest.md"
 echo
