@@ -24,8 +24,8 @@ const seenErrors = [];
 function countingFetch() {
   const requests = [];
   const fn = async (url, init) => {
-    const body = JSON.parse(init.body);
-    requests.push({ headers: new Headers(init.headers), body });
+    const body = init.body === undefined ? null : JSON.parse(init.body);
+    requests.push({ method: init.method ?? 'GET', url: String(url), headers: new Headers(init.headers), body });
     const res = await fetch(url, init);
     const text = await res.clone().text();
     try {
@@ -39,14 +39,14 @@ function countingFetch() {
   return { fn, requests };
 }
 
-function client(url, { token = null, batch = false, print, accept } = {}) {
+function client(url, { token = null, batch = false, print, accept, get = false } = {}) {
   const counter = countingFetch();
   const headers = {};
   if (token) headers.authorization = `Bearer ${token}`;
   if (accept) headers.accept = accept;
   const link = batch
     ? new BatchHttpLink({ uri: url, headers, fetch: counter.fn, batchMax: 10, batchInterval: 20 })
-    : new HttpLink({ uri: url, headers, fetch: counter.fn, ...(print ? { print } : {}) });
+    : new HttpLink({ uri: url, headers, fetch: counter.fn, useGETForQueries: get, ...(print ? { print } : {}) });
   const cache = new InMemoryCache({
     typePolicies: {
       Query: { fields: { posts: relayStylePagination(['categoryId', 'authorId', 'search', 'orderBy']) } },
@@ -125,8 +125,9 @@ async function cacheUpdatedByMutation(url, alice, postId) {
   console.log('ok normalised cache: the edit mutation updated the cached post, 2 requests in all');
 }
 
-// Walks a connection with fetchMore until hasNextPage is false; `connectionOf` finds it in a result.
-async function walk(apollo, query, variables, connectionOf, between = async () => {}) {
+// Walks a connection with fetchMore until hasNextPage (backwards: hasPreviousPage) is false; `connectionOf`
+// finds it in a result.
+async function walk(apollo, query, variables, connectionOf, between = async () => {}, backwards = false) {
   const observable = apollo.watchQuery({ query, variables });
   const sub = observable.subscribe(() => {});
   try {
@@ -134,9 +135,11 @@ async function walk(apollo, query, variables, connectionOf, between = async () =
     let pages = 1;
     for (;;) {
       const { pageInfo, edges } = connectionOf(result.data);
-      if (!pageInfo.hasNextPage) break;
+      if (!(backwards ? pageInfo.hasPreviousPage : pageInfo.hasNextPage)) break;
       await between(pages);
-      await observable.fetchMore({ variables: { after: pageInfo.endCursor } });
+      await observable.fetchMore({
+        variables: backwards ? { before: pageInfo.startCursor } : { after: pageInfo.endCursor },
+      });
       // The watcher is told of the merged list after fetchMore resolves; a list that does not grow times out.
       result = await firstValueFrom(
         observable.pipe(
@@ -234,10 +237,53 @@ async function relayPagination(url, alice, categoryId, postIds, commentPostId, c
   const comments = await walk(apollo, POST_COMMENTS, { id: commentPostId }, (d) => d.post.comments);
   assert.equal(comments.pages, Math.ceil(commentIds.length / 7));
   assertWholeConnection(comments.connection, commentIds, 'post comments');
+  assert.deepEqual(
+    comments.connection.edges.map((e) => e.node.id),
+    commentIds,
+    'oldest first',
+  );
   const cached = apollo.readQuery({ query: POST_COMMENTS, variables: { id: commentPostId } });
   assert.equal(cached.post.comments.edges.length, commentIds.length, 'the merged list is what the cache holds');
   assert.equal(cached.post.commentCount, commentIds.length);
   console.log(`ok relayStylePagination: ${commentIds.length} comments of a post in ${comments.pages} pages`);
+
+  // Backwards: the last 5, then fetchMore with before: startCursor prepends the earlier ones.
+  const POST_COMMENTS_BACKWARDS = gql`
+    query PostCommentsBackwards($id: ID!, $before: String) {
+      post(id: $id) {
+        id
+        comments(last: 5, before: $before) {
+          edges {
+            cursor
+            node {
+              id
+            }
+          }
+          pageInfo {
+            ...PageInfoParts
+          }
+        }
+      }
+    }
+    ${PAGE_INFO}
+  `;
+  const backwards = client(url, { token: alice.token });
+  const back = await walk(
+    backwards.apollo,
+    POST_COMMENTS_BACKWARDS,
+    { id: commentPostId },
+    (d) => d.post.comments,
+    async () => {},
+    true,
+  );
+  assert.equal(back.pages, Math.ceil(commentIds.length / 5));
+  assertWholeConnection(back.connection, commentIds, 'post comments, backwards');
+  assert.deepEqual(
+    back.connection.edges.map((e) => e.node.id),
+    commentIds,
+    'oldest first, the same order as forwards',
+  );
+  console.log(`ok relayStylePagination backwards: last/before reached all ${commentIds.length} comments`);
 }
 
 async function batches(url, alice, postId) {
@@ -369,7 +415,7 @@ async function partialResults(url, alice, postId) {
   console.log("ok errorPolicy 'all': data beside null for the failing field, one error with its path; null bubbles");
 }
 
-async function mediaTypes(url, alice) {
+async function mediaTypes(url, alice, postId) {
   const CATEGORIES = gql`
     query Categories {
       categories {
@@ -417,6 +463,38 @@ async function mediaTypes(url, alice) {
     return true;
   });
 
+  // Queries over GET (useGETForQueries) with variables; mutations stay POST.
+  const viaGet = client(url, { token: alice.token, get: true });
+  const ONE_POST = gql`
+    query OnePostByGet($id: ID!) {
+      post(id: $id) {
+        id
+        title
+      }
+    }
+  `;
+  const got = await viaGet.apollo.query({ query: ONE_POST, variables: { id: postId } });
+  assert.equal(got.data.post.id, postId);
+  assert.equal(viaGet.requests[0].method, 'GET');
+  assert.match(viaGet.requests[0].url, /[?&]variables=/);
+  const renamed = await viaGet.apollo.mutate({
+    mutation: gql`
+      mutation RenameByPost($input: UpdatePostInput!) {
+        updatePost(input: $input) {
+          post {
+            id
+            title
+          }
+        }
+      }
+    `,
+    variables: { input: { postId, title: 'Renamed', content: 'Renamed content' } },
+  });
+  assert.equal(renamed.data.updatePost.post.title, 'Renamed');
+  assert.equal(viaGet.requests[1].method, 'POST');
+  const cached = viaGet.apollo.readQuery({ query: ONE_POST, variables: { id: postId } });
+  assert.equal(cached.post.title, 'Renamed');
+
   // A body over the limit: 413, still a GraphQL error under the GraphQL media type …
   const hugePrint = () => `{ categories { id } } # ${'x'.repeat(1_100_000)}`;
   const huge = client(url, { token: alice.token, print: hugePrint });
@@ -434,7 +512,7 @@ async function mediaTypes(url, alice) {
     assert.equal(JSON.parse(err.bodyText).errors[0].extensions.code, 'PAYLOAD_TOO_LARGE');
     return true;
   });
-  console.log('ok media types: Accept prefers application/graphql-response+json; request errors: GraphQL errors');
+  console.log('ok media types: Accept prefers application/graphql-response+json; request errors: GraphQL errors; GET');
 }
 
 const board = await startBoard({ BOARD_BCRYPT_COST: '4' });
@@ -456,7 +534,7 @@ try {
   await relayPagination(board.url, alice, categoryId, postIds, commentPostId, commentIds);
   await batches(board.url, alice, postIds[2]);
   await partialResults(board.url, alice, postIds[3]);
-  await mediaTypes(board.url, alice);
+  await mediaTypes(board.url, alice, postIds[4]);
 
   assert.ok(seenErrors.length > 0);
   for (const e of seenErrors) {
