@@ -1,6 +1,6 @@
 // Starts `board serve` (the embedded default: SQLite + in-process cache) on a free loopback port with a
 // database of its own, and stops it again. BOARD_BIN names the binary (default: the debug build).
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -22,14 +22,15 @@ export async function startBoard(env = {}) {
   const bin = process.env.BOARD_BIN ?? resolve(fileURLToPath(new URL('.', import.meta.url)), '../../target/debug/board');
   const dir = mkdtempSync(join(tmpdir(), 'board-clients-'));
   const port = await freePort();
+  const childEnv = {
+    ...process.env,
+    DATABASE_URL: `sqlite://${join(dir, 'board.db')}`,
+    BOARD_BIND: `127.0.0.1:${port}`,
+    RUST_LOG: process.env.RUST_LOG ?? 'warn',
+    ...env,
+  };
   const child = spawn(bin, ['serve'], {
-    env: {
-      ...process.env,
-      DATABASE_URL: `sqlite://${join(dir, 'board.db')}`,
-      BOARD_BIND: `127.0.0.1:${port}`,
-      RUST_LOG: process.env.RUST_LOG ?? 'warn',
-      ...env,
-    },
+    env: childEnv,
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const base = `http://127.0.0.1:${port}`;
@@ -45,6 +46,14 @@ export async function startBoard(env = {}) {
   return {
     base,
     url: `${base}/graphql`,
+    // Runs another `board` subcommand on the same database, e.g. cli('set-role', 'ann', 'admin').
+    cli(...args) {
+      return new Promise((ok, fail) => {
+        execFile(bin, args, { env: childEnv }, (err, stdout, stderr) =>
+          err ? fail(new Error(`board ${args.join(' ')}: ${err.message}\n${stderr}`)) : ok(stdout),
+        );
+      });
+    },
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
