@@ -1,27 +1,171 @@
-//! GraphiQL, the in-browser IDE served at `/`.
+//! GraphiQL, the in-browser IDE served at `/` and `/graphiql`, entirely from files embedded in the binary: no
+//! network at build or run time. The files are built by `tools/graphiql/refresh.sh` into `graphiql/`; every asset's
+//! name carries its content's hash, so assets are cached for good and only the page itself is revalidated.
 
-use async_graphql::http::GraphiQLSource;
-use axum::response::{Html, IntoResponse};
+mod assets;
 
-/// GraphiQL, with headers that keep the page from being framed or sniffed and limit where it loads from.
-pub async fn graphiql() -> impl IntoResponse {
-    let page = GraphiQLSource::build()
-        .endpoint("/graphql")
-        .title("board — GraphiQL")
-        .finish();
+use axum::extract::Path;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// Where the page finds its assets.
+pub const ASSET_PATH: &str = "/graphiql/assets/";
+
+/// A file the page loads.
+pub struct Asset {
+    pub name: &'static str,
+    pub content_type: &'static str,
+    pub bytes: &'static [u8],
+}
+
+/// Everything from this origin, nothing from anywhere else, and no inline script.
+/// - `style-src 'unsafe-inline'`: Monaco (GraphiQL's editor) writes `<style>` elements for its themes, token colours
+///   and widgets at run time; without it the editors render unstyled. Scripts stay `'self'` only.
+/// - `worker-src 'self'`: Monaco's language services run in workers loaded from the assets.
+/// - `connect-src 'self'`: `/graphql` over HTTP and, for subscriptions, over WebSocket (CSP 3 lets `'self'` match
+///   `ws:`/`wss:` to the same host).
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; worker-src 'self'; \
+     style-src 'self' 'unsafe-inline'; font-src 'self'; img-src 'self'; connect-src 'self'; \
+     object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+const SECURITY_HEADERS: [(header::HeaderName, &str); 3] = [
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::REFERRER_POLICY, "no-referrer"),
+];
+
+/// The page: revalidated on every load, so a new binary's assets are picked up at once.
+pub async fn page() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        ],
+        SECURITY_HEADERS,
+        assets::PAGE,
+    )
+        .into_response()
+}
+
+/// One asset by name; a name that is not embedded (an old hash too) is 404.
+pub async fn asset(Path(name): Path<String>) -> Response {
+    let Some(asset) = find(&name) else {
+        return (StatusCode::NOT_FOUND, "not found\n").into_response();
+    };
     (
         [
             (
-                axum::http::header::CONTENT_SECURITY_POLICY,
-                "default-src 'self'; script-src 'self' 'unsafe-inline' https://unpkg.com; \
-                 style-src 'self' 'unsafe-inline' https://unpkg.com https://fonts.googleapis.com; \
-                 font-src 'self' https://fonts.gstatic.com data:; img-src 'self' data: https:; \
-                 connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(asset.content_type),
             ),
-            (axum::http::header::X_FRAME_OPTIONS, "DENY"),
-            (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            (axum::http::header::REFERRER_POLICY, "no-referrer"),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000, immutable"),
+            ),
         ],
-        Html(page),
+        SECURITY_HEADERS,
+        asset.bytes,
     )
+        .into_response()
+}
+
+fn find(name: &str) -> Option<&'static Asset> {
+    assets::ASSETS.iter().find(|asset| asset.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::Request;
+    use axum::routing::get;
+    use sha2::{Digest, Sha256};
+    use tower::ServiceExt;
+
+    const CHECKSUMS: &str = include_str!("graphiql/SHA256SUMS");
+
+    fn sha256(bytes: &[u8]) -> String {
+        hex::encode(Sha256::digest(bytes))
+    }
+
+    #[test]
+    fn the_checksums_cover_exactly_the_embedded_files_and_match_their_bytes() {
+        let mut listed: Vec<&str> = Vec::new();
+        for line in CHECKSUMS.lines() {
+            let (sum, name) = line.split_once("  ").expect("sha256sum format");
+            let bytes = if name == "index.html" {
+                assets::PAGE.as_bytes()
+            } else {
+                find(name)
+                    .unwrap_or_else(|| panic!("{name} is listed but not embedded"))
+                    .bytes
+            };
+            assert_eq!(sha256(bytes), sum, "{name} differs from its checksum");
+            listed.push(name);
+        }
+        for asset in assets::ASSETS {
+            assert!(
+                listed.contains(&asset.name),
+                "{} has no checksum",
+                asset.name
+            );
+        }
+        assert_eq!(listed.len(), assets::ASSETS.len() + 1);
+    }
+
+    #[test]
+    fn every_asset_name_carries_its_content_hash() {
+        // What makes `immutable` safe: changed bytes get a new name.
+        for asset in assets::ASSETS {
+            let hash = &sha256(asset.bytes)[..16];
+            assert!(
+                asset.name.contains(hash),
+                "{} is not named by its hash {hash}",
+                asset.name
+            );
+        }
+    }
+
+    #[test]
+    fn the_page_loads_embedded_assets_only() {
+        let page = assets::PAGE;
+        let referenced: Vec<&str> = page
+            .match_indices(ASSET_PATH)
+            .map(|(at, _)| {
+                let rest = &page[at + ASSET_PATH.len()..];
+                &rest[..rest.find('"').expect("a quoted URL")]
+            })
+            .collect();
+        assert_eq!(referenced.len(), 2, "a script and a style sheet: {page}");
+        for name in referenced {
+            assert!(find(name).is_some(), "{name} is not embedded");
+        }
+        assert!(!page.contains("<script>"), "no inline script");
+        assert!(!page.contains("http"), "no other origin");
+    }
+
+    async fn status_of(path: &str) -> StatusCode {
+        let router: Router = Router::new().route("/graphiql/assets/{name}", get(asset));
+        let request = Request::get(path).body(Body::empty()).expect("a request");
+        router.oneshot(request).await.expect("infallible").status()
+    }
+
+    #[tokio::test]
+    async fn a_known_asset_is_served_and_an_unknown_one_is_404() {
+        let known = &assets::ASSETS[0];
+        assert_eq!(
+            status_of(&format!("{ASSET_PATH}{}", known.name)).await,
+            StatusCode::OK
+        );
+        assert_eq!(
+            status_of(&format!("{ASSET_PATH}graphiql-0000000000000000.js")).await,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            status_of(&format!("{ASSET_PATH}..%2Findex.html")).await,
+            StatusCode::NOT_FOUND
+        );
+    }
 }

@@ -102,8 +102,9 @@ pub fn router(state: AppState) -> Router {
     }
     if state.graphiql {
         router = router
-            .route("/", get(graphiql::graphiql))
-            .route("/graphiql", get(graphiql::graphiql));
+            .route("/", get(graphiql::page))
+            .route("/graphiql", get(graphiql::page))
+            .route("/graphiql/assets/{name}", get(graphiql::asset));
     }
     let cors = cors_layer(&state.cors_allowed_origins, &state.cors_allowed_headers);
     router

@@ -26,6 +26,7 @@ fn route_of(path: &str) -> &'static str {
         "/readyz" => "/readyz",
         "/metrics" => "/metrics",
         "/robots.txt" => "/robots.txt",
+        p if p.starts_with(super::graphiql::ASSET_PATH) => "/graphiql/assets/{name}",
         p if p.starts_with("/posts/") && p.ends_with("/export.csv") => "/posts/{id}/export.csv",
         _ => "other",
     }
