@@ -153,7 +153,7 @@ flush_prefix
 # board with a clean environment per backend, run from $WORK (no board.toml of the checkout is read; the
 # BOARD_CONFIG file does not exist, which board treats as an empty file).
 COMMON_ENV=(RUST_LOG="$BENCH_RUST_LOG" BOARD_LOG_FORMAT=json BOARD_JWT_SECRET="$JWT_SECRET" BOARD_BCRYPT_COST=12
-  BOARD_LOGIN_FAILURES_PER_CLIENT=1000000 BOARD_CREATES_PER_USER=1000000 BOARD_ROUND_TRIP_HEADERS=true BOARD_CONFIG="$WORK/none.toml" PATH="$PATH")
+  BOARD_LOGIN_FAILURES_PER_CLIENT=1000000 BOARD_CREATES_PER_USER=1000000 BOARD_BCRYPT_QUEUE=1000 BOARD_ROUND_TRIP_HEADERS=true BOARD_CONFIG="$WORK/none.toml" PATH="$PATH")
 BOARD_MARIADB=(env -i "${COMMON_ENV[@]}" DATABASE_URL="$MYSQL_URL" REDIS_URL="$REDIS_URL_BENCH"
   BOARD_CACHE_PREFIX="$CACHE_PREFIX" BOARD_BIND="127.0.0.1:$PORT_MARIADB" "$BOARD")
 BOARD_SQLITE=(env -i "${COMMON_ENV[@]}" DATABASE_URL="$SQLITE_URL" BOARD_BIND="127.0.0.1:$PORT_SQLITE" "$BOARD")
@@ -174,7 +174,7 @@ mysql_cmd -N -B -e "SELECT table_name, table_rows, data_length, index_length FRO
   WHERE table_schema = '$DB_NAME' ORDER BY data_length + index_length DESC" >"$WORK/sizes.tsv"
 DATADIR=$(mysql_cmd -N -B -e 'SELECT @@datadir')
 DISK_MIB=$(du -sm "$DATADIR/$DB_NAME" 2>/dev/null | cut -f1 || echo '')
-FTS_MIB=$(du -cm "$DATADIR/$DB_NAME"/fts_*.ibd 2>/dev/null | tail -1 | cut -f1 || echo '')
+FTS_MIB=$(du -cm "$DATADIR/$DB_NAME"/[Ff][Tt][Ss]_*.ibd 2>/dev/null | tail -1 | cut -f1 || echo '')
 DEMO_USER=$(sed -n 's/^demo login: \([^ ]*\) \/.*/\1/p' "$WORK/seed-mariadb.out")
 [[ -n "$DEMO_USER" ]] || die "the seed printed no demo login"
 USER_PREFIX=${DEMO_USER%-1}   # seed-<tag>

@@ -127,6 +127,60 @@ pub fn like_pattern(term: &str) -> String {
     pattern
 }
 
+/// The index is sent at most this many of a term's bigrams once their frequencies are known: the rarest
+/// ones narrow the candidates as much as all of them would, and every bigram costs the index its whole
+/// posting list (a bigram in every post costs as much as the board is large).
+pub const MAX_SELECTIVE_GRAMS: usize = 4;
+
+/// A sample smaller than this says too little about frequencies; the term's bigrams are then used as they are.
+pub const MIN_SAMPLE_POSTS: u32 = 200;
+
+/// How many posts of a sample (the newest posts) hold each bigram token: which of a term's bigrams are
+/// rare enough to be worth asking the index for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GramFrequencies {
+    /// Posts in the sample.
+    pub posts: u32,
+    /// Posts of the sample holding each token.
+    pub holding: std::collections::HashMap<String, u32>,
+}
+
+impl GramFrequencies {
+    /// From the stored token lists (`SearchText::grams`) of the sampled posts.
+    pub fn of<'a>(gram_lists: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut sample = Self::default();
+        for grams in gram_lists {
+            sample.posts += 1;
+            for token in grams.split(' ').filter(|t| !t.is_empty()) {
+                *sample.holding.entry(token.to_owned()).or_insert(0) += 1;
+            }
+        }
+        sample
+    }
+
+    /// The tokens of [`query_tokens`] worth sending to the index: the rarest first, at most
+    /// [`MAX_SELECTIVE_GRAMS`], leaving out those held by more than half of the sample unless no other is
+    /// left (then the two rarest). Any subset is correct — the exact filter runs on the candidates — so this
+    /// only trades posting lists read for candidates filtered.
+    pub fn selective(&self, mut tokens: Vec<String>) -> Vec<String> {
+        if self.posts < MIN_SAMPLE_POSTS {
+            return tokens;
+        }
+        let held = |t: &String| self.holding.get(t).copied().unwrap_or(0);
+        tokens.sort_by_key(held);
+        let rare = tokens
+            .iter()
+            .take_while(|t| held(t) * 2 <= self.posts)
+            .count();
+        tokens.truncate(if rare == 0 {
+            2
+        } else {
+            rare.min(MAX_SELECTIVE_GRAMS)
+        });
+        tokens
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +237,34 @@ mod tests {
         assert!(long.len() <= MAX_QUERY_GRAMS);
         assert_eq!(long[0], "6162");
         assert_eq!(long.last().map(String::as_str), Some("797a"));
+    }
+
+    #[test]
+    fn the_index_is_asked_for_the_rarest_bigrams_only() {
+        // 1 000 posts "demo post #n": the bigrams of "post" are in all of them, "#7" in some, "77" in few.
+        let texts: Vec<SearchText> = (0..1000)
+            .map(|n| SearchText::of(&format!("demo post #{n}"), ""))
+            .collect();
+        let sample = GramFrequencies::of(texts.iter().map(|t| t.grams.as_str()));
+        assert_eq!(sample.posts, 1000);
+        let tokens = query_tokens("post #777");
+        assert_eq!(tokens.len(), 7);
+        let picked = sample.selective(tokens.clone());
+        let hex = |s: &str| query_tokens(s)[0].clone();
+        assert_eq!(picked.len(), 2, "{picked:?}");
+        assert_eq!(picked[0], hex("77"), "the rarest first");
+        assert!(!picked.contains(&hex("po")), "{picked:?}");
+
+        // Only common bigrams: the two rarest still narrow the candidates.
+        assert_eq!(sample.selective(query_tokens("demo post")).len(), 2);
+        // Bigrams the sample never saw are the rarest of all; at most four go.
+        assert_eq!(
+            sample.selective(query_tokens("qxzjvkw")).len(),
+            MAX_SELECTIVE_GRAMS
+        );
+        // Too small a sample: the term's bigrams as they are.
+        let small = GramFrequencies::of(texts[..10].iter().map(|t| t.grams.as_str()));
+        assert_eq!(small.selective(tokens.clone()), tokens);
     }
 
     #[test]

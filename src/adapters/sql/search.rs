@@ -9,11 +9,19 @@
 //! - **index**: the posts holding every bigram of the term, then the filter, then the order. Cheap when the
 //!   term is rare; for a term in most posts the index would hand back most of the board.
 //!
+//! The index is asked only for the rarest of a term's bigrams (by their frequencies in a sample of the newest
+//! posts, taken in the background): a bigram in every post ("po" of "post") would cost the index a posting
+//! list as long as the board while narrowing nothing.
+//!
 //! A page first walks a bounded window of [`WALK_WINDOW`] posts (one round trip). If the window fills the
 //! page, or holds the whole rest of the list, that is the answer; otherwise the term is rare and a second
 //! round trip asks the index. A count probes the same window and walks only when at least a quarter of it
 //! matches (the walk then stops after the cap + 1 matches, so it reads at most ~4 × that many
 //! rows); otherwise the index counts.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use sqlx::QueryBuilder;
@@ -21,7 +29,7 @@ use sqlx::QueryBuilder;
 use super::post_query::{order_by, push_keyset, push_post_filter};
 use super::{Db, Text, db_error, on_db};
 use crate::domain::page::{Page, PageRequest};
-use crate::domain::search::{self, SearchText};
+use crate::domain::search::{self, GramFrequencies, SearchText};
 use crate::domain::{AppResult, PostFilter, PostId, PostKey, PostOrder};
 use crate::ports::PostSearch;
 use crate::telemetry::metrics;
@@ -42,14 +50,86 @@ macro_rules! push_holds {
     }};
 }
 
+/// Posts whose bigrams are sampled to learn which bigrams are rare.
+const SAMPLE_POSTS: i64 = 2000;
+/// How often the sample is taken again (every minute while the board has fewer posts than a sample).
+const SAMPLE_EVERY: Duration = Duration::from_secs(600);
+const SAMPLE_EVERY_WHILE_SMALL: Duration = Duration::from_secs(60);
+
 pub struct SqlPostSearch {
     db: Db,
+    sample: Arc<Sample>,
+}
+
+/// Bigram frequencies in the newest posts, taken again in the background when old; a search never waits
+/// for it (it uses the previous sample, or none).
+#[derive(Default)]
+struct Sample {
+    frequencies: RwLock<Arc<GramFrequencies>>,
+    /// When the current sample was taken (`None`: never).
+    taken: Mutex<Option<Instant>>,
+    taking: AtomicBool,
 }
 
 impl SqlPostSearch {
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self {
+            db,
+            sample: Arc::default(),
+        }
     }
+
+    /// The current frequencies; starts taking a new sample (in the background, once) when it is old.
+    fn frequencies(&self) -> Arc<GramFrequencies> {
+        let current = self
+            .sample
+            .frequencies
+            .read()
+            .map(|f| Arc::clone(&f))
+            .unwrap_or_default();
+        let every = if i64::from(current.posts) < SAMPLE_POSTS {
+            SAMPLE_EVERY_WHILE_SMALL
+        } else {
+            SAMPLE_EVERY
+        };
+        let stale = self
+            .sample
+            .taken
+            .lock()
+            .map(|t| t.is_none_or(|at| at.elapsed() >= every))
+            .unwrap_or(false);
+        if stale && !self.sample.taking.swap(true, Ordering::AcqRel) {
+            let (db, sample) = (self.db.clone(), Arc::clone(&self.sample));
+            tokio::spawn(async move {
+                match take_sample(&db).await {
+                    Ok(fresh) => {
+                        if let Ok(mut f) = sample.frequencies.write() {
+                            *f = Arc::new(fresh);
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "search: could not sample bigram frequencies")
+                    }
+                }
+                if let Ok(mut t) = sample.taken.lock() {
+                    *t = Some(Instant::now());
+                }
+                sample.taking.store(false, Ordering::Release);
+            });
+        }
+        current
+    }
+}
+
+/// The bigram frequencies of the newest [`SAMPLE_POSTS`] posts (one query, outside any request).
+async fn take_sample(db: &Db) -> Result<GramFrequencies, sqlx::Error> {
+    let lists: Vec<String> = on_db!(db, pool => {
+        sqlx::query_scalar("SELECT grams FROM post_search ORDER BY post_id DESC LIMIT ?")
+            .bind(SAMPLE_POSTS)
+            .fetch_all(pool)
+            .await
+    })?;
+    Ok(GramFrequencies::of(lists.iter().map(String::as_str)))
 }
 
 /// The text around the bound match expression of an index query, and the expression: posts holding every
@@ -184,6 +264,7 @@ impl PostSearch for SqlPostSearch {
         }
 
         metrics::search_plan("index");
+        let tokens = self.frequencies().selective(tokens);
         let (head, tail, expression) = index_query(&self.db, &tokens, "p.id, p.vote_count");
         let _trip = count_db();
         let rows: Vec<(i64, i64)> = on_db!(&self.db, pool => {
@@ -246,6 +327,7 @@ impl PostSearch for SqlPostSearch {
             .map_err(db_error)
         } else {
             metrics::search_plan("index");
+            let tokens = self.frequencies().selective(tokens);
             let (head, tail, expression) = index_query(&self.db, &tokens, "1 AS one");
             on_db!(&self.db, pool => {
                 let mut query = QueryBuilder::new("SELECT COUNT(*) FROM (");
