@@ -246,21 +246,27 @@ impl App {
             replica: self.replica.clone(),
             cache: Arc::clone(&self.cache),
             max_body_bytes: self.config.max_body_bytes,
-            max_response_bytes: self.config.max_response_bytes,
             body_read_timeout: Duration::from_millis(self.config.body_read_timeout_ms),
             graphiql: self.config.graphiql,
             round_trip_headers: self.config.round_trip_headers,
             client_ip_header: self.config.client_ip_header.clone(),
             metrics_on_main: self.config.metrics_bind.is_none(),
-            request_timeout: std::time::Duration::from_millis(self.config.request_timeout_ms),
-            max_depth: self.config.max_depth,
-            max_aliases: self.config.max_aliases,
-            max_tokens: self.config.max_tokens,
             max_batch: self.config.max_batch,
             cors_allowed_origins: self.config.cors_allowed_origins.clone(),
             cors_allowed_headers: self.config.cors_allowed_headers.clone(),
-            shapes: Arc::new(graphql::partial::Shapes::from_sdl(&self.schema.sdl())),
-            documents: http::Documents::new(),
+            pipeline: Arc::new(graphql::pipeline::Pipeline::new(
+                self.schema.clone(),
+                self.services.clone(),
+                graphql::pipeline::Settings {
+                    limits: graphql::pipeline::TextLimits {
+                        max_tokens: self.config.max_tokens,
+                        max_aliases: self.config.max_aliases,
+                        max_depth: self.config.max_depth,
+                    },
+                    request_timeout: Duration::from_millis(self.config.request_timeout_ms),
+                    max_response_bytes: self.config.max_response_bytes,
+                },
+            )),
         })
     }
 

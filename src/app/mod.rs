@@ -7,7 +7,9 @@ pub mod cache_aside;
 pub mod near_cache;
 pub mod rate_limit;
 pub mod read_route;
+pub mod request_scope;
 
 pub use accounts::{AccountService, AuthSession};
 pub use board::{BoardService, ReadReplica};
 pub use cache_aside::CacheAside;
+pub use request_scope::RequestScope;
