@@ -49,6 +49,8 @@ pub enum StartError {
     Migration(sqlx::Error),
     #[error("{0}")]
     Cache(String),
+    #[error("trusted_documents: {0}")]
+    TrustedDocuments(String),
     #[error("password hasher: {0}")]
     Hasher(String),
     #[error("cannot listen on {bind}: {source}")]
@@ -67,12 +69,23 @@ pub struct App {
     pub cache: Arc<dyn Cache>,
     pub services: Services,
     pub schema: BoardSchema,
+    /// The trusted documents (`trusted_documents`), if configured: then only they run.
+    pub trusted_documents: Option<Arc<app::TrustedDocuments>>,
 }
 
 impl App {
     /// Connects to the database (migrating it when configured) and the cache, and wires the services.
     pub async fn build(config: Config) -> Result<Self, StartError> {
         config.validate()?;
+        let trusted_documents = match &config.trusted_documents {
+            None => None,
+            Some(path) => {
+                let trusted =
+                    app::TrustedDocuments::load(path).map_err(StartError::TrustedDocuments)?;
+                tracing::info!(path = %path.display(), documents = trusted.len(), "only the trusted documents run");
+                Some(Arc::new(trusted))
+            }
+        };
         let (secret, source) = config.resolve_jwt_secret()?;
         match &source {
             SecretSource::Configured => {}
@@ -218,6 +231,7 @@ impl App {
             cache,
             services,
             schema,
+            trusted_documents,
         })
     }
 
@@ -257,6 +271,14 @@ impl App {
             pipeline: Arc::new(graphql::pipeline::Pipeline::new(
                 self.schema.clone(),
                 self.services.clone(),
+                graphql::pipeline::Persisted {
+                    store: app::PersistedQueries::new(
+                        Arc::clone(&self.cache),
+                        &self.config.cache_prefix,
+                        Duration::from_secs(self.config.persisted_query_ttl_secs),
+                    ),
+                    trusted: self.trusted_documents.clone(),
+                },
                 graphql::pipeline::Settings {
                     limits: graphql::pipeline::TextLimits {
                         max_tokens: self.config.max_tokens,
@@ -265,6 +287,9 @@ impl App {
                     },
                     request_timeout: Duration::from_millis(self.config.request_timeout_ms),
                     max_response_bytes: self.config.max_response_bytes,
+                    persisted_get_max_age: Duration::from_secs(
+                        self.config.persisted_get_max_age_secs,
+                    ),
                 },
             )),
         })

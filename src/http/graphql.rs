@@ -7,13 +7,37 @@ use async_graphql::Request;
 use axum::Extension;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::header::{ACCEPT, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::header::{
+    ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, ETAG,
+    IF_NONE_MATCH, VARY,
+};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::IntoResponse;
+use sha2::{Digest, Sha256};
 
 use super::observe::ClientIp;
 use super::{REQUEST_ID, Shared};
-use crate::graphql::pipeline::{Answer, Authorization, GRAPHQL_RESPONSE_JSON, Media, Operations};
+use crate::graphql::pipeline::{
+    Answer, Authorization, GRAPHQL_RESPONSE_JSON, Incoming, Media, Operations,
+};
+
+/// One request object of a POST body: a GraphQL request, or a persisted document's id in its place.
+#[derive(serde::Deserialize)]
+struct PostedRequest {
+    #[serde(flatten)]
+    request: Request,
+    #[serde(default, rename = "documentId")]
+    document_id: Option<String>,
+}
+
+impl From<PostedRequest> for Incoming {
+    fn from(posted: PostedRequest) -> Self {
+        Self {
+            request: posted.request,
+            document_id: posted.document_id,
+        }
+    }
+}
 
 fn request_id(headers: &HeaderMap) -> String {
     headers
@@ -41,16 +65,46 @@ fn authorization_of(headers: &HeaderMap) -> Authorization {
 }
 
 /// The HTTP response for the pipeline's answer, with its round-trip counts as headers when configured.
-fn respond(answer: Answer, round_trip_headers: bool) -> axum::response::Response {
-    let mut http = (
-        answer.status,
-        [(
-            CONTENT_TYPE,
-            HeaderValue::from_static(answer.media.content_type()),
-        )],
-        answer.body,
-    )
-        .into_response();
+/// Only an answer the pipeline marks cacheable may be stored by HTTP caches (with a strong `ETag` from the
+/// body, so `If-None-Match` answers 304); every other answer is `no-store`.
+fn respond(
+    answer: Answer,
+    round_trip_headers: bool,
+    if_none_match: Option<&HeaderValue>,
+) -> axum::response::Response {
+    let content_type = HeaderValue::from_static(answer.media.content_type());
+    let mut http = match answer.max_age {
+        Some(max_age) => {
+            let etag = format!("\"{}\"", hex::encode(Sha256::digest(&answer.body)));
+            let fresh = if_none_match
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| etag_matches(v, &etag));
+            let mut http = if fresh {
+                StatusCode::NOT_MODIFIED.into_response()
+            } else {
+                (answer.status, [(CONTENT_TYPE, content_type)], answer.body).into_response()
+            };
+            let h = http.headers_mut();
+            if let Ok(value) =
+                HeaderValue::from_str(&format!("public, max-age={}", max_age.as_secs()))
+            {
+                h.insert(CACHE_CONTROL, value);
+            }
+            if let Ok(value) = HeaderValue::from_str(&etag) {
+                h.insert(ETAG, value);
+            }
+            // The answer depends on the media type asked for, and only anonymous requests are cached.
+            h.insert(VARY, HeaderValue::from_static("Accept, Authorization"));
+            http
+        }
+        None => {
+            let mut http =
+                (answer.status, [(CONTENT_TYPE, content_type)], answer.body).into_response();
+            http.headers_mut()
+                .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            http
+        }
+    };
     if round_trip_headers && let Some((db, cache)) = answer.round_trips {
         let h = http.headers_mut();
         h.insert("x-db-round-trips", HeaderValue::from(db));
@@ -59,8 +113,17 @@ fn respond(answer: Answer, round_trip_headers: bool) -> axum::response::Response
     http
 }
 
+/// Whether an `If-None-Match` value names `etag` (weak comparison, as RFC 9110 asks for this header).
+fn etag_matches(if_none_match: &str, etag: &str) -> bool {
+    let etag = etag.trim_start_matches("W/");
+    if_none_match
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
+}
+
 fn refuse(status: StatusCode, code: &str, message: &str, media: Media) -> axum::response::Response {
-    respond(Answer::refused(status, code, message, media), false)
+    respond(Answer::refused(status, code, message, media), false, None)
 }
 
 pub async fn post_graphql(
@@ -124,8 +187,9 @@ pub async fn post_graphql(
         }
     };
     let parsed = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'[') => serde_json::from_slice::<Vec<Request>>(&bytes).map(|list| (list, true)),
-        _ => serde_json::from_slice::<Request>(&bytes).map(|one| (vec![one], false)),
+        Some(b'[') => serde_json::from_slice::<Vec<PostedRequest>>(&bytes)
+            .map(|list| (list.into_iter().map(Incoming::from).collect(), true)),
+        _ => serde_json::from_slice::<PostedRequest>(&bytes).map(|one| (vec![one.into()], false)),
     };
     let (requests, batch) = match parsed {
         Ok(parsed) => parsed,
@@ -168,6 +232,7 @@ pub async fn post_graphql(
     respond(
         state.pipeline.execute(operations).await,
         state.round_trip_headers,
+        headers.get(IF_NONE_MATCH),
     )
 }
 
@@ -179,20 +244,26 @@ pub async fn get_graphql(
     uri: Uri,
 ) -> axum::response::Response {
     let media = media_of(&headers);
-    let request: Request =
-        match async_graphql::http::parse_query_string(uri.query().unwrap_or_default()) {
-            Ok(request) => request,
-            Err(err) => {
-                return refuse(
-                    StatusCode::BAD_REQUEST,
-                    "BAD_USER_INPUT",
-                    &format!("bad query string: {err}"),
-                    media,
-                );
-            }
-        };
+    let query = uri.query().unwrap_or_default();
+    let request: Request = match async_graphql::http::parse_query_string(query) {
+        Ok(request) => request,
+        Err(err) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "BAD_USER_INPUT",
+                &format!("bad query string: {err}"),
+                media,
+            );
+        }
+    };
+    let document_id = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(key, _)| key == "documentId")
+        .map(|(_, id)| id.into_owned());
     let operations = Operations {
-        requests: vec![request],
+        requests: vec![Incoming {
+            request,
+            document_id,
+        }],
         batch: false,
         queries_only: true,
         authorization: authorization_of(&headers),
@@ -203,6 +274,7 @@ pub async fn get_graphql(
     respond(
         state.pipeline.execute(operations).await,
         state.round_trip_headers,
+        headers.get(IF_NONE_MATCH),
     )
 }
 
@@ -216,4 +288,20 @@ fn is_length_limit(err: &axum::Error) -> bool {
         source = e.source();
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::etag_matches;
+
+    #[test]
+    fn if_none_match_compares_tags_weakly_and_accepts_lists_and_star() {
+        let etag = "\"abc\"";
+        assert!(etag_matches("\"abc\"", etag));
+        assert!(etag_matches("W/\"abc\"", etag));
+        assert!(etag_matches("\"x\", \"abc\"", etag));
+        assert!(etag_matches("*", etag));
+        assert!(!etag_matches("\"abd\"", etag));
+        assert!(!etag_matches("abc", etag));
+    }
 }

@@ -2,7 +2,9 @@
 //!
 //! A transport (HTTP today, WebSocket next) turns what it received into [`Operations`] and calls
 //! [`Pipeline::execute`], which
-//! 1. prepares each operation ([`prepare`]): limits checked before parsing and after, the parse cache;
+//! 1. resolves persisted operations ([`persisted`]: a hash or `documentId` to its text; trusted documents),
+//!    then prepares each operation ([`prepare`]): limits checked before parsing and after, the parse cache;
+//!    a new persisted text is registered once it passed them;
 //! 2. runs the operations that passed ([`run`]): authentication, loaders, one engine batch inside the
 //!    request's [`RequestScope`], bounded by the request timeout;
 //! 3. completes each response (codes, masked internal errors, spec partial results);
@@ -16,6 +18,7 @@ mod auth;
 mod documents;
 mod encode;
 mod observe;
+mod persisted;
 mod prepare;
 mod run;
 
@@ -29,6 +32,7 @@ use axum::http::StatusCode;
 pub use auth::Authorization;
 pub use documents::Documents;
 pub use encode::{GRAPHQL_RESPONSE_JSON, Media};
+pub use persisted::{NOT_ALLOWED, NOT_FOUND, Persisted};
 pub use prepare::TextLimits;
 
 use crate::app::RequestScope;
@@ -66,6 +70,8 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// Larger response bodies are replaced by a `QUERY_TOO_COMPLEX` error.
     pub max_response_bytes: usize,
+    /// How long HTTP caches may keep the answer to an anonymous persisted GET (zero: never).
+    pub persisted_get_max_age: Duration,
 }
 
 /// Shared by every request.
@@ -75,15 +81,33 @@ pub struct Pipeline {
     limits: TextLimits,
     request_timeout: Duration,
     max_response_bytes: usize,
+    persisted_get_max_age: Duration,
+    persisted: Persisted,
     /// The schema's output types, for spec partial results.
     shapes: Shapes,
     /// Documents parsed before, by query text.
     documents: Documents,
 }
 
+/// One GraphQL request as received.
+pub struct Incoming {
+    pub request: Request,
+    /// The persisted document it names instead of a `query` (`<hash>` or `sha256:<hash>`).
+    pub document_id: Option<String>,
+}
+
+impl From<Request> for Incoming {
+    fn from(request: Request) -> Self {
+        Self {
+            request,
+            document_id: None,
+        }
+    }
+}
+
 /// What a transport received: one request, or a batch of them.
 pub struct Operations {
-    pub requests: Vec<Request>,
+    pub requests: Vec<Incoming>,
     /// A JSON array was sent: the answer is an array of the same length.
     pub batch: bool,
     /// Only queries may run (`GET`: a mutation could be triggered by a link or an image on another site).
@@ -103,6 +127,9 @@ pub struct Answer {
     pub body: Vec<u8>,
     /// (database, cache) round trips the request made; `None` when it never reached execution.
     pub round_trips: Option<(u64, u64)>,
+    /// How long shared HTTP caches may keep the answer: set only for an anonymous persisted query sent by
+    /// `GET` that succeeded without errors. `None`: it must not be stored.
+    pub max_age: Option<Duration>,
 }
 
 impl Answer {
@@ -116,12 +143,18 @@ impl Answer {
             media,
             body,
             round_trips: None,
+            max_age: None,
         }
     }
 }
 
 impl Pipeline {
-    pub fn new(schema: BoardSchema, services: Services, settings: Settings) -> Self {
+    pub fn new(
+        schema: BoardSchema,
+        services: Services,
+        persisted: Persisted,
+        settings: Settings,
+    ) -> Self {
         let shapes = Shapes::from_sdl(&schema.sdl());
         Self {
             schema,
@@ -129,6 +162,8 @@ impl Pipeline {
             limits: settings.limits,
             request_timeout: settings.request_timeout,
             max_response_bytes: settings.max_response_bytes,
+            persisted_get_max_age: settings.persisted_get_max_age,
+            persisted,
             shapes,
             documents: Documents::new(),
         }
@@ -170,15 +205,7 @@ impl Pipeline {
             media,
         } = operations;
         let scope = RequestScope::begin();
-        let mut runnable: Vec<Request> = Vec::with_capacity(requests.len());
-        let mut prepared = Vec::with_capacity(requests.len());
-        for mut request in requests {
-            let p = prepare::prepare(&mut request, &self.limits, &self.documents);
-            if p.refused.is_none() {
-                runnable.push(request);
-            }
-            prepared.push(p);
-        }
+        let (runnable, prepared) = scope.run(self.prepare_all(requests)).await;
         if queries_only
             && prepared
                 .iter()
@@ -244,6 +271,17 @@ impl Pipeline {
                 encode::encode(&responses, batch, media, usize::MAX).unwrap_or_default()
             }
         };
+        let status = match prepared.as_slice() {
+            [only] if !batch => only.status.unwrap_or(status),
+            _ => status,
+        };
+        let cacheable = queries_only
+            && !batch
+            && status == StatusCode::OK
+            && authorization == Authorization::Absent
+            && !self.persisted_get_max_age.is_zero()
+            && matches!(prepared.as_slice(), [p] if p.source == persisted::Source::Stored && p.ty == "query" && p.refused.is_none())
+            && responses.iter().all(|r| r.errors.is_empty());
         let trips = scope.round_trips();
         observe::record(
             &observe::Requester {
@@ -261,6 +299,42 @@ impl Pipeline {
             media,
             body,
             round_trips: Some((trips.db(), trips.cache())),
+            max_age: cacheable.then_some(self.persisted_get_max_age),
         }
+    }
+
+    /// Resolves persisted operations and prepares every request; registers the new persisted texts that
+    /// passed. Answers the requests to run and what each request became, in order.
+    async fn prepare_all(&self, requests: Vec<Incoming>) -> (Vec<Request>, Vec<prepare::Prepared>) {
+        let mut runnable: Vec<Request> = Vec::with_capacity(requests.len());
+        let mut prepared = Vec::with_capacity(requests.len());
+        for Incoming {
+            mut request,
+            document_id,
+        } in requests
+        {
+            let p = match self
+                .persisted
+                .resolve(&mut request, document_id.as_deref())
+                .await
+            {
+                Err(rejected) => prepare::Prepared::rejected(&request, rejected),
+                Ok(source) => {
+                    let p = prepare::prepare(&mut request, source, &self.limits, &self.documents);
+                    if let persisted::Source::Register(hash) = &p.source
+                        && p.refused.is_none()
+                        && p.document.is_some()
+                    {
+                        self.persisted.store.put(hash, &request.query).await;
+                    }
+                    p
+                }
+            };
+            if p.refused.is_none() {
+                runnable.push(request);
+            }
+            prepared.push(p);
+        }
+        (runnable, prepared)
     }
 }

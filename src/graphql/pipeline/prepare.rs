@@ -9,6 +9,7 @@ use async_graphql::parser::types::{ExecutableDocument, OperationType};
 
 use super::Refusal;
 use super::documents::Documents;
+use super::persisted::{Rejected, Source};
 use crate::graphql::limits;
 
 /// The limits a document must stay within (configurable; see `Config`).
@@ -30,12 +31,31 @@ pub(super) struct Prepared {
     pub document: Option<Arc<ExecutableDocument>>,
     /// A refusal before any database or cache work.
     pub refused: Option<Refusal>,
+    /// The status a refusal answers when the request is not a batch (`None`: as any request error).
+    pub status: Option<axum::http::StatusCode>,
+    /// How the request named its text.
+    pub source: Source,
+}
+
+impl Prepared {
+    /// A request refused before its text was looked at.
+    pub fn rejected(request: &Request, (refusal, status): Rejected) -> Self {
+        Self {
+            name: request.operation_name.clone(),
+            ty: "unknown",
+            document: None,
+            refused: Some(refusal),
+            status,
+            source: Source::Text,
+        }
+    }
 }
 
 /// Checks `request` and hands it its parsed document (once per text: the parse cache remembers documents
 /// that passed every limit).
 pub(super) fn prepare(
     request: &mut Request,
+    source: Source,
     limits: &TextLimits,
     documents: &Documents,
 ) -> Prepared {
@@ -53,6 +73,8 @@ pub(super) fn prepare(
                     ty: "unknown",
                     document: None,
                     refused: None,
+                    status: None,
+                    source,
                 };
             }
             Err(refusal) => {
@@ -61,6 +83,8 @@ pub(super) fn prepare(
                     ty: "unknown",
                     document: None,
                     refused: Some(refusal),
+                    status: None,
+                    source,
                 };
             }
         },
@@ -88,12 +112,16 @@ pub(super) fn prepare(
             ty,
             document: Some(document),
             refused: None,
+            status: None,
+            source,
         },
         None => Prepared {
             name: request.operation_name.clone(),
             ty: "unknown",
             document: Some(document),
             refused: None,
+            status: None,
+            source,
         },
     }
 }
