@@ -156,6 +156,13 @@ pub struct Config {
     pub cors_allowed_headers: Vec<String>,
     /// On SIGTERM, in-flight requests get this long to finish before the process exits.
     pub shutdown_grace_secs: u64,
+    /// How long a text registered by an automatic persisted query (Apollo APQ) is kept in the cache.
+    pub persisted_query_ttl_secs: u64,
+    /// `Cache-Control: public, max-age=…` of an anonymous persisted GET that succeeded; 0: never cacheable.
+    pub persisted_get_max_age_secs: u64,
+    /// A manifest of trusted documents (graphql-codegen's `persisted-documents.json`): when set, only its
+    /// documents run. Unset: any operation runs.
+    pub trusted_documents: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -212,6 +219,9 @@ impl Default for Config {
                 .map(|h| (*h).to_owned())
                 .collect(),
             shutdown_grace_secs: 20,
+            persisted_query_ttl_secs: 24 * 60 * 60,
+            persisted_get_max_age_secs: 60,
+            trusted_documents: None,
         }
     }
 }
@@ -273,6 +283,12 @@ impl fmt::Debug for Config {
             .field("cors_allowed_origins", &self.cors_allowed_origins)
             .field("cors_allowed_headers", &self.cors_allowed_headers)
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
+            .field("persisted_query_ttl_secs", &self.persisted_query_ttl_secs)
+            .field(
+                "persisted_get_max_age_secs",
+                &self.persisted_get_max_age_secs,
+            )
+            .field("trusted_documents", &self.trusted_documents)
             .finish()
     }
 }
@@ -381,6 +397,11 @@ impl Config {
         {
             return Err(ConfigError::Invalid(
                 "header_read_timeout_ms, body_read_timeout_ms, idle_timeout_ms, max_connections and bcrypt_queue must be positive".into(),
+            ));
+        }
+        if self.persisted_query_ttl_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "BOARD_PERSISTED_QUERY_TTL_SECS must be positive".into(),
             ));
         }
         if self.access_token_ttl_secs == 0 || self.refresh_token_ttl_secs == 0 {

@@ -49,6 +49,8 @@ pub enum StartError {
     Migration(sqlx::Error),
     #[error("{0}")]
     Cache(String),
+    #[error("trusted_documents: {0}")]
+    TrustedDocuments(String),
     #[error("password hasher: {0}")]
     Hasher(String),
     #[error("cannot listen on {bind}: {source}")]
@@ -67,12 +69,23 @@ pub struct App {
     pub cache: Arc<dyn Cache>,
     pub services: Services,
     pub schema: BoardSchema,
+    /// The trusted documents (`trusted_documents`), if configured: then only they run.
+    pub trusted_documents: Option<Arc<app::TrustedDocuments>>,
 }
 
 impl App {
     /// Connects to the database (migrating it when configured) and the cache, and wires the services.
     pub async fn build(config: Config) -> Result<Self, StartError> {
         config.validate()?;
+        let trusted_documents = match &config.trusted_documents {
+            None => None,
+            Some(path) => {
+                let trusted =
+                    app::TrustedDocuments::load(path).map_err(StartError::TrustedDocuments)?;
+                tracing::info!(path = %path.display(), documents = trusted.len(), "only the trusted documents run");
+                Some(Arc::new(trusted))
+            }
+        };
         let (secret, source) = config.resolve_jwt_secret()?;
         match &source {
             SecretSource::Configured => {}
@@ -219,6 +232,7 @@ impl App {
             cache,
             services,
             schema,
+            trusted_documents,
         })
     }
 
@@ -247,21 +261,38 @@ impl App {
             replica: self.replica.clone(),
             cache: Arc::clone(&self.cache),
             max_body_bytes: self.config.max_body_bytes,
-            max_response_bytes: self.config.max_response_bytes,
             body_read_timeout: Duration::from_millis(self.config.body_read_timeout_ms),
             graphiql: self.config.graphiql,
             round_trip_headers: self.config.round_trip_headers,
             client_ip_header: self.config.client_ip_header.clone(),
             metrics_on_main: self.config.metrics_bind.is_none(),
-            request_timeout: std::time::Duration::from_millis(self.config.request_timeout_ms),
-            max_depth: self.config.max_depth,
-            max_aliases: self.config.max_aliases,
-            max_tokens: self.config.max_tokens,
             max_batch: self.config.max_batch,
             cors_allowed_origins: self.config.cors_allowed_origins.clone(),
             cors_allowed_headers: self.config.cors_allowed_headers.clone(),
-            shapes: Arc::new(graphql::partial::Shapes::from_sdl(&self.schema.sdl())),
-            documents: http::Documents::new(),
+            pipeline: Arc::new(graphql::pipeline::Pipeline::new(
+                self.schema.clone(),
+                self.services.clone(),
+                graphql::pipeline::Persisted {
+                    store: app::PersistedQueries::new(
+                        Arc::clone(&self.cache),
+                        &self.config.cache_prefix,
+                        Duration::from_secs(self.config.persisted_query_ttl_secs),
+                    ),
+                    trusted: self.trusted_documents.clone(),
+                },
+                graphql::pipeline::Settings {
+                    limits: graphql::pipeline::TextLimits {
+                        max_tokens: self.config.max_tokens,
+                        max_aliases: self.config.max_aliases,
+                        max_depth: self.config.max_depth,
+                    },
+                    request_timeout: Duration::from_millis(self.config.request_timeout_ms),
+                    max_response_bytes: self.config.max_response_bytes,
+                    persisted_get_max_age: Duration::from_secs(
+                        self.config.persisted_get_max_age_secs,
+                    ),
+                },
+            )),
         })
     }
 

@@ -9,6 +9,7 @@ pub mod limits;
 pub mod loaders;
 mod mutation;
 pub mod partial;
+pub mod pipeline;
 mod query;
 pub mod types;
 

@@ -1,7 +1,5 @@
 //! The HTTP edge: the axum router, request ids, GraphQL over HTTP, health and readiness.
 
-mod documents;
-pub use documents::Documents;
 mod export;
 mod graphiql;
 mod graphql;
@@ -18,6 +16,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::adapters::sql::Db;
+use crate::graphql::pipeline::Pipeline;
 use crate::graphql::{BoardSchema, Services};
 use crate::ports::Cache;
 
@@ -33,8 +32,6 @@ pub struct AppState {
     pub replica: Option<Db>,
     pub cache: Arc<dyn Cache>,
     pub max_body_bytes: usize,
-    /// Larger GraphQL responses are replaced by a `QUERY_TOO_COMPLEX` error.
-    pub max_response_bytes: usize,
     /// The whole request body must arrive within this.
     pub body_read_timeout: std::time::Duration,
     pub graphiql: bool,
@@ -43,21 +40,14 @@ pub struct AppState {
     pub client_ip_header: Option<String>,
     /// Serve `/metrics` on the main listener (off when it has a listener of its own).
     pub metrics_on_main: bool,
-    /// A GraphQL request still running after this is stopped and answered `SERVICE_UNAVAILABLE`.
-    pub request_timeout: std::time::Duration,
-    /// Deepest nesting of schema fields (introspection is bounded on its own).
-    pub max_depth: usize,
-    pub max_aliases: usize,
-    pub max_tokens: usize,
+    /// Operations in one batched request.
     pub max_batch: usize,
     /// Origins allowed to call the API from a browser (CORS); empty: none.
     pub cors_allowed_origins: Vec<String>,
     /// Request headers such a browser may send.
     pub cors_allowed_headers: Vec<String>,
-    /// The schema's output types, for spec partial results.
-    pub shapes: Arc<crate::graphql::partial::Shapes>,
-    /// Documents parsed before, by query text.
-    pub documents: documents::Documents,
+    /// What every GraphQL operation goes through, whatever its transport.
+    pub pipeline: Arc<Pipeline>,
 }
 
 /// CORS for the configured origins only. Tokens travel in the `Authorization` header, never in cookies,

@@ -1,0 +1,113 @@
+//! Execution of the operations that passed preparation: authentication, the request's loaders, one engine
+//! batch inside the request scope, bounded by the request timeout.
+
+use std::sync::Arc;
+
+use async_graphql::{BatchRequest, BatchResponse, Request, Response};
+use tracing::Instrument;
+
+use super::Pipeline;
+use super::auth::{Authorization, authenticate};
+use crate::app::{RequestScope, read_route};
+use crate::domain::{AppError, UserId};
+use crate::graphql::RequestContext;
+use crate::graphql::batches::{RequestBatches, drive};
+use crate::graphql::errors::error_response;
+use crate::graphql::loaders::Loaders;
+
+/// One request's execution.
+pub(super) struct Run<'a> {
+    pub pipeline: &'a Pipeline,
+    pub scope: &'a RequestScope,
+    pub credentials: &'a Authorization,
+    pub request_id: &'a str,
+    pub client_ip: &'a str,
+    /// Whether any operation is not a query (then every read goes to the primary).
+    pub writes: bool,
+}
+
+/// Executes `runnable` and answers one response per request, in order, with the viewer (`None`:
+/// anonymous, or refused). A refused token answers every operation with the refusal.
+pub(super) async fn execute(
+    run: Run<'_>,
+    runnable: Vec<Request>,
+) -> (Vec<Response>, Option<UserId>) {
+    let Run {
+        pipeline,
+        scope,
+        credentials,
+        request_id,
+        client_ip,
+        writes,
+    } = run;
+    let runs = runnable.len();
+    let batches = RequestBatches::new();
+    let board = &pipeline.services.board;
+    let mut viewer = None;
+    // Boxed once here, so the wrappers below (timeout, span, scope) move a pointer, not the whole
+    // execution state.
+    let work = Box::pin(async {
+        if runnable.is_empty() {
+            return Vec::new();
+        }
+        let users = Loaders::users(Arc::clone(&pipeline.services.accounts), &batches);
+        let actor = match authenticate(&pipeline.services.accounts, credentials, &users).await {
+            Ok(actor) => actor,
+            // Every operation of the batch answers the refusal.
+            Err(err) => {
+                return (0..runnable.len())
+                    .map(|_| error_response(&err, request_id))
+                    .collect();
+            }
+        };
+        viewer = actor.as_ref().map(|a| a.id);
+        if board.has_replica() && !writes {
+            read_route::allow_replica(board.replica_allowed_for(viewer).await);
+        }
+        let loaders = Loaders::new(
+            users,
+            Arc::clone(&pipeline.services.board),
+            actor.as_ref().map(|a| a.id),
+            &batches,
+        );
+        let context = Arc::new(RequestContext {
+            actor,
+            request_id: request_id.to_owned(),
+            client_ip: client_ip.to_owned(),
+            loaders,
+        });
+        match pipeline
+            .schema
+            .execute_batch(BatchRequest::Batch(runnable).data(context))
+            .await
+        {
+            BatchResponse::Single(r) => vec![r],
+            BatchResponse::Batch(list) => list,
+        }
+    });
+    // Every event of the request (batches, slow queries, errors) carries its id.
+    let span = tracing::info_span!("request", request_id = %request_id);
+    let bounded = tokio::time::timeout(
+        pipeline.request_timeout,
+        drive(Arc::clone(&batches), work).instrument(span),
+    );
+    let executed = scope.run(bounded).await;
+    if writes && let Some(writer) = viewer {
+        // Before the answer leaves: the writer's next request, on any process, reads the primary.
+        scope.run(board.record_write(writer)).await;
+    }
+    let responses = match executed {
+        Ok(list) => list,
+        Err(_) => {
+            tracing::warn!(request_id = %request_id, timeout = ?pipeline.request_timeout, "request timed out");
+            let err = AppError::Unavailable(format!(
+                "the request took longer than {} ms and was stopped; retry later",
+                pipeline.request_timeout.as_millis()
+            ));
+            (0..runs)
+                .map(|_| error_response(&err, request_id))
+                .collect()
+        }
+    };
+    (responses, viewer)
+}
