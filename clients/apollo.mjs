@@ -25,8 +25,10 @@ function countingFetch() {
   const requests = [];
   const fn = async (url, init) => {
     const body = init.body === undefined ? null : JSON.parse(init.body);
-    requests.push({ method: init.method ?? 'GET', url: String(url), headers: new Headers(init.headers), body });
+    const request = { method: init.method ?? 'GET', url: String(url), headers: new Headers(init.headers), body };
+    requests.push(request);
     const res = await fetch(url, init);
+    request.status = res.status;
     const text = await res.clone().text();
     try {
       const parsed = JSON.parse(text);
@@ -434,6 +436,7 @@ async function mediaTypes(url, alice, postId) {
     assert.ok(err.errors[0].locations[0].line >= 1);
     return true;
   });
+  assert.equal(broken.requests[0].status, 400);
   const accept = broken.requests[0].headers.get('accept');
   assert.match(accept, /^application\/graphql-response\+json,/, `Apollo 4 prefers the GraphQL media type: ${accept}`);
 
@@ -454,6 +457,7 @@ async function mediaTypes(url, alice, postId) {
     assert.equal(err.errors[0].extensions.code, 'UNAUTHENTICATED');
     return true;
   });
+  assert.equal(badToken.requests[0].status, 401);
 
   // A client that accepts only application/json gets 200 and the same GraphQL error.
   const legacy = client(url, { token: alice.token, print: () => '{ categories { id ', accept: 'application/json' });
@@ -462,6 +466,7 @@ async function mediaTypes(url, alice, postId) {
     assert.equal(err.errors[0].extensions.code, 'BAD_USER_INPUT');
     return true;
   });
+  assert.equal(legacy.requests[0].status, 200);
 
   // Queries over GET (useGETForQueries) with variables; mutations stay POST.
   const viaGet = client(url, { token: alice.token, get: true });
@@ -503,6 +508,7 @@ async function mediaTypes(url, alice, postId) {
     assert.equal(err.errors[0].extensions.code, 'PAYLOAD_TOO_LARGE');
     return true;
   });
+  assert.equal(huge.requests[0].status, 413);
   // … and, for a client accepting only application/json, a ServerError with the status (Apollo does not read
   // a non-2xx application/json body as a GraphQL result), the code still in the body.
   const hugeLegacy = client(url, { token: alice.token, print: hugePrint, accept: 'application/json' });

@@ -33,6 +33,9 @@ export async function startBoard(env = {}) {
     env: childEnv,
     stdio: ['ignore', 'inherit', 'inherit'],
   });
+  // A script that dies without stop() (an uncaught error, process.exit in a tool) must not leave the server.
+  const reap = () => child.kill('SIGTERM');
+  process.once('exit', reap);
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 300; i += 1) {
     if (child.exitCode !== null) throw new Error(`board exited with ${child.exitCode}`);
@@ -55,6 +58,7 @@ export async function startBoard(env = {}) {
       });
     },
     async stop() {
+      process.off('exit', reap);
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
       rmSync(dir, { recursive: true, force: true });
