@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The codes an error may carry; `INTERNAL` is deliberately absent.
-const ALLOWED_CODES: [&str; 9] = [
+const ALLOWED_CODES: [&str; 11] = [
     "UNAUTHENTICATED",
     "FORBIDDEN",
     "NOT_FOUND",
@@ -42,6 +42,10 @@ const ALLOWED_CODES: [&str; 9] = [
     "QUERY_TOO_COMPLEX",
     "PAYLOAD_TOO_LARGE",
     "SERVICE_UNAVAILABLE",
+    // Persisted operations: a hash the server does not know (the client retries with the text), and a text
+    // that trusted-documents mode does not list.
+    "PERSISTED_QUERY_NOT_FOUND",
+    "PERSISTED_QUERY_NOT_ALLOWED",
 ];
 
 const MIB: usize = 1024 * 1024;
