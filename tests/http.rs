@@ -191,6 +191,128 @@ async fn health_readiness_robots_and_graphiql() {
     assert_eq!(get("/nope").await.unwrap().status(), 404);
 }
 
+/// The quoted or parenthesised references to `/graphiql/assets/…` files (or, relative, to the files beside a
+/// style sheet) in `text`.
+fn asset_names(text: &str, prefix: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(prefix) {
+        rest = &rest[at + prefix.len()..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
+            .unwrap_or(rest.len());
+        if end > 0 {
+            names.push(rest[..end].to_owned());
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[tokio::test]
+async fn graphiql_comes_from_the_binary_with_a_strict_csp_and_immutable_assets() {
+    let app = app().await;
+    let get = |path: String| app.client().get(format!("{}{path}", app.base)).send();
+
+    let page = get("/".into()).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let headers = page.headers().clone();
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    assert_eq!(headers["cache-control"], "no-cache");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    for directive in csp.split(';').map(str::trim) {
+        let mut words = directive.split_whitespace();
+        let name = words.next().unwrap();
+        for source in words {
+            let allowed = match source {
+                "'self'" | "'none'" => true,
+                // Monaco writes <style> elements at run time; scripts stay 'self' only.
+                "'unsafe-inline'" => name == "style-src",
+                _ => false,
+            };
+            assert!(allowed, "{name} allows {source}: {csp}");
+        }
+    }
+    for needed in [
+        "default-src 'self'",
+        "script-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(needed), "{needed}: {csp}");
+    }
+    let html = page.text().await.unwrap();
+    assert!(
+        !html.contains("http:") && !html.contains("https:") && !html.contains("//"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("<script>") && !html.contains("style="),
+        "nothing inline: {html}"
+    );
+    assert_eq!(
+        get("/graphiql".into()).await.unwrap().text().await.unwrap(),
+        html
+    );
+
+    // Every asset the page references, and the ones those reference (fonts and images in the style sheet, Monaco's
+    // workers in the script), is served with its type and cached for good.
+    let mut pending = asset_names(&html, "/graphiql/assets/");
+    assert!(
+        pending.iter().any(|n| n.ends_with(".js")) && pending.iter().any(|n| n.ends_with(".css"))
+    );
+    let mut seen = Vec::new();
+    while let Some(name) = pending.pop() {
+        if seen.contains(&name) {
+            continue;
+        }
+        let asset = get(format!("/graphiql/assets/{name}")).await.unwrap();
+        assert_eq!(asset.status(), 200, "{name}");
+        assert_eq!(
+            asset.headers()["cache-control"],
+            "public, max-age=31536000, immutable",
+            "{name}"
+        );
+        assert_eq!(asset.headers()["x-content-type-options"], "nosniff");
+        let expected = match name.rsplit('.').next().unwrap() {
+            "js" => "text/javascript; charset=utf-8",
+            "css" => "text/css; charset=utf-8",
+            "woff2" => "font/woff2",
+            "woff" => "font/woff",
+            "ttf" => "font/ttf",
+            "png" => "image/png",
+            "svg" => "image/svg+xml",
+            other => panic!("{name}: unexpected kind of asset {other}"),
+        };
+        assert_eq!(asset.headers()["content-type"], expected, "{name}");
+        let body = asset.bytes().await.unwrap();
+        if name.ends_with(".css") {
+            pending.extend(asset_names(&String::from_utf8_lossy(&body), "url("));
+        } else if name.starts_with("graphiql-") && name.ends_with(".js") {
+            let script = String::from_utf8_lossy(&body);
+            let workers: Vec<String> = asset_names(&script, "\"")
+                .into_iter()
+                .filter(|n| n.contains(".worker-") && n.ends_with(".js"))
+                .collect();
+            assert_eq!(
+                workers.len(),
+                3,
+                "editor, JSON and GraphQL workers: {workers:?}"
+            );
+            pending.extend(workers);
+        }
+        seen.push(name);
+    }
+    assert!(seen.len() > 6, "page, fonts and workers: {seen:?}");
+    let missing = get("/graphiql/assets/graphiql-0000000000000000.js".into())
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+}
+
 #[tokio::test]
 async fn graphiql_and_introspection_can_be_switched_off() {
     let app = TestApp::spawn_with(Backend::Sqlite, |c| {

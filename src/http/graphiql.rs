@@ -19,8 +19,9 @@ pub struct Asset {
 }
 
 /// Everything from this origin, nothing from anywhere else, and no inline script.
-/// - `style-src 'unsafe-inline'`: Monaco (GraphiQL's editor) writes `<style>` elements for its themes, token colours
-///   and widgets at run time; without it the editors render unstyled. Scripts stay `'self'` only.
+/// - `style-src 'unsafe-inline'`: Monaco (GraphiQL's editor) writes `<style>` elements and `style` attributes in
+///   markup for its themes, token colours and widgets at run time; under `style-src 'self'` Chromium refuses them
+///   and the editors render broken. Scripts stay `'self'` only.
 /// - `worker-src 'self'`: Monaco's language services run in workers loaded from the assets.
 /// - `connect-src 'self'`: `/graphql` over HTTP and, for subscriptions, over WebSocket (CSP 3 lets `'self'` match
 ///   `ws:`/`wss:` to the same host).
@@ -138,7 +139,11 @@ mod tests {
                 &rest[..rest.find('"').expect("a quoted URL")]
             })
             .collect();
-        assert_eq!(referenced.len(), 2, "a script and a style sheet: {page}");
+        assert_eq!(
+            referenced.len(),
+            3,
+            "an icon, a style sheet and a script: {page}"
+        );
         for name in referenced {
             assert!(find(name).is_some(), "{name} is not embedded");
         }

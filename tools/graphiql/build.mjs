@@ -119,6 +119,16 @@ if (!scriptName || !styleName) {
   throw new Error('esbuild produced no script or no style sheet');
 }
 
+// The page's icon (without one, browsers ask for /favicon.ico and log its 404): GraphQL's hexagon in GraphiQL's pink.
+const iconName = addAsset(
+  'favicon',
+  'svg',
+  Buffer.from(
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><path fill="none" stroke="#d60590" stroke-width="2.5" ' +
+      'd="M16 3 27.3 9.5v13L16 29 4.7 22.5v-13z"/><circle cx="16" cy="16" r="4" fill="#d60590"/></svg>\n',
+  ),
+);
+
 // 3. The page: no inline script or style, so the CSP can say 'self' for both.
 const page = `<!doctype html>
 <html lang="en">
@@ -126,6 +136,7 @@ const page = `<!doctype html>
     <meta charset="utf-8">
     <meta name="viewport" content="width=device-width, initial-scale=1">
     <title>board — GraphiQL</title>
+    <link rel="icon" type="image/svg+xml" href="${ASSET_PATH}${iconName}">
     <link rel="stylesheet" href="${ASSET_PATH}${styleName}">
     <script type="module" src="${ASSET_PATH}${scriptName}"></script>
   </head>

@@ -13,6 +13,11 @@ pub const ASSETS: &[Asset] = &[
         bytes: include_bytes!("editor.worker-8bb12a240994eae1.js"),
     },
     Asset {
+        name: "favicon-e17332904a8752fc.svg",
+        content_type: "image/svg+xml",
+        bytes: include_bytes!("favicon-e17332904a8752fc.svg"),
+    },
+    Asset {
         name: "font-0f1d5219934e96e8.ttf",
         content_type: "font/ttf",
         bytes: include_bytes!("font-0f1d5219934e96e8.ttf"),
@@ -193,9 +198,9 @@ pub const ASSETS: &[Asset] = &[
         bytes: include_bytes!("graphiql-8f69c7f2d7489684.css"),
     },
     Asset {
-        name: "graphiql-9ff7ea7cee257329.js",
+        name: "graphiql-983e0ab37c5a143c.js",
         content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("graphiql-9ff7ea7cee257329.js"),
+        bytes: include_bytes!("graphiql-983e0ab37c5a143c.js"),
     },
     Asset {
         name: "graphql.worker-4b8100460819db4f.js",

@@ -18,16 +18,19 @@ globalThis.MonacoEnvironment = {
 
 // The header editor takes JSON with comments: the template below sends nothing until it is uncommented.
 const DEFAULT_HEADERS = `{
-  // Signed in? Paste the accessToken that signUp / signIn / refreshToken answered
-  // and remove the two slashes in front of "Authorization":
+  // Signed in? Uncomment the line below and put
+  // the accessToken of signUp / signIn / refreshToken
+  // in place of <accessToken>:
   // "Authorization": "Bearer <accessToken>"
 }`;
 
-const DEFAULT_QUERY = `# board's GraphQL API. Ctrl-Enter runs the operation, Ctrl-Space completes,
-# the book icon on the left opens the documentation of every type and field.
-#
-# Sign up or sign in with a mutation, put the accessToken in the Headers pane below,
-# then ask for yourself with { viewer { id name email role } }.
+const DEFAULT_QUERY = `# board's GraphQL API.
+#   Run: Ctrl-Enter or the pink button
+#   Complete: Ctrl-Space
+#   Documentation: the book icon on the left
+# Sign up or sign in with a mutation, put the
+# accessToken in the Headers pane below, then
+# ask for yourself: { viewer { id name role } }
 
 {
   categories {

@@ -1,0 +1,168 @@
+// The GraphiQL page in headless Chromium against a fresh `board serve`, with every request to a host other than
+// the loopback refused (and any attempt a failure): the page must come entirely from the binary. It checks that
+// GraphiQL renders with the Authorization template in its header editor, that the documentation explorer lists
+// Query's fields, and that a query typed into the editor runs with the run button and shows its result.
+// CHROMIUM names the browser (default: Debian's /usr/bin/chromium). Exits non-zero on any failure.
+import puppeteer from 'puppeteer-core';
+import { startBoard } from './lib/server.mjs';
+
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const TIMEOUT = 30_000;
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+const offOrigin = []; // requests to anywhere but the loopback, all refused
+const consoleErrors = []; // console errors, uncaught exceptions and failed requests
+const graphqlRequests = []; // what the page sent to /graphql
+const workers = new Set(); // Monaco's workers the page started
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+  console.log(`ok: ${message}`);
+}
+
+/** The text of the Monaco editor inside `selector`, line by line. */
+async function editorText(page, selector) {
+  return page.$eval(selector, (el) =>
+    [...el.querySelectorAll('.view-line')]
+      .sort((a, b) => parseFloat(a.style.top) - parseFloat(b.style.top))
+      .map((line) => line.textContent.replace(/\u00a0/g, ' '))
+      .join('\n'),
+  );
+}
+
+async function clickByText(page, selector, text) {
+  const handles = await page.$$(selector);
+  for (const handle of handles) {
+    if ((await handle.evaluate((el) => el.textContent.trim())) === text) {
+      await handle.click();
+      return;
+    }
+  }
+  throw new Error(`no ${selector} reads "${text}"`);
+}
+
+const board = await startBoard();
+const browser = await puppeteer.launch({
+  executablePath: CHROMIUM,
+  headless: true,
+  args: [
+    // CI runs as root, where Chromium's sandbox cannot start.
+    ...(process.getuid?.() === 0 ? ['--no-sandbox'] : []),
+    '--disable-gpu',
+    '--disable-dev-shm-usage',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-default-apps',
+    '--disable-sync',
+  ],
+});
+let failed = false;
+try {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(TIMEOUT);
+  await page.setViewport({ width: 1400, height: 900 });
+  await page.setRequestInterception(true);
+  page.on('request', (request) => {
+    const url = new URL(request.url());
+    if (!['http:', 'ws:'].includes(url.protocol) || !LOOPBACK.has(url.hostname)) {
+      offOrigin.push(request.url());
+      request.abort('blockedbyclient');
+      return;
+    }
+    if (url.pathname.includes('.worker-')) workers.add(url.pathname.split('/').pop().split('-')[0]);
+    if (url.pathname === '/graphql') {
+      graphqlRequests.push({ headers: request.headers(), body: request.postData() ?? '' });
+    }
+    request.continue();
+  });
+  page.on('console', (message) => {
+    if (message.type() === 'error') consoleErrors.push(`console: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => consoleErrors.push(`uncaught: ${error.message}`));
+  page.on('response', (response) => {
+    if (response.status() >= 400) consoleErrors.push(`HTTP ${response.status()}: ${response.url()}`);
+  });
+  page.on('requestfailed', (request) => {
+    if (!offOrigin.includes(request.url())) {
+      consoleErrors.push(`request failed: ${request.url()} ${request.failure()?.errorText}`);
+    }
+  });
+
+  // 0. The guard itself: a request to another host from a blank page is seen and refused.
+  await page.evaluate(() => fetch('http://example.com/canary').catch(() => {}));
+  check(offOrigin.length === 1 && offOrigin[0].startsWith('http://example.com/'), 'a request to another host is refused');
+  offOrigin.length = 0;
+  consoleErrors.length = 0;
+
+  // 1. The page renders: GraphiQL's operation editor (Monaco) and the header editor with its template.
+  await page.goto(`${board.base}/`, { waitUntil: 'load' });
+  await page.waitForSelector('.graphiql-query-editor .monaco-editor .view-lines');
+  check(true, 'GraphiQL renders its operation editor');
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll('.graphiql-editor-tool .view-line')].some((l) =>
+      l.textContent.includes('Authorization'),
+    ),
+  );
+  const headers = await editorText(page, '.graphiql-editor-tool');
+  check(headers.includes('"Authorization": "Bearer <accessToken>"'), 'the header editor shows the Authorization template');
+
+  // 2. The documentation explorer lists Query's fields (GraphiQL fetched the schema by introspection).
+  await page.click('button[aria-label="Show Documentation Explorer"]');
+  await page.waitForSelector('.graphiql-doc-explorer a.graphiql-doc-explorer-type-name');
+  await clickByText(page, '.graphiql-doc-explorer a.graphiql-doc-explorer-type-name', 'Query');
+  await page.waitForSelector('.graphiql-doc-explorer-field-name');
+  const fields = await page.$$eval('.graphiql-doc-explorer-field-name', (els) => els.map((el) => el.textContent.trim()));
+  for (const field of ['posts', 'categories', 'viewer']) {
+    check(fields.includes(field), `the documentation explorer lists Query.${field}`);
+  }
+  console.log(`Query's fields in the explorer: ${fields.join(', ')}`);
+
+  // 3. A query typed into the editor runs with the run button and its result shows in the result pane.
+  const query = '{ __typename categories { id name } }';
+  // Into the first line's text (the line's middle may sit under the editor's toolbar).
+  const line = await (await page.$('.graphiql-query-editor .monaco-editor .view-line')).boundingBox();
+  await page.mouse.click(line.x + 10, line.y + line.height / 2);
+  await page.waitForSelector('.graphiql-query-editor .monaco-editor.focused');
+  await page.keyboard.down('Control');
+  await page.keyboard.press('KeyA');
+  await page.keyboard.up('Control');
+  await page.keyboard.press('Backspace');
+  await page.keyboard.sendCharacter(query);
+  const typed = await editorText(page, '.graphiql-query-editor');
+  check(typed.trim() === query, `the operation editor holds the typed query (${JSON.stringify(typed.trim())})`);
+  check(workers.has('graphql.worker'), `Monaco's GraphQL language service runs in its worker (${[...workers].join(', ')})`);
+  const sentBefore = graphqlRequests.length;
+  await page.click('button.graphiql-execute-button');
+  await page.waitForFunction(
+    () => (document.querySelector('.result-window .view-lines')?.textContent ?? '').includes('__typename'),
+  );
+  const result = JSON.parse(await editorText(page, '.result-window'));
+  check(result.data?.__typename === 'Query', 'the result pane shows { "__typename": "Query" }');
+  const names = (result.data?.categories ?? []).map((c) => c.name);
+  check(names.length > 0, `the result pane lists the seeded categories (${names.join(', ')})`);
+  check(!result.errors, 'the result has no errors');
+  const sent = graphqlRequests.slice(sentBefore).find((r) => r.body.includes('categories'));
+  check(sent !== undefined, 'the run button sent the query to /graphql');
+  check(!('authorization' in sent.headers), 'the commented Authorization template is not sent');
+} catch (error) {
+  failed = true;
+  console.error(`FAIL: ${error.message}`);
+} finally {
+  // GRAPHIQL_SCREENSHOT=<file.png> keeps a picture of how the page ended.
+  const page = (await browser.pages()).at(-1);
+  if (page && process.env.GRAPHIQL_SCREENSHOT) {
+    await page.screenshot({ path: process.env.GRAPHIQL_SCREENSHOT });
+    console.log(`screenshot: ${process.env.GRAPHIQL_SCREENSHOT}`);
+  }
+  await browser.close();
+  await board.stop();
+}
+
+console.log(`requests to other hosts: ${offOrigin.length}`);
+for (const url of offOrigin) console.log(`  refused: ${url}`);
+console.log(`console errors: ${consoleErrors.length}`);
+for (const line of consoleErrors) console.log(`  ${line}`);
+if (offOrigin.length > 0 || consoleErrors.length > 0) failed = true;
+console.log(failed ? 'graphiql: FAILED' : 'graphiql: passed');
+process.exit(failed ? 1 : 0);
