@@ -228,6 +228,12 @@ const notices = join(modules, 'monaco-editor/ThirdPartyNotices.txt');
 if (existsSync(notices)) {
   copyFileSync(notices, join(OUT, 'licenses', 'monaco-editor.ThirdPartyNotices.txt'));
 }
+// The fonts that graphiql/style.css inlines come from no package of their own: their licences are kept here.
+for (const file of readdirSync(join(HERE, 'licenses'))) {
+  copyFileSync(join(HERE, 'licenses', file), join(OUT, 'licenses', file));
+}
+listing.push('font Fira Code OFL-1.1 (in the style sheet of @graphiql/react)');
+listing.push('font Roboto Apache-2.0 (in the style sheet of @graphiql/react)');
 writeFileSync(join(OUT, 'licenses', 'PACKAGES'), `${listing.join('\n')}\n`);
 
 // 6. What it weighs.

@@ -198,9 +198,9 @@ pub const ASSETS: &[Asset] = &[
         bytes: include_bytes!("graphiql-8f69c7f2d7489684.css"),
     },
     Asset {
-        name: "graphiql-983e0ab37c5a143c.js",
+        name: "graphiql-9ab19f46a668ac12.js",
         content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("graphiql-983e0ab37c5a143c.js"),
+        bytes: include_bytes!("graphiql-9ab19f46a668ac12.js"),
     },
     Asset {
         name: "graphql.worker-4b8100460819db4f.js",

@@ -2,6 +2,7 @@
 // subscriptions, everything from the same origin. Built by build.mjs into the assets the binary embeds.
 import { createGraphiQLFetcher } from '@graphiql/toolkit';
 import { GraphiQL } from 'graphiql';
+import { getOperationAST, parse } from 'graphql';
 import { createClient } from 'graphql-ws';
 import { createRoot } from 'react-dom/client';
 import 'graphiql/style.css';
@@ -62,7 +63,8 @@ const wsEndpoint = new URL(endpoint);
 wsEndpoint.protocol = endpoint.protocol === 'https:' ? 'wss:' : 'ws:';
 
 // Lazy: the socket opens with the first subscription and closes after the last, so a server without
-// subscriptions costs the page nothing until someone runs one.
+// subscriptions costs the page nothing until someone runs one. (A socket already open keeps the token it
+// opened with; it closes, and the next subscription sends the new one, once the running ones end.)
 const wsClient = createClient({
   url: wsEndpoint.href,
   lazy: true,
@@ -73,16 +75,39 @@ const wsClient = createClient({
   },
 });
 
-const fetchOverHttpOrWs = createGraphiQLFetcher({
+const fetchOverHttp = createGraphiQLFetcher({
   url: endpoint.href,
-  wsClient,
   // board answers single JSON results, never incremental (multipart) ones.
   enableIncrementalDelivery: false,
 });
 
+// Which operation runs decides the transport: subscriptions over graphql-ws, the rest over HTTP. Decided from the
+// text about to be sent: the toolkit's own check reads GraphiQL's parsed document, which lags behind typing.
+function isSubscription(params) {
+  try {
+    return getOperationAST(parse(params.query), params.operationName || undefined)?.operation === 'subscription';
+  } catch {
+    return false; // not a document: let the server say why
+  }
+}
+
+async function* subscribe(params) {
+  try {
+    yield* wsClient.iterate(params);
+  } catch (error) {
+    if (error instanceof CloseEvent) {
+      throw new Error(`The subscription's socket closed: ${error.code} ${error.reason}`.trim());
+    }
+    if (error instanceof Event) {
+      throw new Error(`No WebSocket connection to ${wsEndpoint.href}`);
+    }
+    throw error;
+  }
+}
+
 function fetcher(params, options) {
   lastHeaders = options?.headers ?? {};
-  return fetchOverHttpOrWs(params, options);
+  return isSubscription(params) ? subscribe(params) : fetchOverHttp(params, options);
 }
 
 createRoot(document.getElementById('graphiql')).render(
