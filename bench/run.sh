@@ -11,7 +11,7 @@
 # search, category-total and author-total scenarios;
 # BENCH_RUST_LOG (the servers' RUST_LOG, default info: each API call writes its log line, as in production);
 # MYSQL_HOST/MYSQL_PORT/MYSQL_USER (127.0.0.1/3306/root, no password), REDIS_HOST/REDIS_PORT (127.0.0.1/6379);
-# PORT_MARIADB/PORT_BASELINE/PORT_SQLITE (18090/18091/18092).
+# PORT_MARIADB/PORT_BASELINE/PORT_SQLITE (18090/18091/18092); KEEP_DATABASE=1 keeps `board_bench` afterwards.
 #
 # Needs: cargo, curl, jq, mysql client, redis-cli, a MariaDB and a Redis. It builds the release binaries,
 # installs wrk with apt if missing, seeds a fresh database `board_bench` (200 users, 20 000 posts, 5 comments
@@ -91,7 +91,9 @@ cleanup() {
   for pid in "${PIDS[@]}"; do
     wait "$pid" 2>/dev/null
   done
-  if [[ -n "${DB_CREATED:-}" ]]; then
+  if [[ -n "${DB_CREATED:-}" && -n "${KEEP_DATABASE:-}" ]]; then
+    log "kept database $DB_NAME (KEEP_DATABASE is set)"
+  elif [[ -n "${DB_CREATED:-}" ]]; then
     mysql_cmd -e "DROP DATABASE IF EXISTS $DB_NAME" && log "dropped database $DB_NAME"
     flush_prefix
   fi
