@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod events;
 mod newest;
 
 use super::cache_aside::CacheAside;
@@ -13,11 +14,11 @@ use super::read_route;
 use crate::domain::board::{self as rules, PostFilter};
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::{
-    AppError, AppResult, Category, CategoryId, CategoryTree, Comment, CommentId, Post, PostId,
-    PostKey, PostOrder, Revision, User, UserId,
+    AppError, AppResult, BoardEvent, Category, CategoryId, CategoryTree, Comment, CommentId,
+    EventKind, Post, PostId, PostKey, PostOrder, Revision, User, UserId,
 };
 use crate::ports::{
-    CategoryChange, CategoryRepo, Clock, CommentRepo, PostRepo, PostSearch, VoteRepo,
+    CategoryChange, CategoryRepo, Clock, CommentRepo, Events, PostRepo, PostSearch, VoteRepo,
 };
 use crate::telemetry::metrics;
 
@@ -42,6 +43,8 @@ pub struct BoardService {
     replica: Option<Arc<ReadReplica>>,
     /// Edits per user (none in tests that build the service bare).
     limiter: Option<Arc<Limiter>>,
+    /// Where committed writes are announced (none in tests that build the service bare).
+    events: Option<Arc<dyn Events>>,
 }
 
 /// The repositories on the read replica, for the uncached reads (lists, counts, vote lookups).
@@ -183,6 +186,7 @@ impl BoardService {
             cache,
             replica: None,
             limiter: None,
+            events: None,
         }
     }
 
@@ -270,6 +274,7 @@ impl BoardService {
             cache,
             replica: self.replica.clone(),
             limiter: self.limiter.clone(),
+            events: self.events.clone(),
         }
     }
 
@@ -508,6 +513,8 @@ impl BoardService {
         // A read of this id before it existed may have been remembered as absent.
         self.forget_post(id, true).await;
         self.forget_newest(category).await;
+        self.announce(BoardEvent::post(EventKind::PostCreated, id, Some(category)))
+            .await;
         self.post(id).await
     }
 
@@ -533,6 +540,12 @@ impl BoardService {
             .append_version(id, &title, &content, self.clock.now())
             .await?;
         self.forget_post(id, true).await;
+        self.announce(BoardEvent::post(
+            EventKind::PostEdited,
+            id,
+            Some(post.category_id),
+        ))
+        .await;
         self.post(id).await
     }
 
@@ -548,6 +561,12 @@ impl BoardService {
         self.posts.deactivate(id).await?;
         self.forget_post(id, false).await;
         self.forget_newest(post.category_id).await;
+        self.announce(BoardEvent::post(
+            EventKind::PostDeleted,
+            id,
+            Some(post.category_id),
+        ))
+        .await;
         Ok(id)
     }
 
@@ -567,6 +586,8 @@ impl BoardService {
             .create(post, actor.id, &content, self.clock.now())
             .await?;
         self.forget_comment(id, Some(post), true).await;
+        self.announce(BoardEvent::comment(EventKind::CommentCreated, post, id))
+            .await;
         self.comment(id).await
     }
 
@@ -589,6 +610,12 @@ impl BoardService {
             .append_version(id, &content, self.clock.now())
             .await?;
         self.forget_comment(id, None, true).await;
+        self.announce(BoardEvent::comment(
+            EventKind::CommentEdited,
+            comment.post_id,
+            id,
+        ))
+        .await;
         self.comment(id).await
     }
 
@@ -602,6 +629,12 @@ impl BoardService {
         }
         self.comments.deactivate(id).await?;
         self.forget_comment(id, Some(comment.post_id), false).await;
+        self.announce(BoardEvent::comment(
+            EventKind::CommentDeleted,
+            comment.post_id,
+            id,
+        ))
+        .await;
         Ok(id)
     }
 
@@ -616,6 +649,8 @@ impl BoardService {
         };
         if changed {
             self.forget_post(post, false).await;
+            self.announce(BoardEvent::post(EventKind::PostVoted, post, None))
+                .await;
         }
         self.post(post).await
     }
@@ -635,7 +670,16 @@ impl BoardService {
         if changed {
             self.forget_comment(comment, None, false).await;
         }
-        self.comment(comment).await
+        let voted = self.comment(comment).await?;
+        if changed {
+            self.announce(BoardEvent::comment(
+                EventKind::CommentVoted,
+                voted.post_id,
+                comment,
+            ))
+            .await;
+        }
+        Ok(voted)
     }
 
     // ---- categories (admin) ------------------------------------------------------------------------------
