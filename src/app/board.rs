@@ -513,9 +513,11 @@ impl BoardService {
         // A read of this id before it existed may have been remembered as absent.
         self.forget_post(id, true).await;
         self.forget_newest(category).await;
+        let created = self.post(id).await;
+        // After the read above refilled the cache: subscribers resolving the event hit it.
         self.announce(BoardEvent::post(EventKind::PostCreated, id, Some(category)))
             .await;
-        self.post(id).await
+        created
     }
 
     /// Appends a new version; only the author may.
@@ -540,13 +542,14 @@ impl BoardService {
             .append_version(id, &title, &content, self.clock.now())
             .await?;
         self.forget_post(id, true).await;
+        let edited = self.post(id).await;
         self.announce(BoardEvent::post(
             EventKind::PostEdited,
             id,
             Some(post.category_id),
         ))
         .await;
-        self.post(id).await
+        edited
     }
 
     /// Soft delete by the author or an admin.
@@ -586,9 +589,10 @@ impl BoardService {
             .create(post, actor.id, &content, self.clock.now())
             .await?;
         self.forget_comment(id, Some(post), true).await;
+        let created = self.comment(id).await;
         self.announce(BoardEvent::comment(EventKind::CommentCreated, post, id))
             .await;
-        self.comment(id).await
+        created
     }
 
     pub async fn update_comment(
@@ -610,13 +614,14 @@ impl BoardService {
             .append_version(id, &content, self.clock.now())
             .await?;
         self.forget_comment(id, None, true).await;
+        let edited = self.comment(id).await;
         self.announce(BoardEvent::comment(
             EventKind::CommentEdited,
             comment.post_id,
             id,
         ))
         .await;
-        self.comment(id).await
+        edited
     }
 
     pub async fn delete_comment(&self, actor: &User, id: CommentId) -> AppResult<CommentId> {
@@ -649,10 +654,13 @@ impl BoardService {
         };
         if changed {
             self.forget_post(post, false).await;
+        }
+        let voted = self.post(post).await;
+        if changed {
             self.announce(BoardEvent::post(EventKind::PostVoted, post, None))
                 .await;
         }
-        self.post(post).await
+        voted
     }
 
     pub async fn vote_comment(
@@ -670,8 +678,8 @@ impl BoardService {
         if changed {
             self.forget_comment(comment, None, false).await;
         }
-        let voted = self.comment(comment).await?;
-        if changed {
+        let voted = self.comment(comment).await;
+        if changed && let Ok(voted) = &voted {
             self.announce(BoardEvent::comment(
                 EventKind::CommentVoted,
                 voted.post_id,
@@ -679,7 +687,7 @@ impl BoardService {
             ))
             .await;
         }
-        Ok(voted)
+        voted
     }
 
     // ---- categories (admin) ------------------------------------------------------------------------------

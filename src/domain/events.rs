@@ -20,6 +20,17 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    pub const ALL: [EventKind; 8] = [
+        Self::PostCreated,
+        Self::PostEdited,
+        Self::PostDeleted,
+        Self::PostVoted,
+        Self::CommentCreated,
+        Self::CommentEdited,
+        Self::CommentDeleted,
+        Self::CommentVoted,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::PostCreated => "post_created",

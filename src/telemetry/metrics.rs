@@ -201,6 +201,17 @@ fn build() -> Option<Telemetry> {
             .events_dropped
             .add(0, &[KeyValue::new("reason", reason)]);
     }
+    for kind in crate::domain::EventKind::ALL {
+        for outcome in ["ok", "error"] {
+            metrics.events_published.add(
+                0,
+                &[
+                    KeyValue::new("kind", kind.as_str()),
+                    KeyValue::new("outcome", outcome),
+                ],
+            );
+        }
+    }
     metrics.event_resolutions.add(0, &[]);
     for store in ["db", "cache"] {
         metrics

@@ -87,7 +87,7 @@ pub(super) async fn run(
                 Outgoing::Close(code, reason) => {
                     let frame = CloseFrame {
                         code,
-                        reason: reason.into(),
+                        reason: close_reason(&reason).into(),
                     };
                     let _ = sink.send(Message::Close(Some(frame))).await;
                     break;
@@ -504,6 +504,19 @@ impl Session {
     }
 }
 
+/// A close frame's reason holds at most 123 bytes (RFC 6455 §5.5): longer ones are cut at a character.
+fn close_reason(reason: &str) -> &str {
+    const MAX: usize = 123;
+    if reason.len() <= MAX {
+        return reason;
+    }
+    let mut end = MAX;
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason[..end]
+}
+
 fn read_failed(err: &axum::Error) -> Ending {
     let text = err.to_string();
     if text.contains("too long") || text.contains("too big") || text.contains("Space limit") {
@@ -554,4 +567,15 @@ fn subscription_field(
         Some("postUpdated") => "postUpdated",
         _ => "other",
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn close_reasons_fit_a_frame() {
+        assert_eq!(super::close_reason("short"), "short");
+        let long = "é".repeat(100);
+        let cut = super::close_reason(&long);
+        assert!(cut.len() <= 123 && long.starts_with(cut) && !cut.is_empty());
+    }
 }
