@@ -163,6 +163,22 @@ pub struct Config {
     /// A manifest of trusted documents (graphql-codegen's `persisted-documents.json`): when set, only its
     /// documents run. Unset: any operation runs.
     pub trusted_documents: Option<PathBuf>,
+    /// Subscriptions one socket may run at once; more are answered `RATE_LIMITED`.
+    pub ws_subscriptions_per_connection: usize,
+    /// Subscription sockets one client address may hold open; more are closed with 4429.
+    pub ws_connections_per_client: usize,
+    /// The largest message a client may send over a socket (larger: closed with 1009).
+    pub ws_max_message_bytes: usize,
+    /// Messages queued for one socket; a client that lets it fill up is closed with 1008.
+    pub ws_send_buffer: usize,
+    /// `connection_init` must arrive within this (else: closed with 4408).
+    pub ws_init_timeout_ms: u64,
+    /// A graphql-ws `ping` to each socket this often (at most half `idle_timeout_ms`).
+    pub ws_keepalive_secs: u64,
+    /// How often a socket checks that its user may still act (blocked or resigned: closed with 4403).
+    pub ws_recheck_secs: u64,
+    /// Events one subscription may fall behind the process's feed before its socket is closed as too slow.
+    pub ws_event_buffer: usize,
 }
 
 impl Default for Config {
@@ -222,6 +238,14 @@ impl Default for Config {
             persisted_query_ttl_secs: 24 * 60 * 60,
             persisted_get_max_age_secs: 60,
             trusted_documents: None,
+            ws_subscriptions_per_connection: 20,
+            ws_connections_per_client: 100,
+            ws_max_message_bytes: 64 * 1024,
+            ws_send_buffer: 256,
+            ws_init_timeout_ms: 10_000,
+            ws_keepalive_secs: 15,
+            ws_recheck_secs: 30,
+            ws_event_buffer: 256,
         }
     }
 }
@@ -289,6 +313,17 @@ impl fmt::Debug for Config {
                 &self.persisted_get_max_age_secs,
             )
             .field("trusted_documents", &self.trusted_documents)
+            .field(
+                "ws_subscriptions_per_connection",
+                &self.ws_subscriptions_per_connection,
+            )
+            .field("ws_connections_per_client", &self.ws_connections_per_client)
+            .field("ws_max_message_bytes", &self.ws_max_message_bytes)
+            .field("ws_send_buffer", &self.ws_send_buffer)
+            .field("ws_init_timeout_ms", &self.ws_init_timeout_ms)
+            .field("ws_keepalive_secs", &self.ws_keepalive_secs)
+            .field("ws_recheck_secs", &self.ws_recheck_secs)
+            .field("ws_event_buffer", &self.ws_event_buffer)
             .finish()
     }
 }
@@ -394,9 +429,13 @@ impl Config {
             || self.idle_timeout_ms == 0
             || self.max_connections == 0
             || self.bcrypt_queue == 0
+            || self.ws_max_message_bytes == 0
+            || self.ws_send_buffer == 0
+            || self.ws_init_timeout_ms == 0
+            || self.ws_event_buffer == 0
         {
             return Err(ConfigError::Invalid(
-                "header_read_timeout_ms, body_read_timeout_ms, idle_timeout_ms, max_connections and bcrypt_queue must be positive".into(),
+                "header_read_timeout_ms, body_read_timeout_ms, idle_timeout_ms, max_connections, bcrypt_queue, ws_max_message_bytes, ws_send_buffer, ws_init_timeout_ms and ws_event_buffer must be positive".into(),
             ));
         }
         if self.persisted_query_ttl_secs == 0 {

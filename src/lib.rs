@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use adapters::auth::{BcryptHasher, JwtTokens};
 use adapters::cache::{MemoryCache, RedisCache};
+use adapters::events::{MemoryEvents, RedisEvents};
 use adapters::sql::{
     Db, SqlCategoryRepo, SqlCommentRepo, SqlPostRepo, SqlPostSearch, SqlSessionRepo, SqlUserRepo,
     SqlVoteRepo,
@@ -25,13 +26,27 @@ use app::rate_limit::{Limiter, Limits as RateLimits};
 use app::{AccountService, BoardService, CacheAside, ReadReplica};
 use config::{Config, SecretSource};
 use graphql::{BoardSchema, Limits, Services};
-use ports::{Cache, Counters, SystemClock};
+use ports::{Cache, Counters, Events, SystemClock};
 
 /// Entries the in-process cache holds at most.
 const MEMORY_CACHE_ENTRIES: u64 = 100_000;
 /// Decoded values the near cache keeps per process.
 const NEAR_CACHE_ENTRIES: u64 = 50_000;
 const REDIS_POOL_SIZE: usize = 4;
+
+/// The subscription sockets of `services`, hearing `events`.
+fn sockets(
+    config: &Config,
+    events: &Arc<dyn Events>,
+    services: &Services,
+) -> Arc<http::ws::Sockets> {
+    let hub = graphql::subscription::hub::EventHub::start(
+        events,
+        &services.board,
+        config.ws_event_buffer,
+    );
+    http::ws::Sockets::new(http::ws::Settings::from_config(config), hub)
+}
 
 /// Cache-aside over `cache`, with the near cache the configuration asks for.
 fn cache_aside(config: &Config, cache: &Arc<dyn Cache>) -> CacheAside {
@@ -67,10 +82,14 @@ pub struct App {
     /// The read replica (`database_read_url`), if configured.
     pub replica: Option<Db>,
     pub cache: Arc<dyn Cache>,
+    /// Where committed writes are announced to subscribers of every process.
+    pub events: Arc<dyn Events>,
     pub services: Services,
     pub schema: BoardSchema,
     /// The trusted documents (`trusted_documents`), if configured: then only they run.
     pub trusted_documents: Option<Arc<app::TrustedDocuments>>,
+    /// Subscription sockets (they hear `events` through a hub over `services.board`).
+    pub sockets: Arc<http::ws::Sockets>,
 }
 
 impl App {
@@ -111,25 +130,34 @@ impl App {
         if config.auto_migrate {
             db.migrate().await.map_err(StartError::Migration)?;
         }
-        let (cache, counters): (Arc<dyn Cache>, Arc<dyn Counters>) = match &config.redis_url {
-            Some(url) => {
-                let redis = Arc::new(
-                    RedisCache::connect(
+        let (cache, counters, events): (Arc<dyn Cache>, Arc<dyn Counters>, Arc<dyn Events>) =
+            match &config.redis_url {
+                Some(url) => {
+                    let redis = Arc::new(
+                        RedisCache::connect(
+                            url,
+                            REDIS_POOL_SIZE,
+                            Duration::from_millis(config.cache_timeout_ms),
+                            &format!("{}:v1:invalidations", config.cache_prefix),
+                        )
+                        .await
+                        .map_err(|e| StartError::Cache(e.to_string()))?,
+                    );
+                    let events = RedisEvents::connect(
                         url,
-                        REDIS_POOL_SIZE,
+                        redis.pool(),
+                        &format!("{}:v1:events", config.cache_prefix),
                         Duration::from_millis(config.cache_timeout_ms),
-                        &format!("{}:v1:invalidations", config.cache_prefix),
                     )
                     .await
-                    .map_err(|e| StartError::Cache(e.to_string()))?,
-                );
-                (redis.clone(), redis)
-            }
-            None => {
-                let memory = Arc::new(MemoryCache::new(MEMORY_CACHE_ENTRIES));
-                (memory.clone(), memory)
-            }
-        };
+                    .map_err(|e| StartError::Cache(e.to_string()))?;
+                    (redis.clone(), redis, Arc::new(events))
+                }
+                None => {
+                    let memory = Arc::new(MemoryCache::new(MEMORY_CACHE_ENTRIES));
+                    (memory.clone(), memory, Arc::new(MemoryEvents::new()))
+                }
+            };
         {
             let (db, cache) = (db.clone(), Arc::clone(&cache));
             telemetry::metrics::observe_pools(
@@ -181,7 +209,8 @@ impl App {
             clock,
             cache_aside,
         )
-        .with_limiter(limiter);
+        .with_limiter(limiter)
+        .with_events(Arc::clone(&events));
         let replica = match Db::connect_replica(&config).await {
             None => None,
             Some(Ok(replica)) => Some(replica),
@@ -219,6 +248,7 @@ impl App {
         };
         let limits = Limits::from_config(&config);
         let schema = graphql::build_schema(Some(services.clone()), &limits);
+        let sockets = sockets(&config, &events, &services);
         tracing::info!(
             database = %Db::describe(&config),
             dialect = db.dialect(),
@@ -230,9 +260,11 @@ impl App {
             db,
             replica,
             cache,
+            events,
             services,
             schema,
             trusted_documents,
+            sockets,
         })
     }
 
@@ -245,10 +277,12 @@ impl App {
         };
         let limits = Limits::from_config(&self.config);
         let schema = graphql::build_schema(Some(services.clone()), &limits);
+        let sockets = sockets(&self.config, &self.events, &services);
         Self {
             cache,
             services,
             schema,
+            sockets,
             ..self
         }
     }
@@ -260,6 +294,8 @@ impl App {
             db: self.db.clone(),
             replica: self.replica.clone(),
             cache: Arc::clone(&self.cache),
+            sockets: Arc::clone(&self.sockets),
+            events: Arc::clone(&self.events),
             max_body_bytes: self.config.max_body_bytes,
             body_read_timeout: Duration::from_millis(self.config.body_read_timeout_ms),
             graphiql: self.config.graphiql,
@@ -316,8 +352,11 @@ impl App {
         }
         // On shutdown: stop accepting, let in-flight requests finish, but no longer than the grace period.
         let (started, draining) = tokio::sync::oneshot::channel::<()>();
+        let sockets = Arc::clone(&self.sockets);
         let shutdown = async move {
             shutdown.await;
+            // Subscription sockets are closed with 1001 at once: their clients reconnect elsewhere.
+            sockets.drain();
             let _ = started.send(());
         };
         let limits = http::serve::ConnectionLimits {
@@ -333,6 +372,12 @@ impl App {
             } else {
                 std::future::pending::<()>().await;
             }
+        };
+        let sockets = Arc::clone(&self.sockets);
+        let serving = async move {
+            let result = serving.await;
+            sockets.drained().await;
+            result
         };
         let result = tokio::select! {
             result = serving => result,

@@ -174,6 +174,7 @@ async fn health_readiness_robots_and_graphiql() {
     let ready: Value = ready.json().await.unwrap();
     assert_eq!(ready["database"]["status"], "ok");
     assert_eq!(ready["cache"]["kind"], "memory");
+    assert_eq!(ready["events"], json!({ "kind": "memory", "status": "ok" }));
     let robots = get("/robots.txt").await.unwrap().text().await.unwrap();
     assert!(robots.contains("Disallow: /"));
     for path in ["/", "/graphiql"] {

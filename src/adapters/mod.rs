@@ -2,4 +2,5 @@
 
 pub mod auth;
 pub mod cache;
+pub mod events;
 pub mod sql;

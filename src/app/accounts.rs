@@ -160,6 +160,11 @@ impl AccountService {
         Ok(self.tokens.verify(token)?.user_id)
     }
 
+    /// The claims of a verified access token (a long-lived socket needs its expiry).
+    pub fn verify_access_claims(&self, token: &str) -> AppResult<crate::ports::AccessClaims> {
+        self.tokens.verify(token)
+    }
+
     pub async fn user_id_by_name(&self, name: &str) -> AppResult<Option<UserId>> {
         self.users.id_by_name_key(&validation::name_key(name)).await
     }

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod events;
 mod newest;
 
 use super::cache_aside::CacheAside;
@@ -13,11 +14,11 @@ use super::read_route;
 use crate::domain::board::{self as rules, PostFilter};
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::{
-    AppError, AppResult, Category, CategoryId, CategoryTree, Comment, CommentId, Post, PostId,
-    PostKey, PostOrder, Revision, User, UserId,
+    AppError, AppResult, BoardEvent, Category, CategoryId, CategoryTree, Comment, CommentId,
+    EventKind, Post, PostId, PostKey, PostOrder, Revision, User, UserId,
 };
 use crate::ports::{
-    CategoryChange, CategoryRepo, Clock, CommentRepo, PostRepo, PostSearch, VoteRepo,
+    CategoryChange, CategoryRepo, Clock, CommentRepo, Events, PostRepo, PostSearch, VoteRepo,
 };
 use crate::telemetry::metrics;
 
@@ -42,6 +43,8 @@ pub struct BoardService {
     replica: Option<Arc<ReadReplica>>,
     /// Edits per user (none in tests that build the service bare).
     limiter: Option<Arc<Limiter>>,
+    /// Where committed writes are announced (none in tests that build the service bare).
+    events: Option<Arc<dyn Events>>,
 }
 
 /// The repositories on the read replica, for the uncached reads (lists, counts, vote lookups).
@@ -183,6 +186,7 @@ impl BoardService {
             cache,
             replica: None,
             limiter: None,
+            events: None,
         }
     }
 
@@ -270,6 +274,7 @@ impl BoardService {
             cache,
             replica: self.replica.clone(),
             limiter: self.limiter.clone(),
+            events: self.events.clone(),
         }
     }
 
@@ -508,7 +513,11 @@ impl BoardService {
         // A read of this id before it existed may have been remembered as absent.
         self.forget_post(id, true).await;
         self.forget_newest(category).await;
-        self.post(id).await
+        let created = self.post(id).await;
+        // After the read above refilled the cache: subscribers resolving the event hit it.
+        self.announce(BoardEvent::post(EventKind::PostCreated, id, Some(category)))
+            .await;
+        created
     }
 
     /// Appends a new version; only the author may.
@@ -533,7 +542,14 @@ impl BoardService {
             .append_version(id, &title, &content, self.clock.now())
             .await?;
         self.forget_post(id, true).await;
-        self.post(id).await
+        let edited = self.post(id).await;
+        self.announce(BoardEvent::post(
+            EventKind::PostEdited,
+            id,
+            Some(post.category_id),
+        ))
+        .await;
+        edited
     }
 
     /// Soft delete by the author or an admin.
@@ -548,6 +564,12 @@ impl BoardService {
         self.posts.deactivate(id).await?;
         self.forget_post(id, false).await;
         self.forget_newest(post.category_id).await;
+        self.announce(BoardEvent::post(
+            EventKind::PostDeleted,
+            id,
+            Some(post.category_id),
+        ))
+        .await;
         Ok(id)
     }
 
@@ -567,7 +589,10 @@ impl BoardService {
             .create(post, actor.id, &content, self.clock.now())
             .await?;
         self.forget_comment(id, Some(post), true).await;
-        self.comment(id).await
+        let created = self.comment(id).await;
+        self.announce(BoardEvent::comment(EventKind::CommentCreated, post, id))
+            .await;
+        created
     }
 
     pub async fn update_comment(
@@ -589,7 +614,14 @@ impl BoardService {
             .append_version(id, &content, self.clock.now())
             .await?;
         self.forget_comment(id, None, true).await;
-        self.comment(id).await
+        let edited = self.comment(id).await;
+        self.announce(BoardEvent::comment(
+            EventKind::CommentEdited,
+            comment.post_id,
+            id,
+        ))
+        .await;
+        edited
     }
 
     pub async fn delete_comment(&self, actor: &User, id: CommentId) -> AppResult<CommentId> {
@@ -602,6 +634,12 @@ impl BoardService {
         }
         self.comments.deactivate(id).await?;
         self.forget_comment(id, Some(comment.post_id), false).await;
+        self.announce(BoardEvent::comment(
+            EventKind::CommentDeleted,
+            comment.post_id,
+            id,
+        ))
+        .await;
         Ok(id)
     }
 
@@ -617,7 +655,12 @@ impl BoardService {
         if changed {
             self.forget_post(post, false).await;
         }
-        self.post(post).await
+        let voted = self.post(post).await;
+        if changed {
+            self.announce(BoardEvent::post(EventKind::PostVoted, post, None))
+                .await;
+        }
+        voted
     }
 
     pub async fn vote_comment(
@@ -635,7 +678,16 @@ impl BoardService {
         if changed {
             self.forget_comment(comment, None, false).await;
         }
-        self.comment(comment).await
+        let voted = self.comment(comment).await;
+        if changed && let Ok(voted) = &voted {
+            self.announce(BoardEvent::comment(
+                EventKind::CommentVoted,
+                voted.post_id,
+                comment,
+            ))
+            .await;
+        }
+        voted
     }
 
     // ---- categories (admin) ------------------------------------------------------------------------------

@@ -66,6 +66,20 @@ impl CategoryTree {
         found
     }
 
+    /// `id` and every category above it, nearest first. Cycle-safe like [`Self::with_descendants`].
+    pub fn with_ancestors(&self, id: CategoryId) -> Vec<CategoryId> {
+        let mut found = vec![id];
+        let mut next = self.get(id).and_then(|c| c.parent_id);
+        while let Some(parent) = next {
+            if found.contains(&parent) {
+                break;
+            }
+            found.push(parent);
+            next = self.get(parent).and_then(|c| c.parent_id);
+        }
+        found
+    }
+
     /// Whether `candidate` is `id` or lies below it (a move there would make a cycle).
     pub fn is_within(&self, candidate: CategoryId, id: CategoryId) -> bool {
         self.with_descendants(id).contains(&candidate)
@@ -300,6 +314,10 @@ mod tests {
         );
         assert!(t.is_within(CategoryId(3), CategoryId(1)));
         assert!(!t.is_within(CategoryId(4), CategoryId(1)));
+        assert_eq!(
+            t.with_ancestors(CategoryId(3)),
+            vec![CategoryId(3), CategoryId(2), CategoryId(1)]
+        );
         assert_eq!(t.tier_under(Some(CategoryId(3))).unwrap(), 4);
         assert_eq!(t.roots().len(), 2);
         assert!(t.sibling_named(Some(CategoryId(1)), "c2", None));
@@ -314,6 +332,7 @@ mod tests {
         let mut all = t.with_descendants(CategoryId(1));
         all.sort();
         assert_eq!(all, vec![CategoryId(1), CategoryId(2), CategoryId(3)]);
+        assert_eq!(t.with_ancestors(CategoryId(3)).len(), 3);
         assert!(t.is_within(CategoryId(2), CategoryId(3)));
     }
 

@@ -2,6 +2,7 @@
 
 pub mod board;
 pub mod errors;
+pub mod events;
 pub mod ids;
 pub mod page;
 pub mod search;
@@ -10,5 +11,6 @@ pub mod validation;
 
 pub use board::{Category, CategoryTree, Comment, Post, PostFilter, PostKey, PostOrder, Revision};
 pub use errors::{AppError, AppResult};
+pub use events::{BoardEvent, EventIds, EventKind};
 pub use ids::{CategoryId, CommentId, PostId, UserId};
 pub use user::{LoginEvent, Role, User, UserState, UserStateKind};

@@ -213,6 +213,19 @@ impl Loaders {
         .delay(Duration::ZERO)
     }
 
+    /// Forgets everything loaded so far: a subscription's next event reads afresh (through the caches).
+    pub fn forget_all(&self) {
+        self.users.clear::<UserId>();
+        self.board.clear::<CategoryId>();
+        self.board.clear::<PostId>();
+        self.board.clear::<CommentId>();
+        self.board.clear::<RevisionsOf<PostId>>();
+        self.board.clear::<RevisionsOf<CommentId>>();
+        self.board.clear::<ViewerVoted<PostId>>();
+        self.board.clear::<ViewerVoted<CommentId>>();
+        self.board.clear::<CommentPage>();
+    }
+
     /// Every loader of a request whose viewer is known.
     pub fn new(
         users: DataLoader<UserLoader, HashMapCache>,

@@ -11,18 +11,20 @@ mod mutation;
 pub mod partial;
 pub mod pipeline;
 mod query;
+pub mod subscription;
 pub mod types;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::Schema;
 
 use crate::app::{AccountService, BoardService};
 pub use context::RequestContext;
 pub use mutation::Mutation;
 pub use query::Query;
+pub use subscription::Subscription;
 
-pub type BoardSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type BoardSchema = Schema<Query, Mutation, Subscription>;
 
 /// Operation limits applied before anything is resolved.
 #[derive(Debug, Clone)]
@@ -66,7 +68,7 @@ pub struct Services {
 /// ([`limits::depth`]), because the engine counts introspection fields too and would refuse the standard
 /// introspection queries at the default `max_depth`. A selection cannot nest deeper than its brackets.
 pub fn build_schema(services: Option<Services>, limits: &Limits) -> BoardSchema {
-    let mut builder = Schema::build(Query, Mutation::default(), EmptySubscription)
+    let mut builder = Schema::build(Query, Mutation::default(), Subscription)
         .limit_depth(limits.max_depth.max(limits::MAX_NESTING))
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(64)

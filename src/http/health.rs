@@ -14,6 +14,8 @@ pub async fn healthz() -> Json<serde_json::Value> {
 
 /// The database and the cache both answer; 503 otherwise, so a load balancer stops routing here. A read
 /// replica that does not answer is reported but keeps the process ready: the primary answers its reads.
+/// The event feed is reported too (`reconnecting` while Redis pub/sub is down: subscriptions stay open and
+/// resume when it is back, missing the events in between); it does not make the process unready.
 pub async fn readyz(State(state): State<Shared>) -> (StatusCode, Json<serde_json::Value>) {
     let replica = async {
         match &state.replica {
@@ -42,6 +44,10 @@ pub async fn readyz(State(state): State<Shared>) -> (StatusCode, Json<serde_json
         "status": describe(ready),
         "database": { "kind": state.db.dialect(), "status": describe(db.is_ok()) },
         "cache": { "kind": state.cache.kind(), "status": describe(cache.is_ok()) },
+        "events": {
+            "kind": state.events.kind(),
+            "status": if state.events.live() { "ok" } else { "reconnecting" },
+        },
     });
     if let Some(replica) = &replica {
         body["replica"] = json!({ "status": describe(replica.is_ok()) });

@@ -6,6 +6,7 @@ mod graphql;
 mod health;
 pub mod observe;
 pub mod serve;
+pub mod ws;
 
 use std::sync::Arc;
 
@@ -18,7 +19,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use crate::adapters::sql::Db;
 use crate::graphql::pipeline::Pipeline;
 use crate::graphql::{BoardSchema, Services};
-use crate::ports::Cache;
+use crate::ports::{Cache, Events};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -31,6 +32,10 @@ pub struct AppState {
     /// The read replica, if configured (reported by `/readyz`; its failures fall back to `db`).
     pub replica: Option<Db>,
     pub cache: Arc<dyn Cache>,
+    /// Subscription sockets: their bounds, events and drain.
+    pub sockets: Arc<ws::Sockets>,
+    /// The board's event feed (reported by `/readyz`).
+    pub events: Arc<dyn Events>,
     pub max_body_bytes: usize,
     /// The whole request body must arrive within this.
     pub body_read_timeout: std::time::Duration,
@@ -79,10 +84,7 @@ pub type Shared = Arc<AppState>;
 pub fn router(state: AppState) -> Router {
     let state: Shared = Arc::new(state);
     let mut router = Router::new()
-        .route(
-            "/graphql",
-            get(graphql::get_graphql).post(graphql::post_graphql),
-        )
+        .route("/graphql", get(ws::get_graphql).post(graphql::post_graphql))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/robots.txt", get(health::robots))

@@ -1,6 +1,10 @@
 //! The HTTP/1.1 server loop, with the limits `axum::serve` does not offer: a cap on open connections, a
 //! deadline for a request's header, and an idle timeout for connections whose client sends nothing.
 //! (The body's deadline is the handler's: see `body_read_timeout_ms`.)
+//!
+//! Connections may be upgraded (WebSockets): an upgraded socket leaves hyper, so it keeps the connection's
+//! slot through [`ConnectionSlot`] (a request extension) for as long as the socket lives, and drains on its
+//! own (see `http::ws`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,11 +15,10 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::{Instant, Sleep};
 use tower::ServiceExt;
 
@@ -31,6 +34,11 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
 }
 
+/// One of the `max_connections` slots, held by the connection and by every request it carries; a socket
+/// upgraded out of the connection keeps it until the socket closes.
+#[derive(Clone)]
+pub struct ConnectionSlot(#[allow(dead_code)] Arc<OwnedSemaphorePermit>);
+
 /// Serves `router` on `listener` until `shutdown` completes, then stops accepting and waits for the open
 /// connections to finish their requests.
 pub async fn serve(
@@ -40,7 +48,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let graceful = GracefulShutdown::new();
+    // Every connection task holds a receiver; shutdown flips the value, then waits for all of them to go.
+    let (stopping, watching) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -68,24 +77,42 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        let slot = ConnectionSlot(Arc::new(permit));
         let service = router.clone().map_request(
             move |mut request: axum::extract::Request<hyper::body::Incoming>| {
                 request.extensions_mut().insert(ConnectInfo(peer));
+                request.extensions_mut().insert(slot.clone());
                 request
             },
         );
         let io = TokioIo::new(IdleIo::new(stream, limits.idle_timeout));
-        let connection = builder.serve_connection(io, TowerToHyperService::new(service));
-        let watched = graceful.watch(connection);
+        let connection = builder
+            .serve_connection(io, TowerToHyperService::new(service))
+            .with_upgrades();
+        let mut stop = watching.clone();
         tokio::spawn(async move {
+            let mut connection = std::pin::pin!(connection);
             // Client errors (resets, timeouts) end the connection; nothing to report.
-            let _ = watched.await;
-            drop(permit);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                () = stopped(&mut stop) => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+            drop(stop);
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    drop(watching);
+    let _ = stopping.send(true);
+    stopping.closed().await;
     Ok(())
+}
+
+/// Completes once the flag is raised (or its sender is gone).
+pub(crate) async fn stopped(flag: &mut watch::Receiver<bool>) {
+    let _ = flag.wait_for(|raised| *raised).await;
 }
 
 /// A TCP stream whose reads fail with `TimedOut` once the client has sent nothing for `idle` while a read

@@ -2,9 +2,11 @@
 //! knows which database or cache is behind them.
 
 mod board;
+mod events;
 mod search;
 
 pub use board::{CategoryChange, CategoryRepo, CommentRepo, PostRepo, VoteRepo};
+pub use events::{Events, EventsError, Notice};
 pub use search::PostSearch;
 
 use std::time::Duration;

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider};
+use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider, UpDownCounter};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use prometheus::{Encoder, Registry, TextEncoder};
 
@@ -29,6 +29,13 @@ pub struct Metrics {
     pub near_hits: Counter<u64>,
     pub sync_rounds: Counter<u64>,
     pub search_plans: Counter<u64>,
+    pub events_published: Counter<u64>,
+    pub events_delivered: Counter<u64>,
+    pub events_dropped: Counter<u64>,
+    pub event_resolutions: Counter<u64>,
+    pub event_round_trips: Counter<u64>,
+    pub ws_connections: UpDownCounter<i64>,
+    pub subscriptions: UpDownCounter<i64>,
     operation_names: Mutex<OperationNames>,
 }
 
@@ -146,8 +153,71 @@ fn build() -> Option<Telemetry> {
                  full-text index's candidates, filtered).",
             )
             .build(),
+        events_published: meter
+            .u64_counter("board.events.published")
+            .with_description("Board events published after a commit, by kind and outcome (ok, error).")
+            .build(),
+        events_delivered: meter
+            .u64_counter("board.subscriptions.delivered")
+            .with_description("Subscription events sent to a client, by subscription field.")
+            .build(),
+        events_dropped: meter
+            .u64_counter("board.subscriptions.dropped")
+            .with_description(
+                "Subscription deliveries lost, by reason: slow_subscriber (its buffer was full: the socket                  is closed), lagged (this process fell behind the event feed), unresolved (the entity could                  not be read).",
+            )
+            .build(),
+        event_resolutions: meter
+            .u64_counter("board.subscriptions.resolutions")
+            .with_description(
+                "Events resolved for this process's subscribers: once per event and process, however many                  subscribers hear it.",
+            )
+            .build(),
+        event_round_trips: meter
+            .u64_counter("board.subscriptions.resolution_round_trips")
+            .with_description("Round trips of those resolutions, by store (db, cache).")
+            .build(),
+        ws_connections: meter
+            .i64_up_down_counter("board.subscriptions.connections")
+            .with_description("Open graphql-ws connections.")
+            .build(),
+        subscriptions: meter
+            .i64_up_down_counter("board.subscriptions.active")
+            .with_description("Active subscriptions, by field.")
+            .build(),
         operation_names: Mutex::new(OperationNames::default()),
     };
+    metrics.ws_connections.add(0, &[]);
+    for field in ["postAdded", "commentAdded", "postUpdated"] {
+        metrics
+            .subscriptions
+            .add(0, &[KeyValue::new("field", field)]);
+        metrics
+            .events_delivered
+            .add(0, &[KeyValue::new("field", field)]);
+    }
+    for reason in ["slow_subscriber", "lagged", "unresolved"] {
+        metrics
+            .events_dropped
+            .add(0, &[KeyValue::new("reason", reason)]);
+    }
+    for kind in crate::domain::EventKind::ALL {
+        for outcome in ["ok", "error"] {
+            metrics.events_published.add(
+                0,
+                &[
+                    KeyValue::new("kind", kind.as_str()),
+                    KeyValue::new("outcome", outcome),
+                ],
+            );
+        }
+    }
+    metrics.event_resolutions.add(0, &[]);
+    for store in ["db", "cache"] {
+        metrics
+            .event_round_trips
+            .add(0, &[KeyValue::new("store", store)]);
+    }
     // Counters appear in the exposition once touched: start the ones that are often zero at zero.
     metrics
         .rate_limited
@@ -270,6 +340,57 @@ pub fn search_plan(plan: &'static str) {
 pub fn routed_read(target: &'static str) {
     if let Some(m) = metrics() {
         m.db_reads.add(1, &[KeyValue::new("target", target)]);
+    }
+}
+
+/// Counts one board event published, `ok` or `error`.
+pub fn event_published(kind: &'static str, outcome: &'static str) {
+    if let Some(m) = metrics() {
+        m.events_published.add(
+            1,
+            &[
+                KeyValue::new("kind", kind),
+                KeyValue::new("outcome", outcome),
+            ],
+        );
+    }
+}
+
+/// Counts one event sent to a subscriber of `field`.
+pub fn event_delivered(field: &'static str) {
+    if let Some(m) = metrics() {
+        m.events_delivered.add(1, &[KeyValue::new("field", field)]);
+    }
+}
+
+/// Counts `n` deliveries lost for `reason`.
+pub fn events_dropped(reason: &'static str, n: u64) {
+    if let Some(m) = metrics() {
+        m.events_dropped.add(n, &[KeyValue::new("reason", reason)]);
+    }
+}
+
+/// Counts one event resolved for this process's subscribers, with its round trips.
+pub fn event_resolved(db: u64, cache: u64) {
+    if let Some(m) = metrics() {
+        m.event_resolutions.add(1, &[]);
+        m.event_round_trips.add(db, &[KeyValue::new("store", "db")]);
+        m.event_round_trips
+            .add(cache, &[KeyValue::new("store", "cache")]);
+    }
+}
+
+/// A graphql-ws connection opened (+1) or closed (-1).
+pub fn ws_connections(delta: i64) {
+    if let Some(m) = metrics() {
+        m.ws_connections.add(delta, &[]);
+    }
+}
+
+/// A subscription of `field` started (+1) or ended (-1).
+pub fn subscriptions(field: &'static str, delta: i64) {
+    if let Some(m) = metrics() {
+        m.subscriptions.add(delta, &[KeyValue::new("field", field)]);
     }
 }
 

@@ -5,6 +5,8 @@
 //! never skips, when `TEST_DATABASE_URL` / `TEST_REDIS_URL` are unset or the services are unreachable.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod ws;
+
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -89,7 +91,7 @@ pub struct TestApp {
     pub services: Services,
     client: reqwest::Client,
     cleanup: Cleanup,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 pub enum Cleanup {
@@ -212,7 +214,14 @@ impl TestApp {
             services,
             client: reqwest::Client::new(),
             cleanup,
-            _shutdown: tx,
+            shutdown: Some(tx),
+        }
+    }
+
+    /// Starts the server's shutdown (as SIGTERM does).
+    pub fn begin_shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
         }
     }
 

@@ -225,6 +225,11 @@ impl RedisCache {
         })
     }
 
+    /// The pool, for other publishers on the same Redis (board events).
+    pub fn pool(&self) -> Pool {
+        self.pool.clone()
+    }
+
     async fn bounded<T>(
         &self,
         future: impl Future<Output = Result<T, FredError>>,

@@ -1,0 +1,124 @@
+//! What a committed write tells subscribers: `{kind, ids}`, never the content (each subscriber reads that
+//! through the caches with its own rights).
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{CategoryId, CommentId, PostId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    PostCreated,
+    PostEdited,
+    PostDeleted,
+    /// A vote added or taken back.
+    PostVoted,
+    CommentCreated,
+    CommentEdited,
+    CommentDeleted,
+    CommentVoted,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 8] = [
+        Self::PostCreated,
+        Self::PostEdited,
+        Self::PostDeleted,
+        Self::PostVoted,
+        Self::CommentCreated,
+        Self::CommentEdited,
+        Self::CommentDeleted,
+        Self::CommentVoted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PostCreated => "post_created",
+            Self::PostEdited => "post_edited",
+            Self::PostDeleted => "post_deleted",
+            Self::PostVoted => "post_voted",
+            Self::CommentCreated => "comment_created",
+            Self::CommentEdited => "comment_edited",
+            Self::CommentDeleted => "comment_deleted",
+            Self::CommentVoted => "comment_voted",
+        }
+    }
+}
+
+/// The rows an event is about. `post` is always set (a comment's post too); `category` for post events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventIds {
+    pub post: PostId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<CommentId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<CategoryId>,
+}
+
+/// One committed change, as published to every process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoardEvent {
+    pub kind: EventKind,
+    pub ids: EventIds,
+}
+
+impl BoardEvent {
+    pub fn post(kind: EventKind, post: PostId, category: Option<CategoryId>) -> Self {
+        Self {
+            kind,
+            ids: EventIds {
+                post,
+                comment: None,
+                category,
+            },
+        }
+    }
+
+    pub fn comment(kind: EventKind, post: PostId, comment: CommentId) -> Self {
+        Self {
+            kind,
+            ids: EventIds {
+                post,
+                comment: Some(comment),
+                category: None,
+            },
+        }
+    }
+
+    /// Whether the event changes what `postUpdated` shows of its post: an edit, a deletion, a vote, or a
+    /// change of its comment count.
+    pub fn updates_post(&self) -> bool {
+        matches!(
+            self.kind,
+            EventKind::PostEdited
+                | EventKind::PostDeleted
+                | EventKind::PostVoted
+                | EventKind::CommentCreated
+                | EventKind::CommentDeleted
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_travel_as_kind_and_ids() {
+        let event = BoardEvent::comment(EventKind::CommentCreated, PostId(4), CommentId(9));
+        let text = serde_json::to_string(&event).unwrap();
+        assert_eq!(
+            text,
+            r#"{"kind":"comment_created","ids":{"post":4,"comment":9}}"#
+        );
+        assert_eq!(serde_json::from_str::<BoardEvent>(&text).unwrap(), event);
+        assert!(event.updates_post());
+        assert!(
+            !BoardEvent::comment(EventKind::CommentEdited, PostId(4), CommentId(9)).updates_post()
+        );
+        assert!(
+            !BoardEvent::post(EventKind::PostCreated, PostId(4), Some(CategoryId(1)))
+                .updates_post()
+        );
+    }
+}

@@ -1,0 +1,177 @@
+//! The `Subscription` root. Each field filters the process's resolved events ([`hub`]) and applies the
+//! subscriber's own rights; the selected fields then resolve through the subscriber's loaders, emptied
+//! before each event so nothing read for an earlier event is served again.
+
+pub mod hub;
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Subscription as SubscriptionRoot};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use tokio::sync::Notify;
+use tokio::sync::broadcast::error::RecvError;
+
+use self::hub::{EventHub, Resolved};
+use super::RequestContext;
+use super::context::ContextExt;
+use super::errors::{AppResultExt, GqlResult, to_gql};
+use super::ids;
+use super::types::{CommentNode, PostNode};
+use crate::domain::{AppError, EventKind, PostId, User};
+use crate::telemetry::metrics;
+
+/// What a subscription needs beside its request context: the process's events, where to say that it
+/// fell too far behind (its connection is then closed), and where to say that it listens (so an event
+/// written after the transport saw it start is heard).
+pub struct Subscriber {
+    pub hub: Arc<EventHub>,
+    pub too_slow: Arc<Notify>,
+    pub listening: Notify,
+}
+
+fn internal(what: &str) -> async_graphql::Error {
+    to_gql(&AppError::internal(what.to_owned()))
+}
+
+/// The events `pick` accepts for this subscriber, as items; `field` names the subscription in metrics.
+fn feed<T, F>(ctx: &Context<'_>, field: &'static str, pick: F) -> GqlResult<BoxStream<'static, T>>
+where
+    T: Send + 'static,
+    F: Fn(&Resolved, Option<&User>) -> Option<T> + Send + Sync + 'static,
+{
+    let subscriber = ctx
+        .data::<Arc<Subscriber>>()
+        .map_err(|_| internal("subscriptions run over graphql-ws only"))?;
+    let request = ctx
+        .data::<Arc<RequestContext>>()
+        .map_err(|_| internal("request context missing"))?
+        .clone();
+    let too_slow = Arc::clone(&subscriber.too_slow);
+    let events = subscriber.hub.subscribe();
+    subscriber.listening.notify_one();
+    Ok(futures::stream::unfold(
+        (events, request, pick, too_slow),
+        move |(mut events, request, pick, too_slow)| async move {
+            loop {
+                match events.recv().await {
+                    Ok(resolved) => {
+                        let Some(item) = pick(&resolved, request.actor.as_ref()) else {
+                            continue;
+                        };
+                        // The previous event's reads are stale now; the event's own entities are fresh.
+                        request.loaders.forget_all();
+                        if let Some(post) = &resolved.post {
+                            request.loaders.board.feed_one(post.id, post.clone()).await;
+                        }
+                        if let Some(comment) = &resolved.comment {
+                            request
+                                .loaders
+                                .board
+                                .feed_one(comment.id, comment.clone())
+                                .await;
+                        }
+                        metrics::event_delivered(field);
+                        return Some((item, (events, request, pick, too_slow)));
+                    }
+                    Err(RecvError::Lagged(n)) => {
+                        metrics::events_dropped("slow_subscriber", n);
+                        too_slow.notify_one();
+                        return None;
+                    }
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        },
+    )
+    .boxed())
+}
+
+fn sees_deleted(viewer: Option<&User>) -> bool {
+    viewer.is_some_and(User::is_admin)
+}
+
+/// The post a subscription names, checked once when it starts: it must exist and be visible.
+async fn visible_post(ctx: &Context<'_>, id: &ID) -> GqlResult<PostId> {
+    let post = ids::decode_post("postId", id).gql()?;
+    let found = ctx.loaders()?.board.load_one(post).await.gql()?;
+    let viewer = ctx.request()?.actor.as_ref();
+    match found {
+        Some(p) if p.is_active || sees_deleted(viewer) => Ok(post),
+        _ => Err(AppError::NotFound("no such post".into())).gql(),
+    }
+}
+
+pub struct Subscription;
+
+/// Events pushed over graphql-ws (`graphql-transport-ws`) on `/graphql`.
+#[SubscriptionRoot]
+impl Subscription {
+    /// Each new post; with `categoryId`, only posts in that category or below it.
+    async fn post_added(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Only posts in this category or one of its descendants; absent: all posts."
+        )]
+        category_id: Option<ID>,
+    ) -> async_graphql::Result<BoxStream<'static, PostNode>> {
+        let category = category_id
+            .as_ref()
+            .map(|id| ids::decode_category("categoryId", id))
+            .transpose()
+            .gql()?;
+        if let Some(category) = category
+            && ctx
+                .loaders()?
+                .board
+                .load_one(category)
+                .await
+                .gql()?
+                .is_none()
+        {
+            return Err(AppError::invalid("categoryId", "no such category")).gql();
+        }
+        feed(ctx, "postAdded", move |resolved, viewer| {
+            let post = resolved.post.as_ref()?;
+            let within = category.is_none_or(|c| resolved.categories.contains(&c));
+            (resolved.event.kind == EventKind::PostCreated
+                && within
+                && (post.is_active || sees_deleted(viewer)))
+            .then(|| PostNode(post.clone()))
+        })
+    }
+
+    /// Each new comment on one post.
+    async fn comment_added(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The post whose comments to follow.")] post_id: ID,
+    ) -> async_graphql::Result<BoxStream<'static, CommentNode>> {
+        let post = visible_post(ctx, &post_id).await?;
+        feed(ctx, "commentAdded", move |resolved, viewer| {
+            let comment = resolved.comment.as_ref()?;
+            (resolved.event.kind == EventKind::CommentCreated
+                && resolved.event.ids.post == post
+                && (comment.is_active || sees_deleted(viewer)))
+            .then(|| CommentNode(comment.clone()))
+        })
+    }
+
+    /// One post, each time it changes: an edit, a vote, its comment count, or its deletion. `null` when
+    /// the post was deleted and the viewer may not see deleted posts (admins see it, `isActive: false`).
+    async fn post_updated(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The post to follow.")] post_id: ID,
+    ) -> async_graphql::Result<BoxStream<'static, Option<PostNode>>> {
+        let post = visible_post(ctx, &post_id).await?;
+        feed(ctx, "postUpdated", move |resolved, viewer| {
+            if !(resolved.event.updates_post() && resolved.event.ids.post == post) {
+                return None;
+            }
+            let found = resolved.post.as_ref()?;
+            Some((found.is_active || sees_deleted(viewer)).then(|| PostNode(found.clone())))
+        })
+    }
+}

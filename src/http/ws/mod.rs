@@ -1,0 +1,178 @@
+//! GraphQL subscriptions over WebSockets (`graphql-transport-ws`) on `GET /graphql` with `Upgrade`; a GET
+//! without `Upgrade` is a query over HTTP as before.
+//!
+//! The protocol is implemented here rather than with async-graphql's `WebSocket` because this server needs
+//! what that one lacks: close codes of the graphql-ws spec (4403 for a bad token, 4408 for a late
+//! `connection_init`), a bounded send buffer per socket, a cap on subscriptions per socket and on sockets per
+//! client address, sockets closed when their token expires or their user may no longer act, and a drain
+//! on shutdown. Execution is the engine's (`Schema::execute_stream`), under the same limits as over HTTP.
+
+pub mod protocol;
+mod session;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Extension;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::header::{CONTENT_TYPE, SEC_WEBSOCKET_PROTOCOL, UPGRADE};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tokio::sync::watch;
+
+use super::observe::ClientIp;
+use super::serve::ConnectionSlot;
+use super::{Shared, graphql};
+use crate::graphql::subscription::hub::EventHub;
+
+/// The bounds of subscription sockets (see the `ws_*` configuration keys).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub subscriptions_per_connection: usize,
+    pub connections_per_client: usize,
+    pub max_message_bytes: usize,
+    /// Messages queued for one socket; a socket whose queue is full is closed (too slow).
+    pub send_buffer: usize,
+    pub init_timeout: Duration,
+    pub keepalive: Duration,
+    /// How often a socket checks that its user may still act.
+    pub recheck: Duration,
+}
+
+impl Settings {
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            subscriptions_per_connection: config.ws_subscriptions_per_connection,
+            connections_per_client: config.ws_connections_per_client,
+            max_message_bytes: config.ws_max_message_bytes,
+            send_buffer: config.ws_send_buffer,
+            init_timeout: Duration::from_millis(config.ws_init_timeout_ms),
+            // A socket must hear from its client more often than the idle timeout; pongs to these pings do.
+            keepalive: Duration::from_secs(config.ws_keepalive_secs)
+                .min(Duration::from_millis(config.idle_timeout_ms / 2))
+                .max(Duration::from_millis(100)),
+            recheck: Duration::from_secs(config.ws_recheck_secs.max(1)),
+        }
+    }
+}
+
+/// The process's subscription sockets: their bounds, the events they hear, how many each client address
+/// has open, and the drain signal.
+pub struct Sockets {
+    pub settings: Settings,
+    pub hub: Arc<EventHub>,
+    per_client: Mutex<HashMap<String, usize>>,
+    draining: watch::Sender<bool>,
+}
+
+impl Sockets {
+    pub fn new(settings: Settings, hub: Arc<EventHub>) -> Arc<Self> {
+        Arc::new(Self {
+            settings,
+            hub,
+            per_client: Mutex::new(HashMap::new()),
+            draining: watch::channel(false).0,
+        })
+    }
+
+    /// Tells every socket to close with 1001 (the server is going away).
+    pub fn drain(&self) {
+        self.draining.send_replace(true);
+    }
+
+    /// Completes once every socket has closed.
+    pub async fn drained(&self) {
+        self.draining.closed().await;
+    }
+
+    /// A place for one more socket of `client`, unless it has `connections_per_client` already.
+    fn admit(self: &Arc<Self>, client: &str) -> Option<ClientSocket> {
+        let mut open = self.per_client.lock().ok()?;
+        let count = open.entry(client.to_owned()).or_insert(0);
+        if *count >= self.settings.connections_per_client {
+            return None;
+        }
+        *count += 1;
+        Some(ClientSocket {
+            sockets: Arc::clone(self),
+            client: client.to_owned(),
+        })
+    }
+}
+
+/// One admitted socket of a client address; gives its place back when dropped.
+struct ClientSocket {
+    sockets: Arc<Sockets>,
+    client: String,
+}
+
+impl Drop for ClientSocket {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.sockets.per_client.lock()
+            && let Some(count) = open.get_mut(&self.client)
+        {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.client);
+            }
+        }
+    }
+}
+
+fn wants_websocket(headers: &HeaderMap) -> bool {
+    headers
+        .get(UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+fn offers_subprotocol(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim().eq_ignore_ascii_case(protocol::SUBPROTOCOL))
+}
+
+/// `GET /graphql`: a WebSocket upgrade for subscriptions, or a query over HTTP.
+pub async fn get_graphql(
+    State(state): State<Shared>,
+    Extension(client_ip): Extension<ClientIp>,
+    request: Request,
+) -> Response {
+    let (mut parts, _) = request.into_parts();
+    if !wants_websocket(&parts.headers) {
+        return graphql::get_graphql(State(state), Extension(client_ip), parts.headers, parts.uri)
+            .await;
+    }
+    if !offers_subprotocol(&parts.headers) {
+        let body = serde_json::json!({ "errors": [{
+            "message": "subscriptions speak graphql-ws: offer the `graphql-transport-ws` subprotocol",
+            "extensions": { "code": "BAD_USER_INPUT" },
+        }] });
+        return (
+            StatusCode::BAD_REQUEST,
+            [(CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response();
+    }
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let slot = parts.extensions.get::<ConnectionSlot>().cloned();
+    let sockets = Arc::clone(&state.sockets);
+    let admitted = sockets.admit(&client_ip.0);
+    let max = sockets.settings.max_message_bytes;
+    upgrade
+        .protocols([protocol::SUBPROTOCOL])
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| async move {
+            session::run(socket, state, client_ip.0, admitted, slot).await;
+        })
+}

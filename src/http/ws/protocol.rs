@@ -1,0 +1,149 @@
+//! The `graphql-transport-ws` protocol's messages and the close codes this server uses.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub const SUBPROTOCOL: &str = "graphql-transport-ws";
+
+/// Close codes (graphql-ws's where it has one; RFC 6455's otherwise).
+pub mod close {
+    /// The server is shutting down: reconnect (to another replica).
+    pub const GOING_AWAY: u16 = 1001;
+    /// The client fell too far behind: its buffer filled up.
+    pub const TOO_SLOW: u16 = 1008;
+    /// A message was larger than `ws_max_message_bytes`.
+    pub const TOO_BIG: u16 = 1009;
+    pub const INTERNAL: u16 = 1011;
+    /// Not a message of the protocol.
+    pub const BAD_MESSAGE: u16 = 4400;
+    /// `subscribe` before `connection_ack`, or the access token expired.
+    pub const UNAUTHORIZED: u16 = 4401;
+    /// The token in `connection_init` does not verify, or its user was blocked or resigned.
+    pub const FORBIDDEN: u16 = 4403;
+    /// No `connection_init` in time.
+    pub const INIT_TIMEOUT: u16 = 4408;
+    /// A subscription with this id is already running.
+    pub const DUPLICATE_ID: u16 = 4409;
+    /// A second `connection_init`, or too many sockets from the client's address.
+    pub const TOO_MANY: u16 = 4429;
+}
+
+/// A message from the client.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    ConnectionInit {
+        #[serde(default)]
+        payload: Option<Value>,
+    },
+    Ping {
+        #[serde(default)]
+        payload: Option<Value>,
+    },
+    Pong {
+        #[serde(default)]
+        #[allow(dead_code)]
+        payload: Option<Value>,
+    },
+    Subscribe {
+        id: String,
+        payload: Box<async_graphql::Request>,
+    },
+    Complete {
+        id: String,
+    },
+}
+
+impl ClientMessage {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        serde_json::from_str(text).map_err(|e| format!("not a graphql-transport-ws message: {e}"))
+    }
+}
+
+/// The `authorization` value of a `connection_init` payload (key matched ignoring case): `None` when
+/// absent (anonymous), `Some(Err)` when present but not a string.
+pub fn authorization(payload: Option<&Value>) -> Option<Result<&str, ()>> {
+    let object = payload?.as_object()?;
+    let (_, value) = object
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case("authorization"))?;
+    Some(value.as_str().ok_or(()))
+}
+
+/// The token of a `Bearer <token>` value.
+pub fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+pub fn ack() -> String {
+    json!({ "type": "connection_ack" }).to_string()
+}
+
+pub fn ping() -> String {
+    json!({ "type": "ping" }).to_string()
+}
+
+pub fn pong(payload: Option<Value>) -> String {
+    match payload {
+        Some(payload) => json!({ "type": "pong", "payload": payload }).to_string(),
+        None => json!({ "type": "pong" }).to_string(),
+    }
+}
+
+pub fn next(id: &str, payload: &async_graphql::Response) -> String {
+    json!({ "type": "next", "id": id, "payload": payload }).to_string()
+}
+
+pub fn error(id: &str, errors: &[async_graphql::ServerError]) -> String {
+    json!({ "type": "error", "id": id, "payload": errors }).to_string()
+}
+
+/// An `error` message with one coded error.
+pub fn coded_error(id: &str, code: &str, message: &str) -> String {
+    json!({
+        "type": "error",
+        "id": id,
+        "payload": [{ "message": message, "extensions": { "code": code } }],
+    })
+    .to_string()
+}
+
+pub fn complete(id: &str) -> String {
+    json!({ "type": "complete", "id": id }).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_authorization_key_is_found_in_any_case() {
+        let payload = json!({ "Authorization": "Bearer abc" });
+        assert_eq!(authorization(Some(&payload)), Some(Ok("Bearer abc")));
+        let payload = json!({ "AUTHORIZATION": 42 });
+        assert_eq!(authorization(Some(&payload)), Some(Err(())));
+        assert_eq!(authorization(Some(&json!({}))), None);
+        assert_eq!(authorization(None), None);
+        assert_eq!(bearer("bearer  xyz "), Some("xyz"));
+        assert_eq!(bearer("Basic xyz"), None);
+        assert_eq!(bearer("Bearer "), None);
+    }
+
+    #[test]
+    fn client_messages_parse_or_say_why_not() {
+        assert!(matches!(
+            ClientMessage::parse(
+                r#"{"type":"subscribe","id":"1","payload":{"query":"subscription { x }"}}"#
+            ),
+            Ok(ClientMessage::Subscribe { .. })
+        ));
+        assert!(matches!(
+            ClientMessage::parse(r#"{"type":"connection_init"}"#),
+            Ok(ClientMessage::ConnectionInit { payload: None })
+        ));
+        assert!(ClientMessage::parse(r#"{"type":"start"}"#).is_err());
+        assert!(ClientMessage::parse("nope").is_err());
+    }
+}

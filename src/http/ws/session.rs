@@ -1,0 +1,581 @@
+//! One subscription socket: `connection_init` (with its token) within the timeout, then subscriptions,
+//! each running in a task of its own that hands its messages to the socket's bounded send queue.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures::{SinkExt, StreamExt};
+use tokio::sync::{Notify, mpsc};
+use tokio::task::AbortHandle;
+
+use super::protocol::{self, ClientMessage, close};
+use super::{ClientSocket, Shared};
+use crate::domain::{AppError, User};
+use crate::graphql::RequestContext;
+use crate::graphql::batches::{RequestBatches, drive};
+use crate::graphql::loaders::Loaders;
+use crate::graphql::subscription::Subscriber;
+use crate::graphql::subscription::hub::EventHub;
+use crate::http::serve::ConnectionSlot;
+use crate::telemetry::metrics;
+
+enum Outgoing {
+    Text(String),
+    Close(u16, String),
+}
+
+/// Why a socket ended: its close code (none when the client went first) and a reason for the log.
+struct Ending {
+    code: Option<u16>,
+    reason: String,
+}
+
+impl Ending {
+    fn close(code: u16, reason: impl Into<String>) -> Self {
+        Self {
+            code: Some(code),
+            reason: reason.into(),
+        }
+    }
+
+    fn gone(reason: impl Into<String>) -> Self {
+        Self {
+            code: None,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Who is connected, once `connection_init` was accepted.
+struct Viewer {
+    user: Option<User>,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+struct Running {
+    task: AbortHandle,
+    field: &'static str,
+    generation: u64,
+}
+
+/// How long a subscribe may take to start listening before the socket reads on.
+const LISTEN_WAIT: Duration = Duration::from_secs(5);
+
+/// How long a closing socket may take to flush its queue and close frame.
+const CLOSE_FLUSH: Duration = Duration::from_secs(1);
+
+pub(super) async fn run(
+    socket: WebSocket,
+    state: Shared,
+    client_ip: String,
+    admitted: Option<ClientSocket>,
+    slot: Option<ConnectionSlot>,
+) {
+    let started = Instant::now();
+    let connection_id = uuid::Uuid::new_v4().simple().to_string();
+    let sockets = Arc::clone(&state.sockets);
+    let mut draining = sockets.draining.subscribe();
+    let (mut sink, stream) = socket.split();
+    let (out, mut queue) = mpsc::channel::<Outgoing>(sockets.settings.send_buffer.max(2));
+    let writer = tokio::spawn(async move {
+        while let Some(message) = queue.recv().await {
+            let sent = match message {
+                Outgoing::Text(text) => sink.send(Message::Text(text.into())).await,
+                Outgoing::Close(code, reason) => {
+                    let frame = CloseFrame {
+                        code,
+                        reason: close_reason(&reason).into(),
+                    };
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    break;
+                }
+            };
+            if sent.is_err() {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    metrics::ws_connections(1);
+    tracing::info!(
+        target: "board::api",
+        connection_id = %connection_id,
+        client_ip = %client_ip,
+        "graphql-ws connection opened"
+    );
+    let mut session = Session {
+        state: Arc::clone(&state),
+        connection_id: connection_id.clone(),
+        client_ip: client_ip.clone(),
+        out: out.clone(),
+        hub: Arc::clone(&sockets.hub),
+        too_slow: Arc::new(Notify::new()),
+        viewer: None,
+        running: HashMap::new(),
+        generation: 0,
+        subscribed: 0,
+    };
+    let ending = if admitted.is_none() {
+        Ending::close(close::TOO_MANY, "too many sockets from this client address")
+    } else if *draining.borrow_and_update() {
+        Ending::close(close::GOING_AWAY, "the server is shutting down")
+    } else {
+        session.serve(stream, &mut draining).await
+    };
+    let subscriptions = session.subscribed;
+    let user = session
+        .viewer
+        .as_ref()
+        .and_then(|v| v.user.as_ref())
+        .map_or_else(|| "anonymous".to_owned(), |u| u.id.to_string());
+    session.stop_all();
+    if let Some(code) = ending.code {
+        // A full queue means the client is not reading: the close frame cannot wait for it.
+        let _ = out.try_send(Outgoing::Close(code, ending.reason.clone()));
+    }
+    drop(out);
+    drop(session);
+    let mut writer = writer;
+    if tokio::time::timeout(CLOSE_FLUSH, &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
+    metrics::ws_connections(-1);
+    tracing::info!(
+        target: "board::api",
+        connection_id = %connection_id,
+        client_ip = %client_ip,
+        close_code = ending.code.unwrap_or(0),
+        reason = %ending.reason,
+        subscriptions = subscriptions,
+        duration_ms = started.elapsed().as_millis() as u64,
+        user = %user,
+        "graphql-ws connection closed"
+    );
+    drop(admitted);
+    drop(slot);
+    drop(draining);
+}
+
+struct Session {
+    state: Shared,
+    connection_id: String,
+    client_ip: String,
+    out: mpsc::Sender<Outgoing>,
+    hub: Arc<EventHub>,
+    /// Raised by a subscription that fell too far behind.
+    too_slow: Arc<Notify>,
+    viewer: Option<Viewer>,
+    running: HashMap<String, Running>,
+    generation: u64,
+    /// Subscriptions started over the socket's life.
+    subscribed: u64,
+}
+
+/// Sleeps until `at`, or forever.
+async fn until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Session {
+    async fn serve(
+        &mut self,
+        mut stream: futures::stream::SplitStream<WebSocket>,
+        draining: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> Ending {
+        let settings = self.state.sockets.settings.clone();
+        let init_deadline = tokio::time::Instant::now() + settings.init_timeout;
+        let mut keepalive = tokio::time::interval(settings.keepalive);
+        keepalive.reset();
+        let mut recheck = tokio::time::interval(settings.recheck);
+        recheck.reset();
+        let (ended_tx, mut ended) = mpsc::unbounded_channel::<(String, u64)>();
+        let too_slow = Arc::clone(&self.too_slow);
+        loop {
+            let acked = self.viewer.is_some();
+            let expiry = self.viewer.as_ref().and_then(|v| v.expires_at).map(|at| {
+                let left = (at - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO);
+                tokio::time::Instant::now() + left
+            });
+            let ending = tokio::select! {
+                incoming = stream.next() => match incoming {
+                    None => Some(Ending::gone("the client went away")),
+                    Some(Err(err)) => Some(read_failed(&err)),
+                    Some(Ok(Message::Text(text))) => self.on_message(text.as_str(), &ended_tx).await,
+                    Some(Ok(Message::Binary(_))) => Some(Ending::close(close::BAD_MESSAGE, "graphql-ws messages are text")),
+                    Some(Ok(Message::Close(_))) => Some(Ending::gone("the client closed the socket")),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,
+                },
+                () = tokio::time::sleep_until(init_deadline), if !acked => {
+                    Some(Ending::close(close::INIT_TIMEOUT, "connection_init did not arrive in time"))
+                }
+                () = until(expiry), if expiry.is_some() => {
+                    Some(Ending::close(close::UNAUTHORIZED, "the access token expired"))
+                }
+                _ = recheck.tick(), if acked => self.recheck_user().await,
+                _ = keepalive.tick() => self.send(protocol::ping()),
+                () = too_slow.notified() => {
+                    Some(Ending::close(close::TOO_SLOW, "the client does not read its events fast enough"))
+                }
+                Some((id, generation)) = ended.recv() => {
+                    if self.running.get(&id).is_some_and(|r| r.generation == generation)
+                        && let Some(done) = self.running.remove(&id)
+                    {
+                        metrics::subscriptions(done.field, -1);
+                    }
+                    None
+                }
+                () = crate::http::serve::stopped(draining) => {
+                    Some(Ending::close(close::GOING_AWAY, "the server is shutting down"))
+                }
+            };
+            if let Some(ending) = ending {
+                return ending;
+            }
+        }
+    }
+
+    /// Queues a message; a full queue means the client does not read.
+    fn send(&self, text: String) -> Option<Ending> {
+        match self.out.try_send(Outgoing::Text(text)) {
+            Ok(()) => None,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                metrics::events_dropped("slow_subscriber", 1);
+                Some(Ending::close(
+                    close::TOO_SLOW,
+                    "the client does not read its messages fast enough",
+                ))
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                Some(Ending::gone("the socket could not be written"))
+            }
+        }
+    }
+
+    async fn on_message(
+        &mut self,
+        text: &str,
+        ended: &mpsc::UnboundedSender<(String, u64)>,
+    ) -> Option<Ending> {
+        let message = match ClientMessage::parse(text) {
+            Ok(message) => message,
+            Err(reason) => return Some(Ending::close(close::BAD_MESSAGE, reason)),
+        };
+        match message {
+            ClientMessage::ConnectionInit { payload } => {
+                if self.viewer.is_some() {
+                    return Some(Ending::close(
+                        close::TOO_MANY,
+                        "too many initialisation requests",
+                    ));
+                }
+                match self.authenticate(payload.as_ref()).await {
+                    Ok(viewer) => {
+                        self.viewer = Some(viewer);
+                        self.send(protocol::ack())
+                    }
+                    Err(reason) => Some(Ending::close(close::FORBIDDEN, reason)),
+                }
+            }
+            ClientMessage::Ping { payload } => self.send(protocol::pong(payload)),
+            ClientMessage::Pong { .. } => None,
+            ClientMessage::Subscribe { id, payload } => {
+                if self.viewer.is_none() {
+                    return Some(Ending::close(close::UNAUTHORIZED, "Unauthorized"));
+                }
+                if self.running.contains_key(&id) {
+                    return Some(Ending::close(
+                        close::DUPLICATE_ID,
+                        format!("Subscriber for {id} already exists"),
+                    ));
+                }
+                self.subscribe(id, *payload, ended).await
+            }
+            ClientMessage::Complete { id } => {
+                if let Some(done) = self.running.remove(&id) {
+                    done.task.abort();
+                    metrics::subscriptions(done.field, -1);
+                }
+                None
+            }
+        }
+    }
+
+    /// The user behind `connection_init`'s `authorization`, checked like an HTTP request's: a value that
+    /// does not verify, or names a user who may no longer act, is refused (never served as anonymous).
+    async fn authenticate(&self, payload: Option<&serde_json::Value>) -> Result<Viewer, String> {
+        let value = match protocol::authorization(payload) {
+            None => {
+                return Ok(Viewer {
+                    user: None,
+                    expires_at: None,
+                });
+            }
+            Some(Err(())) => return Err("authorization must be a string".into()),
+            Some(Ok(value)) => value,
+        };
+        let user = self
+            .state
+            .pipeline
+            .authenticate(Some(value))
+            .await
+            .map_err(|err| match err {
+                AppError::Unauthenticated(reason) => reason,
+                AppError::Unavailable(_) => "the service is unavailable; retry later".to_owned(),
+                _ => "the access token could not be checked".to_owned(),
+            })?;
+        // Verified above; read again for the expiry the socket must not outlive.
+        let expires_at = protocol::bearer(value)
+            .and_then(|token| {
+                self.state
+                    .services
+                    .accounts
+                    .verify_access_claims(token)
+                    .ok()
+            })
+            .map(|claims| claims.expires_at);
+        Ok(Viewer { user, expires_at })
+    }
+
+    /// Closes the socket of a user who was blocked or resigned since it opened.
+    async fn recheck_user(&mut self) -> Option<Ending> {
+        let id = self.viewer.as_ref()?.user.as_ref()?.id;
+        match self.state.services.accounts.users_by_ids(&[id]).await {
+            Ok(mut found) => match found.remove(&id) {
+                Some(user) if user.may_act() => {
+                    if let Some(viewer) = &mut self.viewer {
+                        viewer.user = Some(user);
+                    }
+                    None
+                }
+                _ => Some(Ending::close(
+                    close::FORBIDDEN,
+                    "this account may no longer act",
+                )),
+            },
+            // Unknown now: checked again next time.
+            Err(_) => None,
+        }
+    }
+
+    async fn subscribe(
+        &mut self,
+        id: String,
+        mut request: async_graphql::Request,
+        ended: &mpsc::UnboundedSender<(String, u64)>,
+    ) -> Option<Ending> {
+        let limit = self.state.sockets.settings.subscriptions_per_connection;
+        let user = self
+            .viewer
+            .as_ref()
+            .and_then(|v| v.user.as_ref())
+            .map_or_else(|| "anonymous".to_owned(), |u| u.id.to_string());
+        let operation_name = request.operation_name.clone();
+        let log = |field: &str, outcome: &str| {
+            tracing::info!(
+                target: "board::api",
+                connection_id = %self.connection_id,
+                subscription_id = %id,
+                operation_name = operation_name.as_deref().unwrap_or("anonymous"),
+                operation_type = "subscription",
+                field = field,
+                user = %user,
+                client_ip = %self.client_ip,
+                outcome = outcome,
+                "graphql subscribe"
+            );
+        };
+        if self.running.len() >= limit {
+            log("-", "RATE_LIMITED");
+            return self.send(
+                serde_json::json!({
+                    "type": "error",
+                    "id": id,
+                    "payload": [{
+                        "message": format!("a socket runs at most {limit} subscriptions; complete one first"),
+                        "extensions": { "code": "RATE_LIMITED", "retryAfterSeconds": 0 },
+                    }],
+                })
+                .to_string(),
+            );
+        }
+        // The limits of every operation (tokens, nesting, aliases, depth; complexity is the engine's).
+        let document = match self.state.pipeline.check_operation(&request.query) {
+            Ok(document) => document,
+            Err(refusal) => {
+                log("-", refusal.code);
+                return self.send(protocol::coded_error(&id, refusal.code, &refusal.message));
+            }
+        };
+        let field = match subscription_field(&document, request.operation_name.as_deref()) {
+            Ok(field) => field,
+            Err(message) => {
+                log("-", "BAD_USER_INPUT");
+                return self.send(protocol::coded_error(&id, "BAD_USER_INPUT", &message));
+            }
+        };
+        request.set_parsed_query((*document).clone());
+        log(field, "ok");
+        let actor = self.viewer.as_ref().and_then(|v| v.user.clone());
+        let batches = RequestBatches::new();
+        let services = &self.state.services;
+        let users = Loaders::users(Arc::clone(&services.accounts), &batches);
+        let loaders = Loaders::new(
+            users,
+            Arc::clone(&services.board),
+            actor.as_ref().map(|a| a.id),
+            &batches,
+        );
+        let context = Arc::new(RequestContext {
+            actor,
+            request_id: format!("{}/{id}", self.connection_id),
+            client_ip: self.client_ip.clone(),
+            loaders,
+        });
+        let subscriber = Arc::new(Subscriber {
+            hub: Arc::clone(&self.hub),
+            too_slow: Arc::clone(&self.too_slow),
+            listening: Notify::new(),
+        });
+        let request = request.data(context).data(Arc::clone(&subscriber));
+        let mut responses = self.state.schema.execute_stream(request);
+        let out = self.out.clone();
+        let too_slow = Arc::clone(&self.too_slow);
+        let started = Arc::clone(&subscriber);
+        self.generation += 1;
+        let generation = self.generation;
+        let ended = ended.clone();
+        let task_id = id.clone();
+        let task = tokio::spawn(async move {
+            let mut first = true;
+            loop {
+                let Some(response) = drive(Arc::clone(&batches), responses.next()).await else {
+                    let _ = out.try_send(Outgoing::Text(protocol::complete(&task_id)));
+                    break;
+                };
+                // Refused before it ran (validation, arguments, the post does not exist): an `error`
+                // message, which ends the subscription.
+                if first && response.data == async_graphql::Value::Null && response.is_err() {
+                    let _ =
+                        out.try_send(Outgoing::Text(protocol::error(&task_id, &response.errors)));
+                    break;
+                }
+                first = false;
+                if let Err(mpsc::error::TrySendError::Full(_)) =
+                    out.try_send(Outgoing::Text(protocol::next(&task_id, &response)))
+                {
+                    metrics::events_dropped("slow_subscriber", 1);
+                    too_slow.notify_one();
+                    break;
+                }
+            }
+            started.listening.notify_one();
+            let _ = ended.send((task_id, generation));
+        });
+        // The next message is read once this subscription listens (or ended): an event written after the
+        // client saw the server take a later message is heard.
+        let _ = tokio::time::timeout(LISTEN_WAIT, subscriber.listening.notified()).await;
+        metrics::subscriptions(field, 1);
+        self.subscribed += 1;
+        self.running.insert(
+            id,
+            Running {
+                task: task.abort_handle(),
+                field,
+                generation,
+            },
+        );
+        None
+    }
+
+    fn stop_all(&mut self) {
+        for (_, running) in self.running.drain() {
+            running.task.abort();
+            metrics::subscriptions(running.field, -1);
+        }
+    }
+}
+
+/// A close frame's reason holds at most 123 bytes (RFC 6455 §5.5): longer ones are cut at a character.
+fn close_reason(reason: &str) -> &str {
+    const MAX: usize = 123;
+    if reason.len() <= MAX {
+        return reason;
+    }
+    let mut end = MAX;
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason[..end]
+}
+
+fn read_failed(err: &axum::Error) -> Ending {
+    let text = err.to_string();
+    if text.contains("too long") || text.contains("too big") || text.contains("Space limit") {
+        Ending::close(close::TOO_BIG, "the message is larger than allowed")
+    } else {
+        Ending::gone(format!("the socket failed: {text}"))
+    }
+}
+
+/// The root field of the subscription `operation_name` selects (a label for metrics and logs), or why the
+/// operation may not run over the socket: only subscriptions do; queries and mutations go over HTTP.
+fn subscription_field(
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Result<&'static str, String> {
+    let operation = document
+        .operations
+        .iter()
+        .find(|(name, _)| match (operation_name, name) {
+            (Some(wanted), Some(name)) => wanted == name.as_str(),
+            (None, _) => true,
+            (Some(_), None) => false,
+        })
+        .map(|(_, op)| op);
+    let Some(operation) = operation else {
+        // The engine says which operation is missing.
+        return Ok("other");
+    };
+    if operation.node.ty != OperationType::Subscription {
+        return Err(
+            "only subscriptions run over this socket; send queries and mutations to POST /graphql"
+                .into(),
+        );
+    }
+    let first = operation
+        .node
+        .selection_set
+        .node
+        .items
+        .iter()
+        .find_map(|s| match &s.node {
+            Selection::Field(field) => Some(field.node.name.node.as_str()),
+            _ => None,
+        });
+    Ok(match first {
+        Some("postAdded") => "postAdded",
+        Some("commentAdded") => "commentAdded",
+        Some("postUpdated") => "postUpdated",
+        _ => "other",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn close_reasons_fit_a_frame() {
+        assert_eq!(super::close_reason("short"), "short");
+        let long = "é".repeat(100);
+        let cut = super::close_reason(&long);
+        assert!(cut.len() <= 123 && long.starts_with(cut) && !cut.is_empty());
+    }
+}
