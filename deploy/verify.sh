@@ -344,6 +344,8 @@ log "migrate ran once, exited 0 and applied all $applied migrations"
 
 proxy=http://127.0.0.1:$http_port
 post_id=$(checks write-read "$proxy" 10)
+# graphql-ws through nginx's upgrade: sockets on both replicas hear a comment written through either (Redis).
+checks subscribe "$proxy" "$post_id" 4
 checks prometheus "http://127.0.0.1:$prometheus_port" board board-1:8080,board-2:8080
 checks failover "$proxy" "$post_id" -- docker-compose -p "$project" --env-file "$compose_env" \
     -f docker-compose.yml stop -t 20 board-1

@@ -13,10 +13,17 @@ Standard library only. Each subcommand prints what it saw and exits non-zero wit
   checks.py prometheus URL JOB TARGETS          Prometheus at URL reports every target of JOB up and has
                                                 scraped board's own metrics from each
   checks.py wait-http URL SECONDS               poll URL until it answers 200
+  checks.py subscribe URL POST_ID SOCKETS       open SOCKETS graphql-ws subscriptions to commentAdded(POST_ID)
+                                                through URL (the proxy spreads them over the replicas), write a
+                                                comment over HTTP, and see it reach every socket
 """
 
+import base64
 import json
+import os
 import secrets
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -210,6 +217,111 @@ def cmd_wait_http(url, seconds):
     raise CheckFailed(f"{url} did not answer 200 within {seconds} s (last: {last})")
 
 
+class WebSocket:
+    """The client side of RFC 6455, enough for graphql-ws text messages (standard library only)."""
+
+    def __init__(self, base, path, protocol, timeout=10):
+        url = urllib.parse.urlsplit(base)
+        self.sock = socket.create_connection((url.hostname, url.port or 80), timeout=timeout)
+        key = base64.b64encode(os.urandom(16)).decode()
+        request = (
+            f"GET {path} HTTP/1.1\r\nHost: {url.netloc}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {protocol}\r\n\r\n"
+        )
+        self.sock.sendall(request.encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise CheckFailed(f"the upgrade was answered {head[:200]!r} and the connection closed")
+            head += chunk
+        head, self.pending = head.split(b"\r\n\r\n", 1)
+        status = head.split(b"\r\n", 1)[0].decode(errors="replace")
+        if " 101 " not in status + " ":
+            raise CheckFailed(f"the upgrade through {base} was answered {status!r}")
+
+    def _read(self, n):
+        while len(self.pending) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise CheckFailed("the socket closed")
+            self.pending += chunk
+        data, self.pending = self.pending[:n], self.pending[n:]
+        return data
+
+    def send(self, message):
+        payload = json.dumps(message).encode()
+        mask = os.urandom(4)
+        header = bytes([0x81])
+        if len(payload) < 126:
+            header += bytes([0x80 | len(payload)])
+        else:
+            header += bytes([0x80 | 126]) + struct.pack("!H", len(payload))
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(header + mask + masked)
+
+    def receive(self):
+        """The next graphql-ws message; answers its pings."""
+        while True:
+            first, second = self._read(2)
+            length = second & 0x7F
+            if length == 126:
+                length = struct.unpack("!H", self._read(2))[0]
+            elif length == 127:
+                length = struct.unpack("!Q", self._read(8))[0]
+            payload = self._read(length)
+            opcode = first & 0x0F
+            if opcode == 8:
+                code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+                raise CheckFailed(f"closed by the server: {code} {payload[2:].decode(errors='replace')}")
+            if opcode != 1:
+                continue
+            message = json.loads(payload)
+            if message.get("type") == "ping":
+                self.send({"type": "pong"})
+                continue
+            return message
+
+    def close(self):
+        self.sock.close()
+
+
+CREATE_COMMENT = """mutation ($postId: ID!, $content: String!) {
+  createComment(input: { postId: $postId, content: $content }) { comment { id } }
+}"""
+
+
+def cmd_subscribe(base, post_id, sockets):
+    sockets = [WebSocket(base, "/graphql", "graphql-transport-ws") for _ in range(int(sockets))]
+    for ws in sockets:
+        ws.send({"type": "connection_init", "payload": {}})
+        ack = ws.receive()
+        if ack.get("type") != "connection_ack":
+            raise CheckFailed(f"expected connection_ack, got {ack!r}")
+        ws.send({
+            "id": "1",
+            "type": "subscribe",
+            "payload": {
+                "query": "subscription ($p: ID!) { commentAdded(postId: $p) { id content } }",
+                "variables": {"p": post_id},
+            },
+        })
+    # The subscriptions register asynchronously; give them a moment before the write.
+    time.sleep(1)
+    name = "verify_" + secrets.token_hex(4)
+    auth = sign_up(base, name, "verify-" + secrets.token_hex(8))
+    content = "heard everywhere " + secrets.token_hex(4)
+    comment = graphql(base, CREATE_COMMENT, {"postId": post_id, "content": content}, auth["accessToken"])
+    comment_id = comment["createComment"]["comment"]["id"]
+    for i, ws in enumerate(sockets):
+        message = ws.receive()
+        seen = ((message.get("payload") or {}).get("data") or {}).get("commentAdded") or {}
+        if message.get("type") != "next" or seen.get("id") != comment_id or seen.get("content") != content:
+            raise CheckFailed(f"socket {i + 1} received {message!r}, expected comment {comment_id}")
+        ws.close()
+    print(f"comment {comment_id} reached all {len(sockets)} subscription sockets through the proxy", file=sys.stderr)
+
+
 def main(argv):
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
@@ -229,6 +341,8 @@ def main(argv):
             cmd_prometheus(*args)
         elif name == "wait-http":
             cmd_wait_http(*args)
+        elif name == "subscribe":
+            cmd_subscribe(*args)
         else:
             print(__doc__, file=sys.stderr)
             return 2
