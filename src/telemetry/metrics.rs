@@ -164,13 +164,13 @@ fn build() -> Option<Telemetry> {
         events_dropped: meter
             .u64_counter("board.subscriptions.dropped")
             .with_description(
-                "Subscription deliveries lost, by reason: slow_subscriber (its buffer was full: the socket                  is closed), lagged (this process fell behind the event feed), unresolved (the entity could                  not be read).",
+                "Subscription deliveries lost, by reason: slow_subscriber (its buffer was full: the socket is closed), lagged (this process fell behind the event feed), unresolved (the entity could not be read).",
             )
             .build(),
         event_resolutions: meter
             .u64_counter("board.subscriptions.resolutions")
             .with_description(
-                "Events resolved for this process's subscribers: once per event and process, however many                  subscribers hear it.",
+                "Events resolved for this process's subscribers: once per event and process, however many subscribers hear it.",
             )
             .build(),
         event_round_trips: meter
