@@ -115,6 +115,8 @@ pub struct Config {
     pub logstash_addr: Option<String>,
     /// A GraphQL request running longer is stopped and answered `SERVICE_UNAVAILABLE`.
     pub request_timeout_ms: u64,
+    /// MariaDB stops a search statement (index candidates, counts) running longer than this.
+    pub search_statement_ms: u64,
     /// Directives on one field.
     pub max_directives: usize,
     /// Aliases in one document.
@@ -213,6 +215,7 @@ impl Default for Config {
             metrics_bind: None,
             logstash_addr: None,
             request_timeout_ms: 10_000,
+            search_statement_ms: 2_000,
             max_directives: 5,
             max_aliases: 30,
             max_tokens: 5_000,
@@ -285,6 +288,7 @@ impl fmt::Debug for Config {
             .field("metrics_bind", &self.metrics_bind)
             .field("logstash_addr", &self.logstash_addr)
             .field("request_timeout_ms", &self.request_timeout_ms)
+            .field("search_statement_ms", &self.search_statement_ms)
             .field("max_directives", &self.max_directives)
             .field("max_aliases", &self.max_aliases)
             .field("max_tokens", &self.max_tokens)

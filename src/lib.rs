@@ -203,7 +203,7 @@ impl App {
         let board = BoardService::new(
             Arc::new(SqlCategoryRepo::new(db.clone())),
             Arc::new(SqlPostRepo::new(db.clone())),
-            Arc::new(SqlPostSearch::new(db.clone())),
+            Arc::new(SqlPostSearch::new(db.clone(), config.search_statement_ms)),
             Arc::new(SqlCommentRepo::new(db.clone())),
             Arc::new(SqlVoteRepo::new(db.clone())),
             clock,
@@ -235,7 +235,10 @@ impl App {
                 );
                 board.with_replica(ReadReplica::new(
                     Arc::new(SqlPostRepo::new(replica.clone())),
-                    Arc::new(SqlPostSearch::new(replica.clone())),
+                    Arc::new(SqlPostSearch::new(
+                        replica.clone(),
+                        config.search_statement_ms,
+                    )),
                     Arc::new(SqlCommentRepo::new(replica.clone())),
                     Arc::new(SqlVoteRepo::new(replica.clone())),
                     Duration::from_secs(config.read_your_writes_secs),

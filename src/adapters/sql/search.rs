@@ -50,6 +50,23 @@ macro_rules! push_holds {
     }};
 }
 
+/// A statement stopped by `search_statement_ms` answers `SERVICE_UNAVAILABLE` with what to do about it.
+fn search_error(err: sqlx::Error, limit_ms: u64) -> crate::domain::AppError {
+    // 1969: max_statement_time exceeded; 188: InnoDB's full-text search interrupted by it (the statement was
+    // still reading the index).
+    if let sqlx::Error::Database(db) = &err
+        && let Some(mysql) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+        && matches!(mysql.number(), 1969 | 188)
+    {
+        metrics::search_plan("stopped");
+        return crate::domain::AppError::Unavailable(format!(
+            "the search did not finish within {limit_ms} ms and was stopped; search for a longer or more \
+             specific term"
+        ));
+    }
+    db_error(err)
+}
+
 /// Posts whose bigrams are sampled to learn which bigrams are rare.
 const SAMPLE_POSTS: i64 = 2000;
 /// How often the sample is taken again (every minute while the board has fewer posts than a sample).
@@ -59,6 +76,10 @@ const SAMPLE_EVERY_WHILE_SMALL: Duration = Duration::from_secs(60);
 pub struct SqlPostSearch {
     db: Db,
     sample: Arc<Sample>,
+    /// MariaDB stops a search statement that runs longer (`max_statement_time`): a term whose candidates
+    /// are too many to filter in time gets an error rather than holding a connection and the database's CPU
+    /// for seconds (a request's own timeout does not stop its statement in the database).
+    statement_ms: u64,
 }
 
 /// Bigram frequencies in the newest posts, taken again in the background when old; a search never waits
@@ -72,10 +93,29 @@ struct Sample {
 }
 
 impl SqlPostSearch {
-    pub fn new(db: Db) -> Self {
-        Self {
+    /// Takes the first sample at once when a runtime is running (so the first rare-term searches after a
+    /// start already ask the index for their rarest bigrams only).
+    pub fn new(db: Db, statement_ms: u64) -> Self {
+        let search = Self {
             db,
             sample: Arc::default(),
+            statement_ms,
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            search.frequencies();
+        }
+        search
+    }
+
+    /// The start of a bounded statement (MariaDB; SQLite runs in process and has no such bound).
+    fn bounded(&self) -> String {
+        match self.db {
+            Db::MySql(_) => format!(
+                "SET STATEMENT max_statement_time = {}.{:03} FOR ",
+                self.statement_ms / 1000,
+                self.statement_ms % 1000
+            ),
+            Db::Sqlite(_) => String::new(),
         }
     }
 
@@ -123,12 +163,23 @@ impl SqlPostSearch {
 
 /// The bigram frequencies of the newest [`SAMPLE_POSTS`] posts (one query, outside any request).
 async fn take_sample(db: &Db) -> Result<GramFrequencies, sqlx::Error> {
-    let lists: Vec<String> = on_db!(db, pool => {
-        sqlx::query_scalar("SELECT grams FROM post_search ORDER BY post_id DESC LIMIT ?")
+    const SAMPLE: &str = "SELECT grams FROM post_search ORDER BY post_id DESC LIMIT ?";
+    // MariaDB hands a MEDIUMTEXT over as a BLOB; the tokens are ASCII either way.
+    let lists: Vec<String> = match db {
+        Db::MySql(pool) => sqlx::query_scalar::<_, Vec<u8>>(SAMPLE)
             .bind(SAMPLE_POSTS)
             .fetch_all(pool)
-            .await
-    })?;
+            .await?
+            .into_iter()
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .collect(),
+        Db::Sqlite(pool) => {
+            sqlx::query_scalar(SAMPLE)
+                .bind(SAMPLE_POSTS)
+                .fetch_all(pool)
+                .await?
+        }
+    };
     Ok(GramFrequencies::of(lists.iter().map(String::as_str)))
 }
 
@@ -268,7 +319,7 @@ impl PostSearch for SqlPostSearch {
         let (head, tail, expression) = index_query(&self.db, &tokens, "p.id, p.vote_count");
         let _trip = count_db();
         let rows: Vec<(i64, i64)> = on_db!(&self.db, pool => {
-            let mut query = QueryBuilder::new(head.as_str());
+            let mut query = QueryBuilder::new(self.bounded() + head.as_str());
             query.push_bind(expression.clone()).push(tail);
             push_post_filter!(query, filter);
             query.push(" AND ");
@@ -277,7 +328,7 @@ impl PostSearch for SqlPostSearch {
             query.push(&order_sql).push(" LIMIT ").push_bind(fetch);
             query.build_query_as().fetch_all(pool).await
         })
-        .map_err(db_error)?;
+        .map_err(|e| search_error(e, self.statement_ms))?;
         Ok(keys(rows, page))
     }
 
@@ -316,7 +367,8 @@ impl PostSearch for SqlPostSearch {
             metrics::search_plan("walk");
             on_db!(&self.db, pool => {
                 let mut query = QueryBuilder::new(
-                    "SELECT COUNT(*) FROM (SELECT 1 AS one FROM post p JOIN post_search s ON s.post_id = p.id WHERE ",
+                    self.bounded()
+                        + "SELECT COUNT(*) FROM (SELECT 1 AS one FROM post p JOIN post_search s ON s.post_id = p.id WHERE ",
                 );
                 push_post_filter!(query, filter);
                 query.push(" AND ");
@@ -324,13 +376,13 @@ impl PostSearch for SqlPostSearch {
                 query.push(" LIMIT ").push_bind(cap + 1).push(") x");
                 query.build_query_scalar().fetch_one(pool).await
             })
-            .map_err(db_error)
+            .map_err(|e| search_error(e, self.statement_ms))
         } else {
             metrics::search_plan("index");
             let tokens = self.frequencies().selective(tokens);
             let (head, tail, expression) = index_query(&self.db, &tokens, "1 AS one");
             on_db!(&self.db, pool => {
-                let mut query = QueryBuilder::new("SELECT COUNT(*) FROM (");
+                let mut query = QueryBuilder::new(self.bounded() + "SELECT COUNT(*) FROM (");
                 query.push(head.as_str()).push_bind(expression.clone()).push(tail);
                 push_post_filter!(query, filter);
                 query.push(" AND ");
@@ -338,7 +390,7 @@ impl PostSearch for SqlPostSearch {
                 query.push(" LIMIT ").push_bind(cap + 1).push(") x");
                 query.build_query_scalar().fetch_one(pool).await
             })
-            .map_err(db_error)
+            .map_err(|e| search_error(e, self.statement_ms))
         }
     }
 }
