@@ -290,6 +290,32 @@ impl App {
         }
     }
 
+    /// What every GraphQL operation goes through, whatever its transport (HTTP, WebSocket).
+    pub fn pipeline(&self) -> graphql::pipeline::Pipeline {
+        graphql::pipeline::Pipeline::new(
+            self.schema.clone(),
+            self.services.clone(),
+            graphql::pipeline::Persisted {
+                store: app::PersistedQueries::new(
+                    Arc::clone(&self.cache),
+                    &self.config.cache_prefix,
+                    Duration::from_secs(self.config.persisted_query_ttl_secs),
+                ),
+                trusted: self.trusted_documents.clone(),
+            },
+            graphql::pipeline::Settings {
+                limits: graphql::pipeline::TextLimits {
+                    max_tokens: self.config.max_tokens,
+                    max_aliases: self.config.max_aliases,
+                    max_depth: self.config.max_depth,
+                },
+                request_timeout: Duration::from_millis(self.config.request_timeout_ms),
+                max_response_bytes: self.config.max_response_bytes,
+                persisted_get_max_age: Duration::from_secs(self.config.persisted_get_max_age_secs),
+            },
+        )
+    }
+
     pub fn router(&self) -> axum::Router {
         http::router(http::AppState {
             schema: self.schema.clone(),
@@ -308,30 +334,7 @@ impl App {
             max_batch: self.config.max_batch,
             cors_allowed_origins: self.config.cors_allowed_origins.clone(),
             cors_allowed_headers: self.config.cors_allowed_headers.clone(),
-            pipeline: Arc::new(graphql::pipeline::Pipeline::new(
-                self.schema.clone(),
-                self.services.clone(),
-                graphql::pipeline::Persisted {
-                    store: app::PersistedQueries::new(
-                        Arc::clone(&self.cache),
-                        &self.config.cache_prefix,
-                        Duration::from_secs(self.config.persisted_query_ttl_secs),
-                    ),
-                    trusted: self.trusted_documents.clone(),
-                },
-                graphql::pipeline::Settings {
-                    limits: graphql::pipeline::TextLimits {
-                        max_tokens: self.config.max_tokens,
-                        max_aliases: self.config.max_aliases,
-                        max_depth: self.config.max_depth,
-                    },
-                    request_timeout: Duration::from_millis(self.config.request_timeout_ms),
-                    max_response_bytes: self.config.max_response_bytes,
-                    persisted_get_max_age: Duration::from_secs(
-                        self.config.persisted_get_max_age_secs,
-                    ),
-                },
-            )),
+            pipeline: Arc::new(self.pipeline()),
         })
     }
 

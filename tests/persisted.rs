@@ -172,6 +172,17 @@ async fn a_text_over_the_limits_is_not_stored(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(code(&body), "PERSISTED_QUERY_NOT_FOUND", "{body:#}");
+    // A text within the limits but longer than 32 KiB runs, and is not kept.
+    let long = format!("{{ categories {{ id }} # {}\n}}", "x".repeat(40 * 1024));
+    let body = register(&app, &long).await;
+    assert!(body["data"]["categories"].is_array(), "{body:#}");
+    let body: Value = app
+        .post(&json!({ "extensions": apq(&sha256(&long)) }), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(code(&body), "PERSISTED_QUERY_NOT_FOUND", "{body:#}");
 }
 
 async fn anonymous_persisted_gets_are_cacheable(app: TestApp) {

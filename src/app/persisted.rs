@@ -11,6 +11,10 @@ use sha2::{Digest, Sha256};
 
 use crate::ports::Cache;
 
+/// Longer texts run but are not registered (their clients send them each time): the cache holds many
+/// entries, and a flood of large distinct texts must not fill it.
+pub const MAX_PERSISTED_QUERY_BYTES: usize = 32 * 1024;
+
 /// The SHA-256 of `text`, in lower-case hex (what Apollo's link and graphql-codegen send).
 pub fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
@@ -55,8 +59,12 @@ impl PersistedQueries {
     }
 
     /// Registers `text` under `hash` (the caller checked that it is the text's hash and that the text passes
-    /// the operation limits). A cache failure is logged only: the client sends the text again next time.
+    /// the operation limits); a text longer than [`MAX_PERSISTED_QUERY_BYTES`] is not kept. A cache failure
+    /// is logged only: the client sends the text again next time.
     pub async fn put(&self, hash: &str, text: &str) {
+        if text.len() > MAX_PERSISTED_QUERY_BYTES {
+            return;
+        }
         let entry = [(self.key(hash), text.to_owned(), self.ttl)];
         if let Err(err) = self.cache.set_many(&entry).await {
             tracing::warn!(error = %err, "could not store a persisted query");
