@@ -91,6 +91,36 @@ async fn switching_introspection_off_still_hides_it() {
     assert!(body["data"]["__type"].is_null(), "{body:#}");
 }
 
+/// The engine would answer the `__Schema` type's own description ("A GraphQL Schema defines the
+/// capabilities …") as this schema's description; clients showed it as board's, and the schema they rebuilt
+/// from introspection differed from schema.graphql, which has none.
+#[tokio::test]
+async fn the_schema_description_clients_see_is_the_schema_files() {
+    let app = sqlite().await;
+    let body = app.gql(INTROSPECTION, json!({}), None).await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    assert!(
+        body["data"]["__schema"]["description"].is_null(),
+        "{body:#}"
+    );
+
+    let body = app
+        .ok(
+            "{ s: __schema { d: description } t: __type(name: \"__Schema\") { description } }",
+            json!({}),
+            None,
+        )
+        .await;
+    assert!(body["s"]["d"].is_null(), "{body:#}");
+    assert!(
+        body["t"]["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("A GraphQL Schema defines"),
+        "the introspection type keeps its own description: {body:#}"
+    );
+}
+
 async fn a_post(app: &TestApp) -> String {
     let session = app
         .sign_up("writer", "writer@example.com", "correct horse")

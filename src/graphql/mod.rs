@@ -11,6 +11,7 @@ mod mutation;
 pub mod partial;
 pub mod pipeline;
 mod query;
+mod schema_description;
 pub mod subscription;
 pub mod types;
 
@@ -81,7 +82,8 @@ pub fn build_schema(services: Option<Services>, limits: &Limits) -> BoardSchema 
         )
         .override_output_type_description::<types::user::LoginHistoryConnection>(
             "A page of a user's logins (a Relay connection), newest first.",
-        );
+        )
+        .extension(schema_description::NoSchemaDescription);
     if !limits.introspection {
         // "Did you mean …?" would disclose the schema that introspection hides.
         builder = builder.disable_introspection().disable_suggestions();
