@@ -21,6 +21,11 @@ pub fn is_sha256_hex(hash: &str) -> bool {
     hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// Longer texts are run but not registered: a registered text stays in the cache for the whole TTL, so without
+/// a bound a client could park a megabyte (the body limit, in a comment or a string) under each of thousands
+/// of fresh hashes. Apollo's link then sends such a text with every request, as for any unknown hash.
+pub const MAX_PERSISTED_QUERY_BYTES: usize = 32 * 1024;
+
 /// Registered operation texts by hash, in the cache port (Redis shared by every replica, or the bounded
 /// in-process cache). Never the source of truth: a miss or a cache failure makes the client send its text
 /// again.
@@ -55,8 +60,15 @@ impl PersistedQueries {
     }
 
     /// Registers `text` under `hash` (the caller checked that it is the text's hash and that the text passes
-    /// the operation limits). A cache failure is logged only: the client sends the text again next time.
+    /// the operation limits), unless it is longer than [`MAX_PERSISTED_QUERY_BYTES`]. A cache failure is logged only: the client sends the text again next time.
     pub async fn put(&self, hash: &str, text: &str) {
+        if text.len() > MAX_PERSISTED_QUERY_BYTES {
+            tracing::debug!(
+                bytes = text.len(),
+                "a persisted query longer than {MAX_PERSISTED_QUERY_BYTES} bytes is not registered"
+            );
+            return;
+        }
         let entry = [(self.key(hash), text.to_owned(), self.ttl)];
         if let Err(err) = self.cache.set_many(&entry).await {
             tracing::warn!(error = %err, "could not store a persisted query");
