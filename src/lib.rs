@@ -28,8 +28,10 @@ use config::{Config, SecretSource};
 use graphql::{BoardSchema, Limits, Services};
 use ports::{Cache, Counters, Events, SystemClock};
 
-/// Entries the in-process cache holds at most.
+/// Counters and fill guards the in-process cache holds at most.
 const MEMORY_CACHE_ENTRIES: u64 = 100_000;
+/// Bytes (keys and texts) of the values the in-process cache holds at most.
+const MEMORY_CACHE_VALUE_BYTES: u64 = 256 * 1024 * 1024;
 /// Decoded values the near cache keeps per process.
 const NEAR_CACHE_ENTRIES: u64 = 50_000;
 const REDIS_POOL_SIZE: usize = 4;
@@ -154,7 +156,10 @@ impl App {
                     (redis.clone(), redis, Arc::new(events))
                 }
                 None => {
-                    let memory = Arc::new(MemoryCache::new(MEMORY_CACHE_ENTRIES));
+                    let memory = Arc::new(MemoryCache::new(
+                        MEMORY_CACHE_ENTRIES,
+                        MEMORY_CACHE_VALUE_BYTES,
+                    ));
                     (memory.clone(), memory, Arc::new(MemoryEvents::new()))
                 }
             };

@@ -185,6 +185,93 @@ async fn a_text_over_the_limits_is_not_stored(app: TestApp) {
     assert_eq!(code(&body), "PERSISTED_QUERY_NOT_FOUND", "{body:#}");
 }
 
+/// A text passes every limit with a megabyte in a comment; registered for the whole TTL under fresh hashes,
+/// such texts would fill the cache. Longer than 32 KiB, it runs but is not registered.
+async fn a_long_text_runs_but_is_not_registered(app: TestApp) {
+    let hash_only = |text: &str| json!({ "extensions": apq(&sha256(text)) });
+    let short = format!("# {}\n{CATEGORIES}", "s".repeat(30 * 1024));
+    let body = register(&app, &short).await;
+    assert!(body["data"]["categories"].is_array(), "{body:#}");
+    let body: Value = app
+        .post(&hash_only(&short), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(body["data"]["categories"].is_array(), "{body:#}");
+
+    let long = format!("# {}\n{CATEGORIES}", "l".repeat(900 * 1024));
+    let body = register(&app, &long).await;
+    assert!(body["data"]["categories"].is_array(), "{body:#}");
+    let body: Value = app
+        .post(&hash_only(&long), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(code(&body), "PERSISTED_QUERY_NOT_FOUND", "{body:#}");
+}
+
+/// `operationName` in a GET's query string selects the operation (async-graphql's parser reads
+/// `operation_name` only), so a mutation of a persisted multi-operation document is refused over GET.
+async fn get_selects_the_operation_by_operation_name(app: TestApp) {
+    let document = "query A { __typename } query B { categories { id } } \
+                    mutation C($i: LogoutInput!) { logout(input: $i) { success } }";
+    let response = get(
+        &app,
+        &[("query", document.into()), ("operationName", "B".into())],
+        None,
+        None,
+    )
+    .await;
+    let body: Value = response.json().await.unwrap();
+    assert!(body["data"]["categories"].is_array(), "{body:#}");
+    let response = get(
+        &app,
+        &[("query", document.into()), ("operationName", "Z".into())],
+        None,
+        None,
+    )
+    .await;
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["errors"][0]["message"].as_str().unwrap().contains('Z'),
+        "{body:#}"
+    );
+    // Without a name none of several operations is picked: the same answer whatever order the parser
+    // keeps them in (each text is a new parse).
+    for spaces in 0..8 {
+        let text = format!("{document}{}", " ".repeat(spaces));
+        let response = get(&app, &[("query", text)], None, None).await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(code(&body), "BAD_USER_INPUT", "{body:#}");
+    }
+
+    let body = app
+        .post(
+            &json!({ "query": document, "operationName": "A", "extensions": apq(&sha256(document)) }),
+            None,
+        )
+        .await;
+    assert_eq!(body.status(), 200);
+    let response = get(
+        &app,
+        &[
+            ("documentId", sha256(document)),
+            ("operationName", "C".into()),
+            (
+                "variables",
+                json!({ "i": { "refreshToken": "x" } }).to_string(),
+            ),
+        ],
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
+
 async fn anonymous_persisted_gets_are_cacheable(app: TestApp) {
     let hash = sha256(CATEGORIES);
     let response = get_hash(&app, &hash, None).await;
@@ -316,6 +403,8 @@ backend_tests!(
     a_hash_that_does_not_match_is_refused_and_nothing_is_stored,
     malformed_persisted_queries_are_refused,
     a_text_over_the_limits_is_not_stored,
+    a_long_text_runs_but_is_not_registered,
+    get_selects_the_operation_by_operation_name,
     anonymous_persisted_gets_are_cacheable,
     other_answers_are_never_cacheable,
 );

@@ -11,10 +11,6 @@ use sha2::{Digest, Sha256};
 
 use crate::ports::Cache;
 
-/// Longer texts run but are not registered (their clients send them each time): the cache holds many
-/// entries, and a flood of large distinct texts must not fill it.
-pub const MAX_PERSISTED_QUERY_BYTES: usize = 32 * 1024;
-
 /// The SHA-256 of `text`, in lower-case hex (what Apollo's link and graphql-codegen send).
 pub fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
@@ -24,6 +20,11 @@ pub fn sha256_hex(text: &str) -> String {
 pub fn is_sha256_hex(hash: &str) -> bool {
     hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit())
 }
+
+/// Longer texts are run but not registered: a registered text stays in the cache for the whole TTL, so without
+/// a bound a client could park a megabyte (the body limit, in a comment or a string) under each of thousands
+/// of fresh hashes. Apollo's link then sends such a text with every request, as for any unknown hash.
+pub const MAX_PERSISTED_QUERY_BYTES: usize = 32 * 1024;
 
 /// Registered operation texts by hash, in the cache port (Redis shared by every replica, or the bounded
 /// in-process cache). Never the source of truth: a miss or a cache failure makes the client send its text

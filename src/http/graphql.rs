@@ -256,9 +256,19 @@ pub async fn get_graphql(
             );
         }
     };
-    let document_id = url::form_urlencoded::parse(query.as_bytes())
-        .find(|(key, _)| key == "documentId")
-        .map(|(_, id)| id.into_owned());
+    let mut request = request;
+    let mut document_id = None;
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match &*key {
+            "documentId" if document_id.is_none() => document_id = Some(value.into_owned()),
+            // async-graphql's query-string parser reads `operation_name`; GraphQL over HTTP names it
+            // `operationName` (without it, a GET of a document with several operations cannot pick one).
+            "operationName" if request.operation_name.is_none() && !value.is_empty() => {
+                request.operation_name = Some(value.into_owned());
+            }
+            _ => {}
+        }
+    }
     let operations = Operations {
         requests: vec![Incoming {
             request,

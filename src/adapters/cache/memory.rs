@@ -50,12 +50,20 @@ pub struct MemoryCache {
     writes: tokio::sync::Mutex<()>,
 }
 
+/// What a value costs in the values' budget: its key and its text, in bytes.
+fn weight(key: &str, entry: &Entry) -> u32 {
+    u32::try_from(key.len().saturating_add(entry.value.len())).unwrap_or(u32::MAX)
+}
+
 impl MemoryCache {
-    /// A cache of at most `max_entries` values.
-    pub fn new(max_entries: u64) -> Self {
+    /// A cache of values whose keys and texts take at most `max_value_bytes` together (a count alone would
+    /// let a few thousand large values, such as registered persisted queries, take gigabytes), and of at
+    /// most `max_entries` counters and fill guards.
+    pub fn new(max_entries: u64, max_value_bytes: u64) -> Self {
         Self {
             entries: Moka::builder()
-                .max_capacity(max_entries)
+                .max_capacity(max_value_bytes)
+                .weigher(|key: &String, entry: &Entry| weight(key, entry))
                 .expire_after(PerEntryTtl)
                 .build(),
             counts: Moka::builder()
@@ -208,7 +216,7 @@ mod tests {
 
     #[tokio::test]
     async fn values_expire_after_their_own_ttl() {
-        let cache = MemoryCache::new(100);
+        let cache = MemoryCache::new(100, 1 << 20);
         cache
             .set_many(&[
                 ("short".into(), "a".into(), Duration::from_millis(50)),
@@ -231,8 +239,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn values_are_bounded_by_their_bytes_not_their_count() {
+        let cache = MemoryCache::new(100_000, 64 * 1024);
+        let ttl = Duration::from_secs(60);
+        let big = "x".repeat(16 * 1024);
+        for i in 0..40 {
+            cache
+                .set_many(&[(format!("k{i}"), big.clone(), ttl)])
+                .await
+                .unwrap();
+        }
+        cache.entries.run_pending_tasks().await;
+        let kept = cache.entries.weighted_size();
+        assert!(kept <= 64 * 1024, "{kept} bytes kept");
+        assert!(cache.entries.entry_count() <= 4);
+        // Small values still fit beside them.
+        cache
+            .set_many(&[("small".into(), "v".into(), ttl)])
+            .await
+            .unwrap();
+        assert_eq!(
+            cache.get_many(&["small".to_string()]).await.unwrap(),
+            vec![Some("v".into())]
+        );
+    }
+
+    #[tokio::test]
     async fn a_fill_read_before_a_deletion_is_refused() {
-        let cache = MemoryCache::new(100);
+        let cache = MemoryCache::new(100, 1 << 20);
         let keys = ["k".to_string()];
         let (values, guards) = cache.get_for_fill(&keys).await.unwrap();
         assert_eq!(values, vec![None]);

@@ -89,12 +89,15 @@ pub(super) fn prepare(
             }
         },
     };
+    // Without an operation name only a document of one operation selects one (the engine refuses the
+    // others); picking "the first" of several would depend on the order of a hash map.
+    let only_one = document.operations.iter().nth(1).is_none();
     let selected = document
         .operations
         .iter()
         .find(|(name, _)| match (&request.operation_name, name) {
             (Some(wanted), Some(name)) => wanted == name.as_str(),
-            (None, _) => true,
+            (None, _) => only_one,
             (Some(_), None) => false,
         })
         .map(|(name, op)| {
