@@ -87,17 +87,13 @@ where
     .boxed())
 }
 
-fn sees_deleted(viewer: Option<&User>) -> bool {
-    viewer.is_some_and(User::is_admin)
-}
-
 /// The post a subscription names, checked once when it starts: it must exist and be visible.
 async fn visible_post(ctx: &Context<'_>, id: &ID) -> GqlResult<PostId> {
     let post = ids::decode_post("postId", id).gql()?;
     let found = ctx.loaders()?.board.load_one(post).await.gql()?;
     let viewer = ctx.request()?.actor.as_ref();
     match found {
-        Some(p) if p.is_active || sees_deleted(viewer) => Ok(post),
+        Some(p) if p.visible_to(viewer) => Ok(post),
         _ => Err(AppError::NotFound("no such post".into())).gql(),
     }
 }
@@ -135,10 +131,8 @@ impl Subscription {
         feed(ctx, "postAdded", move |resolved, viewer| {
             let post = resolved.post.as_ref()?;
             let within = category.is_none_or(|c| resolved.categories.contains(&c));
-            (resolved.event.kind == EventKind::PostCreated
-                && within
-                && (post.is_active || sees_deleted(viewer)))
-            .then(|| PostNode(post.clone()))
+            (resolved.event.kind == EventKind::PostCreated && within && post.visible_to(viewer))
+                .then(|| PostNode(post.clone()))
         })
     }
 
@@ -153,7 +147,7 @@ impl Subscription {
             let comment = resolved.comment.as_ref()?;
             (resolved.event.kind == EventKind::CommentCreated
                 && resolved.event.ids.post == post
-                && (comment.is_active || sees_deleted(viewer)))
+                && comment.visible_to(viewer))
             .then(|| CommentNode(comment.clone()))
         })
     }
@@ -171,7 +165,7 @@ impl Subscription {
                 return None;
             }
             let found = resolved.post.as_ref()?;
-            Some((found.is_active || sees_deleted(viewer)).then(|| PostNode(found.clone())))
+            Some(found.visible_to(viewer).then(|| PostNode(found.clone())))
         })
     }
 }

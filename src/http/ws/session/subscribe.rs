@@ -1,0 +1,191 @@
+//! Starting one subscription: the operation's checks, its request context and loaders, and the task that
+//! runs it and hands its messages to the socket's send queue.
+
+use std::sync::Arc;
+
+use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection};
+use futures::StreamExt;
+use tokio::sync::{Notify, mpsc};
+
+use super::{Ending, LISTEN_WAIT, Outgoing, Running, Session};
+use crate::graphql::RequestContext;
+use crate::graphql::batches::{RequestBatches, drive};
+use crate::graphql::loaders::Loaders;
+use crate::graphql::subscription::Subscriber;
+use crate::http::ws::protocol;
+use crate::telemetry::metrics;
+
+impl Session {
+    pub(super) async fn subscribe(
+        &mut self,
+        id: String,
+        mut request: async_graphql::Request,
+        ended: &mpsc::UnboundedSender<(String, u64)>,
+    ) -> Option<Ending> {
+        let limit = self.state.sockets.settings.subscriptions_per_connection;
+        let user = self
+            .viewer
+            .as_ref()
+            .and_then(|v| v.user.as_ref())
+            .map_or_else(|| "anonymous".to_owned(), |u| u.id.to_string());
+        let operation_name = request.operation_name.clone();
+        let log = |field: &str, outcome: &str| {
+            tracing::info!(
+                target: "board::api",
+                connection_id = %self.connection_id,
+                subscription_id = %id,
+                operation_name = operation_name.as_deref().unwrap_or("anonymous"),
+                operation_type = "subscription",
+                field = field,
+                user = %user,
+                client_ip = %self.client_ip,
+                outcome = outcome,
+                "graphql subscribe"
+            );
+        };
+        if self.running.len() >= limit {
+            log("-", "RATE_LIMITED");
+            return self.send(
+                serde_json::json!({
+                    "type": "error",
+                    "id": id,
+                    "payload": [{
+                        "message": format!("a socket runs at most {limit} subscriptions; complete one first"),
+                        "extensions": { "code": "RATE_LIMITED", "retryAfterSeconds": 0 },
+                    }],
+                })
+                .to_string(),
+            );
+        }
+        // The limits of every operation (tokens, nesting, aliases, depth; complexity is the engine's).
+        let document = match self.state.pipeline.check_operation(&request.query) {
+            Ok(document) => document,
+            Err(refusal) => {
+                log("-", refusal.code);
+                return self.send(protocol::coded_error(&id, refusal.code, &refusal.message));
+            }
+        };
+        let field = match subscription_field(&document, request.operation_name.as_deref()) {
+            Ok(field) => field,
+            Err(message) => {
+                log("-", "BAD_USER_INPUT");
+                return self.send(protocol::coded_error(&id, "BAD_USER_INPUT", &message));
+            }
+        };
+        request.set_parsed_query((*document).clone());
+        log(field, "ok");
+        let actor = self.viewer.as_ref().and_then(|v| v.user.clone());
+        let batches = RequestBatches::new();
+        let services = &self.state.services;
+        let users = Loaders::users(Arc::clone(&services.accounts), &batches);
+        let loaders = Loaders::new(
+            users,
+            Arc::clone(&services.board),
+            actor.as_ref().map(|a| a.id),
+            &batches,
+        );
+        let context = Arc::new(RequestContext {
+            actor,
+            request_id: format!("{}/{id}", self.connection_id),
+            client_ip: self.client_ip.clone(),
+            loaders,
+        });
+        let subscriber = Arc::new(Subscriber {
+            hub: Arc::clone(&self.hub),
+            too_slow: Arc::clone(&self.too_slow),
+            listening: Notify::new(),
+        });
+        let request = request.data(context).data(Arc::clone(&subscriber));
+        let mut responses = self.state.schema.execute_stream(request);
+        let out = self.out.clone();
+        let too_slow = Arc::clone(&self.too_slow);
+        let started = Arc::clone(&subscriber);
+        self.generation += 1;
+        let generation = self.generation;
+        let ended = ended.clone();
+        let task_id = id.clone();
+        let task = tokio::spawn(async move {
+            let mut first = true;
+            loop {
+                let Some(response) = drive(Arc::clone(&batches), responses.next()).await else {
+                    let _ = out.try_send(Outgoing::Text(protocol::complete(&task_id)));
+                    break;
+                };
+                // Refused before it ran (validation, arguments, the post does not exist): an `error`
+                // message, which ends the subscription.
+                if first && response.data == async_graphql::Value::Null && response.is_err() {
+                    let _ =
+                        out.try_send(Outgoing::Text(protocol::error(&task_id, &response.errors)));
+                    break;
+                }
+                first = false;
+                if let Err(mpsc::error::TrySendError::Full(_)) =
+                    out.try_send(Outgoing::Text(protocol::next(&task_id, &response)))
+                {
+                    metrics::events_dropped("slow_subscriber", 1);
+                    too_slow.notify_one();
+                    break;
+                }
+            }
+            started.listening.notify_one();
+            let _ = ended.send((task_id, generation));
+        });
+        // The next message is read once this subscription listens (or ended): an event written after the
+        // client saw the server take a later message is heard.
+        let _ = tokio::time::timeout(LISTEN_WAIT, subscriber.listening.notified()).await;
+        metrics::subscriptions(field, 1);
+        self.subscribed += 1;
+        self.running.insert(
+            id,
+            Running {
+                task: task.abort_handle(),
+                field,
+                generation,
+            },
+        );
+        None
+    }
+}
+
+/// The root field of the subscription `operation_name` selects (a label for metrics and logs), or why the
+/// operation may not run over the socket: only subscriptions do; queries and mutations go over HTTP.
+fn subscription_field(
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Result<&'static str, String> {
+    let operation = document
+        .operations
+        .iter()
+        .find(|(name, _)| match (operation_name, name) {
+            (Some(wanted), Some(name)) => wanted == name.as_str(),
+            (None, _) => true,
+            (Some(_), None) => false,
+        })
+        .map(|(_, op)| op);
+    let Some(operation) = operation else {
+        // The engine says which operation is missing.
+        return Ok("other");
+    };
+    if operation.node.ty != OperationType::Subscription {
+        return Err(
+            "only subscriptions run over this socket; send queries and mutations to POST /graphql"
+                .into(),
+        );
+    }
+    let first = operation
+        .node
+        .selection_set
+        .node
+        .items
+        .iter()
+        .find_map(|s| match &s.node {
+            Selection::Field(field) => Some(field.node.name.node.as_str()),
+            _ => None,
+        });
+    Ok(match first {
+        Some("postAdded") => "postAdded",
+        Some("commentAdded") => "commentAdded",
+        Some("postUpdated") => "postUpdated",
+        _ => "other",
+    })
+}
