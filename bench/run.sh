@@ -11,7 +11,8 @@
 # search, category-total and author-total scenarios;
 # BENCH_RUST_LOG (the servers' RUST_LOG, default info: each API call writes its log line, as in production);
 # MYSQL_HOST/MYSQL_PORT/MYSQL_USER (127.0.0.1/3306/root, no password), REDIS_HOST/REDIS_PORT (127.0.0.1/6379);
-# PORT_MARIADB/PORT_BASELINE/PORT_SQLITE (18090/18091/18092); KEEP_DATABASE=1 keeps `board_bench` afterwards.
+# PORT_MARIADB/PORT_BASELINE/PORT_SQLITE (18090/18091/18092); KEEP_DATABASE=1 keeps `board_bench` afterwards,
+# REUSE_DATABASE=1 runs on such a kept database (with at least POSTS posts) instead of seeding again.
 #
 # Needs: cargo, curl, jq, mysql client, redis-cli, a MariaDB and a Redis. It builds the release binaries,
 # installs wrk with apt if missing, seeds a fresh database `board_bench` (200 users, 20 000 posts, 5 comments
@@ -147,24 +148,38 @@ MYSQL_URL="mysql://$MYSQL_USER@$MYSQL_HOST:$MYSQL_PORT/$DB_NAME"
 REDIS_URL_BENCH="redis://$REDIS_HOST:$REDIS_PORT/0"
 SQLITE_URL="sqlite://$WORK/board.db"
 
-log "creating database $DB_NAME"
-mysql_cmd -e "DROP DATABASE IF EXISTS $DB_NAME; CREATE DATABASE $DB_NAME CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+# REUSE_DATABASE=1 runs against a `board_bench` kept by an earlier run (KEEP_DATABASE=1) instead of seeding anew.
+REUSED=""
+if [[ -n "${REUSE_DATABASE:-}" ]] && [[ "$(mysql_cmd -N -B -e "SELECT COUNT(*) FROM $DB_NAME.post" 2>/dev/null || echo 0)" -ge "$POSTS" ]]; then
+  log "reusing database $DB_NAME"
+  REUSED=1
+else
+  log "creating database $DB_NAME"
+  mysql_cmd -e "DROP DATABASE IF EXISTS $DB_NAME; CREATE DATABASE $DB_NAME CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+fi
 DB_CREATED=1
 flush_prefix
 
 # board with a clean environment per backend, run from $WORK (no board.toml of the checkout is read; the
 # BOARD_CONFIG file does not exist, which board treats as an empty file).
 COMMON_ENV=(RUST_LOG="$BENCH_RUST_LOG" BOARD_LOG_FORMAT=json BOARD_JWT_SECRET="$JWT_SECRET" BOARD_BCRYPT_COST=12
-  BOARD_LOGIN_FAILURES_PER_CLIENT=1000000 BOARD_CREATES_PER_USER=1000000 BOARD_BCRYPT_QUEUE=1000 BOARD_ROUND_TRIP_HEADERS=true BOARD_CONFIG="$WORK/none.toml" PATH="$PATH")
+  BOARD_LOGIN_FAILURES_PER_CLIENT=1000000 BOARD_LOGIN_FAILURES_PER_ACCOUNT=1000000 BOARD_CREATES_PER_USER=1000000 BOARD_BCRYPT_QUEUE=1000 BOARD_ROUND_TRIP_HEADERS=true BOARD_CONFIG="$WORK/none.toml" PATH="$PATH")
 BOARD_MARIADB=(env -i "${COMMON_ENV[@]}" DATABASE_URL="$MYSQL_URL" REDIS_URL="$REDIS_URL_BENCH"
   BOARD_CACHE_PREFIX="$CACHE_PREFIX" BOARD_BIND="127.0.0.1:$PORT_MARIADB" "$BOARD")
 BOARD_SQLITE=(env -i "${COMMON_ENV[@]}" DATABASE_URL="$SQLITE_URL" BOARD_BIND="127.0.0.1:$PORT_SQLITE" "$BOARD")
 
-log "seeding MariaDB: $SEED_USERS users, $POSTS posts, $SEED_COMMENTS comments and $SEED_VOTES votes per post"
-t0=$(date +%s.%N)
-(cd "$WORK" && "${BOARD_MARIADB[@]}" seed --users "$SEED_USERS" --posts "$POSTS" --comments-per-post "$SEED_COMMENTS" --votes-per-post "$SEED_VOTES") >"$WORK/seed-mariadb.out" 2>&1 ||
-  { cat "$WORK/seed-mariadb.out" >&2; die "seeding MariaDB failed"; }
-SEED_MARIADB_S=$(calc 1 "$(date +%s.%N) - $t0")
+if [[ -n $REUSED ]]; then
+  # The seed's demo login is its first user; its password is the seed's.
+  echo "demo login: $(mysql_cmd -N -B -e "SELECT name FROM $DB_NAME.user WHERE name LIKE 'seed-%-1' ORDER BY id LIMIT 1") / demo-password" \
+    >"$WORK/seed-mariadb.out"
+  SEED_MARIADB_S=0
+else
+  log "seeding MariaDB: $SEED_USERS users, $POSTS posts, $SEED_COMMENTS comments and $SEED_VOTES votes per post"
+  t0=$(date +%s.%N)
+  (cd "$WORK" && "${BOARD_MARIADB[@]}" seed --users "$SEED_USERS" --posts "$POSTS" --comments-per-post "$SEED_COMMENTS" --votes-per-post "$SEED_VOTES") >"$WORK/seed-mariadb.out" 2>&1 ||
+    { cat "$WORK/seed-mariadb.out" >&2; die "seeding MariaDB failed"; }
+  SEED_MARIADB_S=$(calc 1 "$(date +%s.%N) - $t0")
+fi
 cat "$WORK/seed-mariadb.out" >&2
 # Table and index sizes of the seeded MariaDB, for the scale figures: exact statistics first (ANALYZE), then
 # information_schema per table and the files on disk (which include the FULLTEXT index's own tables).
