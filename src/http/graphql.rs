@@ -16,7 +16,7 @@ use axum::response::IntoResponse;
 use sha2::{Digest, Sha256};
 
 use super::observe::ClientIp;
-use super::{REQUEST_ID, Shared};
+use super::{AppState, REQUEST_ID, Shared};
 use crate::graphql::pipeline::{
     Answer, Authorization, GRAPHQL_RESPONSE_JSON, Incoming, Media, Operations,
 };
@@ -220,12 +220,25 @@ pub async fn post_graphql(
             media,
         );
     }
+    run(&state, &headers, client_ip, requests, batch, false, media).await
+}
+
+/// Hands the requests to the pipeline and its outcome back to HTTP.
+async fn run(
+    state: &AppState,
+    headers: &HeaderMap,
+    client_ip: String,
+    requests: Vec<Incoming>,
+    batch: bool,
+    queries_only: bool,
+    media: Media,
+) -> axum::response::Response {
     let operations = Operations {
         requests,
         batch,
-        queries_only: false,
-        authorization: authorization_of(&headers),
-        request_id: request_id(&headers),
+        queries_only,
+        authorization: authorization_of(headers),
+        request_id: request_id(headers),
         client_ip,
         media,
     };
@@ -269,23 +282,11 @@ pub async fn get_graphql(
             _ => {}
         }
     }
-    let operations = Operations {
-        requests: vec![Incoming {
-            request,
-            document_id,
-        }],
-        batch: false,
-        queries_only: true,
-        authorization: authorization_of(&headers),
-        request_id: request_id(&headers),
-        client_ip,
-        media,
-    };
-    respond(
-        state.pipeline.execute(operations).await,
-        state.round_trip_headers,
-        headers.get(IF_NONE_MATCH),
-    )
+    let requests = vec![Incoming {
+        request,
+        document_id,
+    }];
+    run(&state, &headers, client_ip, requests, false, true, media).await
 }
 
 /// Whether reading a body failed on `max_body_bytes` (rather than on the connection).
