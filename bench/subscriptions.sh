@@ -48,8 +48,10 @@ trap cleanup EXIT
 
 log "building the release binary and the load client"
 (cd "$ROOT" && cargo build --release --bin board --example subscription_bench)
-# One socket per subscriber on each side.
-ulimit -n 65536
+# One socket per subscriber on each side: as many open files as the hard limit allows.
+ulimit -n "$(ulimit -Hn)"
+(($(ulimit -n) > 2 * SUBSCRIBERS + 256)) ||
+  { log "open files limited to $(ulimit -n); $SUBSCRIBERS subscribers need more (ulimit -Hn)"; exit 1; }
 
 ENV=(RUST_LOG=warn BOARD_CONFIG="$WORK/none.toml" BOARD_BIND="127.0.0.1:$PORT"
   BOARD_JWT_SECRET="subscription-bench-secret-0123456789abcdef"

@@ -145,6 +145,57 @@ try {
   const sent = graphqlRequests.slice(sentBefore).find((r) => r.body.includes('categories'));
   check(sent !== undefined, 'the run button sent the query to /graphql');
   check(!('authorization' in sent.headers), 'the commented Authorization template is not sent');
+
+  // 4. A subscription typed into the editor runs over graphql-ws on /graphql: a post written meanwhile (through
+  //    the API, by another client) shows up in the result pane.
+  const subscription = 'subscription { postAdded { title author { name } } }';
+  await page.mouse.click(line.x + 10, line.y + line.height / 2);
+  await page.keyboard.down('Control');
+  await page.keyboard.press('KeyA');
+  await page.keyboard.up('Control');
+  await page.keyboard.press('Backspace');
+  await page.keyboard.sendCharacter(subscription);
+  check((await editorText(page, '.graphiql-query-editor')).trim() === subscription, 'the editor holds the subscription');
+  await page.click('button.graphiql-execute-button');
+  // The socket is open once the server counts the subscription (its gauge in /metrics).
+  const deadline = Date.now() + TIMEOUT;
+  for (;;) {
+    const metrics = await (await fetch(`${board.base}/metrics`)).text();
+    if (/board_subscriptions_active\{field="postAdded"[^}]*\} 1/.test(metrics)) break;
+    if (Date.now() > deadline) throw new Error('the subscription never became active on the server');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  check(true, 'GraphiQL opened a graphql-ws subscription on /graphql');
+  const gql = async (query, variables, token) => {
+    const response = await fetch(board.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = await response.json();
+    if (body.errors) throw new Error(JSON.stringify(body.errors));
+    return body.data;
+  };
+  const { signUp } = await gql(
+    'mutation($i: SignUpInput!) { signUp(input: $i) { accessToken } }',
+    { i: { name: 'graphiqlwriter', email: 'graphiqlwriter@example.com', password: 'password-1' } },
+  );
+  const { categories } = await gql('{ categories { id } }');
+  // No spaces: Monaco renders them as no-break spaces in the pane.
+  const title = `live-in-GraphiQL-${Date.now()}`;
+  await gql(
+    'mutation($i: CreatePostInput!) { createPost(input: $i) { post { id } } }',
+    { i: { categoryId: categories[0].id, title, content: 'written by another client' } },
+    signUp.accessToken,
+  );
+  await page.waitForFunction(
+    (expected) => (document.querySelector('.result-window .view-lines')?.textContent ?? '').includes(expected),
+    {},
+    title,
+  );
+  const event = JSON.parse(await editorText(page, '.result-window'));
+  check(event.data?.postAdded?.title === title, `the result pane shows the new post (${title})`);
+  check(event.data?.postAdded?.author?.name === 'graphiqlwriter', 'with its author');
 } catch (error) {
   failed = true;
   console.error(`FAIL: ${error.message}`);
