@@ -27,6 +27,9 @@ use super::serve::ConnectionSlot;
 use super::{Shared, graphql};
 use crate::graphql::subscription::hub::EventHub;
 
+/// The read buffer of one socket (see `on_upgrade` below).
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+
 /// The bounds of subscription sockets (see the `ws_*` configuration keys).
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -172,6 +175,9 @@ pub async fn get_graphql(
         .protocols([protocol::SUBPROTOCOL])
         .max_message_size(max)
         .max_frame_size(max)
+        // tungstenite allocates its read buffer up front, 128 KiB by default: most of an idle socket's memory.
+        // Clients send little (init, subscribe, pong); larger messages still arrive, in more reads.
+        .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| async move {
             session::run(socket, state, client_ip.0, admitted, slot).await;
         })
