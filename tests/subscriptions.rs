@@ -359,6 +359,57 @@ async fn a_slow_reader_is_dropped_while_others_keep_receiving() {
     );
 }
 
+/// The send queue is bounded in bytes as well as in messages: a client that does not read cannot make
+/// the server hold `ws_send_buffer` large messages for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_reader_of_large_messages_is_dropped_by_bytes() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        // Far more messages than the test sends: only the byte budget can refuse them.
+        c.ws_send_buffer = 100_000;
+        c.ws_send_buffer_bytes = 64 * 1024;
+        c.ws_subscriptions_per_connection = 20;
+        c.edits_per_user = 10_000;
+    })
+    .await;
+    let writer = member(&app).await;
+    let category = app.first_category().await;
+    let post = app.create_post(&writer.access, &category, "t", "c").await;
+    let big = "subscription($p: ID!) { postUpdated(postId: $p) { content } }";
+    let mut slow = WsClient::ready(&app.base, None).await;
+    for i in 0..20 {
+        slow.listen(&format!("s{i}"), big, json!({ "p": post }))
+            .await;
+    }
+    let mut fast = WsClient::ready(&app.base, None).await;
+    fast.listen("f", big, json!({ "p": post })).await;
+    let content = "x".repeat(40_000);
+    // 30 rounds of 20 messages of 40 kB: far beyond what the sockets' kernel buffers absorb.
+    for round in 0..30 {
+        app.ok(
+            "mutation($i: UpdatePostInput!) { updatePost(input: $i) { post { id } } }",
+            json!({ "i": { "postId": post, "title": format!("r{round}"), "content": content } }),
+            Some(&writer.access),
+        )
+        .await;
+        let heard = fast.next_of("f").await;
+        assert_eq!(heard["data"]["postUpdated"]["content"], content);
+    }
+    let metrics = app.metrics_text().await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("board_subscriptions_dropped_total{")
+                && l.contains("slow_subscriber")
+                && !l.ends_with(" 0")),
+        "{metrics}"
+    );
+    let code = slow.closed().await;
+    assert!(
+        matches!(code, Some(1008) | None),
+        "the slow client was closed with {code:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_closes_sockets_with_1001() {
     let mut app = TestApp::spawn(Backend::Sqlite).await;

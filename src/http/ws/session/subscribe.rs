@@ -7,7 +7,8 @@ use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection}
 use futures::StreamExt;
 use tokio::sync::{Notify, mpsc};
 
-use super::{Ending, LISTEN_WAIT, Outgoing, Running, Session};
+use super::outbox::Refused;
+use super::{Ending, LISTEN_WAIT, Running, Session};
 use crate::graphql::RequestContext;
 use crate::graphql::batches::{RequestBatches, drive};
 use crate::graphql::loaders::Loaders;
@@ -108,20 +109,17 @@ impl Session {
             let mut first = true;
             loop {
                 let Some(response) = drive(Arc::clone(&batches), responses.next()).await else {
-                    let _ = out.try_send(Outgoing::Text(protocol::complete(&task_id)));
+                    let _ = out.text(protocol::complete(&task_id));
                     break;
                 };
                 // Refused before it ran (validation, arguments, the post does not exist): an `error`
                 // message, which ends the subscription.
                 if first && response.data == async_graphql::Value::Null && response.is_err() {
-                    let _ =
-                        out.try_send(Outgoing::Text(protocol::error(&task_id, &response.errors)));
+                    let _ = out.text(protocol::error(&task_id, &response.errors));
                     break;
                 }
                 first = false;
-                if let Err(mpsc::error::TrySendError::Full(_)) =
-                    out.try_send(Outgoing::Text(protocol::next(&task_id, &response)))
-                {
+                if let Err(Refused::Full) = out.text(protocol::next(&task_id, &response)) {
                     metrics::events_dropped("slow_subscriber", 1);
                     too_slow.notify_one();
                     break;
