@@ -228,6 +228,24 @@ async fn queries_are_refused_and_limits_apply(app: TestApp) {
         }
         other => panic!("{other:?}"),
     }
+    // A document that does not fit the schema: coded like over HTTP.
+    client
+        .subscribe("v", "subscription { __typename }", json!({}))
+        .await;
+    match client.hear().await {
+        Heard::Message(m) => {
+            assert_eq!(m["type"], "error", "{m:#}");
+            let errors = m["payload"].as_array().unwrap();
+            assert!(
+                !errors.is_empty()
+                    && errors
+                        .iter()
+                        .all(|e| e["extensions"]["code"] == "BAD_USER_INPUT"),
+                "{m:#}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
     // A post that does not exist: an `error` message for that subscription; the socket stays.
     client
         .subscribe("n", POST_UPDATED, json!({ "p": "UG9zdDo5OTk5OTk=" }))

@@ -11,6 +11,7 @@ use super::outbox::Refused;
 use super::{Ending, LISTEN_WAIT, Running, Session};
 use crate::graphql::RequestContext;
 use crate::graphql::batches::{RequestBatches, drive};
+use crate::graphql::errors::finish_response;
 use crate::graphql::loaders::Loaders;
 use crate::graphql::subscription::Subscriber;
 use crate::http::ws::protocol;
@@ -105,6 +106,7 @@ impl Session {
         let generation = self.generation;
         let ended = ended.clone();
         let task_id = id.clone();
+        let request_id = format!("{}/{id}", self.connection_id);
         let task = tokio::spawn(async move {
             let mut first = true;
             loop {
@@ -112,6 +114,8 @@ impl Session {
                     let _ = out.text(protocol::complete(&task_id));
                     break;
                 };
+                // Like over HTTP: every error gets a code, and internal ones are masked (logged).
+                let response = finish_response(response, &request_id);
                 // Refused before it ran (validation, arguments, the post does not exist): an `error`
                 // message, which ends the subscription.
                 if first && response.data == async_graphql::Value::Null && response.is_err() {
