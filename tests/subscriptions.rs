@@ -228,6 +228,28 @@ async fn queries_are_refused_and_limits_apply(app: TestApp) {
         }
         other => panic!("{other:?}"),
     }
+    // One root field per subscription: aliases would multiply the streams of one, and a fragment at
+    // the root would end it without a word.
+    for (id, query) in [
+        (
+            "a",
+            "subscription { a: postAdded { id } b: postAdded { id } }",
+        ),
+        (
+            "f",
+            "subscription { ...F } fragment F on Subscription { postAdded { id } }",
+        ),
+    ] {
+        client.subscribe(id, query, json!({})).await;
+        match client.hear().await {
+            Heard::Message(m) => {
+                assert_eq!(m["type"], "error", "{m:#}");
+                assert_eq!(m["id"], id);
+                assert_eq!(m["payload"][0]["extensions"]["code"], "BAD_USER_INPUT");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
     // A document that does not fit the schema: coded like over HTTP.
     client
         .subscribe("v", "subscription { __typename }", json!({}))

@@ -174,20 +174,24 @@ fn subscription_field(
                 .into(),
         );
     }
-    let first = operation
-        .node
-        .selection_set
-        .node
-        .items
-        .iter()
-        .find_map(|s| match &s.node {
+    // The spec's single root field (the engine would run every aliased root field as a stream of its
+    // own, so one subscription could cost as many as the aliases allow), and no fragment at the root
+    // (the engine ends such a subscription at once, without a word).
+    let items = &operation.node.selection_set.node.items;
+    let first = match items.as_slice() {
+        [only] => match &only.node {
             Selection::Field(field) => Some(field.node.name.node.as_str()),
             _ => None,
-        });
+        },
+        _ => None,
+    };
+    let Some(first) = first else {
+        return Err("a subscription selects exactly one root field, without fragments".into());
+    };
     Ok(match first {
-        Some("postAdded") => "postAdded",
-        Some("commentAdded") => "commentAdded",
-        Some("postUpdated") => "postUpdated",
+        "postAdded" => "postAdded",
+        "commentAdded" => "commentAdded",
+        "postUpdated" => "postUpdated",
         _ => "other",
     })
 }
