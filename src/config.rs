@@ -173,6 +173,9 @@ pub struct Config {
     pub ws_max_message_bytes: usize,
     /// Messages queued for one socket; a client that lets it fill up is closed with 1008.
     pub ws_send_buffer: usize,
+    /// Bytes of messages queued for one socket (one message always fits an empty queue); a client that
+    /// lets them pile up beyond this is closed with 1008.
+    pub ws_send_buffer_bytes: usize,
     /// `connection_init` must arrive within this (else: closed with 4408).
     pub ws_init_timeout_ms: u64,
     /// A graphql-ws `ping` to each socket this often (at most half `idle_timeout_ms`).
@@ -245,6 +248,7 @@ impl Default for Config {
             ws_connections_per_client: 100,
             ws_max_message_bytes: 64 * 1024,
             ws_send_buffer: 256,
+            ws_send_buffer_bytes: 1024 * 1024,
             ws_init_timeout_ms: 10_000,
             ws_keepalive_secs: 15,
             ws_recheck_secs: 30,
@@ -324,6 +328,7 @@ impl fmt::Debug for Config {
             .field("ws_connections_per_client", &self.ws_connections_per_client)
             .field("ws_max_message_bytes", &self.ws_max_message_bytes)
             .field("ws_send_buffer", &self.ws_send_buffer)
+            .field("ws_send_buffer_bytes", &self.ws_send_buffer_bytes)
             .field("ws_init_timeout_ms", &self.ws_init_timeout_ms)
             .field("ws_keepalive_secs", &self.ws_keepalive_secs)
             .field("ws_recheck_secs", &self.ws_recheck_secs)
@@ -435,11 +440,12 @@ impl Config {
             || self.bcrypt_queue == 0
             || self.ws_max_message_bytes == 0
             || self.ws_send_buffer == 0
+            || self.ws_send_buffer_bytes == 0
             || self.ws_init_timeout_ms == 0
             || self.ws_event_buffer == 0
         {
             return Err(ConfigError::Invalid(
-                "header_read_timeout_ms, body_read_timeout_ms, idle_timeout_ms, max_connections, bcrypt_queue, ws_max_message_bytes, ws_send_buffer, ws_init_timeout_ms and ws_event_buffer must be positive".into(),
+                "header_read_timeout_ms, body_read_timeout_ms, idle_timeout_ms, max_connections, bcrypt_queue, ws_max_message_bytes, ws_send_buffer, ws_send_buffer_bytes, ws_init_timeout_ms and ws_event_buffer must be positive".into(),
             ));
         }
         if self.persisted_query_ttl_secs == 0 {

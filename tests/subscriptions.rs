@@ -228,6 +228,46 @@ async fn queries_are_refused_and_limits_apply(app: TestApp) {
         }
         other => panic!("{other:?}"),
     }
+    // One root field per subscription: aliases would multiply the streams of one, and a fragment at
+    // the root would end it without a word.
+    for (id, query) in [
+        (
+            "a",
+            "subscription { a: postAdded { id } b: postAdded { id } }",
+        ),
+        (
+            "f",
+            "subscription { ...F } fragment F on Subscription { postAdded { id } }",
+        ),
+    ] {
+        client.subscribe(id, query, json!({})).await;
+        match client.hear().await {
+            Heard::Message(m) => {
+                assert_eq!(m["type"], "error", "{m:#}");
+                assert_eq!(m["id"], id);
+                assert_eq!(m["payload"][0]["extensions"]["code"], "BAD_USER_INPUT");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // A document that does not fit the schema: coded like over HTTP.
+    client
+        .subscribe("v", "subscription { __typename }", json!({}))
+        .await;
+    match client.hear().await {
+        Heard::Message(m) => {
+            assert_eq!(m["type"], "error", "{m:#}");
+            let errors = m["payload"].as_array().unwrap();
+            assert!(
+                !errors.is_empty()
+                    && errors
+                        .iter()
+                        .all(|e| e["extensions"]["code"] == "BAD_USER_INPUT"),
+                "{m:#}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
     // A post that does not exist: an `error` message for that subscription; the socket stays.
     client
         .subscribe("n", POST_UPDATED, json!({ "p": "UG9zdDo5OTk5OTk=" }))
@@ -356,6 +396,57 @@ async fn a_slow_reader_is_dropped_while_others_keep_receiving() {
                 && l.contains("slow_subscriber")
                 && !l.ends_with(" 0")),
         "{metrics}"
+    );
+}
+
+/// The send queue is bounded in bytes as well as in messages: a client that does not read cannot make
+/// the server hold `ws_send_buffer` large messages for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_reader_of_large_messages_is_dropped_by_bytes() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        // Far more messages than the test sends: only the byte budget can refuse them.
+        c.ws_send_buffer = 100_000;
+        c.ws_send_buffer_bytes = 64 * 1024;
+        c.ws_subscriptions_per_connection = 20;
+        c.edits_per_user = 10_000;
+    })
+    .await;
+    let writer = member(&app).await;
+    let category = app.first_category().await;
+    let post = app.create_post(&writer.access, &category, "t", "c").await;
+    let big = "subscription($p: ID!) { postUpdated(postId: $p) { content } }";
+    let mut slow = WsClient::ready(&app.base, None).await;
+    for i in 0..20 {
+        slow.listen(&format!("s{i}"), big, json!({ "p": post }))
+            .await;
+    }
+    let mut fast = WsClient::ready(&app.base, None).await;
+    fast.listen("f", big, json!({ "p": post })).await;
+    let content = "x".repeat(40_000);
+    // 30 rounds of 20 messages of 40 kB: far beyond what the sockets' kernel buffers absorb.
+    for round in 0..30 {
+        app.ok(
+            "mutation($i: UpdatePostInput!) { updatePost(input: $i) { post { id } } }",
+            json!({ "i": { "postId": post, "title": format!("r{round}"), "content": content } }),
+            Some(&writer.access),
+        )
+        .await;
+        let heard = fast.next_of("f").await;
+        assert_eq!(heard["data"]["postUpdated"]["content"], content);
+    }
+    let metrics = app.metrics_text().await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("board_subscriptions_dropped_total{")
+                && l.contains("slow_subscriber")
+                && !l.ends_with(" 0")),
+        "{metrics}"
+    );
+    let code = slow.closed().await;
+    assert!(
+        matches!(code, Some(1008) | None),
+        "the slow client was closed with {code:?}"
     );
 }
 

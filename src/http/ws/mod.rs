@@ -38,6 +38,8 @@ pub struct Settings {
     pub max_message_bytes: usize,
     /// Messages queued for one socket; a socket whose queue is full is closed (too slow).
     pub send_buffer: usize,
+    /// Bytes queued for one socket; beyond this the socket is closed (too slow).
+    pub send_buffer_bytes: usize,
     pub init_timeout: Duration,
     pub keepalive: Duration,
     /// How often a socket checks that its user may still act.
@@ -51,6 +53,7 @@ impl Settings {
             connections_per_client: config.ws_connections_per_client,
             max_message_bytes: config.ws_max_message_bytes,
             send_buffer: config.ws_send_buffer,
+            send_buffer_bytes: config.ws_send_buffer_bytes,
             init_timeout: Duration::from_millis(config.ws_init_timeout_ms),
             // A socket must hear from its client more often than the idle timeout; pongs to these pings do.
             keepalive: Duration::from_secs(config.ws_keepalive_secs)

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::{Notify, mpsc};
+
+use self::outbox::{Outbox, Outgoing, Refused};
 use tokio::task::AbortHandle;
 
 use super::protocol::{self, ClientMessage, close};
@@ -17,12 +19,8 @@ use crate::graphql::subscription::hub::EventHub;
 use crate::http::serve::ConnectionSlot;
 use crate::telemetry::metrics;
 
+mod outbox;
 mod subscribe;
-
-enum Outgoing {
-    Text(String),
-    Close(u16, String),
-}
 
 /// Why a socket ended: its close code (none when the client went first) and a reason for the log.
 struct Ending {
@@ -76,11 +74,19 @@ pub(super) async fn run(
     let sockets = Arc::clone(&state.sockets);
     let mut draining = sockets.draining.subscribe();
     let (mut sink, stream) = socket.split();
-    let (out, mut queue) = mpsc::channel::<Outgoing>(sockets.settings.send_buffer.max(2));
+    let (out, mut queue) = outbox::outbox(
+        sockets.settings.send_buffer,
+        sockets.settings.send_buffer_bytes,
+    );
     let writer = tokio::spawn(async move {
         while let Some(message) = queue.recv().await {
             let sent = match message {
-                Outgoing::Text(text) => sink.send(Message::Text(text.into())).await,
+                Outgoing::Text(text) => {
+                    let len = text.len();
+                    let sent = sink.send(Message::Text(text.into())).await;
+                    queue.sent(len);
+                    sent
+                }
                 Outgoing::Close(code, reason) => {
                     let frame = CloseFrame {
                         code,
@@ -131,7 +137,7 @@ pub(super) async fn run(
     session.stop_all();
     if let Some(code) = ending.code {
         // A full queue means the client is not reading: the close frame cannot wait for it.
-        let _ = out.try_send(Outgoing::Close(code, ending.reason.clone()));
+        out.close(code, ending.reason.clone());
     }
     drop(out);
     drop(session);
@@ -163,7 +169,7 @@ struct Session {
     state: Shared,
     connection_id: String,
     client_ip: String,
-    out: mpsc::Sender<Outgoing>,
+    out: Outbox,
     hub: Arc<EventHub>,
     /// Raised by a subscription that fell too far behind.
     too_slow: Arc<Notify>,
@@ -242,18 +248,16 @@ impl Session {
 
     /// Queues a message; a full queue means the client does not read.
     fn send(&self, text: String) -> Option<Ending> {
-        match self.out.try_send(Outgoing::Text(text)) {
+        match self.out.text(text) {
             Ok(()) => None,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(Refused::Full) => {
                 metrics::events_dropped("slow_subscriber", 1);
                 Some(Ending::close(
                     close::TOO_SLOW,
                     "the client does not read its messages fast enough",
                 ))
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                Some(Ending::gone("the socket could not be written"))
-            }
+            Err(Refused::Closed) => Some(Ending::gone("the socket could not be written")),
         }
     }
 

@@ -7,9 +7,11 @@ use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection}
 use futures::StreamExt;
 use tokio::sync::{Notify, mpsc};
 
-use super::{Ending, LISTEN_WAIT, Outgoing, Running, Session};
+use super::outbox::Refused;
+use super::{Ending, LISTEN_WAIT, Running, Session};
 use crate::graphql::RequestContext;
 use crate::graphql::batches::{RequestBatches, drive};
+use crate::graphql::errors::finish_response;
 use crate::graphql::loaders::Loaders;
 use crate::graphql::subscription::Subscriber;
 use crate::http::ws::protocol;
@@ -104,24 +106,24 @@ impl Session {
         let generation = self.generation;
         let ended = ended.clone();
         let task_id = id.clone();
+        let request_id = format!("{}/{id}", self.connection_id);
         let task = tokio::spawn(async move {
             let mut first = true;
             loop {
                 let Some(response) = drive(Arc::clone(&batches), responses.next()).await else {
-                    let _ = out.try_send(Outgoing::Text(protocol::complete(&task_id)));
+                    let _ = out.text(protocol::complete(&task_id));
                     break;
                 };
+                // Like over HTTP: every error gets a code, and internal ones are masked (logged).
+                let response = finish_response(response, &request_id);
                 // Refused before it ran (validation, arguments, the post does not exist): an `error`
                 // message, which ends the subscription.
                 if first && response.data == async_graphql::Value::Null && response.is_err() {
-                    let _ =
-                        out.try_send(Outgoing::Text(protocol::error(&task_id, &response.errors)));
+                    let _ = out.text(protocol::error(&task_id, &response.errors));
                     break;
                 }
                 first = false;
-                if let Err(mpsc::error::TrySendError::Full(_)) =
-                    out.try_send(Outgoing::Text(protocol::next(&task_id, &response)))
-                {
+                if let Err(Refused::Full) = out.text(protocol::next(&task_id, &response)) {
                     metrics::events_dropped("slow_subscriber", 1);
                     too_slow.notify_one();
                     break;
@@ -172,20 +174,24 @@ fn subscription_field(
                 .into(),
         );
     }
-    let first = operation
-        .node
-        .selection_set
-        .node
-        .items
-        .iter()
-        .find_map(|s| match &s.node {
+    // The spec's single root field (the engine would run every aliased root field as a stream of its
+    // own, so one subscription could cost as many as the aliases allow), and no fragment at the root
+    // (the engine ends such a subscription at once, without a word).
+    let items = &operation.node.selection_set.node.items;
+    let first = match items.as_slice() {
+        [only] => match &only.node {
             Selection::Field(field) => Some(field.node.name.node.as_str()),
             _ => None,
-        });
+        },
+        _ => None,
+    };
+    let Some(first) = first else {
+        return Err("a subscription selects exactly one root field, without fragments".into());
+    };
     Ok(match first {
-        Some("postAdded") => "postAdded",
-        Some("commentAdded") => "commentAdded",
-        Some("postUpdated") => "postUpdated",
+        "postAdded" => "postAdded",
+        "commentAdded" => "commentAdded",
+        "postUpdated" => "postUpdated",
         _ => "other",
     })
 }
