@@ -323,6 +323,16 @@ async fn a_batch_is_answered_element_by_element() {
         assert!(element["errors"][0].get("locations").is_none(), "{body:#}");
     }
 
+    // An element that is not a request answers in its place; the others run.
+    let response = app.post(&json!([ok, { "query": 5 }, [ok], ok]), None).await;
+    let body: Value = response.json().await.unwrap();
+    let list = body.as_array().unwrap();
+    assert_eq!(list.len(), 4, "{body:#}");
+    assert!(list[0]["data"]["categories"].is_array(), "{body:#}");
+    assert_eq!(code(&list[1]), "BAD_USER_INPUT", "{body:#}");
+    assert_eq!(code(&list[2]), "BAD_USER_INPUT", "{body:#}");
+    assert!(list[3]["data"]["categories"].is_array(), "{body:#}");
+
     // A one-element batch is still a batch.
     let body: Value = app.post(&json!([ok]), None).await.json().await.unwrap();
     assert_eq!(body.as_array().unwrap().len(), 1, "{body:#}");

@@ -145,7 +145,21 @@ async fn limits_answer_query_too_complex() {
     let batch: Vec<Value> = (0..11)
         .map(|_| json!({ "query": "{ viewer { id } }" }))
         .collect();
+    // Past max_batch: every element answers the refusal (a batch link matches answers to operations).
     let response = app.post(&Value::Array(batch), None).await;
+    let body: Value = response.json().await.unwrap();
+    let list = body.as_array().expect("an array for a batch");
+    assert_eq!(list.len(), 11, "{body:#}");
+    for element in list {
+        assert_eq!(code(element), "QUERY_TOO_COMPLEX", "{body:#}");
+        assert!(
+            element.get("data").is_none_or(Value::is_null),
+            "nothing ran: {body:#}"
+        );
+    }
+    // A batch far past any client's: one error object.
+    let huge: Vec<Value> = (0..101).map(|_| json!({})).collect();
+    let response = app.post(&Value::Array(huge), None).await;
     assert_eq!(response.status(), 400);
     assert_eq!(
         code(&response.json::<Value>().await.unwrap()),

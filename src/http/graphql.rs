@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use super::observe::ClientIp;
 use super::{AppState, REQUEST_ID, Shared};
 use crate::graphql::pipeline::{
-    Answer, Authorization, GRAPHQL_RESPONSE_JSON, Incoming, Media, Operations,
+    Answer, Authorization, GRAPHQL_RESPONSE_JSON, Incoming, Media, Operations, Refusal,
 };
 
 /// One request object of a POST body: a GraphQL request, or a persisted document's id in its place.
@@ -35,8 +35,37 @@ impl From<PostedRequest> for Incoming {
         Self {
             request: posted.request,
             document_id: posted.document_id,
+            refused: None,
         }
     }
+}
+
+/// Longer batches (past `max_batch`) are refused by one error object; up to this many, each element is
+/// answered by its own error, so a client's batch link matches answers to operations.
+const BATCH_ANSWERED_MAX: usize = 100;
+
+/// The requests of a batch: an element that is not a GraphQL request, and every element of a batch longer
+/// than `max_batch`, is refused in its place (nothing of such a batch runs).
+fn batch_elements(list: Vec<serde_json::Value>, max_batch: usize) -> Vec<Incoming> {
+    let too_long = list.len() > max_batch;
+    list.into_iter()
+        .enumerate()
+        .map(|(i, element)| {
+            if too_long {
+                return Incoming::refused(Refusal::new(
+                    "QUERY_TOO_COMPLEX",
+                    format!("a batch carries 1–{max_batch} operations"),
+                ));
+            }
+            match serde_json::from_value::<PostedRequest>(element) {
+                Ok(posted) => posted.into(),
+                Err(err) => Incoming::refused(Refusal::new(
+                    "BAD_USER_INPUT",
+                    format!("element {i} of the batch is not a GraphQL request: {err}"),
+                )),
+            }
+        })
+        .collect()
 }
 
 fn request_id(headers: &HeaderMap) -> String {
@@ -187,8 +216,9 @@ pub async fn post_graphql(
         }
     };
     let parsed = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'[') => serde_json::from_slice::<Vec<PostedRequest>>(&bytes)
-            .map(|list| (list.into_iter().map(Incoming::from).collect(), true)),
+        // A batch: each element is read on its own, so one that is not a request answers in its place.
+        Some(b'[') => serde_json::from_slice::<Vec<serde_json::Value>>(&bytes)
+            .map(|list| (batch_elements(list, state.max_batch), true)),
         _ => serde_json::from_slice::<PostedRequest>(&bytes).map(|one| (vec![one.into()], false)),
     };
     let (requests, batch) = match parsed {
@@ -212,7 +242,7 @@ pub async fn post_graphql(
             media,
         );
     }
-    if requests.len() > state.max_batch {
+    if requests.len() > BATCH_ANSWERED_MAX {
         return refuse(
             StatusCode::BAD_REQUEST,
             "QUERY_TOO_COMPLEX",
@@ -285,6 +315,7 @@ pub async fn get_graphql(
     let requests = vec![Incoming {
         request,
         document_id,
+        refused: None,
     }];
     run(&state, &headers, client_ip, requests, false, true, media).await
 }

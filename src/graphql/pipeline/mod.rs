@@ -94,6 +94,9 @@ pub struct Incoming {
     pub request: Request,
     /// The persisted document it names instead of a `query` (`<hash>` or `sha256:<hash>`).
     pub document_id: Option<String>,
+    /// Refused by the transport already (an element of a batch that is not a request, a batch too long):
+    /// answered with this in its place, nothing of it runs.
+    pub refused: Option<Refusal>,
 }
 
 impl From<Request> for Incoming {
@@ -101,6 +104,18 @@ impl From<Request> for Incoming {
         Self {
             request,
             document_id: None,
+            refused: None,
+        }
+    }
+}
+
+impl Incoming {
+    /// An element answered with `refusal` whatever it holds.
+    pub fn refused(refusal: Refusal) -> Self {
+        Self {
+            request: Request::new(""),
+            document_id: None,
+            refused: Some(refusal),
         }
     }
 }
@@ -311,8 +326,16 @@ impl Pipeline {
         for Incoming {
             mut request,
             document_id,
+            refused,
         } in requests
         {
+            if let Some(refusal) = refused {
+                prepared.push(prepare::Prepared::rejected(
+                    &request,
+                    (refusal, Some(StatusCode::BAD_REQUEST)),
+                ));
+                continue;
+            }
             let p = match self
                 .persisted
                 .resolve(&mut request, document_id.as_deref())
