@@ -6,12 +6,12 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use common::redis::{OwnRedis, free_port, redis_binary};
 use common::{Backend, TestApp, code};
 use serde_json::{Value, json};
 use sqlx::Connection;
@@ -400,64 +400,6 @@ async fn database_outage_answers_service_unavailable_and_recovers() {
 // Redis answers slowly
 // ---------------------------------------------------------------------------------------------------------------
 
-fn redis_binary() -> Option<String> {
-    let found = Command::new("redis-server")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status();
-    found
-        .ok()
-        .filter(|s| s.success())
-        .map(|_| "redis-server".to_owned())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Redis(Child);
-
-impl Redis {
-    fn start(binary: &str, port: u16) -> Self {
-        let child = Command::new(binary)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
-        let redis = Redis(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not start on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        redis
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 const READ: &str =
     "query($id: ID!) { post(id: $id) { title author { name } category { name } voteCount } }";
 
@@ -468,7 +410,7 @@ async fn slow_redis_is_bounded_by_the_cache_timeout() {
         panic!("redis-server is not installed: install it (apt-get install redis-server)");
     };
     let port = free_port();
-    let redis = Redis::start(&binary, port);
+    let redis = OwnRedis::start(&binary, port);
     let proxy = Proxy::start(format!("127.0.0.1:{port}")).await;
     let proxy_port = proxy.port();
     let backend = if common::external_configured() {

@@ -4,66 +4,11 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::redis::{OwnRedis, free_port, redis_binary};
 use common::{Backend, TestApp};
 use serde_json::json;
-
-fn redis_binary() -> Option<String> {
-    let found = Command::new("redis-server")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status();
-    found
-        .ok()
-        .filter(|s| s.success())
-        .map(|_| "redis-server".to_owned())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_redis(binary: &str, port: u16) -> Child {
-    let child = Command::new(binary)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start redis-server");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "redis-server did not start on port {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child
-}
-
-struct Redis(Child);
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 const READ: &str =
     "query($id: ID!) { post(id: $id) { title author { name } category { name } voteCount } }";
@@ -75,7 +20,7 @@ async fn reads_survive_a_redis_outage_and_hits_resume_after_it() {
         panic!("redis-server is not installed: install it (apt-get install redis-server)");
     };
     let port = free_port();
-    let mut redis = Redis(start_redis(&binary, port));
+    let mut redis = OwnRedis::start(&binary, port);
     let backend = if common::external_configured() {
         Backend::MariaDb
     } else {
@@ -99,8 +44,7 @@ async fn reads_survive_a_redis_outage_and_hits_resume_after_it() {
     assert_eq!(db, 0, "warm on Redis");
 
     // Redis dies: the same reads answer correctly from the database, and readiness says so.
-    let _ = redis.0.kill();
-    let _ = redis.0.wait();
+    redis.kill();
     for _ in 0..3 {
         let (body, db, _) = app.gql_counted(READ, json!({ "id": id }), None).await;
         assert_eq!(body["data"], healthy["data"], "{body:#}");
@@ -119,7 +63,7 @@ async fn reads_survive_a_redis_outage_and_hits_resume_after_it() {
     assert_eq!(ready.status(), 503);
 
     // Redis comes back on the same port: hits resume without restarting board.
-    redis = Redis(start_redis(&binary, port));
+    redis = OwnRedis::start(&binary, port);
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let (body, _, _) = app.gql_counted(READ, json!({ "id": id }), None).await;

@@ -8,6 +8,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::redis::{OwnRedis, free_port};
 use common::ws::WsClient;
 use common::{Backend, TestApp};
 use serde_json::{Value, json};
@@ -19,14 +20,6 @@ impl Drop for Process {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn ready(base: &str) {
@@ -126,30 +119,6 @@ async fn a_comment_written_through_one_replica_reaches_a_subscriber_on_another()
     }
 }
 
-fn start_redis(port: u16) -> Process {
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start redis-server (apt-get install redis-server)");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Process(child)
-}
-
 /// The `/readyz` status of the event feed.
 async fn events_status(app: &TestApp) -> String {
     let body: Value = app
@@ -182,7 +151,7 @@ async fn events_become(app: &TestApp, status: &str) {
 #[ignore = "needs redis-server"]
 async fn delivery_resumes_after_redis_comes_back() {
     let port = free_port();
-    let mut redis = start_redis(port);
+    let mut redis = OwnRedis::start("redis-server", port);
     let backend = if common::external_configured() {
         Backend::MariaDb
     } else {
@@ -224,7 +193,7 @@ async fn delivery_resumes_after_redis_comes_back() {
     edit("during").await;
 
     // Redis is back on the same port: the feed is followed again and delivery resumes on the same socket.
-    redis = start_redis(port);
+    redis = OwnRedis::start("redis-server", port);
     events_become(&app, "ok").await;
     edit("after").await;
     let heard = client.next_of("1").await;

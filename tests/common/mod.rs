@@ -5,6 +5,7 @@
 //! never skips, when `TEST_DATABASE_URL` / `TEST_REDIS_URL` are unset or the services are unreachable.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod redis;
 pub mod ws;
 
 use std::path::PathBuf;
