@@ -8,7 +8,7 @@ Standard library only. Each subcommand prints what it saw and exits non-zero wit
   checks.py write-read URL READS                sign up, post into a seeded category through URL, read it back
                                                 READS times (each read must see it); prints the post id
   checks.py failover URL POST_ID -- CMD...      requests through URL, one at a time (reads of POST_ID, and a
-                                                new post every fifth request) before, while and after CMD
+                                                vote or unvote of it every fifth request) before, while and after CMD
                                                 runs; any failed request fails the check
   checks.py prometheus URL JOB TARGETS          Prometheus at URL reports every target of JOB up and has
                                                 scraped board's own metrics from each
@@ -74,6 +74,8 @@ CREATE_POST = """mutation ($categoryId: ID!, $title: String!, $content: String!)
   createPost(input: { categoryId: $categoryId, title: $title, content: $content }) { post { id title } }
 }"""
 POST = "query ($id: ID!) { post(id: $id) { id title author { name } } }"
+VOTE = "mutation ($id: ID!) { votePost(input: { postId: $id }) { post { id voteCount } } }"
+UNVOTE = "mutation ($id: ID!) { unvotePost(input: { postId: $id }) { post { id voteCount } } }"
 
 
 def sign_up(base, name, password):
@@ -126,7 +128,6 @@ def cmd_write_read(base, reads):
 def cmd_failover(base, post_id, command):
     name = "verify_" + secrets.token_hex(4)
     token = sign_up(base, name, "verify-" + secrets.token_hex(8))["accessToken"]
-    category = a_category(base)
     stop = threading.Event()
     done = []  # monotonic time at which each successful request finished
     failures = []
@@ -140,7 +141,10 @@ def cmd_failover(base, post_id, command):
                 return
             try:
                 if i % 5 == 4:
-                    create_post(base, token, category, f"failover {i}")
+                    # A vote and its withdrawal, in turn: a write every time, and none of the per-user limits
+                    # on new posts and comments (creates_per_user) that a long run would reach.
+                    vote = VOTE if i % 10 == 4 else UNVOTE
+                    graphql(base, vote, {"id": post_id}, token)
                     counts["writes"] += 1
                 else:
                     seen = graphql(base, POST, {"id": post_id})["post"]
