@@ -120,7 +120,8 @@ async fn a_comment_written_through_one_replica_reaches_a_subscriber_on_another()
 }
 
 /// The `/readyz` status of the event feed.
-async fn events_status(app: &TestApp) -> String {
+/// The status `/readyz` reports for one of its parts (`events`, `cache`, …).
+async fn ready_status(app: &TestApp, part: &str) -> String {
     let body: Value = app
         .client()
         .get(format!("{}/readyz", app.base))
@@ -130,18 +131,20 @@ async fn events_status(app: &TestApp) -> String {
         .json()
         .await
         .unwrap();
-    body["events"]["status"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
+    body[part]["status"].as_str().unwrap_or_default().to_owned()
 }
 
-async fn events_become(app: &TestApp, status: &str) {
+async fn events_status(app: &TestApp) -> String {
+    ready_status(app, "events").await
+}
+
+/// Waits (at most 30 s) until `/readyz` reports `part` as `status`.
+async fn becomes(app: &TestApp, part: &str, status: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while events_status(app).await != status {
+    while ready_status(app, part).await != status {
         assert!(
             Instant::now() < deadline,
-            "/readyz never reported the events as {status}"
+            "/readyz never reported {part} as {status}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -189,12 +192,15 @@ async fn delivery_resumes_after_redis_comes_back() {
 
     // Redis goes away: writes still work (the event is lost), the socket stays open, readiness says so.
     drop(redis);
-    events_become(&app, "reconnecting").await;
+    becomes(&app, "events", "reconnecting").await;
     edit("during").await;
 
     // Redis is back on the same port: the feed is followed again and delivery resumes on the same socket.
     redis = OwnRedis::start("redis-server", port);
-    events_become(&app, "ok").await;
+    // Both halves are back: the feed's subscriber connection, and the cache's pool that publishes (an event
+    // published while the pool still reconnects is lost, like one published during the outage).
+    becomes(&app, "events", "ok").await;
+    becomes(&app, "cache", "ok").await;
     edit("after").await;
     let heard = client.next_of("1").await;
     assert_eq!(heard["data"]["postUpdated"]["title"], "after", "{heard:#}");
