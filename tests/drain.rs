@@ -14,8 +14,9 @@ const SIGN_UP: &str = "mutation { signUp(input: { name: \"drained\", email: \"d@
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_flight_requests_finish_and_new_ones_are_refused() {
     let (mut config, _cleanup) = common::test_config(Backend::Sqlite).await;
-    // bcrypt at cost 12 keeps the sign-up in flight for a while.
-    config.bcrypt_cost = 12;
+    // bcrypt at cost 14 keeps the sign-up in flight for a second or more, well past the moment the stop is
+    // sent below.
+    config.bcrypt_cost = 14;
     config.shutdown_grace_secs = 20;
     let app = board::App::build(config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -36,7 +37,9 @@ async fn in_flight_requests_finish_and_new_ones_are_refused() {
                 .await
         }
     });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Long enough for the request to be accepted and read even on a busy machine (50 ms was not always),
+    // short against the hashing.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     stop.send(()).unwrap();
 
     let response = in_flight
