@@ -1,24 +1,36 @@
-//! Search text: case folding for every script, the n-gram tokens a full-text index stores, and the LIKE
-//! pattern that keeps exact substring semantics over the index's candidates.
+//! Search text: case folding for every script, the tokens a full-text index stores, and the LIKE pattern
+//! that keeps exact substring semantics over the index's candidates.
 //!
-//! The full-text index does not know words: Korean attaches particles to nouns ("게시판에서" must match
-//! "게시판"), so the indexed unit is every pair of adjacent characters (a bigram) of the folded text. A bigram
-//! is stored as the hexadecimal of its UTF-8 bytes — a token of 4–16 characters from `[0-9a-f]`, so a
-//! database's word splitter keeps it whole, its minimum token length (MariaDB's `innodb_ft_min_token_size`
-//! defaults to 3) never drops it, and no stop word list (all of which are words of letters) contains it.
-//! A post whose text holds every bigram of a term is a candidate; the LIKE filter then keeps the posts that
-//! hold the term itself.
+//! The index does not know words the way a language does: Korean attaches particles to nouns ("게시판에서"
+//! must match "게시판"), and a term may start inside a word ("시판"). So the text is cut only where it
+//! cannot matter — at characters that are neither letters, digits nor combining marks — and every position
+//! of such a run of word characters (a *word*) gets a token: the rest of the word from there, up to
+//! [`MAX_TOKEN_BYTES`] bytes (a *window*). A term word is then a **prefix** of some token of every post that
+//! contains it, and the index answers `token*` from its sorted terms: the cost of a term is the number of
+//! posts holding its rarest word, not the size of the board (a number such as "999983" is as selective as
+//! it is rare, which pairs of characters could never be).
+//!
+//! A token is written as `x` and the hexadecimal of its UTF-8 bytes — at most 83 characters of
+//! `[0-9a-fx]` — so a database's word splitter keeps it whole, its minimum and maximum token lengths
+//! (MariaDB's `innodb_ft_min_token_size` 3 and `innodb_ft_max_token_size` 84 by default) never drop it, and
+//! no stop word list (all of which are words of letters) contains it. A post whose tokens start with every
+//! word of a term is a candidate; the LIKE filter then keeps the posts that hold the term itself.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
 
 /// The escape character of [`like_pattern`] (`ESCAPE '!'`): unlike `\`, both dialects spell it the same.
 pub const LIKE_ESCAPE: char = '!';
 
-/// At most this many bigrams of a term go to the index; more would not narrow the candidates much and
-/// each costs the index a posting list.
+/// The longest window a token holds, in UTF-8 bytes: `x` + 82 hexadecimal digits stays within MariaDB's
+/// default `innodb_ft_max_token_size` (84). 41 ASCII letters, 13 Hangul syllables; a longer term word is
+/// looked up by its first window (still a prefix of every token that holds the word).
+pub const MAX_TOKEN_BYTES: usize = 41;
+
+/// At most this many words of a term go to the index before their frequencies are known.
 pub const MAX_QUERY_GRAMS: usize = 12;
 
 /// Case-folds `text` character by character with Unicode's lower-case mapping, the same way for stored
@@ -43,7 +55,7 @@ pub fn fold(text: &str) -> String {
 }
 
 /// What a post is searched in: its title and current content, folded, and the index tokens of both (the
-/// distinct bigrams of each, space-separated; none spans from title to content).
+/// distinct windows of each, space-separated; none spans from title to content).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchText {
     pub title: String,
@@ -54,9 +66,9 @@ pub struct SearchText {
 impl SearchText {
     pub fn of(title: &str, content: &str) -> Self {
         let (title, body) = (fold(title), fold(content));
-        let mut grams = bigrams(&title);
-        grams.extend(bigrams(&body));
-        let mut tokens = String::with_capacity(grams.len() * 13);
+        let mut grams = windows(&title);
+        grams.extend(windows(&body));
+        let mut tokens = String::with_capacity(grams.iter().map(|g| g.len() + 1).sum());
         for gram in grams {
             if !tokens.is_empty() {
                 tokens.push(' ');
@@ -71,45 +83,66 @@ impl SearchText {
     }
 }
 
-fn bigrams(folded: &str) -> BTreeSet<String> {
-    let chars: Vec<char> = folded.chars().collect();
-    let mut grams = BTreeSet::new();
-    for pair in chars.windows(2) {
-        let mut token = String::with_capacity(16);
-        let mut buf = [0u8; 4];
-        for c in pair {
-            for byte in c.encode_utf8(&mut buf).bytes() {
-                let _ = write!(token, "{byte:02x}");
-            }
-        }
-        grams.insert(token);
-    }
-    grams
+/// Whether `c` belongs to a word: letters, digits and combining marks (a vowel sign of Hindi or Thai is
+/// part of its word). Everything else separates words; the split depends on the character alone, so a
+/// term is cut exactly as the texts that contain it.
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || is_combining_mark(c)
 }
 
-/// The tokens a post must all hold to contain `term` (at most [`MAX_QUERY_GRAMS`], spread over the term,
-/// the first and last included); empty when the folded term is a single character.
-pub fn query_tokens(term: &str) -> Vec<String> {
-    let folded = fold(term);
-    let chars: Vec<char> = folded.chars().collect();
-    let mut ordered: Vec<String> = Vec::new();
-    for gram in chars.windows(2) {
-        let gram: String = gram.iter().collect();
-        if let Some(token) = bigrams(&gram).into_iter().next()
-            && !ordered.contains(&token)
-        {
-            ordered.push(token);
+/// The folded text's words, each as its characters.
+fn words(folded: &str) -> impl Iterator<Item = Vec<char>> + '_ {
+    folded
+        .split(|c: char| !is_word_char(c))
+        .filter(|w| !w.is_empty())
+        .map(|w| w.chars().collect())
+}
+
+/// The token of the window starting at `chars[0]`: as many characters as fit in [`MAX_TOKEN_BYTES`].
+fn token(chars: &[char]) -> String {
+    let mut token = String::with_capacity(1 + 2 * MAX_TOKEN_BYTES);
+    token.push('x');
+    let (mut bytes, mut buf) = (0, [0u8; 4]);
+    for c in chars {
+        let encoded = c.encode_utf8(&mut buf);
+        bytes += encoded.len();
+        if bytes > MAX_TOKEN_BYTES {
+            break;
+        }
+        for byte in encoded.bytes() {
+            let _ = write!(token, "{byte:02x}");
         }
     }
-    if ordered.len() <= MAX_QUERY_GRAMS {
-        return ordered;
+    token
+}
+
+/// The distinct tokens of every position of every word that has at least two characters left (a one-character
+/// term is never looked up in the index).
+fn windows(folded: &str) -> BTreeSet<String> {
+    let mut tokens = BTreeSet::new();
+    for word in words(folded) {
+        for start in 0..word.len().saturating_sub(1) {
+            tokens.insert(token(&word[start..]));
+        }
     }
-    let last = ordered.len() - 1;
-    let mut picked: Vec<String> = (0..MAX_QUERY_GRAMS)
-        .map(|i| ordered[i * last / (MAX_QUERY_GRAMS - 1)].clone())
-        .collect();
-    picked.dedup();
-    picked
+    tokens
+}
+
+/// The tokens a post must hold, each as a prefix of one of its tokens, to contain `term`: one per word of
+/// at least two characters (at most [`MAX_QUERY_GRAMS`], a word implied by a longer one left out); empty
+/// when the term has no such word (it can only be walked).
+pub fn query_tokens(term: &str) -> Vec<String> {
+    let mut tokens: Vec<String> = Vec::new();
+    for word in words(&fold(term)).filter(|w| w.len() >= 2) {
+        let token = token(&word);
+        if tokens.iter().any(|t| t.starts_with(&token)) {
+            continue;
+        }
+        tokens.retain(|t| !token.starts_with(t.as_str()));
+        tokens.push(token);
+    }
+    tokens.truncate(MAX_QUERY_GRAMS);
+    tokens
 }
 
 /// A LIKE pattern (`ESCAPE '!'`) that matches the folded `term` literally anywhere in a folded text
@@ -127,22 +160,26 @@ pub fn like_pattern(term: &str) -> String {
     pattern
 }
 
-/// The index is sent at most this many of a term's bigrams once their frequencies are known: the rarest
-/// ones narrow the candidates as much as all of them would, and every bigram costs the index its whole
-/// posting list (a bigram in every post costs as much as the board is large).
-pub const MAX_SELECTIVE_GRAMS: usize = 4;
+/// The index is sent at most this many of a term's words once their frequencies are known: the rarest one
+/// narrows the candidates to the posts holding it, a second guards against a sample that missed it, and
+/// every further word costs the index its posting lists.
+pub const MAX_SELECTIVE_GRAMS: usize = 2;
 
-/// A sample smaller than this says too little about frequencies; the term's bigrams are then used as they are.
+/// A sample smaller than this says too little about frequencies; the term's words are then used as they are.
 pub const MIN_SAMPLE_POSTS: u32 = 200;
 
-/// How many posts of a sample (the newest posts) hold each bigram token: which of a term's bigrams are
-/// rare enough to be worth asking the index for.
+/// A prefix that starts more sample tokens than this is treated as held by every post (its count would
+/// cost more than it tells).
+const MAX_PREFIX_SCAN: usize = 20_000;
+
+/// How many posts of a sample (the newest posts) hold each token: which of a term's words are rare enough
+/// to be worth asking the index for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GramFrequencies {
     /// Posts in the sample.
     pub posts: u32,
-    /// Posts of the sample holding each token.
-    pub holding: std::collections::HashMap<String, u32>,
+    /// Posts of the sample holding each token, in token order (a prefix's tokens are one range).
+    pub holding: BTreeMap<String, u32>,
 }
 
 impl GramFrequencies {
@@ -158,26 +195,38 @@ impl GramFrequencies {
         sample
     }
 
+    /// About how many sampled posts hold a token starting with `prefix` (an upper bound: a post holding two
+    /// such tokens counts twice), at most the sample's size.
+    pub fn held(&self, prefix: &str) -> u32 {
+        let mut held = 0_u32;
+        for (scanned, (token, posts)) in self.holding.range(prefix.to_owned()..).enumerate() {
+            if !token.starts_with(prefix) {
+                break;
+            }
+            held = held.saturating_add(*posts);
+            if held >= self.posts || scanned >= MAX_PREFIX_SCAN {
+                return self.posts;
+            }
+        }
+        held
+    }
+
     /// The tokens of [`query_tokens`] worth sending to the index: the rarest first, at most
     /// [`MAX_SELECTIVE_GRAMS`], leaving out those held by more than half of the sample unless no other is
-    /// left (then the two rarest). Any subset is correct — the exact filter runs on the candidates — so this
-    /// only trades posting lists read for candidates filtered.
+    /// left (then the rarest alone). Any subset is correct — the exact filter runs on the candidates — so
+    /// this only trades posting lists read for candidates filtered.
     pub fn selective(&self, mut tokens: Vec<String>) -> Vec<String> {
         if self.posts < MIN_SAMPLE_POSTS {
             return tokens;
         }
-        let held = |t: &String| self.holding.get(t).copied().unwrap_or(0);
-        tokens.sort_by_key(held);
-        let rare = tokens
+        let mut ranked: Vec<(u32, String)> = tokens.drain(..).map(|t| (self.held(&t), t)).collect();
+        ranked.sort_by_key(|(held, _)| *held);
+        let rare = ranked
             .iter()
-            .take_while(|t| held(t) * 2 <= self.posts)
+            .take_while(|(held, _)| held.saturating_mul(2) <= self.posts)
             .count();
-        tokens.truncate(if rare == 0 {
-            2
-        } else {
-            rare.min(MAX_SELECTIVE_GRAMS)
-        });
-        tokens
+        ranked.truncate(rare.clamp(1, MAX_SELECTIVE_GRAMS));
+        ranked.into_iter().map(|(_, t)| t).collect()
     }
 }
 
@@ -205,65 +254,106 @@ mod tests {
         assert_eq!(fold("\u{d55c}"), fold("\u{1112}\u{1161}\u{11ab}"));
     }
 
+    /// Whether a post's stored tokens answer the index's question for `term`: each query token is a
+    /// prefix of one of them.
+    fn candidate(text: &SearchText, term: &str) -> bool {
+        let stored: Vec<&str> = text.grams.split(' ').collect();
+        query_tokens(term)
+            .iter()
+            .all(|q| stored.iter().any(|t| t.starts_with(q.as_str())))
+    }
+
     #[test]
     fn title_and_content_stay_apart() {
         let text = SearchText::of("Ab", "cD");
         assert_eq!((text.title.as_str(), text.body.as_str()), ("ab", "cd"));
-        // "bc" spans the border: not a token.
-        assert_eq!(text.grams, "6162 6364");
+        // One window per position with two characters left; "bc" spans the border: not a token.
+        assert_eq!(text.grams, "x6162 x6364");
+        assert!(!candidate(&text, "bc"));
     }
 
     #[test]
-    fn korean_terms_are_found_inside_longer_words() {
-        let text = SearchText::of("게시판에서 만나요", "");
-        let stored: BTreeSet<&str> = text.grams.split(' ').collect();
-        let wanted = query_tokens("게시판");
-        assert_eq!(wanted.len(), 2);
-        assert!(wanted.iter().all(|t| stored.contains(t.as_str())));
-        // Every token is long enough for a default innodb_ft_min_token_size and only hex digits.
-        assert!(
-            stored
-                .iter()
-                .all(|t| t.len() >= 4 && t.chars().all(|c| c.is_ascii_hexdigit()))
-        );
+    fn every_substring_of_a_word_is_a_prefix_of_a_token() {
+        let text = SearchText::of("Post #999983", "게시판에서 만나요, e\u{301}té!");
+        for term in [
+            "post",
+            "ost",
+            "999983",
+            "9998",
+            "983",
+            "post #999983",
+            "st #99",
+            "게시판",
+            "시판에",
+            "판에서 만나",
+        ] {
+            assert!(candidate(&text, term), "{term}");
+        }
+        for term in ["999984", "poster", "게시물", "만나서"] {
+            assert!(!candidate(&text, term), "{term}");
+        }
+        // Every token is a hexadecimal word that a default MariaDB indexes whole.
+        assert!(text.grams.split(' ').all(|t| {
+            (5..=84).contains(&t.len())
+                && t.starts_with('x')
+                && t[1..].chars().all(|c| c.is_ascii_hexdigit())
+        }));
     }
 
     #[test]
-    fn single_characters_have_no_tokens_and_long_terms_few() {
+    fn long_words_are_cut_at_the_token_limit_and_still_found() {
+        let word = "가".repeat(40);
+        let text = SearchText::of(&word, "");
+        assert!(text.grams.split(' ').all(|t| t.len() <= 84));
+        // Distinct windows only: a run of one syllable has one full-length window and shorter ones at its end.
+        assert_eq!(text.grams.split(' ').count(), 12);
+        assert!(candidate(&text, &"가".repeat(30)));
+        assert_eq!(query_tokens(&"가".repeat(30))[0].len(), 1 + 2 * 39);
+    }
+
+    #[test]
+    fn terms_look_up_their_words_of_two_or_more_characters() {
         assert!(query_tokens("a").is_empty());
-        assert!(query_tokens("A").is_empty());
-        assert_eq!(query_tokens("Aa"), vec!["6161".to_owned()]);
-        let long = query_tokens("abcdefghijklmnopqrstuvwxyz");
-        assert!(long.len() <= MAX_QUERY_GRAMS);
-        assert_eq!(long[0], "6162");
-        assert_eq!(long.last().map(String::as_str), Some("797a"));
+        assert!(query_tokens("a b !").is_empty());
+        assert_eq!(query_tokens("Aa"), vec!["x6161".to_owned()]);
+        // "po" is implied by "post", whichever comes first.
+        assert_eq!(query_tokens("po post"), vec!["x706f7374".to_owned()]);
+        assert_eq!(query_tokens("post po"), vec!["x706f7374".to_owned()]);
+        assert_eq!(query_tokens("50%_off").len(), 2);
+        let many: String = (0..30).map(|n| format!("w{n:02} ")).collect();
+        assert_eq!(query_tokens(&many).len(), MAX_QUERY_GRAMS);
     }
 
     #[test]
-    fn the_index_is_asked_for_the_rarest_bigrams_only() {
-        // 1 000 posts "demo post #n": the bigrams of "post" are in all of them, "#7" in some, "77" in few.
+    fn the_index_is_asked_for_the_rarest_words_only() {
+        // 1 000 posts "demo post #n": "post" is in all of them, "77" starts some numbers, "777" one.
         let texts: Vec<SearchText> = (0..1000)
             .map(|n| SearchText::of(&format!("demo post #{n}"), ""))
             .collect();
         let sample = GramFrequencies::of(texts.iter().map(|t| t.grams.as_str()));
         assert_eq!(sample.posts, 1000);
-        let tokens = query_tokens("post #777");
-        assert_eq!(tokens.len(), 7);
-        let picked = sample.selective(tokens.clone());
         let hex = |s: &str| query_tokens(s)[0].clone();
-        assert_eq!(picked.len(), 2, "{picked:?}");
-        assert_eq!(picked[0], hex("77"), "the rarest first");
-        assert!(!picked.contains(&hex("po")), "{picked:?}");
+        assert_eq!(sample.held(&hex("post")), 1000);
+        assert_eq!(sample.held(&hex("777")), 1);
+        // 77, 177, …, 977, 770–779 and 877's tail: a prefix counts every token it starts.
+        assert!(
+            (10..40).contains(&sample.held(&hex("77"))),
+            "{}",
+            sample.held(&hex("77"))
+        );
 
-        // Only common bigrams: the two rarest still narrow the candidates.
-        assert_eq!(sample.selective(query_tokens("demo post")).len(), 2);
-        // Bigrams the sample never saw are the rarest of all; at most four go.
+        let picked = sample.selective(query_tokens("post #777"));
+        assert_eq!(picked, vec![hex("777")], "the common word is left out");
+        // Only common words: the rarest one alone.
+        assert_eq!(sample.selective(query_tokens("demo post")).len(), 1);
+        // Words the sample never saw are the rarest of all; at most two go.
         assert_eq!(
-            sample.selective(query_tokens("qxzjvkw")).len(),
+            sample.selective(query_tokens("qxz jvk wyy")).len(),
             MAX_SELECTIVE_GRAMS
         );
-        // Too small a sample: the term's bigrams as they are.
+        // Too small a sample: the term's words as they are.
         let small = GramFrequencies::of(texts[..10].iter().map(|t| t.grams.as_str()));
+        let tokens = query_tokens("post #777");
         assert_eq!(small.selective(tokens.clone()), tokens);
     }
 

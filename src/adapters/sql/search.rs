@@ -1,17 +1,18 @@
-//! `PostSearch` on the database itself: `post_search` holds each post's case-folded text and its bigram
-//! tokens, under a FULLTEXT index (MariaDB) or an FTS5 table (SQLite); the posts' writes keep it in their
+//! `PostSearch` on the database itself: `post_search` holds each post's case-folded text and its word-window
+//! tokens (see `domain::search`), under a FULLTEXT index (MariaDB) or an FTS5 table (SQLite); the posts' writes keep it in their
 //! transactions (see `posts.rs`).
 //!
 //! Every query plan is exact: candidates are filtered with `LIKE` on the folded text. The plan is chosen per
 //! query by what the data says:
 //! - **walk**: the list's own keyset order, newest (or most voted) first, filtering as it goes. Cheap when the
 //!   term is common — the page fills after a few rows — and the only way for a one-character term.
-//! - **index**: the posts holding every bigram of the term, then the filter, then the order. Cheap when the
-//!   term is rare; for a term in most posts the index would hand back most of the board.
+//! - **index**: the posts holding a token that starts with each word of the term (`word*`), then the filter,
+//!   then the order. Cheap when the term is rare; for a term in most posts the index would hand back most of
+//!   the board.
 //!
-//! The index is asked only for the rarest of a term's bigrams (by their frequencies in a sample of the newest
-//! posts, taken in the background): a bigram in every post ("po" of "post") would cost the index a posting
-//! list as long as the board while narrowing nothing.
+//! The index is asked only for the rarest of a term's words (by their frequencies in a sample of the newest
+//! posts, taken in the background): a word in every post ("post") would cost the index a posting list as
+//! long as the board while narrowing nothing.
 //!
 //! A page first walks a bounded window of [`WALK_WINDOW`] posts (one round trip). If the window fills the
 //! page, or holds the whole rest of the list, that is the answer; otherwise the term is rare and a second
@@ -67,7 +68,7 @@ fn search_error(err: sqlx::Error, limit_ms: u64) -> crate::domain::AppError {
     db_error(err)
 }
 
-/// Posts whose bigrams are sampled to learn which bigrams are rare.
+/// Posts whose tokens are sampled to learn which words are rare.
 const SAMPLE_POSTS: i64 = 2000;
 /// How often the sample is taken again (every minute while the board has fewer posts than a sample).
 const SAMPLE_EVERY: Duration = Duration::from_secs(600);
@@ -82,7 +83,7 @@ pub struct SqlPostSearch {
     statement_ms: u64,
 }
 
-/// Bigram frequencies in the newest posts, taken again in the background when old; a search never waits
+/// Token frequencies in the newest posts, taken again in the background when old; a search never waits
 /// for it (it uses the previous sample, or none).
 #[derive(Default)]
 struct Sample {
@@ -94,7 +95,7 @@ struct Sample {
 
 impl SqlPostSearch {
     /// Takes the first sample at once when a runtime is running (so the first rare-term searches after a
-    /// start already ask the index for their rarest bigrams only).
+    /// start already ask the index for their rarest words only).
     pub fn new(db: Db, statement_ms: u64) -> Self {
         let search = Self {
             db,
@@ -148,7 +149,7 @@ impl SqlPostSearch {
                         }
                     }
                     Err(err) => {
-                        tracing::warn!(error = %err, "search: could not sample bigram frequencies")
+                        tracing::warn!(error = %err, "search: could not sample token frequencies")
                     }
                 }
                 if let Ok(mut t) = sample.taken.lock() {
@@ -161,7 +162,7 @@ impl SqlPostSearch {
     }
 }
 
-/// The bigram frequencies of the newest [`SAMPLE_POSTS`] posts (one query, outside any request).
+/// The token frequencies of the newest [`SAMPLE_POSTS`] posts (one query, outside any request).
 async fn take_sample(db: &Db) -> Result<GramFrequencies, sqlx::Error> {
     const SAMPLE: &str = "SELECT grams FROM post_search ORDER BY post_id DESC LIMIT ?";
     // MariaDB hands a MEDIUMTEXT over as a BLOB; the tokens are ASCII either way.
@@ -183,8 +184,8 @@ async fn take_sample(db: &Db) -> Result<GramFrequencies, sqlx::Error> {
     Ok(GramFrequencies::of(lists.iter().map(String::as_str)))
 }
 
-/// The text around the bound match expression of an index query, and the expression: posts holding every
-/// token, as the dialect's full-text syntax says it. The query continues with the post filter.
+/// The text around the bound match expression of an index query, and the expression: posts holding, for
+/// every token, one that starts with it (a prefix query), as the dialect's full-text syntax says it. The query continues with the post filter.
 fn index_query(db: &Db, tokens: &[String], select: &str) -> (String, &'static str, String) {
     match db {
         Db::MySql(_) => (
@@ -195,7 +196,7 @@ fn index_query(db: &Db, tokens: &[String], select: &str) -> (String, &'static st
             " IN BOOLEAN MODE) AND ",
             tokens
                 .iter()
-                .map(|t| format!("+{t}"))
+                .map(|t| format!("+{t}*"))
                 .collect::<Vec<_>>()
                 .join(" "),
         ),
@@ -207,7 +208,7 @@ fn index_query(db: &Db, tokens: &[String], select: &str) -> (String, &'static st
             " AND ",
             tokens
                 .iter()
-                .map(|t| format!("\"{t}\""))
+                .map(|t| format!("\"{t}\"*"))
                 .collect::<Vec<_>>()
                 .join(" "),
         ),
@@ -259,7 +260,7 @@ impl PostSearch for SqlPostSearch {
         let order_sql = order_by("p", order, page.backward);
 
         if tokens.is_empty() {
-            // One character: only the walk can answer.
+            // No word of two characters: only the walk can answer.
             metrics::search_plan("walk");
             let _trip = count_db();
             let rows: Vec<(i64, i64)> = on_db!(&self.db, pool => {
