@@ -150,6 +150,12 @@ pub struct Config {
     pub idle_timeout_ms: u64,
     /// Connections served at once; more wait in the listen backlog.
     pub max_connections: usize,
+    /// Connections served at once from one client address (the TCP peer: behind a proxy, the proxy's, so
+    /// the compose stack raises it and limits clients in nginx); a further one is closed when accepted.
+    pub max_connections_per_client: usize,
+    /// Admitted bcrypt work waits at most this long for its turn; past it (or when the queue ahead would
+    /// take longer, by the recent hashing times) it is answered `RATE_LIMITED`, never the request timeout.
+    pub bcrypt_max_wait_ms: u64,
     /// Origins allowed to call the API from a browser, e.g. `["https://board.example"]`; empty: none.
     /// In the environment: `BOARD_CORS_ALLOWED_ORIGINS='["https://a.example","https://b.example"]'`.
     pub cors_allowed_origins: Vec<String>,
@@ -235,6 +241,8 @@ impl Default for Config {
             body_read_timeout_ms: 10_000,
             idle_timeout_ms: 60_000,
             max_connections: 1_024,
+            max_connections_per_client: 64,
+            bcrypt_max_wait_ms: 2_000,
             cors_allowed_origins: Vec::new(),
             cors_allowed_headers: DEFAULT_CORS_ALLOWED_HEADERS
                 .iter()
@@ -312,6 +320,11 @@ impl fmt::Debug for Config {
             .field("body_read_timeout_ms", &self.body_read_timeout_ms)
             .field("idle_timeout_ms", &self.idle_timeout_ms)
             .field("max_connections", &self.max_connections)
+            .field(
+                "max_connections_per_client",
+                &self.max_connections_per_client,
+            )
+            .field("bcrypt_max_wait_ms", &self.bcrypt_max_wait_ms)
             .field("cors_allowed_origins", &self.cors_allowed_origins)
             .field("cors_allowed_headers", &self.cors_allowed_headers)
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
@@ -437,7 +450,9 @@ impl Config {
             || self.body_read_timeout_ms == 0
             || self.idle_timeout_ms == 0
             || self.max_connections == 0
+            || self.max_connections_per_client == 0
             || self.bcrypt_queue == 0
+            || self.bcrypt_max_wait_ms == 0
             || self.ws_max_message_bytes == 0
             || self.ws_send_buffer == 0
             || self.ws_send_buffer_bytes == 0
@@ -445,7 +460,7 @@ impl Config {
             || self.ws_event_buffer == 0
         {
             return Err(ConfigError::Invalid(
-                "header_read_timeout_ms, body_read_timeout_ms, idle_timeout_ms, max_connections, bcrypt_queue, ws_max_message_bytes, ws_send_buffer, ws_send_buffer_bytes, ws_init_timeout_ms and ws_event_buffer must be positive".into(),
+                "header_read_timeout_ms, body_read_timeout_ms, idle_timeout_ms, max_connections, max_connections_per_client, bcrypt_queue, bcrypt_max_wait_ms, ws_max_message_bytes, ws_send_buffer, ws_send_buffer_bytes, ws_init_timeout_ms and ws_event_buffer must be positive".into(),
             ));
         }
         if self.persisted_query_ttl_secs == 0 {

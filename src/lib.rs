@@ -170,8 +170,12 @@ impl App {
                 Arc::new(move || cache.pool_stats()),
             );
         }
-        let hasher = BcryptHasher::new(config.bcrypt_cost, config.bcrypt_queue)
-            .map_err(|e| StartError::Hasher(e.to_string()))?;
+        let hasher = BcryptHasher::new(
+            config.bcrypt_cost,
+            config.bcrypt_queue,
+            std::time::Duration::from_millis(config.bcrypt_max_wait_ms),
+        )
+        .map_err(|e| StartError::Hasher(e.to_string()))?;
         let tokens = JwtTokens::new(
             secret.expose().as_bytes(),
             &config.jwt_issuer,
@@ -374,6 +378,7 @@ impl App {
             header_read_timeout: Duration::from_millis(self.config.header_read_timeout_ms),
             idle_timeout: Duration::from_millis(self.config.idle_timeout_ms),
             max_connections: self.config.max_connections,
+            max_connections_per_client: self.config.max_connections_per_client,
         };
         let serving = http::serve::serve(listener, router, limits, shutdown);
         let grace = Duration::from_secs(self.config.shutdown_grace_secs);

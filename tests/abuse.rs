@@ -1,16 +1,13 @@
 //! Races, floods and amplification that single requests miss: many requests released together by a barrier,
-//! small requests asking for huge answers, slow sockets, look-alike names. Every scenario runs on SQLite and,
+//! small requests asking for huge answers, look-alike names (slow sockets: tests/connections.rs). Every scenario runs on SQLite and,
 //! with `--include-ignored` and TEST_* set, on MariaDB + Redis.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use std::time::Duration;
-
 use common::{Backend, TestApp, code, field};
 use futures::future::join_all;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Barrier;
 
 const CREATE_CATEGORY: &str =
@@ -456,14 +453,6 @@ configured_tests!(
         c.edits_per_user = 3;
         c.max_response_bytes = 300_000;
     },
-    slow_and_idle_clients_are_disconnected => |c: &mut board::config::Config| {
-        c.header_read_timeout_ms = 300;
-        c.body_read_timeout_ms = 300;
-        c.idle_timeout_ms = 300;
-    },
-    connections_beyond_the_cap_wait => |c: &mut board::config::Config| {
-        c.max_connections = 1;
-    },
 );
 
 /// Row 4: a 40 000-character post edited many times, asked for through `nodes(ids:)` many times over.
@@ -545,89 +534,6 @@ async fn responses_edits_and_revisions_are_bounded(app: TestApp) {
 }
 
 /// The address of the test server, for raw sockets.
-fn address(app: &TestApp) -> String {
-    app.base.trim_start_matches("http://").to_owned()
-}
-
-/// Reads until the server closes the connection; what it sent. Fails if the server keeps it open for a
-/// minute (it used to keep such connections forever).
-async fn until_closed(stream: &mut tokio::net::TcpStream) -> String {
-    let mut got = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(60), async {
-        let mut buf = [0_u8; 4096];
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-    .await;
-    assert!(read.is_ok(), "the server kept the connection open");
-    String::from_utf8_lossy(&got).into_owned()
-}
-
-/// Row 5: a header without its blank line, a body shorter than announced, and a silent kept-alive
-/// connection are all closed by the server.
-async fn slow_and_idle_clients_are_disconnected(app: TestApp) {
-    let addr = address(&app);
-    let mut partial_header = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    partial_header
-        .write_all(b"POST /graphql HTTP/1.1\r\nHost: board\r\nContent-Type: application/json\r\n")
-        .await
-        .unwrap();
-    until_closed(&mut partial_header).await;
-
-    let mut short_body = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    short_body
-        .write_all(b"POST /graphql HTTP/1.1\r\nHost: board\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"query\":")
-        .await
-        .unwrap();
-    let answer = until_closed(&mut short_body).await;
-    assert!(
-        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
-        "{answer}"
-    );
-
-    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    until_closed(&mut silent).await;
-
-    // A client that sends its request in time is served as before.
-    app.ok("{ __typename }", json!({}), None).await;
-}
-
-/// Row 5: with a cap of one connection, a second client is served once the first one leaves.
-async fn connections_beyond_the_cap_wait(app: TestApp) {
-    let addr = address(&app);
-    let mut holder = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    holder
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: board\r\n\r\n")
-        .await
-        .unwrap();
-    let mut buf = [0_u8; 1024];
-    let n = holder.read(&mut buf).await.unwrap();
-    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
-    // The holder keeps its connection alive; the next client waits for its slot.
-    let waiting = tokio::spawn({
-        let url = format!("{}/healthz", app.base);
-        async move { reqwest::get(url).await.map(|r| r.status().as_u16()) }
-    });
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(
-        !waiting.is_finished(),
-        "a second connection was served beyond the cap"
-    );
-    drop(holder);
-    let status = tokio::time::timeout(Duration::from_secs(60), waiting)
-        .await
-        .expect("the waiting client was never served")
-        .unwrap()
-        .unwrap();
-    assert_eq!(status, 200);
-}
-
-/// Row 10: users hashed at cost 4, server restarted at cost 5: a login re-hashes at 5, and the dummy hash of
-/// unknown logins follows the stored cost.
 mod rehash {
     use super::*;
 

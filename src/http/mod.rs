@@ -5,6 +5,7 @@ mod graphiql;
 mod graphql;
 mod health;
 pub mod observe;
+mod per_client;
 pub mod serve;
 pub mod ws;
 

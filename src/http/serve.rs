@@ -1,5 +1,6 @@
-//! The HTTP/1.1 server loop, with the limits `axum::serve` does not offer: a cap on open connections, a
-//! deadline for a request's header, and an idle timeout for connections whose client sends nothing.
+//! The HTTP/1.1 server loop, with the limits `axum::serve` does not offer: a cap on open connections, in all
+//! and per client address, a deadline for a request's header, and an idle timeout for connections whose
+//! client sends nothing.
 //! (The body's deadline is the handler's: see `body_read_timeout_ms`.)
 //!
 //! Connections may be upgraded (WebSockets): an upgraded socket leaves hyper, so it keeps the connection's
@@ -22,6 +23,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::{Instant, Sleep};
 use tower::ServiceExt;
 
+use super::per_client::{ClientSlot, PerClient};
+
 /// The connection limits of [`serve`].
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
@@ -32,12 +35,14 @@ pub struct ConnectionLimits {
     pub idle_timeout: Duration,
     /// Connections open at once; further clients wait in the listen backlog.
     pub max_connections: usize,
+    /// Connections open at once from one address; a further one is closed as soon as it is accepted.
+    pub max_connections_per_client: usize,
 }
 
 /// One of the `max_connections` slots, held by the connection and by every request it carries; a socket
 /// upgraded out of the connection keeps it until the socket closes.
 #[derive(Clone)]
-pub struct ConnectionSlot(#[allow(dead_code)] Arc<OwnedSemaphorePermit>);
+pub struct ConnectionSlot(#[allow(dead_code)] Arc<(OwnedSemaphorePermit, ClientSlot)>);
 
 /// Serves `router` on `listener` until `shutdown` completes, then stops accepting and waits for the open
 /// connections to finish their requests.
@@ -48,6 +53,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let clients = PerClient::new(limits.max_connections_per_client);
     // Every connection task holds a receiver; shutdown flips the value, then waits for all of them to go.
     let (stopping, watching) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
@@ -76,8 +82,14 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let Some(client) = clients.enter(peer.ip()) else {
+            // Closed at once (the global slot goes back): one address must not hold every slot.
+            crate::telemetry::metrics::rate_limited("connections_per_client");
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
-        let slot = ConnectionSlot(Arc::new(permit));
+        let slot = ConnectionSlot(Arc::new((permit, client)));
         let service = router.clone().map_request(
             move |mut request: axum::extract::Request<hyper::body::Incoming>| {
                 request.extensions_mut().insert(ConnectInfo(peer));

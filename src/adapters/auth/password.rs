@@ -8,9 +8,15 @@
 //! Queues: logins, sign-ups and account checks (`changePassword`, `resign`) each have their own permits and
 //! their own bound on admitted work, so a sign-up flood fills the sign-up queue only. A request that finds
 //! its queue full is answered `RATE_LIMITED` at once instead of waiting into the request timeout.
+//!
+//! Admitted work waits at most `max_wait` for its turn: when the work ahead of it would take longer (by the
+//! recent hashing times of its queue) it is refused at admission, and if its turn still has not come when
+//! `max_wait` is over it is refused then. A request that gets bcrypt therefore finishes within about
+//! `max_wait` plus one hash, well inside the request timeout.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use tokio::sync::Semaphore;
@@ -23,11 +29,15 @@ use crate::ports::{HashPurpose, PasswordHasher};
 const RETRY_AFTER_SECS: u64 = 1;
 
 /// One purpose's share of bcrypt: `permits` computations at once, at most `capacity` admitted (running or
-/// waiting).
+/// waiting), none waiting longer than `max_wait`.
 struct Queue {
     permits: Semaphore,
+    lanes: usize,
     admitted: AtomicUsize,
     capacity: usize,
+    max_wait: Duration,
+    /// A moving average of how long one piece of work took (µs; 0 until the first one ends).
+    average_micros: AtomicU64,
 }
 
 /// Releases an admission when the work ends or its request is dropped.
@@ -40,15 +50,25 @@ impl Drop for Admission<'_> {
 }
 
 impl Queue {
-    fn new(permits: usize, capacity: usize) -> Self {
+    fn new(permits: usize, capacity: usize, max_wait: Duration) -> Self {
         Self {
             permits: Semaphore::new(permits.max(1)),
+            lanes: permits.max(1),
             admitted: AtomicUsize::new(0),
             capacity: capacity.max(1),
+            max_wait,
+            average_micros: AtomicU64::new(0),
         }
     }
 
-    /// Admits the work or refuses it at once when the queue is full.
+    /// How long work admitted behind `ahead` others would wait for its turn, by the recent average.
+    fn expected_wait(&self, ahead: usize) -> Duration {
+        let rounds = (ahead / self.lanes) as u64;
+        Duration::from_micros(rounds.saturating_mul(self.average_micros.load(Ordering::Relaxed)))
+    }
+
+    /// Admits the work or refuses it at once when the queue is full or its turn would come after
+    /// `max_wait`.
     fn admit(&self) -> AppResult<Admission<'_>> {
         let before = self.admitted.fetch_add(1, Ordering::AcqRel);
         let admission = Admission(&self.admitted);
@@ -58,7 +78,50 @@ impl Queue {
                 retry_after_seconds: RETRY_AFTER_SECS,
             });
         }
+        let wait = self.expected_wait(before);
+        if wait > self.max_wait {
+            crate::telemetry::metrics::rate_limited("bcrypt_queue");
+            return Err(AppError::RateLimited {
+                retry_after_seconds: wait.as_secs().max(RETRY_AFTER_SECS),
+            });
+        }
         Ok(admission)
+    }
+
+    /// Runs admitted work once a permit is free, or refuses it when none is within `max_wait`.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> AppResult<T> {
+        let _admission = self.admit()?;
+        let Ok(permit) = tokio::time::timeout(self.max_wait, self.permits.acquire()).await else {
+            crate::telemetry::metrics::rate_limited("bcrypt_queue");
+            return Err(AppError::RateLimited {
+                retry_after_seconds: RETRY_AFTER_SECS,
+            });
+        };
+        let _permit =
+            permit.map_err(|e| AppError::internal(format!("password hashing permits: {e}")))?;
+        let started = Instant::now();
+        let done = tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| AppError::internal(format!("password hashing task: {e}")))?;
+        self.record(started.elapsed());
+        Ok(done)
+    }
+
+    /// Folds one duration into the average (weight 1/4: a change of cost or load shows within a few).
+    fn record(&self, took: Duration) {
+        let took = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let _ = self
+            .average_micros
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |average| {
+                Some(if average == 0 {
+                    took
+                } else {
+                    average - average / 4 + took / 4
+                })
+            });
     }
 }
 
@@ -73,15 +136,16 @@ pub struct BcryptHasher {
 }
 
 impl BcryptHasher {
-    /// Start-up only: hashes a throwaway password once. `queue` bounds each purpose's admitted work.
-    pub fn new(cost: u32, queue: usize) -> Result<Self, bcrypt::BcryptError> {
+    /// Start-up only: hashes a throwaway password once. `queue` bounds each purpose's admitted work,
+    /// `max_wait` how long admitted work waits for its turn.
+    pub fn new(cost: u32, queue: usize, max_wait: Duration) -> Result<Self, bcrypt::BcryptError> {
         let dummy_hash = bcrypt::hash(uuid::Uuid::new_v4().to_string(), cost)?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Self {
             cost,
-            login: Queue::new(cores, queue),
-            sign_up: Queue::new(cores / 2, queue),
-            account: Queue::new(cores / 2, queue),
+            login: Queue::new(cores, queue, max_wait),
+            sign_up: Queue::new(cores / 2, queue, max_wait),
+            account: Queue::new(cores / 2, queue, max_wait),
             dummies: std::sync::Mutex::new(HashMap::from([(cost, dummy_hash)])),
         })
     }
@@ -99,16 +163,7 @@ impl BcryptHasher {
         purpose: HashPurpose,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> AppResult<T> {
-        let queue = self.queue(purpose);
-        let _admission = queue.admit()?;
-        let _permit = queue
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| AppError::internal(format!("password hashing permits: {e}")))?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| AppError::internal(format!("password hashing task: {e}")))
+        self.queue(purpose).run(work).await
     }
 
     /// The dummy hash of `cost`, made (once) when first asked for.
@@ -191,7 +246,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_verify_and_long_passwords_are_not_truncated() {
-        let hasher = BcryptHasher::new(4, 8).unwrap();
+        let hasher = BcryptHasher::new(4, 8, Duration::from_secs(5)).unwrap();
         let p = HashPurpose::Login;
         let hash = hasher.hash(p, "correct horse").await.unwrap();
         assert!(hasher.verify(p, "correct horse", &hash).await.unwrap());
@@ -212,7 +267,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_dummy_follows_the_stored_cost_and_old_costs_need_a_rehash() {
-        let hasher = BcryptHasher::new(4, 8).unwrap();
+        let hasher = BcryptHasher::new(4, 8, Duration::from_secs(5)).unwrap();
         hasher
             .verify_dummy(HashPurpose::Login, "guess", 5)
             .await
@@ -230,7 +285,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_refuses_at_once_and_other_purposes_still_run() {
-        let hasher = Arc::new(BcryptHasher::new(4, 2).unwrap());
+        let hasher = Arc::new(BcryptHasher::new(4, 2, Duration::from_secs(5)).unwrap());
         // Hold both sign-up admissions.
         let (a, b) = (
             hasher.sign_up.admit().unwrap(),
@@ -247,5 +302,54 @@ mod tests {
         );
         drop((a, b));
         assert!(hasher.hash(HashPurpose::SignUp, "password-1").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn admitted_work_never_waits_past_max_wait() {
+        let queue = Arc::new(Queue::new(1, 10, Duration::from_millis(200)));
+        let slow = || std::thread::sleep(Duration::from_millis(600));
+        // Nothing measured yet: the second is admitted, then gives up when its turn has not come in time.
+        let first = tokio::spawn({
+            let queue = Arc::clone(&queue);
+            async move { queue.run(slow).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let second = queue.run(|| ()).await;
+        assert!(
+            matches!(second, Err(AppError::RateLimited { .. })),
+            "{second:?}"
+        );
+        first.await.unwrap().unwrap();
+        assert!(queue.average_micros.load(Ordering::Relaxed) >= 600_000);
+
+        // Now the average is known: behind one running piece of 600 ms, work is refused at admission,
+        // with the expected wait as its retry hint (at least a second).
+        let running = tokio::spawn({
+            let queue = Arc::clone(&queue);
+            async move { queue.run(slow).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(
+            queue.expected_wait(0),
+            Duration::ZERO,
+            "nobody ahead: no wait"
+        );
+        assert!(
+            queue.expected_wait(1) >= Duration::from_millis(600),
+            "one lane, one ahead"
+        );
+        let refused = queue.admit().map(|_| ());
+        assert!(
+            matches!(
+                refused,
+                Err(AppError::RateLimited {
+                    retry_after_seconds: 1
+                })
+            ),
+            "{refused:?}"
+        );
+        running.await.unwrap().unwrap();
+        // Free again: admitted and run.
+        assert!(queue.run(|| 7).await.is_ok_and(|v| v == 7));
     }
 }
