@@ -184,7 +184,11 @@ async fn search_picks_the_index_for_rare_terms_and_walks_for_common_ones(app: Te
         "window probe, then the bounded walk"
     );
     let (total, db) = counted(&app, "#").await;
-    assert_eq!((total, db), (json!(SEEDED), 1), "one character walks");
+    assert_eq!(
+        (total, db),
+        (json!(SEEDED), 2),
+        "one character: window probe, then the bounded walk"
+    );
 
     // The seeded counters agree with the rows.
     let all = app

@@ -16,7 +16,7 @@
 //! no stop word list (all of which are words of letters) contains it. A post whose tokens start with every
 //! word of a term is a candidate; the LIKE filter then keeps the posts that hold the term itself.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use unicode_normalization::UnicodeNormalization;
@@ -168,18 +168,14 @@ pub const MAX_SELECTIVE_GRAMS: usize = 2;
 /// A sample smaller than this says too little about frequencies; the term's words are then used as they are.
 pub const MIN_SAMPLE_POSTS: u32 = 200;
 
-/// A prefix that starts more sample tokens than this is treated as held by every post (its count would
-/// cost more than it tells).
-const MAX_PREFIX_SCAN: usize = 20_000;
-
-/// How many posts of a sample (the newest posts) hold each token: which of a term's words are rare enough
-/// to be worth asking the index for.
+/// How many posts of a sample (the newest posts) hold a token starting with each of a term's words: which
+/// words are rare enough to be worth asking the index for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GramFrequencies {
     /// Posts in the sample.
     pub posts: u32,
-    /// Posts of the sample holding each token, in token order (a prefix's tokens are one range).
-    pub holding: BTreeMap<String, u32>,
+    /// Each sampled post's tokens, sorted (a prefix's tokens are found by one binary search).
+    lists: Vec<Box<[String]>>,
 }
 
 impl GramFrequencies {
@@ -187,28 +183,29 @@ impl GramFrequencies {
     pub fn of<'a>(gram_lists: impl IntoIterator<Item = &'a str>) -> Self {
         let mut sample = Self::default();
         for grams in gram_lists {
-            sample.posts += 1;
-            for token in grams.split(' ').filter(|t| !t.is_empty()) {
-                *sample.holding.entry(token.to_owned()).or_insert(0) += 1;
-            }
+            let mut tokens: Vec<String> = grams
+                .split(' ')
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect();
+            tokens.sort_unstable();
+            sample.lists.push(tokens.into_boxed_slice());
         }
+        sample.posts = u32::try_from(sample.lists.len()).unwrap_or(u32::MAX);
         sample
     }
 
-    /// About how many sampled posts hold a token starting with `prefix` (an upper bound: a post holding two
-    /// such tokens counts twice), at most the sample's size.
+    /// How many sampled posts hold a token starting with `prefix`.
     pub fn held(&self, prefix: &str) -> u32 {
-        let mut held = 0_u32;
-        for (scanned, (token, posts)) in self.holding.range(prefix.to_owned()..).enumerate() {
-            if !token.starts_with(prefix) {
-                break;
-            }
-            held = held.saturating_add(*posts);
-            if held >= self.posts || scanned >= MAX_PREFIX_SCAN {
-                return self.posts;
-            }
-        }
-        held
+        let holding = self
+            .lists
+            .iter()
+            .filter(|tokens| {
+                let at = tokens.partition_point(|t| t.as_str() < prefix);
+                tokens.get(at).is_some_and(|t| t.starts_with(prefix))
+            })
+            .count();
+        u32::try_from(holding).unwrap_or(u32::MAX)
     }
 
     /// The tokens of [`query_tokens`] worth sending to the index: the rarest first, at most
@@ -220,7 +217,8 @@ impl GramFrequencies {
             return tokens;
         }
         let mut ranked: Vec<(u32, String)> = tokens.drain(..).map(|t| (self.held(&t), t)).collect();
-        ranked.sort_by_key(|(held, _)| *held);
+        // Rarest first; of two alike, the longer word says more.
+        ranked.sort_by_key(|(held, token)| (*held, std::cmp::Reverse(token.len())));
         let rare = ranked
             .iter()
             .take_while(|(held, _)| held.saturating_mul(2) <= self.posts)
@@ -335,17 +333,17 @@ mod tests {
         let hex = |s: &str| query_tokens(s)[0].clone();
         assert_eq!(sample.held(&hex("post")), 1000);
         assert_eq!(sample.held(&hex("777")), 1);
-        // 77, 177, …, 977, 770–779 and 877's tail: a prefix counts every token it starts.
-        assert!(
-            (10..40).contains(&sample.held(&hex("77"))),
-            "{}",
-            sample.held(&hex("77"))
-        );
+        // 77, 177, …, 977 and 770–779: posts holding a token the prefix starts, each once.
+        assert_eq!(sample.held(&hex("77")), 19);
 
         let picked = sample.selective(query_tokens("post #777"));
         assert_eq!(picked, vec![hex("777")], "the common word is left out");
-        // Only common words: the rarest one alone.
+        // Only common words: the rarest one alone; of two held by every sampled post, the longer one.
         assert_eq!(sample.selective(query_tokens("demo post")).len(), 1);
+        assert_eq!(
+            sample.selective(query_tokens("emo demo")),
+            vec![hex("demo")]
+        );
         // Words the sample never saw are the rarest of all; at most two go.
         assert_eq!(
             sample.selective(query_tokens("qxz jvk wyy")).len(),

@@ -16,9 +16,11 @@
 //!
 //! A page first walks a bounded window of [`WALK_WINDOW`] posts (one round trip). If the window fills the
 //! page, or holds the whole rest of the list, that is the answer; otherwise the term is rare and a second
-//! round trip asks the index. A count probes the same window and walks only when at least a quarter of it
-//! matches (the walk then stops after the cap + 1 matches, so it reads at most ~4 × that many
-//! rows); otherwise the index counts.
+//! round trip asks the index. A count probes the same window; when at least a quarter of it matches, it reads
+//! the newest 4 × (cap + 1) posts, stopping at cap + 1 matches (more than the cap, or a list that ends there,
+//! is the answer); otherwise, or when the term was common among the newest posts only, the index counts. No
+//! count reads an unbounded number of rows outside the index, except for a term without a word of two
+//! characters, which nothing else can count.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -338,62 +340,104 @@ impl PostSearch for SqlPostSearch {
         let pattern = search::like_pattern(term);
         let tokens = search::query_tokens(term);
 
-        let walk = if tokens.is_empty() {
-            true
-        } else {
-            // How many of the newest WALK_WINDOW posts match, of how many there are.
-            let _trip = count_db();
-            let (scanned, matched): (i64, i64) = on_db!(&self.db, pool => {
-                let mut query =
-                    QueryBuilder::new("SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN ");
-                push_holds!(query, pattern);
-                query.push(" THEN 1 ELSE 0 END), 0) AS SIGNED) FROM (SELECT p.id FROM post p WHERE ");
-                push_post_filter!(query, filter);
-                query
-                    .push(" ORDER BY p.id DESC LIMIT ")
-                    .push_bind(WALK_WINDOW)
-                    .push(") w JOIN post_search s ON s.post_id = w.id");
-                query.build_query_as().fetch_one(pool).await
-            })
-            .map_err(db_error)?;
-            if scanned < WALK_WINDOW {
+        // The newest WALK_WINDOW posts tell a common term from a rare one.
+        let (scanned, matched) = self
+            .newest_matches(filter, &pattern, WALK_WINDOW, WALK_WINDOW)
+            .await?;
+        if scanned < WALK_WINDOW {
+            metrics::search_plan("walk");
+            return Ok(matched.min(cap + 1));
+        }
+        if matched * 4 >= scanned || tokens.is_empty() {
+            // Common (or nothing for the index to look up): the newest posts reach the cap soon.
+            let window = count_window(cap);
+            let (scanned, matched) = self
+                .newest_matches(filter, &pattern, window, cap + 1)
+                .await?;
+            if matched > cap || scanned < window {
                 metrics::search_plan("walk");
                 return Ok(matched.min(cap + 1));
             }
-            matched * 4 >= scanned
-        };
-
-        let _trip = count_db();
-        if walk {
-            metrics::search_plan("walk");
-            on_db!(&self.db, pool => {
-                let mut query = QueryBuilder::new(
-                    self.bounded()
-                        + "SELECT COUNT(*) FROM (SELECT 1 AS one FROM post p JOIN post_search s ON s.post_id = p.id WHERE ",
-                );
-                push_post_filter!(query, filter);
-                query.push(" AND ");
-                push_holds!(query, pattern);
-                query.push(" LIMIT ").push_bind(cap + 1).push(") x");
-                query.build_query_scalar().fetch_one(pool).await
-            })
-            .map_err(|e| search_error(e, self.statement_ms))
-        } else {
-            metrics::search_plan("index");
-            let tokens = self.frequencies().selective(tokens);
-            let (head, tail, expression) = index_query(&self.db, &tokens, "1 AS one");
-            on_db!(&self.db, pool => {
-                let mut query = QueryBuilder::new(self.bounded() + "SELECT COUNT(*) FROM (");
-                query.push(head.as_str()).push_bind(expression.clone()).push(tail);
-                push_post_filter!(query, filter);
-                query.push(" AND ");
-                push_holds!(query, pattern);
-                query.push(" LIMIT ").push_bind(cap + 1).push(") x");
-                query.build_query_scalar().fetch_one(pool).await
-            })
-            .map_err(|e| search_error(e, self.statement_ms))
+            if tokens.is_empty() {
+                // No word of two characters: only a walk of the whole list can count it (up to cap + 1
+                // matches, within search_statement_ms).
+                metrics::search_plan("walk");
+                let _trip = count_db();
+                return on_db!(&self.db, pool => {
+                    let mut query = QueryBuilder::new(
+                        self.bounded()
+                            + "SELECT COUNT(*) FROM (SELECT 1 AS one FROM post p JOIN post_search s ON s.post_id = p.id WHERE ",
+                    );
+                    push_post_filter!(query, filter);
+                    query.push(" AND ");
+                    push_holds!(query, pattern);
+                    query.push(" LIMIT ").push_bind(cap + 1).push(") x");
+                    query.build_query_scalar().fetch_one(pool).await
+                })
+                .map_err(|e| search_error(e, self.statement_ms));
+            }
+            // Common among the newest posts only: the index counts.
         }
+
+        metrics::search_plan("index");
+        let tokens = self.frequencies().selective(tokens);
+        let (head, tail, expression) = index_query(&self.db, &tokens, "1 AS one");
+        let _trip = count_db();
+        on_db!(&self.db, pool => {
+            let mut query = QueryBuilder::new(self.bounded() + "SELECT COUNT(*) FROM (");
+            query.push(head.as_str()).push_bind(expression.clone()).push(tail);
+            push_post_filter!(query, filter);
+            query.push(" AND ");
+            push_holds!(query, pattern);
+            query.push(" LIMIT ").push_bind(cap + 1).push(") x");
+            query.build_query_scalar().fetch_one(pool).await
+        })
+        .map_err(|e| search_error(e, self.statement_ms))
     }
+}
+
+impl SqlPostSearch {
+    /// Of the newest `window` posts of the list: how many there are, and how many hold the term (counted up
+    /// to `limit`). One round trip, bounded both ways.
+    async fn newest_matches(
+        &self,
+        filter: &PostFilter,
+        pattern: &String,
+        window: i64,
+        limit: i64,
+    ) -> AppResult<(i64, i64)> {
+        let _trip = count_db();
+        let rows: Vec<(i64, i64)> = on_db!(&self.db, pool => {
+            let mut query = QueryBuilder::new(
+                self.bounded()
+                    + "SELECT 0, COUNT(*) FROM (SELECT 1 AS one FROM (SELECT p.id FROM post p WHERE ",
+            );
+            push_post_filter!(query, filter);
+            query
+                .push(" ORDER BY p.id DESC LIMIT ")
+                .push_bind(window)
+                .push(") w JOIN post_search s ON s.post_id = w.id WHERE ");
+            push_holds!(query, pattern);
+            query
+                .push(" LIMIT ")
+                .push_bind(limit)
+                .push(") m UNION ALL SELECT -1, COUNT(*) FROM (SELECT p.id FROM post p WHERE ");
+            push_post_filter!(query, filter);
+            query.push(" LIMIT ").push_bind(window).push(") c");
+            query.build_query_as().fetch_all(pool).await
+        })
+        .map_err(|e| search_error(e, self.statement_ms))?;
+        let scanned = rows.iter().find(|r| r.0 == -1).map_or(0, |r| r.1);
+        let matched = rows.iter().find(|r| r.0 == 0).map_or(0, |r| r.1);
+        Ok((scanned, matched))
+    }
+}
+
+/// How many of the newest posts a count reads before it asks the index: enough that a term in a quarter of
+/// the posts or more reaches the cap within it (its count is then "more than the cap" without the index,
+/// which would hand back most of the board).
+fn count_window(cap: i64) -> i64 {
+    (cap + 1).saturating_mul(4)
 }
 
 /// Posts per statement of [`backfill`].
