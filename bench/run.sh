@@ -161,9 +161,11 @@ DB_CREATED=1
 flush_prefix
 
 # board with a clean environment per backend, run from $WORK (no board.toml of the checkout is read; the
-# BOARD_CONFIG file does not exist, which board treats as an empty file).
+# BOARD_CONFIG file does not exist, which board treats as an empty file). The limits that protect a public
+# server are lifted where a scenario measures the work behind them: guesses and new posts per account, and the
+# bcrypt queue and its wait (the login scenario measures bcrypt's throughput, not the refusals of a flood).
 COMMON_ENV=(RUST_LOG="$BENCH_RUST_LOG" BOARD_LOG_FORMAT=json BOARD_JWT_SECRET="$JWT_SECRET" BOARD_BCRYPT_COST=12
-  BOARD_LOGIN_FAILURES_PER_CLIENT=1000000 BOARD_LOGIN_FAILURES_PER_ACCOUNT=1000000 BOARD_CREATES_PER_USER=1000000 BOARD_BCRYPT_QUEUE=1000 BOARD_ROUND_TRIP_HEADERS=true BOARD_CONFIG="$WORK/none.toml" PATH="$PATH")
+  BOARD_LOGIN_FAILURES_PER_CLIENT=1000000 BOARD_LOGIN_FAILURES_PER_ACCOUNT=1000000 BOARD_CREATES_PER_USER=1000000 BOARD_BCRYPT_QUEUE=1000 BOARD_BCRYPT_MAX_WAIT_MS=9000 BOARD_ROUND_TRIP_HEADERS=true BOARD_CONFIG="$WORK/none.toml" PATH="$PATH")
 BOARD_MARIADB=(env -i "${COMMON_ENV[@]}" DATABASE_URL="$MYSQL_URL" REDIS_URL="$REDIS_URL_BENCH"
   BOARD_CACHE_PREFIX="$CACHE_PREFIX" BOARD_BIND="127.0.0.1:$PORT_MARIADB" "$BOARD")
 BOARD_SQLITE=(env -i "${COMMON_ENV[@]}" DATABASE_URL="$SQLITE_URL" BOARD_BIND="127.0.0.1:$PORT_SQLITE" "$BOARD")
