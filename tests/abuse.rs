@@ -531,6 +531,11 @@ async fn responses_edits_and_revisions_are_bounded(app: TestApp) {
     assert!(bytes.len() < 2_000);
     let body: Value = serde_json::from_slice(&bytes).unwrap();
     assert_eq!(code(&body), "QUERY_TOO_COMPLEX", "{body:#}");
+    // Stopped while the answer was being resolved, at the field that went over (not after the whole answer
+    // was built): the error has that field's path, and it is the only one.
+    assert_eq!(body["errors"].as_array().unwrap().len(), 1, "{body:#}");
+    assert_eq!(body["errors"][0]["path"][0], "nodes", "{body:#}");
+    assert!(body["data"]["nodes"].is_null(), "no post's text is answered: {body:#}");
 }
 
 /// The address of the test server, for raw sockets.

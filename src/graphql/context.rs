@@ -3,6 +3,7 @@
 use async_graphql::Context;
 
 use super::Services;
+use super::budget::TextBudget;
 use super::errors::GqlResult;
 use super::loaders::Loaders;
 use crate::domain::{AppError, User};
@@ -14,6 +15,8 @@ pub struct RequestContext {
     /// The client's address (see `client_ip_header`), for per-client limits.
     pub client_ip: String,
     pub loaders: Loaders,
+    /// The long strings of the answer, counted against the response cap while they are resolved.
+    pub budget: TextBudget,
 }
 
 pub trait ContextExt {

@@ -2,6 +2,7 @@
 //! Resolvers never touch SQL or the cache directly: they call app services or the request's DataLoaders.
 
 pub mod batches;
+pub mod budget;
 pub mod context;
 pub mod errors;
 pub mod ids;

@@ -149,6 +149,9 @@ pub async fn test_config(backend: Backend) -> (Config, Cleanup) {
         sign_ups_per_client: 10_000,
         // Scenarios that write many posts as one user are not about this limit either.
         creates_per_user: 100_000,
+        // Concurrency scenarios open more connections from 127.0.0.1 than one client may
+        // (tests/connections.rs sets it where it is the subject).
+        max_connections_per_client: 1_024,
         ..Config::default()
     };
     let cleanup = match backend {

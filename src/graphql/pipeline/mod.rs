@@ -276,10 +276,7 @@ impl Pipeline {
             Some(encoded) => encoded,
             None => {
                 tracing::warn!(request_id = %request_id, max_response_bytes = self.max_response_bytes, "response too large");
-                let message = format!(
-                    "the response would be larger than {} bytes; ask for fewer objects or fields",
-                    self.max_response_bytes
-                );
+                let message = crate::graphql::budget::too_large_message(self.max_response_bytes);
                 for response in &mut responses {
                     *response = coded_response("QUERY_TOO_COMPLEX", &message);
                 }

@@ -12,6 +12,7 @@ use crate::app::{RequestScope, read_route};
 use crate::domain::{AppError, UserId};
 use crate::graphql::RequestContext;
 use crate::graphql::batches::{RequestBatches, drive};
+use crate::graphql::budget::{TextBudget, too_large_message};
 use crate::graphql::errors::error_response;
 use crate::graphql::loaders::Loaders;
 
@@ -75,15 +76,20 @@ pub(super) async fn execute(
             request_id: request_id.to_owned(),
             client_ip: client_ip.to_owned(),
             loaders,
+            budget: TextBudget::new(pipeline.max_response_bytes),
         });
-        match pipeline
+        let responses = match pipeline
             .schema
-            .execute_batch(BatchRequest::Batch(runnable).data(context))
+            .execute_batch(BatchRequest::Batch(runnable).data(Arc::clone(&context)))
             .await
         {
             BatchResponse::Single(r) => vec![r],
             BatchResponse::Batch(list) => list,
+        };
+        if context.budget.exceeded() {
+            return refuse_over_budget(responses, pipeline.max_response_bytes);
         }
+        responses
     });
     // Every event of the request (batches, slow queries, errors) carries its id.
     let span = tracing::info_span!("request", request_id = %request_id);
@@ -110,4 +116,20 @@ pub(super) async fn execute(
         }
     };
     (responses, viewer)
+}
+
+/// The responses of a request whose text went over the response cap while it was resolved: each one that
+/// hit the cap answers only that error (with the path of the field where it happened) and none of its data
+/// (the partial-result repair then puts the error's `null` in place); the others stay (a batch's earlier
+/// operations that fit).
+fn refuse_over_budget(mut responses: Vec<Response>, cap: usize) -> Vec<Response> {
+    let message = too_large_message(cap);
+    for response in &mut responses {
+        if let Some(first) = response.errors.iter().position(|e| e.message == message) {
+            let error = response.errors.swap_remove(first);
+            response.errors = vec![error];
+            response.data = async_graphql::Value::Null;
+        }
+    }
+    responses
 }

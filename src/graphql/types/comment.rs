@@ -144,8 +144,9 @@ impl CommentNode {
     }
 
     /// Content of the current version.
-    async fn content(&self) -> &str {
-        &self.0.content
+    async fn content(&self, ctx: &Context<'_>) -> GqlResult<&str> {
+        ctx.request()?.budget.charge(self.0.content.len())?;
+        Ok(&self.0.content)
     }
 
     /// The current version: 0 for an unedited comment, n after n edits.
@@ -186,6 +187,9 @@ impl CommentNode {
             .gql()?
             .unwrap_or_default();
         let skip = revisions.len().saturating_sub(last);
+        // Charged whole, before any is copied into the answer (the fields selected may be fewer).
+        let text: usize = revisions[skip..].iter().map(|r| r.content.len()).sum();
+        ctx.request()?.budget.charge(text)?;
         Ok(revisions
             .into_iter()
             .skip(skip)

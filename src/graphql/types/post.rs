@@ -138,13 +138,15 @@ impl PostNode {
     }
 
     /// Title of the current version.
-    async fn title(&self) -> &str {
-        &self.0.title
+    async fn title(&self, ctx: &Context<'_>) -> GqlResult<&str> {
+        ctx.request()?.budget.charge(self.0.title.len())?;
+        Ok(&self.0.title)
     }
 
     /// Content of the current version.
-    async fn content(&self) -> &str {
-        &self.0.content
+    async fn content(&self, ctx: &Context<'_>) -> GqlResult<&str> {
+        ctx.request()?.budget.charge(self.0.content.len())?;
+        Ok(&self.0.content)
     }
 
     /// The current version: 0 for an unedited post, n after n edits.
@@ -185,6 +187,12 @@ impl PostNode {
             .gql()?
             .unwrap_or_default();
         let skip = revisions.len().saturating_sub(last);
+        // Charged whole, before any is copied into the answer (the fields selected may be fewer).
+        let text: usize = revisions[skip..]
+            .iter()
+            .map(|r| r.content.len() + r.title.as_ref().map_or(0, String::len))
+            .sum();
+        ctx.request()?.budget.charge(text)?;
         Ok(revisions
             .into_iter()
             .skip(skip)

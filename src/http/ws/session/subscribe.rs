@@ -91,6 +91,9 @@ impl Session {
             request_id: format!("{}/{id}", self.connection_id),
             client_ip: self.client_ip.clone(),
             loaders,
+            // A socket message has its own bound (ws_max_message_bytes for what comes in, the send
+            // buffer for what goes out).
+            budget: crate::graphql::budget::TextBudget::unlimited(),
         });
         let subscriber = Arc::new(Subscriber {
             hub: Arc::clone(&self.hub),
