@@ -535,7 +535,10 @@ async fn responses_edits_and_revisions_are_bounded(app: TestApp) {
     // was built): the error has that field's path, and it is the only one.
     assert_eq!(body["errors"].as_array().unwrap().len(), 1, "{body:#}");
     assert_eq!(body["errors"][0]["path"][0], "nodes", "{body:#}");
-    assert!(body["data"]["nodes"].is_null(), "no post's text is answered: {body:#}");
+    assert!(
+        body["data"]["nodes"].is_null(),
+        "no post's text is answered: {body:#}"
+    );
 }
 
 /// The address of the test server, for raw sockets.

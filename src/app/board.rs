@@ -263,6 +263,11 @@ impl BoardService {
         }
     }
 
+    /// The near cache of the board's reads, if configured (whole answers are kept on its terms).
+    pub fn near_cache(&self) -> Option<Arc<crate::app::near_cache::NearCache>> {
+        self.cache.near()
+    }
+
     pub fn with_cache(&self, cache: CacheAside) -> Self {
         Self {
             categories: Arc::clone(&self.categories),

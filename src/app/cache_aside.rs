@@ -55,6 +55,11 @@ impl CacheAside {
         }
     }
 
+    /// The near cache in front of the shared one, if configured.
+    pub fn near(&self) -> Option<Arc<NearCache>> {
+        self.near.clone()
+    }
+
     /// Whether values are cached at all (`cache_ttl_secs > 0`).
     pub fn enabled(&self) -> bool {
         !self.ttl.is_zero()

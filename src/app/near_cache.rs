@@ -49,6 +49,7 @@ pub async fn scope<F: Future>(started: Instant, future: F) -> F::Output {
 
 pub struct NearCache {
     entries: moka::sync::Cache<String, Entry>,
+    ttl: Duration,
     live: AtomicBool,
     generation: AtomicU64,
     /// `None` when no other process shares the cache: this process's deletions are forgotten before the
@@ -85,6 +86,7 @@ impl NearCache {
                 .max_capacity(max_entries)
                 .time_to_live(ttl)
                 .build(),
+            ttl,
             live: AtomicBool::new(feed.as_ref().is_none_or(|(live, _)| *live)),
             generation: AtomicU64::new(0),
             sync: None,
@@ -140,6 +142,11 @@ impl NearCache {
                 return false;
             }
         }
+    }
+
+    /// How long a value is kept at most.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
     }
 
     /// Take this before reading the shared cache or the database; hand it back to [`NearCache::keep`].

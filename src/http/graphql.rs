@@ -138,6 +138,9 @@ fn respond(
         let h = http.headers_mut();
         h.insert("x-db-round-trips", HeaderValue::from(db));
         h.insert("x-cache-round-trips", HeaderValue::from(cache));
+        if answer.kept {
+            h.insert("x-answer-kept", HeaderValue::from_static("true"));
+        }
     }
     http
 }

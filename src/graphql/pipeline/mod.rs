@@ -14,6 +14,7 @@
 //! [`Pipeline::check_operation`] and [`Pipeline::authenticate`] are the same checks for transports that
 //! drive execution themselves (subscriptions).
 
+mod answers;
 mod auth;
 mod documents;
 mod encode;
@@ -87,6 +88,8 @@ pub struct Pipeline {
     shapes: Shapes,
     /// Documents parsed before, by query text.
     documents: Documents,
+    /// Whole answers of anonymous queries (with the near cache only).
+    answers: Option<answers::Answers>,
 }
 
 /// One GraphQL request as received.
@@ -145,6 +148,8 @@ pub struct Answer {
     /// How long shared HTTP caches may keep the answer: set only for an anonymous persisted query sent by
     /// `GET` that succeeded without errors. `None`: it must not be stored.
     pub max_age: Option<Duration>,
+    /// Answered from the answers kept in this process (nothing was resolved).
+    pub kept: bool,
 }
 
 impl Answer {
@@ -159,6 +164,7 @@ impl Answer {
             body,
             round_trips: None,
             max_age: None,
+            kept: false,
         }
     }
 }
@@ -171,7 +177,12 @@ impl Pipeline {
         settings: Settings,
     ) -> Self {
         let shapes = Shapes::from_sdl(&schema.sdl());
+        let answers = services
+            .board
+            .near_cache()
+            .map(|near| answers::Answers::new(Arc::clone(&near), near.ttl()));
         Self {
+            answers,
             schema,
             services,
             limits: settings.limits,
@@ -220,6 +231,19 @@ impl Pipeline {
             media,
         } = operations;
         let scope = RequestScope::begin();
+        // One anonymous request may be answered from the kept answers (if it turns out to be a query).
+        let answer_key = match (&self.answers, requests.as_slice()) {
+            (Some(_), [only])
+                if !batch && authorization == Authorization::Absent && only.refused.is_none() =>
+            {
+                Some(answers::Answers::key(
+                    &only.request,
+                    only.document_id.as_deref(),
+                    u8::from(media == Media::Json),
+                ))
+            }
+            _ => None,
+        };
         let (runnable, prepared) = scope.run(self.prepare_all(requests)).await;
         if queries_only
             && prepared
@@ -232,6 +256,45 @@ impl Pipeline {
                 "mutations must be sent with POST",
                 media,
             );
+        }
+        let persisted_get = |status: StatusCode| {
+            queries_only
+                && !batch
+                && status == StatusCode::OK
+                && authorization == Authorization::Absent
+                && !self.persisted_get_max_age.is_zero()
+                && matches!(prepared.as_slice(), [p] if p.source == persisted::Source::Stored && p.ty == "query" && p.refused.is_none())
+        };
+        let mut miss = None;
+        if let (Some(answers), Some(key), [p]) = (&self.answers, answer_key, prepared.as_slice())
+            && p.refused.is_none()
+            && p.ty == "query"
+        {
+            match scope.run(answers.lookup(key)).await {
+                Ok(kept) => {
+                    let trips = scope.round_trips();
+                    observe::record(
+                        &observe::Requester {
+                            request_id: &request_id,
+                            client_ip: &client_ip,
+                            viewer: None,
+                        },
+                        &prepared,
+                        &[async_graphql::Response::new(async_graphql::Value::Null)],
+                        scope.started().elapsed(),
+                        trips,
+                    );
+                    return Answer {
+                        status: kept.status,
+                        media,
+                        body: kept.body.clone(),
+                        round_trips: Some((trips.db(), trips.cache())),
+                        max_age: persisted_get(kept.status).then_some(self.persisted_get_max_age),
+                        kept: true,
+                    };
+                }
+                Err(m) => miss = m,
+            }
         }
         let writes = prepared
             .iter()
@@ -287,14 +350,17 @@ impl Pipeline {
             [only] if !batch => only.status.unwrap_or(status),
             _ => status,
         };
-        let cacheable = queries_only
-            && !batch
-            && status == StatusCode::OK
-            && authorization == Authorization::Absent
-            && !self.persisted_get_max_age.is_zero()
-            && matches!(prepared.as_slice(), [p] if p.source == persisted::Source::Stored && p.ty == "query" && p.refused.is_none())
-            && responses.iter().all(|r| r.errors.is_empty());
+        let clean = responses.iter().all(|r| r.errors.is_empty());
+        let cacheable = persisted_get(status) && clean;
         let trips = scope.round_trips();
+        if let (Some(answers), Some(miss)) = (&self.answers, miss)
+            && clean
+            && status == StatusCode::OK
+            && trips.db() == 0
+        {
+            // Everything came from the cache, whose values follow every write: the answer may be kept.
+            answers.keep(miss, status, &body);
+        }
         observe::record(
             &observe::Requester {
                 request_id: &request_id,
@@ -312,6 +378,7 @@ impl Pipeline {
             body,
             round_trips: Some((trips.db(), trips.cache())),
             max_age: cacheable.then_some(self.persisted_get_max_age),
+            kept: false,
         }
     }
 

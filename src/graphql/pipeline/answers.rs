@@ -1,0 +1,108 @@
+//! Whole answers of anonymous queries, kept in this process while nothing they were read from can have
+//! changed: the warm first page of a category costs a hash lookup instead of resolving 20 posts with their
+//! authors and categories again.
+//!
+//! Safe for the same reason the near cache is (`app::near_cache`), and only as far: an answer is kept only
+//! when the request read nothing from the database (every value came from the cache, whose writes are
+//! followed by deletions), and it is tagged with the near cache's generation, which every deletion — this
+//! process's or, through the invalidation feed, any other's — advances. A kept answer is served only while
+//! the generation is unchanged and after the same sync round a near read waits for, so an answer never
+//! outlives a write acknowledged before the request began. Coarse on purpose: any write anywhere retires
+//! every kept answer; reads far outnumber writes on a board.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use sha2::{Digest, Sha256};
+
+use crate::app::near_cache::NearCache;
+
+/// Bodies larger than this are not kept (a cache for small, hot answers).
+const MAX_BODY: usize = 256 * 1024;
+/// All kept bodies together stay under this.
+const MAX_BYTES: u64 = 32 * 1024 * 1024;
+
+/// What identifies an answer: everything of the request that shapes it.
+pub(super) type Key = [u8; 32];
+
+pub(super) struct Answers {
+    near: Arc<NearCache>,
+    kept: moka::sync::Cache<Key, Arc<Kept>>,
+}
+
+/// A kept answer.
+pub(super) struct Kept {
+    generation: u64,
+    pub status: StatusCode,
+    pub body: Vec<u8>,
+}
+
+/// A miss: what [`Answers::keep`] needs to know whether the answer may be kept.
+pub(super) struct Miss {
+    key: Key,
+    generation: u64,
+}
+
+impl Answers {
+    /// Kept answers live at most `ttl` (the near cache's), like the values they were built from.
+    pub fn new(near: Arc<NearCache>, ttl: Duration) -> Self {
+        let kept = moka::sync::Cache::builder()
+            .max_capacity(MAX_BYTES)
+            .weigher(|_, kept: &Arc<Kept>| u32::try_from(kept.body.len()).unwrap_or(u32::MAX))
+            .time_to_live(ttl)
+            .build();
+        Self { near, kept }
+    }
+
+    /// The key of one request's text, operation name, variables, extensions (a persisted query's hash),
+    /// document id and media type.
+    pub fn key(request: &async_graphql::Request, document_id: Option<&str>, media: u8) -> Key {
+        let mut hash = Sha256::new();
+        for part in [
+            request.query.as_bytes(),
+            request
+                .operation_name
+                .as_deref()
+                .unwrap_or_default()
+                .as_bytes(),
+            document_id.unwrap_or_default().as_bytes(),
+        ] {
+            hash.update((part.len() as u64).to_le_bytes());
+            hash.update(part);
+        }
+        let rest =
+            serde_json::to_vec(&(&request.variables, &request.extensions)).unwrap_or_default();
+        hash.update(rest);
+        hash.update([media]);
+        hash.finalize().into()
+    }
+
+    /// The kept answer of `key` if it is still current, else what is needed to keep this request's.
+    pub async fn lookup(&self, key: Key) -> Result<Arc<Kept>, Option<Miss>> {
+        if !self.near.synced().await {
+            // Not following the deletions right now: nothing kept can be trusted, and nothing may be kept.
+            return Err(None);
+        }
+        let generation = self.near.generation();
+        match self.kept.get(&key) {
+            Some(kept) if kept.generation == generation => Ok(kept),
+            _ => Err(Some(Miss { key, generation })),
+        }
+    }
+
+    /// Keeps an answer built after `miss` was looked up, unless a deletion happened meanwhile or it is large.
+    pub fn keep(&self, miss: Miss, status: StatusCode, body: &[u8]) {
+        if body.len() > MAX_BODY || self.near.generation() != miss.generation {
+            return;
+        }
+        self.kept.insert(
+            miss.key,
+            Arc::new(Kept {
+                generation: miss.generation,
+                status,
+                body: body.to_vec(),
+            }),
+        );
+    }
+}
