@@ -115,8 +115,12 @@ pub struct Config {
     pub logstash_addr: Option<String>,
     /// A GraphQL request running longer is stopped and answered `SERVICE_UNAVAILABLE`.
     pub request_timeout_ms: u64,
-    /// MariaDB stops a search statement (index candidates, counts) running longer than this.
+    /// A request's search statements (index candidates, counts) together run at most this long from the
+    /// request's start; MariaDB stops each one at what is left.
     pub search_statement_ms: u64,
+    /// Search statements running at once per process (a share of the pool's `db_max_connections`); more
+    /// wait within their request's search budget, then get `SERVICE_UNAVAILABLE`.
+    pub search_concurrency: usize,
     /// Directives on one field.
     pub max_directives: usize,
     /// Aliases in one document.
@@ -225,6 +229,7 @@ impl Default for Config {
             logstash_addr: None,
             request_timeout_ms: 10_000,
             search_statement_ms: 2_000,
+            search_concurrency: 4,
             max_directives: 5,
             max_aliases: 30,
             max_tokens: 5_000,
@@ -301,6 +306,7 @@ impl fmt::Debug for Config {
             .field("logstash_addr", &self.logstash_addr)
             .field("request_timeout_ms", &self.request_timeout_ms)
             .field("search_statement_ms", &self.search_statement_ms)
+            .field("search_concurrency", &self.search_concurrency)
             .field("max_directives", &self.max_directives)
             .field("max_aliases", &self.max_aliases)
             .field("max_tokens", &self.max_tokens)
@@ -451,6 +457,7 @@ impl Config {
             || self.idle_timeout_ms == 0
             || self.max_connections == 0
             || self.max_connections_per_client == 0
+            || self.search_concurrency == 0
             || self.bcrypt_queue == 0
             || self.bcrypt_max_wait_ms == 0
             || self.ws_max_message_bytes == 0
@@ -460,7 +467,7 @@ impl Config {
             || self.ws_event_buffer == 0
         {
             return Err(ConfigError::Invalid(
-                "header_read_timeout_ms, body_read_timeout_ms, idle_timeout_ms, max_connections, max_connections_per_client, bcrypt_queue, bcrypt_max_wait_ms, ws_max_message_bytes, ws_send_buffer, ws_send_buffer_bytes, ws_init_timeout_ms and ws_event_buffer must be positive".into(),
+                "header_read_timeout_ms, body_read_timeout_ms, idle_timeout_ms, max_connections, max_connections_per_client, search_concurrency, bcrypt_queue, bcrypt_max_wait_ms, ws_max_message_bytes, ws_send_buffer, ws_send_buffer_bytes, ws_init_timeout_ms and ws_event_buffer must be positive".into(),
             ));
         }
         if self.persisted_query_ttl_secs == 0 {

@@ -212,7 +212,11 @@ impl App {
         let board = BoardService::new(
             Arc::new(SqlCategoryRepo::new(db.clone())),
             Arc::new(SqlPostRepo::new(db.clone())),
-            Arc::new(SqlPostSearch::new(db.clone(), config.search_statement_ms)),
+            Arc::new(SqlPostSearch::new(
+                db.clone(),
+                config.search_statement_ms,
+                config.search_concurrency,
+            )),
             Arc::new(SqlCommentRepo::new(db.clone())),
             Arc::new(SqlVoteRepo::new(db.clone())),
             clock,
@@ -247,6 +251,7 @@ impl App {
                     Arc::new(SqlPostSearch::new(
                         replica.clone(),
                         config.search_statement_ms,
+                        config.search_concurrency,
                     )),
                     Arc::new(SqlCommentRepo::new(replica.clone())),
                     Arc::new(SqlVoteRepo::new(replica.clone())),

@@ -541,7 +541,8 @@ async fn responses_edits_and_revisions_are_bounded(app: TestApp) {
     );
 }
 
-/// The address of the test server, for raw sockets.
+/// Row 10: users hashed at cost 4, server restarted at cost 5: a login re-hashes at 5, and the dummy hash of
+/// unknown logins follows the stored cost.
 mod rehash {
     use super::*;
 

@@ -25,6 +25,7 @@ configured_tests!(
     },
 );
 
+/// The address of the test server, for raw sockets.
 fn address(app: &TestApp) -> String {
     app.base.trim_start_matches("http://").to_owned()
 }
@@ -105,9 +106,6 @@ async fn connections_beyond_the_cap_wait(app: TestApp) {
         .unwrap();
     assert_eq!(status, 200);
 }
-
-/// Row 10: users hashed at cost 4, server restarted at cost 5: a login re-hashes at 5, and the dummy hash of
-/// unknown logins follows the stored cost.
 
 /// Row 5, per address: with a cap of 3 connections per client address, 40 held sockets from one address
 /// leave it 3 connections; the others are closed at once, and the address is served again once its own

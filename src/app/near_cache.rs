@@ -42,6 +42,11 @@ tokio::task_local! {
     static REQUEST_STARTED: Instant;
 }
 
+/// When the request running this task began (`None` outside a request).
+pub fn request_started() -> Option<Instant> {
+    REQUEST_STARTED.try_with(|started| *started).ok()
+}
+
 /// Runs a request that began at `started`: its near reads see every write acknowledged before then.
 pub async fn scope<F: Future>(started: Instant, future: F) -> F::Output {
     REQUEST_STARTED.scope(started, future).await

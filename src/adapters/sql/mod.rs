@@ -6,6 +6,7 @@ mod comments;
 mod post_query;
 mod posts;
 pub mod search;
+mod search_budget;
 pub mod seed;
 mod sessions;
 mod text;

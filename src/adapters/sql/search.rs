@@ -28,8 +28,10 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use sqlx::QueryBuilder;
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::post_query::{order_by, push_keyset, push_post_filter};
+use super::search_budget::SearchBudget;
 use super::{Db, Text, db_error, on_db};
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::search::{self, GramFrequencies, SearchText};
@@ -46,9 +48,9 @@ macro_rules! push_holds {
     ($query:expr, $pattern:expr) => {{
         $query
             .push("(s.title LIKE ")
-            .push_bind($pattern.clone())
+            .push_bind($pattern.to_owned())
             .push(" ESCAPE '!' OR s.body LIKE ")
-            .push_bind($pattern.clone())
+            .push_bind($pattern.to_owned())
             .push(" ESCAPE '!')");
     }};
 }
@@ -79,10 +81,11 @@ const SAMPLE_EVERY_WHILE_SMALL: Duration = Duration::from_secs(60);
 pub struct SqlPostSearch {
     db: Db,
     sample: Arc<Sample>,
-    /// MariaDB stops a search statement that runs longer (`max_statement_time`): a term whose candidates
-    /// are too many to filter in time gets an error rather than holding a connection and the database's CPU
-    /// for seconds (a request's own timeout does not stop its statement in the database).
+    /// A request's search statements stop after this, together (MariaDB: `max_statement_time`): a term
+    /// whose candidates are too many to filter in time gets an error rather than holding a connection and
+    /// the database's CPU for seconds (a request's own timeout does not stop its statement in the database).
     statement_ms: u64,
+    budget: SearchBudget,
 }
 
 /// Token frequencies in the newest posts, taken again in the background when old; a search never waits
@@ -98,11 +101,12 @@ struct Sample {
 impl SqlPostSearch {
     /// Takes the first sample at once when a runtime is running (so the first rare-term searches after a
     /// start already ask the index for their rarest words only).
-    pub fn new(db: Db, statement_ms: u64) -> Self {
+    pub fn new(db: Db, statement_ms: u64, concurrency: usize) -> Self {
         let search = Self {
             db,
             sample: Arc::default(),
             statement_ms,
+            budget: SearchBudget::new(Duration::from_millis(statement_ms), concurrency),
         };
         if tokio::runtime::Handle::try_current().is_ok() {
             search.frequencies();
@@ -110,16 +114,22 @@ impl SqlPostSearch {
         search
     }
 
-    /// The start of a bounded statement (MariaDB; SQLite runs in process and has no such bound).
-    fn bounded(&self) -> String {
-        match self.db {
-            Db::MySql(_) => format!(
-                "SET STATEMENT max_statement_time = {}.{:03} FOR ",
-                self.statement_ms / 1000,
-                self.statement_ms % 1000
-            ),
+    /// Admits one search statement (see [`SearchBudget::admit`]) and answers the start of the statement,
+    /// bounded (MariaDB) by what is left of the request's budget, with the permit to hold while it runs.
+    async fn admit(&self) -> AppResult<(String, OwnedSemaphorePermit)> {
+        let (left, permit) = self.budget.admit().await?;
+        let head = match self.db {
+            Db::MySql(_) => {
+                let ms = left.as_millis().max(1);
+                format!(
+                    "SET STATEMENT max_statement_time = {}.{:03} FOR ",
+                    ms / 1000,
+                    ms % 1000
+                )
+            }
             Db::Sqlite(_) => String::new(),
-        }
+        };
+        Ok((head, permit))
     }
 
     /// The current frequencies; starts taking a new sample (in the background, once) when it is old.
@@ -264,10 +274,11 @@ impl PostSearch for SqlPostSearch {
         if tokens.is_empty() {
             // No word of two characters: only the walk can answer.
             metrics::search_plan("walk");
+            let (head, _permit) = self.admit().await?;
             let _trip = count_db();
             let rows: Vec<(i64, i64)> = on_db!(&self.db, pool => {
                 let mut query = QueryBuilder::new(
-                    "SELECT p.id, p.vote_count FROM post p JOIN post_search s ON s.post_id = p.id WHERE ",
+                    head.clone() + "SELECT p.id, p.vote_count FROM post p JOIN post_search s ON s.post_id = p.id WHERE ",
                 );
                 push_post_filter!(query, filter);
                 query.push(" AND ");
@@ -276,15 +287,16 @@ impl PostSearch for SqlPostSearch {
                 query.push(&order_sql).push(" LIMIT ").push_bind(fetch);
                 query.build_query_as().fetch_all(pool).await
             })
-            .map_err(db_error)?;
+            .map_err(|e| search_error(e, self.statement_ms))?;
             return Ok(keys(rows, page));
         }
 
         // The window: the next WALK_WINDOW posts of the list; its matches, and (id -1) how many it held.
         let probe: Vec<(i64, i64)> = {
+            let (head, _permit) = self.admit().await?;
             let _trip = count_db();
             on_db!(&self.db, pool => {
-                let mut query = QueryBuilder::new("SELECT id, vote_count FROM (SELECT w.id, w.vote_count FROM (");
+                let mut query = QueryBuilder::new(head.clone() + "SELECT id, vote_count FROM (SELECT w.id, w.vote_count FROM (");
                 for round in 0..2 {
                     if round == 1 {
                         query.push(" UNION ALL SELECT -1, COUNT(*) FROM (");
@@ -307,7 +319,7 @@ impl PostSearch for SqlPostSearch {
                 }
                 query.build_query_as().fetch_all(pool).await
             })
-            .map_err(db_error)?
+            .map_err(|e| search_error(e, self.statement_ms))?
         };
         let scanned = probe.iter().find(|r| r.0 == -1).map_or(0, |r| r.1);
         let mut found: Vec<(i64, i64)> = probe.into_iter().filter(|r| r.0 != -1).collect();
@@ -320,9 +332,10 @@ impl PostSearch for SqlPostSearch {
         metrics::search_plan("index");
         let tokens = self.frequencies().selective(tokens);
         let (head, tail, expression) = index_query(&self.db, &tokens, "p.id, p.vote_count");
+        let (bound, _permit) = self.admit().await?;
         let _trip = count_db();
         let rows: Vec<(i64, i64)> = on_db!(&self.db, pool => {
-            let mut query = QueryBuilder::new(self.bounded() + head.as_str());
+            let mut query = QueryBuilder::new(bound.clone() + head.as_str());
             query.push_bind(expression.clone()).push(tail);
             push_post_filter!(query, filter);
             query.push(" AND ");
@@ -362,10 +375,11 @@ impl PostSearch for SqlPostSearch {
                 // No word of two characters: only a walk of the whole list can count it (up to cap + 1
                 // matches, within search_statement_ms).
                 metrics::search_plan("walk");
+                let (bound, _permit) = self.admit().await?;
                 let _trip = count_db();
                 return on_db!(&self.db, pool => {
                     let mut query = QueryBuilder::new(
-                        self.bounded()
+                        bound.clone()
                             + "SELECT COUNT(*) FROM (SELECT 1 AS one FROM post p JOIN post_search s ON s.post_id = p.id WHERE ",
                     );
                     push_post_filter!(query, filter);
@@ -382,9 +396,10 @@ impl PostSearch for SqlPostSearch {
         metrics::search_plan("index");
         let tokens = self.frequencies().selective(tokens);
         let (head, tail, expression) = index_query(&self.db, &tokens, "1 AS one");
+        let (bound, _permit) = self.admit().await?;
         let _trip = count_db();
         on_db!(&self.db, pool => {
-            let mut query = QueryBuilder::new(self.bounded() + "SELECT COUNT(*) FROM (");
+            let mut query = QueryBuilder::new(bound.clone() + "SELECT COUNT(*) FROM (");
             query.push(head.as_str()).push_bind(expression.clone()).push(tail);
             push_post_filter!(query, filter);
             query.push(" AND ");
@@ -402,14 +417,15 @@ impl SqlPostSearch {
     async fn newest_matches(
         &self,
         filter: &PostFilter,
-        pattern: &String,
+        pattern: &str,
         window: i64,
         limit: i64,
     ) -> AppResult<(i64, i64)> {
+        let (bound, _permit) = self.admit().await?;
         let _trip = count_db();
         let rows: Vec<(i64, i64)> = on_db!(&self.db, pool => {
             let mut query = QueryBuilder::new(
-                self.bounded()
+                bound.clone()
                     + "SELECT 0, COUNT(*) FROM (SELECT 1 AS one FROM (SELECT p.id FROM post p WHERE ",
             );
             push_post_filter!(query, filter);
