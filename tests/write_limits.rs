@@ -30,6 +30,9 @@ configured_tests!(
     unknown_logins_are_limited_like_existing_accounts => |c: &mut board::config::Config| {
         c.login_failures_per_account = 3;
     },
+    refused_attempts_do_not_count => |c: &mut board::config::Config| {
+        c.login_failures_per_account = 3;
+    },
 );
 
 /// Ten parallel `createPost`s by one member under a limit of 4 (released together by a barrier): exactly
@@ -144,4 +147,36 @@ async fn unknown_logins_are_limited_like_existing_accounts(app: TestApp) {
     assert_eq!(code(&answer), "RATE_LIMITED", "{answer:#}");
     let answer = app.login("someone-else", "wrong-guess").await;
     assert_eq!(code(&answer), "UNAUTHENTICATED", "{answer:#}");
+}
+
+/// 24 logins with the right password at once, for an account limited to 3 guesses: those over the limit
+/// are refused while the others are being checked, but a refusal is not counted — once the burst is over
+/// the owner logs in, and the retry hint is within the window.
+async fn refused_attempts_do_not_count(app: TestApp) {
+    app.sign_up("burst", "burst@example.com", "password-1")
+        .await;
+    let barrier = Barrier::new(24);
+    let answers = join_all((0..24).map(|_| async {
+        barrier.wait().await;
+        app.login("burst", "password-1").await
+    }))
+    .await;
+    let refused: Vec<&Value> = answers
+        .iter()
+        .filter(|a| outcome(a) == "RATE_LIMITED")
+        .collect();
+    let ok = answers.iter().filter(|a| outcome(a) == "ok").count();
+    eprintln!(
+        "24 right passwords at once, limit 3: {ok} ok, {} refused",
+        refused.len()
+    );
+    assert_eq!(ok + refused.len(), 24);
+    for answer in &refused {
+        let retry = answer["errors"][0]["extensions"]["retryAfterSeconds"]
+            .as_u64()
+            .unwrap();
+        assert!((1..=1_800).contains(&retry), "{answer:#}");
+    }
+    let after = app.login("burst", "password-1").await;
+    assert_eq!(outcome(&after), "ok", "the owner is locked out: {after:#}");
 }

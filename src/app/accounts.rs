@@ -230,7 +230,16 @@ impl AccountService {
                 "this email is already registered",
             ));
         }
-        let password_hash = self.hasher.hash(HashPurpose::SignUp, password).await?;
+        let password_hash = match self.hasher.hash(HashPurpose::SignUp, password).await {
+            Err(err @ AppError::RateLimited { .. }) => {
+                // Never ran: the client's sign-up budget is not spent by a full queue.
+                if let Some(limiter) = &self.limiter {
+                    limiter.release_sign_up(client, self.clock.now()).await;
+                }
+                return Err(err);
+            }
+            other => other?,
+        };
         let now = self.clock.now();
         let id = self
             .users
@@ -289,9 +298,24 @@ impl AccountService {
             metrics::login("rate_limited");
             return Err(err);
         }
-        let user = self.check_login(credentials, password).await?;
+        let guessed = match &credentials {
+            Some(c) => Guessed::Account(c.user_id),
+            None => Guessed::Unknown(&account),
+        };
+        let user = match self.check_login(credentials.clone(), password).await {
+            Err(err @ AppError::RateLimited { .. }) => {
+                // The guess was never checked (bcrypt's queue was full): it does not count.
+                if let Some(limiter) = &self.limiter {
+                    limiter.release_guess(guessed, client, now).await;
+                }
+                return Err(err);
+            }
+            other => other?,
+        };
         if let Some(limiter) = &self.limiter {
-            limiter.release_guess(user.id, client, now).await;
+            limiter
+                .release_guess(Guessed::Account(user.id), client, now)
+                .await;
         }
         self.users.record_login(user.id, self.clock.now()).await?;
         metrics::login("success");
@@ -449,7 +473,9 @@ impl AccountService {
         };
         if ok {
             if let Some(limiter) = &self.limiter {
-                limiter.release_guess(actor, client, now).await;
+                limiter
+                    .release_guess(Guessed::Account(actor), client, now)
+                    .await;
             }
             Ok(())
         } else {

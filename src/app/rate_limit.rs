@@ -44,7 +44,6 @@ struct Window {
     current: u64,
     /// How far into the current window we are, 0.0–1.0.
     elapsed: f64,
-    remaining_secs: u64,
 }
 
 /// What an attempt is counted against: (scope for the key and the metric, subject, limit).
@@ -66,7 +65,6 @@ impl Limiter {
         Window {
             current: now / width,
             elapsed: into as f64 / width as f64,
-            remaining_secs: width - into,
         }
     }
 
@@ -94,19 +92,43 @@ impl Limiter {
             }
         };
         let before = self.counters.read(&previous).await.unwrap_or_default();
+        let width = self.limits.window.as_secs().max(1);
         for (i, (scope, _, max)) in slots.iter().enumerate() {
-            let now_count = counts.get(i).copied().unwrap_or(0) as f64;
-            let prev = before.get(i).copied().unwrap_or(0) as f64;
+            let now_count = counts.get(i).copied().unwrap_or(0);
+            let prev = before.get(i).copied().unwrap_or(0);
             // The previous window counts for the part of it that still overlaps the sliding window.
-            let estimate = now_count + prev * (1.0 - w.elapsed);
+            let estimate = now_count as f64 + prev as f64 * (1.0 - w.elapsed);
             if estimate > *max as f64 {
                 metrics::rate_limited(scope);
+                // A refused attempt does not count: refusals must neither lengthen the wait nor use up a
+                // budget that attempts which ran are owed.
+                if let Err(err) = self.counters.take_back(&current).await {
+                    tracing::warn!(error = %err, "limiter: could not take a refused attempt back");
+                }
                 return Err(AppError::RateLimited {
-                    retry_after_seconds: w.remaining_secs,
+                    retry_after_seconds: retry_after(
+                        now_count.saturating_sub(1),
+                        prev,
+                        *max,
+                        w.elapsed,
+                        width,
+                    ),
                 });
             }
         }
         Ok(())
+    }
+
+    /// Takes back the slots of `slots` reserved at `at` (an attempt that turned out not to count).
+    async fn release(&self, slots: &[(&'static str, String)], at: DateTime<Utc>) {
+        let w = self.window(at);
+        let keys: Vec<String> = slots
+            .iter()
+            .map(|(scope, subject)| self.key(scope, subject, w.current))
+            .collect();
+        if let Err(err) = self.counters.take_back(&keys).await {
+            tracing::warn!(error = %err, "limiter: could not take an attempt back");
+        }
     }
 
     /// Reserves a password guess: against the account (by user id, whatever form of login named it) and
@@ -119,11 +141,7 @@ impl Limiter {
         client: &str,
         now: DateTime<Utc>,
     ) -> AppResult<()> {
-        let subject = match account {
-            Guessed::Account(id) => id.0.to_string(),
-            // Hashed: a key of bounded size whatever was typed, and no login strings stored in the cache.
-            Guessed::Unknown(login) => format!("u{}", &sha256_hex(login)[..32]),
-        };
+        let subject = account.subject();
         let slots = [
             ("guess_client", client.to_owned(), self.limits.per_client),
             ("guess_account", subject, self.limits.per_account),
@@ -131,17 +149,20 @@ impl Limiter {
         self.reserve(&slots, now).await
     }
 
-    /// A right password takes back the slots its guess reserved (at `at`, the time given to
-    /// [`Limiter::reserve_guess`]).
-    pub async fn release_guess(&self, account: UserId, client: &str, at: DateTime<Utc>) {
-        let w = self.window(at);
-        let keys = [
-            self.key("guess_account", &account.0.to_string(), w.current),
-            self.key("guess_client", client, w.current),
+    /// A right password, or a guess that was never checked (bcrypt's queue refused it), takes back the
+    /// slots its guess reserved (at `at`, the time given to [`Limiter::reserve_guess`]).
+    pub async fn release_guess(&self, account: Guessed<'_>, client: &str, at: DateTime<Utc>) {
+        let slots = [
+            ("guess_account", account.subject()),
+            ("guess_client", client.to_owned()),
         ];
-        if let Err(err) = self.counters.take_back(&keys).await {
-            tracing::warn!(error = %err, "limiter: could not take a guess back");
-        }
+        self.release(&slots, at).await;
+    }
+
+    /// A sign-up that never ran (bcrypt's queue refused it) takes its slot back.
+    pub async fn release_sign_up(&self, client: &str, at: DateTime<Utc>) {
+        self.release(&[("sign_up_client", client.to_owned())], at)
+            .await;
     }
 
     pub async fn reserve_sign_up(&self, client: &str, now: DateTime<Utc>) -> AppResult<()> {
@@ -178,7 +199,75 @@ pub enum Guessed<'a> {
     Unknown(&'a str),
 }
 
+impl Guessed<'_> {
+    fn subject(&self) -> String {
+        match self {
+            Guessed::Account(id) => id.0.to_string(),
+            // Hashed: a key of bounded size whatever was typed, and no login strings stored in the cache.
+            Guessed::Unknown(login) => format!("u{}", &sha256_hex(login)[..32]),
+        }
+    }
+}
+
+/// Seconds until one more attempt fits a sliding window of `width` seconds: `current` attempts counted in
+/// the current window, `previous` in the one before, `elapsed` (0.0–1.0) of the current window gone. The
+/// previous window's weight falls as the current one passes; once the current window is over, its count
+/// becomes the previous one's and falls in turn.
+fn retry_after(current: u64, previous: u64, max: u64, elapsed: f64, width: u64) -> u64 {
+    let (current, previous, max, w) = (current as f64, previous as f64, max as f64, width as f64);
+    let room = max - 1.0;
+    let wait = if current <= room {
+        // Within this window: when previous × (1 − e) ≤ room − current.
+        let needed = if previous > 0.0 {
+            1.0 - (room - current) / previous
+        } else {
+            0.0
+        };
+        if needed <= 1.0 {
+            (needed - elapsed).max(0.0) * w
+        } else {
+            (1.0 - elapsed) * w + next_window(current, room) * w
+        }
+    } else {
+        (1.0 - elapsed) * w + next_window(current, room) * w
+    };
+    // (Less a microsecond of float noise, so an exact 270 s is not 271.)
+    ((wait - 1e-6).ceil() as u64).clamp(1, 2 * width)
+}
+
+/// The fraction of the next window after which `current` (then the previous window's count) leaves room.
+fn next_window(current: f64, room: f64) -> f64 {
+    if current <= 0.0 {
+        0.0
+    } else {
+        (1.0 - room / current).clamp(0.0, 1.0)
+    }
+}
+
 fn sha256_hex(text: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_waits_until_the_sliding_window_has_room() {
+        // Limit 5, window 900 s. Five attempts at the start of this window: room only when they leave
+        // the sliding window, i.e. after they have become the previous window's and faded to below 4.
+        let wait = retry_after(5, 0, 5, 0.0, 900);
+        assert_eq!(wait, 900 + 180, "rest of this window, then 1/5 of the next");
+        // Five attempts in the previous window, a third into this one: their weight 5 × (1 − e) must
+        // fall to 4, at e = 0.2 — already past: room now (at least a second).
+        assert_eq!(retry_after(0, 5, 5, 0.34, 900), 1);
+        // At e = 0.1 it is 0.1 of the window (90 s) away.
+        assert_eq!(retry_after(0, 5, 5, 0.1, 900), 90);
+        // Two in this window and ten in the previous, half-way: 10 × (1 − e) ≤ 2 → e = 0.8 → 270 s.
+        assert_eq!(retry_after(2, 10, 5, 0.5, 900), 270);
+        // Never more than two windows, never 0.
+        assert!(retry_after(1_000, 1_000, 5, 0.0, 900) <= 1_800);
+        assert_eq!(retry_after(0, 0, 5, 0.5, 900), 1);
+    }
 }
