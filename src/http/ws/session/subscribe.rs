@@ -53,7 +53,7 @@ impl Session {
                     "id": id,
                     "payload": [{
                         "message": format!("a socket runs at most {limit} subscriptions; complete one first"),
-                        "extensions": { "code": "RATE_LIMITED", "retryAfterSeconds": 0 },
+                        "extensions": { "code": "RATE_LIMITED" },
                     }],
                 })
                 .to_string(),
