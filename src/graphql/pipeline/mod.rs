@@ -152,6 +152,33 @@ pub struct Answer {
     pub kept: bool,
 }
 
+/// The answer to a request served from a kept answer, observed (log line, metrics) like any other.
+fn answered_from_kept(
+    kept: &answers::Kept,
+    requester: &observe::Requester<'_>,
+    prepared: &[prepare::Prepared],
+    scope: &RequestScope,
+    media: Media,
+    max_age: Option<Duration>,
+) -> Answer {
+    let trips = scope.round_trips();
+    observe::record(
+        requester,
+        prepared,
+        &[async_graphql::Response::new(async_graphql::Value::Null)],
+        scope.started().elapsed(),
+        trips,
+    );
+    Answer {
+        status: kept.status,
+        media,
+        body: kept.body.clone(),
+        round_trips: Some((trips.db(), trips.cache())),
+        max_age,
+        kept: true,
+    }
+}
+
 impl Answer {
     /// A refusal before any operation was looked at (the transport's own checks: media type, body size, …).
     pub fn refused(status: StatusCode, code: &str, message: &str, media: Media) -> Self {
@@ -272,26 +299,15 @@ impl Pipeline {
         {
             match scope.run(answers.lookup(key)).await {
                 Ok(kept) => {
-                    let trips = scope.round_trips();
-                    observe::record(
-                        &observe::Requester {
-                            request_id: &request_id,
-                            client_ip: &client_ip,
-                            viewer: None,
-                        },
-                        &prepared,
-                        &[async_graphql::Response::new(async_graphql::Value::Null)],
-                        scope.started().elapsed(),
-                        trips,
-                    );
-                    return Answer {
-                        status: kept.status,
-                        media,
-                        body: kept.body.clone(),
-                        round_trips: Some((trips.db(), trips.cache())),
-                        max_age: persisted_get(kept.status).then_some(self.persisted_get_max_age),
-                        kept: true,
+                    let requester = observe::Requester {
+                        request_id: &request_id,
+                        client_ip: &client_ip,
+                        viewer: None,
                     };
+                    let max_age = persisted_get(kept.status).then_some(self.persisted_get_max_age);
+                    return answered_from_kept(
+                        &kept, &requester, &prepared, &scope, media, max_age,
+                    );
                 }
                 Err(m) => miss = m,
             }
