@@ -283,26 +283,17 @@ impl AccountService {
         let email = validation::email_key(login);
         let credentials = self.users.credentials(&account, &email).await?;
         let now = self.clock.now();
-        if let Some(limiter) = &self.limiter
-            && let Err(err) = limiter
-                .reserve_guess(
-                    match &credentials {
-                        Some(c) => Guessed::Account(c.user_id),
-                        None => Guessed::Unknown(&account),
-                    },
-                    client,
-                    now,
-                )
-                .await
-        {
-            metrics::login("rate_limited");
-            return Err(err);
-        }
         let guessed = match &credentials {
             Some(c) => Guessed::Account(c.user_id),
             None => Guessed::Unknown(&account),
         };
-        let user = match self.check_login(credentials.clone(), password).await {
+        if let Some(limiter) = &self.limiter
+            && let Err(err) = limiter.reserve_guess(guessed, client, now).await
+        {
+            metrics::login("rate_limited");
+            return Err(err);
+        }
+        let user = match self.check_login(credentials, password).await {
             Err(err @ AppError::RateLimited { .. }) => {
                 // The guess was never checked (bcrypt's queue was full): it does not count.
                 if let Some(limiter) = &self.limiter {
@@ -466,8 +457,21 @@ impl AccountService {
         let hash = self.users.password_hash(actor).await?;
         let ok = match hash {
             Some(hash) => {
-                self.verify_stored(HashPurpose::Account, actor, password, &hash)
-                    .await?
+                match self
+                    .verify_stored(HashPurpose::Account, actor, password, &hash)
+                    .await
+                {
+                    Err(err @ AppError::RateLimited { .. }) => {
+                        // Never checked (bcrypt's queue was full): the guess does not count.
+                        if let Some(limiter) = &self.limiter {
+                            limiter
+                                .release_guess(Guessed::Account(actor), client, now)
+                                .await;
+                        }
+                        return Err(err);
+                    }
+                    other => other?,
+                }
             }
             None => false,
         };
