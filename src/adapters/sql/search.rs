@@ -63,11 +63,7 @@ fn search_error(err: sqlx::Error, limit_ms: u64) -> crate::domain::AppError {
         && let Some(mysql) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
         && matches!(mysql.number(), 1969 | 188)
     {
-        metrics::search_plan("stopped");
-        return crate::domain::AppError::Unavailable(format!(
-            "the search did not finish within {limit_ms} ms and was stopped; search for a longer or more \
-             specific term"
-        ));
+        return super::search_budget::stopped(limit_ms);
     }
     db_error(err)
 }

@@ -47,14 +47,19 @@ impl SearchBudget {
         };
         let left = self.left();
         if left.is_zero() {
-            metrics::search_plan("stopped");
-            return Err(AppError::Unavailable(format!(
-                "the search did not finish within {ms} ms and was stopped; search for a longer or more \
-                 specific term"
-            )));
+            return Err(stopped(ms as u64));
         }
         Ok((left, permit))
     }
+}
+
+/// The answer to a search stopped at its budget (here, or by MariaDB's `max_statement_time`).
+pub(super) fn stopped(budget_ms: u64) -> AppError {
+    metrics::search_plan("stopped");
+    AppError::Unavailable(format!(
+        "the search did not finish within {budget_ms} ms and was stopped; search for a longer or more \
+         specific term"
+    ))
 }
 
 #[cfg(test)]
