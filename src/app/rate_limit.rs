@@ -212,7 +212,10 @@ impl Guessed<'_> {
 /// Seconds until one more attempt fits a sliding window of `width` seconds: `current` attempts counted in
 /// the current window, `previous` in the one before, `elapsed` (0.0–1.0) of the current window gone. The
 /// previous window's weight falls as the current one passes; once the current window is over, its count
-/// becomes the previous one's and falls in turn.
+/// becomes the previous one's and falls in turn. Never more than the window: a sliding window forgets an
+/// attempt after `width` seconds, and the two-window estimate, which assumes attempts spread evenly, would
+/// otherwise hold a burst made early in a window for up to two (a client retrying then and refused again
+/// is not counted, and gets the next hint).
 fn retry_after(current: u64, previous: u64, max: u64, elapsed: f64, width: u64) -> u64 {
     let (current, previous, max, w) = (current as f64, previous as f64, max as f64, width as f64);
     let room = max - 1.0;
@@ -232,7 +235,7 @@ fn retry_after(current: u64, previous: u64, max: u64, elapsed: f64, width: u64) 
         (1.0 - elapsed) * w + next_window(current, room) * w
     };
     // (Less a microsecond of float noise, so an exact 270 s is not 271.)
-    ((wait - 1e-6).ceil() as u64).clamp(1, 2 * width)
+    ((wait - 1e-6).ceil() as u64).clamp(1, width)
 }
 
 /// The fraction of the next window after which `current` (then the previous window's count) leaves room.
@@ -255,10 +258,11 @@ mod tests {
 
     #[test]
     fn retry_after_waits_until_the_sliding_window_has_room() {
-        // Limit 5, window 900 s. Five attempts at the start of this window: room only when they leave
-        // the sliding window, i.e. after they have become the previous window's and faded to below 4.
-        let wait = retry_after(5, 0, 5, 0.0, 900);
-        assert_eq!(wait, 900 + 180, "rest of this window, then 1/5 of the next");
+        // Limit 5, window 900 s. Five attempts late in this window (e = 0.9): room once they have become
+        // the previous window's and faded below 4 — the rest of this window (90 s), then 1/5 of the next.
+        assert_eq!(retry_after(5, 0, 5, 0.9, 900), 270);
+        // At the start of this window the estimate would say 1 080 s; no attempt is held past the window.
+        assert_eq!(retry_after(5, 0, 5, 0.0, 900), 900);
         // Five attempts in the previous window, a third into this one: their weight 5 × (1 − e) must
         // fall to 4, at e = 0.2 — already past: room now (at least a second).
         assert_eq!(retry_after(0, 5, 5, 0.34, 900), 1);
@@ -266,8 +270,8 @@ mod tests {
         assert_eq!(retry_after(0, 5, 5, 0.1, 900), 90);
         // Two in this window and ten in the previous, half-way: 10 × (1 − e) ≤ 2 → e = 0.8 → 270 s.
         assert_eq!(retry_after(2, 10, 5, 0.5, 900), 270);
-        // Never more than two windows, never 0.
-        assert!(retry_after(1_000, 1_000, 5, 0.0, 900) <= 1_800);
+        // Never more than one window, never 0.
+        assert_eq!(retry_after(1_000, 1_000, 5, 0.0, 900), 900);
         assert_eq!(retry_after(0, 0, 5, 0.5, 900), 1);
     }
 }
