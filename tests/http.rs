@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use board::ports::{Cache, CacheError};
+use board::ports::{Cache, CacheError, FillEntry};
 use common::{Backend, TestApp, code};
 use serde_json::{Value, json};
 
@@ -368,7 +368,7 @@ impl Cache for DownCache {
     ) -> Result<(Vec<Option<String>>, Vec<u64>), CacheError> {
         Err(CacheError("down".into()))
     }
-    async fn fill_many(&self, _: &[(String, String, Duration, u64)]) -> Result<(), CacheError> {
+    async fn fill_many(&self, _: &[FillEntry]) -> Result<(), CacheError> {
         Err(CacheError("down".into()))
     }
     async fn delete(&self, _: &[String]) -> Result<(), CacheError> {

@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 
 use super::near_cache::NearCache;
 use crate::domain::AppResult;
-use crate::ports::Cache;
+use crate::ports::{Cache, FillEntry};
 use crate::telemetry::metrics;
 
 /// Version of the cached value layout; bump it when a cached type changes shape, so old entries are ignored.
@@ -176,7 +176,12 @@ impl CacheAside {
             let key = self.key(kind, id);
             if let Ok(json) = serde_json::to_string(&Some(&value)) {
                 let guard = guard_of.get(key.as_str()).copied().unwrap_or(0);
-                entries.push((key.clone(), json, self.jittered(self.ttl), guard));
+                entries.push(FillEntry::new(
+                    key.clone(),
+                    json,
+                    self.jittered(self.ttl),
+                    guard,
+                ));
             }
             if !read_failed {
                 keep_near(&key, Some(&value));
@@ -190,7 +195,7 @@ impl CacheAside {
                     keep_near(&key, None);
                 }
                 let guard = guard_of.get(key.as_str()).copied().unwrap_or(0);
-                entries.push((key, "null".to_owned(), NEGATIVE_TTL, guard));
+                entries.push(FillEntry::new(key, "null".to_owned(), NEGATIVE_TTL, guard));
             }
         }
         if read_failed {
