@@ -186,7 +186,7 @@ pub async fn post_graphql(
             "PAYLOAD_TOO_LARGE",
             &format!(
                 "the request body is larger than {} bytes",
-                state.max_body_bytes
+                state.http.max_body_bytes
             ),
             media,
         )
@@ -195,11 +195,11 @@ pub async fn post_graphql(
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > state.max_body_bytes) {
+    if declared.is_some_and(|n| n > state.http.max_body_bytes) {
         return too_large();
     }
-    let read = axum::body::to_bytes(body, state.max_body_bytes);
-    let bytes: Bytes = match tokio::time::timeout(state.body_read_timeout, read).await {
+    let read = axum::body::to_bytes(body, state.http.max_body_bytes);
+    let bytes: Bytes = match tokio::time::timeout(state.http.body_read_timeout, read).await {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(err)) if is_length_limit(&err) => return too_large(),
         // The connection failed or went idle mid-body: the same answer as a body that is too slow.
@@ -209,7 +209,7 @@ pub async fn post_graphql(
                 "BAD_USER_INPUT",
                 &format!(
                     "the request body did not arrive within {} ms",
-                    state.body_read_timeout.as_millis()
+                    state.http.body_read_timeout.as_millis()
                 ),
                 media,
             );
@@ -221,7 +221,7 @@ pub async fn post_graphql(
     let parsed = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
         // A batch: each element is read on its own, so one that is not a request answers in its place.
         Some(b'[') => serde_json::from_slice::<Vec<serde_json::Value>>(&bytes)
-            .map(|list| (batch_elements(list, state.max_batch), true)),
+            .map(|list| (batch_elements(list, state.http.max_batch), true)),
         _ => serde_json::from_slice::<PostedRequest>(&bytes).map(|one| (vec![one.into()], false)),
     };
     let (requests, batch) = match parsed {
@@ -249,7 +249,7 @@ pub async fn post_graphql(
         return refuse(
             StatusCode::BAD_REQUEST,
             "QUERY_TOO_COMPLEX",
-            &format!("a batch carries 1–{} operations", state.max_batch),
+            &format!("a batch carries 1–{} operations", state.http.max_batch),
             media,
         );
     }
@@ -277,7 +277,7 @@ async fn run(
     };
     respond(
         state.pipeline.execute(operations).await,
-        state.round_trip_headers,
+        state.http.round_trip_headers,
         headers.get(IF_NONE_MATCH),
     )
 }

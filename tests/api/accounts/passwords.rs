@@ -11,7 +11,7 @@ const SIGN_UP: &str = "mutation($i: SignUpInput!) { signUp(input: $i) { accessTo
 mod rehash {
     use super::*;
 
-    async fn serve(config: board::config::Config) -> (String, board::adapters::sql::Db) {
+    async fn serve(config: board::config::RawConfig) -> (String, board::adapters::sql::Db) {
         let app = board::App::build(config).await.unwrap();
         let db = app.db.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -53,7 +53,7 @@ mod rehash {
         assert!(!has_errors(&signed), "{signed:#}");
         assert!(stored_hash(&db).await.starts_with("$2b$04$"));
 
-        let newer = board::config::Config {
+        let newer = board::config::RawConfig {
             bcrypt_cost: 5,
             ..config
         };

@@ -177,7 +177,9 @@ async fn check(db: &Db, runs: i64, now: DateTime<Utc>) {
 
 async fn scenario(backend: crate::helpers::Backend) {
     let (config, _cleanup) = crate::helpers::test_config(backend).await;
-    let db = Db::connect(&config).await.unwrap();
+    let db = Db::connect(&board::config::Config::from(&config).db)
+        .await
+        .unwrap();
     db.migrate().await.unwrap();
     let hash = bcrypt::hash("demo-password", 4).unwrap();
 

@@ -19,10 +19,10 @@ backend_tests!(
 );
 
 configured_tests!(
-    unknown_logins_are_limited_like_existing_accounts => |c: &mut board::config::Config| {
+    unknown_logins_are_limited_like_existing_accounts => |c: &mut board::config::RawConfig| {
         c.login_failures_per_account = 3;
     },
-    refused_attempts_do_not_count => |c: &mut board::config::Config| {
+    refused_attempts_do_not_count => |c: &mut board::config::RawConfig| {
         c.login_failures_per_account = 3;
     },
 );

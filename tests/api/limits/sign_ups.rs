@@ -9,7 +9,7 @@ use crate::helpers::{TestApp, code, has_errors, tally};
 const SIGN_UP: &str = "mutation($i: SignUpInput!) { signUp(input: $i) { accessToken } }";
 
 configured_tests!(
-    sign_up_floods_are_refused_at_once_and_logins_still_pass => |c: &mut board::config::Config| {
+    sign_up_floods_are_refused_at_once_and_logins_still_pass => |c: &mut board::config::RawConfig| {
         c.sign_ups_per_client = 10;
     },
 );

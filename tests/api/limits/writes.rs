@@ -13,10 +13,10 @@ const CREATE_COMMENT: &str =
     "mutation($i: CreateCommentInput!) { createComment(input: $i) { comment { id } } }";
 
 configured_tests!(
-    posts_and_comments_share_a_per_user_limit => |c: &mut board::config::Config| {
+    posts_and_comments_share_a_per_user_limit => |c: &mut board::config::RawConfig| {
         c.creates_per_user = 4;
     },
-    responses_edits_and_revisions_are_bounded => |c: &mut board::config::Config| {
+    responses_edits_and_revisions_are_bounded => |c: &mut board::config::RawConfig| {
         c.edits_per_user = 3;
         c.max_response_bytes = 300_000;
     },
