@@ -81,7 +81,9 @@ async fn the_grace_period_bounds_the_drain() {
             .send()
             .await
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // As above: long enough for the request to be accepted and read on a busy machine (100 ms was not
+    // always: the drain then had nothing to wait for), short against the hashing.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let started = Instant::now();
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(10), server)
