@@ -231,7 +231,7 @@ mod tests {
     use super::*;
     use crate::adapters::cache::MemoryCache;
     use crate::adapters::cache::fakes::FailingCache;
-    use crate::telemetry::roundtrips::{self, RoundTrips};
+    use crate::request::RequestState;
 
     const TTL: Duration = Duration::from_secs(60);
 
@@ -278,8 +278,9 @@ mod tests {
             "3 is remembered absent"
         );
         // Warm: every id is answered by the cache, absent ones included; nothing is fetched.
-        let trips = Arc::new(RoundTrips::default());
-        let found = roundtrips::scope(trips.clone(), aside.load("n", &[1, 2, 3], database(&asked)))
+        let trips = RequestState::begin();
+        let found = trips
+            .run(aside.load("n", &[1, 2, 3], database(&asked)))
             .await
             .unwrap();
         assert_eq!(sorted(found), vec![(1, 2), (2, 4)]);
@@ -324,8 +325,9 @@ mod tests {
     async fn a_failing_cache_degrades_to_the_database() {
         let aside = CacheAside::new(Arc::new(FailingCache), "t", TTL);
         let asked = Mutex::new(Vec::new());
-        let trips = Arc::new(RoundTrips::default());
-        let found = roundtrips::scope(trips.clone(), aside.load("n", &[1, 2, 3], database(&asked)))
+        let trips = RequestState::begin();
+        let found = trips
+            .run(aside.load("n", &[1, 2, 3], database(&asked)))
             .await
             .unwrap();
         assert_eq!(sorted(found), vec![(1, 2), (2, 4)]);
@@ -340,8 +342,9 @@ mod tests {
         let aside = CacheAside::new(cache.clone(), "t", TTL).with_near_cache(TTL, 100);
         let asked = Mutex::new(Vec::new());
         aside.load("n", &[1, 3], database(&asked)).await.unwrap();
-        let trips = Arc::new(RoundTrips::default());
-        let found = roundtrips::scope(trips.clone(), aside.load("n", &[1, 3], database(&asked)))
+        let trips = RequestState::begin();
+        let found = trips
+            .run(aside.load("n", &[1, 3], database(&asked)))
             .await
             .unwrap();
         assert_eq!(sorted(found), vec![(1, 2)]);

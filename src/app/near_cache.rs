@@ -21,7 +21,6 @@
 //! near cache off there.
 
 use std::any::Any;
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -30,27 +29,13 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::ports::{Cache, Invalidation};
+use crate::request::count_cache;
 use crate::telemetry::metrics;
-use crate::telemetry::roundtrips::count_cache;
 
 type Entry = Arc<dyn Any + Send + Sync>;
 
 /// How long a sync round waits for its marker to come back before the waiting requests skip the near cache.
 const MARK_WAIT: Duration = Duration::from_millis(500);
-
-tokio::task_local! {
-    static REQUEST_STARTED: Instant;
-}
-
-/// When the request running this task began (`None` outside a request).
-pub fn request_started() -> Option<Instant> {
-    REQUEST_STARTED.try_with(|started| *started).ok()
-}
-
-/// Runs a request that began at `started`: its near reads see every write acknowledged before then.
-pub async fn scope<F: Future>(started: Instant, future: F) -> F::Output {
-    REQUEST_STARTED.scope(started, future).await
-}
 
 pub struct NearCache {
     entries: moka::sync::Cache<String, Entry>,
@@ -126,9 +111,8 @@ impl NearCache {
             // Not following the announcements: nothing near can be trusted, so no round is worth waiting for.
             return false;
         }
-        let since = REQUEST_STARTED
-            .try_with(|started| *started)
-            .unwrap_or_else(|_| Instant::now());
+        // A request's near reads see every write acknowledged before it began.
+        let since = crate::request::started().unwrap_or_else(Instant::now);
         let mut rounds = sync.rounds.clone();
         let mut waited = false;
         loop {
@@ -258,13 +242,15 @@ mod tests {
     use super::*;
     use crate::adapters::cache::MemoryCache;
     use crate::adapters::cache::fakes::FeedCache;
+    use crate::request::RequestState;
+    use std::future::Future;
 
     /// Each message on the fake feed arrives this long after the one before it.
     const DELIVERY: Duration = Duration::from_millis(40);
 
-    /// Runs `future` as a request that began at `started`.
-    async fn as_request<F: Future>(started: Instant, future: F) -> F::Output {
-        scope(started, future).await
+    /// Runs `future` as a request beginning now.
+    async fn as_request<F: Future>(future: F) -> F::Output {
+        RequestState::begin().run(future).await
     }
 
     /// Waits (at most two seconds) until `done` holds.
@@ -290,7 +276,7 @@ mod tests {
         // Another process deletes the key and answers its write; the announcement is still on its way.
         shared.announce(&["post:1"]);
         assert_eq!(near.get::<u32>("post:1"), Some(Some(1)), "not heard yet");
-        let seen = as_request(Instant::now(), async {
+        let seen = as_request(async {
             assert!(near.synced().await, "the round succeeds");
             near.get::<u32>("post:1")
         })
@@ -303,16 +289,16 @@ mod tests {
     async fn one_round_serves_every_request_that_began_before_it_was_sent() {
         let shared = FeedCache::new(DELIVERY);
         let near = NearCache::start(Duration::from_secs(60), 100, shared.clone());
-        let started = Instant::now();
-        let requests = (0..8).map(|_| as_request(started, near.synced()));
+        let began = RequestState::begin();
+        let requests = (0..8).map(|_| began.run(near.synced()));
         let synced = futures::future::join_all(requests).await;
         assert!(synced.iter().all(|ok| *ok));
         assert_eq!(shared.marks(), 1, "eight requests, one round");
         // A request that began before that round was sent needs no other.
-        assert!(as_request(started, near.synced()).await);
+        assert!(began.run(near.synced()).await);
         assert_eq!(shared.marks(), 1);
         // One that began after it waits for a round of its own.
-        assert!(as_request(Instant::now(), near.synced()).await);
+        assert!(as_request(near.synced()).await);
         assert_eq!(shared.marks(), 2);
     }
 
@@ -322,11 +308,11 @@ mod tests {
         let near = NearCache::start(Duration::from_secs(60), 100, shared.clone());
         shared.drop_marks(true);
         let began = Instant::now();
-        assert!(!as_request(began, near.synced()).await, "round failed");
+        assert!(!as_request(near.synced()).await, "round failed");
         assert!(began.elapsed() >= MARK_WAIT, "waited for the marker first");
         // The next round works again.
         shared.drop_marks(false);
-        assert!(as_request(Instant::now(), near.synced()).await);
+        assert!(as_request(near.synced()).await);
     }
 
     #[tokio::test]
@@ -336,7 +322,7 @@ mod tests {
         cached(&near, "post:1", 1);
         shared.connection(false);
         until(|| near.get::<u32>("post:1").is_none()).await;
-        assert!(!as_request(Instant::now(), near.synced()).await);
+        assert!(!as_request(near.synced()).await);
         assert_eq!(shared.marks(), 0, "no round is worth waiting for");
         cached(&near, "post:2", 2);
         assert_eq!(near.get::<u32>("post:2"), None, "nothing kept while down");
