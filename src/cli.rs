@@ -6,7 +6,7 @@ use crate::adapters::sql::Db;
 use crate::adapters::sql::seed::{SeedOptions, seed_with_progress};
 use crate::config::Config;
 use crate::domain::Role;
-use crate::{App, StartError};
+use crate::startup::{App, StartError};
 
 #[derive(Parser, Debug)]
 #[command(name = "board", version, about = "A GraphQL discussion-board server")]
