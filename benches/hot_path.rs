@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use axum::body::Body;
 use base64::Engine;
 use board::adapters::sql::seed::{SeedOptions, seed};
-use board::config::Config;
+use board::config::RawConfig;
 use criterion::{Criterion, criterion_group, criterion_main};
 use tower::ServiceExt;
 
@@ -38,9 +38,9 @@ fn warm_post_by_id(c: &mut Criterion) {
     std::fs::create_dir_all(&dir).unwrap();
     let database = dir.join("board.db");
     let router = runtime.block_on(async {
-        let config = Config {
+        let config = RawConfig {
             database_url: format!("sqlite://{}", database.display()),
-            ..Config::default()
+            ..RawConfig::default()
         };
         let app = board::App::build(config).await.unwrap();
         let options = SeedOptions {

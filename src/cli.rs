@@ -74,14 +74,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let config = load()?;
-            let db = Db::connect(&config)
+            let db = Db::connect(&config.db)
                 .await
                 .map_err(|source| StartError::Database {
-                    url: Db::describe(&config),
+                    url: Db::describe(&config.db),
                     source,
                 })?;
             db.migrate().await.map_err(StartError::Migration)?;
-            tracing::info!(database = %Db::describe(&config), "migrations applied");
+            tracing::info!(database = %Db::describe(&config.db), "migrations applied");
             db.close().await;
             Ok(())
         }
@@ -113,14 +113,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::bail!("--posts needs at least one user (--users 1 or more)");
             }
             let config = load()?;
-            let db = Db::connect(&config)
+            let db = Db::connect(&config.db)
                 .await
                 .map_err(|source| StartError::Database {
-                    url: Db::describe(&config),
+                    url: Db::describe(&config.db),
                     source,
                 })?;
             db.migrate().await.map_err(StartError::Migration)?;
-            let cost = config.bcrypt_cost;
+            let cost = config.auth.bcrypt_cost;
             let password_hash =
                 tokio::task::spawn_blocking(move || bcrypt::hash(DEMO_PASSWORD, cost)).await??;
             let started = std::time::Instant::now();
@@ -134,7 +134,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             db.close().await;
             let report = result.map_err(|e| anyhow::anyhow!("seeding failed: {e}"))?;
             tracing::info!(
-                database = %Db::describe(&config),
+                database = %Db::describe(&config.db),
                 tag = %report.tag,
                 users = report.users,
                 posts = report.posts,
@@ -154,7 +154,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve => {
             let config = load()?;
-            let bind = config.bind.clone();
+            let bind = config.http.bind.clone();
             let app = App::build(config).await?;
             let listener = tokio::net::TcpListener::bind(&bind)
                 .await
@@ -162,13 +162,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     bind: bind.clone(),
                     source,
                 })?;
-            let graphiql = if app.config.graphiql {
+            let graphiql = if app.config.http.graphiql {
                 " (GraphiQL at /)"
             } else {
                 ""
             };
             tracing::info!(address = %bind, "listening on http://{bind}{graphiql}");
-            app.serve(listener, crate::shutdown_signal()).await?;
+            app.serve(listener, crate::startup::shutdown_signal())
+                .await?;
             tracing::info!("stopped");
             Ok(())
         }
@@ -177,7 +178,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn load() -> anyhow::Result<Config> {
     let config = Config::load()?;
-    crate::telemetry::init_logging(config.log_format, config.logstash_addr.as_deref());
+    crate::telemetry::init_logging(config.log.format, config.log.logstash_addr.as_deref());
     tracing::debug!(?config, "configuration");
     Ok(config)
 }

@@ -3,9 +3,9 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::adapters::auth::{BcryptHasher, JwtTokens};
+use crate::adapters::auth::{SecretSource, SigningKeyError, resolve_signing_key};
 use crate::adapters::cache::{MemoryCache, RedisCache};
 use crate::adapters::events::{MemoryEvents, RedisEvents};
 use crate::adapters::sql::{
@@ -14,7 +14,7 @@ use crate::adapters::sql::{
 };
 use crate::app::rate_limit::{Limiter, Limits as RateLimits};
 use crate::app::{AccountService, BoardService, CacheAside, ReadReplica};
-use crate::config::{Config, SecretSource};
+use crate::config::Config;
 use crate::graphql::{BoardSchema, Limits, Services};
 use crate::ports::{Cache, Counters, Events, SystemClock};
 use crate::{app, config, graphql, http, telemetry};
@@ -36,21 +36,29 @@ fn sockets(
     let hub = graphql::subscription::hub::EventHub::start(
         events,
         &services.board,
-        config.ws_event_buffer,
+        config.ws.event_buffer,
     );
     http::ws::Sockets::new(http::ws::Settings::from_config(config), hub)
 }
 
+/// Search over `db`, within the configured statement budget and concurrency.
+fn search(db: Db, config: &Config) -> SqlPostSearch {
+    let budget_ms = u64::try_from(config.search.statement_budget.as_millis()).unwrap_or(u64::MAX);
+    SqlPostSearch::new(db, budget_ms, config.search.concurrency)
+}
+
 /// Cache-aside over `cache`, with the near cache the configuration asks for.
 fn cache_aside(config: &Config, cache: &Arc<dyn Cache>) -> CacheAside {
-    CacheAside::new(Arc::clone(cache), &config.cache_prefix, config.cache_ttl())
-        .with_near_cache(config.near_cache_ttl(), NEAR_CACHE_ENTRIES)
+    CacheAside::new(Arc::clone(cache), &config.cache.prefix, config.cache.ttl)
+        .with_near_cache(config.cache.near_cache_ttl, NEAR_CACHE_ENTRIES)
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
     Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    SigningKey(#[from] SigningKeyError),
     #[error("database {url}: {source}")]
     Database { url: String, source: sqlx::Error },
     #[error("migrations: {0}")]
@@ -87,9 +95,10 @@ pub struct App {
 
 impl App {
     /// Connects to the database (migrating it when configured) and the cache, and wires the services.
-    pub async fn build(config: Config) -> Result<Self, StartError> {
+    pub async fn build(config: impl Into<Config>) -> Result<Self, StartError> {
+        let config = config.into();
         config.validate()?;
-        let trusted_documents = match &config.trusted_documents {
+        let trusted_documents = match &config.graphql.trusted_documents {
             None => None,
             Some(path) => {
                 let trusted =
@@ -98,7 +107,7 @@ impl App {
                 Some(Arc::new(trusted))
             }
         };
-        let (secret, source) = config.resolve_jwt_secret()?;
+        let (secret, source) = resolve_signing_key(&config.auth, &config.db)?;
         match &source {
             SecretSource::Configured => {}
             SecretSource::GeneratedFile(path) => {
@@ -114,24 +123,25 @@ impl App {
             }
         }
         telemetry::metrics::init();
-        let db = Db::connect(&config)
+        let db = Db::connect(&config.db)
             .await
             .map_err(|source| StartError::Database {
-                url: Db::describe(&config),
+                url: Db::describe(&config.db),
                 source,
             })?;
-        if config.auto_migrate {
+        if config.db.auto_migrate {
             db.migrate().await.map_err(StartError::Migration)?;
         }
         let (cache, counters, events): (Arc<dyn Cache>, Arc<dyn Counters>, Arc<dyn Events>) =
-            match &config.redis_url {
+            match &config.cache.redis_url {
                 Some(url) => {
+                    let url = url.expose();
                     let redis = Arc::new(
                         RedisCache::connect(
                             url,
                             REDIS_POOL_SIZE,
-                            Duration::from_millis(config.cache_timeout_ms),
-                            &format!("{}:v1:invalidations", config.cache_prefix),
+                            config.cache.timeout,
+                            &format!("{}:v1:invalidations", config.cache.prefix),
                         )
                         .await
                         .map_err(|e| StartError::Cache(e.to_string()))?,
@@ -139,8 +149,8 @@ impl App {
                     let events = RedisEvents::connect(
                         url,
                         redis.pool(),
-                        &format!("{}:v1:events", config.cache_prefix),
-                        Duration::from_millis(config.cache_timeout_ms),
+                        &format!("{}:v1:events", config.cache.prefix),
+                        config.cache.timeout,
                     )
                     .await
                     .map_err(|e| StartError::Cache(e.to_string()))?;
@@ -161,17 +171,14 @@ impl App {
                 Arc::new(move || cache.pool_stats()),
             );
         }
-        let hasher = BcryptHasher::new(
-            config.bcrypt_cost,
-            config.bcrypt_queue,
-            std::time::Duration::from_millis(config.bcrypt_max_wait_ms),
-        )
-        .map_err(|e| StartError::Hasher(e.to_string()))?;
+        let auth = &config.auth;
+        let hasher = BcryptHasher::new(auth.bcrypt_cost, auth.bcrypt_queue, auth.bcrypt_max_wait)
+            .map_err(|e| StartError::Hasher(e.to_string()))?;
         let tokens = JwtTokens::new(
             secret.expose().as_bytes(),
-            &config.jwt_issuer,
-            &config.jwt_audience,
-            config.access_token_ttl_secs,
+            &auth.jwt_issuer,
+            &auth.jwt_audience,
+            auth.access_token_ttl.as_secs(),
         );
         let cache_aside = cache_aside(&config, &cache);
         let clock = Arc::new(SystemClock);
@@ -182,18 +189,18 @@ impl App {
             Arc::new(tokens),
             clock.clone(),
             cache_aside.clone(),
-            config.refresh_token_ttl_secs,
+            auth.refresh_token_ttl.as_secs(),
         );
         let limiter = Arc::new(Limiter::new(
             counters,
-            &config.cache_prefix,
+            &config.cache.prefix,
             RateLimits {
-                per_account: config.login_failures_per_account,
-                per_client: config.login_failures_per_client,
-                sign_ups_per_client: config.sign_ups_per_client,
-                edits_per_user: config.edits_per_user,
-                creates_per_user: config.creates_per_user,
-                window: Duration::from_secs(config.login_window_secs),
+                per_account: config.limits.login_failures_per_account,
+                per_client: config.limits.login_failures_per_client,
+                sign_ups_per_client: config.limits.sign_ups_per_client,
+                edits_per_user: config.limits.edits_per_user,
+                creates_per_user: config.limits.creates_per_user,
+                window: config.limits.window,
             },
         ));
         let accounts = accounts.with_limiter(Arc::clone(&limiter));
@@ -203,11 +210,7 @@ impl App {
         let board = BoardService::new(
             Arc::new(SqlCategoryRepo::new(db.clone())),
             Arc::new(SqlPostRepo::new(db.clone())),
-            Arc::new(SqlPostSearch::new(
-                db.clone(),
-                config.search_statement_ms,
-                config.search_concurrency,
-            )),
+            Arc::new(search(db.clone(), &config)),
             Arc::new(SqlCommentRepo::new(db.clone())),
             Arc::new(SqlVoteRepo::new(db.clone())),
             clock,
@@ -215,15 +218,16 @@ impl App {
         )
         .with_limiter(limiter)
         .with_events(Arc::clone(&events));
-        let replica = match Db::connect_replica(&config).await {
+        let replica = match Db::connect_replica(&config.db).await {
             None => None,
             Some(Ok(replica)) => Some(replica),
             Some(Err(source)) => {
                 return Err(StartError::Database {
                     url: config
-                        .database_read_url
-                        .as_deref()
-                        .map(config::redact_url)
+                        .db
+                        .read_url
+                        .as_ref()
+                        .map(config::SecretUrl::redacted)
                         .unwrap_or_default(),
                     source,
                 });
@@ -233,20 +237,16 @@ impl App {
             None => board,
             Some(replica) => {
                 tracing::info!(
-                    replica = %config.database_read_url.as_deref().map(config::redact_url).unwrap_or_default(),
-                    read_your_writes_secs = config.read_your_writes_secs,
+                    replica = %config.db.read_url.as_ref().map(config::SecretUrl::redacted).unwrap_or_default(),
+                    read_your_writes_secs = config.db.read_your_writes.as_secs(),
                     "lists, counts and vote lookups of queries read the replica"
                 );
                 board.with_replica(ReadReplica::new(
                     Arc::new(SqlPostRepo::new(replica.clone())),
-                    Arc::new(SqlPostSearch::new(
-                        replica.clone(),
-                        config.search_statement_ms,
-                        config.search_concurrency,
-                    )),
+                    Arc::new(search(replica.clone(), &config)),
                     Arc::new(SqlCommentRepo::new(replica.clone())),
                     Arc::new(SqlVoteRepo::new(replica.clone())),
-                    Duration::from_secs(config.read_your_writes_secs),
+                    config.db.read_your_writes,
                 ))
             }
         };
@@ -258,7 +258,7 @@ impl App {
         let schema = graphql::build_schema(Some(services.clone()), &limits);
         let sockets = sockets(&config, &events, &services);
         tracing::info!(
-            database = %Db::describe(&config),
+            database = %Db::describe(&config.db),
             dialect = db.dialect(),
             cache = cache.kind(),
             "board is wired"
@@ -303,20 +303,20 @@ impl App {
             graphql::pipeline::Persisted {
                 store: app::PersistedQueries::new(
                     Arc::clone(&self.cache),
-                    &self.config.cache_prefix,
-                    Duration::from_secs(self.config.persisted_query_ttl_secs),
+                    &self.config.cache.prefix,
+                    self.config.graphql.persisted_query_ttl,
                 ),
                 trusted: self.trusted_documents.clone(),
             },
             graphql::pipeline::Settings {
                 limits: graphql::pipeline::TextLimits {
-                    max_tokens: self.config.max_tokens,
-                    max_aliases: self.config.max_aliases,
-                    max_depth: self.config.max_depth,
+                    max_tokens: self.config.graphql.max_tokens,
+                    max_aliases: self.config.graphql.max_aliases,
+                    max_depth: self.config.graphql.max_depth,
                 },
-                request_timeout: Duration::from_millis(self.config.request_timeout_ms),
-                max_response_bytes: self.config.max_response_bytes,
-                persisted_get_max_age: Duration::from_secs(self.config.persisted_get_max_age_secs),
+                request_timeout: self.config.graphql.request_timeout,
+                max_response_bytes: self.config.graphql.max_response_bytes,
+                persisted_get_max_age: self.config.graphql.persisted_get_max_age,
             },
         )
     }
@@ -330,15 +330,7 @@ impl App {
             cache: Arc::clone(&self.cache),
             sockets: Arc::clone(&self.sockets),
             events: Arc::clone(&self.events),
-            max_body_bytes: self.config.max_body_bytes,
-            body_read_timeout: Duration::from_millis(self.config.body_read_timeout_ms),
-            graphiql: self.config.graphiql,
-            round_trip_headers: self.config.round_trip_headers,
-            client_ip_header: self.config.client_ip_header.clone(),
-            metrics_on_main: self.config.metrics_bind.is_none(),
-            max_batch: self.config.max_batch,
-            cors_allowed_origins: self.config.cors_allowed_origins.clone(),
-            cors_allowed_headers: self.config.cors_allowed_headers.clone(),
+            http: self.config.http.clone(),
             pipeline: Arc::new(self.pipeline()),
         })
     }
@@ -350,7 +342,7 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let router = self.router();
-        if let Some(bind) = &self.config.metrics_bind {
+        if let Some(bind) = &self.config.http.metrics_bind {
             let metrics = tokio::net::TcpListener::bind(bind).await?;
             let app = axum::Router::new()
                 .route("/metrics", axum::routing::get(http::observe::metrics_text));
@@ -371,13 +363,13 @@ impl App {
             let _ = started.send(());
         };
         let limits = http::serve::ConnectionLimits {
-            header_read_timeout: Duration::from_millis(self.config.header_read_timeout_ms),
-            idle_timeout: Duration::from_millis(self.config.idle_timeout_ms),
-            max_connections: self.config.max_connections,
-            max_connections_per_client: self.config.max_connections_per_client,
+            header_read_timeout: self.config.http.header_read_timeout,
+            idle_timeout: self.config.http.idle_timeout,
+            max_connections: self.config.http.max_connections,
+            max_connections_per_client: self.config.http.max_connections_per_client,
         };
         let serving = http::serve::serve(listener, router, limits, shutdown);
-        let grace = Duration::from_secs(self.config.shutdown_grace_secs);
+        let grace = self.config.http.shutdown_grace;
         let deadline = async move {
             if draining.await.is_ok() {
                 tokio::time::sleep(grace).await;

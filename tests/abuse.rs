@@ -446,10 +446,10 @@ async fn state_notes_are_private_and_request_ids_plain(app: TestApp) {
 // ---------------------------------------------------------------------------
 
 configured_tests!(
-    sign_up_floods_are_refused_at_once_and_logins_still_pass => |c: &mut board::config::Config| {
+    sign_up_floods_are_refused_at_once_and_logins_still_pass => |c: &mut board::config::RawConfig| {
         c.sign_ups_per_client = 10;
     },
-    responses_edits_and_revisions_are_bounded => |c: &mut board::config::Config| {
+    responses_edits_and_revisions_are_bounded => |c: &mut board::config::RawConfig| {
         c.edits_per_user = 3;
         c.max_response_bytes = 300_000;
     },
@@ -546,7 +546,7 @@ async fn responses_edits_and_revisions_are_bounded(app: TestApp) {
 mod rehash {
     use super::*;
 
-    async fn serve(config: board::config::Config) -> (String, board::adapters::sql::Db) {
+    async fn serve(config: board::config::RawConfig) -> (String, board::adapters::sql::Db) {
         let app = board::App::build(config).await.unwrap();
         let db = app.db.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -588,7 +588,7 @@ mod rehash {
         assert!(!errors(&signed), "{signed:#}");
         assert!(stored_hash(&db).await.starts_with("$2b$04$"));
 
-        let newer = board::config::Config {
+        let newer = board::config::RawConfig {
             bcrypt_cost: 5,
             ..config
         };

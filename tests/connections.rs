@@ -12,15 +12,15 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 configured_tests!(
-    slow_and_idle_clients_are_disconnected => |c: &mut board::config::Config| {
+    slow_and_idle_clients_are_disconnected => |c: &mut board::config::RawConfig| {
         c.header_read_timeout_ms = 300;
         c.body_read_timeout_ms = 300;
         c.idle_timeout_ms = 300;
     },
-    connections_beyond_the_cap_wait => |c: &mut board::config::Config| {
+    connections_beyond_the_cap_wait => |c: &mut board::config::RawConfig| {
         c.max_connections = 1;
     },
-    one_address_cannot_take_every_connection => |c: &mut board::config::Config| {
+    one_address_cannot_take_every_connection => |c: &mut board::config::RawConfig| {
         c.max_connections_per_client = 3;
     },
 );

@@ -379,9 +379,9 @@ fn dependencies_name_existing_services_with_conditions_they_can_meet() {
     }
 }
 
-/// Every key of the real `Config`, as an environment variable, plus the ones read outside `BOARD_<FIELD>`.
+/// Every key of the real configuration (`RawConfig`, what `Config::load` reads), as an environment variable, plus the ones read outside `BOARD_<FIELD>`.
 fn known_environment() -> BTreeSet<String> {
-    let config = serde_json::to_value(board::config::Config::default())
+    let config = serde_json::to_value(board::config::RawConfig::default())
         .expect("the default configuration serializes");
     let fields = config
         .as_object()

@@ -117,7 +117,9 @@ fn check_against_erd(found: &Columns, migration: &str) {
 
 async fn migrated(backend: Backend) -> (Db, common::Cleanup) {
     let (config, cleanup) = common::test_config(backend).await;
-    let db = Db::connect(&config).await.unwrap();
+    let db = Db::connect(&board::config::Config::from(&config).db)
+        .await
+        .unwrap();
     db.migrate().await.unwrap();
     db.migrate().await.expect("migrations are idempotent");
     (db, cleanup)
@@ -208,8 +210,12 @@ async fn mariadb_schema_equals_the_sqlite_schema() {
 async fn concurrent_mariadb_migrations_wait_for_each_other() {
     common::require_external();
     let (config, _cleanup) = common::test_config(Backend::MariaDb).await;
-    let a = Db::connect(&config).await.unwrap();
-    let b = Db::connect(&config).await.unwrap();
+    let a = Db::connect(&board::config::Config::from(&config).db)
+        .await
+        .unwrap();
+    let b = Db::connect(&board::config::Config::from(&config).db)
+        .await
+        .unwrap();
     let (ra, rb) = tokio::join!(a.migrate(), b.migrate());
     ra.unwrap();
     rb.unwrap();

@@ -251,12 +251,15 @@ async fn a_failing_replica_is_answered_by_the_primary(backend: Backend) {
 
 #[test]
 fn a_replica_of_another_dialect_is_refused() {
-    let config = board::config::Config {
+    let config = board::config::RawConfig {
         database_url: "sqlite://board.db".into(),
         database_read_url: Some("mysql://root@127.0.0.1/board".into()),
-        ..board::config::Config::default()
+        ..board::config::RawConfig::default()
     };
-    let err = config.validate().unwrap_err().to_string();
+    let err = board::config::Config::from(config)
+        .validate()
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("DATABASE_READ_URL"), "{err}");
 }
 

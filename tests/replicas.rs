@@ -22,7 +22,7 @@ impl Drop for Replica {
     }
 }
 
-async fn start(config: &board::config::Config) -> Replica {
+async fn start(config: &board::config::RawConfig) -> Replica {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_board"))
         .arg("serve")

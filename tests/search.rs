@@ -105,7 +105,9 @@ const SEEDED: usize = 2500;
 
 /// 2 500 seeded posts ("Demo post #n", content "… demo post number n, …", "게시판" in every one), newest last.
 async fn seeded(app: &TestApp) {
-    let db = Db::connect(&app.config).await.unwrap();
+    let db = Db::connect(&board::config::Config::from(&app.config).db)
+        .await
+        .unwrap();
     let options = SeedOptions {
         users: 10,
         posts: SEEDED,

@@ -180,7 +180,9 @@ async fn check(db: &Db, runs: i64, now: DateTime<Utc>) {
 
 async fn scenario(backend: common::Backend) {
     let (config, _cleanup) = common::test_config(backend).await;
-    let db = Db::connect(&config).await.unwrap();
+    let db = Db::connect(&board::config::Config::from(&config).db)
+        .await
+        .unwrap();
     db.migrate().await.unwrap();
     let hash = bcrypt::hash("demo-password", 4).unwrap();
 

@@ -37,7 +37,7 @@ async fn ready(base: &str) {
 }
 
 /// A `board serve` process on the test's database and Redis; answers it and its base URL.
-async fn serve(config: &board::config::Config) -> (Process, String) {
+async fn serve(config: &board::config::RawConfig) -> (Process, String) {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_board"))
         .arg("serve")

@@ -24,13 +24,13 @@ fn outcome(answer: &Value) -> String {
 }
 
 configured_tests!(
-    posts_and_comments_share_a_per_user_limit => |c: &mut board::config::Config| {
+    posts_and_comments_share_a_per_user_limit => |c: &mut board::config::RawConfig| {
         c.creates_per_user = 4;
     },
-    unknown_logins_are_limited_like_existing_accounts => |c: &mut board::config::Config| {
+    unknown_logins_are_limited_like_existing_accounts => |c: &mut board::config::RawConfig| {
         c.login_failures_per_account = 3;
     },
-    refused_attempts_do_not_count => |c: &mut board::config::Config| {
+    refused_attempts_do_not_count => |c: &mut board::config::RawConfig| {
         c.login_failures_per_account = 3;
     },
 );

@@ -40,10 +40,10 @@ pub struct Limits {
 impl Limits {
     pub fn from_config(config: &crate::config::Config) -> Self {
         Self {
-            max_depth: config.max_depth,
-            max_complexity: config.max_complexity,
-            max_directives: config.max_directives,
-            introspection: config.introspection,
+            max_depth: config.graphql.max_depth,
+            max_complexity: config.graphql.max_complexity,
+            max_directives: config.graphql.max_directives,
+            introspection: config.graphql.introspection,
         }
     }
 }

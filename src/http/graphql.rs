@@ -170,7 +170,7 @@ pub async fn post_graphql(
         Ok(bytes) => bytes,
         Err(err) => return state.body_limits().refusal(&headers, &err),
     };
-    match posted_requests(&bytes, state.max_batch) {
+    match posted_requests(&bytes, state.http.max_batch) {
         Ok((requests, batch)) => run(&state, &headers, client_ip, requests, batch, false).await,
         Err(refusal) => refuse(
             StatusCode::BAD_REQUEST,
@@ -233,7 +233,7 @@ async fn run(
     };
     respond(
         state.pipeline.execute(operations).await,
-        state.round_trip_headers,
+        state.http.round_trip_headers,
         headers.get(IF_NONE_MATCH),
     )
 }

@@ -19,6 +19,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::adapters::sql::Db;
+use crate::config::HttpSettings;
 use crate::graphql::pipeline::Pipeline;
 use crate::graphql::{BoardSchema, Services};
 use crate::ports::{Cache, Events};
@@ -38,21 +39,8 @@ pub struct AppState {
     pub sockets: Arc<ws::Sockets>,
     /// The board's event feed (reported by `/readyz`).
     pub events: Arc<dyn Events>,
-    pub max_body_bytes: usize,
-    /// The whole request body must arrive within this.
-    pub body_read_timeout: std::time::Duration,
-    pub graphiql: bool,
-    pub round_trip_headers: bool,
-    /// A header set by a trusted reverse proxy naming the client (e.g. `x-forwarded-for`).
-    pub client_ip_header: Option<String>,
-    /// Serve `/metrics` on the main listener (off when it has a listener of its own).
-    pub metrics_on_main: bool,
-    /// Operations in one batched request.
-    pub max_batch: usize,
-    /// Origins allowed to call the API from a browser (CORS); empty: none.
-    pub cors_allowed_origins: Vec<String>,
-    /// Request headers such a browser may send.
-    pub cors_allowed_headers: Vec<String>,
+    /// The listener's settings the handlers read: body bound and timeout, batch size, GraphiQL, CORS, …
+    pub http: HttpSettings,
     /// What every GraphQL operation goes through, whatever its transport.
     pub pipeline: Arc<Pipeline>,
 }
@@ -61,8 +49,8 @@ impl AppState {
     /// The bounds of a POST body.
     fn body_limits(&self) -> body::BodyLimits {
         body::BodyLimits {
-            max_bytes: self.max_body_bytes,
-            read_timeout: self.body_read_timeout,
+            max_bytes: self.http.max_body_bytes,
+            read_timeout: self.http.body_read_timeout,
         }
     }
 }
@@ -104,16 +92,20 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/robots.txt", get(health::robots))
         .route("/posts/{id}/export.csv", get(export::export_post));
-    if state.metrics_on_main {
+    // `/metrics` is served here unless it has a listener of its own.
+    if state.http.metrics_bind.is_none() {
         router = router.route("/metrics", get(observe::metrics_text));
     }
-    if state.graphiql {
+    if state.http.graphiql {
         router = router
             .route("/", get(graphiql::page))
             .route("/graphiql", get(graphiql::page))
             .route("/graphiql/assets/{name}", get(graphiql::asset));
     }
-    let cors = cors_layer(&state.cors_allowed_origins, &state.cors_allowed_headers);
+    let cors = cors_layer(
+        &state.http.cors_allowed_origins,
+        &state.http.cors_allowed_headers,
+    );
     router
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
         .layer(axum::middleware::from_fn_with_state(

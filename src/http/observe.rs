@@ -51,7 +51,7 @@ pub async fn observe(State(state): State<Shared>, mut request: Request, next: Ne
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip().to_string());
     // Behind a proxy, its header names the client: the left-most address is the original one.
-    let forwarded = state.client_ip_header.as_deref().and_then(|header| {
+    let forwarded = state.http.client_ip_header.as_deref().and_then(|header| {
         request
             .headers()
             .get(header)

@@ -11,7 +11,7 @@ pub mod ws;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use board::config::{Config, Secret};
+use board::config::{RawConfig, Secret};
 use board::graphql::Services;
 use serde_json::{Value, json};
 use sqlx::Connection;
@@ -88,7 +88,7 @@ pub fn external_configured() -> bool {
 pub struct TestApp {
     pub backend: Backend,
     pub base: String,
-    pub config: Config,
+    pub config: RawConfig,
     pub services: Services,
     client: reqwest::Client,
     cleanup: Cleanup,
@@ -137,8 +137,8 @@ pub fn unique(prefix: &str) -> String {
 }
 
 /// A configuration for a test server on `backend`, with its own database; nothing is started yet.
-pub async fn test_config(backend: Backend) -> (Config, Cleanup) {
-    let mut config = Config {
+pub async fn test_config(backend: Backend) -> (RawConfig, Cleanup) {
+    let mut config = RawConfig {
         bind: "127.0.0.1:0".into(),
         bcrypt_cost: 4,
         round_trip_headers: true,
@@ -152,7 +152,7 @@ pub async fn test_config(backend: Backend) -> (Config, Cleanup) {
         // Concurrency scenarios open more connections from 127.0.0.1 than one client may
         // (tests/connections.rs sets it where it is the subject).
         max_connections_per_client: 1_024,
-        ..Config::default()
+        ..RawConfig::default()
     };
     let cleanup = match backend {
         Backend::Sqlite => {
@@ -190,7 +190,7 @@ impl TestApp {
         Self::spawn_with(backend, |_| {}).await
     }
 
-    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Self {
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut RawConfig)) -> Self {
         // Server logs (warnings and errors by default) go to the test's captured output.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(

@@ -23,7 +23,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::config::{Config, redact_url, sqlite_file};
+use crate::config::{DbSettings, sqlite_file};
 use crate::domain::{AppError, AppResult};
 
 pub use categories::SqlCategoryRepo;
@@ -83,20 +83,20 @@ const REPLICA_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 const MIGRATION_LOCK: &str = "board_migrations";
 
 impl Db {
-    /// Opens a pool for `config.database_url`; an SQLite file is created if missing.
-    pub async fn connect(config: &Config) -> Result<Self, sqlx::Error> {
-        Self::open(config, &config.database_url, false).await
+    /// Opens a pool for `settings.url`; an SQLite file is created if missing.
+    pub async fn connect(settings: &DbSettings) -> Result<Self, sqlx::Error> {
+        Self::open(settings, settings.url.expose(), false).await
     }
 
-    /// A pool for `config.database_read_url`, if one is configured. It connects lazily, so `board` starts
+    /// A pool for `settings.read_url`, if one is configured. It connects lazily, so `board` starts
     /// while the replica is down (its reads then fall back to the primary); no migrations run on it.
-    pub async fn connect_replica(config: &Config) -> Option<Result<Self, sqlx::Error>> {
-        let url = config.database_read_url.as_deref()?;
-        Some(Self::open(config, url, true).await)
+    pub async fn connect_replica(settings: &DbSettings) -> Option<Result<Self, sqlx::Error>> {
+        let url = settings.read_url.as_ref()?;
+        Some(Self::open(settings, url.expose(), true).await)
     }
 
-    async fn open(config: &Config, url: &str, lazy: bool) -> Result<Self, sqlx::Error> {
-        let mut acquire = Duration::from_millis(config.db_acquire_timeout_ms);
+    async fn open(settings: &DbSettings, url: &str, lazy: bool) -> Result<Self, sqlx::Error> {
+        let mut acquire = settings.acquire_timeout;
         if lazy {
             // The replica is optional: a read waits at most this long for it before the primary answers.
             acquire = acquire.min(REPLICA_ACQUIRE_TIMEOUT);
@@ -119,7 +119,7 @@ impl Db {
                     .acquire_timeout(acquire)
             } else {
                 SqlitePoolOptions::new()
-                    .max_connections(config.db_max_connections.max(1))
+                    .max_connections(settings.max_connections.max(1))
                     .acquire_timeout(acquire)
             };
             let pool = if lazy {
@@ -131,7 +131,7 @@ impl Db {
         } else {
             let options = mysql_options(url)?;
             let pool = MySqlPoolOptions::new()
-                .max_connections(config.db_max_connections.max(1))
+                .max_connections(settings.max_connections.max(1))
                 .acquire_timeout(acquire);
             let pool = if lazy {
                 pool.connect_lazy_with(options)
@@ -205,8 +205,8 @@ impl Db {
     }
 
     /// A description safe for logs (no password).
-    pub fn describe(config: &Config) -> String {
-        redact_url(&config.database_url)
+    pub fn describe(settings: &DbSettings) -> String {
+        settings.url.redacted()
     }
 }
 

@@ -48,18 +48,20 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_config(config: &crate::config::Config) -> Self {
+        let ws = &config.ws;
         Self {
-            subscriptions_per_connection: config.ws_subscriptions_per_connection,
-            connections_per_client: config.ws_connections_per_client,
-            max_message_bytes: config.ws_max_message_bytes,
-            send_buffer: config.ws_send_buffer,
-            send_buffer_bytes: config.ws_send_buffer_bytes,
-            init_timeout: Duration::from_millis(config.ws_init_timeout_ms),
+            subscriptions_per_connection: ws.subscriptions_per_connection,
+            connections_per_client: ws.connections_per_client,
+            max_message_bytes: ws.max_message_bytes,
+            send_buffer: ws.send_buffer,
+            send_buffer_bytes: ws.send_buffer_bytes,
+            init_timeout: ws.init_timeout,
             // A socket must hear from its client more often than the idle timeout; pongs to these pings do.
-            keepalive: Duration::from_secs(config.ws_keepalive_secs)
-                .min(Duration::from_millis(config.idle_timeout_ms / 2))
+            keepalive: ws
+                .keepalive
+                .min(config.http.idle_timeout / 2)
                 .max(Duration::from_millis(100)),
-            recheck: Duration::from_secs(config.ws_recheck_secs.max(1)),
+            recheck: ws.recheck.max(Duration::from_secs(1)),
         }
     }
 }
