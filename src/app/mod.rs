@@ -10,7 +10,7 @@ pub mod rate_limit;
 pub mod read_route;
 pub mod request_scope;
 
-pub use accounts::{AccountService, AuthSession};
+pub use accounts::{AccountPorts, AccountService, AuthSession};
 pub use board::{BoardService, ReadReplica};
 pub use cache_aside::CacheAside;
 pub use persisted::{PersistedQueries, TrustedDocuments};

@@ -37,7 +37,8 @@ pub struct AccountService {
     clock: Arc<dyn Clock>,
     cache: CacheAside,
     refresh_ttl: chrono::Duration,
-    limiter: Option<Arc<Limiter>>,
+    /// Counts password guesses per account and per client, sign-ups per client.
+    limiter: Arc<Limiter>,
     /// The bcrypt cost of the stored hashes last seen: an unknown login is verified against a dummy hash of
     /// this cost, so it takes what a known one takes even while stored hashes lag behind the configured cost.
     stored_cost: Arc<AtomicU32>,
@@ -46,16 +47,29 @@ pub struct AccountService {
 /// The longest login (name or email) looked up; anything longer is refused before a key is made from it.
 pub const LOGIN_MAX_BYTES: usize = validation::EMAIL_MAX_BYTES;
 
+/// The ports accounts are kept, checked and signed with.
+pub struct AccountPorts {
+    pub users: Arc<dyn UserRepo>,
+    pub sessions: Arc<dyn SessionRepo>,
+    pub hasher: Arc<dyn PasswordHasher>,
+    pub tokens: Arc<dyn TokenService>,
+    pub clock: Arc<dyn Clock>,
+}
+
 impl AccountService {
     pub fn new(
-        users: Arc<dyn UserRepo>,
-        sessions: Arc<dyn SessionRepo>,
-        hasher: Arc<dyn PasswordHasher>,
-        tokens: Arc<dyn TokenService>,
-        clock: Arc<dyn Clock>,
+        ports: AccountPorts,
         cache: CacheAside,
-        refresh_ttl_secs: u64,
+        limiter: Arc<Limiter>,
+        refresh_ttl: std::time::Duration,
     ) -> Self {
+        let AccountPorts {
+            users,
+            sessions,
+            hasher,
+            tokens,
+            clock,
+        } = ports;
         Self {
             users,
             sessions,
@@ -63,18 +77,11 @@ impl AccountService {
             tokens,
             clock,
             cache,
-            refresh_ttl: chrono::Duration::seconds(
-                i64::try_from(refresh_ttl_secs).unwrap_or(i64::MAX / 2_000),
-            ),
-            limiter: None,
+            refresh_ttl: chrono::Duration::from_std(refresh_ttl)
+                .unwrap_or(chrono::Duration::seconds(i64::MAX / 2_000)),
+            limiter,
             stored_cost: Arc::new(AtomicU32::new(0)),
         }
-    }
-
-    /// Limits password guesses per account and per client, sign-ups per client.
-    pub fn with_limiter(mut self, limiter: Arc<Limiter>) -> Self {
-        self.limiter = Some(limiter);
-        self
     }
 
     /// Starts the dummy hash at the cost of a stored hash (the newest user's), so unknown logins take as long
@@ -105,7 +112,7 @@ impl AccountService {
             clock: Arc::clone(&self.clock),
             cache,
             refresh_ttl: self.refresh_ttl,
-            limiter: self.limiter.clone(),
+            limiter: Arc::clone(&self.limiter),
             stored_cost: Arc::clone(&self.stored_cost),
         }
     }

@@ -28,9 +28,9 @@ impl AccountService {
         let email = validation::email("email", email)?;
         validation::new_password("password", password)?;
         let name_key = validation::name_key(&name);
-        if let Some(limiter) = &self.limiter {
-            limiter.reserve_sign_up(client, self.clock.now()).await?;
-        }
+        self.limiter
+            .reserve_sign_up(client, self.clock.now())
+            .await?;
         if self.users.id_by_name_key(&name_key).await?.is_some() {
             return Err(AppError::conflict("name", "this name is taken"));
         }
@@ -43,9 +43,7 @@ impl AccountService {
         let password_hash = match self.hasher.hash(HashPurpose::SignUp, password).await {
             Err(err @ AppError::RateLimited { .. }) => {
                 // Never ran: the client's sign-up budget is not spent by a full queue.
-                if let Some(limiter) = &self.limiter {
-                    limiter.release_sign_up(client, self.clock.now()).await;
-                }
+                self.limiter.release_sign_up(client, self.clock.now()).await;
                 return Err(err);
             }
             other => other?,
@@ -97,27 +95,21 @@ impl AccountService {
             Some(c) => Guessed::Account(c.user_id),
             None => Guessed::Unknown(&account),
         };
-        if let Some(limiter) = &self.limiter
-            && let Err(err) = limiter.reserve_guess(guessed, client, now).await
-        {
+        if let Err(err) = self.limiter.reserve_guess(guessed, client, now).await {
             metrics::login("rate_limited");
             return Err(err);
         }
         let user = match self.check_login(credentials, password).await {
             Err(err @ AppError::RateLimited { .. }) => {
                 // The guess was never checked (bcrypt's queue was full): it does not count.
-                if let Some(limiter) = &self.limiter {
-                    limiter.release_guess(guessed, client, now).await;
-                }
+                self.limiter.release_guess(guessed, client, now).await;
                 return Err(err);
             }
             other => other?,
         };
-        if let Some(limiter) = &self.limiter {
-            limiter
-                .release_guess(Guessed::Account(user.id), client, now)
-                .await;
-        }
+        self.limiter
+            .release_guess(Guessed::Account(user.id), client, now)
+            .await;
         self.users.record_login(user.id, self.clock.now()).await?;
         metrics::login("success");
         self.start_session(user, None).await
@@ -188,11 +180,9 @@ impl AccountService {
         client: &str,
     ) -> AppResult<()> {
         let now = self.clock.now();
-        if let Some(limiter) = &self.limiter {
-            limiter
-                .reserve_guess(Guessed::Account(actor), client, now)
-                .await?;
-        }
+        self.limiter
+            .reserve_guess(Guessed::Account(actor), client, now)
+            .await?;
         let hash = self.users.password_hash(actor).await?;
         let ok = match hash {
             Some(hash) => {
@@ -202,11 +192,9 @@ impl AccountService {
                 {
                     Err(err @ AppError::RateLimited { .. }) => {
                         // Never checked (bcrypt's queue was full): the guess does not count.
-                        if let Some(limiter) = &self.limiter {
-                            limiter
-                                .release_guess(Guessed::Account(actor), client, now)
-                                .await;
-                        }
+                        self.limiter
+                            .release_guess(Guessed::Account(actor), client, now)
+                            .await;
                         return Err(err);
                     }
                     other => other?,
@@ -215,11 +203,9 @@ impl AccountService {
             None => false,
         };
         if ok {
-            if let Some(limiter) = &self.limiter {
-                limiter
-                    .release_guess(Guessed::Account(actor), client, now)
-                    .await;
-            }
+            self.limiter
+                .release_guess(Guessed::Account(actor), client, now)
+                .await;
             Ok(())
         } else {
             Err(AppError::invalid(field, "the password is wrong"))
