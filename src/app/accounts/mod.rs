@@ -15,7 +15,7 @@ use super::cache_aside::CacheAside;
 use super::rate_limit::Limiter;
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::validation;
-use crate::domain::{AppError, AppResult, LoginEvent, User, UserId};
+use crate::domain::{AppError, AppResult, Email, LoginEvent, User, UserId, UserName};
 use crate::ports::{Clock, PasswordHasher, ProfileChange, SessionRepo, TokenService, UserRepo};
 
 const USER_KIND: &str = "user";
@@ -148,15 +148,15 @@ impl AccountService {
     pub async fn update_profile(
         &self,
         actor: UserId,
-        name: Option<&str>,
-        email: Option<&str>,
+        name: Option<UserName>,
+        email: Option<Email>,
     ) -> AppResult<User> {
         let change = ProfileChange {
-            name: name
-                .map(|n| validation::user_name("name", n).map(|n| (validation::name_key(&n), n)))
-                .transpose()?
-                .map(|(key, name)| (name, key)),
-            email: email.map(|e| validation::email("email", e)).transpose()?,
+            name: name.map(|name| {
+                let key = name.key();
+                (name.into_string(), key)
+            }),
+            email: email.map(Email::into_string),
         };
         if change.name.is_some() || change.email.is_some() {
             self.users.update_profile(actor, change).await?;

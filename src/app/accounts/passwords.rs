@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use super::{AccountService, AuthSession, LOGIN_MAX_BYTES};
 use crate::app::rate_limit::Guessed;
 use crate::domain::validation;
-use crate::domain::{AppError, AppResult, Role, User, UserId};
+use crate::domain::{AppError, AppResult, Email, NewPassword, Role, User, UserId, UserName};
 use crate::ports::{Credentials, HashPurpose, NewUser};
 use crate::telemetry::metrics;
 
@@ -19,28 +19,34 @@ impl AccountService {
     /// before any hashing.
     pub async fn sign_up(
         &self,
-        name: &str,
-        email: &str,
-        password: &str,
+        name: UserName,
+        email: Email,
+        password: &NewPassword,
         client: &str,
     ) -> AppResult<AuthSession> {
-        let name = validation::user_name("name", name)?;
-        let email = validation::email("email", email)?;
-        validation::new_password("password", password)?;
-        let name_key = validation::name_key(&name);
+        let name_key = name.key();
         self.limiter
             .reserve_sign_up(client, self.clock.now())
             .await?;
         if self.users.id_by_name_key(&name_key).await?.is_some() {
             return Err(AppError::conflict("name", "this name is taken"));
         }
-        if self.users.credentials(&name_key, &email).await?.is_some() {
+        if self
+            .users
+            .credentials(&name_key, email.as_str())
+            .await?
+            .is_some()
+        {
             return Err(AppError::conflict(
                 "email",
                 "this email is already registered",
             ));
         }
-        let password_hash = match self.hasher.hash(HashPurpose::SignUp, password).await {
+        let password_hash = match self
+            .hasher
+            .hash(HashPurpose::SignUp, password.expose())
+            .await
+        {
             Err(err @ AppError::RateLimited { .. }) => {
                 // Never ran: the client's sign-up budget is not spent by a full queue.
                 self.limiter.release_sign_up(client, self.clock.now()).await;
@@ -53,8 +59,8 @@ impl AccountService {
             .users
             .create(NewUser {
                 name_key,
-                name,
-                email,
+                name: name.into_string(),
+                email: email.into_string(),
                 password_hash,
                 role: Role::User,
                 created_at: now,
@@ -217,13 +223,12 @@ impl AccountService {
         &self,
         actor: UserId,
         current: &str,
-        new: &str,
+        new: &NewPassword,
         client: &str,
     ) -> AppResult<AuthSession> {
-        validation::new_password("newPassword", new)?;
         self.check_password(actor, "currentPassword", current, client)
             .await?;
-        let hash = self.hasher.hash(HashPurpose::Account, new).await?;
+        let hash = self.hasher.hash(HashPurpose::Account, new.expose()).await?;
         self.users.set_password(actor, &hash).await?;
         self.sessions.revoke_all(actor, self.clock.now()).await?;
         let user = self.user(actor).await?;
