@@ -13,7 +13,7 @@ use crate::adapters::sql::{
     SqlVoteRepo,
 };
 use crate::app::rate_limit::{Limiter, Limits as RateLimits};
-use crate::app::{AccountPorts, AccountService, BoardService, CacheAside, ReadReplica};
+use crate::app::{AccountPorts, AccountService, BoardRepos, BoardService, CacheAside, ReadReplica};
 use crate::config::Config;
 use crate::graphql::{BoardSchema, Limits, Services};
 use crate::ports::{Cache, Counters, Events, SystemClock};
@@ -210,16 +210,18 @@ impl App {
             tracing::warn!(error = %err, "could not read the cost of stored password hashes");
         }
         let board = BoardService::new(
-            Arc::new(SqlCategoryRepo::new(db.clone())),
-            Arc::new(SqlPostRepo::new(db.clone())),
-            Arc::new(search(db.clone(), &config)),
-            Arc::new(SqlCommentRepo::new(db.clone())),
-            Arc::new(SqlVoteRepo::new(db.clone())),
+            BoardRepos {
+                categories: Arc::new(SqlCategoryRepo::new(db.clone())),
+                posts: Arc::new(SqlPostRepo::new(db.clone())),
+                search: Arc::new(search(db.clone(), &config)),
+                comments: Arc::new(SqlCommentRepo::new(db.clone())),
+                votes: Arc::new(SqlVoteRepo::new(db.clone())),
+            },
             clock,
             cache_aside,
-        )
-        .with_limiter(limiter)
-        .with_events(Arc::clone(&events));
+            limiter,
+            Arc::clone(&events),
+        );
         let replica = match Db::connect_replica(&config.db).await {
             None => None,
             Some(Ok(replica)) => Some(replica),

@@ -11,7 +11,7 @@ pub mod read_route;
 pub mod request_scope;
 
 pub use accounts::{AccountPorts, AccountService, AuthSession};
-pub use board::{BoardService, ReadReplica};
+pub use board::{BoardRepos, BoardService, ReadReplica};
 pub use cache_aside::CacheAside;
 pub use persisted::{PersistedQueries, TrustedDocuments};
 pub use request_scope::RequestScope;
