@@ -1,0 +1,7 @@
+//! Accounts: sign-up, login, tokens and sessions, profiles, names, password hashes, admin actions.
+
+mod lifecycle;
+mod names;
+mod passwords;
+mod sessions;
+mod states;

@@ -1,0 +1,83 @@
+//! Whole answers of anonymous queries kept in the process: served only while nothing they were read from
+//! changed, never to a signed-in viewer, never across variables. Runs on SQLite and, with
+//! `--include-ignored` and TEST_* set, on MariaDB + Redis.
+
+use crate::helpers::TestApp;
+use serde_json::{Value, json};
+
+backend_tests!(kept_answers_follow_every_write_and_only_serve_anonymous_readers);
+
+const PAGE: &str = "query($c: ID) { posts(categoryId: $c, first: 5) { totalCount edges { node { title author { name } } } } }";
+
+/// Sends the page as `token` (or anonymously): (body, kept?).
+async fn page(app: &TestApp, category: &Value, token: Option<&str>) -> (Value, bool) {
+    let answer = app
+        .post(
+            &json!({ "query": PAGE, "variables": { "c": category } }),
+            token,
+        )
+        .await;
+    let kept = answer.headers().get("x-answer-kept").is_some();
+    (answer.json().await.unwrap(), kept)
+}
+
+fn first_title(body: &Value) -> String {
+    body["data"]["posts"]["edges"][0]["node"]["title"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn kept_answers_follow_every_write_and_only_serve_anonymous_readers(app: TestApp) {
+    let member = app
+        .sign_up("keeper", "keeper@example.com", "password-1")
+        .await;
+    let category = json!(app.first_category().await);
+    app.create_post(&member.access, category.as_str().unwrap(), "first", "body")
+        .await;
+
+    // Warm the cache, then the answer itself: by the third read it is served whole.
+    let mut kept = false;
+    let mut last = Value::Null;
+    for _ in 0..4 {
+        let (body, from_kept) = page(&app, &category, None).await;
+        assert!(body.get("errors").is_none(), "{body:#}");
+        if from_kept {
+            assert_eq!(body, last, "a kept answer is the answer it replaced");
+        }
+        kept |= from_kept;
+        last = body;
+    }
+    assert!(
+        kept,
+        "a warm anonymous page was never answered from the kept answers"
+    );
+    assert_eq!(first_title(&last), "first");
+
+    // A write retires it: the next anonymous read is resolved again and shows the new post.
+    app.create_post(&member.access, category.as_str().unwrap(), "second", "body")
+        .await;
+    let (body, from_kept) = page(&app, &category, None).await;
+    assert!(!from_kept, "an answer was served after a write");
+    assert_eq!(first_title(&body), "second");
+    assert_eq!(
+        body["data"]["posts"]["totalCount"],
+        last["data"]["posts"]["totalCount"].as_i64().unwrap() + 1
+    );
+
+    // A signed-in viewer is never served a kept answer.
+    for _ in 0..3 {
+        let (_, from_kept) = page(&app, &category, Some(&member.access)).await;
+        assert!(!from_kept, "a signed-in viewer got a kept answer");
+    }
+
+    // Other variables are another answer.
+    for _ in 0..3 {
+        page(&app, &category, None).await;
+    }
+    let (all, _) = page(&app, &Value::Null, None).await;
+    assert!(all.get("errors").is_none(), "{all:#}");
+    let (again, _) = page(&app, &category, None).await;
+    assert_eq!(first_title(&again), "second");
+    assert_ne!(all["data"]["posts"]["totalCount"], Value::Null);
+}

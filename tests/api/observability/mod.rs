@@ -1,0 +1,6 @@
+//! Observability: `/metrics`, operation-name labels, log shipping, and the files under `observability/`.
+
+mod config_files;
+mod logstash;
+mod metric_labels;
+mod metrics;
