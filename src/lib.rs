@@ -10,6 +10,7 @@ pub mod domain;
 pub mod graphql;
 pub mod http;
 pub mod ports;
+pub mod request;
 pub mod startup;
 pub mod telemetry;
 

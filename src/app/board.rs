@@ -10,7 +10,6 @@ mod newest;
 
 use super::cache_aside::CacheAside;
 use super::rate_limit::Limiter;
-use super::read_route;
 use crate::domain::board::{self as rules, PostFilter};
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::{
@@ -20,6 +19,7 @@ use crate::domain::{
 use crate::ports::{
     CategoryChange, CategoryRepo, Clock, CommentRepo, Events, PostRepo, PostSearch, VoteRepo,
 };
+use crate::request;
 use crate::telemetry::metrics;
 
 const CATEGORIES: &str = "categories";
@@ -98,14 +98,14 @@ impl ReadReplica {
 const WROTE: &str = "wrote";
 
 /// Runs `$call` with `$r` bound to the `$repo` repository of the replica when the request may read it
-/// ([`read_route`]), else of the primary. A replica that fails is answered by the primary, and then rests
+/// ([`request::replica_allowed`]), else of the primary. A replica that fails is answered by the primary, and then rests
 /// for [`REPLICA_REST`].
 macro_rules! routed {
     ($self:ident, $repo:ident, |$r:ident| $call:expr) => {{
         match $self
             .replica
             .as_ref()
-            .filter(|_| read_route::replica_allowed())
+            .filter(|_| request::replica_allowed())
         {
             Some(replica) if !replica.available() => {
                 metrics::routed_read("fallback");

@@ -7,11 +7,8 @@ pub mod cache_aside;
 pub mod near_cache;
 pub mod persisted;
 pub mod rate_limit;
-pub mod read_route;
-pub mod request_scope;
 
 pub use accounts::{AccountService, AuthSession};
 pub use board::{BoardService, ReadReplica};
 pub use cache_aside::CacheAside;
 pub use persisted::{PersistedQueries, TrustedDocuments};
-pub use request_scope::RequestScope;

@@ -21,7 +21,6 @@
 //! near cache off there.
 
 use std::any::Any;
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -30,27 +29,13 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::ports::{Cache, Invalidation};
+use crate::request::count_cache;
 use crate::telemetry::metrics;
-use crate::telemetry::roundtrips::count_cache;
 
 type Entry = Arc<dyn Any + Send + Sync>;
 
 /// How long a sync round waits for its marker to come back before the waiting requests skip the near cache.
 const MARK_WAIT: Duration = Duration::from_millis(500);
-
-tokio::task_local! {
-    static REQUEST_STARTED: Instant;
-}
-
-/// When the request running this task began (`None` outside a request).
-pub fn request_started() -> Option<Instant> {
-    REQUEST_STARTED.try_with(|started| *started).ok()
-}
-
-/// Runs a request that began at `started`: its near reads see every write acknowledged before then.
-pub async fn scope<F: Future>(started: Instant, future: F) -> F::Output {
-    REQUEST_STARTED.scope(started, future).await
-}
 
 pub struct NearCache {
     entries: moka::sync::Cache<String, Entry>,
@@ -126,9 +111,8 @@ impl NearCache {
             // Not following the announcements: nothing near can be trusted, so no round is worth waiting for.
             return false;
         }
-        let since = REQUEST_STARTED
-            .try_with(|started| *started)
-            .unwrap_or_else(|_| Instant::now());
+        // A request's near reads see every write acknowledged before it began.
+        let since = crate::request::started().unwrap_or_else(Instant::now);
         let mut rounds = sync.rounds.clone();
         let mut waited = false;
         loop {

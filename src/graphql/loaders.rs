@@ -17,20 +17,20 @@ use crate::domain::page::{Page, PageRequest};
 use crate::domain::{
     AppError, Category, CategoryId, Comment, CommentId, Post, PostId, Revision, User, UserId,
 };
-use crate::telemetry::roundtrips::{self, RoundTrips};
+use crate::request::{self, RequestState};
 
-/// Runs a batch inside the request's round-trip scope.
-async fn counted<F: Future>(trips: &Option<Arc<RoundTrips>>, work: F) -> F::Output {
+/// Runs a batch as part of the request that asked for it.
+async fn counted<F: Future>(trips: &Option<Arc<RequestState>>, work: F) -> F::Output {
     let work = work.instrument(tracing::debug_span!("batch"));
     match trips {
-        Some(trips) => roundtrips::scope(Arc::clone(trips), work).await,
+        Some(state) => state.run(work).await,
         None => work.await,
     }
 }
 
 pub struct UserLoader {
     accounts: Arc<AccountService>,
-    trips: Option<Arc<RoundTrips>>,
+    trips: Option<Arc<RequestState>>,
 }
 
 impl Loader<UserId> for UserLoader {
@@ -46,7 +46,7 @@ impl Loader<UserId> for UserLoader {
 pub struct BoardLoader {
     board: Arc<BoardService>,
     viewer: Option<UserId>,
-    trips: Option<Arc<RoundTrips>>,
+    trips: Option<Arc<RequestState>>,
 }
 
 /// All versions of a post or comment.
@@ -204,7 +204,7 @@ impl Loaders {
         accounts: Arc<AccountService>,
         batches: &Arc<RequestBatches>,
     ) -> DataLoader<UserLoader, HashMapCache> {
-        let trips = roundtrips::current();
+        let trips = request::current();
         DataLoader::with_cache(
             UserLoader { accounts, trips },
             batches.spawner(),
@@ -233,7 +233,7 @@ impl Loaders {
         viewer: Option<UserId>,
         batches: &Arc<RequestBatches>,
     ) -> Self {
-        let trips = roundtrips::current();
+        let trips = request::current();
         Self {
             users,
             board: DataLoader::with_cache(

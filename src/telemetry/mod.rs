@@ -3,7 +3,6 @@
 pub mod logstash;
 pub mod metrics;
 pub mod operation_names;
-pub mod roundtrips;
 
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;

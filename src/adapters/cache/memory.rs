@@ -7,7 +7,7 @@ use moka::Expiry;
 use moka::future::Cache as Moka;
 
 use crate::ports::{Cache, CacheError, Counters};
-use crate::telemetry::roundtrips::count_cache;
+use crate::request::count_cache;
 
 #[derive(Clone)]
 struct Entry {

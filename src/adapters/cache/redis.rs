@@ -16,7 +16,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::config::redact_url;
 use crate::ports::{Cache, CacheError, Counters, Invalidation};
-use crate::telemetry::roundtrips::count_cache;
+use crate::request::count_cache;
 
 pub struct RedisCache {
     pool: Pool,

@@ -19,7 +19,7 @@ use super::EVENT_BACKLOG;
 use crate::config::redact_url;
 use crate::domain::BoardEvent;
 use crate::ports::{Events, EventsError, Notice};
-use crate::telemetry::roundtrips::count_cache;
+use crate::request::count_cache;
 
 pub struct RedisEvents {
     publisher: Pool,

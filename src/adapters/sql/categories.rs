@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use super::{Db, Text, db_error, on_db};
 use crate::domain::{AppError, AppResult, Category, CategoryId, CategoryTree};
 use crate::ports::{CategoryChange, CategoryRepo};
-use crate::telemetry::roundtrips::count_db;
+use crate::request::count_db;
 
 pub struct SqlCategoryRepo {
     db: Db,

@@ -10,7 +10,7 @@ use super::{Db, Text, db_error, on_db, push_ids, with_retries};
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::{AppError, AppResult, Comment, CommentId, PostId, Revision, UserId};
 use crate::ports::CommentRepo;
-use crate::telemetry::roundtrips::count_db;
+use crate::request::count_db;
 
 pub struct SqlCommentRepo {
     db: Db,

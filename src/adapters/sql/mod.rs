@@ -235,7 +235,7 @@ where
     Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
 {
     for n in 1..=WRITE_ATTEMPTS {
-        let _trip = crate::telemetry::roundtrips::count_db();
+        let _trip = crate::request::count_db();
         match attempt().await {
             Ok(value) => return Ok(value),
             Err(err) if n < WRITE_ATTEMPTS && is_retryable(&err) => continue,

@@ -12,7 +12,7 @@ use crate::domain::{
     AppError, AppResult, CategoryId, Post, PostFilter, PostId, PostKey, PostOrder, Revision, UserId,
 };
 use crate::ports::PostRepo;
-use crate::telemetry::roundtrips::count_db;
+use crate::request::count_db;
 
 pub struct SqlPostRepo {
     db: Db,

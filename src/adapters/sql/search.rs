@@ -37,8 +37,8 @@ use crate::domain::page::{Page, PageRequest};
 use crate::domain::search::{self, GramFrequencies, SearchText};
 use crate::domain::{AppResult, PostFilter, PostId, PostKey, PostOrder};
 use crate::ports::PostSearch;
+use crate::request::count_db;
 use crate::telemetry::metrics;
-use crate::telemetry::roundtrips::count_db;
 
 /// Posts a page walks before it asks the index.
 pub const WALK_WINDOW: i64 = 1000;

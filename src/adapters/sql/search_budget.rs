@@ -27,7 +27,7 @@ impl SearchBudget {
 
     /// What is left of the running request's budget (all of it outside a request).
     fn left(&self) -> Duration {
-        crate::app::near_cache::request_started().map_or(self.per_request, |started| {
+        crate::request::started().map_or(self.per_request, |started| {
             self.per_request.saturating_sub(started.elapsed())
         })
     }
@@ -65,7 +65,7 @@ pub(super) fn stopped(budget_ms: u64) -> AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Instant;
+    use crate::request::RequestState;
 
     #[tokio::test]
     async fn statements_wait_for_a_turn_within_the_request_budget() {
@@ -89,11 +89,12 @@ mod tests {
     async fn a_request_spends_one_budget_over_all_its_statements() {
         let budget = SearchBudget::new(Duration::from_millis(200), 4);
         // A request that began long enough ago has nothing left, whatever the permits.
-        let started = Instant::now() - Duration::from_millis(250);
-        let late = crate::app::near_cache::scope(started, budget.admit()).await;
+        let late = RequestState::begin();
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let late = late.run(budget.admit()).await;
         assert!(matches!(late, Err(AppError::Unavailable(_))));
         // One that began just now gets the rest of its budget for its statement.
-        let fresh = crate::app::near_cache::scope(Instant::now(), budget.admit()).await;
+        let fresh = RequestState::begin().run(budget.admit()).await;
         let (left, _permit) = fresh.unwrap();
         assert!(left > Duration::from_millis(100) && left <= Duration::from_millis(200));
     }

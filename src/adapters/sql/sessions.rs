@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::{Db, Text, db_error, on_db};
 use crate::domain::{AppResult, UserId};
 use crate::ports::{NewRefreshSession, RefreshSession, SessionRepo};
-use crate::telemetry::roundtrips::count_db;
+use crate::request::count_db;
 
 pub struct SqlSessionRepo {
     db: Db,

@@ -12,7 +12,7 @@ use crate::domain::{
     AppError, AppResult, LoginEvent, Role, User, UserId, UserState, UserStateKind,
 };
 use crate::ports::{Credentials, NewUser, ProfileChange, UserRepo};
-use crate::telemetry::roundtrips::count_db;
+use crate::request::count_db;
 
 pub struct SqlUserRepo {
     db: Db,

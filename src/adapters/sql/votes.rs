@@ -8,7 +8,7 @@ use super::{Db, db_error, on_db, push_ids, with_retries};
 
 use crate::domain::{AppError, AppResult, CommentId, PostId, UserId};
 use crate::ports::VoteRepo;
-use crate::telemetry::roundtrips::count_db;
+use crate::request::count_db;
 
 pub struct SqlVoteRepo {
     db: Db,

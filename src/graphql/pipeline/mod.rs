@@ -6,7 +6,7 @@
 //!    then prepares each operation ([`prepare`]): limits checked before parsing and after, the parse cache;
 //!    a new persisted text is registered once it passed them;
 //! 2. runs the operations that passed ([`run`]): authentication, loaders, one engine batch inside the
-//!    request's [`RequestScope`], bounded by the request timeout;
+//!    request's [`RequestState`], bounded by the request timeout;
 //! 3. completes each response (codes, masked internal errors, spec partial results);
 //! 4. encodes the answer under the response cap ([`encode`]);
 //! 5. records metrics and the log line ([`observe`]).
@@ -36,11 +36,11 @@ pub use encode::{GRAPHQL_RESPONSE_JSON, Media};
 pub use persisted::{NOT_ALLOWED, NOT_FOUND, Persisted};
 pub use prepare::TextLimits;
 
-use crate::app::RequestScope;
 use crate::domain::{AppError, User};
 use crate::graphql::errors::{coded_response, error_response, finish_response};
 use crate::graphql::partial::Shapes;
 use crate::graphql::{BoardSchema, Services};
+use crate::request::RequestState;
 
 /// Why an operation is refused before it runs: an `extensions.code` and a message for the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,11 +157,11 @@ fn answered_from_kept(
     kept: &answers::Kept,
     requester: &observe::Requester<'_>,
     prepared: &[prepare::Prepared],
-    scope: &RequestScope,
+    scope: &Arc<RequestState>,
     media: Media,
     max_age: Option<Duration>,
 ) -> Answer {
-    let trips = scope.round_trips();
+    let trips = scope;
     observe::record(
         requester,
         prepared,
@@ -257,7 +257,7 @@ impl Pipeline {
             client_ip,
             media,
         } = operations;
-        let scope = RequestScope::begin();
+        let scope = RequestState::begin_within(self.request_timeout);
         // One anonymous request may be answered from the kept answers (if it turns out to be a query).
         let answer_key = match (&self.answers, requests.as_slice()) {
             (Some(_), [only])
@@ -368,7 +368,7 @@ impl Pipeline {
         };
         let clean = responses.iter().all(|r| r.errors.is_empty());
         let cacheable = persisted_get(status) && clean;
-        let trips = scope.round_trips();
+        let trips = &scope;
         if let (Some(answers), Some(miss)) = (&self.answers, miss)
             && clean
             && status == StatusCode::OK

@@ -9,8 +9,8 @@ use opentelemetry::KeyValue;
 use super::encode::error_codes;
 use super::prepare::Prepared;
 use crate::domain::UserId;
+use crate::request::RequestState;
 use crate::telemetry::metrics;
-use crate::telemetry::roundtrips::RoundTrips;
 
 /// Who asked, from where, under which id.
 pub(super) struct Requester<'a> {
@@ -25,7 +25,7 @@ pub(super) fn record(
     prepared: &[Prepared],
     responses: &[Response],
     elapsed: Duration,
-    trips: &RoundTrips,
+    trips: &RequestState,
 ) {
     let user = requester
         .viewer

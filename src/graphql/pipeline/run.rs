@@ -8,18 +8,18 @@ use tracing::Instrument;
 
 use super::Pipeline;
 use super::auth::{Authorization, authenticate};
-use crate::app::{RequestScope, read_route};
 use crate::domain::{AppError, UserId};
 use crate::graphql::RequestContext;
 use crate::graphql::batches::{RequestBatches, drive};
 use crate::graphql::budget::{TextBudget, too_large_message};
 use crate::graphql::errors::error_response;
 use crate::graphql::loaders::Loaders;
+use crate::request::{self, RequestState};
 
 /// One request's execution.
 pub(super) struct Run<'a> {
     pub pipeline: &'a Pipeline,
-    pub scope: &'a RequestScope,
+    pub scope: &'a Arc<RequestState>,
     pub credentials: &'a Authorization,
     pub request_id: &'a str,
     pub client_ip: &'a str,
@@ -63,7 +63,7 @@ pub(super) async fn execute(
         };
         viewer = actor.as_ref().map(|a| a.id);
         if board.has_replica() && !writes {
-            read_route::allow_replica(board.replica_allowed_for(viewer).await);
+            request::allow_replica(board.replica_allowed_for(viewer).await);
         }
         let loaders = Loaders::new(
             users,

@@ -4,16 +4,15 @@
 //! per event, not N reads.
 
 use std::sync::{Arc, Weak};
-use std::time::Instant;
 
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::app::{BoardService, near_cache};
+use crate::app::BoardService;
 use crate::domain::{AppResult, BoardEvent, CategoryId, Comment, EventKind, Post};
 use crate::ports::{Events, Notice};
+use crate::request::RequestState;
 use crate::telemetry::metrics;
-use crate::telemetry::roundtrips::{self, RoundTrips};
 
 /// An event with what subscribers need to know about it.
 #[derive(Debug)]
@@ -98,7 +97,7 @@ async fn follow(
 /// Reads what `event` is about, counting the round trips. Near reads wait for a sync round that began
 /// after the event arrived, so a write made on another process is seen.
 async fn resolve(board: &BoardService, event: BoardEvent) -> AppResult<Resolved> {
-    let trips = Arc::new(RoundTrips::default());
+    let state = RequestState::begin();
     let work = async {
         let post = board
             .posts_by_ids(&[event.ids.post])
@@ -124,8 +123,7 @@ async fn resolve(board: &BoardService, event: BoardEvent) -> AppResult<Resolved>
             categories,
         })
     };
-    let resolved =
-        roundtrips::scope(Arc::clone(&trips), near_cache::scope(Instant::now(), work)).await;
-    metrics::event_resolved(trips.db(), trips.cache());
+    let resolved = state.run(work).await;
+    metrics::event_resolved(state.db(), state.cache());
     resolved
 }

@@ -1,0 +1,218 @@
+//! One request's state (start, deadline, round trips, read route), entered once by its transport and read
+//! by the layers below through the free functions here. The picture and one request followed hop by hop:
+//! docs/request-context.md.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::telemetry::metrics;
+
+/// What the layers of one request share: when it began and must end, the round trips it made, and
+/// where its reads may go.
+#[derive(Debug)]
+pub struct RequestState {
+    started: Instant,
+    deadline: Option<Instant>,
+    db: AtomicU64,
+    cache: AtomicU64,
+    /// Reads may go to the replica (primary until the transport decides otherwise).
+    replica: AtomicBool,
+}
+
+tokio::task_local! {
+    static CURRENT: Arc<RequestState>;
+}
+
+impl RequestState {
+    /// A request beginning now, answered whenever it finishes (graphql-ws, the event hub).
+    pub fn begin() -> Arc<Self> {
+        Self::starting(Instant::now(), None)
+    }
+
+    /// A request beginning now whose transport stops waiting for it after `timeout` (HTTP).
+    pub fn begin_within(timeout: Duration) -> Arc<Self> {
+        let started = Instant::now();
+        Self::starting(started, started.checked_add(timeout))
+    }
+
+    fn starting(started: Instant, deadline: Option<Instant>) -> Arc<Self> {
+        Arc::new(Self {
+            started,
+            deadline,
+            db: AtomicU64::new(0),
+            cache: AtomicU64::new(0),
+            replica: AtomicBool::new(false),
+        })
+    }
+
+    /// Runs `future` (part of this request, with its DataLoader batches) as this request. It may be entered
+    /// more than once (a batch polled by another task re-enters it); every entry shares the same state.
+    pub async fn run<F: Future>(self: &Arc<Self>, future: F) -> F::Output {
+        CURRENT.scope(Arc::clone(self), future).await
+    }
+
+    /// When the request began.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// When its transport stops waiting for the answer (`None`: it waits as long as the request runs).
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// The database round trips counted so far.
+    pub fn db(&self) -> u64 {
+        self.db.load(Ordering::Relaxed)
+    }
+
+    /// The cache round trips counted so far.
+    pub fn cache(&self) -> u64 {
+        self.cache.load(Ordering::Relaxed)
+    }
+
+    /// Whether this request's reads may go to the replica.
+    pub fn replica_allowed(&self) -> bool {
+        self.replica.load(Ordering::Relaxed)
+    }
+}
+
+/// The request this task serves, if any.
+pub fn current() -> Option<Arc<RequestState>> {
+    CURRENT.try_with(Arc::clone).ok()
+}
+
+/// When the request this task serves began (`None` outside a request).
+pub fn started() -> Option<Instant> {
+    CURRENT.try_with(|state| state.started).ok()
+}
+
+/// When the transport of the request this task serves stops waiting (`None` outside a request or
+/// without a deadline).
+pub fn deadline() -> Option<Instant> {
+    CURRENT.try_with(|state| state.deadline).ok().flatten()
+}
+
+/// Counts one database round trip for the current request (a no-op outside one); the returned guard
+/// records the round trip's duration when dropped.
+#[must_use = "bind the guard (`let _trip = count_db();`) so that it measures the round trip"]
+pub fn count_db() -> DbTrip {
+    let _ = CURRENT.try_with(|state| state.db.fetch_add(1, Ordering::Relaxed));
+    DbTrip(Instant::now())
+}
+
+/// Counts one cache round trip for the current request (a no-op outside one).
+pub fn count_cache() {
+    let _ = CURRENT.try_with(|state| state.cache.fetch_add(1, Ordering::Relaxed));
+}
+
+/// Lets the reads of the current request go to the replica, or not (a no-op outside a request). Outside
+/// a request (CSV export, the CLI) reads use the primary.
+pub fn allow_replica(allowed: bool) {
+    let _ = CURRENT.try_with(|state| state.replica.store(allowed, Ordering::Relaxed));
+}
+
+/// May the current read go to the replica?
+pub fn replica_allowed() -> bool {
+    CURRENT
+        .try_with(|state| state.replica_allowed())
+        .unwrap_or(false)
+}
+
+/// Measures one database round trip.
+pub struct DbTrip(Instant);
+
+/// A round trip slower than this is logged (with the request's id, from its span).
+const SLOW_ROUND_TRIP: Duration = Duration::from_millis(200);
+
+impl Drop for DbTrip {
+    fn drop(&mut self) {
+        let elapsed = self.0.elapsed();
+        metrics::db_query(elapsed);
+        if elapsed >= SLOW_ROUND_TRIP {
+            tracing::warn!(
+                elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+                "slow database round trip"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_state_carries_counters_and_route_into_the_future() {
+        let state = RequestState::begin();
+        let inside = state
+            .run(async {
+                count_cache();
+                let _trip = count_db();
+                let _second = count_db();
+                allow_replica(true);
+                (replica_allowed(), started())
+            })
+            .await;
+        assert_eq!(inside, (true, Some(state.started())));
+        assert_eq!((state.db(), state.cache()), (2, 1));
+        assert!(state.replica_allowed());
+    }
+
+    #[tokio::test]
+    async fn nothing_leaks_outside_the_state() {
+        let state = RequestState::begin_within(Duration::from_secs(5));
+        state.run(async { allow_replica(true) }).await;
+        // Outside: no request, so nothing is counted, reads go to the primary, and there is no clock.
+        count_cache();
+        let _trip = count_db();
+        allow_replica(false);
+        assert!(!replica_allowed());
+        assert!(current().is_none());
+        assert_eq!((started(), deadline()), (None, None));
+        assert_eq!((state.db(), state.cache()), (0, 0));
+        assert!(state.replica_allowed(), "a write outside did not reach it");
+        // Two requests side by side count apart.
+        let other = RequestState::begin();
+        other.run(async { count_cache() }).await;
+        assert_eq!((state.cache(), other.cache()), (0, 1));
+    }
+
+    #[tokio::test]
+    async fn a_second_or_nested_entry_shares_the_state() {
+        let state = RequestState::begin();
+        state.run(async { allow_replica(true) }).await;
+        let again = state
+            .run(async {
+                count_cache();
+                // A batch re-entering the request it belongs to, from inside it or from another task.
+                let inner = current().map(|s| Arc::ptr_eq(&s, &state));
+                state.run(async { count_cache() }).await;
+                let spawned = {
+                    let state = Arc::clone(&state);
+                    tokio::spawn(async move { state.run(async { count_cache() }).await })
+                };
+                let _ = spawned.await;
+                (inner, replica_allowed())
+            })
+            .await;
+        assert_eq!(again, (Some(true), true));
+        assert_eq!(state.cache(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_transport_with_a_timeout_sets_the_deadline() {
+        let bounded = RequestState::begin_within(Duration::from_millis(250));
+        assert_eq!(
+            bounded.deadline(),
+            Some(bounded.started() + Duration::from_millis(250))
+        );
+        let seen = bounded.run(async { deadline() }).await;
+        assert_eq!(seen, bounded.deadline());
+        let open = RequestState::begin();
+        assert_eq!(open.run(async { deadline() }).await, None);
+        assert!(open.started() >= bounded.started());
+    }
+}
