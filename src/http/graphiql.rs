@@ -8,8 +8,9 @@ use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-/// Where the page finds its assets.
-pub const ASSET_PATH: &str = "/graphiql/assets/";
+/// Where the page finds its assets (the route `/graphiql/assets/{name}`).
+#[cfg(test)]
+const ASSET_PATH: &str = "/graphiql/assets/";
 
 /// A file the page loads.
 pub struct Asset {

@@ -1,25 +1,21 @@
-//! GraphQL over HTTP: `POST /graphql` (JSON only, so a browser's simple cross-site request is refused),
-//! `GET /graphql` (queries only). This module adapts the transport only: it reads and bounds the body,
-//! turns JSON or the query string into requests, picks the media type, and hands them to the request
-//! pipeline ([`crate::graphql::pipeline`]), whose answer it sends.
+//! GraphQL over HTTP: `POST /graphql` (its body bounded by [`super::body`]) and `GET /graphql` (queries
+//! only). Transport adaptation only: JSON or the query string into requests for the pipeline
+//! ([`crate::graphql::pipeline`]), its answer into a response.
 
 use async_graphql::Request;
 use axum::Extension;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::{
-    ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, ETAG,
-    IF_NONE_MATCH, VARY,
+    ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::IntoResponse;
 use sha2::{Digest, Sha256};
 
 use super::observe::ClientIp;
-use super::{AppState, REQUEST_ID, Shared};
-use crate::graphql::pipeline::{
-    Answer, Authorization, GRAPHQL_RESPONSE_JSON, Incoming, Media, Operations, Refusal,
-};
+use super::{AppState, REQUEST_ID, Shared, body};
+use crate::graphql::pipeline::{Answer, Authorization, Incoming, Media, Operations, Refusal};
 
 /// One request object of a POST body: a GraphQL request, or a persisted document's id in its place.
 #[derive(serde::Deserialize)]
@@ -76,7 +72,7 @@ fn request_id(headers: &HeaderMap) -> String {
         .to_owned()
 }
 
-fn media_of(headers: &HeaderMap) -> Media {
+pub(super) fn media_of(headers: &HeaderMap) -> Media {
     Media::from_accept(
         headers
             .get(ACCEPT)
@@ -154,106 +150,66 @@ fn etag_matches(if_none_match: &str, etag: &str) -> bool {
         .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
 }
 
-fn refuse(status: StatusCode, code: &str, message: &str, media: Media) -> axum::response::Response {
+pub(super) fn refuse(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    media: Media,
+) -> axum::response::Response {
     respond(Answer::refused(status, code, message, media), false, None)
 }
 
+/// `POST /graphql`, behind the body's layers ([`super::body`]): one request object or a batch of them.
 pub async fn post_graphql(
     State(state): State<Shared>,
     Extension(ClientIp(client_ip)): Extension<ClientIp>,
     headers: HeaderMap,
     body: Body,
 ) -> axum::response::Response {
-    let media = media_of(&headers);
-    let content_type = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    if !(content_type.starts_with("application/json")
-        || content_type.starts_with(GRAPHQL_RESPONSE_JSON))
-    {
-        return refuse(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "BAD_USER_INPUT",
-            "POST /graphql needs Content-Type: application/json",
-            media,
-        );
-    }
-    let too_large = || {
-        refuse(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "PAYLOAD_TOO_LARGE",
-            &format!(
-                "the request body is larger than {} bytes",
-                state.http.max_body_bytes
-            ),
-            media,
-        )
+    let bytes = match body::read(body).await {
+        Ok(bytes) => bytes,
+        Err(err) => return state.body_limits().refusal(&headers, &err),
     };
-    let declared = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > state.http.max_body_bytes) {
-        return too_large();
+    match posted_requests(&bytes, state.http.max_batch) {
+        Ok((requests, batch)) => run(&state, &headers, client_ip, requests, batch, false).await,
+        Err(refusal) => refuse(
+            StatusCode::BAD_REQUEST,
+            refusal.code,
+            &refusal.message,
+            media_of(&headers),
+        ),
     }
-    let read = axum::body::to_bytes(body, state.http.max_body_bytes);
-    let bytes: Bytes = match tokio::time::timeout(state.http.body_read_timeout, read).await {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(err)) if is_length_limit(&err) => return too_large(),
-        // The connection failed or went idle mid-body: the same answer as a body that is too slow.
-        Ok(Err(_)) | Err(_) => {
-            let mut slow = refuse(
-                StatusCode::REQUEST_TIMEOUT,
-                "BAD_USER_INPUT",
-                &format!(
-                    "the request body did not arrive within {} ms",
-                    state.http.body_read_timeout.as_millis()
-                ),
-                media,
-            );
-            slow.headers_mut()
-                .insert(CONNECTION, HeaderValue::from_static("close"));
-            return slow;
-        }
-    };
+}
+
+/// The requests of a POST body and whether it was a batch (a JSON array).
+fn posted_requests(bytes: &[u8], max_batch: usize) -> Result<(Vec<Incoming>, bool), Refusal> {
     let parsed = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
         // A batch: each element is read on its own, so one that is not a request answers in its place.
-        Some(b'[') => serde_json::from_slice::<Vec<serde_json::Value>>(&bytes)
-            .map(|list| (batch_elements(list, state.http.max_batch), true)),
-        _ => serde_json::from_slice::<PostedRequest>(&bytes).map(|one| (vec![one.into()], false)),
+        Some(b'[') => serde_json::from_slice::<Vec<serde_json::Value>>(bytes)
+            .map(|list| (batch_elements(list, max_batch), true)),
+        _ => serde_json::from_slice::<PostedRequest>(bytes).map(|one| (vec![one.into()], false)),
     };
-    let (requests, batch) = match parsed {
-        Ok(parsed) => parsed,
-        Err(err) => {
-            // Not JSON, or JSON that is not a GraphQL request (`query` not a string, `variables` not an
-            // object, …): a bad HTTP request under either media type.
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                "BAD_USER_INPUT",
-                &format!("the body is not a GraphQL request: {err}"),
-                media,
-            );
-        }
-    };
+    // Not JSON, or JSON that is not a GraphQL request (`query` not a string, `variables` not an object,
+    // …): a bad HTTP request under either media type.
+    let (requests, batch) = parsed.map_err(|err| {
+        Refusal::new(
+            "BAD_USER_INPUT",
+            format!("the body is not a GraphQL request: {err}"),
+        )
+    })?;
     if batch && requests.is_empty() {
-        return refuse(
-            StatusCode::BAD_REQUEST,
+        return Err(Refusal::new(
             "BAD_USER_INPUT",
             "the batch is empty: send one request object, or an array of 1–10 of them",
-            media,
-        );
+        ));
     }
     if requests.len() > BATCH_ANSWERED_MAX {
-        return refuse(
-            StatusCode::BAD_REQUEST,
+        return Err(Refusal::new(
             "QUERY_TOO_COMPLEX",
-            &format!("a batch carries 1–{} operations", state.http.max_batch),
-            media,
-        );
+            format!("a batch carries 1–{max_batch} operations"),
+        ));
     }
-    run(&state, &headers, client_ip, requests, batch, false, media).await
+    Ok((requests, batch))
 }
 
 /// Hands the requests to the pipeline and its outcome back to HTTP.
@@ -264,8 +220,8 @@ async fn run(
     requests: Vec<Incoming>,
     batch: bool,
     queries_only: bool,
-    media: Media,
 ) -> axum::response::Response {
+    let media = media_of(headers);
     let operations = Operations {
         requests,
         batch,
@@ -320,19 +276,7 @@ pub async fn get_graphql(
         document_id,
         refused: None,
     }];
-    run(&state, &headers, client_ip, requests, false, true, media).await
-}
-
-/// Whether reading a body failed on `max_body_bytes` (rather than on the connection).
-fn is_length_limit(err: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = source {
-        if e.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        source = e.source();
-    }
-    false
+    run(&state, &headers, client_ip, requests, false, true).await
 }
 
 #[cfg(test)]

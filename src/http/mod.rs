@@ -1,5 +1,6 @@
 //! The HTTP edge: the axum router, request ids, GraphQL over HTTP, health and readiness.
 
+mod body;
 mod export;
 mod graphiql;
 mod graphql;
@@ -44,6 +45,16 @@ pub struct AppState {
     pub pipeline: Arc<Pipeline>,
 }
 
+impl AppState {
+    /// The bounds of a POST body.
+    fn body_limits(&self) -> body::BodyLimits {
+        body::BodyLimits {
+            max_bytes: self.http.max_body_bytes,
+            read_timeout: self.http.body_read_timeout,
+        }
+    }
+}
+
 /// CORS for the configured origins only. Tokens travel in the `Authorization` header, never in cookies,
 /// so credentials are never allowed (which also makes `*` safe to configure).
 fn cors_layer(origins: &[String], headers: &[String]) -> CorsLayer {
@@ -73,7 +84,10 @@ pub type Shared = Arc<AppState>;
 pub fn router(state: AppState) -> Router {
     let state: Shared = Arc::new(state);
     let mut router = Router::new()
-        .route("/graphql", get(ws::get_graphql).post(graphql::post_graphql))
+        .route(
+            "/graphql",
+            get(ws::get_graphql).merge(state.body_limits().post(graphql::post_graphql)),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/robots.txt", get(health::robots))

@@ -4,10 +4,11 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
-use opentelemetry::KeyValue;
+use opentelemetry::{KeyValue, StringValue};
 
 use super::Shared;
 use crate::telemetry::metrics;
@@ -16,19 +17,30 @@ use crate::telemetry::metrics;
 #[derive(Debug, Clone)]
 pub struct ClientIp(pub String);
 
-/// A bounded route label: the route template, never the raw path.
-fn route_of(path: &str) -> &'static str {
-    match path {
-        "/graphql" => "/graphql",
-        "/" => "/",
-        "/graphiql" => "/graphiql",
-        "/healthz" => "/healthz",
-        "/readyz" => "/readyz",
-        "/metrics" => "/metrics",
-        "/robots.txt" => "/robots.txt",
-        p if p.starts_with(super::graphiql::ASSET_PATH) => "/graphiql/assets/{name}",
-        p if p.starts_with("/posts/") && p.ends_with("/export.csv") => "/posts/{id}/export.csv",
-        _ => "other",
+/// A bounded route label: the template of the route that matched (axum's [`MatchedPath`]), never the raw
+/// path; `other` for a request no route matched.
+fn route_of(request: &Request) -> String {
+    request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "other".to_owned(), |path| path.as_str().to_owned())
+}
+
+/// The method as a label; the standard ones without an allocation (the route label takes one).
+fn method_label(method: &Method) -> StringValue {
+    let standard = [
+        Method::GET,
+        Method::POST,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+    ];
+    const NAMES: [&str; 7] = ["GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"];
+    match standard.iter().position(|m| m == method) {
+        Some(i) => StringValue::from(NAMES[i]),
+        None => StringValue::from(method.as_str().to_owned()),
     }
 }
 
@@ -50,8 +62,8 @@ pub async fn observe(State(state): State<Shared>, mut request: Request, next: Ne
     });
     let client = forwarded.or(peer).unwrap_or_else(|| "unknown".to_owned());
     request.extensions_mut().insert(ClientIp(client));
-    let route = route_of(request.uri().path());
-    let method = request.method().as_str().to_owned();
+    let route = route_of(&request);
+    let method = method_label(request.method());
     let response = next.run(request).await;
     if let Some(m) = metrics::metrics() {
         m.http_duration.record(

@@ -1,40 +1,45 @@
-//! Open connections per client address: one address cannot take every connection slot of the server (a
-//! few hundred slow or idle sockets from one host would otherwise lock every other client out).
+//! What one client may hold open at once, counted by its address: HTTP connections (by peer address) and
+//! subscription sockets (by the client address a trusted proxy names). One address cannot take every slot
+//! (a few hundred slow or idle sockets from one host would otherwise lock every other client out).
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
-/// Counts the open connections of each address; [`PerClient::enter`] hands out a slot while the address
-/// is under its cap.
+/// Counts what each address holds open; [`PerClient::enter`] hands out a slot while the address is under
+/// its cap.
 #[derive(Debug)]
-pub struct PerClient {
+pub struct PerClient<A: Hash + Eq> {
     cap: usize,
-    open: Mutex<HashMap<IpAddr, usize>>,
+    open: Mutex<HashMap<A, usize>>,
 }
 
-/// One open connection of an address; the count goes down when it is dropped.
+/// One open connection or socket of an address; the count goes down when it is dropped.
 #[derive(Debug)]
-pub struct ClientSlot {
-    clients: Arc<PerClient>,
-    address: IpAddr,
+pub struct ClientSlot<A: Hash + Eq> {
+    clients: Arc<PerClient<A>>,
+    address: A,
 }
 
-impl PerClient {
+impl<A: Hash + Eq + Clone> PerClient<A> {
+    /// At most `cap` slots per address (zero: none).
     pub fn new(cap: usize) -> Arc<Self> {
         Arc::new(Self {
-            cap: cap.max(1),
+            cap,
             open: Mutex::new(HashMap::new()),
         })
     }
 
-    /// A slot for a new connection from `address`, or `None` when it already has `cap` open.
-    pub fn enter(self: &Arc<Self>, address: IpAddr) -> Option<ClientSlot> {
+    /// A slot for `address`, or `None` when it already has `cap` open.
+    pub fn enter(self: &Arc<Self>, address: A) -> Option<ClientSlot<A>> {
         let mut open = self
             .open
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let count = open.entry(address).or_insert(0);
+        if self.cap == 0 {
+            return None;
+        }
+        let count = open.entry(address.clone()).or_insert(0);
         if *count >= self.cap {
             return None;
         }
@@ -45,14 +50,14 @@ impl PerClient {
         })
     }
 
-    /// Open connections of `address`.
+    /// Open slots of `address`.
     #[cfg(test)]
-    pub fn open(&self, address: IpAddr) -> usize {
+    pub fn open(&self, address: &A) -> usize {
         let open = self
             .open
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        open.get(&address).copied().unwrap_or(0)
+        open.get(address).copied().unwrap_or(0)
     }
 
     /// Addresses with at least one open connection (the map never keeps an address with none).
@@ -62,7 +67,7 @@ impl PerClient {
     }
 }
 
-impl Drop for ClientSlot {
+impl<A: Hash + Eq> Drop for ClientSlot<A> {
     fn drop(&mut self) {
         let mut open = self
             .clients
@@ -80,11 +85,13 @@ impl Drop for ClientSlot {
 
 #[cfg(test)]
 mod tests {
+    use std::net::IpAddr;
+
     use super::*;
 
     #[test]
     fn an_address_gets_at_most_cap_slots_and_others_are_unaffected() {
-        let clients = PerClient::new(2);
+        let clients = PerClient::<IpAddr>::new(2);
         let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
         let first = clients.enter(a).unwrap();
         let _second = clients.enter(a).unwrap();
@@ -97,7 +104,7 @@ mod tests {
             "another address has its own count"
         );
         drop(first);
-        assert_eq!(clients.open(a), 1);
+        assert_eq!(clients.open(&a), 1);
         assert!(
             clients.enter(a).is_some(),
             "a closed connection frees its slot"
@@ -106,7 +113,7 @@ mod tests {
 
     #[test]
     fn addresses_without_connections_are_forgotten() {
-        let clients = PerClient::new(1);
+        let clients = PerClient::<IpAddr>::new(1);
         let slots: Vec<_> = (0..100u8)
             .map(|n| clients.enter(IpAddr::from([10, 0, 1, n])).unwrap())
             .collect();
@@ -121,7 +128,7 @@ mod tests {
 
     #[test]
     fn slots_are_counted_exactly_under_contention() {
-        let clients = PerClient::new(8);
+        let clients = PerClient::<IpAddr>::new(8);
         let address: IpAddr = "10.0.0.3".parse().unwrap();
         let barrier = Arc::new(std::sync::Barrier::new(32));
         let handles: Vec<_> = (0..32)
@@ -136,6 +143,13 @@ mod tests {
         let slots: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
         assert_eq!(slots.iter().filter(|s| s.is_some()).count(), 8);
         drop(slots);
-        assert_eq!(clients.open(address), 0);
+        assert_eq!(clients.open(&address), 0);
+    }
+
+    #[test]
+    fn a_cap_of_zero_admits_nobody() {
+        let clients = PerClient::<String>::new(0);
+        assert!(clients.enter("10.0.0.4".to_owned()).is_none());
+        assert_eq!(clients.addresses(), 0);
     }
 }

@@ -1,13 +1,14 @@
 //! The HTTP/1.1 server loop, with the limits `axum::serve` does not offer: a cap on open connections, in all
 //! and per client address, a deadline for a request's header, and an idle timeout for connections whose
 //! client sends nothing.
-//! (The body's deadline is the handler's: see `body_read_timeout_ms`.)
+//! (The body's deadline is a layer of the POST route: see `http::body`.)
 //!
 //! Connections may be upgraded (WebSockets): an upgraded socket leaves hyper, so it keeps the connection's
 //! slot through [`ConnectionSlot`] (a request extension) for as long as the socket lives, and drains on its
 //! own (see `http::ws`).
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -42,7 +43,7 @@ pub struct ConnectionLimits {
 /// One of the `max_connections` slots, held by the connection and by every request it carries; a socket
 /// upgraded out of the connection keeps it until the socket closes.
 #[derive(Clone)]
-pub struct ConnectionSlot(#[allow(dead_code)] Arc<(OwnedSemaphorePermit, ClientSlot)>);
+pub struct ConnectionSlot(#[allow(dead_code)] Arc<(OwnedSemaphorePermit, ClientSlot<IpAddr>)>);
 
 /// Serves `router` on `listener` until `shutdown` completes, then stops accepting and waits for the open
 /// connections to finish their requests.
@@ -53,7 +54,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let clients = PerClient::new(limits.max_connections_per_client);
+    let clients = PerClient::new(limits.max_connections_per_client.max(1));
     // Every connection task holds a receiver; shutdown flips the value, then waits for all of them to go.
     let (stopping, watching) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);

@@ -40,15 +40,21 @@ pub(super) fn verify(
         Authorization::Unreadable => return Err(invalid()),
         Authorization::Value(value) => value,
     };
-    let token = match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-        _ => {
-            return Err(AppError::Unauthenticated(
-                "use `Authorization: Bearer <accessToken>`".into(),
-            ));
-        }
+    let Some(token) = bearer_token(value) else {
+        return Err(AppError::Unauthenticated(
+            "use `Authorization: Bearer <accessToken>`".into(),
+        ));
     };
     accounts.verify_access_token(token).map(Some)
+}
+
+/// The token of an `Authorization` value of the `Bearer` scheme (named in any case), whatever transport
+/// carried it; `None` for another scheme. An empty token is the verifier's to refuse.
+pub fn bearer_token(value: &str) -> Option<&str> {
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Some(token.trim()),
+        _ => None,
+    }
 }
 
 /// Whether the user a verified token names may act.
@@ -73,4 +79,18 @@ pub(super) async fn authenticate(
         return Ok(None);
     };
     admit(users.load_one(user_id).await?).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_bearer_scheme_is_named_in_any_case_and_its_token_trimmed() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer  xyz "), Some("xyz"));
+        assert_eq!(bearer_token("Bearer "), Some(""));
+        assert_eq!(bearer_token("Basic xyz"), None);
+        assert_eq!(bearer_token("Bearer"), None);
+    }
 }

@@ -30,7 +30,7 @@ use async_graphql::Request;
 use async_graphql::parser::types::ExecutableDocument;
 use axum::http::StatusCode;
 
-pub use auth::Authorization;
+pub use auth::{Authorization, bearer_token};
 pub use documents::Documents;
 pub use encode::{GRAPHQL_RESPONSE_JSON, Media};
 pub use persisted::{NOT_ALLOWED, NOT_FOUND, Persisted};

@@ -10,8 +10,7 @@
 pub mod protocol;
 mod session;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Extension;
@@ -23,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use tokio::sync::watch;
 
 use super::observe::ClientIp;
+use super::per_client::{ClientSlot, PerClient};
 use super::serve::ConnectionSlot;
 use super::{Shared, graphql};
 use crate::graphql::subscription::hub::EventHub;
@@ -71,16 +71,16 @@ impl Settings {
 pub struct Sockets {
     pub settings: Settings,
     pub hub: Arc<EventHub>,
-    per_client: Mutex<HashMap<String, usize>>,
+    per_client: Arc<PerClient<String>>,
     draining: watch::Sender<bool>,
 }
 
 impl Sockets {
     pub fn new(settings: Settings, hub: Arc<EventHub>) -> Arc<Self> {
         Arc::new(Self {
+            per_client: PerClient::new(settings.connections_per_client),
             settings,
             hub,
-            per_client: Mutex::new(HashMap::new()),
             draining: watch::channel(false).0,
         })
     }
@@ -96,38 +96,13 @@ impl Sockets {
     }
 
     /// A place for one more socket of `client`, unless it has `connections_per_client` already.
-    fn admit(self: &Arc<Self>, client: &str) -> Option<ClientSocket> {
-        let mut open = self.per_client.lock().ok()?;
-        let count = open.entry(client.to_owned()).or_insert(0);
-        if *count >= self.settings.connections_per_client {
-            return None;
-        }
-        *count += 1;
-        Some(ClientSocket {
-            sockets: Arc::clone(self),
-            client: client.to_owned(),
-        })
+    fn admit(&self, client: &str) -> Option<ClientSocket> {
+        self.per_client.enter(client.to_owned())
     }
 }
 
 /// One admitted socket of a client address; gives its place back when dropped.
-struct ClientSocket {
-    sockets: Arc<Sockets>,
-    client: String,
-}
-
-impl Drop for ClientSocket {
-    fn drop(&mut self) {
-        if let Ok(mut open) = self.sockets.per_client.lock()
-            && let Some(count) = open.get_mut(&self.client)
-        {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                open.remove(&self.client);
-            }
-        }
-    }
-}
+type ClientSocket = ClientSlot<String>;
 
 fn wants_websocket(headers: &HeaderMap) -> bool {
     headers

@@ -70,13 +70,6 @@ pub fn authorization(payload: Option<&Value>) -> Option<Result<&str, ()>> {
     Some(value.as_str().ok_or(()))
 }
 
-/// The token of a `Bearer <token>` value.
-pub fn bearer(value: &str) -> Option<&str> {
-    let (scheme, token) = value.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
 pub fn ack() -> String {
     json!({ "type": "connection_ack" }).to_string()
 }
@@ -126,9 +119,6 @@ mod tests {
         assert_eq!(authorization(Some(&payload)), Some(Err(())));
         assert_eq!(authorization(Some(&json!({}))), None);
         assert_eq!(authorization(None), None);
-        assert_eq!(bearer("bearer  xyz "), Some("xyz"));
-        assert_eq!(bearer("Basic xyz"), None);
-        assert_eq!(bearer("Bearer "), None);
     }
 
     #[test]

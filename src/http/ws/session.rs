@@ -15,6 +15,7 @@ use tokio::task::AbortHandle;
 use super::protocol::{self, ClientMessage, close};
 use super::{ClientSocket, Shared};
 use crate::domain::{AppError, User};
+use crate::graphql::pipeline::bearer_token;
 use crate::graphql::subscription::hub::EventHub;
 use crate::http::serve::ConnectionSlot;
 use crate::telemetry::metrics;
@@ -334,7 +335,7 @@ impl Session {
                 _ => "the access token could not be checked".to_owned(),
             })?;
         // Verified above; read again for the expiry the socket must not outlive.
-        let expires_at = protocol::bearer(value)
+        let expires_at = bearer_token(value)
             .and_then(|token| {
                 self.state
                     .services
