@@ -9,11 +9,11 @@ use tracing::Instrument;
 use super::Pipeline;
 use super::auth::{Authorization, authenticate};
 use crate::domain::{AppError, UserId};
-use crate::graphql::RequestContext;
 use crate::graphql::batches::{RequestBatches, drive};
 use crate::graphql::budget::{TextBudget, too_large_message};
 use crate::graphql::errors::error_response;
 use crate::graphql::loaders::Loaders;
+use crate::graphql::{RequestContext, Requester};
 use crate::request::{self, RequestState};
 
 /// One request's execution.
@@ -51,7 +51,7 @@ pub(super) async fn execute(
         if runnable.is_empty() {
             return Vec::new();
         }
-        let users = Loaders::users(Arc::clone(&pipeline.services.accounts), &batches);
+        let users = Loaders::users(Arc::clone(&pipeline.services.accounts), &batches, scope);
         let actor = match authenticate(&pipeline.services.accounts, credentials, &users).await {
             Ok(actor) => actor,
             // Every operation of the batch answers the refusal.
@@ -65,19 +65,20 @@ pub(super) async fn execute(
         if board.has_replica() && !writes {
             request::allow_replica(board.replica_allowed_for(viewer).await);
         }
-        let loaders = Loaders::new(
-            users,
-            Arc::clone(&pipeline.services.board),
-            actor.as_ref().map(|a| a.id),
-            &batches,
-        );
-        let context = Arc::new(RequestContext {
+        let requester = Requester {
             actor,
             request_id: request_id.to_owned(),
             client_ip: client_ip.to_owned(),
-            loaders,
-            budget: TextBudget::new(pipeline.max_response_bytes),
-        });
+        };
+        let budget = TextBudget::new(pipeline.max_response_bytes);
+        let context = RequestContext::new(
+            &pipeline.services,
+            users,
+            requester,
+            budget,
+            &batches,
+            scope,
+        );
         let responses = match pipeline
             .schema
             .execute_batch(BatchRequest::Batch(runnable).data(Arc::clone(&context)))
