@@ -2,6 +2,7 @@
 
 mod memory;
 mod redis;
+mod redis_feed;
 
 pub use memory::MemoryCache;
 pub use redis::RedisCache;

@@ -13,11 +13,12 @@ use fred::prelude::{
 };
 use fred::types::scripts::Script;
 use tokio::sync::broadcast;
-use tokio::sync::broadcast::error::RecvError;
 
 use crate::config::redact_url;
 use crate::ports::{Cache, CacheError, Counters, FillEntry, Invalidation};
 use crate::request::count_cache;
+
+use super::redis_feed::{Channels, Events, follow, subscribe};
 
 pub struct RedisCache {
     pool: Pool,
@@ -39,97 +40,6 @@ pub struct RedisCache {
 
 /// Announcements buffered per listener; a listener that falls further behind forgets everything.
 const INVALIDATION_BACKLOG: usize = 4096;
-
-/// The subscriber connection's notifications.
-struct Events {
-    messages: broadcast::Receiver<fred::types::Message>,
-    reconnects: broadcast::Receiver<fred::types::config::Server>,
-    errors: broadcast::Receiver<(FredError, Option<fred::types::config::Server>)>,
-}
-
-/// The channels the subscriber connection follows: the shared announcements and this process's marks.
-#[derive(Clone)]
-struct Channels {
-    announcements: String,
-    marks: String,
-}
-
-/// Follows the invalidation channel on `client` (a connection of its own: a subscribed connection can do
-/// nothing else) and forwards what it hears. After any connection error deletions may have been missed:
-/// `Lost`, then, once subscribed again, `Live`.
-async fn follow(
-    client: Client,
-    mut events: Events,
-    channels: Channels,
-    out: broadcast::Sender<Invalidation>,
-    live: Arc<AtomicBool>,
-) {
-    let lost = || {
-        live.store(false, Ordering::Release);
-        let _ = out.send(Invalidation::Lost);
-    };
-    loop {
-        tokio::select! {
-            message = events.messages.recv() => match message {
-                Ok(message) => {
-                    let Some(text) = message.value.as_str() else { continue };
-                    if *message.channel == *channels.marks {
-                        if let Ok(n) = text.parse() {
-                            let _ = out.send(Invalidation::Marked(n));
-                        }
-                    } else {
-                        let keys = text.split('\n').map(str::to_owned).collect();
-                        let _ = out.send(Invalidation::Keys(keys));
-                    }
-                }
-                Err(RecvError::Lagged(_)) => {
-                    lost();
-                    live.store(true, Ordering::Release);
-                    let _ = out.send(Invalidation::Live);
-                }
-                Err(RecvError::Closed) => break,
-            },
-            error = events.errors.recv() => {
-                if matches!(error, Err(RecvError::Closed)) {
-                    break;
-                }
-                lost();
-            }
-            reconnect = events.reconnects.recv() => {
-                if matches!(reconnect, Err(RecvError::Closed)) {
-                    break;
-                }
-                lost();
-                subscribe(&client, &channels, &out, &live).await;
-            }
-        }
-    }
-    lost();
-}
-
-/// Subscribes to both channels, retrying every second, then announces `Live`.
-async fn subscribe(
-    client: &Client,
-    channels: &Channels,
-    out: &broadcast::Sender<Invalidation>,
-    live: &AtomicBool,
-) {
-    let both = vec![channels.announcements.clone(), channels.marks.clone()];
-    loop {
-        match tokio::time::timeout(Duration::from_secs(2), client.subscribe(both.clone())).await {
-            Ok(Ok(())) => {
-                live.store(true, Ordering::Release);
-                let _ = out.send(Invalidation::Live);
-                return;
-            }
-            Ok(Err(err)) => {
-                tracing::warn!(error = %err, "could not follow cache invalidations; retrying")
-            }
-            Err(_) => tracing::warn!("could not follow cache invalidations in time; retrying"),
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-}
 
 /// A key's fill guard: how many times it was deleted. Its hash tag is the key itself, so on Redis Cluster it
 /// lives in the key's slot (a key without braces hashes whole) and the fill script may touch both.
