@@ -13,7 +13,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use sha2::{Digest, Sha256};
 
 use crate::app::near_cache::NearCache;
@@ -31,10 +30,9 @@ pub(super) struct Answers {
     kept: moka::sync::Cache<Key, Arc<Kept>>,
 }
 
-/// A kept answer.
+/// A kept answer (only answers without errors are kept).
 pub(super) struct Kept {
     generation: u64,
-    pub status: StatusCode,
     pub body: Vec<u8>,
 }
 
@@ -92,7 +90,7 @@ impl Answers {
     }
 
     /// Keeps an answer built after `miss` was looked up, unless a deletion happened meanwhile or it is large.
-    pub fn keep(&self, miss: Miss, status: StatusCode, body: &[u8]) {
+    pub fn keep(&self, miss: Miss, body: &[u8]) {
         if body.len() > MAX_BODY || self.near.generation() != miss.generation {
             return;
         }
@@ -100,7 +98,6 @@ impl Answers {
             miss.key,
             Arc::new(Kept {
                 generation: miss.generation,
-                status,
                 body: body.to_vec(),
             }),
         );

@@ -1,5 +1,5 @@
 //! Execution of the operations that passed preparation: authentication, the request's loaders, one engine
-//! batch inside the request scope, bounded by the request timeout.
+//! batch inside the request's state (entered by the transport), bounded by the request timeout.
 
 use std::sync::Arc;
 
@@ -14,12 +14,11 @@ use crate::graphql::batches::{RequestBatches, drive};
 use crate::graphql::budget::{TextBudget, too_large_message};
 use crate::graphql::errors::error_response;
 use crate::graphql::loaders::Loaders;
-use crate::request::{self, RequestState};
+use crate::request;
 
 /// One request's execution.
 pub(super) struct Run<'a> {
     pub pipeline: &'a Pipeline,
-    pub scope: &'a Arc<RequestState>,
     pub credentials: &'a Authorization,
     pub request_id: &'a str,
     pub client_ip: &'a str,
@@ -35,7 +34,6 @@ pub(super) async fn execute(
 ) -> (Vec<Response>, Option<UserId>) {
     let Run {
         pipeline,
-        scope,
         credentials,
         request_id,
         client_ip,
@@ -45,7 +43,7 @@ pub(super) async fn execute(
     let batches = RequestBatches::new();
     let board = &pipeline.services.board;
     let mut viewer = None;
-    // Boxed once here, so the wrappers below (timeout, span, scope) move a pointer, not the whole
+    // Boxed once here, so the wrappers below (timeout, span) move a pointer, not the whole
     // execution state.
     let work = Box::pin(async {
         if runnable.is_empty() {
@@ -97,10 +95,10 @@ pub(super) async fn execute(
         pipeline.request_timeout,
         drive(Arc::clone(&batches), work).instrument(span),
     );
-    let executed = scope.run(bounded).await;
+    let executed = bounded.await;
     if writes && let Some(writer) = viewer {
         // Before the answer leaves: the writer's next request, on any process, reads the primary.
-        scope.run(board.record_write(writer)).await;
+        board.record_write(writer).await;
     }
     let responses = match executed {
         Ok(list) => list,
