@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 
 use super::near_cache::NearCache;
 use crate::domain::AppResult;
-use crate::ports::Cache;
+use crate::ports::{Cache, FillEntry};
 use crate::telemetry::metrics;
 
 /// Version of the cached value layout; bump it when a cached type changes shape, so old entries are ignored.
@@ -176,7 +176,12 @@ impl CacheAside {
             let key = self.key(kind, id);
             if let Ok(json) = serde_json::to_string(&Some(&value)) {
                 let guard = guard_of.get(key.as_str()).copied().unwrap_or(0);
-                entries.push((key.clone(), json, self.jittered(self.ttl), guard));
+                entries.push(FillEntry::new(
+                    key.clone(),
+                    json,
+                    self.jittered(self.ttl),
+                    guard,
+                ));
             }
             if !read_failed {
                 keep_near(&key, Some(&value));
@@ -190,7 +195,7 @@ impl CacheAside {
                     keep_near(&key, None);
                 }
                 let guard = guard_of.get(key.as_str()).copied().unwrap_or(0);
-                entries.push((key, "null".to_owned(), NEGATIVE_TTL, guard));
+                entries.push(FillEntry::new(key, "null".to_owned(), NEGATIVE_TTL, guard));
             }
         }
         if read_failed {
@@ -216,5 +221,155 @@ impl CacheAside {
             tracing::warn!(error = %err, cache = self.cache.kind(), ?keys, "cache invalidation failed");
             metrics::cache("invalidation", "error", keys.len() as u64);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::adapters::cache::MemoryCache;
+    use crate::adapters::cache::fakes::FailingCache;
+    use crate::request::RequestState;
+
+    const TTL: Duration = Duration::from_secs(60);
+
+    type Rows = std::future::Ready<AppResult<Vec<(u32, u64)>>>;
+
+    /// A fetch from a pretend database holding ids 1 and 2 (as their doubles), recording what was asked.
+    fn database(asked: &Mutex<Vec<Vec<u32>>>) -> impl FnOnce(Vec<u32>) -> Rows + '_ {
+        move |ids: Vec<u32>| {
+            asked.lock().unwrap().push(ids.clone());
+            let rows = ids
+                .into_iter()
+                .filter(|id| *id <= 2)
+                .map(|id| (id, u64::from(id) * 2))
+                .collect();
+            std::future::ready(Ok(rows))
+        }
+    }
+
+    fn sorted(found: HashMap<u32, u64>) -> Vec<(u32, u64)> {
+        let mut found: Vec<_> = found.into_iter().collect();
+        found.sort_unstable();
+        found
+    }
+
+    #[tokio::test]
+    async fn misses_are_fetched_once_then_filled_absences_included() {
+        let cache = Arc::new(MemoryCache::new(100, 1 << 20));
+        let aside = CacheAside::new(cache.clone(), "t", TTL);
+        let asked = Mutex::new(Vec::new());
+        let found = aside.load("n", &[1, 2, 3], database(&asked)).await.unwrap();
+        assert_eq!(sorted(found), vec![(1, 2), (2, 4)]);
+        assert_eq!(
+            *asked.lock().unwrap(),
+            vec![vec![1, 2, 3]],
+            "one fetch, misses only"
+        );
+        let stored = cache
+            .get_many(&[aside.key("n", 1), aside.key("n", 3)])
+            .await
+            .unwrap();
+        assert_eq!(
+            stored,
+            vec![Some("2".into()), Some("null".into())],
+            "3 is remembered absent"
+        );
+        // Warm: every id is answered by the cache, absent ones included; nothing is fetched.
+        let trips = RequestState::begin();
+        let found = trips
+            .run(aside.load("n", &[1, 2, 3], database(&asked)))
+            .await
+            .unwrap();
+        assert_eq!(sorted(found), vec![(1, 2), (2, 4)]);
+        assert_eq!(asked.lock().unwrap().len(), 1);
+        assert_eq!(trips.cache(), 1, "one cache round trip, no fill");
+    }
+
+    #[tokio::test]
+    async fn a_deletion_during_the_fetch_prevents_a_stale_fill() {
+        let cache = Arc::new(MemoryCache::new(100, 1 << 20));
+        let aside = CacheAside::new(cache.clone(), "t", TTL);
+        let key = aside.key("n", 1);
+        // A write commits and deletes the key while the read is at the database.
+        let found = aside
+            .load("n", &[1_u32], |ids| async {
+                aside.invalidate(std::slice::from_ref(&key)).await;
+                Ok(ids.into_iter().map(|id| (id, 0_u64)).collect())
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            sorted(found),
+            vec![(1, 0)],
+            "the reader still gets what it read"
+        );
+        assert_eq!(
+            cache.get_many(std::slice::from_ref(&key)).await.unwrap(),
+            vec![None],
+            "not filled"
+        );
+        // The next read fetches the new value and fills it.
+        let asked = Mutex::new(Vec::new());
+        aside.load("n", &[1], database(&asked)).await.unwrap();
+        assert_eq!(asked.lock().unwrap().len(), 1);
+        assert_eq!(
+            cache.get_many(&[key]).await.unwrap(),
+            vec![Some("2".into())]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_cache_degrades_to_the_database() {
+        let aside = CacheAside::new(Arc::new(FailingCache), "t", TTL);
+        let asked = Mutex::new(Vec::new());
+        let trips = RequestState::begin();
+        let found = trips
+            .run(aside.load("n", &[1, 2, 3], database(&asked)))
+            .await
+            .unwrap();
+        assert_eq!(sorted(found), vec![(1, 2), (2, 4)]);
+        assert_eq!(*asked.lock().unwrap(), vec![vec![1, 2, 3]]);
+        // Deleting after a commit fails quietly too.
+        aside.invalidate(&[aside.key("n", 1)]).await;
+    }
+
+    #[tokio::test]
+    async fn near_hits_cost_no_round_trip_and_a_deletion_reaches_them() {
+        let cache = Arc::new(MemoryCache::new(100, 1 << 20));
+        let aside = CacheAside::new(cache.clone(), "t", TTL).with_near_cache(TTL, 100);
+        let asked = Mutex::new(Vec::new());
+        aside.load("n", &[1, 3], database(&asked)).await.unwrap();
+        let trips = RequestState::begin();
+        let found = trips
+            .run(aside.load("n", &[1, 3], database(&asked)))
+            .await
+            .unwrap();
+        assert_eq!(sorted(found), vec![(1, 2)]);
+        assert_eq!(
+            (trips.cache(), asked.lock().unwrap().len()),
+            (0, 1),
+            "both from the near cache"
+        );
+        aside.invalidate(&[aside.key("n", 1)]).await;
+        aside.load("n", &[1, 3], database(&asked)).await.unwrap();
+        assert_eq!(
+            *asked.lock().unwrap(),
+            vec![vec![1, 3], vec![1]],
+            "only the deleted one is fetched again"
+        );
+    }
+
+    #[tokio::test]
+    async fn with_caching_off_every_read_goes_to_the_database() {
+        let cache = Arc::new(MemoryCache::new(100, 1 << 20));
+        let aside = CacheAside::new(cache, "t", Duration::ZERO);
+        let asked = Mutex::new(Vec::new());
+        aside.load("n", &[1], database(&asked)).await.unwrap();
+        aside.load("n", &[1], database(&asked)).await.unwrap();
+        assert_eq!(asked.lock().unwrap().len(), 2);
+        assert!(!aside.enabled());
     }
 }

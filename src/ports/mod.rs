@@ -142,6 +142,27 @@ pub enum Invalidation {
     Marked(u64),
 }
 
+/// A value for [`Cache::fill_many`]: stored under `key` for `ttl`, unless the key was deleted since its
+/// fill guard `guard` was read by [`Cache::get_for_fill`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FillEntry {
+    pub key: String,
+    pub value: String,
+    pub ttl: Duration,
+    pub guard: u64,
+}
+
+impl FillEntry {
+    pub fn new(key: String, value: String, ttl: Duration, guard: u64) -> Self {
+        Self {
+            key,
+            value,
+            ttl,
+            guard,
+        }
+    }
+}
+
 /// A shared key/value cache (Redis, or in-process). Never the source of truth: callers fall back to the
 /// database on any error.
 #[async_trait]
@@ -156,13 +177,10 @@ pub trait Cache: Send + Sync {
         &self,
         keys: &[String],
     ) -> Result<(Vec<Option<String>>, Vec<u64>), CacheError>;
-    /// Stores each `(key, value, ttl, guard)` only if `key` was not deleted since its guard was read: a value
-    /// read from the database before a concurrent write committed must not land after that write's
-    /// [`Cache::delete`] (it would stay stale for a whole TTL). One round trip.
-    async fn fill_many(
-        &self,
-        entries: &[(String, String, Duration, u64)],
-    ) -> Result<(), CacheError>;
+    /// Stores each entry only if its key was not deleted since its guard was read: a value read from the
+    /// database before a concurrent write committed must not land after that write's [`Cache::delete`]
+    /// (it would stay stale for a whole TTL). One round trip.
+    async fn fill_many(&self, entries: &[FillEntry]) -> Result<(), CacheError>;
     /// Deletes the keys (advancing their fill guards) and, for a cache shared by several processes,
     /// announces the deletion on the [`Cache::invalidations`] feed of every one of them, in the same round
     /// trip.

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use moka::Expiry;
 use moka::future::Cache as Moka;
 
-use crate::ports::{Cache, CacheError, Counters};
+use crate::ports::{Cache, CacheError, Counters, FillEntry};
 use crate::request::count_cache;
 
 #[derive(Clone)]
@@ -129,15 +129,12 @@ impl Cache for MemoryCache {
         Ok((values, guards))
     }
 
-    async fn fill_many(
-        &self,
-        entries: &[(String, String, Duration, u64)],
-    ) -> Result<(), CacheError> {
+    async fn fill_many(&self, entries: &[FillEntry]) -> Result<(), CacheError> {
         count_cache();
         let _writes = self.writes.lock().await;
-        for (key, value, ttl, guard) in entries {
-            if self.guards.get(key).await.unwrap_or(0) == *guard {
-                self.store(key, value, *ttl).await;
+        for entry in entries {
+            if self.guards.get(&entry.key).await.unwrap_or(0) == entry.guard {
+                self.store(&entry.key, &entry.value, entry.ttl).await;
             }
         }
         Ok(())
@@ -274,14 +271,24 @@ mod tests {
         cache.delete(&keys).await.unwrap();
         let ttl = Duration::from_secs(60);
         cache
-            .fill_many(&[("k".into(), "old".into(), ttl, guards[0])])
+            .fill_many(&[FillEntry {
+                key: "k".into(),
+                value: "old".into(),
+                ttl,
+                guard: guards[0],
+            }])
             .await
             .unwrap();
         assert_eq!(cache.get_many(&keys).await.unwrap(), vec![None], "refused");
         // A reader that began after the deletion fills.
         let (_, guards) = cache.get_for_fill(&keys).await.unwrap();
         cache
-            .fill_many(&[("k".into(), "new".into(), ttl, guards[0])])
+            .fill_many(&[FillEntry {
+                key: "k".into(),
+                value: "new".into(),
+                ttl,
+                guard: guards[0],
+            }])
             .await
             .unwrap();
         assert_eq!(

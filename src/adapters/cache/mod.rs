@@ -5,3 +5,6 @@ mod redis;
 
 pub use memory::MemoryCache;
 pub use redis::RedisCache;
+
+#[cfg(test)]
+pub mod fakes;

@@ -15,7 +15,7 @@ use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::config::redact_url;
-use crate::ports::{Cache, CacheError, Counters, Invalidation};
+use crate::ports::{Cache, CacheError, Counters, FillEntry, Invalidation};
 use crate::request::count_cache;
 
 pub struct RedisCache {
@@ -309,22 +309,23 @@ impl Cache for RedisCache {
         Ok((values, guards))
     }
 
-    async fn fill_many(
-        &self,
-        entries: &[(String, String, Duration, u64)],
-    ) -> Result<(), CacheError> {
+    async fn fill_many(&self, entries: &[FillEntry]) -> Result<(), CacheError> {
         if entries.is_empty() {
             return Ok(());
         }
         // One script per entry, all sent at once on one connection (fred pipelines them): one round trip,
         // and each script touches one slot only (Redis Cluster).
         let client = self.pool.next();
-        let fills = entries.iter().map(|(key, value, ttl, guard)| {
-            let millis = ttl_millis(*ttl);
+        let fills = entries.iter().map(|entry| {
+            let millis = ttl_millis(entry.ttl);
             client.eval::<i64, _, _, _>(
                 FILL_SCRIPT,
-                vec![key.clone(), guard_key(key)],
-                vec![value.clone(), millis.to_string(), guard.to_string()],
+                vec![entry.key.clone(), guard_key(&entry.key)],
+                vec![
+                    entry.value.clone(),
+                    millis.to_string(),
+                    entry.guard.to_string(),
+                ],
             )
         });
         let all = async {

@@ -319,7 +319,7 @@ impl PostSearch for SqlPostSearch {
         };
         let scanned = probe.iter().find(|r| r.0 == -1).map_or(0, |r| r.1);
         let mut found: Vec<(i64, i64)> = probe.into_iter().filter(|r| r.0 != -1).collect();
-        if found.len() as i64 >= fetch || scanned < WALK_WINDOW {
+        if page_plan(found.len() as i64, fetch, scanned) == Plan::Walk {
             metrics::search_plan("walk");
             sort_rows(&mut found, order, page.backward);
             return Ok(keys(found, page));
@@ -353,21 +353,23 @@ impl PostSearch for SqlPostSearch {
         let (scanned, matched) = self
             .newest_matches(filter, &pattern, WALK_WINDOW, WALK_WINDOW)
             .await?;
-        if scanned < WALK_WINDOW {
+        let mut plan = count_plan(scanned, matched, !tokens.is_empty());
+        if plan == CountPlan::Answered {
             metrics::search_plan("walk");
             return Ok(matched.min(cap + 1));
         }
-        if matched * 4 >= scanned || tokens.is_empty() {
+        if plan == CountPlan::Newest {
             // Common (or nothing for the index to look up): the newest posts reach the cap soon.
             let window = count_window(cap);
             let (scanned, matched) = self
                 .newest_matches(filter, &pattern, window, cap + 1)
                 .await?;
-            if matched > cap || scanned < window {
+            plan = count_plan_after_newest(scanned, matched, cap, !tokens.is_empty());
+            if plan == CountPlan::Answered {
                 metrics::search_plan("walk");
                 return Ok(matched.min(cap + 1));
             }
-            if tokens.is_empty() {
+            if plan == CountPlan::WalkAll {
                 // No word of two characters: only a walk of the whole list can count it (up to cap + 1
                 // matches, within search_statement_ms).
                 metrics::search_plan("walk");
@@ -445,6 +447,60 @@ impl SqlPostSearch {
     }
 }
 
+/// How a page goes on after its walk window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    /// The window filled the page, or held the whole rest of the list: it is the answer.
+    Walk,
+    /// The term is rare: the index finds the page.
+    Index,
+}
+
+fn page_plan(matched: i64, fetch: i64, scanned: i64) -> Plan {
+    if matched >= fetch || scanned < WALK_WINDOW {
+        Plan::Walk
+    } else {
+        Plan::Index
+    }
+}
+
+/// How a count goes on after a probe of the newest posts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CountPlan {
+    /// The probe's matches are the count (capped at cap + 1).
+    Answered,
+    /// Read the newest [`count_window`] posts, up to cap + 1 matches.
+    Newest,
+    /// Walk the whole list (a term without a word of two characters: nothing else can count it).
+    WalkAll,
+    /// Count through the index.
+    Index,
+}
+
+/// After the first probe (the newest [`WALK_WINDOW`] posts): a short list is counted; a common term, or
+/// one the index cannot look up, reads further among the newest; a rare term goes to the index.
+fn count_plan(scanned: i64, matched: i64, has_tokens: bool) -> CountPlan {
+    if scanned < WALK_WINDOW {
+        CountPlan::Answered
+    } else if matched * 4 >= scanned || !has_tokens {
+        CountPlan::Newest
+    } else {
+        CountPlan::Index
+    }
+}
+
+/// After the newest [`count_window`] posts: more than the cap, or a list that ends there, is the count;
+/// else a term common among the newest posts only goes to the index (or the whole list, without tokens).
+fn count_plan_after_newest(scanned: i64, matched: i64, cap: i64, has_tokens: bool) -> CountPlan {
+    if matched > cap || scanned < count_window(cap) {
+        CountPlan::Answered
+    } else if has_tokens {
+        CountPlan::Index
+    } else {
+        CountPlan::WalkAll
+    }
+}
+
 /// How many of the newest posts a count reads before it asks the index: enough that a term in a quarter of
 /// the posts or more reaches the cap within it (its count is then "more than the cap" without the index,
 /// which would hand back most of the board).
@@ -490,5 +546,66 @@ pub async fn backfill(db: &Db) -> Result<u64, sqlx::Error> {
             });
             query.build().execute(pool).await.map(|_| ())
         })?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_walks_when_the_window_fills_it_or_ends_the_list() {
+        // A common term: the window already holds a page (fetch = first + 1).
+        assert_eq!(page_plan(21, 21, WALK_WINDOW), Plan::Walk);
+        // A short list: the window held the whole rest of it, so its few matches are the answer.
+        assert_eq!(page_plan(3, 21, WALK_WINDOW - 1), Plan::Walk);
+        assert_eq!(page_plan(0, 21, 0), Plan::Walk);
+        // A rare term in a long list: the index.
+        assert_eq!(page_plan(20, 21, WALK_WINDOW), Plan::Index);
+        assert_eq!(page_plan(0, 21, WALK_WINDOW), Plan::Index);
+    }
+
+    #[test]
+    fn a_count_reads_the_newest_posts_for_a_common_term_and_the_index_for_a_rare_one() {
+        let cap = 10_000;
+        // Fewer posts than the window: the probe counted them all.
+        assert_eq!(count_plan(999, 10, true), CountPlan::Answered);
+        // In a quarter of the newest posts or more: common, read further among the newest.
+        assert_eq!(count_plan(WALK_WINDOW, 250, true), CountPlan::Newest);
+        assert_eq!(count_plan(WALK_WINDOW, 249, true), CountPlan::Index);
+        // Common and past the cap, or a list that ends within the window: answered.
+        assert_eq!(
+            count_plan_after_newest(count_window(cap), cap + 1, cap, true),
+            CountPlan::Answered
+        );
+        assert_eq!(
+            count_plan_after_newest(count_window(cap) - 1, 9_000, cap, true),
+            CountPlan::Answered
+        );
+        // Common among the newest posts only: the index counts.
+        assert_eq!(
+            count_plan_after_newest(count_window(cap), 9_000, cap, true),
+            CountPlan::Index
+        );
+        assert_eq!(count_window(cap), 40_004);
+    }
+
+    #[test]
+    fn a_term_without_a_word_of_two_characters_is_only_ever_walked() {
+        assert!(
+            search::query_tokens("a").is_empty(),
+            "nothing for the index to look up"
+        );
+        assert!(!search::query_tokens("ab").is_empty());
+        // Rare or not, it reads the newest posts, then the whole list: never the index.
+        assert_eq!(count_plan(WALK_WINDOW, 0, false), CountPlan::Newest);
+        assert_eq!(
+            count_plan_after_newest(count_window(10), 3, 10, false),
+            CountPlan::WalkAll
+        );
+        assert_eq!(
+            count_plan_after_newest(count_window(10), 11, 10, false),
+            CountPlan::Answered
+        );
     }
 }

@@ -103,3 +103,77 @@ impl Answers {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::cache::MemoryCache;
+    use crate::adapters::cache::fakes::FeedCache;
+
+    const TTL: Duration = Duration::from_secs(60);
+
+    fn answers() -> (Arc<NearCache>, Answers) {
+        let near = NearCache::start(TTL, 100, Arc::new(MemoryCache::new(10, 1 << 20)));
+        (Arc::clone(&near), Answers::new(near, TTL))
+    }
+
+    fn miss(lookup: Result<Arc<Kept>, Option<Miss>>) -> Miss {
+        match lookup {
+            Err(Some(miss)) => miss,
+            Ok(_) => panic!("a hit"),
+            Err(None) => panic!("not cacheable"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_kept_answer_is_served_until_a_deletion_retires_it() {
+        let (near, answers) = answers();
+        let ticket = miss(answers.lookup([1; 32]).await);
+        answers.keep(ticket, StatusCode::OK, b"{\"data\":1}");
+        let kept = answers.lookup([1; 32]).await.ok().expect("kept");
+        assert_eq!(
+            (kept.status, kept.body.as_slice()),
+            (StatusCode::OK, &b"{\"data\":1}"[..])
+        );
+        assert!(
+            answers.lookup([2; 32]).await.is_err(),
+            "another request's key"
+        );
+        // Any deletion, of any key, retires every kept answer.
+        near.forget(&["user:5".to_owned()]);
+        miss(answers.lookup([1; 32]).await);
+    }
+
+    #[tokio::test]
+    async fn an_answer_built_while_a_deletion_happened_is_not_kept() {
+        let (near, answers) = answers();
+        let ticket = miss(answers.lookup([1; 32]).await);
+        // The request resolves; meanwhile a write deletes a key it may have read.
+        near.forget(&["post:1".to_owned()]);
+        answers.keep(ticket, StatusCode::OK, b"{}");
+        let ticket = miss(answers.lookup([1; 32]).await);
+        // A request that began after the deletion keeps its answer.
+        answers.keep(ticket, StatusCode::OK, b"{}");
+        assert!(answers.lookup([1; 32]).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn large_answers_and_answers_without_a_live_feed_are_not_kept() {
+        let (_, answers) = answers();
+        let ticket = miss(answers.lookup([1; 32]).await);
+        answers.keep(ticket, StatusCode::OK, &vec![b' '; MAX_BODY + 1]);
+        miss(answers.lookup([1; 32]).await);
+        // Not following the deletions: nothing is looked up, nothing may be kept.
+        let shared = FeedCache::new(Duration::from_millis(1));
+        let near = NearCache::start(TTL, 100, shared.clone());
+        let answers = Answers::new(near, TTL);
+        shared.connection(false);
+        for _ in 0..200 {
+            if matches!(answers.lookup([1; 32]).await, Err(None)) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("still looked up while the feed is down");
+    }
+}

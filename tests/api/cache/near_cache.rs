@@ -207,7 +207,7 @@ async fn a_viewer_read_caches_the_user_under_a_namespaced_key_with_a_ttl() {
 async fn a_fill_read_before_a_deletion_is_refused_on_redis() {
     crate::helpers::require_external();
     use board::adapters::cache::RedisCache;
-    use board::ports::Cache;
+    use board::ports::{Cache, FillEntry};
     use std::time::Duration;
     let url = std::env::var("TEST_REDIS_URL").unwrap();
     let prefix = crate::helpers::unique("fill");
@@ -227,8 +227,8 @@ async fn a_fill_read_before_a_deletion_is_refused_on_redis() {
     cache.delete(&keys[..1]).await.unwrap();
     cache
         .fill_many(&[
-            (keys[0].clone(), "old".into(), ttl, guards[0]),
-            (keys[1].clone(), "two".into(), ttl, guards[1]),
+            FillEntry::new(keys[0].clone(), "old".into(), ttl, guards[0]),
+            FillEntry::new(keys[1].clone(), "two".into(), ttl, guards[1]),
         ])
         .await
         .unwrap();
@@ -240,7 +240,12 @@ async fn a_fill_read_before_a_deletion_is_refused_on_redis() {
     // A reader that began after the deletion fills.
     let (_, guards) = cache.get_for_fill(&keys[..1]).await.unwrap();
     cache
-        .fill_many(&[(keys[0].clone(), "new".into(), ttl, guards[0])])
+        .fill_many(&[FillEntry::new(
+            keys[0].clone(),
+            "new".into(),
+            ttl,
+            guards[0],
+        )])
         .await
         .unwrap();
     assert_eq!(

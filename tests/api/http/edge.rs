@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::helpers::{Backend, TestApp, code};
 use async_trait::async_trait;
-use board::ports::{Cache, CacheError};
+use board::ports::{Cache, CacheError, FillEntry};
 use serde_json::{Value, json};
 
 async fn app() -> TestApp {
@@ -365,7 +365,7 @@ impl Cache for DownCache {
     ) -> Result<(Vec<Option<String>>, Vec<u64>), CacheError> {
         Err(CacheError("down".into()))
     }
-    async fn fill_many(&self, _: &[(String, String, Duration, u64)]) -> Result<(), CacheError> {
+    async fn fill_many(&self, _: &[FillEntry]) -> Result<(), CacheError> {
         Err(CacheError("down".into()))
     }
     async fn delete(&self, _: &[String]) -> Result<(), CacheError> {
