@@ -129,12 +129,9 @@ mod tests {
     async fn a_kept_answer_is_served_until_a_deletion_retires_it() {
         let (near, answers) = answers();
         let ticket = miss(answers.lookup([1; 32]).await);
-        answers.keep(ticket, StatusCode::OK, b"{\"data\":1}");
+        answers.keep(ticket, b"{\"data\":1}");
         let kept = answers.lookup([1; 32]).await.ok().expect("kept");
-        assert_eq!(
-            (kept.status, kept.body.as_slice()),
-            (StatusCode::OK, &b"{\"data\":1}"[..])
-        );
+        assert_eq!(kept.body.as_slice(), &b"{\"data\":1}"[..]);
         assert!(
             answers.lookup([2; 32]).await.is_err(),
             "another request's key"
@@ -150,10 +147,10 @@ mod tests {
         let ticket = miss(answers.lookup([1; 32]).await);
         // The request resolves; meanwhile a write deletes a key it may have read.
         near.forget(&["post:1".to_owned()]);
-        answers.keep(ticket, StatusCode::OK, b"{}");
+        answers.keep(ticket, b"{}");
         let ticket = miss(answers.lookup([1; 32]).await);
         // A request that began after the deletion keeps its answer.
-        answers.keep(ticket, StatusCode::OK, b"{}");
+        answers.keep(ticket, b"{}");
         assert!(answers.lookup([1; 32]).await.is_ok());
     }
 
@@ -161,7 +158,7 @@ mod tests {
     async fn large_answers_and_answers_without_a_live_feed_are_not_kept() {
         let (_, answers) = answers();
         let ticket = miss(answers.lookup([1; 32]).await);
-        answers.keep(ticket, StatusCode::OK, &vec![b' '; MAX_BODY + 1]);
+        answers.keep(ticket, &vec![b' '; MAX_BODY + 1]);
         miss(answers.lookup([1; 32]).await);
         // Not following the deletions: nothing is looked up, nothing may be kept.
         let shared = FeedCache::new(Duration::from_millis(1));
