@@ -41,10 +41,19 @@ pub struct BoardService {
     clock: Arc<dyn Clock>,
     cache: CacheAside,
     replica: Option<Arc<ReadReplica>>,
-    /// Edits per user (none in tests that build the service bare).
-    limiter: Option<Arc<Limiter>>,
-    /// Where committed writes are announced (none in tests that build the service bare).
-    events: Option<Arc<dyn Events>>,
+    /// Edits and creations per user.
+    limiter: Arc<Limiter>,
+    /// Where committed writes are announced.
+    events: Arc<dyn Events>,
+}
+
+/// The repositories the board reads and writes (on the primary).
+pub struct BoardRepos {
+    pub categories: Arc<dyn CategoryRepo>,
+    pub posts: Arc<dyn PostRepo>,
+    pub search: Arc<dyn PostSearch>,
+    pub comments: Arc<dyn CommentRepo>,
+    pub votes: Arc<dyn VoteRepo>,
 }
 
 /// The repositories on the read replica, for the uncached reads (lists, counts, vote lookups).
@@ -168,14 +177,19 @@ fn group_revisions<K: Copy + Eq + std::hash::Hash>(
 
 impl BoardService {
     pub fn new(
-        categories: Arc<dyn CategoryRepo>,
-        posts: Arc<dyn PostRepo>,
-        search: Arc<dyn PostSearch>,
-        comments: Arc<dyn CommentRepo>,
-        votes: Arc<dyn VoteRepo>,
+        repos: BoardRepos,
         clock: Arc<dyn Clock>,
         cache: CacheAside,
+        limiter: Arc<Limiter>,
+        events: Arc<dyn Events>,
     ) -> Self {
+        let BoardRepos {
+            categories,
+            posts,
+            search,
+            comments,
+            votes,
+        } = repos;
         Self {
             categories,
             posts,
@@ -185,33 +199,21 @@ impl BoardService {
             clock,
             cache,
             replica: None,
-            limiter: None,
-            events: None,
-        }
-    }
-
-    /// The same service with edits limited per user.
-    pub fn with_limiter(self, limiter: Arc<Limiter>) -> Self {
-        Self {
-            limiter: Some(limiter),
-            ..self
+            limiter,
+            events,
         }
     }
 
     /// Counts an edit by `actor`; `RATE_LIMITED` past the per-user limit.
     async fn reserve_edit(&self, actor: &User) -> AppResult<()> {
-        match &self.limiter {
-            Some(limiter) => limiter.reserve_edit(actor.id, self.clock.now()).await,
-            None => Ok(()),
-        }
+        self.limiter.reserve_edit(actor.id, self.clock.now()).await
     }
 
     /// Counts a new post or comment by `actor`; `RATE_LIMITED` past the per-user limit.
     async fn reserve_create(&self, actor: &User) -> AppResult<()> {
-        match &self.limiter {
-            Some(limiter) => limiter.reserve_create(actor.id, self.clock.now()).await,
-            None => Ok(()),
-        }
+        self.limiter
+            .reserve_create(actor.id, self.clock.now())
+            .await
     }
 
     /// The same service with its uncached reads routed to `replica` where the request allows it.
@@ -278,8 +280,8 @@ impl BoardService {
             clock: Arc::clone(&self.clock),
             cache,
             replica: self.replica.clone(),
-            limiter: self.limiter.clone(),
-            events: self.events.clone(),
+            limiter: Arc::clone(&self.limiter),
+            events: Arc::clone(&self.events),
         }
     }
 

@@ -1,7 +1,7 @@
 //! Per-request DataLoaders: everything read by id within one request is batched (one call per loader per
 //! tick) and remembered for the rest of the request. Batches run inside the request's task (see
-//! [`super::batches`]); the loaders still carry the request's round-trip counters, so they count correctly
-//! wherever they are polled.
+//! [`super::batches`]); the loaders carry the request's state too, so its round trips and read route hold
+//! wherever a batch is polled. docs/request-context.md.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -17,20 +17,20 @@ use crate::domain::page::{Page, PageRequest};
 use crate::domain::{
     AppError, Category, CategoryId, Comment, CommentId, Post, PostId, Revision, User, UserId,
 };
-use crate::request::{self, RequestState};
+use crate::request::RequestState;
 
-/// Runs a batch as part of the request that asked for it.
-async fn counted<F: Future>(trips: &Option<Arc<RequestState>>, work: F) -> F::Output {
-    let work = work.instrument(tracing::debug_span!("batch"));
-    match trips {
-        Some(state) => state.run(work).await,
-        None => work.await,
-    }
+/// Runs a batch as part of the request that asked for it. [`super::batches::drive`] polls batches inside
+/// the request's task, where its state is entered already; a batch polled by another task would count
+/// nothing, so each batch re-enters the state here (and nowhere else).
+async fn counted<F: Future>(request: &Arc<RequestState>, work: F) -> F::Output {
+    request
+        .run(work.instrument(tracing::debug_span!("batch")))
+        .await
 }
 
 pub struct UserLoader {
     accounts: Arc<AccountService>,
-    trips: Option<Arc<RequestState>>,
+    request: Arc<RequestState>,
 }
 
 impl Loader<UserId> for UserLoader {
@@ -38,7 +38,7 @@ impl Loader<UserId> for UserLoader {
     type Error = AppError;
 
     async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, User>, AppError> {
-        counted(&self.trips, self.accounts.users_by_ids(keys)).await
+        counted(&self.request, self.accounts.users_by_ids(keys)).await
     }
 }
 
@@ -46,7 +46,7 @@ impl Loader<UserId> for UserLoader {
 pub struct BoardLoader {
     board: Arc<BoardService>,
     viewer: Option<UserId>,
-    trips: Option<Arc<RequestState>>,
+    request: Arc<RequestState>,
 }
 
 /// All versions of a post or comment.
@@ -69,7 +69,7 @@ impl Loader<CategoryId> for BoardLoader {
     type Error = AppError;
 
     async fn load(&self, keys: &[CategoryId]) -> Result<HashMap<CategoryId, Category>, AppError> {
-        let tree = counted(&self.trips, self.board.category_tree()).await?;
+        let tree = counted(&self.request, self.board.category_tree()).await?;
         Ok(keys
             .iter()
             .filter_map(|id| tree.get(*id).map(|c| (*id, c.clone())))
@@ -82,7 +82,7 @@ impl Loader<PostId> for BoardLoader {
     type Error = AppError;
 
     async fn load(&self, keys: &[PostId]) -> Result<HashMap<PostId, Post>, AppError> {
-        counted(&self.trips, self.board.posts_by_ids(keys)).await
+        counted(&self.request, self.board.posts_by_ids(keys)).await
     }
 }
 
@@ -91,7 +91,7 @@ impl Loader<CommentId> for BoardLoader {
     type Error = AppError;
 
     async fn load(&self, keys: &[CommentId]) -> Result<HashMap<CommentId, Comment>, AppError> {
-        counted(&self.trips, self.board.comments_by_ids(keys)).await
+        counted(&self.request, self.board.comments_by_ids(keys)).await
     }
 }
 
@@ -104,7 +104,7 @@ impl Loader<RevisionsOf<PostId>> for BoardLoader {
         keys: &[RevisionsOf<PostId>],
     ) -> Result<HashMap<RevisionsOf<PostId>, Vec<Revision>>, AppError> {
         let ids: Vec<PostId> = keys.iter().map(|k| k.0).collect();
-        let found = counted(&self.trips, self.board.post_revisions(&ids)).await?;
+        let found = counted(&self.request, self.board.post_revisions(&ids)).await?;
         Ok(found
             .into_iter()
             .map(|(id, r)| (RevisionsOf(id), r))
@@ -121,7 +121,7 @@ impl Loader<RevisionsOf<CommentId>> for BoardLoader {
         keys: &[RevisionsOf<CommentId>],
     ) -> Result<HashMap<RevisionsOf<CommentId>, Vec<Revision>>, AppError> {
         let ids: Vec<CommentId> = keys.iter().map(|k| k.0).collect();
-        let found = counted(&self.trips, self.board.comment_revisions(&ids)).await?;
+        let found = counted(&self.request, self.board.comment_revisions(&ids)).await?;
         Ok(found
             .into_iter()
             .map(|(id, r)| (RevisionsOf(id), r))
@@ -141,7 +141,7 @@ impl Loader<ViewerVoted<PostId>> for BoardLoader {
             return Ok(HashMap::new());
         };
         let ids: Vec<PostId> = keys.iter().map(|k| k.0).collect();
-        let voted = counted(&self.trips, self.board.voted_posts(viewer, &ids)).await?;
+        let voted = counted(&self.request, self.board.voted_posts(viewer, &ids)).await?;
         Ok(keys.iter().map(|k| (*k, voted.contains(&k.0))).collect())
     }
 }
@@ -158,7 +158,7 @@ impl Loader<ViewerVoted<CommentId>> for BoardLoader {
             return Ok(HashMap::new());
         };
         let ids: Vec<CommentId> = keys.iter().map(|k| k.0).collect();
-        let voted = counted(&self.trips, self.board.voted_comments(viewer, &ids)).await?;
+        let voted = counted(&self.request, self.board.voted_comments(viewer, &ids)).await?;
         Ok(keys.iter().map(|k| (*k, voted.contains(&k.0))).collect())
     }
 }
@@ -178,7 +178,7 @@ impl Loader<CommentPage> for BoardLoader {
         }
         let mut found = HashMap::with_capacity(keys.len());
         for (page, posts) in by_page {
-            let pages = counted(&self.trips, self.board.comment_pages(&posts, page)).await?;
+            let pages = counted(&self.request, self.board.comment_pages(&posts, page)).await?;
             for (post, comments) in pages {
                 found.insert(
                     CommentPage {
@@ -193,20 +193,26 @@ impl Loader<CommentPage> for BoardLoader {
     }
 }
 
+/// The request's user loader (authentication reads the actor through it).
+pub type UsersLoader = DataLoader<UserLoader, HashMapCache>;
+
 pub struct Loaders {
-    pub users: DataLoader<UserLoader, HashMapCache>,
+    pub users: UsersLoader,
     pub board: DataLoader<BoardLoader, HashMapCache>,
 }
 
 impl Loaders {
-    /// The user loader alone: enough to authenticate a request. Call inside the request's round-trip scope.
+    /// The user loader alone: enough to authenticate a request.
     pub fn users(
         accounts: Arc<AccountService>,
         batches: &Arc<RequestBatches>,
-    ) -> DataLoader<UserLoader, HashMapCache> {
-        let trips = request::current();
+        request: &Arc<RequestState>,
+    ) -> UsersLoader {
         DataLoader::with_cache(
-            UserLoader { accounts, trips },
+            UserLoader {
+                accounts,
+                request: Arc::clone(request),
+            },
             batches.spawner(),
             HashMapCache::default(),
         )
@@ -226,26 +232,53 @@ impl Loaders {
         self.board.clear::<CommentPage>();
     }
 
-    /// Every loader of a request whose viewer is known.
-    pub fn new(
-        users: DataLoader<UserLoader, HashMapCache>,
+    /// Every loader of a request whose viewer is known (see [`super::RequestContext::new`]).
+    pub(super) fn new(
+        users: UsersLoader,
         board: Arc<BoardService>,
         viewer: Option<UserId>,
         batches: &Arc<RequestBatches>,
+        request: &Arc<RequestState>,
     ) -> Self {
-        let trips = request::current();
         Self {
             users,
             board: DataLoader::with_cache(
                 BoardLoader {
                     board,
                     viewer,
-                    trips,
+                    request: Arc::clone(request),
                 },
                 batches.spawner(),
                 HashMapCache::default(),
             )
             .delay(Duration::ZERO),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request;
+
+    #[tokio::test]
+    async fn a_batch_polled_by_another_task_counts_in_its_request() {
+        let state = RequestState::begin();
+        let batch = {
+            let state = Arc::clone(&state);
+            async move {
+                counted(&state, async {
+                    request::count_cache();
+                    let _trip = request::count_db();
+                    request::replica_allowed()
+                })
+                .await
+            }
+        };
+        state.run(async { request::allow_replica(true) }).await;
+        // Another task, outside the request: only the re-entry makes the batch count and route there.
+        let routed = tokio::spawn(batch).await.ok();
+        assert_eq!(routed, Some(true));
+        assert_eq!((state.db(), state.cache()), (1, 1));
     }
 }

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use async_graphql::Schema;
 
 use crate::app::{AccountService, BoardService};
-pub use context::RequestContext;
+pub use context::{RequestContext, Requester};
 pub use mutation::Mutation;
 pub use query::Query;
 pub use subscription::Subscription;

@@ -2,7 +2,6 @@
 //! execute → partial results → encode, ending in an [`Outcome`] the transport maps to its own terms.
 //! The stages, the outcome mapping and a picture: docs/pipeline.md.
 
-mod answers;
 mod auth;
 mod documents;
 mod encode;
@@ -10,6 +9,7 @@ mod observe;
 mod outcome;
 mod persisted;
 mod prepare;
+mod response_cache;
 mod run;
 
 use std::sync::Arc;
@@ -90,7 +90,7 @@ pub struct Pipeline {
     /// Documents parsed before, by query text.
     documents: Documents,
     /// Whole answers of anonymous queries (with the near cache only).
-    answers: Option<answers::Answers>,
+    answers: Option<response_cache::ResponseCache>,
 }
 
 /// One GraphQL request as received.
@@ -202,7 +202,7 @@ impl Pipeline {
         let answers = services
             .board
             .near_cache()
-            .map(|near| answers::Answers::new(Arc::clone(&near), near.ttl()));
+            .map(|near| response_cache::ResponseCache::new(Arc::clone(&near), near.ttl()));
         Self {
             answers,
             schema,
@@ -249,7 +249,7 @@ impl Pipeline {
 
     /// Runs what a transport received and answers it. The transport has entered `request` around this
     /// call (once, for the whole request).
-    pub async fn execute(&self, operations: Operations, request: &RequestState) -> Answer {
+    pub async fn execute(&self, operations: Operations, request: &Arc<RequestState>) -> Answer {
         let Operations {
             requests,
             batch,
@@ -292,6 +292,7 @@ impl Pipeline {
         };
         let run = run::Run {
             pipeline: self,
+            scope: request,
             credentials: &authorization,
             request_id: &request_id,
             client_ip: &client_ip,
@@ -335,10 +336,10 @@ impl Pipeline {
         requests: &[Incoming],
         batch_or_signed_in: bool,
         media: Media,
-    ) -> Option<answers::Key> {
+    ) -> Option<response_cache::Key> {
         match (&self.answers, requests) {
             (Some(_), [only]) if !batch_or_signed_in && only.refusal.is_none() => {
-                Some(answers::Answers::key(
+                Some(response_cache::ResponseCache::key(
                     &only.request,
                     only.document_id.as_deref(),
                     u8::from(media == Media::Json),
@@ -351,9 +352,9 @@ impl Pipeline {
     /// The kept answer of a prepared query, or the ticket to keep its answer (`None`: it may not be kept).
     async fn look_up_kept(
         &self,
-        key: Option<answers::Key>,
+        key: Option<response_cache::Key>,
         prepared: &[prepare::Prepared],
-    ) -> Result<Arc<answers::Kept>, Option<answers::Miss>> {
+    ) -> Result<Arc<response_cache::CachedResponse>, Option<response_cache::MissTicket>> {
         match (&self.answers, key, prepared) {
             (Some(answers), Some(key), [p]) if p.refusal.is_none() && p.ty == "query" => {
                 answers.lookup(key).await
@@ -365,7 +366,7 @@ impl Pipeline {
     /// The answer served from a kept answer, observed (log line, metrics) like any other.
     fn answer_kept(
         &self,
-        kept: &answers::Kept,
+        kept: &response_cache::CachedResponse,
         asked: &Asked<'_>,
         prepared: &[prepare::Prepared],
         request: &RequestState,

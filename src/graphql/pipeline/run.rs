@@ -1,5 +1,5 @@
 //! Execution of the operations that passed preparation: authentication, the request's loaders, one engine
-//! batch inside the request's state (entered by the transport), bounded by the request timeout.
+//! batch inside the request's state (entered once, by the transport), bounded by the request timeout.
 
 use std::sync::Arc;
 
@@ -9,16 +9,17 @@ use tracing::Instrument;
 use super::Pipeline;
 use super::auth::{Authorization, authenticate};
 use crate::domain::{AppError, UserId};
-use crate::graphql::RequestContext;
 use crate::graphql::batches::{RequestBatches, drive};
 use crate::graphql::budget::{TextBudget, too_large_message};
 use crate::graphql::errors::error_response;
 use crate::graphql::loaders::Loaders;
-use crate::request;
+use crate::graphql::{RequestContext, Requester};
+use crate::request::{self, RequestState};
 
 /// One request's execution.
 pub(super) struct Run<'a> {
     pub pipeline: &'a Pipeline,
+    pub scope: &'a Arc<RequestState>,
     pub credentials: &'a Authorization,
     pub request_id: &'a str,
     pub client_ip: &'a str,
@@ -34,6 +35,7 @@ pub(super) async fn execute(
 ) -> (Vec<Response>, Option<UserId>) {
     let Run {
         pipeline,
+        scope,
         credentials,
         request_id,
         client_ip,
@@ -49,7 +51,7 @@ pub(super) async fn execute(
         if runnable.is_empty() {
             return Vec::new();
         }
-        let users = Loaders::users(Arc::clone(&pipeline.services.accounts), &batches);
+        let users = Loaders::users(Arc::clone(&pipeline.services.accounts), &batches, scope);
         let actor = match authenticate(&pipeline.services.accounts, credentials, &users).await {
             Ok(actor) => actor,
             // Every operation of the batch answers the refusal.
@@ -63,19 +65,20 @@ pub(super) async fn execute(
         if board.has_replica() && !writes {
             request::allow_replica(board.replica_allowed_for(viewer).await);
         }
-        let loaders = Loaders::new(
-            users,
-            Arc::clone(&pipeline.services.board),
-            actor.as_ref().map(|a| a.id),
-            &batches,
-        );
-        let context = Arc::new(RequestContext {
+        let requester = Requester {
             actor,
             request_id: request_id.to_owned(),
             client_ip: client_ip.to_owned(),
-            loaders,
-            budget: TextBudget::new(pipeline.max_response_bytes),
-        });
+        };
+        let budget = TextBudget::new(pipeline.max_response_bytes);
+        let context = RequestContext::new(
+            &pipeline.services,
+            users,
+            requester,
+            budget,
+            &batches,
+            scope,
+        );
         let responses = match pipeline
             .schema
             .execute_batch(BatchRequest::Batch(runnable).data(Arc::clone(&context)))

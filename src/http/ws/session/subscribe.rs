@@ -9,12 +9,14 @@ use tokio::sync::{Notify, mpsc};
 
 use super::outbox::Refused;
 use super::{Ending, LISTEN_WAIT, Running, Session};
-use crate::graphql::RequestContext;
 use crate::graphql::batches::{RequestBatches, drive};
+use crate::graphql::budget::TextBudget;
 use crate::graphql::errors::finish_response;
 use crate::graphql::loaders::Loaders;
 use crate::graphql::subscription::Subscriber;
+use crate::graphql::{RequestContext, Requester};
 use crate::http::ws::protocol;
+use crate::request::RequestState;
 use crate::telemetry::metrics;
 
 impl Session {
@@ -76,25 +78,23 @@ impl Session {
         };
         request.set_parsed_query((*document).clone());
         log(field, "ok");
-        let actor = self.viewer.as_ref().and_then(|v| v.user.clone());
+        // The subscription is one request: its state begins now and its task enters it once, for the
+        // operation's start and every event it answers.
+        let request_state = RequestState::begin();
         let batches = RequestBatches::new();
         let services = &self.state.services;
-        let users = Loaders::users(Arc::clone(&services.accounts), &batches);
-        let loaders = Loaders::new(
-            users,
-            Arc::clone(&services.board),
-            actor.as_ref().map(|a| a.id),
-            &batches,
-        );
-        let context = Arc::new(RequestContext {
-            actor,
-            request_id: format!("{}/{id}", self.connection_id),
+        let request_id = format!("{}/{id}", self.connection_id);
+        let users = Loaders::users(Arc::clone(&services.accounts), &batches, &request_state);
+        let requester = Requester {
+            actor: self.viewer.as_ref().and_then(|v| v.user.clone()),
+            request_id: request_id.clone(),
             client_ip: self.client_ip.clone(),
-            loaders,
-            // A socket message has its own bound (ws_max_message_bytes for what comes in, the send
-            // buffer for what goes out).
-            budget: crate::graphql::budget::TextBudget::unlimited(),
-        });
+        };
+        // A socket message has its own bound (ws_max_message_bytes for what comes in, the send buffer for
+        // what goes out).
+        let budget = TextBudget::unlimited();
+        let context =
+            RequestContext::new(services, users, requester, budget, &batches, &request_state);
         let subscriber = Arc::new(Subscriber {
             hub: Arc::clone(&self.hub),
             too_slow: Arc::clone(&self.too_slow),
@@ -109,8 +109,7 @@ impl Session {
         let generation = self.generation;
         let ended = ended.clone();
         let task_id = id.clone();
-        let request_id = format!("{}/{id}", self.connection_id);
-        let task = tokio::spawn(async move {
+        let answer = async move {
             let mut first = true;
             loop {
                 let Some(response) = drive(Arc::clone(&batches), responses.next()).await else {
@@ -134,7 +133,8 @@ impl Session {
             }
             started.listening.notify_one();
             let _ = ended.send((task_id, generation));
-        });
+        };
+        let task = tokio::spawn(async move { request_state.run(answer).await });
         // The next message is read once this subscription listens (or ended): an event written after the
         // client saw the server take a later message is heard.
         let _ = tokio::time::timeout(LISTEN_WAIT, subscriber.listening.notified()).await;
