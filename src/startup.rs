@@ -13,7 +13,7 @@ use crate::adapters::sql::{
     SqlVoteRepo,
 };
 use crate::app::rate_limit::{Limiter, Limits as RateLimits};
-use crate::app::{AccountService, BoardService, CacheAside, ReadReplica};
+use crate::app::{AccountPorts, AccountService, BoardRepos, BoardService, CacheAside, ReadReplica};
 use crate::config::Config;
 use crate::graphql::{BoardSchema, Limits, Services};
 use crate::ports::{Cache, Counters, Events, SystemClock};
@@ -182,15 +182,6 @@ impl App {
         );
         let cache_aside = cache_aside(&config, &cache);
         let clock = Arc::new(SystemClock);
-        let accounts = AccountService::new(
-            Arc::new(SqlUserRepo::new(db.clone())),
-            Arc::new(SqlSessionRepo::new(db.clone())),
-            Arc::new(hasher),
-            Arc::new(tokens),
-            clock.clone(),
-            cache_aside.clone(),
-            auth.refresh_token_ttl.as_secs(),
-        );
         let limiter = Arc::new(Limiter::new(
             counters,
             &config.cache.prefix,
@@ -203,21 +194,34 @@ impl App {
                 window: config.limits.window,
             },
         ));
-        let accounts = accounts.with_limiter(Arc::clone(&limiter));
+        let accounts = AccountService::new(
+            AccountPorts {
+                users: Arc::new(SqlUserRepo::new(db.clone())),
+                sessions: Arc::new(SqlSessionRepo::new(db.clone())),
+                hasher: Arc::new(hasher),
+                tokens: Arc::new(tokens),
+                clock: clock.clone(),
+            },
+            cache_aside.clone(),
+            Arc::clone(&limiter),
+            auth.refresh_token_ttl,
+        );
         if let Err(err) = accounts.learn_stored_cost().await {
             tracing::warn!(error = %err, "could not read the cost of stored password hashes");
         }
         let board = BoardService::new(
-            Arc::new(SqlCategoryRepo::new(db.clone())),
-            Arc::new(SqlPostRepo::new(db.clone())),
-            Arc::new(search(db.clone(), &config)),
-            Arc::new(SqlCommentRepo::new(db.clone())),
-            Arc::new(SqlVoteRepo::new(db.clone())),
+            BoardRepos {
+                categories: Arc::new(SqlCategoryRepo::new(db.clone())),
+                posts: Arc::new(SqlPostRepo::new(db.clone())),
+                search: Arc::new(search(db.clone(), &config)),
+                comments: Arc::new(SqlCommentRepo::new(db.clone())),
+                votes: Arc::new(SqlVoteRepo::new(db.clone())),
+            },
             clock,
             cache_aside,
-        )
-        .with_limiter(limiter)
-        .with_events(Arc::clone(&events));
+            limiter,
+            Arc::clone(&events),
+        );
         let replica = match Db::connect_replica(&config.db).await {
             None => None,
             Some(Ok(replica)) => Some(replica),

@@ -42,10 +42,19 @@ pub struct BoardService {
     cache: CacheAside,
     /// With a replica: how long after a write its viewer's reads stay on the primary.
     read_your_writes: Option<Duration>,
-    /// Edits per user (none in tests that build the service bare).
-    limiter: Option<Arc<Limiter>>,
-    /// Where committed writes are announced (none in tests that build the service bare).
-    events: Option<Arc<dyn Events>>,
+    /// Edits and creations per user.
+    limiter: Arc<Limiter>,
+    /// Where committed writes are announced.
+    events: Arc<dyn Events>,
+}
+
+/// The repositories the board reads and writes (on the primary).
+pub struct BoardRepos {
+    pub categories: Arc<dyn CategoryRepo>,
+    pub posts: Arc<dyn PostRepo>,
+    pub search: Arc<dyn PostSearch>,
+    pub comments: Arc<dyn CommentRepo>,
+    pub votes: Arc<dyn VoteRepo>,
 }
 
 /// Cache key kind of the read-your-writes fence: `<prefix>:v1:wrote:<user id>`.
@@ -80,14 +89,19 @@ fn group_revisions<K: Copy + Eq + std::hash::Hash>(
 
 impl BoardService {
     pub fn new(
-        categories: Arc<dyn CategoryRepo>,
-        posts: Arc<dyn PostRepo>,
-        search: Arc<dyn PostSearch>,
-        comments: Arc<dyn CommentRepo>,
-        votes: Arc<dyn VoteRepo>,
+        repos: BoardRepos,
         clock: Arc<dyn Clock>,
         cache: CacheAside,
+        limiter: Arc<Limiter>,
+        events: Arc<dyn Events>,
     ) -> Self {
+        let BoardRepos {
+            categories,
+            posts,
+            search,
+            comments,
+            votes,
+        } = repos;
         Self {
             categories,
             posts: Routed::primary_only(posts),
@@ -97,8 +111,8 @@ impl BoardService {
             clock,
             cache,
             read_your_writes: None,
-            limiter: None,
-            events: None,
+            limiter,
+            events,
         }
     }
 
@@ -173,8 +187,8 @@ impl BoardService {
             clock: Arc::clone(&self.clock),
             cache,
             read_your_writes: self.read_your_writes,
-            limiter: self.limiter.clone(),
-            events: self.events.clone(),
+            limiter: Arc::clone(&self.limiter),
+            events: Arc::clone(&self.events),
         }
     }
 }

@@ -1,6 +1,6 @@
-//! Cache-aside reads: cache `get_for_fill` → database for the misses → cache `fill_many` with TTL + jitter,
-//! refused for a key a write deleted meanwhile (no stale refill after a concurrent commit).
-//! A cache failure is logged and the database answers; the cache is never the source of truth.
+//! Cache-aside reads: near cache → shared cache `get_for_fill` → database for the misses → `fill_many`,
+//! refused for a key a write deleted meanwhile; a cache failure degrades to the database. Layers, fill
+//! guards and failures: docs/read-cache.md.
 
 use std::collections::HashMap;
 use std::fmt::Display;

@@ -8,7 +8,7 @@ pub mod near_cache;
 pub mod persisted;
 pub mod rate_limit;
 
-pub use accounts::{AccountService, AuthSession};
-pub use board::{BoardService, ReadReplica};
+pub use accounts::{AccountPorts, AccountService, AuthSession};
+pub use board::{BoardRepos, BoardService, ReadReplica};
 pub use cache_aside::CacheAside;
 pub use persisted::{PersistedQueries, TrustedDocuments};

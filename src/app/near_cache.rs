@@ -1,24 +1,6 @@
-//! The near cache: decoded values kept in this process, in front of the shared cache, so a hot read costs
-//! neither a Redis round trip nor decoding.
-//!
-//! It is only safe because it hears every deletion: its own process's at once, other processes' through the
-//! shared cache's invalidation feed (Redis pub/sub, published in the same round trip as the `DEL`, before
-//! the writing request answers). While the feed is down the near cache is emptied and bypassed; it also
-//! bounds every entry's life by its own short TTL, in case an announcement is lost in a way nobody noticed.
-//!
-//! A value read before a deletion must not be stored after it: every deletion advances a generation, and a
-//! value is only kept if no deletion happened since its read began.
-//!
-//! Hearing deletions eventually is not enough: a client that wrote through one process and then reads through
-//! another must see its write. So before a request's first near read, the near cache *syncs*: it publishes a
-//! marker on a channel of its own, followed by the same Redis connection as the announcements, and waits for
-//! it to come back. Redis runs commands one at a time and delivers a connection's messages in order, so every
-//! announcement published before the marker (in particular every write acknowledged before the request began)
-//! has been applied by then. Rounds are shared: one marker serves every request that began before it was
-//! sent, so under load a round costs far less than a request's cache reads did. A round that fails (Redis
-//! down, the marker late) makes the request skip the near cache. This needs one Redis primary delivering
-//! every message (standalone or Sentinel); on Redis Cluster, pub/sub crosses nodes out of order: turn the
-//! near cache off there.
+//! The near cache: decoded values kept in this process in front of the shared cache, safe because it hears
+//! every deletion and syncs (one shared marker round) before a request's first read. Generations, sync
+//! rounds and the feed: docs/read-cache.md#the-near-cache.
 
 use std::any::Any;
 use std::sync::Arc;

@@ -1,14 +1,6 @@
-//! Limits counted in the shared counters (Redis in production), so they hold across replicas: a sliding
-//! window over two fixed windows per subject.
-//!
-//! Every limited attempt reserves its slot before the expensive work: the counter is incremented first
-//! (atomically, in the cache), and the attempt goes ahead only if the count, this attempt included, is
-//! within the limit. Twenty parallel guesses therefore cannot all pass a check made before any of them was
-//! counted. A right password takes its own slot back (a success is not a guess to limit); wrong ones stay
-//! counted for the window, so a success in the middle of a burst frees no slot for the burst.
-//!
-//! When the counters cannot be reached the limiter lets attempts through (and logs it): an outage of the
-//! cache must not lock every user out. bcrypt's cost and its bounded queues still slow guessing down.
+//! Limits counted in the shared counters, so they hold across replicas: a sliding window over two fixed
+//! windows per subject; every attempt reserves its slot before the work, refusals are taken back.
+//! Windows, reserve / take-back, retryAfterSeconds and degraded mode: docs/limiter.md.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,8 +38,24 @@ struct Window {
     elapsed: f64,
 }
 
-/// What an attempt is counted against: (scope for the key and the metric, subject, limit).
-type Slot = (&'static str, String, u64);
+/// What an attempt is counted against.
+struct Slot {
+    /// Names the counter's key and the `rate_limited` metric's label.
+    scope: &'static str,
+    /// Whose attempts are counted (an account, a client address, a user).
+    subject: String,
+    limit: u64,
+}
+
+impl Slot {
+    fn new(scope: &'static str, subject: String, limit: u64) -> Self {
+        Self {
+            scope,
+            subject,
+            limit,
+        }
+    }
+}
 
 impl Limiter {
     pub fn new(counters: Arc<dyn Counters>, prefix: &str, limits: Limits) -> Self {
@@ -78,11 +86,11 @@ impl Limiter {
         let w = self.window(now);
         let current: Vec<String> = slots
             .iter()
-            .map(|(scope, subject, _)| self.key(scope, subject, w.current))
+            .map(|slot| self.key(slot.scope, &slot.subject, w.current))
             .collect();
         let previous: Vec<String> = slots
             .iter()
-            .map(|(scope, subject, _)| self.key(scope, subject, w.current.saturating_sub(1)))
+            .map(|slot| self.key(slot.scope, &slot.subject, w.current.saturating_sub(1)))
             .collect();
         let counts = match self.counters.add(&current, self.limits.window * 2).await {
             Ok(counts) => counts,
@@ -93,7 +101,8 @@ impl Limiter {
         };
         let before = self.counters.read(&previous).await.unwrap_or_default();
         let width = self.limits.window.as_secs().max(1);
-        for (i, (scope, _, max)) in slots.iter().enumerate() {
+        for (i, slot) in slots.iter().enumerate() {
+            let (scope, max) = (slot.scope, &slot.limit);
             let now_count = counts.get(i).copied().unwrap_or(0);
             let prev = before.get(i).copied().unwrap_or(0);
             // The previous window counts for the part of it that still overlaps the sliding window.
@@ -143,8 +152,8 @@ impl Limiter {
     ) -> AppResult<()> {
         let subject = account.subject();
         let slots = [
-            ("guess_client", client.to_owned(), self.limits.per_client),
-            ("guess_account", subject, self.limits.per_account),
+            Slot::new("guess_client", client.to_owned(), self.limits.per_client),
+            Slot::new("guess_account", subject, self.limits.per_account),
         ];
         self.reserve(&slots, now).await
     }
@@ -166,7 +175,7 @@ impl Limiter {
     }
 
     pub async fn reserve_sign_up(&self, client: &str, now: DateTime<Utc>) -> AppResult<()> {
-        let slots = [(
+        let slots = [Slot::new(
             "sign_up_client",
             client.to_owned(),
             self.limits.sign_ups_per_client,
@@ -175,13 +184,17 @@ impl Limiter {
     }
 
     pub async fn reserve_edit(&self, user: UserId, now: DateTime<Utc>) -> AppResult<()> {
-        let slots = [("edit_user", user.0.to_string(), self.limits.edits_per_user)];
+        let slots = [Slot::new(
+            "edit_user",
+            user.0.to_string(),
+            self.limits.edits_per_user,
+        )];
         self.reserve(&slots, now).await
     }
 
     /// Counts a new post or comment by `user`.
     pub async fn reserve_create(&self, user: UserId, now: DateTime<Utc>) -> AppResult<()> {
-        let slots = [(
+        let slots = [Slot::new(
             "create_user",
             user.0.to_string(),
             self.limits.creates_per_user,

@@ -4,6 +4,7 @@ pub mod board;
 pub mod errors;
 pub mod events;
 pub mod ids;
+pub mod inputs;
 pub mod page;
 pub mod search;
 pub mod user;
@@ -13,4 +14,5 @@ pub use board::{Category, CategoryTree, Comment, Post, PostFilter, PostKey, Post
 pub use errors::{AppError, AppResult};
 pub use events::{BoardEvent, EventIds, EventKind};
 pub use ids::{CategoryId, CommentId, PostId, UserId};
+pub use inputs::{Email, NewPassword, UserName};
 pub use user::{LoginEvent, Role, User, UserState, UserStateKind};

@@ -11,6 +11,7 @@ use fred::prelude::{
     Builder, Client, ClientLike, Config as FredConfig, Error as FredError, EventInterface,
     Expiration, KeysInterface, LuaInterface, Pool, PubsubInterface, ReconnectPolicy,
 };
+use fred::types::scripts::Script;
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -32,6 +33,8 @@ pub struct RedisCache {
     /// for a timeout each. A slow or absent Redis then costs one timeout per `OPEN_FOR`, not one per read.
     open_until_ms: AtomicU64,
     epoch: Instant,
+    /// The fill script, called by its SHA (loaded at connect, and again after a Redis restart forgot it).
+    fill: Script,
 }
 
 /// Announcements buffered per listener; a listener that falls further behind forgets everything.
@@ -186,6 +189,11 @@ impl RedisCache {
             .build_pool(pool_size.max(1))
             .map_err(cache_error)?;
         pool.init().await.map_err(cache_error)?;
+        let sha: String = pool
+            .next()
+            .script_load(FILL_SCRIPT)
+            .await
+            .map_err(cache_error)?;
         let (invalidations, _) = broadcast::channel(INVALIDATION_BACKLOG);
         let live = Arc::new(AtomicBool::new(false));
         let events = Events {
@@ -222,12 +230,33 @@ impl RedisCache {
             live,
             open_until_ms: AtomicU64::new(0),
             epoch: Instant::now(),
+            fill: Script::from_hash(sha),
         })
     }
 
     /// The pool, for other publishers on the same Redis (board events).
     pub fn pool(&self) -> Pool {
         self.pool.clone()
+    }
+
+    /// One entry's fill script by `EVALSHA`; on `NOSCRIPT` (Redis restarted and forgot it) the script is
+    /// loaded again and called once more.
+    async fn fill_one(&self, client: &Client, entry: &FillEntry) -> Result<i64, FredError> {
+        let keys = || vec![entry.key.clone(), guard_key(&entry.key)];
+        let args = || {
+            vec![
+                entry.value.clone(),
+                ttl_millis(entry.ttl).to_string(),
+                entry.guard.to_string(),
+            ]
+        };
+        match self.fill.evalsha(client, keys(), args()).await {
+            Err(err) if err.details().starts_with("NOSCRIPT") => {
+                let _: String = client.script_load(FILL_SCRIPT).await?;
+                self.fill.evalsha(client, keys(), args()).await
+            }
+            filled => filled,
+        }
     }
 
     async fn bounded<T>(
@@ -316,18 +345,7 @@ impl Cache for RedisCache {
         // One script per entry, all sent at once on one connection (fred pipelines them): one round trip,
         // and each script touches one slot only (Redis Cluster).
         let client = self.pool.next();
-        let fills = entries.iter().map(|entry| {
-            let millis = ttl_millis(entry.ttl);
-            client.eval::<i64, _, _, _>(
-                FILL_SCRIPT,
-                vec![entry.key.clone(), guard_key(&entry.key)],
-                vec![
-                    entry.value.clone(),
-                    millis.to_string(),
-                    entry.guard.to_string(),
-                ],
-            )
-        });
+        let fills = entries.iter().map(|entry| self.fill_one(client, entry));
         let all = async {
             futures::future::join_all(fills)
                 .await

@@ -1,26 +1,6 @@
-//! `PostSearch` on the database itself: `post_search` holds each post's case-folded text and its word-window
-//! tokens (see `domain::search`), under a FULLTEXT index (MariaDB) or an FTS5 table (SQLite); the posts' writes keep it in their
-//! transactions (see `posts.rs`).
-//!
-//! Every query plan is exact: candidates are filtered with `LIKE` on the folded text. The plan is chosen per
-//! query by what the data says:
-//! - **walk**: the list's own keyset order, newest (or most voted) first, filtering as it goes. Cheap when the
-//!   term is common — the page fills after a few rows — and the only way for a one-character term.
-//! - **index**: the posts holding a token that starts with each word of the term (`word*`), then the filter,
-//!   then the order. Cheap when the term is rare; for a term in most posts the index would hand back most of
-//!   the board.
-//!
-//! The index is asked only for the rarest of a term's words (by their frequencies in a sample of the newest
-//! posts, taken in the background): a word in every post ("post") would cost the index a posting list as
-//! long as the board while narrowing nothing.
-//!
-//! A page first walks a bounded window of [`WALK_WINDOW`] posts (one round trip). If the window fills the
-//! page, or holds the whole rest of the list, that is the answer; otherwise the term is rare and a second
-//! round trip asks the index. A count probes the same window; when at least a quarter of it matches, it reads
-//! the newest 4 × (cap + 1) posts, stopping at cap + 1 matches (more than the cap, or a list that ends there,
-//! is the answer); otherwise, or when the term was common among the newest posts only, the index counts. No
-//! count reads an unbounded number of rows outside the index, except for a term without a word of two
-//! characters, which nothing else can count.
+//! `PostSearch` on the database itself (`post_search` under FULLTEXT / FTS5): exact plans, walk or index,
+//! chosen per term by what a bounded window of the list says. The plans and their round trips:
+//! docs/search-plan.md.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};

@@ -1,5 +1,5 @@
-//! The database time searches may take (see `search.rs`): one budget per request for all its search
-//! statements, and a share of the pool per process.
+//! The database time searches may take: one budget per request for all its search statements (from the
+//! request's start), and a share of the pool per process. Why and how: docs/search-plan.md#the-budget.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -4,6 +4,7 @@ use crate::graphql::types::datetime::DateTime;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
 use crate::app::AuthSession;
+use crate::domain::{Email, NewPassword, UserName};
 use crate::graphql::context::ContextExt;
 use crate::graphql::errors::{AppResultExt, GqlResult};
 use crate::graphql::ids;
@@ -185,13 +186,12 @@ impl AccountMutations {
         #[graphql(desc = "The name, email and password of the new account.")] input: SignUpInput,
     ) -> GqlResult<AuthPayload> {
         let accounts = &ctx.services()?.accounts;
+        let client = &ctx.request()?.client_ip;
+        let name = UserName::parse("name", &input.name).gql()?;
+        let email = Email::parse("email", &input.email).gql()?;
+        let password = NewPassword::parse("password", &input.password).gql()?;
         Ok(accounts
-            .sign_up(
-                &input.name,
-                &input.email,
-                &input.password,
-                &ctx.request()?.client_ip,
-            )
+            .sign_up(name, email, &password, client)
             .await
             .gql()?
             .into())
@@ -245,10 +245,19 @@ impl AccountMutations {
     ) -> GqlResult<UpdateProfilePayload> {
         let actor = ctx.actor()?.id;
         let accounts = &ctx.services()?.accounts;
-        let user = accounts
-            .update_profile(actor, input.name.as_deref(), input.email.as_deref())
-            .await
+        let name = input
+            .name
+            .as_deref()
+            .map(|name| UserName::parse("name", name))
+            .transpose()
             .gql()?;
+        let email = input
+            .email
+            .as_deref()
+            .map(|email| Email::parse("email", email))
+            .transpose()
+            .gql()?;
+        let user = accounts.update_profile(actor, name, email).await.gql()?;
         Ok(UpdateProfilePayload {
             user: UserNode::new(user),
         })
@@ -262,13 +271,10 @@ impl AccountMutations {
     ) -> GqlResult<ChangePasswordPayload> {
         let actor = ctx.actor()?.id;
         let accounts = &ctx.services()?.accounts;
+        let client = &ctx.request()?.client_ip;
+        let new_password = NewPassword::parse("newPassword", &input.new_password).gql()?;
         let session = accounts
-            .change_password(
-                actor,
-                &input.current_password,
-                &input.new_password,
-                &ctx.request()?.client_ip,
-            )
+            .change_password(actor, &input.current_password, &new_password, client)
             .await
             .gql()?;
         Ok(ChangePasswordPayload {

@@ -14,13 +14,13 @@
 //! [`Pipeline::check_operation`] and [`Pipeline::authenticate`] are the same checks for transports that
 //! drive execution themselves (subscriptions).
 
-mod answers;
 mod auth;
 mod documents;
 mod encode;
 mod observe;
 mod persisted;
 mod prepare;
+mod response_cache;
 mod run;
 
 use std::sync::Arc;
@@ -89,7 +89,7 @@ pub struct Pipeline {
     /// Documents parsed before, by query text.
     documents: Documents,
     /// Whole answers of anonymous queries (with the near cache only).
-    answers: Option<answers::Answers>,
+    answers: Option<response_cache::ResponseCache>,
 }
 
 /// One GraphQL request as received.
@@ -154,7 +154,7 @@ pub struct Answer {
 
 /// The answer to a request served from a kept answer, observed (log line, metrics) like any other.
 fn answered_from_kept(
-    kept: &answers::Kept,
+    kept: &response_cache::CachedResponse,
     requester: &observe::Requester<'_>,
     prepared: &[prepare::Prepared],
     scope: &Arc<RequestState>,
@@ -207,7 +207,7 @@ impl Pipeline {
         let answers = services
             .board
             .near_cache()
-            .map(|near| answers::Answers::new(Arc::clone(&near), near.ttl()));
+            .map(|near| response_cache::ResponseCache::new(Arc::clone(&near), near.ttl()));
         Self {
             answers,
             schema,
@@ -263,7 +263,7 @@ impl Pipeline {
             (Some(_), [only])
                 if !batch && authorization == Authorization::Absent && only.refused.is_none() =>
             {
-                Some(answers::Answers::key(
+                Some(response_cache::ResponseCache::key(
                     &only.request,
                     only.document_id.as_deref(),
                     u8::from(media == Media::Json),

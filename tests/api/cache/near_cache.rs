@@ -237,6 +237,15 @@ async fn a_fill_read_before_a_deletion_is_refused_on_redis() {
         vec![None, Some("two".into())],
         "the fill of the deleted key is refused, the other one lands"
     );
+    // Redis forgets its scripts when it restarts: the next fill loads the script again.
+    {
+        use fred::prelude::LuaInterface;
+        let admin = Builder::from_config(FredConfig::from_url(&url).unwrap())
+            .build()
+            .unwrap();
+        admin.init().await.unwrap();
+        let () = admin.script_flush(false).await.unwrap();
+    }
     // A reader that began after the deletion fills.
     let (_, guards) = cache.get_for_fill(&keys[..1]).await.unwrap();
     cache

@@ -1,14 +1,6 @@
-//! Whole answers of anonymous queries, kept in this process while nothing they were read from can have
-//! changed: the warm first page of a category costs a hash lookup instead of resolving 20 posts with their
-//! authors and categories again.
-//!
-//! Safe for the same reason the near cache is (`app::near_cache`), and only as far: an answer is kept only
-//! when the request read nothing from the database (every value came from the cache, whose writes are
-//! followed by deletions), and it is tagged with the near cache's generation, which every deletion — this
-//! process's or, through the invalidation feed, any other's — advances. A kept answer is served only while
-//! the generation is unchanged and after the same sync round a near read waits for, so an answer never
-//! outlives a write acknowledged before the request began. Coarse on purpose: any write anywhere retires
-//! every kept answer; reads far outnumber writes on a board.
+//! The response cache: whole answers of anonymous queries, kept while nothing they were read from can have
+//! changed (tagged with the near cache's generation). The generation rule and its sequence:
+//! docs/read-cache.md#the-response-cache.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,30 +18,32 @@ const MAX_BYTES: u64 = 32 * 1024 * 1024;
 /// What identifies an answer: everything of the request that shapes it.
 pub(super) type Key = [u8; 32];
 
-pub(super) struct Answers {
+pub(super) struct ResponseCache {
     near: Arc<NearCache>,
-    kept: moka::sync::Cache<Key, Arc<Kept>>,
+    kept: moka::sync::Cache<Key, Arc<CachedResponse>>,
 }
 
-/// A kept answer.
-pub(super) struct Kept {
+/// A cached response: the status and body of an answer, with the generation it was built at.
+pub(super) struct CachedResponse {
     generation: u64,
     pub status: StatusCode,
     pub body: Vec<u8>,
 }
 
-/// A miss: what [`Answers::keep`] needs to know whether the answer may be kept.
-pub(super) struct Miss {
+/// A cache miss ticket: what [`ResponseCache::keep`] needs to know whether the answer may be kept.
+pub(super) struct MissTicket {
     key: Key,
     generation: u64,
 }
 
-impl Answers {
-    /// Kept answers live at most `ttl` (the near cache's), like the values they were built from.
+impl ResponseCache {
+    /// Cached responses live at most `ttl` (the near cache's), like the values they were built from.
     pub fn new(near: Arc<NearCache>, ttl: Duration) -> Self {
         let kept = moka::sync::Cache::builder()
             .max_capacity(MAX_BYTES)
-            .weigher(|_, kept: &Arc<Kept>| u32::try_from(kept.body.len()).unwrap_or(u32::MAX))
+            .weigher(|_, kept: &Arc<CachedResponse>| {
+                u32::try_from(kept.body.len()).unwrap_or(u32::MAX)
+            })
             .time_to_live(ttl)
             .build();
         Self { near, kept }
@@ -79,7 +73,7 @@ impl Answers {
     }
 
     /// The kept answer of `key` if it is still current, else what is needed to keep this request's.
-    pub async fn lookup(&self, key: Key) -> Result<Arc<Kept>, Option<Miss>> {
+    pub async fn lookup(&self, key: Key) -> Result<Arc<CachedResponse>, Option<MissTicket>> {
         if !self.near.synced().await {
             // Not following the deletions right now: nothing kept can be trusted, and nothing may be kept.
             return Err(None);
@@ -87,18 +81,18 @@ impl Answers {
         let generation = self.near.generation();
         match self.kept.get(&key) {
             Some(kept) if kept.generation == generation => Ok(kept),
-            _ => Err(Some(Miss { key, generation })),
+            _ => Err(Some(MissTicket { key, generation })),
         }
     }
 
     /// Keeps an answer built after `miss` was looked up, unless a deletion happened meanwhile or it is large.
-    pub fn keep(&self, miss: Miss, status: StatusCode, body: &[u8]) {
+    pub fn keep(&self, miss: MissTicket, status: StatusCode, body: &[u8]) {
         if body.len() > MAX_BODY || self.near.generation() != miss.generation {
             return;
         }
         self.kept.insert(
             miss.key,
-            Arc::new(Kept {
+            Arc::new(CachedResponse {
                 generation: miss.generation,
                 status,
                 body: body.to_vec(),
@@ -115,12 +109,12 @@ mod tests {
 
     const TTL: Duration = Duration::from_secs(60);
 
-    fn answers() -> (Arc<NearCache>, Answers) {
+    fn responses() -> (Arc<NearCache>, ResponseCache) {
         let near = NearCache::start(TTL, 100, Arc::new(MemoryCache::new(10, 1 << 20)));
-        (Arc::clone(&near), Answers::new(near, TTL))
+        (Arc::clone(&near), ResponseCache::new(near, TTL))
     }
 
-    fn miss(lookup: Result<Arc<Kept>, Option<Miss>>) -> Miss {
+    fn miss(lookup: Result<Arc<CachedResponse>, Option<MissTicket>>) -> MissTicket {
         match lookup {
             Err(Some(miss)) => miss,
             Ok(_) => panic!("a hit"),
@@ -130,7 +124,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_kept_answer_is_served_until_a_deletion_retires_it() {
-        let (near, answers) = answers();
+        let (near, answers) = responses();
         let ticket = miss(answers.lookup([1; 32]).await);
         answers.keep(ticket, StatusCode::OK, b"{\"data\":1}");
         let kept = answers.lookup([1; 32]).await.ok().expect("kept");
@@ -149,7 +143,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_answer_built_while_a_deletion_happened_is_not_kept() {
-        let (near, answers) = answers();
+        let (near, answers) = responses();
         let ticket = miss(answers.lookup([1; 32]).await);
         // The request resolves; meanwhile a write deletes a key it may have read.
         near.forget(&["post:1".to_owned()]);
@@ -162,14 +156,14 @@ mod tests {
 
     #[tokio::test]
     async fn large_answers_and_answers_without_a_live_feed_are_not_kept() {
-        let (_, answers) = answers();
+        let (_, answers) = responses();
         let ticket = miss(answers.lookup([1; 32]).await);
         answers.keep(ticket, StatusCode::OK, &vec![b' '; MAX_BODY + 1]);
         miss(answers.lookup([1; 32]).await);
         // Not following the deletions: nothing is looked up, nothing may be kept.
         let shared = FeedCache::new(Duration::from_millis(1));
         let near = NearCache::start(TTL, 100, shared.clone());
-        let answers = Answers::new(near, TTL);
+        let answers = ResponseCache::new(near, TTL);
         shared.connection(false);
         for _ in 0..200 {
             if matches!(answers.lookup([1; 32]).await, Err(None)) {

@@ -1,0 +1,77 @@
+//! The admin's changes to other users (role, block), and the command line's role change.
+
+use super::AccountService;
+use crate::domain::validation;
+use crate::domain::{AppError, AppResult, Role, User, UserId, UserStateKind};
+
+impl AccountService {
+    fn require_admin(actor: &User) -> AppResult<()> {
+        if actor.is_admin() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("only an admin may do this".into()))
+        }
+    }
+
+    /// An admin acting on another user (an admin cannot lock themself out).
+    async fn admin_target(&self, actor: &User, target: UserId) -> AppResult<User> {
+        Self::require_admin(actor)?;
+        if actor.id == target {
+            return Err(AppError::invalid(
+                "userId",
+                "an admin cannot change their own role or state",
+            ));
+        }
+        self.user(target).await
+    }
+
+    pub async fn set_role(&self, actor: &User, target: UserId, role: Role) -> AppResult<User> {
+        self.admin_target(actor, target).await?;
+        self.users.set_role(target, role).await?;
+        self.forget_user(target).await;
+        self.user(target).await
+    }
+
+    /// Role change from the command line (how the first admin is made).
+    pub async fn set_role_by_name(&self, name: &str, role: Role) -> AppResult<User> {
+        let id = self
+            .user_id_by_name(name)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("no user named {name:?}")))?;
+        self.users.set_role(id, role).await?;
+        self.forget_user(id).await;
+        self.user(id).await
+    }
+
+    pub async fn block(
+        &self,
+        actor: &User,
+        target: UserId,
+        detail: Option<&str>,
+    ) -> AppResult<User> {
+        let detail = detail
+            .map(|d| validation::text("detail", d, 0, 500, true))
+            .transpose()?
+            .filter(|d| !d.is_empty());
+        self.admin_target(actor, target).await?;
+        self.users
+            .add_state(
+                target,
+                UserStateKind::Blocked,
+                detail.as_deref(),
+                self.clock.now(),
+            )
+            .await?;
+        self.forget_user(target).await;
+        self.user(target).await
+    }
+
+    pub async fn unblock(&self, actor: &User, target: UserId) -> AppResult<User> {
+        self.admin_target(actor, target).await?;
+        self.users
+            .remove_state(target, UserStateKind::Blocked)
+            .await?;
+        self.forget_user(target).await;
+        self.user(target).await
+    }
+}

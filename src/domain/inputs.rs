@@ -1,0 +1,117 @@
+//! Account inputs that passed the rules of `validation`: parsed once where they enter (the GraphQL
+//! mutations), so the services take values that cannot be invalid.
+
+use std::fmt;
+
+use super::errors::AppResult;
+use super::validation;
+
+/// A user name by [`validation::user_name`]: NFC-normalised, one script, letters, digits, `_` and `-`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserName(String);
+
+impl UserName {
+    /// `raw` as a user name; a violation names `field`.
+    pub fn parse(field: &str, raw: &str) -> AppResult<Self> {
+        validation::user_name(field, raw).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The key that makes names unique ignoring case.
+    pub fn key(&self) -> String {
+        validation::name_key(&self.0)
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// An email address by [`validation::email`]: NFC-normalised and lower-case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    /// `raw` as an email address; a violation names `field`.
+    pub fn parse(field: &str, raw: &str) -> AppResult<Self> {
+        validation::email(field, raw).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// A password that may be set by [`validation::new_password`] (8–72 bytes, no NUL). `Debug` shows `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewPassword(String);
+
+impl NewPassword {
+    /// `raw` as a new password; a violation names `field`.
+    pub fn parse(field: &str, raw: &str) -> AppResult<Self> {
+        validation::new_password(field, raw)?;
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The password itself: only for hashing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::AppError;
+
+    fn field_of(err: AppError) -> String {
+        match err {
+            AppError::InvalidInput { field, .. } => field,
+            other => panic!("not an input error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn names_are_normalised_once_and_keyed_without_case() {
+        let name = UserName::parse("name", "Cafe\u{301}").unwrap();
+        assert_eq!(name.as_str(), "Café");
+        assert_eq!(name.key(), "café");
+        assert_eq!(field_of(UserName::parse("name", "a").unwrap_err()), "name");
+    }
+
+    #[test]
+    fn emails_are_lower_case_and_violations_name_their_field() {
+        assert_eq!(
+            Email::parse("email", "Ann@Example.COM").unwrap().as_str(),
+            "ann@example.com"
+        );
+        assert_eq!(
+            field_of(Email::parse("email", "nope").unwrap_err()),
+            "email"
+        );
+    }
+
+    #[test]
+    fn new_passwords_are_bounded_and_never_shown() {
+        let password = NewPassword::parse("newPassword", "correct horse").unwrap();
+        assert_eq!(password.expose(), "correct horse");
+        assert_eq!(format!("{password:?}"), "***");
+        assert_eq!(
+            field_of(NewPassword::parse("newPassword", "short").unwrap_err()),
+            "newPassword"
+        );
+    }
+}

@@ -1,0 +1,221 @@
+//! OpenTelemetry metrics, exported in the Prometheus text format at `GET /metrics`.
+//!
+//! Names follow the OpenTelemetry semantic conventions where one exists (`http.server.request.duration` is
+//! served as `http_server_request_duration_seconds`); the rest live under `board.`. Every label value is
+//! bounded: routes are templates, operation names are sanitised and capped, outcomes are error codes.
+
+mod gauges;
+mod instruments;
+
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::{Counter, Histogram, Meter, UpDownCounter};
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use prometheus::{Encoder, Registry, TextEncoder};
+
+use super::operation_names::OperationNames;
+pub use gauges::{PoolStats, observe_pools};
+
+pub struct Metrics {
+    pub http_duration: Histogram<f64>,
+    pub graphql_duration: Histogram<f64>,
+    pub graphql_operations: Counter<u64>,
+    pub cache_requests: Counter<u64>,
+    pub db_round_trips: Histogram<u64>,
+    pub db_query_duration: Histogram<f64>,
+    pub logins: Counter<u64>,
+    pub token_refreshes: Counter<u64>,
+    pub rate_limited: Counter<u64>,
+    pub log_lines_dropped: Counter<u64>,
+    pub db_reads: Counter<u64>,
+    pub near_hits: Counter<u64>,
+    pub sync_rounds: Counter<u64>,
+    pub search_plans: Counter<u64>,
+    pub events_published: Counter<u64>,
+    pub events_delivered: Counter<u64>,
+    pub events_dropped: Counter<u64>,
+    pub event_resolutions: Counter<u64>,
+    pub event_round_trips: Counter<u64>,
+    pub ws_connections: UpDownCounter<i64>,
+    pub subscriptions: UpDownCounter<i64>,
+    operation_names: Mutex<OperationNames>,
+}
+
+struct Telemetry {
+    registry: Registry,
+    metrics: Metrics,
+    meter: Meter,
+    _provider: SdkMeterProvider,
+}
+
+static TELEMETRY: OnceLock<Option<Telemetry>> = OnceLock::new();
+
+fn telemetry() -> Option<&'static Telemetry> {
+    TELEMETRY.get_or_init(instruments::build).as_ref()
+}
+/// The instruments; `None` only when the exporter could not start (metrics are then skipped).
+pub fn metrics() -> Option<&'static Metrics> {
+    telemetry().map(|t| &t.metrics)
+}
+
+/// Starts the exporter (idempotent); call at start-up so `/metrics` lists every series from the first scrape.
+pub fn init() {
+    let _ = telemetry();
+}
+
+/// The Prometheus text exposition of every metric.
+pub fn render() -> String {
+    let Some(t) = telemetry() else {
+        return String::new();
+    };
+    let mut out = Vec::new();
+    if let Err(err) = TextEncoder::new().encode(&t.registry.gather(), &mut out) {
+        tracing::error!(error = %err, "could not encode metrics");
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
+impl Metrics {
+    /// A bounded label value for an operation name that just finished: `anonymous`, the name (sanitised)
+    /// while it holds a slot (see [`OperationNames`]), or `other`.
+    pub fn operation_label(&self, name: Option<&str>, succeeded: bool) -> String {
+        match self.operation_names.lock() {
+            Ok(mut names) => names.label(name, succeeded, std::time::Instant::now()),
+            Err(_) => "other".into(),
+        }
+    }
+
+    pub fn cache(&self, cache: &str, result: &'static str, n: u64) {
+        if n > 0 {
+            self.cache_requests.add(
+                n,
+                &[
+                    KeyValue::new("cache", cache.to_owned()),
+                    KeyValue::new("result", result),
+                ],
+            );
+        }
+    }
+}
+
+/// Counts `n` lookups of `cache` with `result` (`hit`, `miss`, `error`).
+pub fn cache(cache: &str, result: &'static str, n: u64) {
+    if let Some(m) = metrics() {
+        m.cache(cache, result, n);
+    }
+}
+
+pub fn login(outcome: &'static str) {
+    if let Some(m) = metrics() {
+        m.logins.add(1, &[KeyValue::new("outcome", outcome)]);
+    }
+}
+
+pub fn token_refresh(outcome: &'static str) {
+    if let Some(m) = metrics() {
+        m.token_refreshes
+            .add(1, &[KeyValue::new("outcome", outcome)]);
+    }
+}
+
+pub fn rate_limited(limit: &'static str) {
+    if let Some(m) = metrics() {
+        m.rate_limited.add(1, &[KeyValue::new("limit", limit)]);
+    }
+}
+
+pub fn log_line_dropped() {
+    if let Some(m) = metrics() {
+        m.log_lines_dropped.add(1, &[]);
+    }
+}
+
+/// Counts `n` hits of `cache` answered by the near cache.
+pub fn near_hits(cache: &str, n: u64) {
+    if n > 0
+        && let Some(m) = metrics()
+    {
+        m.near_hits
+            .add(n, &[KeyValue::new("cache", cache.to_owned())]);
+    }
+}
+
+/// Counts one sync round of the near cache: `ok` or `failed`.
+pub fn sync_round(outcome: &'static str) {
+    if let Some(m) = metrics() {
+        m.sync_rounds.add(1, &[KeyValue::new("outcome", outcome)]);
+    }
+}
+
+/// Counts one search query answered by `plan` (`walk` or `index`).
+pub fn search_plan(plan: &'static str) {
+    if let Some(m) = metrics() {
+        m.search_plans.add(1, &[KeyValue::new("plan", plan)]);
+    }
+}
+
+/// Counts one read routed to `target` (`replica`, `primary` or `fallback`).
+pub fn routed_read(target: &'static str) {
+    if let Some(m) = metrics() {
+        m.db_reads.add(1, &[KeyValue::new("target", target)]);
+    }
+}
+
+/// Counts one board event published, `ok` or `error`.
+pub fn event_published(kind: &'static str, outcome: &'static str) {
+    if let Some(m) = metrics() {
+        m.events_published.add(
+            1,
+            &[
+                KeyValue::new("kind", kind),
+                KeyValue::new("outcome", outcome),
+            ],
+        );
+    }
+}
+
+/// Counts one event sent to a subscriber of `field`.
+pub fn event_delivered(field: &'static str) {
+    if let Some(m) = metrics() {
+        m.events_delivered.add(1, &[KeyValue::new("field", field)]);
+    }
+}
+
+/// Counts `n` deliveries lost for `reason`.
+pub fn events_dropped(reason: &'static str, n: u64) {
+    if let Some(m) = metrics() {
+        m.events_dropped.add(n, &[KeyValue::new("reason", reason)]);
+    }
+}
+
+/// Counts one event resolved for this process's subscribers, with its round trips.
+pub fn event_resolved(db: u64, cache: u64) {
+    if let Some(m) = metrics() {
+        m.event_resolutions.add(1, &[]);
+        m.event_round_trips.add(db, &[KeyValue::new("store", "db")]);
+        m.event_round_trips
+            .add(cache, &[KeyValue::new("store", "cache")]);
+    }
+}
+
+/// A graphql-ws connection opened (+1) or closed (-1).
+pub fn ws_connections(delta: i64) {
+    if let Some(m) = metrics() {
+        m.ws_connections.add(delta, &[]);
+    }
+}
+
+/// A subscription of `field` started (+1) or ended (-1).
+pub fn subscriptions(field: &'static str, delta: i64) {
+    if let Some(m) = metrics() {
+        m.subscriptions.add(delta, &[KeyValue::new("field", field)]);
+    }
+}
+
+pub fn db_query(elapsed: Duration) {
+    if let Some(m) = metrics() {
+        m.db_query_duration.record(elapsed.as_secs_f64(), &[]);
+    }
+}
