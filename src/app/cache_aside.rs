@@ -24,6 +24,31 @@ const LAYOUT_VERSION: &str = "v1";
 /// How long "no such row" is remembered; short, and every create deletes the key anyway.
 const NEGATIVE_TTL: Duration = Duration::from_secs(30);
 
+/// The near cache of a request that synced, with the generation taken before anything was read.
+struct Near<'a> {
+    near: &'a NearCache,
+    generation: u64,
+}
+
+/// Keeps `value` near for `key`, unless a deletion happened since the read began (see `NearCache::keep`).
+fn keep_near<V: Clone + Send + Sync + 'static>(
+    near: Option<&Near<'_>>,
+    key: &str,
+    value: Option<&V>,
+) {
+    if let Some(near) = near {
+        near.near.keep(near.generation, key, value.cloned());
+    }
+}
+
+/// What the shared cache did not answer, with each key's fill guard.
+struct Misses<K> {
+    ids: Vec<K>,
+    guards: HashMap<String, u64>,
+    /// The read failed: everything was a miss, and nothing is written back.
+    cache_failed: bool,
+}
+
 #[derive(Clone)]
 pub struct CacheAside {
     cache: Arc<dyn Cache>,
@@ -106,15 +131,45 @@ impl CacheAside {
         }
         // Taken before anything is read: a value read before a deletion is not kept near.
         let generation = self.near.as_ref().map(|near| near.generation());
-        let near = match &self.near {
-            Some(near) if near.synced().await => Some(near),
+        let near = match (&self.near, generation) {
+            (Some(near), Some(generation)) if near.synced().await => {
+                Some(Near { near, generation })
+            }
             _ => None,
         };
+        let (wanted, keys) = self.read_near(near.as_ref(), kind, ids, &mut found);
+        if wanted.is_empty() {
+            return Ok(found);
+        }
+        let misses = self
+            .read_shared(near.as_ref(), kind, &wanted, keys, &mut found)
+            .await;
+        if misses.ids.is_empty() {
+            return Ok(found);
+        }
+        let rows = fetch(misses.ids.clone()).await?;
+        self.fill(near.as_ref(), kind, misses, rows, &mut found)
+            .await;
+        Ok(found)
+    }
+
+    /// Step 1: the near cache's hits into `found`; answers the ids it did not hold, with their keys.
+    fn read_near<K, V>(
+        &self,
+        near: Option<&Near<'_>>,
+        kind: &str,
+        ids: &[K],
+        found: &mut HashMap<K, V>,
+    ) -> (Vec<K>, Vec<String>)
+    where
+        K: Copy + Eq + Hash + Display,
+        V: Clone + 'static,
+    {
         let mut wanted = Vec::with_capacity(ids.len());
         let mut keys = Vec::with_capacity(ids.len());
         for id in ids {
             let key = self.key(kind, id);
-            match near.and_then(|near| near.get::<V>(&key)) {
+            match near.and_then(|near| near.near.get::<V>(&key)) {
                 Some(Some(value)) => {
                     found.insert(*id, value);
                 }
@@ -129,53 +184,80 @@ impl CacheAside {
             metrics::cache(kind, "hit", (ids.len() - wanted.len()) as u64);
             metrics::near_hits(kind, (ids.len() - wanted.len()) as u64);
         }
-        if wanted.is_empty() {
-            return Ok(found);
-        }
-        let keep_near = |key: &str, value: Option<&V>| {
-            if let (Some(near), Some(generation)) = (near, generation) {
-                near.keep(generation, key, value.cloned());
-            }
-        };
-        let mut read_failed = false;
+        (wanted, keys)
+    }
+
+    /// Step 2: the shared cache's hits (kept near too) into `found`; answers the misses with their fill
+    /// guards. A failing cache answers every id as a miss.
+    async fn read_shared<K, V>(
+        &self,
+        near: Option<&Near<'_>>,
+        kind: &str,
+        wanted: &[K],
+        keys: Vec<String>,
+        found: &mut HashMap<K, V>,
+    ) -> Misses<K>
+    where
+        K: Copy + Eq + Hash,
+        V: DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        let mut cache_failed = false;
         // Each key's fill guard comes with its value: a miss filled below is only stored if no write deleted
         // the key in between (see `Cache::fill_many`).
         let (cached, guards) = match self.cache.get_for_fill(&keys).await {
             Ok(read) => read,
             Err(err) => {
-                read_failed = true;
+                cache_failed = true;
                 tracing::warn!(error = %err, cache = self.cache.kind(), "cache read failed; reading the database");
                 metrics::cache(kind, "error", keys.len() as u64);
                 (vec![None; keys.len()], vec![0; keys.len()])
             }
         };
-        let guard_of: HashMap<&str, u64> = keys.iter().map(String::as_str).zip(guards).collect();
-        let mut misses = Vec::new();
+        let mut ids = Vec::new();
         for ((id, key), value) in wanted.iter().zip(&keys).zip(cached) {
             match value.map(|v| serde_json::from_str::<Option<V>>(&v)) {
                 Some(Ok(Some(v))) => {
-                    keep_near(key, Some(&v));
+                    keep_near(near, key, Some(&v));
                     found.insert(*id, v);
                 }
-                Some(Ok(None)) => keep_near(key, None),
+                Some(Ok(None)) => keep_near::<V>(near, key, None),
                 // A miss, or an entry we cannot read (older layout): read the database.
-                None | Some(Err(_)) => misses.push(*id),
+                None | Some(Err(_)) => ids.push(*id),
             }
         }
         // Hits include remembered absences; an unreadable entry counts as a miss.
-        if !read_failed {
-            metrics::cache(kind, "hit", (wanted.len() - misses.len()) as u64);
-            metrics::cache(kind, "miss", misses.len() as u64);
+        if !cache_failed {
+            metrics::cache(kind, "hit", (wanted.len() - ids.len()) as u64);
+            metrics::cache(kind, "miss", ids.len() as u64);
         }
-        if misses.is_empty() {
-            return Ok(found);
+        Misses {
+            ids,
+            guards: keys.into_iter().zip(guards).collect(),
+            cache_failed,
         }
-        let rows = fetch(misses.clone()).await?;
-        let mut entries = Vec::with_capacity(misses.len());
+    }
+
+    /// Steps 3 and 4: the database's `rows` for `misses` into `found`, kept near and filled into the shared
+    /// cache under their guards; ids without a row are filled as absent.
+    async fn fill<K, V>(
+        &self,
+        near: Option<&Near<'_>>,
+        kind: &str,
+        misses: Misses<K>,
+        rows: Vec<(K, V)>,
+        found: &mut HashMap<K, V>,
+    ) where
+        K: Copy + Eq + Hash + Display,
+        V: Serialize + Clone + Send + Sync + 'static,
+    {
+        let guard_of = |key: &str| misses.guards.get(key).copied().unwrap_or(0);
+        // After a failed read, nothing is kept near either: the cache's state is unknown.
+        let near = near.filter(|_| !misses.cache_failed);
+        let mut entries = Vec::with_capacity(misses.ids.len());
         for (id, value) in rows {
             let key = self.key(kind, id);
             if let Ok(json) = serde_json::to_string(&Some(&value)) {
-                let guard = guard_of.get(key.as_str()).copied().unwrap_or(0);
+                let guard = guard_of(&key);
                 entries.push(FillEntry::new(
                     key.clone(),
                     json,
@@ -183,30 +265,25 @@ impl CacheAside {
                     guard,
                 ));
             }
-            if !read_failed {
-                keep_near(&key, Some(&value));
-            }
+            keep_near(near, &key, Some(&value));
             found.insert(id, value);
         }
-        for id in &misses {
+        for id in &misses.ids {
             if !found.contains_key(id) {
                 let key = self.key(kind, id);
-                if !read_failed {
-                    keep_near(&key, None);
-                }
-                let guard = guard_of.get(key.as_str()).copied().unwrap_or(0);
+                keep_near::<V>(near, &key, None);
+                let guard = guard_of(&key);
                 entries.push(FillEntry::new(key, "null".to_owned(), NEGATIVE_TTL, guard));
             }
         }
-        if read_failed {
+        if misses.cache_failed {
             // The cache just failed: don't spend a second timeout on writing to it.
-            return Ok(found);
+            return;
         }
         if let Err(err) = self.cache.fill_many(&entries).await {
             tracing::warn!(error = %err, cache = self.cache.kind(), "cache write failed");
             metrics::cache(kind, "error", entries.len() as u64);
         }
-        Ok(found)
     }
 
     /// Deletes keys after a commit. Failures are logged, never reported to the client: the entry expires anyway.

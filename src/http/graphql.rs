@@ -15,7 +15,9 @@ use sha2::{Digest, Sha256};
 
 use super::observe::ClientIp;
 use super::{AppState, REQUEST_ID, Shared, body};
-use crate::graphql::pipeline::{Answer, Authorization, Incoming, Media, Operations, Refusal};
+use crate::graphql::pipeline::{
+    Answer, Authorization, ErrorClass, Incoming, Media, Operations, Outcome, Refusal,
+};
 
 /// One request object of a POST body: a GraphQL request, or a persisted document's id in its place.
 #[derive(serde::Deserialize)]
@@ -31,7 +33,7 @@ impl From<PostedRequest> for Incoming {
         Self {
             request: posted.request,
             document_id: posted.document_id,
-            refused: None,
+            refusal: None,
         }
     }
 }
@@ -48,14 +50,14 @@ fn batch_elements(list: Vec<serde_json::Value>, max_batch: usize) -> Vec<Incomin
         .enumerate()
         .map(|(i, element)| {
             if too_long {
-                return Incoming::refused(Refusal::new(
+                return Incoming::from_refusal(Refusal::new(
                     "QUERY_TOO_COMPLEX",
                     format!("a batch carries 1–{max_batch} operations"),
                 ));
             }
             match serde_json::from_value::<PostedRequest>(element) {
                 Ok(posted) => posted.into(),
-                Err(err) => Incoming::refused(Refusal::new(
+                Err(err) => Incoming::from_refusal(Refusal::new(
                     "BAD_USER_INPUT",
                     format!("element {i} of the batch is not a GraphQL request: {err}"),
                 )),
@@ -93,6 +95,7 @@ fn authorization_of(headers: &HeaderMap) -> Authorization {
 /// Only an answer the pipeline marks cacheable may be stored by HTTP caches (with a strong `ETag` from the
 /// body, so `If-None-Match` answers 304); every other answer is `no-store`.
 fn respond(
+    status: StatusCode,
     answer: Answer,
     round_trip_headers: bool,
     if_none_match: Option<&HeaderValue>,
@@ -107,7 +110,7 @@ fn respond(
             let mut http = if fresh {
                 StatusCode::NOT_MODIFIED.into_response()
             } else {
-                (answer.status, [(CONTENT_TYPE, content_type)], answer.body).into_response()
+                (status, [(CONTENT_TYPE, content_type)], answer.body).into_response()
             };
             let h = http.headers_mut();
             if let Ok(value) =
@@ -123,8 +126,7 @@ fn respond(
             http
         }
         None => {
-            let mut http =
-                (answer.status, [(CONTENT_TYPE, content_type)], answer.body).into_response();
+            let mut http = (status, [(CONTENT_TYPE, content_type)], answer.body).into_response();
             http.headers_mut()
                 .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
             http
@@ -156,7 +158,14 @@ pub(super) fn refuse(
     message: &str,
     media: Media,
 ) -> axum::response::Response {
-    respond(Answer::refused(status, code, message, media), false, None)
+    // The status is the transport's own; the outcome is not read.
+    let answer = Answer::refused(
+        Outcome::RequestError(ErrorClass::BadRequest),
+        code,
+        message,
+        media,
+    );
+    respond(status, answer, false, None)
 }
 
 /// `POST /graphql`, behind the body's layers ([`super::body`]): one request object or a batch of them.
@@ -231,11 +240,33 @@ async fn run(
         client_ip,
         media,
     };
+    let request = state.pipeline.begin_request();
+    let answer = request
+        .run(state.pipeline.execute(operations, &request))
+        .await;
     respond(
-        state.pipeline.execute(operations).await,
+        status_of(answer.outcome),
+        answer,
         state.http.round_trip_headers,
         headers.get(IF_NONE_MATCH),
     )
+}
+
+/// The status code of the pipeline's outcome (the table in docs/pipeline.md).
+fn status_of(outcome: Outcome) -> StatusCode {
+    match outcome {
+        Outcome::Answered => StatusCode::OK,
+        Outcome::NotAQuery => StatusCode::METHOD_NOT_ALLOWED,
+        Outcome::RequestError(class) => match class {
+            ErrorClass::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ErrorClass::Forbidden => StatusCode::FORBIDDEN,
+            ErrorClass::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorClass::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorClass::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorClass::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorClass::BadRequest => StatusCode::BAD_REQUEST,
+        },
+    }
 }
 
 /// Queries only: a mutation over GET could be triggered by a link or an image on another site.
@@ -274,7 +305,7 @@ pub async fn get_graphql(
     let requests = vec![Incoming {
         request,
         document_id,
-        refused: None,
+        refusal: None,
     }];
     run(&state, &headers, client_ip, requests, false, true).await
 }

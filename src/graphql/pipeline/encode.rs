@@ -3,7 +3,8 @@
 //! response cap.
 
 use async_graphql::Response;
-use axum::http::StatusCode;
+
+use super::outcome::{ErrorClass, Outcome};
 
 /// The media type of the answer, chosen by the request's `Accept` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,19 +79,6 @@ fn is_request_error(response: &Response) -> bool {
         && response.errors.iter().all(|e| e.path.is_empty())
 }
 
-/// The status of a request error answered as `application/graphql-response+json`.
-fn request_error_status(response: &Response) -> StatusCode {
-    match error_codes(response).first().map(String::as_str) {
-        Some("UNAUTHENTICATED") => StatusCode::UNAUTHORIZED,
-        Some("FORBIDDEN") => StatusCode::FORBIDDEN,
-        Some("RATE_LIMITED") => StatusCode::TOO_MANY_REQUESTS,
-        Some("PAYLOAD_TOO_LARGE") => StatusCode::PAYLOAD_TOO_LARGE,
-        Some("SERVICE_UNAVAILABLE") => StatusCode::SERVICE_UNAVAILABLE,
-        Some("INTERNAL") => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::BAD_REQUEST,
-    }
-}
-
 /// One response as sent: under `application/graphql-response+json` a request error has no `data` key.
 #[derive(serde::Serialize)]
 #[serde(untagged)]
@@ -111,25 +99,27 @@ fn sent(response: &Response, media: Media) -> Sent<'_> {
     }
 }
 
-/// The status and body for the responses of a request (one object, or an array of the batch's length), or
-/// `None` when the body would be larger than `cap` bytes (serialisation stops there).
+/// The outcome and body for the responses of a request (one object, or an array of the batch's length),
+/// or `None` when the body would be larger than `cap` bytes (serialisation stops there). Only a request
+/// error alone under `application/graphql-response+json` is an outcome of its own.
 pub(super) fn encode(
     responses: &[Response],
     batch: bool,
     media: Media,
     cap: usize,
-) -> Option<(StatusCode, Vec<u8>)> {
+) -> Option<(Outcome, Vec<u8>)> {
     if batch {
         let list: Vec<Sent<'_>> = responses.iter().map(|r| sent(r, media)).collect();
-        return capped_json(&list, cap).map(|body| (StatusCode::OK, body));
+        return capped_json(&list, cap).map(|body| (Outcome::Answered, body));
     }
     let response = responses.first()?;
-    let status = if media == Media::GraphqlResponse && is_request_error(response) {
-        request_error_status(response)
+    let outcome = if media == Media::GraphqlResponse && is_request_error(response) {
+        let codes = error_codes(response);
+        Outcome::RequestError(ErrorClass::of_code(codes.first().map(String::as_str)))
     } else {
-        StatusCode::OK
+        Outcome::Answered
     };
-    capped_json(&sent(response, media), cap).map(|body| (status, body))
+    capped_json(&sent(response, media), cap).map(|body| (outcome, body))
 }
 
 /// A writer that fails once more than `cap` bytes were written to it.
@@ -187,8 +177,8 @@ mod tests {
     fn a_body_past_the_cap_is_not_encoded() {
         let response = Response::new(async_graphql::Value::String("x".repeat(100)));
         assert!(encode(std::slice::from_ref(&response), false, Media::Json, 50).is_none());
-        let (status, body) = encode(&[response], true, Media::Json, 1000).unwrap();
-        assert_eq!(status, StatusCode::OK);
+        let (outcome, body) = encode(&[response], true, Media::Json, 1000).unwrap();
+        assert_eq!(outcome, Outcome::Answered);
         assert!(body.starts_with(b"[{"));
     }
 }

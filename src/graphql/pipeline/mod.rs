@@ -1,23 +1,12 @@
-//! The request pipeline: everything a GraphQL request goes through between its transport and its answer.
-//!
-//! A transport (HTTP today, WebSocket next) turns what it received into [`Operations`] and calls
-//! [`Pipeline::execute`], which
-//! 1. resolves persisted operations ([`persisted`]: a hash or `documentId` to its text; trusted documents),
-//!    then prepares each operation ([`prepare`]): limits checked before parsing and after, the parse cache;
-//!    a new persisted text is registered once it passed them;
-//! 2. runs the operations that passed ([`run`]): authentication, loaders, one engine batch inside the
-//!    request's [`RequestState`], bounded by the request timeout;
-//! 3. completes each response (codes, masked internal errors, spec partial results);
-//! 4. encodes the answer under the response cap ([`encode`]);
-//! 5. records metrics and the log line ([`observe`]).
-//!
-//! [`Pipeline::check_operation`] and [`Pipeline::authenticate`] are the same checks for transports that
-//! drive execution themselves (subscriptions).
+//! The request pipeline, as typed stages between a transport and its answer: prepare → response cache →
+//! execute → partial results → encode, ending in an [`Outcome`] the transport maps to its own terms.
+//! The stages, the outcome mapping and a picture: docs/pipeline.md.
 
 mod auth;
 mod documents;
 mod encode;
 mod observe;
+mod outcome;
 mod persisted;
 mod prepare;
 mod response_cache;
@@ -28,11 +17,11 @@ use std::time::Duration;
 
 use async_graphql::Request;
 use async_graphql::parser::types::ExecutableDocument;
-use axum::http::StatusCode;
 
 pub use auth::{Authorization, bearer_token};
 pub use documents::Documents;
 pub use encode::{GRAPHQL_RESPONSE_JSON, Media};
+pub use outcome::{ErrorClass, Outcome};
 pub use persisted::{NOT_ALLOWED, NOT_FOUND, Persisted};
 pub use prepare::TextLimits;
 
@@ -47,6 +36,9 @@ use crate::request::RequestState;
 pub struct Refusal {
     pub code: &'static str,
     pub message: String,
+    /// The request itself is malformed: alone (not in a batch), it is a bad request whatever the media
+    /// type asked for.
+    pub malformed: bool,
 }
 
 impl Refusal {
@@ -54,6 +46,15 @@ impl Refusal {
         Self {
             code,
             message: message.into(),
+            malformed: false,
+        }
+    }
+
+    /// A refusal of a malformed request.
+    pub fn malformed(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            malformed: true,
+            ..Self::new(code, message)
         }
     }
 
@@ -99,7 +100,7 @@ pub struct Incoming {
     pub document_id: Option<String>,
     /// Refused by the transport already (an element of a batch that is not a request, a batch too long):
     /// answered with this in its place, nothing of it runs.
-    pub refused: Option<Refusal>,
+    pub refusal: Option<Refusal>,
 }
 
 impl From<Request> for Incoming {
@@ -107,18 +108,18 @@ impl From<Request> for Incoming {
         Self {
             request,
             document_id: None,
-            refused: None,
+            refusal: None,
         }
     }
 }
 
 impl Incoming {
     /// An element answered with `refusal` whatever it holds.
-    pub fn refused(refusal: Refusal) -> Self {
+    pub fn from_refusal(refusal: Refusal) -> Self {
         Self {
             request: Request::new(""),
             document_id: None,
-            refused: Some(refusal),
+            refusal: Some(refusal),
         }
     }
 }
@@ -139,7 +140,7 @@ pub struct Operations {
 /// The answer to [`Operations`], ready for the transport.
 #[derive(Debug)]
 pub struct Answer {
-    pub status: StatusCode,
+    pub outcome: Outcome,
     pub media: Media,
     /// JSON: one response object, or an array for a batch.
     pub body: Vec<u8>,
@@ -152,46 +153,40 @@ pub struct Answer {
     pub kept: bool,
 }
 
-/// The answer to a request served from a kept answer, observed (log line, metrics) like any other.
-fn answered_from_kept(
-    kept: &response_cache::CachedResponse,
-    requester: &observe::Requester<'_>,
-    prepared: &[prepare::Prepared],
-    scope: &Arc<RequestState>,
-    media: Media,
-    max_age: Option<Duration>,
-) -> Answer {
-    let trips = scope;
-    observe::record(
-        requester,
-        prepared,
-        &[async_graphql::Response::new(async_graphql::Value::Null)],
-        scope.started().elapsed(),
-        trips,
-    );
-    Answer {
-        status: kept.status,
-        media,
-        body: kept.body.clone(),
-        round_trips: Some((trips.db(), trips.cache())),
-        max_age,
-        kept: true,
-    }
-}
-
 impl Answer {
-    /// A refusal before any operation was looked at (the transport's own checks: media type, body size, …).
-    pub fn refused(status: StatusCode, code: &str, message: &str, media: Media) -> Self {
+    /// A refusal before any operation was looked at.
+    pub fn refused(outcome: Outcome, code: &str, message: &str, media: Media) -> Self {
         let body = encode::encode(&[coded_response(code, message)], false, media, usize::MAX)
             .map(|(_, body)| body)
             .unwrap_or_default();
         Self {
-            status,
+            outcome,
             media,
             body,
             round_trips: None,
             max_age: None,
             kept: false,
+        }
+    }
+}
+
+/// Who asked and how, as the stages after preparation need it.
+struct Asked<'a> {
+    batch: bool,
+    media: Media,
+    request_id: &'a str,
+    client_ip: &'a str,
+    /// How long shared HTTP caches may keep an answer without errors (an anonymous persisted query by
+    /// `GET`); `None`: never.
+    max_age: Option<Duration>,
+}
+
+impl Asked<'_> {
+    fn requester(&self, viewer: Option<crate::domain::UserId>) -> observe::Requester<'_> {
+        observe::Requester {
+            request_id: self.request_id,
+            client_ip: self.client_ip,
+            viewer,
         }
     }
 }
@@ -246,8 +241,15 @@ impl Pipeline {
         auth::admit(found.remove(&user_id)).map(Some)
     }
 
-    /// Runs what a transport received and answers it.
-    pub async fn execute(&self, operations: Operations) -> Answer {
+    /// A request's state beginning now, with the deadline of the request timeout: the transport enters it
+    /// around [`Pipeline::execute`].
+    pub fn begin_request(&self) -> Arc<RequestState> {
+        RequestState::begin_within(self.request_timeout)
+    }
+
+    /// Runs what a transport received and answers it. The transport has entered `request` around this
+    /// call (once, for the whole request).
+    pub async fn execute(&self, operations: Operations, request: &Arc<RequestState>) -> Answer {
         let Operations {
             requests,
             batch,
@@ -257,12 +259,86 @@ impl Pipeline {
             client_ip,
             media,
         } = operations;
-        let scope = RequestState::begin_within(self.request_timeout);
-        // One anonymous request may be answered from the kept answers (if it turns out to be a query).
-        let answer_key = match (&self.answers, requests.as_slice()) {
-            (Some(_), [only])
-                if !batch && authorization == Authorization::Absent && only.refused.is_none() =>
-            {
+        let anonymous = authorization == Authorization::Absent;
+        let key = self.response_cache_key(&requests, batch || !anonymous, media);
+        let (runnable, prepared) = self.prepare_all(requests).await;
+        if queries_only
+            && prepared
+                .iter()
+                .any(|p| matches!(p.ty, "mutation" | "subscription"))
+        {
+            return Answer::refused(
+                Outcome::NotAQuery,
+                "BAD_USER_INPUT",
+                "mutations must be sent with POST",
+                media,
+            );
+        }
+        let shareable = queries_only
+            && !batch
+            && anonymous
+            && !self.persisted_get_max_age.is_zero()
+            && matches!(prepared.as_slice(), [p] if p.source == persisted::Source::Stored && p.ty == "query" && p.refusal.is_none());
+        let asked = Asked {
+            batch,
+            media,
+            request_id: &request_id,
+            client_ip: &client_ip,
+            max_age: shareable.then_some(self.persisted_get_max_age),
+        };
+        let ticket = match self.look_up_kept(key, &prepared).await {
+            Ok(kept) => return self.answer_kept(&kept, &asked, &prepared, request),
+            Err(ticket) => ticket,
+        };
+        let run = run::Run {
+            pipeline: self,
+            scope: request,
+            credentials: &authorization,
+            request_id: &request_id,
+            client_ip: &client_ip,
+            writes: prepared
+                .iter()
+                .any(prepare::Prepared::runs_other_than_a_query),
+        };
+        let (executed, viewer) = run::execute(run, runnable).await;
+        let responses = self.complete(&prepared, executed, &request_id);
+        let (outcome, body, responses) = self.encode(responses, &prepared, &asked);
+        let clean = outcome == Outcome::Answered && responses.iter().all(|r| r.errors.is_empty());
+        if let (Some(answers), Some(ticket)) = (&self.answers, ticket)
+            && clean
+            && request.db() == 0
+        {
+            // Everything came from the cache, whose values follow every write: the answer may be kept.
+            answers.keep(ticket, &body);
+        }
+        let requester = asked.requester(viewer);
+        observe::record(
+            &requester,
+            &prepared,
+            &responses,
+            request.started().elapsed(),
+            request,
+        );
+        Answer {
+            outcome,
+            media,
+            body,
+            round_trips: Some((request.db(), request.cache())),
+            max_age: asked.max_age.filter(|_| clean),
+            kept: false,
+        }
+    }
+
+    /// The response cache's key of a request that may be answered from it: one anonymous request (if it
+    /// turns out to be a query), not refused by its transport.
+    fn response_cache_key(
+        &self,
+        requests: &[Incoming],
+        batch_or_signed_in: bool,
+        media: Media,
+    ) -> Option<response_cache::Key> {
+        match (&self.answers, requests) {
+            (Some(_), [only]) if !batch_or_signed_in && only.refusal.is_none() => {
                 Some(response_cache::ResponseCache::key(
                     &only.request,
                     only.document_id.as_deref(),
@@ -270,132 +346,107 @@ impl Pipeline {
                 ))
             }
             _ => None,
-        };
-        let (runnable, prepared) = scope.run(self.prepare_all(requests)).await;
-        if queries_only
-            && prepared
-                .iter()
-                .any(|p| matches!(p.ty, "mutation" | "subscription"))
-        {
-            return Answer::refused(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "BAD_USER_INPUT",
-                "mutations must be sent with POST",
-                media,
-            );
         }
-        let persisted_get = |status: StatusCode| {
-            queries_only
-                && !batch
-                && status == StatusCode::OK
-                && authorization == Authorization::Absent
-                && !self.persisted_get_max_age.is_zero()
-                && matches!(prepared.as_slice(), [p] if p.source == persisted::Source::Stored && p.ty == "query" && p.refused.is_none())
-        };
-        let mut miss = None;
-        if let (Some(answers), Some(key), [p]) = (&self.answers, answer_key, prepared.as_slice())
-            && p.refused.is_none()
-            && p.ty == "query"
-        {
-            match scope.run(answers.lookup(key)).await {
-                Ok(kept) => {
-                    let requester = observe::Requester {
-                        request_id: &request_id,
-                        client_ip: &client_ip,
-                        viewer: None,
-                    };
-                    let max_age = persisted_get(kept.status).then_some(self.persisted_get_max_age);
-                    return answered_from_kept(
-                        &kept, &requester, &prepared, &scope, media, max_age,
-                    );
-                }
-                Err(m) => miss = m,
+    }
+
+    /// The kept answer of a prepared query, or the ticket to keep its answer (`None`: it may not be kept).
+    async fn look_up_kept(
+        &self,
+        key: Option<response_cache::Key>,
+        prepared: &[prepare::Prepared],
+    ) -> Result<Arc<response_cache::CachedResponse>, Option<response_cache::MissTicket>> {
+        match (&self.answers, key, prepared) {
+            (Some(answers), Some(key), [p]) if p.refusal.is_none() && p.ty == "query" => {
+                answers.lookup(key).await
             }
+            _ => Err(None),
         }
-        let writes = prepared
-            .iter()
-            .any(|p| p.refused.is_none() && p.ty != "query");
-        let (executed, viewer) = run::execute(
-            run::Run {
-                pipeline: self,
-                scope: &scope,
-                credentials: &authorization,
-                request_id: &request_id,
-                client_ip: &client_ip,
-                writes,
-            },
-            runnable,
-        )
-        .await;
+    }
+
+    /// The answer served from a kept answer, observed (log line, metrics) like any other.
+    fn answer_kept(
+        &self,
+        kept: &response_cache::CachedResponse,
+        asked: &Asked<'_>,
+        prepared: &[prepare::Prepared],
+        request: &RequestState,
+    ) -> Answer {
+        observe::record(
+            &asked.requester(None),
+            prepared,
+            &[async_graphql::Response::new(async_graphql::Value::Null)],
+            request.started().elapsed(),
+            request,
+        );
+        Answer {
+            outcome: Outcome::Answered,
+            media: asked.media,
+            body: kept.body.clone(),
+            round_trips: Some((request.db(), request.cache())),
+            max_age: asked.max_age,
+            kept: true,
+        }
+    }
+
+    /// Partial results: one response per request in order, refusals in place, each completed (codes,
+    /// masked internal errors, spec partial results).
+    fn complete(
+        &self,
+        prepared: &[prepare::Prepared],
+        executed: Vec<async_graphql::Response>,
+        request_id: &str,
+    ) -> Vec<async_graphql::Response> {
         let mut executed = executed.into_iter();
-        let mut responses: Vec<async_graphql::Response> = prepared
+        prepared
             .iter()
             .map(|p| {
-                let response = match &p.refused {
-                    Some(refused) => refused.response(),
+                let response = match &p.refusal {
+                    Some(refusal) => refusal.response(),
                     None => executed.next().unwrap_or_else(|| {
                         error_response(
                             &AppError::Internal("a batch answered fewer responses".into()),
-                            &request_id,
+                            request_id,
                         )
                     }),
                 };
-                let mut response = finish_response(response, &request_id);
+                let mut response = finish_response(response, request_id);
                 if let Some(document) = &p.document {
                     self.shapes
                         .complete(&mut response, document, p.name.as_deref());
                 }
                 response
             })
-            .collect();
-        // Serialised here, into a buffer that refuses to grow past the cap: a small request whose answer
-        // would be hundreds of megabytes is answered with an error instead (every element of a batch).
-        let (status, body) = match encode::encode(&responses, batch, media, self.max_response_bytes)
-        {
+            .collect()
+    }
+
+    /// The body under the response cap, and the request's outcome. Serialised into a buffer that refuses
+    /// to grow past the cap: a small request whose answer would be hundreds of megabytes is answered with
+    /// an error instead (every element of a batch).
+    fn encode(
+        &self,
+        mut responses: Vec<async_graphql::Response>,
+        prepared: &[prepare::Prepared],
+        asked: &Asked<'_>,
+    ) -> (Outcome, Vec<u8>, Vec<async_graphql::Response>) {
+        let cap = self.max_response_bytes;
+        let (outcome, body) = match encode::encode(&responses, asked.batch, asked.media, cap) {
             Some(encoded) => encoded,
             None => {
-                tracing::warn!(request_id = %request_id, max_response_bytes = self.max_response_bytes, "response too large");
-                let message = crate::graphql::budget::too_large_message(self.max_response_bytes);
+                tracing::warn!(request_id = %asked.request_id, max_response_bytes = cap, "response too large");
+                let message = crate::graphql::budget::too_large_message(cap);
                 for response in &mut responses {
                     *response = coded_response("QUERY_TOO_COMPLEX", &message);
                 }
-                encode::encode(&responses, batch, media, usize::MAX).unwrap_or_default()
+                encode::encode(&responses, asked.batch, asked.media, usize::MAX).unwrap_or_default()
             }
         };
-        let status = match prepared.as_slice() {
-            [only] if !batch => only.status.unwrap_or(status),
-            _ => status,
+        let outcome = match prepared {
+            [only] if !asked.batch && only.refusal.as_ref().is_some_and(|r| r.malformed) => {
+                Outcome::RequestError(ErrorClass::BadRequest)
+            }
+            _ => outcome,
         };
-        let clean = responses.iter().all(|r| r.errors.is_empty());
-        let cacheable = persisted_get(status) && clean;
-        let trips = &scope;
-        if let (Some(answers), Some(miss)) = (&self.answers, miss)
-            && clean
-            && status == StatusCode::OK
-            && trips.db() == 0
-        {
-            // Everything came from the cache, whose values follow every write: the answer may be kept.
-            answers.keep(miss, status, &body);
-        }
-        observe::record(
-            &observe::Requester {
-                request_id: &request_id,
-                client_ip: &client_ip,
-                viewer,
-            },
-            &prepared,
-            &responses,
-            scope.started().elapsed(),
-            trips,
-        );
-        Answer {
-            status,
-            media,
-            body,
-            round_trips: Some((trips.db(), trips.cache())),
-            max_age: cacheable.then_some(self.persisted_get_max_age),
-            kept: false,
-        }
+        (outcome, body, responses)
     }
 
     /// Resolves persisted operations and prepares every request; registers the new persisted texts that
@@ -406,14 +457,15 @@ impl Pipeline {
         for Incoming {
             mut request,
             document_id,
-            refused,
+            refusal,
         } in requests
         {
-            if let Some(refusal) = refused {
-                prepared.push(prepare::Prepared::rejected(
-                    &request,
-                    (refusal, Some(StatusCode::BAD_REQUEST)),
-                ));
+            if let Some(refusal) = refusal {
+                let refusal = Refusal {
+                    malformed: true,
+                    ..refusal
+                };
+                prepared.push(prepare::Prepared::refused(&request, refusal));
                 continue;
             }
             let p = match self
@@ -421,11 +473,11 @@ impl Pipeline {
                 .resolve(&mut request, document_id.as_deref())
                 .await
             {
-                Err(rejected) => prepare::Prepared::rejected(&request, rejected),
+                Err(refusal) => prepare::Prepared::refused(&request, refusal),
                 Ok(source) => {
                     let p = prepare::prepare(&mut request, source, &self.limits, &self.documents);
                     if let persisted::Source::Register(hash) = &p.source
-                        && p.refused.is_none()
+                        && p.refusal.is_none()
                         && p.document.is_some()
                     {
                         self.persisted.store.put(hash, &request.query).await;
@@ -433,7 +485,7 @@ impl Pipeline {
                     p
                 }
             };
-            if p.refused.is_none() {
+            if p.refusal.is_none() {
                 runnable.push(request);
             }
             prepared.push(p);

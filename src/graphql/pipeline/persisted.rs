@@ -10,7 +10,6 @@
 use std::sync::Arc;
 
 use async_graphql::Request;
-use axum::http::StatusCode;
 
 use super::Refusal;
 use crate::app::persisted::{is_sha256_hex, sha256_hex};
@@ -38,30 +37,23 @@ pub(super) enum Source {
     Register(String),
 }
 
-/// A refusal before preparation, with the status it answers when the request is not a batch (`None`: the
-/// status every request error gets).
-pub(super) type Rejected = (Refusal, Option<StatusCode>);
-
-fn not_found() -> Rejected {
-    (Refusal::new(NOT_FOUND, "PersistedQueryNotFound"), None)
+fn not_found() -> Refusal {
+    Refusal::new(NOT_FOUND, "PersistedQueryNotFound")
 }
 
-fn not_allowed() -> Rejected {
-    (
-        Refusal::new(
-            NOT_ALLOWED,
-            "only the trusted documents of this server run; send a listed documentId or its text",
-        ),
-        None,
+fn not_allowed() -> Refusal {
+    Refusal::new(
+        NOT_ALLOWED,
+        "only the trusted documents of this server run; send a listed documentId or its text",
     )
 }
 
-fn bad(message: impl Into<String>) -> Rejected {
-    (Refusal::new("BAD_USER_INPUT", message), None)
+fn bad(message: impl Into<String>) -> Refusal {
+    Refusal::new("BAD_USER_INPUT", message)
 }
 
 /// `extensions.persistedQuery` of a request: its hash, or why it is refused.
-fn apq_hash(request: &Request) -> Option<Result<String, Rejected>> {
+fn apq_hash(request: &Request) -> Option<Result<String, Refusal>> {
     let value = request.extensions.get("persistedQuery")?;
     let json = serde_json::to_value(value).unwrap_or_default();
     let version = json.get("version").and_then(serde_json::Value::as_i64);
@@ -86,7 +78,7 @@ impl Persisted {
         &self,
         request: &mut Request,
         document_id: Option<&str>,
-    ) -> Result<Source, Rejected> {
+    ) -> Result<Source, Refusal> {
         if let Some(id) = document_id {
             if !request.query.is_empty() {
                 return Err(bad("send either documentId or query, not both"));
@@ -116,12 +108,9 @@ impl Persisted {
                 return Ok(Source::Stored);
             }
             if sha256_hex(&request.query) != hash {
-                return Err((
-                    Refusal::new(
-                        "BAD_USER_INPUT",
-                        "persistedQuery.sha256Hash is not the SHA-256 of the query",
-                    ),
-                    Some(StatusCode::BAD_REQUEST),
+                return Err(Refusal::malformed(
+                    "BAD_USER_INPUT",
+                    "persistedQuery.sha256Hash is not the SHA-256 of the query",
                 ));
             }
             return match &self.trusted {

@@ -9,7 +9,7 @@ use async_graphql::parser::types::{ExecutableDocument, OperationType};
 
 use super::Refusal;
 use super::documents::Documents;
-use super::persisted::{Rejected, Source};
+use super::persisted::Source;
 use crate::graphql::limits;
 
 /// The limits a document must stay within (configurable; see `Config`).
@@ -30,24 +30,27 @@ pub(super) struct Prepared {
     /// The parsed document (`None`: it does not parse; the engine reports that).
     pub document: Option<Arc<ExecutableDocument>>,
     /// A refusal before any database or cache work.
-    pub refused: Option<Refusal>,
-    /// The status a refusal answers when the request is not a batch (`None`: as any request error).
-    pub status: Option<axum::http::StatusCode>,
+    pub refusal: Option<Refusal>,
     /// How the request named its text.
     pub source: Source,
 }
 
 impl Prepared {
     /// A request refused before its text was looked at.
-    pub fn rejected(request: &Request, (refusal, status): Rejected) -> Self {
+    pub fn refused(request: &Request, refusal: Refusal) -> Self {
         Self {
             name: request.operation_name.clone(),
             ty: "unknown",
             document: None,
-            refused: Some(refusal),
-            status,
+            refusal: Some(refusal),
             source: Source::Text,
         }
+    }
+
+    /// Whether it runs (it was not refused) and is not a query: a mutation, a subscription, or an operation
+    /// the document does not name.
+    pub fn runs_other_than_a_query(&self) -> bool {
+        self.refusal.is_none() && self.ty != "query"
     }
 }
 
@@ -72,8 +75,7 @@ pub(super) fn prepare(
                     name: request.operation_name.clone(),
                     ty: "unknown",
                     document: None,
-                    refused: None,
-                    status: None,
+                    refusal: None,
                     source,
                 };
             }
@@ -82,8 +84,7 @@ pub(super) fn prepare(
                     name: request.operation_name.clone(),
                     ty: "unknown",
                     document: None,
-                    refused: Some(refusal),
-                    status: None,
+                    refusal: Some(refusal),
                     source,
                 };
             }
@@ -114,16 +115,14 @@ pub(super) fn prepare(
             name: request.operation_name.clone().or(name),
             ty,
             document: Some(document),
-            refused: None,
-            status: None,
+            refusal: None,
             source,
         },
         None => Prepared {
             name: request.operation_name.clone(),
             ty: "unknown",
             document: Some(document),
-            refused: None,
-            status: None,
+            refusal: None,
             source,
         },
     }

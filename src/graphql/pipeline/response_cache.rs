@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use sha2::{Digest, Sha256};
 
 use crate::app::near_cache::NearCache;
@@ -23,10 +22,9 @@ pub(super) struct ResponseCache {
     kept: moka::sync::Cache<Key, Arc<CachedResponse>>,
 }
 
-/// A cached response: the status and body of an answer, with the generation it was built at.
+/// A cached response: the body of an answer without errors, with the generation it was built at.
 pub(super) struct CachedResponse {
     generation: u64,
-    pub status: StatusCode,
     pub body: Vec<u8>,
 }
 
@@ -86,7 +84,7 @@ impl ResponseCache {
     }
 
     /// Keeps an answer built after `miss` was looked up, unless a deletion happened meanwhile or it is large.
-    pub fn keep(&self, miss: MissTicket, status: StatusCode, body: &[u8]) {
+    pub fn keep(&self, miss: MissTicket, body: &[u8]) {
         if body.len() > MAX_BODY || self.near.generation() != miss.generation {
             return;
         }
@@ -94,7 +92,6 @@ impl ResponseCache {
             miss.key,
             Arc::new(CachedResponse {
                 generation: miss.generation,
-                status,
                 body: body.to_vec(),
             }),
         );
@@ -126,12 +123,9 @@ mod tests {
     async fn a_kept_answer_is_served_until_a_deletion_retires_it() {
         let (near, answers) = responses();
         let ticket = miss(answers.lookup([1; 32]).await);
-        answers.keep(ticket, StatusCode::OK, b"{\"data\":1}");
+        answers.keep(ticket, b"{\"data\":1}");
         let kept = answers.lookup([1; 32]).await.ok().expect("kept");
-        assert_eq!(
-            (kept.status, kept.body.as_slice()),
-            (StatusCode::OK, &b"{\"data\":1}"[..])
-        );
+        assert_eq!(kept.body.as_slice(), &b"{\"data\":1}"[..]);
         assert!(
             answers.lookup([2; 32]).await.is_err(),
             "another request's key"
@@ -147,10 +141,10 @@ mod tests {
         let ticket = miss(answers.lookup([1; 32]).await);
         // The request resolves; meanwhile a write deletes a key it may have read.
         near.forget(&["post:1".to_owned()]);
-        answers.keep(ticket, StatusCode::OK, b"{}");
+        answers.keep(ticket, b"{}");
         let ticket = miss(answers.lookup([1; 32]).await);
         // A request that began after the deletion keeps its answer.
-        answers.keep(ticket, StatusCode::OK, b"{}");
+        answers.keep(ticket, b"{}");
         assert!(answers.lookup([1; 32]).await.is_ok());
     }
 
@@ -158,7 +152,7 @@ mod tests {
     async fn large_answers_and_answers_without_a_live_feed_are_not_kept() {
         let (_, answers) = responses();
         let ticket = miss(answers.lookup([1; 32]).await);
-        answers.keep(ticket, StatusCode::OK, &vec![b' '; MAX_BODY + 1]);
+        answers.keep(ticket, &vec![b' '; MAX_BODY + 1]);
         miss(answers.lookup([1; 32]).await);
         // Not following the deletions: nothing is looked up, nothing may be kept.
         let shared = FeedCache::new(Duration::from_millis(1));

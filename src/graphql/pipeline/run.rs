@@ -1,5 +1,5 @@
 //! Execution of the operations that passed preparation: authentication, the request's loaders, one engine
-//! batch inside the request scope, bounded by the request timeout.
+//! batch inside the request's state (entered once, by the transport), bounded by the request timeout.
 
 use std::sync::Arc;
 
@@ -45,7 +45,7 @@ pub(super) async fn execute(
     let batches = RequestBatches::new();
     let board = &pipeline.services.board;
     let mut viewer = None;
-    // Boxed once here, so the wrappers below (timeout, span, scope) move a pointer, not the whole
+    // Boxed once here, so the wrappers below (timeout, span) move a pointer, not the whole
     // execution state.
     let work = Box::pin(async {
         if runnable.is_empty() {
@@ -98,10 +98,10 @@ pub(super) async fn execute(
         pipeline.request_timeout,
         drive(Arc::clone(&batches), work).instrument(span),
     );
-    let executed = scope.run(bounded).await;
+    let executed = bounded.await;
     if writes && let Some(writer) = viewer {
         // Before the answer leaves: the writer's next request, on any process, reads the primary.
-        scope.run(board.record_write(writer)).await;
+        board.record_write(writer).await;
     }
     let responses = match executed {
         Ok(list) => list,

@@ -37,6 +37,24 @@ async fn request_ids_are_generated_or_echoed() {
         .await
         .unwrap();
     assert_eq!(echoed.headers()["x-request-id"], "trace-me-123");
+    // A client's id is kept only when short and plain.
+    let send = |id: String| {
+        app.client()
+            .post(&url)
+            .header("x-request-id", id)
+            .json(&json!({ "query": "{ __typename }" }))
+            .send()
+    };
+    let long = "a".repeat(8_000);
+    let answer = send(long.clone()).await.unwrap();
+    let echoed = answer.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(echoed, long);
+    assert!(echoed.len() <= 64, "{echoed}");
+    let answer = send("trace-42.a:b_c".into()).await.unwrap();
+    assert_eq!(answer.headers()["x-request-id"], "trace-42.a:b_c");
 }
 
 #[tokio::test]
