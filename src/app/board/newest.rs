@@ -46,7 +46,7 @@ impl BoardService {
             // Nothing to keep warm: the list and the counters answer directly.
             return Ok(None);
         }
-        let posts = Arc::clone(&self.posts);
+        let posts = Arc::clone(self.posts.primary());
         let filter = filter.clone();
         let mut found = self
             .cache

@@ -1,0 +1,213 @@
+//! The board's reads: by id through the cache (filled from the primary), lists and counts routed
+//! ([`super::routed`]). docs/request-context.md.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use super::{
+    BoardService, CATEGORIES, COMMENT, COMMENT_REVISIONS, POST, POST_REVISIONS, SEARCH_COUNT_CAP,
+    TREE_ID, group_revisions,
+};
+use crate::domain::board::{self as rules, PostFilter};
+use crate::domain::page::{Page, PageRequest};
+use crate::domain::{
+    AppError, AppResult, CategoryId, CategoryTree, Comment, CommentId, Post, PostId, PostKey,
+    PostOrder, Revision, UserId,
+};
+
+impl BoardService {
+    pub async fn category_tree(&self) -> AppResult<CategoryTree> {
+        let repo = Arc::clone(&self.categories);
+        let mut found = self
+            .cache
+            .load(CATEGORIES, &[TREE_ID], |_| async move {
+                let categories = repo.all().await?;
+                Ok(vec![(TREE_ID, CategoryTree { categories })])
+            })
+            .await?;
+        Ok(found.remove(TREE_ID).unwrap_or_default())
+    }
+
+    pub async fn posts_by_ids(&self, ids: &[PostId]) -> AppResult<HashMap<PostId, Post>> {
+        let repo = Arc::clone(self.posts.primary());
+        self.cache
+            .load(POST, ids, |misses| async move {
+                Ok(repo
+                    .by_ids(&misses)
+                    .await?
+                    .into_iter()
+                    .map(|p| (p.id, p))
+                    .collect())
+            })
+            .await
+    }
+
+    pub async fn comments_by_ids(
+        &self,
+        ids: &[CommentId],
+    ) -> AppResult<HashMap<CommentId, Comment>> {
+        let repo = Arc::clone(self.comments.primary());
+        self.cache
+            .load(COMMENT, ids, |misses| async move {
+                Ok(repo
+                    .by_ids(&misses)
+                    .await?
+                    .into_iter()
+                    .map(|c| (c.id, c))
+                    .collect())
+            })
+            .await
+    }
+
+    pub async fn post_revisions(
+        &self,
+        ids: &[PostId],
+    ) -> AppResult<HashMap<PostId, Vec<Revision>>> {
+        let repo = Arc::clone(self.posts.primary());
+        self.cache
+            .load(POST_REVISIONS, ids, |misses| async move {
+                Ok(group_revisions(repo.revisions(&misses).await?))
+            })
+            .await
+    }
+
+    pub async fn comment_revisions(
+        &self,
+        ids: &[CommentId],
+    ) -> AppResult<HashMap<CommentId, Vec<Revision>>> {
+        let repo = Arc::clone(self.comments.primary());
+        self.cache
+            .load(COMMENT_REVISIONS, ids, |misses| async move {
+                Ok(group_revisions(repo.revisions(&misses).await?))
+            })
+            .await
+    }
+
+    /// The filter of a post list: a category means that category and all its descendants.
+    pub async fn post_filter(
+        &self,
+        category: Option<CategoryId>,
+        author: Option<UserId>,
+        search: Option<&str>,
+    ) -> AppResult<PostFilter> {
+        let search = search.map(rules::search_term).transpose()?;
+        let category_ids = match category {
+            None => None,
+            Some(id) => Some(self.category_tree().await?.with_descendants(id)),
+        };
+        Ok(PostFilter {
+            category_ids,
+            author_id: author,
+            search,
+        })
+    }
+
+    pub async fn list_posts(
+        &self,
+        filter: &PostFilter,
+        order: PostOrder,
+        page: &PageRequest<PostKey>,
+    ) -> AppResult<Page<PostKey>> {
+        if let Some(first) = self.newest_first_page(filter, order, page).await? {
+            return Ok(first);
+        }
+        if filter.search.is_some() {
+            return self.search.read(|r| r.page(filter, order, page)).await;
+        }
+        self.posts.read(|r| r.list(filter, order, page)).await
+    }
+
+    /// From counters, or for a search exact up to [`SEARCH_COUNT_CAP`] (beyond: `SEARCH_COUNT_CAP + 1`).
+    pub async fn count_posts(&self, filter: &PostFilter) -> AppResult<i64> {
+        if let Some(total) = self.newest_total(filter).await? {
+            return Ok(total);
+        }
+        if filter.search.is_some() {
+            return self
+                .search
+                .read(|r| r.count(filter, SEARCH_COUNT_CAP))
+                .await;
+        }
+        self.posts.read(|r| r.count(filter)).await
+    }
+
+    pub async fn comment_pages(
+        &self,
+        posts: &[PostId],
+        page: &PageRequest<i64>,
+    ) -> AppResult<HashMap<PostId, Page<CommentId>>> {
+        Ok(self
+            .comments
+            .read(|r| r.pages_for_posts(posts, page))
+            .await?
+            .into_iter()
+            .collect())
+    }
+
+    pub async fn author_comments(
+        &self,
+        author: UserId,
+        page: &PageRequest<i64>,
+    ) -> AppResult<Page<CommentId>> {
+        self.comments
+            .read(|r| r.page_for_author(author, page))
+            .await
+    }
+
+    pub async fn count_author_comments(&self, author: UserId) -> AppResult<i64> {
+        self.comments.read(|r| r.count_for_author(author)).await
+    }
+
+    pub async fn voted_posts(&self, user: UserId, posts: &[PostId]) -> AppResult<HashSet<PostId>> {
+        Ok(self
+            .votes
+            .read(|r| r.voted_posts(user, posts))
+            .await?
+            .into_iter()
+            .collect())
+    }
+
+    pub async fn voted_comments(
+        &self,
+        user: UserId,
+        comments: &[CommentId],
+    ) -> AppResult<HashSet<CommentId>> {
+        Ok(self
+            .votes
+            .read(|r| r.voted_comments(user, comments))
+            .await?
+            .into_iter()
+            .collect())
+    }
+
+    pub(super) async fn post(&self, id: PostId) -> AppResult<Post> {
+        self.posts_by_ids(&[id])
+            .await?
+            .remove(&id)
+            .ok_or_else(|| AppError::NotFound("no such post".into()))
+    }
+
+    pub(super) async fn live_post(&self, id: PostId) -> AppResult<Post> {
+        self.post(id).await.and_then(|p| {
+            if p.is_active {
+                Ok(p)
+            } else {
+                Err(AppError::NotFound("no such post".into()))
+            }
+        })
+    }
+
+    pub(super) async fn comment(&self, id: CommentId) -> AppResult<Comment> {
+        self.comments_by_ids(&[id])
+            .await?
+            .remove(&id)
+            .ok_or_else(|| AppError::NotFound("no such comment".into()))
+            .and_then(|c| {
+                if c.is_active {
+                    Ok(c)
+                } else {
+                    Err(AppError::NotFound("no such comment".into()))
+                }
+            })
+    }
+}

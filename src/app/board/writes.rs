@@ -1,0 +1,265 @@
+//! The board's writes: checked against the domain rules and the limits, committed on the primary, then
+//! the keys they touched are forgotten and the event announced.
+
+use super::{BoardService, require_admin, require_member};
+use crate::domain::board as rules;
+use crate::domain::{
+    AppError, AppResult, BoardEvent, Category, CategoryId, Comment, CommentId, EventKind, Post,
+    PostId, User,
+};
+use crate::ports::CategoryChange;
+
+impl BoardService {
+    // ---- posts -------------------------------------------------------------------------------------------
+
+    pub async fn create_post(
+        &self,
+        actor: &User,
+        category: CategoryId,
+        title: &str,
+        content: &str,
+    ) -> AppResult<Post> {
+        require_member(actor)?;
+        let title = rules::post_title(title)?;
+        let content = rules::post_content(content)?;
+        if self.category_tree().await?.get(category).is_none() {
+            return Err(AppError::invalid("categoryId", "no such category"));
+        }
+        self.reserve_create(actor).await?;
+        let id = self
+            .posts
+            .primary()
+            .create(actor.id, category, &title, &content, self.clock.now())
+            .await?;
+        // A read of this id before it existed may have been remembered as absent.
+        self.forget_post(id, true).await;
+        self.forget_newest(category).await;
+        let created = self.post(id).await;
+        // After the read above refilled the cache: subscribers resolving the event hit it.
+        self.announce(BoardEvent::post(EventKind::PostCreated, id, Some(category)))
+            .await;
+        created
+    }
+
+    /// Appends a new version; only the author may.
+    pub async fn update_post(
+        &self,
+        actor: &User,
+        id: PostId,
+        title: &str,
+        content: &str,
+    ) -> AppResult<Post> {
+        require_member(actor)?;
+        let title = rules::post_title(title)?;
+        let content = rules::post_content(content)?;
+        let post = self.live_post(id).await?;
+        if !rules::may_edit(actor, post.author_id, post.is_active) {
+            return Err(AppError::Forbidden(
+                "only the author may edit a post".into(),
+            ));
+        }
+        self.reserve_edit(actor).await?;
+        self.posts
+            .primary()
+            .append_version(id, &title, &content, self.clock.now())
+            .await?;
+        self.forget_post(id, true).await;
+        let edited = self.post(id).await;
+        self.announce(BoardEvent::post(
+            EventKind::PostEdited,
+            id,
+            Some(post.category_id),
+        ))
+        .await;
+        edited
+    }
+
+    /// Soft delete by the author or an admin.
+    pub async fn delete_post(&self, actor: &User, id: PostId) -> AppResult<PostId> {
+        require_member(actor)?;
+        let post = self.live_post(id).await?;
+        if !rules::may_delete(actor, post.author_id, post.is_active) {
+            return Err(AppError::Forbidden(
+                "only the author or an admin may delete a post".into(),
+            ));
+        }
+        self.posts.primary().deactivate(id).await?;
+        self.forget_post(id, false).await;
+        self.forget_newest(post.category_id).await;
+        self.announce(BoardEvent::post(
+            EventKind::PostDeleted,
+            id,
+            Some(post.category_id),
+        ))
+        .await;
+        Ok(id)
+    }
+
+    // ---- comments ----------------------------------------------------------------------------------------
+
+    pub async fn create_comment(
+        &self,
+        actor: &User,
+        post: PostId,
+        content: &str,
+    ) -> AppResult<Comment> {
+        require_member(actor)?;
+        let content = rules::comment_content(content)?;
+        self.reserve_create(actor).await?;
+        let id = self
+            .comments
+            .primary()
+            .create(post, actor.id, &content, self.clock.now())
+            .await?;
+        self.forget_comment(id, Some(post), true).await;
+        let created = self.comment(id).await;
+        self.announce(BoardEvent::comment(EventKind::CommentCreated, post, id))
+            .await;
+        created
+    }
+
+    pub async fn update_comment(
+        &self,
+        actor: &User,
+        id: CommentId,
+        content: &str,
+    ) -> AppResult<Comment> {
+        require_member(actor)?;
+        let content = rules::comment_content(content)?;
+        let comment = self.comment(id).await?;
+        if !rules::may_edit(actor, comment.author_id, comment.is_active) {
+            return Err(AppError::Forbidden(
+                "only the author may edit a comment".into(),
+            ));
+        }
+        self.reserve_edit(actor).await?;
+        self.comments
+            .primary()
+            .append_version(id, &content, self.clock.now())
+            .await?;
+        self.forget_comment(id, None, true).await;
+        let edited = self.comment(id).await;
+        self.announce(BoardEvent::comment(
+            EventKind::CommentEdited,
+            comment.post_id,
+            id,
+        ))
+        .await;
+        edited
+    }
+
+    pub async fn delete_comment(&self, actor: &User, id: CommentId) -> AppResult<CommentId> {
+        require_member(actor)?;
+        let comment = self.comment(id).await?;
+        if !rules::may_delete(actor, comment.author_id, comment.is_active) {
+            return Err(AppError::Forbidden(
+                "only the author or an admin may delete a comment".into(),
+            ));
+        }
+        self.comments.primary().deactivate(id).await?;
+        self.forget_comment(id, Some(comment.post_id), false).await;
+        self.announce(BoardEvent::comment(
+            EventKind::CommentDeleted,
+            comment.post_id,
+            id,
+        ))
+        .await;
+        Ok(id)
+    }
+
+    // ---- votes -------------------------------------------------------------------------------------------
+
+    pub async fn vote_post(&self, actor: &User, post: PostId, up: bool) -> AppResult<Post> {
+        require_member(actor)?;
+        let changed = if up {
+            self.votes.primary().vote_post(actor.id, post).await?
+        } else {
+            self.votes.primary().unvote_post(actor.id, post).await?
+        };
+        if changed {
+            self.forget_post(post, false).await;
+        }
+        let voted = self.post(post).await;
+        if changed {
+            self.announce(BoardEvent::post(EventKind::PostVoted, post, None))
+                .await;
+        }
+        voted
+    }
+
+    pub async fn vote_comment(
+        &self,
+        actor: &User,
+        comment: CommentId,
+        up: bool,
+    ) -> AppResult<Comment> {
+        require_member(actor)?;
+        let changed = if up {
+            self.votes.primary().vote_comment(actor.id, comment).await?
+        } else {
+            self.votes
+                .primary()
+                .unvote_comment(actor.id, comment)
+                .await?
+        };
+        if changed {
+            self.forget_comment(comment, None, false).await;
+        }
+        let voted = self.comment(comment).await;
+        if changed && let Ok(voted) = &voted {
+            self.announce(BoardEvent::comment(
+                EventKind::CommentVoted,
+                voted.post_id,
+                comment,
+            ))
+            .await;
+        }
+        voted
+    }
+
+    // ---- categories (admin) ------------------------------------------------------------------------------
+
+    pub async fn create_category(
+        &self,
+        actor: &User,
+        name: &str,
+        parent: Option<CategoryId>,
+    ) -> AppResult<Category> {
+        require_admin(actor)?;
+        let name = rules::category_name(name)?;
+        let id = self.categories.create(&name, parent).await?;
+        self.forget_categories().await;
+        self.category(id).await
+    }
+
+    /// Renames and/or moves a category (`parent: Some(None)` makes it a root). Tiers below follow.
+    pub async fn update_category(
+        &self,
+        actor: &User,
+        id: CategoryId,
+        name: Option<&str>,
+        parent: Option<Option<CategoryId>>,
+    ) -> AppResult<Category> {
+        require_admin(actor)?;
+        let name = name.map(rules::category_name).transpose()?;
+        let change = CategoryChange { name, parent };
+        self.categories.update(id, change).await?;
+        self.forget_categories().await;
+        self.category(id).await
+    }
+
+    pub async fn delete_category(&self, actor: &User, id: CategoryId) -> AppResult<CategoryId> {
+        require_admin(actor)?;
+        self.categories.delete(id).await?;
+        self.forget_categories().await;
+        Ok(id)
+    }
+
+    async fn category(&self, id: CategoryId) -> AppResult<Category> {
+        self.category_tree()
+            .await?
+            .get(id)
+            .cloned()
+            .ok_or_else(|| AppError::NotFound("no such category".into()))
+    }
+}
