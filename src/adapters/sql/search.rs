@@ -10,11 +10,17 @@ use async_trait::async_trait;
 use sqlx::QueryBuilder;
 use tokio::sync::OwnedSemaphorePermit;
 
+mod backfill;
+mod plan;
+
+pub use backfill::backfill;
+use plan::{CountPlan, Plan, count_plan, count_plan_after_newest, count_window, page_plan};
+
 use super::post_query::{order_by, push_keyset, push_post_filter};
 use super::search_budget::SearchBudget;
-use super::{Db, Text, db_error, on_db};
+use super::{Db, db_error, on_db};
 use crate::domain::page::{Page, PageRequest};
-use crate::domain::search::{self, GramFrequencies, SearchText};
+use crate::domain::search::{self, GramFrequencies};
 use crate::domain::{AppResult, PostFilter, PostId, PostKey, PostOrder};
 use crate::ports::PostSearch;
 use crate::request::count_db;
@@ -427,165 +433,5 @@ impl SqlPostSearch {
     }
 }
 
-/// How a page goes on after its walk window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Plan {
-    /// The window filled the page, or held the whole rest of the list: it is the answer.
-    Walk,
-    /// The term is rare: the index finds the page.
-    Index,
-}
-
-fn page_plan(matched: i64, fetch: i64, scanned: i64) -> Plan {
-    if matched >= fetch || scanned < WALK_WINDOW {
-        Plan::Walk
-    } else {
-        Plan::Index
-    }
-}
-
-/// How a count goes on after a probe of the newest posts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CountPlan {
-    /// The probe's matches are the count (capped at cap + 1).
-    Answered,
-    /// Read the newest [`count_window`] posts, up to cap + 1 matches.
-    Newest,
-    /// Walk the whole list (a term without a word of two characters: nothing else can count it).
-    WalkAll,
-    /// Count through the index.
-    Index,
-}
-
-/// After the first probe (the newest [`WALK_WINDOW`] posts): a short list is counted; a common term, or
-/// one the index cannot look up, reads further among the newest; a rare term goes to the index.
-fn count_plan(scanned: i64, matched: i64, has_tokens: bool) -> CountPlan {
-    if scanned < WALK_WINDOW {
-        CountPlan::Answered
-    } else if matched * 4 >= scanned || !has_tokens {
-        CountPlan::Newest
-    } else {
-        CountPlan::Index
-    }
-}
-
-/// After the newest [`count_window`] posts: more than the cap, or a list that ends there, is the count;
-/// else a term common among the newest posts only goes to the index (or the whole list, without tokens).
-fn count_plan_after_newest(scanned: i64, matched: i64, cap: i64, has_tokens: bool) -> CountPlan {
-    if matched > cap || scanned < count_window(cap) {
-        CountPlan::Answered
-    } else if has_tokens {
-        CountPlan::Index
-    } else {
-        CountPlan::WalkAll
-    }
-}
-
-/// How many of the newest posts a count reads before it asks the index: enough that a term in a quarter of
-/// the posts or more reaches the cap within it (its count is then "more than the cap" without the index,
-/// which would hand back most of the board).
-fn count_window(cap: i64) -> i64 {
-    (cap + 1).saturating_mul(4)
-}
-
-/// Posts per statement of [`backfill`].
-const BACKFILL_BATCH: i64 = 500;
-
-/// Writes the `post_search` row of every post that has none (posts written before the search existed), in
-/// batches; answers how many. Idempotent; migrations run it.
-pub async fn backfill(db: &Db) -> Result<u64, sqlx::Error> {
-    let mut after = 0_i64;
-    let mut written = 0_u64;
-    loop {
-        let rows: Vec<(i64, Text, Text)> = on_db!(db, pool => sqlx::query_as(
-            "SELECT p.id, pc.title, pc.content FROM post p \
-             JOIN post_content pc ON pc.post_id = p.id AND pc.version = p.current_version \
-             WHERE p.id > ? AND NOT EXISTS (SELECT 1 FROM post_search s WHERE s.post_id = p.id) \
-             ORDER BY p.id LIMIT ?",
-        )
-        .bind(after)
-        .bind(BACKFILL_BATCH)
-        .fetch_all(pool)
-        .await)?;
-        let Some(last) = rows.last() else {
-            return Ok(written);
-        };
-        after = last.0;
-        written += rows.len() as u64;
-        let entries: Vec<(i64, SearchText)> = rows
-            .into_iter()
-            .map(|(id, title, content)| (id, SearchText::of(&title.0, &content.0)))
-            .collect();
-        on_db!(db, pool => {
-            let mut query = QueryBuilder::new("INSERT INTO post_search (post_id, title, body, grams) ");
-            query.push_values(&entries, |mut row, (id, text)| {
-                row.push_bind(*id)
-                    .push_bind(text.title.clone())
-                    .push_bind(text.body.clone())
-                    .push_bind(text.grams.clone());
-            });
-            query.build().execute(pool).await.map(|_| ())
-        })?;
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_page_walks_when_the_window_fills_it_or_ends_the_list() {
-        // A common term: the window already holds a page (fetch = first + 1).
-        assert_eq!(page_plan(21, 21, WALK_WINDOW), Plan::Walk);
-        // A short list: the window held the whole rest of it, so its few matches are the answer.
-        assert_eq!(page_plan(3, 21, WALK_WINDOW - 1), Plan::Walk);
-        assert_eq!(page_plan(0, 21, 0), Plan::Walk);
-        // A rare term in a long list: the index.
-        assert_eq!(page_plan(20, 21, WALK_WINDOW), Plan::Index);
-        assert_eq!(page_plan(0, 21, WALK_WINDOW), Plan::Index);
-    }
-
-    #[test]
-    fn a_count_reads_the_newest_posts_for_a_common_term_and_the_index_for_a_rare_one() {
-        let cap = 10_000;
-        // Fewer posts than the window: the probe counted them all.
-        assert_eq!(count_plan(999, 10, true), CountPlan::Answered);
-        // In a quarter of the newest posts or more: common, read further among the newest.
-        assert_eq!(count_plan(WALK_WINDOW, 250, true), CountPlan::Newest);
-        assert_eq!(count_plan(WALK_WINDOW, 249, true), CountPlan::Index);
-        // Common and past the cap, or a list that ends within the window: answered.
-        assert_eq!(
-            count_plan_after_newest(count_window(cap), cap + 1, cap, true),
-            CountPlan::Answered
-        );
-        assert_eq!(
-            count_plan_after_newest(count_window(cap) - 1, 9_000, cap, true),
-            CountPlan::Answered
-        );
-        // Common among the newest posts only: the index counts.
-        assert_eq!(
-            count_plan_after_newest(count_window(cap), 9_000, cap, true),
-            CountPlan::Index
-        );
-        assert_eq!(count_window(cap), 40_004);
-    }
-
-    #[test]
-    fn a_term_without_a_word_of_two_characters_is_only_ever_walked() {
-        assert!(
-            search::query_tokens("a").is_empty(),
-            "nothing for the index to look up"
-        );
-        assert!(!search::query_tokens("ab").is_empty());
-        // Rare or not, it reads the newest posts, then the whole list: never the index.
-        assert_eq!(count_plan(WALK_WINDOW, 0, false), CountPlan::Newest);
-        assert_eq!(
-            count_plan_after_newest(count_window(10), 3, 10, false),
-            CountPlan::WalkAll
-        );
-        assert_eq!(
-            count_plan_after_newest(count_window(10), 11, 10, false),
-            CountPlan::Answered
-        );
-    }
-}
+mod tests;
