@@ -38,7 +38,7 @@ fn sockets(
         &services.board,
         config.ws.event_buffer,
     );
-    http::ws::Sockets::new(http::ws::Settings::from_config(config), hub)
+    http::ws::Sockets::new(config.ws.clone(), hub)
 }
 
 /// Search over `db`, within the configured statement budget and concurrency.

@@ -134,7 +134,9 @@ pub struct WsSettings {
     pub send_buffer: usize,
     pub send_buffer_bytes: usize,
     pub init_timeout: Duration,
+    /// Pings at this interval, kept under half the idle timeout (at least 100 ms).
     pub keepalive: Duration,
+    /// How often a socket checks that its user may still act (at least 1 s).
     pub recheck: Duration,
     pub event_buffer: usize,
 }
@@ -257,8 +259,11 @@ impl WsSettings {
             send_buffer: raw.ws_send_buffer,
             send_buffer_bytes: raw.ws_send_buffer_bytes,
             init_timeout: Duration::from_millis(raw.ws_init_timeout_ms),
-            keepalive: Duration::from_secs(raw.ws_keepalive_secs),
-            recheck: Duration::from_secs(raw.ws_recheck_secs),
+            // A socket must hear from its client more often than the idle timeout; pongs to these pings do.
+            keepalive: Duration::from_secs(raw.ws_keepalive_secs)
+                .min(Duration::from_millis(raw.idle_timeout_ms) / 2)
+                .max(Duration::from_millis(100)),
+            recheck: Duration::from_secs(raw.ws_recheck_secs).max(Duration::from_secs(1)),
             event_buffer: raw.ws_event_buffer,
         }
     }

@@ -11,7 +11,6 @@ pub mod protocol;
 mod session;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Extension;
 use axum::extract::ws::WebSocketUpgrade;
@@ -31,40 +30,7 @@ use crate::graphql::subscription::hub::EventHub;
 const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 /// The bounds of subscription sockets (see the `ws_*` configuration keys).
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub subscriptions_per_connection: usize,
-    pub connections_per_client: usize,
-    pub max_message_bytes: usize,
-    /// Messages queued for one socket; a socket whose queue is full is closed (too slow).
-    pub send_buffer: usize,
-    /// Bytes queued for one socket; beyond this the socket is closed (too slow).
-    pub send_buffer_bytes: usize,
-    pub init_timeout: Duration,
-    pub keepalive: Duration,
-    /// How often a socket checks that its user may still act.
-    pub recheck: Duration,
-}
-
-impl Settings {
-    pub fn from_config(config: &crate::config::Config) -> Self {
-        let ws = &config.ws;
-        Self {
-            subscriptions_per_connection: ws.subscriptions_per_connection,
-            connections_per_client: ws.connections_per_client,
-            max_message_bytes: ws.max_message_bytes,
-            send_buffer: ws.send_buffer,
-            send_buffer_bytes: ws.send_buffer_bytes,
-            init_timeout: ws.init_timeout,
-            // A socket must hear from its client more often than the idle timeout; pongs to these pings do.
-            keepalive: ws
-                .keepalive
-                .min(config.http.idle_timeout / 2)
-                .max(Duration::from_millis(100)),
-            recheck: ws.recheck.max(Duration::from_secs(1)),
-        }
-    }
-}
+pub use crate::config::WsSettings as Settings;
 
 /// The process's subscription sockets: their bounds, the events they hear, how many each client address
 /// has open, and the drain signal.
