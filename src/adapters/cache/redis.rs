@@ -149,8 +149,8 @@ impl RedisCache {
         self.pool.clone()
     }
 
-    /// One entry's fill script by `EVALSHA`; on `NOSCRIPT` (Redis restarted and forgot it) the script is
-    /// loaded again and called once more.
+    /// One entry's fill script by `EVALSHA`; on `NOSCRIPT` (Redis restarted or flushed its scripts) by
+    /// `EVAL` with the script's text, in the same call.
     async fn fill_one(&self, client: &Client, entry: &FillEntry) -> Result<i64, FredError> {
         let keys = || vec![entry.key.clone(), guard_key(&entry.key)];
         let args = || {
@@ -161,9 +161,10 @@ impl RedisCache {
             ]
         };
         match self.fill.evalsha(client, keys(), args()).await {
+            // EVAL carries the script itself (and caches it again on the server), so a flush between a
+            // reload and a retry cannot fail the fill.
             Err(err) if err.details().starts_with("NOSCRIPT") => {
-                let _: String = client.script_load(FILL_SCRIPT).await?;
-                self.fill.evalsha(client, keys(), args()).await
+                client.eval(FILL_SCRIPT, keys(), args()).await
             }
             filled => filled,
         }
