@@ -6,6 +6,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod own_process;
+pub mod process;
 pub mod redis;
 pub mod ws;
 

@@ -1,59 +1,12 @@
 //! Replicas are stateless: two `board serve` processes on one MariaDB and one Redis behave as one service.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-use crate::helpers::redis::free_port;
+use crate::helpers::process::{BoardProcess, serve};
 use crate::helpers::{Backend, code};
 use serde_json::{Value, json};
 
-struct Replica {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start(config: &board::config::RawConfig) -> Replica {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_board"))
-        .arg("serve")
-        .env("DATABASE_URL", &config.database_url)
-        .env("REDIS_URL", config.redis_url.as_deref().unwrap())
-        .env(
-            "BOARD_JWT_SECRET",
-            config.jwt_secret.as_ref().unwrap().expose(),
-        )
-        .env("BOARD_BIND", format!("127.0.0.1:{port}"))
-        .env("BOARD_CACHE_PREFIX", &config.cache_prefix)
-        .env("BOARD_BCRYPT_COST", "4")
-        .env("BOARD_LOGIN_FAILURES_PER_ACCOUNT", "3")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start board serve");
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
-            && r.status() == 200
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "replica on {port} did not become ready"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Replica { child, base }
+/// A replica whose per-account login limit is low enough to reach in a few guesses.
+async fn replica(config: &board::config::RawConfig) -> BoardProcess {
+    serve(config, &[("BOARD_LOGIN_FAILURES_PER_ACCOUNT", "3")]).await
 }
 
 async fn gql(base: &str, query: &str, variables: Value, token: Option<&str>) -> Value {
@@ -71,7 +24,7 @@ async fn gql(base: &str, query: &str, variables: Value, token: Option<&str>) -> 
 async fn two_replicas_share_state_through_the_database_and_redis() {
     crate::helpers::require_external();
     let (config, _cleanup) = crate::helpers::test_config(Backend::MariaDb).await;
-    let (a, b) = (start(&config).await, start(&config).await);
+    let (a, b) = (replica(&config).await, replica(&config).await);
 
     // Sign up on A, log in on B, refresh on A with B's refresh token.
     let sign_up = "mutation { signUp(input: { name: \"twin\", email: \"twin@example.com\", password: \"password-1\" }) { accessToken } }";

@@ -2,60 +2,13 @@
 //! subscriber on one `board serve` hears writes made through another, and hears them again once a Redis
 //! that went away is back.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::helpers::process::serve;
 use crate::helpers::redis::{OwnRedis, free_port};
 use crate::helpers::ws::WsClient;
 use crate::helpers::{Backend, TestApp};
 use serde_json::{Value, json};
-
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn ready(base: &str) {
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
-            && r.status() == 200
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{base} did not become ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// A `board serve` process on the test's database and Redis; answers it and its base URL.
-async fn serve(config: &board::config::RawConfig) -> (Process, String) {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_board"))
-        .arg("serve")
-        .env("DATABASE_URL", &config.database_url)
-        .env("REDIS_URL", config.redis_url.as_deref().unwrap())
-        .env(
-            "BOARD_JWT_SECRET",
-            config.jwt_secret.as_ref().unwrap().expose(),
-        )
-        .env("BOARD_BIND", format!("127.0.0.1:{port}"))
-        .env("BOARD_CACHE_PREFIX", &config.cache_prefix)
-        .env("BOARD_BCRYPT_COST", "4")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start board serve");
-    let base = format!("http://127.0.0.1:{port}");
-    ready(&base).await;
-    (Process(child), base)
-}
 
 async fn gql(base: &str, query: &str, variables: Value, token: Option<&str>) -> Value {
     let mut request = reqwest::Client::new()
@@ -79,7 +32,8 @@ async fn a_comment_written_through_one_replica_reaches_a_subscriber_on_another()
     let (config, _cleanup) = crate::helpers::test_config(Backend::MariaDb).await;
     // Migrated once here, so the replicas (started one after the other) find it done.
     board::App::build(config.clone()).await.unwrap();
-    let ((_a, a), (_b, b)) = (serve(&config).await, serve(&config).await);
+    let (process_a, process_b) = (serve(&config, &[]).await, serve(&config, &[]).await);
+    let (a, b) = (process_a.base.clone(), process_b.base.clone());
     let signed = gql(
         &a,
         "mutation { signUp(input: { name: \"twin\", email: \"twin@example.com\", password: \"password-1\" }) { accessToken } }",
