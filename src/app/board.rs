@@ -6,12 +6,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod comment_head;
 mod events;
 mod invalidation;
 mod limits;
 mod newest;
 mod reads;
 mod routed;
+mod viewer;
 mod writes;
 
 pub use routed::ReadReplica;
@@ -27,6 +29,9 @@ const POST: &str = "post";
 const POST_REVISIONS: &str = "post_revisions";
 const COMMENT: &str = "comment";
 const COMMENT_REVISIONS: &str = "comment_revisions";
+/// Whether a viewer voted for a post / a comment: `<prefix>:v1:voted_post:<viewer>:<post>`.
+const VOTED_POST: &str = "voted_post";
+const VOTED_COMMENT: &str = "voted_comment";
 /// A search's `totalCount` is exact up to this many posts; beyond it answers this plus one ("more than").
 pub const SEARCH_COUNT_CAP: i64 = 10_000;
 /// The whole category tree is one cache entry.

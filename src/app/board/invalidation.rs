@@ -1,7 +1,12 @@
 //! What a write forgets: the cache keys of what it changed, deleted after commit.
 
-use super::{BoardService, CATEGORIES, COMMENT, COMMENT_REVISIONS, POST, POST_REVISIONS, TREE_ID};
-use crate::domain::{CommentId, PostId};
+use super::comment_head::COMMENT_HEAD;
+use super::viewer::ViewerOf;
+use super::{
+    BoardService, CATEGORIES, COMMENT, COMMENT_REVISIONS, POST, POST_REVISIONS, TREE_ID,
+    VOTED_COMMENT, VOTED_POST,
+};
+use crate::domain::{CommentId, PostId, UserId};
 
 impl BoardService {
     pub(super) async fn forget_post(&self, id: PostId, revisions: bool) {
@@ -23,8 +28,34 @@ impl BoardService {
             keys.push(self.cache.key(COMMENT_REVISIONS, comment));
         }
         if let Some(post) = post {
+            // The post's comment count and its first comments changed.
             keys.push(self.cache.key(POST, post));
+            keys.push(self.cache.key(COMMENT_HEAD, post));
         }
+        self.cache.invalidate(&keys).await;
+    }
+
+    /// A vote changed: the post's counter and the voter's own entry, in one deletion.
+    pub(super) async fn forget_post_vote(&self, post: PostId, viewer: UserId) {
+        let keys = [
+            self.cache.key(POST, post),
+            self.cache.key(VOTED_POST, ViewerOf { viewer, item: post }),
+        ];
+        self.cache.invalidate(&keys).await;
+    }
+
+    /// As [`Self::forget_post_vote`], for a comment.
+    pub(super) async fn forget_comment_vote(&self, comment: CommentId, viewer: UserId) {
+        let keys = [
+            self.cache.key(COMMENT, comment),
+            self.cache.key(
+                VOTED_COMMENT,
+                ViewerOf {
+                    viewer,
+                    item: comment,
+                },
+            ),
+        ];
         self.cache.invalidate(&keys).await;
     }
 

@@ -1,7 +1,7 @@
 //! The board's reads: by id through the cache (filled from the primary), lists and counts routed
 //! ([`super::routed`]). docs/request-context.md.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::{
@@ -131,19 +131,6 @@ impl BoardService {
         self.posts.read(|r| r.count(filter)).await
     }
 
-    pub async fn comment_pages(
-        &self,
-        posts: &[PostId],
-        page: &PageRequest<i64>,
-    ) -> AppResult<HashMap<PostId, Page<CommentId>>> {
-        Ok(self
-            .comments
-            .read(|r| r.pages_for_posts(posts, page))
-            .await?
-            .into_iter()
-            .collect())
-    }
-
     pub async fn author_comments(
         &self,
         author: UserId,
@@ -156,28 +143,6 @@ impl BoardService {
 
     pub async fn count_author_comments(&self, author: UserId) -> AppResult<i64> {
         self.comments.read(|r| r.count_for_author(author)).await
-    }
-
-    pub async fn voted_posts(&self, user: UserId, posts: &[PostId]) -> AppResult<HashSet<PostId>> {
-        Ok(self
-            .votes
-            .read(|r| r.voted_posts(user, posts))
-            .await?
-            .into_iter()
-            .collect())
-    }
-
-    pub async fn voted_comments(
-        &self,
-        user: UserId,
-        comments: &[CommentId],
-    ) -> AppResult<HashSet<CommentId>> {
-        Ok(self
-            .votes
-            .read(|r| r.voted_comments(user, comments))
-            .await?
-            .into_iter()
-            .collect())
     }
 
     pub(super) async fn post(&self, id: PostId) -> AppResult<Post> {

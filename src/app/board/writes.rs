@@ -177,7 +177,7 @@ impl BoardService {
             self.votes.primary().unvote_post(actor.id, post).await?
         };
         if changed {
-            self.forget_post(post, false).await;
+            self.forget_post_vote(post, actor.id).await;
         }
         let voted = self.post(post).await;
         if changed {
@@ -203,7 +203,7 @@ impl BoardService {
                 .await?
         };
         if changed {
-            self.forget_comment(comment, None, false).await;
+            self.forget_comment_vote(comment, actor.id).await;
         }
         let voted = self.comment(comment).await;
         if changed && let Ok(voted) = &voted {

@@ -5,6 +5,7 @@
 mod auth;
 mod documents;
 mod encode;
+mod kept;
 mod observe;
 mod outcome;
 mod persisted;
@@ -89,7 +90,7 @@ pub struct Pipeline {
     shapes: Shapes,
     /// Documents parsed before, by query text.
     documents: Documents,
-    /// Whole answers of anonymous queries (with the near cache only).
+    /// Whole answers of queries, per viewer (with the near cache only).
     answers: Option<response_cache::ResponseCache>,
 }
 
@@ -260,7 +261,9 @@ impl Pipeline {
             media,
         } = operations;
         let anonymous = authorization == Authorization::Absent;
-        let key = self.response_cache_key(&requests, batch || !anonymous, media);
+        // Who the answer is for, as far as the token alone tells (`None`: it may not be kept).
+        let kept_for = kept::viewer(&self.services.accounts, &authorization);
+        let key = self.kept_key(&requests, batch, kept_for, media);
         let (runnable, prepared) = self.prepare_all(requests).await;
         if queries_only
             && prepared
@@ -287,7 +290,10 @@ impl Pipeline {
             max_age: shareable.then_some(self.persisted_get_max_age),
         };
         let ticket = match self.look_up_kept(key, &prepared).await {
-            Ok(kept) => return self.answer_kept(&kept, &asked, &prepared, request),
+            Ok(kept) => {
+                let viewer = kept_for.flatten();
+                return self.answer_kept(&kept, &asked, &prepared, request, viewer);
+            }
             Err(ticket) => ticket,
         };
         let run = run::Run {
@@ -326,65 +332,6 @@ impl Pipeline {
             round_trips: Some((request.db(), request.cache())),
             max_age: asked.max_age.filter(|_| clean),
             kept: false,
-        }
-    }
-
-    /// The response cache's key of a request that may be answered from it: one anonymous request (if it
-    /// turns out to be a query), not refused by its transport.
-    fn response_cache_key(
-        &self,
-        requests: &[Incoming],
-        batch_or_signed_in: bool,
-        media: Media,
-    ) -> Option<response_cache::Key> {
-        match (&self.answers, requests) {
-            (Some(_), [only]) if !batch_or_signed_in && only.refusal.is_none() => {
-                Some(response_cache::ResponseCache::key(
-                    &only.request,
-                    only.document_id.as_deref(),
-                    u8::from(media == Media::Json),
-                ))
-            }
-            _ => None,
-        }
-    }
-
-    /// The kept answer of a prepared query, or the ticket to keep its answer (`None`: it may not be kept).
-    async fn look_up_kept(
-        &self,
-        key: Option<response_cache::Key>,
-        prepared: &[prepare::Prepared],
-    ) -> Result<Arc<response_cache::CachedResponse>, Option<response_cache::MissTicket>> {
-        match (&self.answers, key, prepared) {
-            (Some(answers), Some(key), [p]) if p.refusal.is_none() && p.ty == "query" => {
-                answers.lookup(key).await
-            }
-            _ => Err(None),
-        }
-    }
-
-    /// The answer served from a kept answer, observed (log line, metrics) like any other.
-    fn answer_kept(
-        &self,
-        kept: &response_cache::CachedResponse,
-        asked: &Asked<'_>,
-        prepared: &[prepare::Prepared],
-        request: &RequestState,
-    ) -> Answer {
-        observe::record(
-            &asked.requester(None),
-            prepared,
-            &[async_graphql::Response::new(async_graphql::Value::Null)],
-            request.started().elapsed(),
-            request,
-        );
-        Answer {
-            outcome: Outcome::Answered,
-            media: asked.media,
-            body: kept.body.clone(),
-            round_trips: Some((request.db(), request.cache())),
-            max_age: asked.max_age,
-            kept: true,
         }
     }
 

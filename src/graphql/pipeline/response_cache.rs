@@ -1,4 +1,4 @@
-//! The response cache: whole answers of anonymous queries, kept while nothing they were read from can have
+//! The response cache: whole answers of queries (each viewer's under keys of their own), kept while nothing they were read from can have
 //! changed (tagged with the near cache's generation). The generation rule and its sequence:
 //! docs/read-cache.md#the-response-cache.
 
@@ -8,6 +8,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::app::near_cache::NearCache;
+use crate::domain::UserId;
 
 /// Bodies larger than this are not kept (a cache for small, hot answers).
 const MAX_BODY: usize = 256 * 1024;
@@ -48,9 +49,21 @@ impl ResponseCache {
     }
 
     /// The key of one request's text, operation name, variables, extensions (a persisted query's hash),
-    /// document id and media type.
-    pub fn key(request: &async_graphql::Request, document_id: Option<&str>, media: u8) -> Key {
+    /// document id, media type and viewer (`None`: anonymous).
+    pub fn key(
+        request: &async_graphql::Request,
+        document_id: Option<&str>,
+        media: u8,
+        viewer: Option<UserId>,
+    ) -> Key {
         let mut hash = Sha256::new();
+        match viewer {
+            None => hash.update([0]),
+            Some(user) => {
+                hash.update([1]);
+                hash.update(user.0.to_le_bytes());
+            }
+        }
         for part in [
             request.query.as_bytes(),
             request
@@ -133,6 +146,15 @@ mod tests {
         // Any deletion, of any key, retires every kept answer.
         near.forget(&["user:5".to_owned()]);
         miss(answers.lookup([1; 32]).await);
+    }
+
+    #[test]
+    fn each_viewer_and_anonymous_have_keys_of_their_own() {
+        let request = async_graphql::Request::new("{ posts { totalCount } }");
+        let key = |viewer| ResponseCache::key(&request, None, 1, viewer);
+        assert_eq!(key(Some(UserId(3))), key(Some(UserId(3))));
+        assert_ne!(key(Some(UserId(3))), key(Some(UserId(4))));
+        assert_ne!(key(None), key(Some(UserId(0))));
     }
 
     #[tokio::test]

@@ -5,6 +5,7 @@ mod comments;
 mod lists;
 mod posts;
 mod round_trips;
+mod signed_in;
 mod votes;
 
 use crate::helpers::{Session, TestApp, code, field};

@@ -98,13 +98,19 @@ pub struct TestApp {
 }
 
 pub enum Cleanup {
+    /// Another server owns the database (see [`TestApp::spawn_beside`]).
+    Nothing,
     File(PathBuf),
-    Database { admin_url: String, name: String },
+    Database {
+        admin_url: String,
+        name: String,
+    },
 }
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
         match self {
+            Cleanup::Nothing => {}
             Cleanup::File(path) => {
                 for suffix in ["", "-wal", "-shm", ".jwt-secret"] {
                     let mut p = path.clone().into_os_string();
@@ -203,6 +209,15 @@ impl TestApp {
             .try_init();
         let (mut config, cleanup) = test_config(backend).await;
         adjust(&mut config);
+        Self::serve(backend, config, cleanup).await
+    }
+
+    /// A second server on this one's database and cache, as another replica of a deployment would be.
+    pub async fn spawn_beside(&self) -> Self {
+        Self::serve(self.backend, self.config.clone(), Cleanup::Nothing).await
+    }
+
+    async fn serve(backend: Backend, config: RawConfig, cleanup: Cleanup) -> Self {
         let app = board::App::build(config.clone())
             .await
             .unwrap_or_else(|e| panic!("the {backend:?} test server did not start: {e}"));
