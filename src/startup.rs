@@ -184,6 +184,8 @@ impl App {
         let clock = Arc::new(SystemClock);
         let limiter = Arc::new(Limiter::new(
             counters,
+            // While the shared counters fail, the same limits count in this process.
+            Arc::new(MemoryCache::new(MEMORY_CACHE_ENTRIES, 0)),
             &config.cache.prefix,
             RateLimits {
                 per_account: config.limits.login_failures_per_account,

@@ -3,6 +3,7 @@
 //! Windows, reserve / take-back, retryAfterSeconds and degraded mode: docs/limiter.md.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -28,6 +29,10 @@ pub struct Limits {
 
 pub struct Limiter {
     counters: Arc<dyn Counters>,
+    /// Counts in this process, with the same limits, while the shared counters fail.
+    fallback: Arc<dyn Counters>,
+    /// The shared counters failed last time: attempts are counted in `fallback`.
+    degraded: AtomicBool,
     prefix: String,
     limits: Limits,
 }
@@ -58,11 +63,58 @@ impl Slot {
 }
 
 impl Limiter {
-    pub fn new(counters: Arc<dyn Counters>, prefix: &str, limits: Limits) -> Self {
+    /// Limits counted in `counters` (shared by every process), or in `fallback` (this process's own)
+    /// while they fail.
+    pub fn new(
+        counters: Arc<dyn Counters>,
+        fallback: Arc<dyn Counters>,
+        prefix: &str,
+        limits: Limits,
+    ) -> Self {
         Self {
             counters,
+            fallback,
+            degraded: AtomicBool::new(false),
             prefix: prefix.to_owned(),
             limits,
+        }
+    }
+
+    /// Adds this attempt to `keys` in the shared counters, or — when they fail — in this process's own:
+    /// the counts and where they were counted. `None` when neither can count (nothing is limited).
+    async fn add(&self, keys: &[String]) -> Option<(&dyn Counters, Vec<u64>)> {
+        let ttl = self.limits.window * 2;
+        match self.counters.add(keys, ttl).await {
+            Ok(counts) => {
+                if self.degraded.swap(false, Ordering::AcqRel) {
+                    tracing::info!(
+                        "limiter: the shared counters answer again; limits are shared again"
+                    );
+                }
+                return Some((self.counters.as_ref(), counts));
+            }
+            Err(err) => {
+                if !self.degraded.swap(true, Ordering::AcqRel) {
+                    tracing::warn!(error = %err, "limiter: the shared counters failed; limiting in this process until they answer");
+                }
+            }
+        }
+        metrics::limiter_fallback();
+        match self.fallback.add(keys, ttl).await {
+            Ok(counts) => Some((self.fallback.as_ref(), counts)),
+            Err(err) => {
+                tracing::error!(error = %err, "limiter: no counters answer; not limiting");
+                None
+            }
+        }
+    }
+
+    /// Where attempts are being counted now (a take-back goes there).
+    fn counting(&self) -> &dyn Counters {
+        if self.degraded.load(Ordering::Acquire) {
+            self.fallback.as_ref()
+        } else {
+            self.counters.as_ref()
         }
     }
 
@@ -92,14 +144,10 @@ impl Limiter {
             .iter()
             .map(|slot| self.key(slot.scope, &slot.subject, w.current.saturating_sub(1)))
             .collect();
-        let counts = match self.counters.add(&current, self.limits.window * 2).await {
-            Ok(counts) => counts,
-            Err(err) => {
-                tracing::warn!(error = %err, "limiter: counters unreachable; not limiting");
-                return Ok(());
-            }
+        let Some((store, counts)) = self.add(&current).await else {
+            return Ok(());
         };
-        let before = self.counters.read(&previous).await.unwrap_or_default();
+        let before = store.read(&previous).await.unwrap_or_default();
         let width = self.limits.window.as_secs().max(1);
         for (i, slot) in slots.iter().enumerate() {
             let (scope, max) = (slot.scope, &slot.limit);
@@ -111,7 +159,7 @@ impl Limiter {
                 metrics::rate_limited(scope);
                 // A refused attempt does not count: refusals must neither lengthen the wait nor use up a
                 // budget that attempts which ran are owed.
-                if let Err(err) = self.counters.take_back(&current).await {
+                if let Err(err) = store.take_back(&current).await {
                     tracing::warn!(error = %err, "limiter: could not take a refused attempt back");
                 }
                 return Err(AppError::RateLimited {
@@ -135,7 +183,7 @@ impl Limiter {
             .iter()
             .map(|(scope, subject)| self.key(scope, subject, w.current))
             .collect();
-        if let Err(err) = self.counters.take_back(&keys).await {
+        if let Err(err) = self.counting().take_back(&keys).await {
             tracing::warn!(error = %err, "limiter: could not take an attempt back");
         }
     }
@@ -283,7 +331,12 @@ mod tests {
             creates_per_user: 5,
             window: WINDOW,
         };
-        Limiter::new(counters, "t", limits)
+        Limiter::new(
+            counters,
+            Arc::new(MemoryCache::new(1000, 1 << 20)),
+            "t",
+            limits,
+        )
     }
 
     /// `seconds` into a window (window 2 000 000 of 900 s).
@@ -351,13 +404,49 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn unreachable_counters_limit_nothing() {
+    async fn failing_shared_counters_fall_back_to_the_same_limits_in_this_process() {
         let limiter = limiter(Arc::new(FailingCache));
-        for _ in 0..10 {
+        for _ in 0..3 {
             limiter
                 .reserve_guess(Guessed::Account(UserId(1)), "c", at(0))
                 .await
                 .unwrap();
+        }
+        retry_after_of(
+            limiter
+                .reserve_guess(Guessed::Account(UserId(1)), "c", at(0))
+                .await,
+        );
+        // A released guess frees its slot in the counters it was counted in.
+        limiter
+            .release_guess(Guessed::Account(UserId(1)), "c", at(0))
+            .await;
+        limiter
+            .reserve_guess(Guessed::Account(UserId(1)), "c", at(0))
+            .await
+            .unwrap();
+        for _ in 0..5 {
+            limiter.reserve_create(UserId(1), at(0)).await.unwrap();
+        }
+        retry_after_of(limiter.reserve_create(UserId(1), at(0)).await);
+    }
+
+    #[tokio::test]
+    async fn with_no_counters_at_all_nothing_is_limited() {
+        let limiter = Limiter::new(
+            Arc::new(FailingCache),
+            Arc::new(FailingCache),
+            "t",
+            Limits {
+                per_account: 1,
+                per_client: 1,
+                sign_ups_per_client: 1,
+                edits_per_user: 1,
+                creates_per_user: 1,
+                window: WINDOW,
+            },
+        );
+        for _ in 0..3 {
             limiter.reserve_create(UserId(1), at(0)).await.unwrap();
         }
     }

@@ -77,6 +77,12 @@ pub(super) fn build() -> Option<Telemetry> {
             .u64_counter("board.rate_limited")
             .with_description("Requests refused by a rate limit, by limit.")
             .build(),
+        limiter_fallbacks: meter
+            .u64_counter("board.limiter.fallbacks")
+            .with_description(
+                "Attempts counted by this process's own limiter because the shared counters failed.",
+            )
+            .build(),
         log_lines_dropped: meter
             .u64_counter("board.log.lines_dropped")
             .with_description(
@@ -181,6 +187,7 @@ pub(super) fn build() -> Option<Telemetry> {
         .rate_limited
         .add(0, &[KeyValue::new("limit", "login")]);
     metrics.log_lines_dropped.add(0, &[]);
+    metrics.limiter_fallbacks.add(0, &[]);
     for outcome in ["success", "invalid", "blocked", "rate_limited"] {
         metrics.logins.add(0, &[KeyValue::new("outcome", outcome)]);
     }

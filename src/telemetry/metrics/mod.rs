@@ -28,6 +28,7 @@ pub struct Metrics {
     pub logins: Counter<u64>,
     pub token_refreshes: Counter<u64>,
     pub rate_limited: Counter<u64>,
+    pub limiter_fallbacks: Counter<u64>,
     pub log_lines_dropped: Counter<u64>,
     pub db_reads: Counter<u64>,
     pub near_hits: Counter<u64>,
@@ -123,6 +124,13 @@ pub fn token_refresh(outcome: &'static str) {
 pub fn rate_limited(limit: &'static str) {
     if let Some(m) = metrics() {
         m.rate_limited.add(1, &[KeyValue::new("limit", limit)]);
+    }
+}
+
+/// Counts an attempt counted in this process because the shared counters failed.
+pub fn limiter_fallback() {
+    if let Some(m) = metrics() {
+        m.limiter_fallbacks.add(1, &[]);
     }
 }
 

@@ -1,5 +1,5 @@
 //! A Redis outage degrades to the database and heals by itself: this test runs its own `redis-server`,
-//! kills it under load, and restarts it, while the same `board` keeps answering.
+//! kills it under load, and restarts it, while the same `board` keeps answering — and keeps limiting.
 
 use std::time::{Duration, Instant};
 
@@ -58,6 +58,25 @@ async fn reads_survive_a_redis_outage_and_hits_resume_after_it() {
         .await
         .unwrap();
     assert_eq!(ready.status(), 503);
+
+    // The guess limit holds without its shared counters: this process counts the guesses itself.
+    let answers =
+        futures::future::join_all((0..8).map(|_| app.login("sturdy", "wrong-password"))).await;
+    let limited = answers
+        .iter()
+        .filter(|a| crate::helpers::code(a) == "RATE_LIMITED")
+        .count();
+    assert_eq!(
+        limited, 3,
+        "5 guesses per account, then RATE_LIMITED: {answers:#?}"
+    );
+    let metrics = app.metrics_text().await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("board_limiter_fallbacks_total") && !l.ends_with(" 0")),
+        "the fallback is counted: {metrics}"
+    );
 
     // Redis comes back on the same port: hits resume without restarting board.
     redis = OwnRedis::start(&binary, port);
