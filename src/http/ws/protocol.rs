@@ -107,6 +107,26 @@ pub fn complete(id: &str) -> String {
     json!({ "type": "complete", "id": id }).to_string()
 }
 
+/// The messages answering a query or mutation from the pipeline's JSON `body`: `next` with the response,
+/// then `complete`; or `error` alone with the errors when it was refused before it ran (no `data`).
+pub fn answer(id: &str, body: &[u8]) -> Vec<String> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(mut response)) if !response.contains_key("data") => {
+            let errors = response.remove("errors").unwrap_or_else(|| json!([]));
+            vec![json!({ "type": "error", "id": id, "payload": errors }).to_string()]
+        }
+        Ok(response @ Value::Object(_)) => vec![
+            json!({ "type": "next", "id": id, "payload": response }).to_string(),
+            complete(id),
+        ],
+        _ => vec![coded_error(
+            id,
+            "INTERNAL_SERVER_ERROR",
+            "the answer could not be encoded",
+        )],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +139,24 @@ mod tests {
         assert_eq!(authorization(Some(&payload)), Some(Err(())));
         assert_eq!(authorization(Some(&json!({}))), None);
         assert_eq!(authorization(None), None);
+    }
+
+    #[test]
+    fn an_answer_is_next_and_complete_or_an_error_when_it_never_ran() {
+        let ran = answer("7", br#"{"data":{"a":1},"errors":[{"message":"m"}]}"#);
+        let next: Value = serde_json::from_str(&ran[0]).unwrap();
+        assert_eq!(next["type"], "next");
+        assert_eq!(next["payload"]["data"]["a"], 1);
+        assert_eq!(next["payload"]["errors"][0]["message"], "m");
+        assert_eq!(ran[1], complete("7"));
+        let refused = answer("7", br#"{"errors":[{"message":"no"}]}"#);
+        let error: Value = serde_json::from_str(&refused[0]).unwrap();
+        assert_eq!(refused.len(), 1);
+        assert_eq!(
+            (error["type"].as_str(), error["id"].as_str()),
+            (Some("error"), Some("7"))
+        );
+        assert_eq!(error["payload"][0]["message"], "no");
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! One subscription socket: `connection_init` (with its token) within the timeout, then subscriptions,
-//! each running in a task of its own that hands its messages to the socket's bounded send queue.
+//! One graphql-ws socket: `connection_init` (with its token) within the timeout, then operations —
+//! subscriptions, queries and mutations — each running in a task of its own that hands its messages to the
+//! socket's bounded send queue.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,11 +16,12 @@ use tokio::task::AbortHandle;
 use super::protocol::{self, ClientMessage, close};
 use super::{ClientSocket, Shared};
 use crate::domain::{AppError, User};
-use crate::graphql::pipeline::bearer_token;
+use crate::graphql::pipeline::{Authorization, bearer_token};
 use crate::graphql::subscription::hub::EventHub;
 use crate::http::serve::ConnectionSlot;
 use crate::telemetry::metrics;
 
+mod operation;
 mod outbox;
 mod subscribe;
 
@@ -49,12 +51,25 @@ impl Ending {
 struct Viewer {
     user: Option<User>,
     expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// As sent in `connection_init`: the credentials of every query and mutation sent over the socket.
+    authorization: Authorization,
 }
 
+/// A subscription, or a query or mutation, running over the socket.
 struct Running {
     task: AbortHandle,
-    field: &'static str,
+    /// The subscription's root field (`None`: a query or mutation).
+    field: Option<&'static str>,
     generation: u64,
+}
+
+impl Running {
+    /// Counts it out of the open subscriptions' gauge, if it is one.
+    fn ended(&self) {
+        if let Some(field) = self.field {
+            metrics::subscriptions(field, -1);
+        }
+    }
 }
 
 /// How long a subscribe may take to start listening before the socket reads on.
@@ -233,7 +248,7 @@ impl Session {
                     if self.running.get(&id).is_some_and(|r| r.generation == generation)
                         && let Some(done) = self.running.remove(&id)
                     {
-                        metrics::subscriptions(done.field, -1);
+                        done.ended();
                     }
                     None
                 }
@@ -304,7 +319,7 @@ impl Session {
             ClientMessage::Complete { id } => {
                 if let Some(done) = self.running.remove(&id) {
                     done.task.abort();
-                    metrics::subscriptions(done.field, -1);
+                    done.ended();
                 }
                 None
             }
@@ -319,6 +334,7 @@ impl Session {
                 return Ok(Viewer {
                     user: None,
                     expires_at: None,
+                    authorization: Authorization::Absent,
                 });
             }
             Some(Err(())) => return Err("authorization must be a string".into()),
@@ -344,7 +360,11 @@ impl Session {
                     .ok()
             })
             .map(|claims| claims.expires_at);
-        Ok(Viewer { user, expires_at })
+        Ok(Viewer {
+            user,
+            expires_at,
+            authorization: Authorization::Value(value.to_owned()),
+        })
     }
 
     /// Closes the socket of a user who was blocked or resigned since it opened.
@@ -371,7 +391,7 @@ impl Session {
     fn stop_all(&mut self) {
         for (_, running) in self.running.drain() {
             running.task.abort();
-            metrics::subscriptions(running.field, -1);
+            running.ended();
         }
     }
 }

@@ -4,3 +4,4 @@
 mod across_processes;
 mod cost;
 mod graphql_ws;
+mod operations;

@@ -61,6 +61,10 @@ impl Session {
                 .to_string(),
             );
         }
+        if request.query.is_empty() {
+            // A persisted document named by its hash: the pipeline finds it (and refuses a subscription).
+            return self.run_operation(id, request, ended);
+        }
         // The limits of every operation (tokens, nesting, aliases, depth; complexity is the engine's).
         let document = match self.state.pipeline.check_operation(&request.query) {
             Ok(document) => document,
@@ -70,7 +74,8 @@ impl Session {
             }
         };
         let field = match subscription_field(&document, request.operation_name.as_deref()) {
-            Ok(field) => field,
+            Ok(Root::Subscription(field)) => field,
+            Ok(Root::QueryOrMutation) => return self.run_operation(id, request, ended),
             Err(message) => {
                 log("-", "BAD_USER_INPUT");
                 return self.send(protocol::coded_error(&id, "BAD_USER_INPUT", &message));
@@ -144,7 +149,7 @@ impl Session {
             id,
             Running {
                 task: task.abort_handle(),
-                field,
+                field: Some(field),
                 generation,
             },
         );
@@ -152,12 +157,19 @@ impl Session {
     }
 }
 
-/// The root field of the subscription `operation_name` selects (a label for metrics and logs), or why the
-/// operation may not run over the socket: only subscriptions do; queries and mutations go over HTTP.
+/// What the operation `operation_name` selects is.
+enum Root {
+    /// A subscription of this root field (a label for metrics and logs).
+    Subscription(&'static str),
+    /// Runs through the pipeline, as over HTTP.
+    QueryOrMutation,
+}
+
+/// What the operation `operation_name` selects is, or why it may not run as a subscription.
 fn subscription_field(
     document: &ExecutableDocument,
     operation_name: Option<&str>,
-) -> Result<&'static str, String> {
+) -> Result<Root, String> {
     let operation = document
         .operations
         .iter()
@@ -168,14 +180,11 @@ fn subscription_field(
         })
         .map(|(_, op)| op);
     let Some(operation) = operation else {
-        // The engine says which operation is missing.
-        return Ok("other");
+        // The pipeline says which operation is missing.
+        return Ok(Root::QueryOrMutation);
     };
     if operation.node.ty != OperationType::Subscription {
-        return Err(
-            "only subscriptions run over this socket; send queries and mutations to POST /graphql"
-                .into(),
-        );
+        return Ok(Root::QueryOrMutation);
     }
     // The spec's single root field (the engine would run every aliased root field as a stream of its
     // own, so one subscription could cost as many as the aliases allow), and no fragment at the root
@@ -191,10 +200,10 @@ fn subscription_field(
     let Some(first) = first else {
         return Err("a subscription selects exactly one root field, without fragments".into());
     };
-    Ok(match first {
+    Ok(Root::Subscription(match first {
         "postAdded" => "postAdded",
         "commentAdded" => "commentAdded",
         "postUpdated" => "postUpdated",
         _ => "other",
-    })
+    }))
 }

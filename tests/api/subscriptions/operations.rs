@@ -1,0 +1,160 @@
+//! Queries and mutations over graphql-ws (as socket-only clients send them: urql's `enableAllOperations`,
+//! Python gql's WebSocket transport, Apollo's socket-only links): the same pipeline and answers as over HTTP,
+//! as `next` then `complete`, or `error` when refused before running.
+
+use crate::helpers::TestApp;
+use crate::helpers::ws::{Heard, WsClient};
+use serde_json::{Value, json};
+
+backend_tests!(queries_and_mutations_run_over_the_socket_as_over_http);
+
+/// The messages answering operation `id`: `next` payloads, then `complete` — or the `error` message.
+async fn answer(client: &mut WsClient, id: &str) -> Result<Vec<Value>, Value> {
+    let mut payloads = Vec::new();
+    loop {
+        match client.hear().await {
+            Heard::Message(m) if m["id"] == id && m["type"] == "next" => {
+                payloads.push(m["payload"].clone());
+            }
+            Heard::Message(m) if m["id"] == id && m["type"] == "complete" => return Ok(payloads),
+            Heard::Message(m) if m["id"] == id && m["type"] == "error" => return Err(m),
+            other => panic!("unexpected while waiting for {id}: {other:?}"),
+        }
+    }
+}
+
+async fn run(client: &mut WsClient, id: &str, query: &str, variables: Value) -> Value {
+    client.subscribe(id, query, variables).await;
+    let payloads = answer(client, id).await.unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(
+        payloads.len(),
+        1,
+        "one `next` then `complete`: {payloads:#?}"
+    );
+    payloads.into_iter().next().unwrap()
+}
+
+async fn queries_and_mutations_run_over_the_socket_as_over_http(app: TestApp) {
+    let member = app
+        .sign_up("socketuser", "socket@example.com", "password-1")
+        .await;
+    let category = app.first_category().await;
+    let mut client = WsClient::ready(&app.base, Some(&member.access)).await;
+
+    // A query, as the viewer `connection_init` named.
+    let me = run(&mut client, "1", "{ viewer { name } }", json!({})).await;
+    assert_eq!(
+        me,
+        json!({ "data": { "viewer": { "name": "socketuser" } } })
+    );
+
+    // Introspection, as a client fetching the schema over the socket does.
+    let schema = run(
+        &mut client,
+        "2",
+        "{ __schema { queryType { name } subscriptionType { name } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(schema["data"]["__schema"]["queryType"]["name"], "Query");
+
+    // A mutation: its write is seen over HTTP.
+    let created = run(
+        &mut client,
+        "3",
+        "mutation($i: CreatePostInput!) { createPost(input: $i) { post { id title } } }",
+        json!({ "i": { "categoryId": category, "title": "over the socket", "content": "본문" } }),
+    )
+    .await;
+    let id = created["data"]["createPost"]["post"]["id"].clone();
+    assert_eq!(
+        created["data"]["createPost"]["post"]["title"],
+        "over the socket"
+    );
+    let read = app
+        .ok(
+            "query($id: ID!) { post(id: $id) { title author { name } } }",
+            json!({ "id": id }),
+            None,
+        )
+        .await;
+    assert_eq!(read["post"]["author"]["name"], "socketuser");
+
+    // Errors are those HTTP answers: the same body, code for code.
+    let invalid = json!({ "i": { "categoryId": category, "title": "", "content": "x" } });
+    let create = "mutation($i: CreatePostInput!) { createPost(input: $i) { post { id } } }";
+    let over_socket = run(&mut client, "4", create, invalid.clone()).await;
+    let over_http = app.gql(create, invalid, Some(&member.access)).await;
+    assert_eq!(
+        over_socket["errors"][0]["extensions"]["code"],
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(
+        over_socket["errors"][0]["extensions"],
+        over_http["errors"][0]["extensions"]
+    );
+
+    // Refused before it ran (a document over the depth limit, a document that does not parse): `error`.
+    let deep = format!(
+        "{{ posts {{ edges {{ node {{ {} id {} }} }} }} }}",
+        "category { parent { ".repeat(7),
+        "} } ".repeat(7)
+    );
+    client.subscribe("5", &deep, json!({})).await;
+    let refused = answer(&mut client, "5").await.unwrap_err();
+    assert_eq!(
+        refused["payload"][0]["extensions"]["code"],
+        "QUERY_TOO_COMPLEX"
+    );
+    client.subscribe("6", "{ posts {", json!({})).await;
+    let refused = answer(&mut client, "6").await.unwrap_err();
+    assert!(
+        refused["payload"].as_array().is_some_and(|e| !e.is_empty()),
+        "{refused:#}"
+    );
+
+    // An anonymous socket runs as an anonymous HTTP request: reads yes, writes no.
+    let mut anonymous = WsClient::ready(&app.base, None).await;
+    let viewer = run(&mut anonymous, "1", "{ viewer { name } }", json!({})).await;
+    assert_eq!(viewer["data"]["viewer"], Value::Null);
+    let refused = run(
+        &mut anonymous,
+        "2",
+        create,
+        json!({ "i": { "categoryId": category, "title": "t", "content": "c" } }),
+    )
+    .await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"],
+        "UNAUTHENTICATED"
+    );
+
+    // The socket still carries subscriptions.
+    let listening = "subscription($c: ID) { postAdded(categoryId: $c) { title } }";
+    client
+        .listen("7", listening, json!({ "c": category }))
+        .await;
+    client
+        .subscribe(
+            "8",
+            "mutation($i: CreatePostInput!) { createPost(input: $i) { post { title } } }",
+            json!({ "i": { "categoryId": category, "title": "heard", "content": "c" } }),
+        )
+        .await;
+    // The event and the mutation's answer arrive in either order.
+    let (mut event, mut completed) = (None, false);
+    while event.is_none() || !completed {
+        match client.hear().await {
+            Heard::Message(m) if m["id"] == "7" && m["type"] == "next" => event = Some(m),
+            Heard::Message(m) if m["id"] == "8" && m["type"] == "next" => {
+                assert_eq!(m["payload"]["data"]["createPost"]["post"]["title"], "heard");
+            }
+            Heard::Message(m) if m["id"] == "8" && m["type"] == "complete" => completed = true,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        event.unwrap()["payload"]["data"]["postAdded"]["title"],
+        "heard"
+    );
+}
