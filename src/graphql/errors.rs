@@ -22,6 +22,8 @@ pub fn to_gql(err: &AppError) -> async_graphql::Error {
             AppError::RateLimited {
                 retry_after_seconds,
             } => ext.set("retryAfterSeconds", *retry_after_seconds),
+            // A dependency is down or a write lost a race it could not win in its retries: soon.
+            AppError::Unavailable(_) => ext.set("retryAfterSeconds", 1),
             _ => {}
         }
     })

@@ -220,6 +220,11 @@ pub(crate) fn db_error(err: sqlx::Error) -> AppError {
         | sqlx::Error::Tls(_) => {
             AppError::Unavailable("the database is unavailable; retry later".into())
         }
+        // A deadlock or lock timeout (a Galera certification conflict surfaces as a deadlock) on a path
+        // that does not retry: the client may.
+        other if is_retryable(&other) && !is_unique_violation(&other) => {
+            AppError::Unavailable("the data is being changed concurrently; retry".into())
+        }
         other => AppError::internal(format!("database: {other}")),
     }
 }
@@ -264,6 +269,11 @@ pub(crate) fn is_retryable(err: &sqlx::Error) -> bool {
         || db.message().contains("Lock wait timeout")
 }
 
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|db| db.is_unique_violation())
+}
+
 /// The input field a unique violation concerns, read from the constraint named in the message.
 pub(crate) fn unique_violation_field(err: &sqlx::Error) -> Option<&'static str> {
     let db = err.as_database_error()?;
@@ -292,7 +302,82 @@ fn mysql_options(url: &str) -> Result<MySqlConnectOptions, sqlx::Error> {
 
 #[cfg(test)]
 mod tests {
-    use super::mysql_options;
+    use super::{db_error, is_retryable, mysql_options};
+    use crate::domain::AppError;
+
+    /// A database error as a driver reports it: a SQLSTATE (or SQLite code), a message, a kind.
+    #[derive(Debug)]
+    struct Reported(&'static str, &'static str, sqlx::error::ErrorKind);
+
+    impl std::fmt::Display for Reported {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.1)
+        }
+    }
+
+    impl std::error::Error for Reported {}
+
+    impl sqlx::error::DatabaseError for Reported {
+        fn message(&self) -> &str {
+            self.1
+        }
+        fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+            Some(self.0.into())
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            match self.2 {
+                sqlx::error::ErrorKind::UniqueViolation => sqlx::error::ErrorKind::UniqueViolation,
+                _ => sqlx::error::ErrorKind::Other,
+            }
+        }
+    }
+
+    fn reported(
+        code: &'static str,
+        message: &'static str,
+        kind: sqlx::error::ErrorKind,
+    ) -> sqlx::Error {
+        sqlx::Error::Database(Box::new(Reported(code, message, kind)))
+    }
+
+    #[test]
+    fn lost_races_are_retried_and_then_unavailable_never_internal() {
+        use sqlx::error::ErrorKind::{Other, UniqueViolation};
+        // A Galera certification conflict surfaces as MariaDB's deadlock (1213, SQLSTATE 40001).
+        let deadlock = reported(
+            "40001",
+            "Deadlock found when trying to get lock; try restarting transaction",
+            Other,
+        );
+        assert!(is_retryable(&deadlock));
+        assert!(matches!(db_error(deadlock), AppError::Unavailable(_)));
+        let timeout = reported(
+            "HY000",
+            "Lock wait timeout exceeded; try restarting transaction",
+            Other,
+        );
+        assert!(matches!(db_error(timeout), AppError::Unavailable(_)));
+        // A unique key taken concurrently is retried (the retry then finds the row and says CONFLICT).
+        let taken = reported(
+            "23000",
+            "Duplicate entry 'x' for key 'name_key'",
+            UniqueViolation,
+        );
+        assert!(is_retryable(&taken));
+        assert!(matches!(db_error(taken), AppError::Internal(_)));
+        let other = reported("42000", "You have an error in your SQL syntax", Other);
+        assert!(!is_retryable(&other));
+        assert!(matches!(db_error(other), AppError::Internal(_)));
+    }
 
     #[test]
     fn only_the_scheme_of_a_mariadb_url_is_rewritten() {
