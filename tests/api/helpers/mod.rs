@@ -193,6 +193,13 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut RawConfig)) -> Self {
+        let (mut config, cleanup) = test_config(backend).await;
+        adjust(&mut config);
+        Self::spawn_on(backend, config, cleanup).await
+    }
+
+    /// A server on a database made (and perhaps filled) beforehand by [`test_config`].
+    pub async fn spawn_on(backend: Backend, config: RawConfig, cleanup: Cleanup) -> Self {
         // Server logs (warnings and errors by default) go to the test's captured output.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
@@ -201,8 +208,6 @@ impl TestApp {
             )
             .with_test_writer()
             .try_init();
-        let (mut config, cleanup) = test_config(backend).await;
-        adjust(&mut config);
         let app = board::App::build(config.clone())
             .await
             .unwrap_or_else(|e| panic!("the {backend:?} test server did not start: {e}"));
