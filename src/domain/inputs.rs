@@ -1,19 +1,20 @@
-//! Account inputs that passed the rules of `validation`: parsed once where they enter (the GraphQL
+//! Account inputs that passed the rules of `validation` and `names`: parsed once where they enter (the GraphQL
 //! mutations), so the services take values that cannot be invalid.
 
 use std::fmt;
 
 use super::errors::AppResult;
-use super::validation;
+use super::{names, validation};
 
-/// A user name by [`validation::user_name`]: NFC-normalised, one script, letters, digits, `_` and `-`.
+/// A user name by [`names::user_name`]: NFC-normalised letters, digits, `_` and `-`, scripts mixed only as
+/// Korean, Japanese or Chinese writing mixes them with Latin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserName(String);
 
 impl UserName {
     /// `raw` as a user name; a violation names `field`.
     pub fn parse(field: &str, raw: &str) -> AppResult<Self> {
-        validation::user_name(field, raw).map(Self)
+        names::user_name(field, raw).map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -22,7 +23,12 @@ impl UserName {
 
     /// The key that makes names unique ignoring case.
     pub fn key(&self) -> String {
-        validation::name_key(&self.0)
+        names::name_key(&self.0)
+    }
+
+    /// The key that makes names unique ignoring look-alikes.
+    pub fn skeleton(&self) -> String {
+        names::name_skeleton(&self.0)
     }
 
     pub fn into_string(self) -> String {
@@ -89,6 +95,10 @@ mod tests {
         let name = UserName::parse("name", "Cafe\u{301}").unwrap();
         assert_eq!(name.as_str(), "Café");
         assert_eq!(name.key(), "café");
+        assert_eq!(
+            name.skeleton(),
+            UserName::parse("name", "CAFÉ").unwrap().skeleton()
+        );
         assert_eq!(field_of(UserName::parse("name", "a").unwrap_err()), "name");
     }
 

@@ -1,63 +1,13 @@
-//! Input rules of API.md. Each violation names the input field it concerns.
+//! Input rules of API.md (user names are in `names`). Each violation names the input field it concerns.
 
 use unicode_normalization::UnicodeNormalization;
 
 use super::errors::{AppError, AppResult};
 
-pub const NAME_MIN_CHARS: usize = 2;
-pub const NAME_MAX_CHARS: usize = 30;
 pub const PASSWORD_MIN_BYTES: usize = 8;
 /// bcrypt ignores everything past 72 bytes; longer passwords are refused rather than silently truncated.
 pub const PASSWORD_MAX_BYTES: usize = 72;
 pub const EMAIL_MAX_BYTES: usize = 254;
-
-/// A user name: NFC-normalised, 2–30 characters of letters (any one script, or the scripts one writing
-/// system combines, such as Han with Kana or Hangul), digits, `_` and `-`; no compatibility forms.
-pub fn user_name(field: &str, raw: &str) -> AppResult<String> {
-    let name: String = raw.nfc().collect();
-    let chars = name.chars().count();
-    if !(NAME_MIN_CHARS..=NAME_MAX_CHARS).contains(&chars) {
-        return Err(AppError::invalid(
-            field,
-            format!("must be {NAME_MIN_CHARS}–{NAME_MAX_CHARS} characters long"),
-        ));
-    }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_alphabetic() || c.is_numeric() || *c == '_' || *c == '-'))
-    {
-        return Err(AppError::invalid(
-            field,
-            format!("may contain only letters, digits, '_' and '-' (found {bad:?})"),
-        ));
-    }
-    // Look-alikes: full-width, mathematical, circled… forms (NFKC folds them to plain letters) and
-    // letters of several scripts in one name (a Cyrillic 'к' among Latin letters) would let one user pass
-    // for another.
-    if let Some(bad) = name.chars().find(|c| {
-        let mut one = [0_u8; 4];
-        let c = &*c.encode_utf8(&mut one);
-        c.nfkc().collect::<String>() != c
-    }) {
-        return Err(AppError::invalid(
-            field,
-            format!("must use plain letters and digits ({bad:?} is a compatibility form)"),
-        ));
-    }
-    if !unicode_security::MixedScript::is_single_script(name.as_str()) {
-        return Err(AppError::invalid(
-            field,
-            "must not mix letters of different scripts",
-        ));
-    }
-    Ok(name)
-}
-
-/// The key that makes names unique ignoring case, for every script (not only ASCII):
-/// stored in `user.name_key` under a byte-wise collation, so MariaDB and SQLite agree.
-pub fn name_key(name: &str) -> String {
-    name.nfc().collect::<String>().to_lowercase()
-}
 
 /// The form an email is stored and looked up in: NFC-normalised, then lower-case, so one address typed with
 /// composed or decomposed accents is one address.
@@ -167,27 +117,6 @@ mod tests {
     }
 
     #[test]
-    fn names_of_any_script_are_accepted() {
-        assert_eq!(user_name("name", "김철수").as_deref(), Ok("김철수"));
-        assert_eq!(user_name("name", "jo_e-2").as_deref(), Ok("jo_e-2"));
-        assert_eq!(user_name("name", "Ωμέγα").as_deref(), Ok("Ωμέγα"));
-    }
-
-    #[test]
-    fn look_alike_names_are_refused() {
-        // Full-width, mathematical bold, and a Cyrillic letter among Latin ones.
-        assert!(user_name("name", "ｋｉｍ").is_err());
-        assert!(user_name("name", "𝐤𝐢𝐦").is_err());
-        assert!(user_name("name", "кim").is_err());
-        assert!(user_name("name", "kim").is_ok());
-        assert!(user_name("name", "ким").is_ok());
-        // Writing systems that combine scripts stay usable.
-        assert!(user_name("name", "山田たろう").is_ok());
-        assert!(user_name("name", "漢字한글").is_ok());
-        assert!(user_name("name", "kim_2-x").is_ok());
-    }
-
-    #[test]
     fn emails_refuse_invisible_and_compatibility_characters() {
         for raw in [
             "a\u{200d}b@example.com",
@@ -206,29 +135,6 @@ mod tests {
         let composed = email("email", "jos\u{e9}@example.com").unwrap();
         let decomposed = email("email", "jose\u{301}@example.com").unwrap();
         assert_eq!(composed, decomposed);
-    }
-
-    #[test]
-    fn names_are_bounded_and_restricted() {
-        assert_eq!(field_of(user_name("name", "a").unwrap_err()), "name");
-        assert!(user_name("name", &"a".repeat(31)).is_err());
-        assert!(user_name("name", &"가".repeat(30)).is_ok());
-        assert!(user_name("name", "a b").is_err());
-        assert!(user_name("name", "ab🦀").is_err());
-        assert!(user_name("name", "ab'--").is_err());
-    }
-
-    #[test]
-    fn decomposed_hangul_is_normalised() {
-        let decomposed = "\u{1100}\u{1161}\u{11A8}\u{1100}\u{1161}"; // 각가 as jamo
-        assert_eq!(user_name("name", decomposed).as_deref(), Ok("각가"));
-    }
-
-    #[test]
-    fn name_key_folds_case_beyond_ascii() {
-        assert_eq!(name_key("ÄBC"), name_key("äbc"));
-        assert_eq!(name_key("ΣΟΦΙΑ"), name_key("σοφια"));
-        assert_ne!(name_key("김"), name_key("이"));
     }
 
     #[test]

@@ -15,13 +15,41 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::page::{Page, PageRequest};
-use crate::domain::{AppResult, LoginEvent, Role, User, UserId, UserStateKind};
+use crate::domain::{AppResult, LoginEvent, Role, User, UserId, UserName, UserStateKind};
 
-/// What sign-up stores. Names and emails arrive validated; `name_key` is the case-folded name.
+/// A validated name with the two keys that make it unique: case-folded (`key`) and look-alikes folded
+/// (`skeleton`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredName {
+    pub name: String,
+    pub key: String,
+    pub skeleton: String,
+}
+
+impl From<UserName> for StoredName {
+    fn from(name: UserName) -> Self {
+        let (key, skeleton) = (name.key(), name.skeleton());
+        Self {
+            name: name.into_string(),
+            key,
+            skeleton,
+        }
+    }
+}
+
+/// How a wanted name clashes with a stored one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameClash {
+    /// The same name, ignoring case.
+    Taken,
+    /// Another name that looks like it (one skeleton).
+    LookAlike,
+}
+
+/// What sign-up stores. Names and emails arrive validated.
 #[derive(Debug, Clone)]
 pub struct NewUser {
-    pub name: String,
-    pub name_key: String,
+    pub name: StoredName,
     pub email: String,
     pub password_hash: String,
     pub role: Role,
@@ -31,8 +59,7 @@ pub struct NewUser {
 /// A profile change; `None` leaves the column as it is.
 #[derive(Debug, Clone, Default)]
 pub struct ProfileChange {
-    /// (name, name_key)
-    pub name: Option<(String, String)>,
+    pub name: Option<StoredName>,
     pub email: Option<String>,
 }
 
@@ -47,7 +74,8 @@ pub struct Credentials {
 ///
 /// # Errors
 /// Every method answers `AppError::Unavailable` when the database cannot be reached and `AppError::Internal`
-/// for anything unexpected. Methods that write unique columns answer `AppError::Conflict` naming the field.
+/// for anything unexpected. Methods that write unique columns answer `AppError::Conflict` naming the field
+/// (`name` also when another user's name has the same skeleton), even when a concurrent write took the value.
 #[async_trait]
 pub trait UserRepo: Send + Sync {
     async fn create(&self, user: NewUser) -> AppResult<UserId>;
@@ -55,6 +83,9 @@ pub trait UserRepo: Send + Sync {
     async fn by_ids(&self, ids: &[UserId]) -> AppResult<Vec<User>>;
     /// The id of the user whose case-folded name is `name_key`.
     async fn id_by_name_key(&self, name_key: &str) -> AppResult<Option<UserId>>;
+    /// Whether a user holds this name (ignoring case) or a look-alike of it; the same name wins over a
+    /// look-alike. One round trip.
+    async fn name_clash(&self, name: &StoredName) -> AppResult<Option<NameClash>>;
     /// Looks a login up by case-folded name or by (lower-case) email.
     async fn credentials(&self, name_key: &str, email: &str) -> AppResult<Option<Credentials>>;
     async fn password_hash(&self, id: UserId) -> AppResult<Option<String>>;

@@ -3,6 +3,7 @@
 
 mod categories;
 mod comments;
+pub mod name_skeletons;
 mod post_query;
 mod posts;
 pub mod search;
@@ -154,7 +155,7 @@ impl Db {
         match self {
             Db::Sqlite(pool) => {
                 SQLITE_MIGRATIONS.run(pool).await?;
-                search::backfill(self).await.map(|_| ())
+                self.backfill().await
             }
             Db::MySql(pool) => {
                 let mut conn = pool.acquire().await?;
@@ -176,7 +177,7 @@ impl Db {
                 let mut result = migrator.run(&mut *conn).await.map_err(sqlx::Error::from);
                 if result.is_ok() {
                     // Still under the lock: replicas migrating at once do not backfill the same rows.
-                    result = search::backfill(self).await.map(|_| ());
+                    result = self.backfill().await;
                 }
                 let _ = sqlx::query("SELECT RELEASE_LOCK(?)")
                     .bind(MIGRATION_LOCK)
@@ -185,6 +186,33 @@ impl Db {
                 result
             }
         }
+    }
+
+    /// What migrations leave to the application: search rows of older posts, skeletons of older names.
+    async fn backfill(&self) -> Result<(), sqlx::Error> {
+        search::backfill(self).await?;
+        let report = name_skeletons::backfill(self).await?;
+        if report.filled > 0 {
+            tracing::info!(
+                users = report.filled,
+                "stored the name skeletons of existing users"
+            );
+        }
+        for look_alike in &report.look_alikes {
+            tracing::warn!(
+                user_id = look_alike.user_id,
+                looks_like = look_alike.looks_like,
+                "a user's name looks like another user's; it keeps no skeleton (and nobody is renamed) \
+                 until one of them changes name"
+            );
+        }
+        for user_id in &report.too_long {
+            tracing::warn!(
+                user_id,
+                "a user's name makes a skeleton too long to store; it keeps none until they change name"
+            );
+        }
+        Ok(())
     }
 
     /// (open connections, idle connections, maximum) of the pool, for the pool gauges.
@@ -274,19 +302,23 @@ fn is_unique_violation(err: &sqlx::Error) -> bool {
         .is_some_and(|db| db.is_unique_violation())
 }
 
-/// The input field a unique violation concerns, read from the constraint named in the message.
-pub(crate) fn unique_violation_field(err: &sqlx::Error) -> Option<&'static str> {
+/// What a unique violation names: the key on MariaDB ("Duplicate entry '…' for key 'uk_user_email'"), the
+/// columns on SQLite ("UNIQUE constraint failed: user.email"). The rest of the message is the duplicate
+/// value — user data, which must not decide which field is reported.
+pub(crate) fn unique_violation_target(err: &sqlx::Error) -> Option<String> {
     let db = err.as_database_error()?;
     if !db.is_unique_violation() {
         return None;
     }
-    let message = db.message();
-    if message.contains("email") {
-        Some("email")
-    } else if message.contains("name") {
-        Some("name")
-    } else {
-        Some("id")
+    Some(violated_key(db.message()).to_owned())
+}
+
+fn violated_key(message: &str) -> &str {
+    match message.rsplit_once(" for key ") {
+        Some((_, key)) => key,
+        None => message
+            .split_once("constraint failed: ")
+            .map_or(message, |(_, columns)| columns),
     }
 }
 
@@ -302,7 +334,7 @@ fn mysql_options(url: &str) -> Result<MySqlConnectOptions, sqlx::Error> {
 
 #[cfg(test)]
 mod tests {
-    use super::{db_error, is_retryable, mysql_options};
+    use super::{db_error, is_retryable, mysql_options, violated_key};
     use crate::domain::AppError;
 
     /// A database error as a driver reports it: a SQLSTATE (or SQLite code), a message, a kind.
@@ -377,6 +409,22 @@ mod tests {
         let other = reported("42000", "You have an error in your SQL syntax", Other);
         assert!(!is_retryable(&other));
         assert!(matches!(db_error(other), AppError::Internal(_)));
+    }
+
+    #[test]
+    fn a_unique_violation_is_told_by_its_key_not_by_the_duplicate_value() {
+        assert_eq!(
+            violated_key("Duplicate entry 'email_fan' for key 'uk_user_name_skeleton'"),
+            "'uk_user_name_skeleton'"
+        );
+        assert_eq!(
+            violated_key("Duplicate entry 'x for key y' for key 'user.uk_user_email'"),
+            "'user.uk_user_email'"
+        );
+        assert_eq!(
+            violated_key("UNIQUE constraint failed: user.name_key"),
+            "user.name_key"
+        );
     }
 
     #[test]

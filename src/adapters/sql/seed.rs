@@ -21,6 +21,7 @@ use sqlx::QueryBuilder;
 use std::collections::BTreeMap;
 
 use super::{Db, on_db, push_ids};
+use crate::domain::names;
 use crate::domain::search::SearchText;
 
 /// At most this many rows per INSERT statement (well under both dialects' limits on bound parameters).
@@ -208,13 +209,14 @@ pub async fn seed_with_progress(
         for batch in (0..options.users).collect::<Vec<_>>().chunks(ROWS_PER_STATEMENT) {
             let mut tx = pool.begin().await?;
             let mut query = QueryBuilder::new(
-                "INSERT INTO `user` (id, name, name_key, password, email, created_datetime, role_id) ",
+                "INSERT INTO `user` (id, name, name_key, name_skeleton, password, email, created_datetime, role_id) ",
             );
             query.push_values(batch, |mut row, &index| {
                 let name = user_name(&tag, index + 1);
                 row.push_bind(plan.user_id(index))
                     .push_bind(name.clone())
-                    .push_bind(name.to_lowercase())
+                    .push_bind(names::name_key(&name))
+                    .push_bind(names::name_skeleton(&name))
                     .push_bind(password_hash.to_owned())
                     .push_bind(format!("{name}@example.com"))
                     .push_bind(now)

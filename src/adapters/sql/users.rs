@@ -6,12 +6,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
-use super::{Db, Text, db_error, on_db, push_ids, unique_violation_field};
+use super::{Db, Text, db_error, on_db, push_ids, unique_violation_target};
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::{
-    AppError, AppResult, LoginEvent, Role, User, UserId, UserState, UserStateKind,
+    AppError, AppResult, LoginEvent, Role, User, UserId, UserState, UserStateKind, names,
 };
-use crate::ports::{Credentials, NewUser, ProfileChange, UserRepo};
+use crate::ports::{Credentials, NameClash, NewUser, ProfileChange, StoredName, UserRepo};
 use crate::request::count_db;
 
 pub struct SqlUserRepo {
@@ -91,10 +91,13 @@ fn assemble(rows: Vec<UserStateRow>) -> Vec<User> {
 }
 
 fn write_error(err: sqlx::Error) -> AppError {
-    match unique_violation_field(&err) {
-        Some("email") => AppError::conflict("email", "this email is already registered"),
-        Some("name") => AppError::conflict("name", "this name is taken"),
-        Some(field) => AppError::conflict(field, "already exists"),
+    match unique_violation_target(&err) {
+        Some(key) if key.contains("name_skeleton") => names::looks_taken(),
+        Some(key) if key.contains("email") => {
+            AppError::conflict("email", "this email is already registered")
+        }
+        Some(key) if key.contains("name") => names::taken(),
+        Some(_) => AppError::conflict("id", "already exists"),
         None => db_error(err),
     }
 }
@@ -104,11 +107,12 @@ impl UserRepo for SqlUserRepo {
     async fn create(&self, user: NewUser) -> AppResult<UserId> {
         let _trip = count_db();
         let id: i64 = on_db!(&self.db, pool => sqlx::query_scalar(
-            "INSERT INTO `user` (name, name_key, password, email, created_datetime, role_id) \
-             VALUES (?, ?, ?, ?, ?, (SELECT id FROM role WHERE name = ?)) RETURNING id",
+            "INSERT INTO `user` (name, name_key, name_skeleton, password, email, created_datetime, role_id) \
+             VALUES (?, ?, ?, ?, ?, ?, (SELECT id FROM role WHERE name = ?)) RETURNING id",
         )
-        .bind(&user.name)
-        .bind(&user.name_key)
+        .bind(&user.name.name)
+        .bind(&user.name.key)
+        .bind(&user.name.skeleton)
         .bind(&user.password_hash)
         .bind(&user.email)
         .bind(user.created_at)
@@ -142,6 +146,25 @@ impl UserRepo for SqlUserRepo {
             .await)
             .map_err(db_error)?;
         Ok(id.map(UserId))
+    }
+
+    async fn name_clash(&self, name: &StoredName) -> AppResult<Option<NameClash>> {
+        let _trip = count_db();
+        let keys: Vec<Option<Text>> = on_db!(&self.db, pool => sqlx::query_scalar(
+            "SELECT name_key FROM `user` WHERE name_key = ? OR name_skeleton = ? LIMIT 2",
+        )
+        .bind(&name.key)
+        .bind(&name.skeleton)
+        .fetch_all(pool)
+        .await)
+        .map_err(db_error)?;
+        if keys.iter().flatten().any(|key| key.0 == name.key) {
+            Ok(Some(NameClash::Taken))
+        } else if keys.is_empty() {
+            Ok(None)
+        } else {
+            Ok(Some(NameClash::LookAlike))
+        }
     }
 
     async fn credentials(&self, name_key: &str, email: &str) -> AppResult<Option<Credentials>> {
@@ -241,9 +264,10 @@ impl UserRepo for SqlUserRepo {
         on_db!(&self.db, pool => {
             let mut query = QueryBuilder::new("UPDATE `user` SET ");
             let mut set = query.separated(", ");
-            if let Some((name, key)) = &change.name {
-                set.push("name = ").push_bind_unseparated(name.clone());
-                set.push("name_key = ").push_bind_unseparated(key.clone());
+            if let Some(name) = &change.name {
+                set.push("name = ").push_bind_unseparated(name.name.clone());
+                set.push("name_key = ").push_bind_unseparated(name.key.clone());
+                set.push("name_skeleton = ").push_bind_unseparated(name.skeleton.clone());
             }
             if let Some(email) = &change.email {
                 set.push("email = ").push_bind_unseparated(email.clone());
@@ -269,7 +293,7 @@ impl UserRepo for SqlUserRepo {
         let _trip = count_db();
         on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
-            sqlx::query("UPDATE `user` SET name = NULL, name_key = NULL, email = NULL, password = NULL WHERE id = ?")
+            sqlx::query("UPDATE `user` SET name = NULL, name_key = NULL, name_skeleton = NULL, email = NULL, password = NULL WHERE id = ?")
                 .bind(id.0)
                 .execute(&mut *tx)
                 .await?;

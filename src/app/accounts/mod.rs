@@ -14,9 +14,11 @@ use chrono::{DateTime, Utc};
 use super::cache_aside::CacheAside;
 use super::rate_limit::Limiter;
 use crate::domain::page::{Page, PageRequest};
-use crate::domain::validation;
 use crate::domain::{AppError, AppResult, Email, LoginEvent, User, UserId, UserName};
-use crate::ports::{Clock, PasswordHasher, ProfileChange, SessionRepo, TokenService, UserRepo};
+use crate::domain::{names, validation};
+use crate::ports::{
+    Clock, PasswordHasher, ProfileChange, SessionRepo, StoredName, TokenService, UserRepo,
+};
 
 const USER_KIND: &str = "user";
 
@@ -142,7 +144,7 @@ impl AccountService {
     }
 
     pub async fn user_id_by_name(&self, name: &str) -> AppResult<Option<UserId>> {
-        self.users.id_by_name_key(&validation::name_key(name)).await
+        self.users.id_by_name_key(&names::name_key(name)).await
     }
 
     pub async fn update_profile(
@@ -152,10 +154,7 @@ impl AccountService {
         email: Option<Email>,
     ) -> AppResult<User> {
         let change = ProfileChange {
-            name: name.map(|name| {
-                let key = name.key();
-                (name.into_string(), key)
-            }),
+            name: name.map(StoredName::from),
             email: email.map(Email::into_string),
         };
         if change.name.is_some() || change.email.is_some() {

@@ -5,9 +5,9 @@ use std::sync::atomic::Ordering;
 
 use super::{AccountService, AuthSession, LOGIN_MAX_BYTES};
 use crate::app::rate_limit::Guessed;
-use crate::domain::validation;
 use crate::domain::{AppError, AppResult, Email, NewPassword, Role, User, UserId, UserName};
-use crate::ports::{Credentials, HashPurpose, NewUser};
+use crate::domain::{names, validation};
+use crate::ports::{Credentials, HashPurpose, NameClash, NewUser, StoredName};
 use crate::telemetry::metrics;
 
 fn bad_login() -> AppError {
@@ -15,8 +15,8 @@ fn bad_login() -> AppError {
 }
 
 impl AccountService {
-    /// Signs up. `client` is the caller's address, for the sign-up limit. A taken name or email is refused
-    /// before any hashing.
+    /// Signs up. `client` is the caller's address, for the sign-up limit. A taken name (or a look-alike of
+    /// one) or email is refused before any hashing; one taken meanwhile is refused by the unique keys.
     pub async fn sign_up(
         &self,
         name: UserName,
@@ -24,16 +24,18 @@ impl AccountService {
         password: &NewPassword,
         client: &str,
     ) -> AppResult<AuthSession> {
-        let name_key = name.key();
+        let name = StoredName::from(name);
         self.limiter
             .reserve_sign_up(client, self.clock.now())
             .await?;
-        if self.users.id_by_name_key(&name_key).await?.is_some() {
-            return Err(AppError::conflict("name", "this name is taken"));
+        match self.users.name_clash(&name).await? {
+            Some(NameClash::Taken) => return Err(names::taken()),
+            Some(NameClash::LookAlike) => return Err(names::looks_taken()),
+            None => {}
         }
         if self
             .users
-            .credentials(&name_key, email.as_str())
+            .credentials(&name.key, email.as_str())
             .await?
             .is_some()
         {
@@ -58,8 +60,7 @@ impl AccountService {
         let id = self
             .users
             .create(NewUser {
-                name_key,
-                name: name.into_string(),
+                name,
                 email: email.into_string(),
                 password_hash,
                 role: Role::User,
@@ -93,7 +94,7 @@ impl AccountService {
                 format!("must be at most {LOGIN_MAX_BYTES} bytes"),
             ));
         }
-        let account = validation::name_key(login);
+        let account = names::name_key(login);
         let email = validation::email_key(login);
         let credentials = self.users.credentials(&account, &email).await?;
         let now = self.clock.now();

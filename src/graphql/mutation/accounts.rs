@@ -14,7 +14,10 @@ use crate::graphql::types::user::RoleValue;
 /// A new account.
 #[derive(InputObject)]
 pub struct SignUpInput {
-    /// Unique ignoring case: 2–30 characters, letters of any script, digits, `_` and `-`.
+    /// 2–30 characters: letters, digits, `_` and `-`, no compatibility forms; scripts mixed only as UTS #39
+    /// *Highly Restrictive* allows (Latin with Han and Hangul, e.g. `철수kim`; with Han and Kana; with Han and
+    /// Bopomofo; never Latin with Cyrillic or Greek). Unique ignoring case and look-alikes: a name with the
+    /// UTS #39 skeleton of a taken one (`рау` beside `pay`) is a `CONFLICT`.
     pub name: String,
     /// A valid address, unique; stored lower-case.
     pub email: String,

@@ -102,7 +102,7 @@ async fn warm_signed_in_reads_skip_the_database_and_follow_the_viewers_votes(app
         .sign_up("author", "author@example.com", "password-1")
         .await;
     let voter = app
-        .sign_up("voter", "voter@example.com", "password-1")
+        .sign_up("철수kim", "voter@example.com", "password-1")
         .await;
     let (category, posts, first_comment) = seed(&app, &author).await;
     app.ok(VOTE, json!({ "id": posts[0] }), Some(&voter.access))
@@ -128,7 +128,7 @@ async fn warm_signed_in_reads_skip_the_database_and_follow_the_viewers_votes(app
         true
     );
     let me = warm(&app, VIEWER, &json!({}), &voter.access).await;
-    assert_eq!(me["data"]["viewer"]["name"], "voter");
+    assert_eq!(me["data"]["viewer"]["name"], "철수kim");
 
     // Another viewer's answer to the same request is their own.
     let theirs = warm(&app, PAGE, &page_vars, &author.access).await;

@@ -199,6 +199,18 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut RawConfig)) -> Self {
+        let (mut config, cleanup) = test_config(backend).await;
+        adjust(&mut config);
+        Self::spawn_on(backend, config, cleanup).await
+    }
+
+    /// A second server on this one's database and cache, as another replica of a deployment would be.
+    pub async fn spawn_beside(&self) -> Self {
+        Self::spawn_on(self.backend, self.config.clone(), Cleanup::Nothing).await
+    }
+
+    /// A server on a database made (and perhaps filled) beforehand by [`test_config`].
+    pub async fn spawn_on(backend: Backend, config: RawConfig, cleanup: Cleanup) -> Self {
         // Server logs (warnings and errors by default) go to the test's captured output.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
@@ -207,17 +219,6 @@ impl TestApp {
             )
             .with_test_writer()
             .try_init();
-        let (mut config, cleanup) = test_config(backend).await;
-        adjust(&mut config);
-        Self::serve(backend, config, cleanup).await
-    }
-
-    /// A second server on this one's database and cache, as another replica of a deployment would be.
-    pub async fn spawn_beside(&self) -> Self {
-        Self::serve(self.backend, self.config.clone(), Cleanup::Nothing).await
-    }
-
-    async fn serve(backend: Backend, config: RawConfig, cleanup: Cleanup) -> Self {
         let app = board::App::build(config.clone())
             .await
             .unwrap_or_else(|e| panic!("the {backend:?} test server did not start: {e}"));

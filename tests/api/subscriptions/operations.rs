@@ -36,17 +36,14 @@ async fn run(client: &mut WsClient, id: &str, query: &str, variables: Value) -> 
 
 async fn queries_and_mutations_run_over_the_socket_as_over_http(app: TestApp) {
     let member = app
-        .sign_up("socketuser", "socket@example.com", "password-1")
+        .sign_up("소켓user", "socket@example.com", "password-1")
         .await;
     let category = app.first_category().await;
     let mut client = WsClient::ready(&app.base, Some(&member.access)).await;
 
     // A query, as the viewer `connection_init` named.
     let me = run(&mut client, "1", "{ viewer { name } }", json!({})).await;
-    assert_eq!(
-        me,
-        json!({ "data": { "viewer": { "name": "socketuser" } } })
-    );
+    assert_eq!(me, json!({ "data": { "viewer": { "name": "소켓user" } } }));
 
     // Introspection, as a client fetching the schema over the socket does.
     let schema = run(
@@ -78,7 +75,7 @@ async fn queries_and_mutations_run_over_the_socket_as_over_http(app: TestApp) {
             None,
         )
         .await;
-    assert_eq!(read["post"]["author"]["name"], "socketuser");
+    assert_eq!(read["post"]["author"]["name"], "소켓user");
 
     // Errors are those HTTP answers: the same body, code for code.
     let invalid = json!({ "i": { "categoryId": category, "title": "", "content": "x" } });
