@@ -298,6 +298,12 @@ impl CacheAside {
             tracing::warn!(error = %err, cache = self.cache.kind(), ?keys, "cache invalidation failed");
             metrics::cache("invalidation", "error", keys.len() as u64);
         }
+        if let Some(near) = &self.near {
+            // Again once the shared entries are gone: a read between the first forget and the deletion
+            // found the old shared value and may have kept it near under the generation of then. (With
+            // Redis, this process's own announcement does the same; the in-process cache has none.)
+            near.forget(keys);
+        }
     }
 }
 
@@ -307,7 +313,7 @@ mod tests {
 
     use super::*;
     use crate::adapters::cache::MemoryCache;
-    use crate::adapters::cache::fakes::FailingCache;
+    use crate::adapters::cache::fakes::{FailingCache, GatedCache};
     use crate::request::RequestState;
 
     const TTL: Duration = Duration::from_secs(60);
@@ -436,6 +442,35 @@ mod tests {
             *asked.lock().unwrap(),
             vec![vec![1, 3], vec![1]],
             "only the deleted one is fetched again"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_read_while_the_shared_deletion_runs_is_not_kept_near_after_it() {
+        let shared = GatedCache::new();
+        let aside = CacheAside::new(shared.clone(), "t", TTL).with_near_cache(TTL, 100);
+        let old =
+            |ids: Vec<u32>| std::future::ready(Ok(ids.into_iter().map(|id| (id, 1_u64)).collect()));
+        let new =
+            |ids: Vec<u32>| std::future::ready(Ok(ids.into_iter().map(|id| (id, 2_u64)).collect()));
+        aside.load("n", &[1], old).await.unwrap();
+        // A write commits and invalidates; its shared deletion is held back.
+        shared.hold();
+        let writer = {
+            let aside = aside.clone();
+            tokio::spawn(async move { aside.invalidate(&[aside.key("n", 1)]).await })
+        };
+        shared.held().await;
+        // A reader in between: the near entry is gone, the shared one is still the old value.
+        let between = aside.load("n", &[1], old).await.unwrap();
+        assert_eq!(between[&1], 1);
+        shared.release();
+        writer.await.unwrap();
+        // After the write answered, the old value is nowhere.
+        let after = aside.load("n", &[1], new).await.unwrap();
+        assert_eq!(
+            after[&1], 2,
+            "a read after the invalidation saw the old value"
         );
     }
 

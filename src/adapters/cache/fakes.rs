@@ -1,5 +1,6 @@
 //! Test doubles of the `Cache` port: a shared cache whose invalidation feed is a wire with a delivery delay
-//! (what Redis pub/sub is to a near cache), and a cache that always fails.
+//! (what Redis pub/sub is to a near cache), one whose deletions can be held back, and a cache that always
+//! fails.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -124,6 +125,80 @@ impl Cache for FeedCache {
 
     fn kind(&self) -> &'static str {
         "fake"
+    }
+}
+
+/// An in-process cache whose deletions wait, when told to, until released: what a test needs to read in
+/// the middle of an invalidation.
+pub struct GatedCache {
+    values: MemoryCache,
+    holding: AtomicBool,
+    /// Tells the test a deletion is waiting.
+    waiting: tokio::sync::Notify,
+    gate: tokio::sync::Notify,
+}
+
+impl GatedCache {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self {
+            values: MemoryCache::new(1000, 1 << 20),
+            holding: AtomicBool::new(false),
+            waiting: tokio::sync::Notify::new(),
+            gate: tokio::sync::Notify::new(),
+        })
+    }
+
+    /// The next deletion waits for [`GatedCache::release`].
+    pub fn hold(&self) {
+        self.holding.store(true, Ordering::Release);
+    }
+
+    /// Until a deletion waits.
+    pub async fn held(&self) {
+        self.waiting.notified().await;
+    }
+
+    pub fn release(&self) {
+        self.holding.store(false, Ordering::Release);
+        self.gate.notify_one();
+    }
+}
+
+#[async_trait]
+impl Cache for GatedCache {
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, CacheError> {
+        self.values.get_many(keys).await
+    }
+
+    async fn set_many(&self, entries: &[(String, String, Duration)]) -> Result<(), CacheError> {
+        self.values.set_many(entries).await
+    }
+
+    async fn get_for_fill(
+        &self,
+        keys: &[String],
+    ) -> Result<(Vec<Option<String>>, Vec<u64>), CacheError> {
+        self.values.get_for_fill(keys).await
+    }
+
+    async fn fill_many(&self, entries: &[FillEntry]) -> Result<(), CacheError> {
+        self.values.fill_many(entries).await
+    }
+
+    async fn delete(&self, keys: &[String]) -> Result<(), CacheError> {
+        if self.holding.load(Ordering::Acquire) {
+            self.waiting.notify_one();
+            self.gate.notified().await;
+        }
+        self.values.delete(keys).await
+    }
+
+    async fn ping(&self) -> Result<(), CacheError> {
+        Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        "gated"
     }
 }
 
