@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::{Db, Text, db_error, on_db};
+use super::{Db, Text, db_error, on_db, retry_lost_races};
 use crate::domain::{AppError, AppResult, Category, CategoryId, CategoryTree};
 use crate::ports::{CategoryChange, CategoryRepo};
 use crate::request::count_db;
@@ -49,29 +49,26 @@ impl CategoryRow {
 }
 
 const ALL: &str = "SELECT id, tier, name, parent_id FROM category ORDER BY tier, id";
-/// MariaDB: a locking read of every category row (and the gaps between them), so category writes queue
-/// behind each other and each reads the tree the previous one committed.
+/// The first statement of every category write: on one server its row lock (MariaDB) or the database's
+/// write lock (SQLite) queues category writers, each reading the tree the previous one committed; on a
+/// multi-primary Galera cluster two concurrent writes through different nodes both write this row, so
+/// certification aborts one (migration 0007).
+const BUMP_TREE_VERSION: &str =
+    "UPDATE category_tree_version SET version = version + 1 WHERE id = 1";
+/// MariaDB: a locking read of every category row, so a write that did not begin with the bump (there is
+/// none) still could not slip between the read and the write.
 const ALL_LOCKED_MYSQL: &str =
     "SELECT id, tier, name, parent_id FROM category ORDER BY id FOR UPDATE";
-/// SQLite: a write as the transaction's first statement takes the database's write lock before the tree is
-/// read (a deferred transaction that read first could not upgrade after another writer committed).
-const TAKE_WRITE_LOCK_SQLITE: &str = "UPDATE category SET tier = tier WHERE id = -1";
 
 /// Opens a transaction holding the category write lock and reads the tree inside it.
 macro_rules! locked_tree {
     ($db:expr, $pool:ident, $tx:ident) => {{
         let mysql = matches!($db, Db::MySql(_));
         let mut $tx = $pool.begin().await?;
-        let rows: Vec<CategoryRow> = if mysql {
-            sqlx::query_as(ALL_LOCKED_MYSQL)
-                .fetch_all(&mut *$tx)
-                .await?
-        } else {
-            sqlx::query(TAKE_WRITE_LOCK_SQLITE)
-                .execute(&mut *$tx)
-                .await?;
-            sqlx::query_as(ALL).fetch_all(&mut *$tx).await?
-        };
+        sqlx::query(BUMP_TREE_VERSION).execute(&mut *$tx).await?;
+        let rows: Vec<CategoryRow> = sqlx::query_as(if mysql { ALL_LOCKED_MYSQL } else { ALL })
+            .fetch_all(&mut *$tx)
+            .await?;
         let tree = CategoryTree {
             categories: rows.into_iter().map(CategoryRow::category).collect(),
         };
@@ -90,63 +87,68 @@ impl CategoryRepo for SqlCategoryRepo {
     }
 
     async fn create(&self, name: &str, parent: Option<CategoryId>) -> AppResult<CategoryId> {
-        let _trip = count_db();
         let db = &self.db;
-        let outcome: Result<AppResult<i64>, sqlx::Error> = on_db!(db, pool => async {
-            let (mut tx, tree) = locked_tree!(db, pool, tx);
-            let tier = match tree.plan_create(name, parent) {
-                Ok(tier) => tier,
-                // Dropping the transaction rolls it back.
-                Err(err) => return Ok(Err(err)),
-            };
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO category (tier, name, parent_id) VALUES (?, ?, ?) RETURNING id",
-            )
-            .bind(tier)
-            .bind(name)
-            .bind(parent.map(|p| p.0))
-            .fetch_one(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok(Ok(id))
-        });
-        outcome.map_err(write_error)?.map(CategoryId)
+        let outcome = retry_lost_races("the category tree", write_error, || async move {
+            on_db!(db, pool => async {
+                let (mut tx, tree) = locked_tree!(db, pool, tx);
+                let tier = match tree.plan_create(name, parent) {
+                    Ok(tier) => tier,
+                    // Dropping the transaction rolls it back.
+                    Err(err) => return Ok(Err(err)),
+                };
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO category (tier, name, parent_id) VALUES (?, ?, ?) RETURNING id",
+                )
+                .bind(tier)
+                .bind(name)
+                .bind(parent.map(|p| p.0))
+                .fetch_one(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(Ok(id))
+            })
+        })
+        .await;
+        outcome?.map(CategoryId)
     }
 
     async fn update(&self, id: CategoryId, change: CategoryChange) -> AppResult<()> {
-        let _trip = count_db();
         let db = &self.db;
-        let outcome: Result<AppResult<()>, sqlx::Error> = on_db!(db, pool => async {
-            let (mut tx, tree) = locked_tree!(db, pool, tx);
-            let tiers = match tree.plan_update(id, change.name.as_deref(), change.parent) {
-                Ok(tiers) => tiers,
-                Err(err) => return Ok(Err(err)),
-            };
-            if let Some(name) = &change.name {
-                sqlx::query("UPDATE category SET name = ? WHERE id = ?")
-                    .bind(name)
-                    .bind(id.0)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            if let Some(parent) = change.parent {
-                sqlx::query("UPDATE category SET parent_id = ? WHERE id = ?")
-                    .bind(parent.map(|p| p.0))
-                    .bind(id.0)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            for (category, tier) in &tiers {
-                sqlx::query("UPDATE category SET tier = ? WHERE id = ?")
-                    .bind(*tier)
-                    .bind(category.0)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            Ok(Ok(()))
-        });
-        outcome.map_err(write_error)?
+        let change = &change;
+        let outcome = retry_lost_races("the category tree", write_error, || async move {
+            on_db!(db, pool => async {
+                let (mut tx, tree) = locked_tree!(db, pool, tx);
+                let tiers = match tree.plan_update(id, change.name.as_deref(), change.parent) {
+                    Ok(tiers) => tiers,
+                    Err(err) => return Ok(Err(err)),
+                };
+                if let Some(name) = &change.name {
+                    sqlx::query("UPDATE category SET name = ? WHERE id = ?")
+                        .bind(name)
+                        .bind(id.0)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                if let Some(parent) = change.parent {
+                    sqlx::query("UPDATE category SET parent_id = ? WHERE id = ?")
+                        .bind(parent.map(|p| p.0))
+                        .bind(id.0)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                for (category, tier) in &tiers {
+                    sqlx::query("UPDATE category SET tier = ? WHERE id = ?")
+                        .bind(*tier)
+                        .bind(category.0)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(Ok(()))
+            })
+        })
+        .await;
+        outcome?
     }
 
     async fn delete(&self, id: CategoryId) -> AppResult<()> {

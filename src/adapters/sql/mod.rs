@@ -280,6 +280,33 @@ where
     )))
 }
 
+/// As [`with_retries`], for a write whose other errors mean something to the client (a unique key, a
+/// missing parent): only a lost race — a deadlock, a lock timeout, a busy database, a Galera certification
+/// conflict — is tried again; any other error goes to `map`.
+pub(crate) async fn retry_lost_races<T, F, Fut>(
+    what: &str,
+    map: fn(sqlx::Error) -> AppError,
+    mut attempt: F,
+) -> AppResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    for n in 1..=WRITE_ATTEMPTS {
+        let _trip = crate::request::count_db();
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(err) if n < WRITE_ATTEMPTS && is_retryable(&err) && !is_unique_violation(&err) => {
+                continue;
+            }
+            Err(err) => return Err(map(err)),
+        }
+    }
+    Err(AppError::Unavailable(format!(
+        "{what} is being changed concurrently; retry"
+    )))
+}
+
 /// Whether a failed write lost a race and may simply be tried again: a deadlock or lock timeout on MariaDB,
 /// a busy database on SQLite, or a unique key taken by a concurrent writer.
 pub(crate) fn is_retryable(err: &sqlx::Error) -> bool {
