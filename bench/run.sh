@@ -9,21 +9,24 @@
 # THREADS (wrk threads, default 2); SQLITE_POSTS (posts seeded into the SQLite board, default 2000);
 # POSTS (posts seeded into MariaDB, default 20000; POSTS=1000000 is the scale mode: 2000 users, 1 comment and
 # 2 votes per post, as the scale figures in the README were measured); SEARCH_CONNECTIONS (default 16) for the
-# search, category-total and author-total scenarios;
+# search and author-total scenarios; LOGIN_CONNECTIONS (default 16) for the login scenario (bcrypt runs on one
+# thread per core, so more connections only lengthen its queue: at 64 a busy machine's queue outgrows
+# bcrypt_max_wait and logins are refused RATE_LIMITED);
 # BENCH_RUST_LOG (the servers' RUST_LOG, default info: each API call writes its log line, as in production);
 # MYSQL_HOST/MYSQL_PORT/MYSQL_USER/MYSQL_PASSWORD (127.0.0.1/3306/root, no password; the user needs every
 # right on the database `board_bench`), REDIS_HOST/REDIS_PORT (127.0.0.1/6379);
 # PORT_MARIADB/PORT_BASELINE/PORT_SQLITE (18090/18091/18092); KEEP_DATABASE=1 keeps `board_bench` afterwards,
 # REUSE_DATABASE=1 runs on such a kept database (with at least POSTS posts) instead of seeding again;
 # BENCH_PROFILE (release, or debug: the binaries `cargo build` makes, quicker to get, far from production speed);
+# BCRYPT_COST (the servers' and so the seeded passwords' bcrypt cost, default 12 as in production);
 # RESULTS_DIR (bench/results).
 #
 # SMOKE=1 changes the defaults to a run of about a minute that checks the scenarios, not their speed:
-# DURATION=2s WARMUP=1s CONNECTIONS=8 SEARCH_CONNECTIONS=4 POSTS=300 (20 users, 2 comments and 2 votes per
-# post) SQLITE_POSTS=200 BENCH_PROFILE=debug BCRYPT_COST=4 (the passwords' bcrypt cost, 12 otherwise: the login
-# scenario completes requests within seconds), results in the temporary directory instead of bench/results.
+# DURATION=2s WARMUP=1s CONNECTIONS=8 SEARCH_CONNECTIONS=4 LOGIN_CONNECTIONS=4 POSTS=300 (20 users, 2 comments and 2 votes per
+# post) SQLITE_POSTS=200 BENCH_PROFILE=debug BCRYPT_COST=4 (at 12 a debug server may complete no login in
+# 2 s), results in the temporary directory instead of bench/results.
 # Every run, smoke or not, fails (after writing its results) when a scenario answered an error (in its warm-up
-# too), completed no request, or, for the mixed ones, sent no write.
+# too), completed no request, or, for the mixed ones (d, m), sent no write.
 #
 # Needs: cargo, curl, jq, bc, a mariadb (or mysql) client, redis-cli, a MariaDB and a Redis. It builds the
 # binaries and examples, installs wrk with apt if missing, seeds a fresh database `board_bench` (200 users,
@@ -54,6 +57,7 @@ SMOKE=${SMOKE:-}
 if [[ -n $SMOKE && $SMOKE != 0 ]]; then
   SMOKE=1
   DURATION=${DURATION:-2s} WARMUP=${WARMUP:-1s} CONNECTIONS=${CONNECTIONS:-8} SEARCH_CONNECTIONS=${SEARCH_CONNECTIONS:-4}
+  LOGIN_CONNECTIONS=${LOGIN_CONNECTIONS:-4}
   POSTS=${POSTS:-300} SQLITE_POSTS=${SQLITE_POSTS:-200} BENCH_PROFILE=${BENCH_PROFILE:-debug} BCRYPT_COST=${BCRYPT_COST:-4}
 else
   SMOKE=""
@@ -82,6 +86,7 @@ LOGIN_USERS=8      # users logged in for the signed-in and mixed scenarios
 READ_IDS=1000      # distinct posts the read scenarios pick from
 POSTS=${POSTS:-20000}
 SEARCH_CONNECTIONS=${SEARCH_CONNECTIONS:-16}
+LOGIN_CONNECTIONS=${LOGIN_CONNECTIONS:-16}
 if ((POSTS > 20000)); then
   SEED_USERS=2000 SEED_COMMENTS=1 SEED_VOTES=2
 elif [[ -n $SMOKE ]]; then
@@ -205,7 +210,14 @@ flush_prefix
 # BOARD_CONFIG file does not exist, which board treats as an empty file). The limits that protect a public
 # server are lifted where a scenario measures the work behind them: guesses and new posts per account, and the
 # bcrypt queue and its wait (the login scenario measures bcrypt's throughput, not the refusals of a flood).
+# And the connections per client address: wrk's all come from 127.0.0.1 (it cannot choose a source address),
+# and with the default cap (max_connections_per_client 64, a scenario's CONNECTIONS) a scenario's connections
+# were refused while the previous scenario's were still closing. The cap is raised to the server's total
+# (max_connections, 1 024, or more for larger CONNECTIONS), which holds two scenarios' connections.
+MOST_CONNECTIONS=$(printf '%s\n' "$CONNECTIONS" "$SEARCH_CONNECTIONS" "$LOGIN_CONNECTIONS" | sort -n | tail -1)
+TOTAL_CONNECTIONS=$((2 * MOST_CONNECTIONS + 64 > 1024 ? 2 * MOST_CONNECTIONS + 64 : 1024))
 COMMON_ENV=(RUST_LOG="$BENCH_RUST_LOG" BOARD_LOG_FORMAT=json BOARD_JWT_SECRET="$JWT_SECRET" BOARD_BCRYPT_COST="$BCRYPT_COST"
+  BOARD_MAX_CONNECTIONS="$TOTAL_CONNECTIONS" BOARD_MAX_CONNECTIONS_PER_CLIENT="$TOTAL_CONNECTIONS"
   BOARD_LOGIN_FAILURES_PER_CLIENT=1000000 BOARD_LOGIN_FAILURES_PER_ACCOUNT=1000000 BOARD_CREATES_PER_USER=1000000 BOARD_BCRYPT_QUEUE=1000 BOARD_BCRYPT_MAX_WAIT_MS=9000 BOARD_ROUND_TRIP_HEADERS=true BOARD_CONFIG="$WORK/none.toml" PATH="$PATH")
 BOARD_MARIADB=(env -i "${COMMON_ENV[@]}" DATABASE_URL="$MYSQL_URL" REDIS_URL="$REDIS_URL_BENCH"
   BOARD_CACHE_PREFIX="$CACHE_PREFIX" BOARD_BIND="127.0.0.1:$PORT_MARIADB" "$BOARD")
@@ -371,7 +383,8 @@ sample_round_trips() {
 scenario() {
   local key=$1 title=$2 backend=$3 port=$4 pid=$5 metrics=$6
   shift 6
-  local url="http://127.0.0.1:$port/graphql" out="$WORK/$key"
+  local url="http://127.0.0.1:$port/graphql" out="$WORK/$key" connections=$CONNECTIONS arg
+  for arg in "$@"; do [[ $arg == CONNECTIONS=* ]] && connections=${arg#CONNECTIONS=}; done
   log "scenario $key: $title — warm-up $WARMUP"
   wrk_run "$WARMUP" "$url" "$out.warmup.txt" "$@"
   local warm_errors
@@ -399,7 +412,7 @@ scenario() {
   rss_sampler "$pid" "$out.rss" &
   local sampler=$!
   t0=$(date +%s.%N)
-  log "  measuring $DURATION with $CONNECTIONS connections"
+  log "  measuring $DURATION with $connections connections"
   wrk_run "$DURATION" "$url" "$out.txt" "$@"
   t1=$(date +%s.%N)
   cpu1=$(cpu_ticks "$pid")
@@ -435,8 +448,9 @@ scenario() {
   jq -c -n --arg key "$key" --arg title "$title" --arg backend "$backend" --argjson wrk "$result" \
     --argjson rt "$rt_per_req" --argjson hit "$hit_ratio" --argjson rss "$rss_kb" --argjson cpu "$cpu_cores" \
     --argjson ct "$cache_trips" --argjson wrkcpu "$wrk_cores" --argjson rest "$rest_cores" \
-    --argjson warm "$warm_errors" --arg mode "$mode" \
-    '{key: $key, scenario: $title, backend: $backend, mode: $mode, warmup_errors: $warm} + $wrk + {
+    --argjson warm "$warm_errors" --arg mode "$mode" --argjson connections "$connections" \
+    '{key: $key, scenario: $title, backend: $backend, mode: $mode, connections: $connections,
+      warmup_errors: $warm} + $wrk + {
        errors: ($wrk.gql_errors + $wrk.connect_errors + $wrk.read_errors + $wrk.write_errors
                 + $wrk.status_errors + $wrk.timeouts),
        db_round_trips_per_request: $rt, cache_round_trips_sample: $ct, cache_hit_ratio: $hit,
@@ -458,7 +472,7 @@ scenario m "95 % RootPage signed in / 5 % votePost+unvotePost" "$MARIADB" "$PORT
   BENCH_MODE=rootvote BENCH_CATEGORY="$ROOT_CATEGORY" BENCH_TOKENS="$WORK/tokens.txt" \
   BENCH_VOTE_IDS="$WORK/page-ids.txt" BENCH_WRITE_PCT=5
 scenario c "Login (bcrypt cost $BCRYPT_COST)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
-  BENCH_MODE=login BENCH_LOGIN="$USER_PREFIX-2"
+  BENCH_MODE=login BENCH_LOGIN="$USER_PREFIX-2" CONNECTIONS="$LOGIN_CONNECTIONS"
 scenario d "90 % PostById / 10 % createComment+votePost" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
   BENCH_MODE=mixed BENCH_IDS="$WORK/ids-mariadb.txt" BENCH_TOKENS="$WORK/tokens.txt" BENCH_WRITE_PCT=10
 scenario g "rare-term search with totalCount (5 terms)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
@@ -498,7 +512,8 @@ jq -n --slurpfile rows "$ROWS" --arg stamp "$STAMP" --arg commit "$COMMIT" --arg
 {
   echo "# board benchmark $STAMP$([[ -n $SMOKE ]] && echo ' (smoke run: the figures mean nothing)')"
   echo
-  echo "commit \`$COMMIT\`$([[ $DIRTY == true ]] && echo ' (with uncommitted changes to src/)') ($BENCH_PROFILE build), $WRK_VERSION, $CONNECTIONS connections," \
+  echo "commit \`$COMMIT\`$([[ $DIRTY == true ]] && echo ' (with uncommitted changes to src/)') ($BENCH_PROFILE build), $WRK_VERSION, $CONNECTIONS connections" \
+    "($LOGIN_CONNECTIONS for c, $SEARCH_CONNECTIONS for g, h and j)," \
     "$THREADS wrk threads, $WARMUP warm-up then $DURATION per scenario; $(nproc) cores ($CPU_MODEL)," \
     "shared by wrk, the servers, MariaDB and Redis ($IDLE_CHECK cores busy just before the start, load average" \
     "$LOADAVG). MariaDB: $SEED_USERS users, $POSTS posts, $SEED_COMMENTS comments and $SEED_VOTES votes per post (seeded in $SEED_MARIADB_S s);" \
