@@ -549,10 +549,10 @@ log "wrote $RESULTS_DIR/$STAMP.json, $RESULTS_DIR/$STAMP.md and $RESULTS_DIR/lat
 # A scenario that answered an error, completed nothing, or (mixed ones) wrote nothing measured something else.
 FAILED=$(jq -r 'select(.errors > 0 or .warmup_errors > 0 or .requests == 0
     or ((.mode == "mixed" or .mode == "rootvote") and .writes_sent == 0))
-  | "\(.key) (\(.scenario)): \(.requests) requests, \(.errors) errors, \(.warmup_errors) in the warm-up, \(.writes_sent) writes"' "$ROWS")
+  | "  \(.key) (\(.scenario)): \(.requests) requests, \(.errors) errors, \(.warmup_errors) in the warm-up, \(.writes_sent) writes"' "$ROWS")
 if [[ -n $FAILED ]]; then
   log "failed scenarios:"
-  printf '  %s\n' "$FAILED" >&2
+  printf '%s\n' "$FAILED" >&2
   exit 1
 fi
 log "every scenario answered without errors"
