@@ -3,22 +3,42 @@
 # and with a bare axum + async-graphql server (examples/baseline.rs).
 #
 #   bash bench/run.sh
+#   SMOKE=1 bash bench/run.sh   # every scenario for seconds on a small seed: checks that they all work
 #
 # Options (environment): DURATION (default 30s) and CONNECTIONS (default 64) per scenario; WARMUP (5s);
 # THREADS (wrk threads, default 2); SQLITE_POSTS (posts seeded into the SQLite board, default 2000);
 # POSTS (posts seeded into MariaDB, default 20000; POSTS=1000000 is the scale mode: 2000 users, 1 comment and
 # 2 votes per post, as the scale figures in the README were measured); SEARCH_CONNECTIONS (default 16) for the
-# search, category-total and author-total scenarios;
+# search and author-total scenarios; LOGIN_CONNECTIONS (default 16) for the login scenario (bcrypt runs on one
+# thread per core, so more connections only lengthen its queue: at 64 a busy machine's queue outgrows
+# bcrypt_max_wait and logins are refused RATE_LIMITED);
 # BENCH_RUST_LOG (the servers' RUST_LOG, default info: each API call writes its log line, as in production);
-# MYSQL_HOST/MYSQL_PORT/MYSQL_USER (127.0.0.1/3306/root, no password), REDIS_HOST/REDIS_PORT (127.0.0.1/6379);
+# MYSQL_HOST/MYSQL_PORT/MYSQL_USER/MYSQL_PASSWORD (127.0.0.1/3306/root, no password; the user needs every
+# right on the database `board_bench`), REDIS_HOST/REDIS_PORT (127.0.0.1/6379);
 # PORT_MARIADB/PORT_BASELINE/PORT_SQLITE (18090/18091/18092); KEEP_DATABASE=1 keeps `board_bench` afterwards,
-# REUSE_DATABASE=1 runs on such a kept database (with at least POSTS posts) instead of seeding again.
+# REUSE_DATABASE=1 runs on such a kept database (with at least POSTS posts) instead of seeding again;
+# BENCH_PROFILE (release, or debug: the binaries `cargo build` makes, quicker to get, far from production speed);
+# BCRYPT_COST (the servers' and so the seeded passwords' bcrypt cost, default 12 as in production);
+# RESULTS_DIR (bench/results).
 #
-# Needs: cargo, curl, jq, mysql client, redis-cli, a MariaDB and a Redis. It builds the release binaries,
-# installs wrk with apt if missing, seeds a fresh database `board_bench` (200 users, 20 000 posts, 5 comments
-# and 5 votes per post; dropped at the end), flushes the Redis keys `bench:*`, starts the servers, runs the
-# scenarios (a warm-up, then DURATION each), and writes bench/results/<UTC timestamp>.{json,md} and
-# bench/results/latest.md.
+# SMOKE=1 changes the defaults to a run of about a minute that checks the scenarios, not their speed:
+# DURATION=2s WARMUP=1s CONNECTIONS=8 SEARCH_CONNECTIONS=4 LOGIN_CONNECTIONS=4 POSTS=300 (20 users, 2 comments and 2 votes per
+# post) SQLITE_POSTS=200 BENCH_PROFILE=debug BCRYPT_COST=4 (at 12 a debug server may complete no login in
+# 2 s), results in the temporary directory instead of bench/results.
+# Every run, smoke or not, fails (after writing its results) when a scenario answered an error (in its warm-up
+# too), completed no request, or, for the mixed ones (d, m), sent no write.
+#
+# Needs: cargo, curl, jq, bc, a mariadb (or mysql) client, redis-cli, a MariaDB and a Redis. It builds the
+# binaries and examples, installs wrk with apt if missing, seeds a fresh database `board_bench` (200 users,
+# 20 000 posts, 5 comments and 5 votes per post; dropped at the end), flushes the Redis keys `bench:*`, starts
+# the servers, logs in LOGIN_USERS (8) seed users, runs the scenarios (a warm-up, then DURATION each), and
+# writes bench/results/<UTC timestamp>.{json,md} and bench/results/latest.md.
+#
+# Signed in and anonymous: (a) and (l) read the same post(id:) document, (b) and (k) the same root page, with
+# viewerHasVoted on each post (false when anonymous); (k), (l) and the reads of (m) are sent as the LOGIN_USERS
+# members in turn (Authorization: Bearer). (m) mixes 95 % of those page reads with 5 % votes: each member in
+# turn votes for a post of that page and takes the vote back the next time (votePost, unvotePost), so every
+# write changes a count and no count grows.
 #
 # The load tool is wrk (with bench/graphql.lua), not oha, even where oha is installed: a GraphQL error is an
 # HTTP 200, so the script must read every body to count errors, and reads must pick a random post id per
@@ -33,16 +53,28 @@
 # disturbed: the script measures how busy the machine is before it starts and prints it with the results.
 set -euo pipefail
 
+SMOKE=${SMOKE:-}
+if [[ -n $SMOKE && $SMOKE != 0 ]]; then
+  SMOKE=1
+  DURATION=${DURATION:-2s} WARMUP=${WARMUP:-1s} CONNECTIONS=${CONNECTIONS:-8} SEARCH_CONNECTIONS=${SEARCH_CONNECTIONS:-4}
+  LOGIN_CONNECTIONS=${LOGIN_CONNECTIONS:-4}
+  POSTS=${POSTS:-300} SQLITE_POSTS=${SQLITE_POSTS:-200} BENCH_PROFILE=${BENCH_PROFILE:-debug} BCRYPT_COST=${BCRYPT_COST:-4}
+else
+  SMOKE=""
+fi
 DURATION=${DURATION:-30s}
 CONNECTIONS=${CONNECTIONS:-64}
 WARMUP=${WARMUP:-5s}
 THREADS=${THREADS:-2}
 SQLITE_POSTS=${SQLITE_POSTS:-2000}
+BENCH_PROFILE=${BENCH_PROFILE:-release}
+BCRYPT_COST=${BCRYPT_COST:-12}
 # The servers' RUST_LOG. The default (info) is production's: one JSON log line per API call, paid for here too.
 BENCH_RUST_LOG=${BENCH_RUST_LOG:-info}
 MYSQL_HOST=${MYSQL_HOST:-127.0.0.1}
 MYSQL_PORT=${MYSQL_PORT:-3306}
 MYSQL_USER=${MYSQL_USER:-root}
+MYSQL_PASSWORD=${MYSQL_PASSWORD:-}
 REDIS_HOST=${REDIS_HOST:-127.0.0.1}
 REDIS_PORT=${REDIS_PORT:-6379}
 PORT_MARIADB=${PORT_MARIADB:-18090}
@@ -50,12 +82,15 @@ PORT_BASELINE=${PORT_BASELINE:-18091}
 PORT_SQLITE=${PORT_SQLITE:-18092}
 DB_NAME=board_bench
 CACHE_PREFIX=bench
-LOGIN_USERS=8      # users logged in for the mixed scenario
+LOGIN_USERS=8      # users logged in for the signed-in and mixed scenarios
 READ_IDS=1000      # distinct posts the read scenarios pick from
 POSTS=${POSTS:-20000}
 SEARCH_CONNECTIONS=${SEARCH_CONNECTIONS:-16}
+LOGIN_CONNECTIONS=${LOGIN_CONNECTIONS:-16}
 if ((POSTS > 20000)); then
   SEED_USERS=2000 SEED_COMMENTS=1 SEED_VOTES=2
+elif [[ -n $SMOKE ]]; then
+  SEED_USERS=20 SEED_COMMENTS=2 SEED_VOTES=2
 else
   SEED_USERS=200 SEED_COMMENTS=5 SEED_VOTES=5
 fi
@@ -64,19 +99,24 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 STARTED=$(date +%s)
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-RESULTS_DIR="$ROOT/bench/results"
 WORK=$(mktemp -d /tmp/board-bench.XXXXXX)
+if [[ -n $SMOKE ]]; then
+  RESULTS_DIR=${RESULTS_DIR:-$WORK/results}   # smoke figures are not results: kept out of bench/results
+else
+  RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results}
+fi
 LUA="$ROOT/bench/graphql.lua"
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}   # where cargo puts the release build
-BOARD="$TARGET_DIR/release/board"
-BASELINE="$TARGET_DIR/release/examples/baseline"
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}   # where cargo puts the build
+BOARD="$TARGET_DIR/$BENCH_PROFILE/board"
+BASELINE="$TARGET_DIR/$BENCH_PROFILE/examples/baseline"
 ROWS="$WORK/rows.jsonl"
 : >"$ROWS"
 
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-mysql_cmd() { mysql -h"$MYSQL_HOST" -P"$MYSQL_PORT" -u"$MYSQL_USER" "$@"; }
+MYSQL_CLIENT=$(command -v mariadb || command -v mysql || true)
+mysql_cmd() { MYSQL_PWD="$MYSQL_PASSWORD" "$MYSQL_CLIENT" -h"$MYSQL_HOST" -P"$MYSQL_PORT" -u"$MYSQL_USER" "$@"; }
 redis_cmd() { redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" "$@"; }
 flush_prefix() {
   redis_cmd --scan --pattern "$CACHE_PREFIX:*" | xargs -r -n 500 redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" del >/dev/null
@@ -111,8 +151,13 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---- 1. build ----
-log "building release binaries and examples"
-cargo build --release --bins --examples
+case $BENCH_PROFILE in
+  release) CARGO_PROFILE=(--release) ;;
+  debug) CARGO_PROFILE=() ;;
+  *) die "BENCH_PROFILE is release or debug, not $BENCH_PROFILE" ;;
+esac
+log "building the $BENCH_PROFILE binaries and examples"
+cargo build "${CARGO_PROFILE[@]}" --bins --examples
 [[ -x "$BOARD" && -x "$BASELINE" ]] || die "missing $BOARD or $BASELINE"
 
 # ---- 2. load tool ----
@@ -123,9 +168,10 @@ if ! command -v wrk >/dev/null; then
   DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq wrk >/dev/null
 fi
 WRK_VERSION=$( (wrk -v 2>&1 || true) | head -1 | awk '{print $1, $2}')
-for tool in curl jq mysql redis-cli; do
+for tool in curl jq bc redis-cli; do
   command -v "$tool" >/dev/null || die "$tool is needed"
 done
+[[ -n $MYSQL_CLIENT ]] || die "a mariadb or mysql client is needed"
 
 calc() { # $1 = number of decimals, $2 = bc expression; always a valid JSON number
   LC_ALL=C printf "%.${1}f" "$(echo "scale=6; $2" | bc)"
@@ -144,7 +190,7 @@ fi
 
 # ---- 3. data ----
 JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-MYSQL_URL="mysql://$MYSQL_USER@$MYSQL_HOST:$MYSQL_PORT/$DB_NAME"
+MYSQL_URL="mysql://$MYSQL_USER${MYSQL_PASSWORD:+:$MYSQL_PASSWORD}@$MYSQL_HOST:$MYSQL_PORT/$DB_NAME"
 REDIS_URL_BENCH="redis://$REDIS_HOST:$REDIS_PORT/0"
 SQLITE_URL="sqlite://$WORK/board.db"
 
@@ -164,7 +210,14 @@ flush_prefix
 # BOARD_CONFIG file does not exist, which board treats as an empty file). The limits that protect a public
 # server are lifted where a scenario measures the work behind them: guesses and new posts per account, and the
 # bcrypt queue and its wait (the login scenario measures bcrypt's throughput, not the refusals of a flood).
-COMMON_ENV=(RUST_LOG="$BENCH_RUST_LOG" BOARD_LOG_FORMAT=json BOARD_JWT_SECRET="$JWT_SECRET" BOARD_BCRYPT_COST=12
+# And the connections per client address: wrk's all come from 127.0.0.1 (it cannot choose a source address),
+# and with the default cap (max_connections_per_client 64, a scenario's CONNECTIONS) a scenario's connections
+# were refused while the previous scenario's were still closing. The cap is raised to the server's total
+# (max_connections, 1 024, or more for larger CONNECTIONS), which holds two scenarios' connections.
+MOST_CONNECTIONS=$(printf '%s\n' "$CONNECTIONS" "$SEARCH_CONNECTIONS" "$LOGIN_CONNECTIONS" | sort -n | tail -1)
+TOTAL_CONNECTIONS=$((2 * MOST_CONNECTIONS + 64 > 1024 ? 2 * MOST_CONNECTIONS + 64 : 1024))
+COMMON_ENV=(RUST_LOG="$BENCH_RUST_LOG" BOARD_LOG_FORMAT=json BOARD_JWT_SECRET="$JWT_SECRET" BOARD_BCRYPT_COST="$BCRYPT_COST"
+  BOARD_MAX_CONNECTIONS="$TOTAL_CONNECTIONS" BOARD_MAX_CONNECTIONS_PER_CLIENT="$TOTAL_CONNECTIONS"
   BOARD_LOGIN_FAILURES_PER_CLIENT=1000000 BOARD_LOGIN_FAILURES_PER_ACCOUNT=1000000 BOARD_CREATES_PER_USER=1000000 BOARD_BCRYPT_QUEUE=1000 BOARD_BCRYPT_MAX_WAIT_MS=9000 BOARD_ROUND_TRIP_HEADERS=true BOARD_CONFIG="$WORK/none.toml" PATH="$PATH")
 BOARD_MARIADB=(env -i "${COMMON_ENV[@]}" DATABASE_URL="$MYSQL_URL" REDIS_URL="$REDIS_URL_BENCH"
   BOARD_CACHE_PREFIX="$CACHE_PREFIX" BOARD_BIND="127.0.0.1:$PORT_MARIADB" "$BOARD")
@@ -259,7 +312,7 @@ gql() { # $1 = port, $2 = JSON body, [$3 = token]
   curl -sS -H 'Content-Type: application/json' "${auth[@]}" -d "$2" "http://127.0.0.1:$1/graphql"
 }
 
-log "logging in $LOGIN_USERS seed users for the mixed scenario"
+log "logging in $LOGIN_USERS seed users for the signed-in and mixed scenarios"
 : >"$WORK/tokens.txt"
 for n in $(seq 1 "$LOGIN_USERS"); do
   answer=$(gql "$PORT_MARIADB" "{\"query\":\"mutation { login(input: { login: \\\"$USER_PREFIX-$n\\\", password: \\\"demo-password\\\" }) { accessToken } }\"}")
@@ -267,6 +320,10 @@ for n in $(seq 1 "$LOGIN_USERS"); do
   [[ -n "$token" ]] || die "login of $USER_PREFIX-$n failed: $answer"
   echo "$token" >>"$WORK/tokens.txt"
 done
+# The posts of the root page: (m) votes on them.
+gql "$PORT_MARIADB" "$(jq -c -n --arg c "$ROOT_CATEGORY" '{query: "query($c: ID!) { posts(categoryId: $c, first: 20) { edges { node { id } } } }", variables: {c: $c}}')" |
+  jq -r '.data.posts.edges[].node.id' >"$WORK/page-ids.txt"
+[[ -s "$WORK/page-ids.txt" ]] || die "the root page listed no post"
 
 # ---- 5. scenarios ----
 metric_sum() { # $1 = metrics file, $2 = regex on the series (name and labels); sums the values
@@ -291,27 +348,33 @@ wrk_run() { # $1 = duration, $2 = url, $3 = output, then BENCH_*=… (and CONNEC
 children_cpu() { # $1 = output of `times`: user + system seconds of the shell's waited-for children
   awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); t += a[1] * 60 + a[2] } print t }' "$1"
 }
-# One request as curl sends it, to read the x-db-round-trips / x-cache-round-trips headers: $1 = port, $2 = mode.
+# One read as bench/graphql.lua sends it (the same document text), to read the x-cache-round-trips header:
+# $1 = port, $2 = mode, [$3 = access token: signed in].
+# shellcheck disable=SC2016 # $id, $categoryId, $login: GraphQL variables in the documents, not the shell's
 sample_round_trips() {
-  local query vars
+  local operation query vars
   case $2 in
     post | mixed)
-      query='query PostById($id: ID!) { post(id: $id) { title content author { name } category { name } voteCount } }'
+      operation=PostById
+      query='query PostById($id: ID!) { post(id: $id) { title content author { name } category { name } voteCount viewerHasVoted } }'
       vars="{\"id\":\"$(head -1 "$WORK/ids-mariadb.txt")\"}"
       [[ $1 == "$PORT_SQLITE" ]] && vars="{\"id\":\"$(head -1 "$WORK/ids-sqlite.txt")\"}" ;;
-    root)
-      query='query RootPage($c: ID!) { posts(categoryId: $c, first: 20) { edges { node { id title voteCount commentCount author { name } category { name } } } } }'
-      vars="{\"c\":\"$ROOT_CATEGORY\"}" ;;
+    root | rootvote)
+      operation=RootPage
+      query='query RootPage($categoryId: ID!) { posts(categoryId: $categoryId, first: 20) { edges { node { id title voteCount viewerHasVoted commentCount author { name } category { name } } } } }'
+      vars="{\"categoryId\":\"$ROOT_CATEGORY\"}" ;;
     login)
-      query='mutation Login($l: String!) { login(input: { login: $l, password: "demo-password" }) { accessToken } }'
-      vars="{\"l\":\"$USER_PREFIX-3\"}" ;;
+      operation=Login
+      query='mutation Login($login: String!, $password: String!) { login(input: { login: $login, password: $password }) { accessToken } }'
+      vars="{\"login\":\"$USER_PREFIX-3\",\"password\":\"demo-password\"}" ;;
     *) echo null; return ;;
   esac
-  local body
-  body=$(jq -c -n --arg q "$query" --argjson v "$vars" '{query: $q, variables: $v}')
+  local body auth=()
+  body=$(jq -c -n --arg o "$operation" --arg q "$query" --argjson v "$vars" '{operationName: $o, query: $q, variables: $v}')
+  [[ -n "${3:-}" ]] && auth=(-H "Authorization: Bearer $3")
   # Twice, and the second one counts: the first may refill a near-cache entry that just expired.
-  curl -sS -o /dev/null -H 'Content-Type: application/json' -d "$body" "http://127.0.0.1:$1/graphql"
-  curl -sS -D - -o /dev/null -H 'Content-Type: application/json' -d "$body" "http://127.0.0.1:$1/graphql" |
+  curl -sS -o /dev/null -H 'Content-Type: application/json' "${auth[@]}" -d "$body" "http://127.0.0.1:$1/graphql"
+  curl -sS -D - -o /dev/null -H 'Content-Type: application/json' "${auth[@]}" -d "$body" "http://127.0.0.1:$1/graphql" |
     awk -F': ' 'tolower($1) == "x-cache-round-trips" { gsub("\r", "", $2); v = $2 } END { print (v == "" ? "null" : v) }'
 }
 
@@ -320,17 +383,25 @@ sample_round_trips() {
 scenario() {
   local key=$1 title=$2 backend=$3 port=$4 pid=$5 metrics=$6
   shift 6
-  local url="http://127.0.0.1:$port/graphql" out="$WORK/$key"
+  local url="http://127.0.0.1:$port/graphql" out="$WORK/$key" connections=$CONNECTIONS arg
+  for arg in "$@"; do [[ $arg == CONNECTIONS=* ]] && connections=${arg#CONNECTIONS=}; done
   log "scenario $key: $title — warm-up $WARMUP"
   wrk_run "$WARMUP" "$url" "$out.warmup.txt" "$@"
   local warm_errors
   warm_errors=$(sed -n 's/^BENCH_RESULT //p' "$out.warmup.txt" | jq '.gql_errors + .connect_errors + .read_errors + .write_errors + .status_errors + .timeouts')
+  [[ -n $warm_errors ]] || { cat "$out.warmup.txt" >&2; die "no result from wrk (warm-up of $key)"; }
   ((warm_errors == 0)) || { log "  warm-up errors: $warm_errors"; grep BENCH_SAMPLE_ERROR "$out.warmup.txt" | head -2 >&2 || true; }
 
-  local cache_trips=null mode
+  local cache_trips=null mode sample_token=""
   mode=$(printf '%s\n' "$@" | sed -n 's/^BENCH_MODE=//p')
+  # Reads of post, root and rootvote are signed in when the scenario has tokens; mixed reads are anonymous.
+  if [[ $mode == post || $mode == root || $mode == rootvote ]]; then
+    local tokens_file
+    tokens_file=$(printf '%s\n' "$@" | sed -n 's/^BENCH_TOKENS=//p')
+    [[ -n $tokens_file ]] && sample_token=$(head -1 "$tokens_file")
+  fi
   if ((metrics)); then
-    cache_trips=$(sample_round_trips "$port" "$mode")
+    cache_trips=$(sample_round_trips "$port" "$mode" "$sample_token")
     curl -fsS "http://127.0.0.1:$port/metrics" >"$out.metrics-before"
   fi
   local cpu0 cpu1 t0 t1 m0 m1
@@ -341,7 +412,7 @@ scenario() {
   rss_sampler "$pid" "$out.rss" &
   local sampler=$!
   t0=$(date +%s.%N)
-  log "  measuring $DURATION with $CONNECTIONS connections"
+  log "  measuring $DURATION with $connections connections"
   wrk_run "$DURATION" "$url" "$out.txt" "$@"
   t1=$(date +%s.%N)
   cpu1=$(cpu_ticks "$pid")
@@ -377,7 +448,9 @@ scenario() {
   jq -c -n --arg key "$key" --arg title "$title" --arg backend "$backend" --argjson wrk "$result" \
     --argjson rt "$rt_per_req" --argjson hit "$hit_ratio" --argjson rss "$rss_kb" --argjson cpu "$cpu_cores" \
     --argjson ct "$cache_trips" --argjson wrkcpu "$wrk_cores" --argjson rest "$rest_cores" \
-    '{key: $key, scenario: $title, backend: $backend} + $wrk + {
+    --argjson warm "$warm_errors" --arg mode "$mode" --argjson connections "$connections" \
+    '{key: $key, scenario: $title, backend: $backend, mode: $mode, connections: $connections,
+      warmup_errors: $warm} + $wrk + {
        errors: ($wrk.gql_errors + $wrk.connect_errors + $wrk.read_errors + $wrk.write_errors
                 + $wrk.status_errors + $wrk.timeouts),
        db_round_trips_per_request: $rt, cache_round_trips_sample: $ct, cache_hit_ratio: $hit,
@@ -391,8 +464,15 @@ scenario a "PostById (warm, $READ_IDS random posts)" "$MARIADB" "$PORT_MARIADB" 
   BENCH_MODE=post BENCH_IDS="$WORK/ids-mariadb.txt"
 scenario b "RootPage (posts of qna, first 20)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
   BENCH_MODE=root BENCH_CATEGORY="$ROOT_CATEGORY"
-scenario c "Login (bcrypt cost 12)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
-  BENCH_MODE=login BENCH_LOGIN="$USER_PREFIX-2"
+scenario k "RootPage signed in ($LOGIN_USERS members in turn)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
+  BENCH_MODE=root BENCH_CATEGORY="$ROOT_CATEGORY" BENCH_TOKENS="$WORK/tokens.txt"
+scenario l "PostById signed in (warm, $READ_IDS random posts, $LOGIN_USERS members in turn)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
+  BENCH_MODE=post BENCH_IDS="$WORK/ids-mariadb.txt" BENCH_TOKENS="$WORK/tokens.txt"
+scenario m "95 % RootPage signed in / 5 % votePost+unvotePost" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
+  BENCH_MODE=rootvote BENCH_CATEGORY="$ROOT_CATEGORY" BENCH_TOKENS="$WORK/tokens.txt" \
+  BENCH_VOTE_IDS="$WORK/page-ids.txt" BENCH_WRITE_PCT=5
+scenario c "Login (bcrypt cost $BCRYPT_COST)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
+  BENCH_MODE=login BENCH_LOGIN="$USER_PREFIX-2" CONNECTIONS="$LOGIN_CONNECTIONS"
 scenario d "90 % PostById / 10 % createComment+votePost" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
   BENCH_MODE=mixed BENCH_IDS="$WORK/ids-mariadb.txt" BENCH_TOKENS="$WORK/tokens.txt" BENCH_WRITE_PCT=10
 scenario g "rare-term search with totalCount (5 terms)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
@@ -420,7 +500,9 @@ jq -n --slurpfile rows "$ROWS" --arg stamp "$STAMP" --arg commit "$COMMIT" --arg
   --argjson idle "$IDLE_CHECK" --arg loadavg "$LOADAVG" \
   --argjson sqlite_posts "$SQLITE_POSTS" --argjson seed_s "$SEED_MARIADB_S" --argjson elapsed "$ELAPSED" \
   --argjson posts "$POSTS" --argjson seed_users "$SEED_USERS" --argjson seed_comments "$SEED_COMMENTS" --argjson seed_votes "$SEED_VOTES" \
-  '{timestamp: $stamp, commit: $commit, source_dirty: $dirty, tool: $tool, duration: $duration, warmup: $warmup,
+  --argjson smoke "$([[ -n $SMOKE ]] && echo true || echo false)" --arg profile "$BENCH_PROFILE" \
+  '{timestamp: $stamp, commit: $commit, source_dirty: $dirty, smoke: $smoke, profile: $profile, tool: $tool,
+    duration: $duration, warmup: $warmup,
     connections: $connections, wrk_threads: $threads,
     machine: {cpu: $cpu, cores: $cores, busy_cores_before_start: $idle, load_average_before_start: $loadavg},
     data: {mariadb: {users: $seed_users, posts: $posts, comments_per_post: $seed_comments, votes_per_post: $seed_votes, seed_seconds: $seed_s},
@@ -428,9 +510,10 @@ jq -n --slurpfile rows "$ROWS" --arg stamp "$STAMP" --arg commit "$COMMIT" --arg
     script_seconds: $elapsed, scenarios: $rows}' >"$RESULTS_DIR/$STAMP.json"
 
 {
-  echo "# board benchmark $STAMP"
+  echo "# board benchmark $STAMP$([[ -n $SMOKE ]] && echo ' (smoke run: the figures mean nothing)')"
   echo
-  echo "commit \`$COMMIT\`$([[ $DIRTY == true ]] && echo ' (with uncommitted changes to src/)'), $WRK_VERSION, $CONNECTIONS connections," \
+  echo "commit \`$COMMIT\`$([[ $DIRTY == true ]] && echo ' (with uncommitted changes to src/)') ($BENCH_PROFILE build), $WRK_VERSION, $CONNECTIONS connections" \
+    "($LOGIN_CONNECTIONS for c, $SEARCH_CONNECTIONS for g, h and j)," \
     "$THREADS wrk threads, $WARMUP warm-up then $DURATION per scenario; $(nproc) cores ($CPU_MODEL)," \
     "shared by wrk, the servers, MariaDB and Redis ($IDLE_CHECK cores busy just before the start, load average" \
     "$LOADAVG). MariaDB: $SEED_USERS users, $POSTS posts, $SEED_COMMENTS comments and $SEED_VOTES votes per post (seeded in $SEED_MARIADB_S s);" \
@@ -442,10 +525,12 @@ jq -n --slurpfile rows "$ROWS" --arg stamp "$STAMP" --arg commit "$COMMIT" --arg
   echo
   echo "errors = socket errors + non-2xx + HTTP 200 with \`\"errors\"\` in the body. DB round trips / req and cache hit"
   echo "come from board's \`/metrics\` over the measured part; cache round trips is the \`x-cache-round-trips\` header"
-  echo "of one sample request (for (d): a read); RSS is the max VmRSS sampled every 0.5 s; CPU is CPU time / wall"
-  echo "time of the server, of wrk, and of the rest of the machine (MariaDB, Redis, anything else). (d) sends reads"
-  echo "anonymously and writes (alternating createComment and votePost on the same $READ_IDS posts) as"
-  echo "$LOGIN_USERS logged-in seed users. Whole run: ${ELAPSED} s."
+  echo "of one sample request (for (d) and (m): a read); RSS is the max VmRSS sampled every 0.5 s; CPU is CPU time"
+  echo "/ wall time of the server, of wrk, and of the rest of the machine (MariaDB, Redis, anything else). (a)/(l)"
+  echo "and (b)/(k) send the same documents (with \`viewerHasVoted\`), anonymously and as $LOGIN_USERS logged-in seed"
+  echo "users in turn. (d) sends reads anonymously and writes (alternating createComment and votePost on the same"
+  echo "$READ_IDS posts) as those users. (m) sends the signed-in page reads and, for 5 %, each user's votePost and"
+  echo "unvotePost in turn on a post of that page. Whole run: ${ELAPSED} s."
   echo
   echo "MariaDB sizes after seeding (InnoDB statistics after ANALYZE TABLE; the database's files on disk:" \
     "${DISK_MIB:-?} MiB, of which the FULLTEXT index's own tables ${FTS_MIB:-?} MiB):"
@@ -458,4 +543,16 @@ cp "$RESULTS_DIR/$STAMP.md" "$RESULTS_DIR/latest.md"
 echo
 cat "$RESULTS_DIR/$STAMP.md"
 echo
-log "wrote bench/results/$STAMP.json, bench/results/$STAMP.md and bench/results/latest.md"
+log "wrote $RESULTS_DIR/$STAMP.json, $RESULTS_DIR/$STAMP.md and $RESULTS_DIR/latest.md"
+
+# ---- 7. verdict ----
+# A scenario that answered an error, completed nothing, or (mixed ones) wrote nothing measured something else.
+FAILED=$(jq -r 'select(.errors > 0 or .warmup_errors > 0 or .requests == 0
+    or ((.mode == "mixed" or .mode == "rootvote") and .writes_sent == 0))
+  | "  \(.key) (\(.scenario)): \(.requests) requests, \(.errors) errors, \(.warmup_errors) in the warm-up, \(.writes_sent) writes"' "$ROWS")
+if [[ -n $FAILED ]]; then
+  log "failed scenarios:"
+  printf '%s\n' "$FAILED" >&2
+  exit 1
+fi
+log "every scenario answered without errors"

@@ -3,8 +3,15 @@
 //! memory per idle connection and CPU. Driven by `bench/subscriptions.sh`, which starts the server.
 //!
 //!   cargo run --release --example subscription_bench -- --url http://127.0.0.1:18093 --pid <server pid>
+//!
+//! The server caps what one client address holds open (`max_connections_per_client`,
+//! `ws_connections_per_client`), as it should in production. So that a thousand sockets from this one machine
+//! look like the many clients they stand for, a server on a loopback address is reached from many loopback
+//! source addresses (127.0.0.2, 127.0.0.3, …: Linux routes all of 127/8 to `lo`), `--sockets-per-address`
+//! sockets each.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -31,6 +38,39 @@ struct Args {
     rate: u64,
     #[arg(long, default_value_t = 30)]
     seconds: u64,
+    /// Subscriber sockets opened from one loopback source address (under the server's per-address caps);
+    /// 0: every socket from the system's choice of source address.
+    #[arg(long, default_value_t = 16)]
+    sockets_per_address: usize,
+}
+
+/// The source address of subscriber `index`: 127.0.0.2 and up, `per_address` subscribers each; `None` (the
+/// system's choice) when the server is not on a loopback address or `per_address` is 0.
+fn source_address(server: SocketAddr, index: usize, per_address: usize) -> Option<Ipv4Addr> {
+    if per_address == 0 || !server.ip().is_loopback() || !server.is_ipv4() {
+        return None;
+    }
+    let offset = u32::try_from(index / per_address).ok()?;
+    let address = Ipv4Addr::from(u32::from(Ipv4Addr::new(127, 0, 0, 2)).checked_add(offset)?);
+    // Past 127.255.255.254 (the broadcast address ends 127/8) there is no loopback address left.
+    (address < Ipv4Addr::new(127, 255, 255, 255)).then_some(address)
+}
+
+/// A TCP connection to `server` from `source` (port chosen by the system), or from the system's choice.
+async fn connect_from(server: SocketAddr, source: Option<Ipv4Addr>) -> tokio::net::TcpStream {
+    let Some(source) = source else {
+        return tokio::net::TcpStream::connect(server)
+            .await
+            .expect("connect");
+    };
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(SocketAddr::new(IpAddr::V4(source), 0))
+        .unwrap_or_else(|err| panic!("bind {source}: {err}"));
+    socket
+        .connect(server)
+        .await
+        .unwrap_or_else(|err| panic!("connect from {source}: {err}"))
 }
 
 fn now_micros() -> u64 {
@@ -121,19 +161,39 @@ async fn main() {
 
     let before = args.pid.map(process_stats);
     let ws_url = args.url.replacen("http", "ws", 1) + "/graphql";
+    let parsed = reqwest::Url::parse(&args.url).expect("--url");
+    let server = tokio::net::lookup_host((
+        parsed.host_str().expect("--url has a host"),
+        parsed.port_or_known_default().expect("--url has a port"),
+    ))
+    .await
+    .expect("resolve --url")
+    .next()
+    .expect("--url resolves");
+    let sources = (0..args.subscribers)
+        .filter_map(|i| source_address(server, i, args.sockets_per_address))
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     let latencies = Arc::new(Mutex::new(Vec::<u64>::with_capacity(1 << 16)));
     let delivered = Arc::new(AtomicU64::new(0));
+    // Subscriptions that ended (error, complete, close) before the end of the run.
+    let lost = Arc::new(AtomicU64::new(0));
     let mut readers = Vec::with_capacity(args.subscribers);
     let opening = Instant::now();
-    for _ in 0..args.subscribers {
+    for index in 0..args.subscribers {
         let mut request = ws_url.as_str().into_client_request().unwrap();
         request.headers_mut().insert(
             "sec-websocket-protocol",
             "graphql-transport-ws".parse().unwrap(),
         );
-        let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        let stream = connect_from(
+            server,
+            source_address(server, index, args.sockets_per_address),
+        )
+        .await;
+        let (mut socket, _) = tokio_tungstenite::client_async(request, stream)
             .await
-            .expect("connect");
+            .unwrap_or_else(|err| panic!("subscriber {index}: websocket handshake: {err}"));
         socket
             .send(Message::text(
                 json!({ "type": "connection_init", "payload": {} }).to_string(),
@@ -161,7 +221,11 @@ async fn main() {
             ))
             .await
             .unwrap();
-        let (latencies, delivered) = (Arc::clone(&latencies), Arc::clone(&delivered));
+        let (latencies, delivered, lost) = (
+            Arc::clone(&latencies),
+            Arc::clone(&delivered),
+            Arc::clone(&lost),
+        );
         readers.push(tokio::spawn(async move {
             while let Some(message) = socket.next().await {
                 match message {
@@ -200,12 +264,14 @@ async fn main() {
                     }
                 }
             }
+            lost.fetch_add(1, Ordering::Relaxed);
         }));
     }
     eprintln!(
-        "{} subscribers connected in {:.1} s",
+        "{} subscribers connected in {:.1} s from {} loopback source addresses",
         args.subscribers,
-        opening.elapsed().as_secs_f64()
+        opening.elapsed().as_secs_f64(),
+        sources.max(1)
     );
     // Let the subscriptions register and the server settle before measuring idle memory.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -263,12 +329,14 @@ async fn main() {
     };
     let report = json!({
         "subscribers": args.subscribers,
+        "source_addresses": sources.max(1),
         "comments_per_second": args.rate,
         "seconds": args.seconds,
         "writes": writes,
         "failed_writes": failed_writes,
         "deliveries_expected": expected,
         "deliveries": got,
+        "subscriptions_lost": lost.load(Ordering::Relaxed),
         "latency_ms": { "p50": pct(0.50), "p99": pct(0.99), "max": pct(1.0) },
         "server": {
             "memory_per_idle_connection_kib": idle_per_conn_kib,
