@@ -262,22 +262,12 @@ const WRITE_ATTEMPTS: usize = 5;
 
 /// Runs a write transaction, again when it lost a race, at most `WRITE_ATTEMPTS` times; one round trip
 /// is counted per attempt. `what` names the row for the error when every attempt lost.
-pub(crate) async fn with_retries<T, F, Fut>(what: &str, mut attempt: F) -> AppResult<T>
+pub(crate) async fn with_retries<T, F, Fut>(what: &str, attempt: F) -> AppResult<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
 {
-    for n in 1..=WRITE_ATTEMPTS {
-        let _trip = crate::request::count_db();
-        match attempt().await {
-            Ok(value) => return Ok(value),
-            Err(err) if n < WRITE_ATTEMPTS && is_retryable(&err) => continue,
-            Err(err) => return Err(db_error(err)),
-        }
-    }
-    Err(AppError::Unavailable(format!(
-        "{what} is being changed concurrently; retry"
-    )))
+    retrying(what, is_retryable, db_error, attempt).await
 }
 
 /// As [`with_retries`], for a write whose other errors mean something to the client (a unique key, a
@@ -285,6 +275,20 @@ where
 /// conflict — is tried again; any other error goes to `map`.
 pub(crate) async fn retry_lost_races<T, F, Fut>(
     what: &str,
+    map: fn(sqlx::Error) -> AppError,
+    attempt: F,
+) -> AppResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let lost_race = |err: &sqlx::Error| is_retryable(err) && !is_unique_violation(err);
+    retrying(what, lost_race, map, attempt).await
+}
+
+async fn retrying<T, F, Fut>(
+    what: &str,
+    again: impl Fn(&sqlx::Error) -> bool,
     map: fn(sqlx::Error) -> AppError,
     mut attempt: F,
 ) -> AppResult<T>
@@ -296,9 +300,7 @@ where
         let _trip = crate::request::count_db();
         match attempt().await {
             Ok(value) => return Ok(value),
-            Err(err) if n < WRITE_ATTEMPTS && is_retryable(&err) && !is_unique_violation(&err) => {
-                continue;
-            }
+            Err(err) if n < WRITE_ATTEMPTS && again(&err) => continue,
             Err(err) => return Err(map(err)),
         }
     }

@@ -51,18 +51,10 @@ impl BoardService {
         posts: &[PostId],
     ) -> AppResult<HashSet<PostId>> {
         let votes = Arc::clone(self.votes.primary());
-        let found = self
-            .cache
-            .load(VOTED_POST, &keys(viewer, posts), |misses| async move {
-                let ids: Vec<PostId> = misses.iter().map(|k| k.item).collect();
-                let voted = votes.voted_posts(viewer, &ids).await?;
-                Ok(answers(misses, &voted))
-            })
-            .await?;
-        Ok(found
-            .into_iter()
-            .filter_map(|(key, voted)| voted.then_some(key.item))
-            .collect())
+        self.voted(VOTED_POST, viewer, posts, |ids| async move {
+            votes.voted_posts(viewer, &ids).await
+        })
+        .await
     }
 
     /// Which of `comments` the viewer voted for, as [`Self::voted_posts`].
@@ -72,17 +64,33 @@ impl BoardService {
         comments: &[CommentId],
     ) -> AppResult<HashSet<CommentId>> {
         let votes = Arc::clone(self.votes.primary());
+        self.voted(VOTED_COMMENT, viewer, comments, |ids| async move {
+            votes.voted_comments(viewer, &ids).await
+        })
+        .await
+    }
+
+    /// The items of `items` the viewer voted for, through the cache entries of `kind`; `fetch` answers
+    /// which of the missing ones were voted.
+    async fn voted<T, F, Fut>(
+        &self,
+        kind: &str,
+        viewer: UserId,
+        items: &[T],
+        fetch: F,
+    ) -> AppResult<HashSet<T>>
+    where
+        T: Copy + Eq + std::hash::Hash + fmt::Display,
+        F: FnOnce(Vec<T>) -> Fut,
+        Fut: std::future::Future<Output = AppResult<Vec<T>>>,
+    {
         let found = self
             .cache
-            .load(
-                VOTED_COMMENT,
-                &keys(viewer, comments),
-                |misses| async move {
-                    let ids: Vec<CommentId> = misses.iter().map(|k| k.item).collect();
-                    let voted = votes.voted_comments(viewer, &ids).await?;
-                    Ok(answers(misses, &voted))
-                },
-            )
+            .load(kind, &keys(viewer, items), |misses| async move {
+                let ids: Vec<T> = misses.iter().map(|k| k.item).collect();
+                let voted = fetch(ids).await?;
+                Ok(answers(misses, &voted))
+            })
             .await?;
         Ok(found
             .into_iter()
