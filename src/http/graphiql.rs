@@ -1,12 +1,16 @@
 //! GraphiQL, the in-browser IDE served at `/` and `/graphiql`, entirely from files embedded in the binary: no
 //! network at build or run time. The files are built by `tools/graphiql/refresh.sh` into `graphiql/`; every asset's
-//! name carries its content's hash, so assets are cached for good and only the page itself is revalidated.
+//! name carries its content's hash, so assets are cached for good and only the page itself is revalidated. The
+//! scripts, style sheet and unpacked font are embedded brotli- and gzip-compressed too (by the same tool), and each
+//! client gets the coding its `Accept-Encoding` prefers: nothing is compressed while serving.
 
 mod assets;
 
 use axum::extract::Path;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+
+use super::accept_encoding::{self, Coding};
 
 /// Where the page finds its assets (the route `/graphiql/assets/{name}`).
 #[cfg(test)]
@@ -17,6 +21,19 @@ pub struct Asset {
     pub name: &'static str,
     pub content_type: &'static str,
     pub bytes: &'static [u8],
+    /// `bytes` brotli-compressed, for the assets worth it.
+    pub br: Option<&'static [u8]>,
+    /// `bytes` gzip-compressed, for the same assets.
+    pub gzip: Option<&'static [u8]>,
+}
+
+impl Asset {
+    /// The codings it is stored in besides identity, the smallest first.
+    fn codings(&self) -> impl Iterator<Item = (Coding, &'static [u8])> {
+        [(Coding::Brotli, self.br), (Coding::Gzip, self.gzip)]
+            .into_iter()
+            .filter_map(|(coding, bytes)| Some((coding, bytes?)))
+    }
 }
 
 /// Everything from this origin, nothing from anywhere else, and no inline script.
@@ -50,12 +67,17 @@ pub async fn page() -> Response {
         .into_response()
 }
 
-/// One asset by name; a name that is not embedded (an old hash too) is 404.
-pub async fn asset(Path(name): Path<String>) -> Response {
+/// One asset by name, in the coding the client prefers; a name that is not embedded (an old hash too) is 404.
+pub async fn asset(Path(name): Path<String>, request: HeaderMap) -> Response {
     let Some(asset) = find(&name) else {
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
     };
-    (
+    let offered: Vec<Coding> = asset.codings().map(|(coding, _)| coding).collect();
+    let chosen = accept_encoding::negotiate(request.get_all(header::ACCEPT_ENCODING), &offered);
+    let body = chosen
+        .and_then(|chosen| asset.codings().find(|&(coding, _)| coding == chosen))
+        .map_or(asset.bytes, |(_, bytes)| bytes);
+    let mut response = (
         [
             (
                 header::CONTENT_TYPE,
@@ -67,9 +89,21 @@ pub async fn asset(Path(name): Path<String>) -> Response {
             ),
         ],
         SECURITY_HEADERS,
-        asset.bytes,
+        body,
     )
-        .into_response()
+        .into_response();
+    let headers = response.headers_mut();
+    if let Some(coding) = chosen {
+        headers.insert(
+            header::CONTENT_ENCODING,
+            HeaderValue::from_static(coding.token()),
+        );
+    }
+    // Caches keep one copy per coding; an asset stored in one form only answers every client alike.
+    if !offered.is_empty() {
+        headers.append(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    response
 }
 
 fn find(name: &str) -> Option<&'static Asset> {
@@ -117,6 +151,51 @@ mod tests {
         assert_eq!(listed.len(), assets::ASSETS.len() + 1);
     }
 
+    fn brotli_decoded(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        brotli_decompressor::BrotliDecompress(&mut &bytes[..], &mut out).expect("brotli");
+        out
+    }
+
+    fn gzip_decoded(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes), &mut out)
+            .expect("gzip");
+        out
+    }
+
+    #[test]
+    fn the_compressed_copies_decompress_to_exactly_their_asset() {
+        // The .br/.gz files are committed beside the assets: this is what keeps them from drifting.
+        let mut compressed = 0;
+        for asset in assets::ASSETS {
+            assert_eq!(asset.br.is_some(), asset.gzip.is_some(), "{}", asset.name);
+            if let (Some(br), Some(gzip)) = (asset.br, asset.gzip) {
+                assert!(brotli_decoded(br) == asset.bytes, "{}.br", asset.name);
+                assert!(gzip_decoded(gzip) == asset.bytes, "{}.gz", asset.name);
+                assert!(br.len() < asset.bytes.len() && gzip.len() < asset.bytes.len());
+                compressed += 1;
+            }
+        }
+        assert!(
+            compressed >= 4,
+            "the script, its workers and the style sheet"
+        );
+    }
+
+    #[test]
+    fn text_is_compressed_and_compressed_formats_are_not() {
+        for asset in assets::ASSETS {
+            let kind = asset.name.rsplit('.').next().expect("an extension");
+            let expected = match kind {
+                "js" | "css" | "svg" | "ttf" => asset.bytes.len() >= 1024,
+                "woff2" | "woff" | "png" => false,
+                other => panic!("{}: no rule for {other}", asset.name),
+            };
+            assert_eq!(asset.br.is_some(), expected, "{}", asset.name);
+        }
+    }
+
     #[test]
     fn every_asset_name_carries_its_content_hash() {
         // What makes `immutable` safe: changed bytes get a new name.
@@ -152,10 +231,51 @@ mod tests {
         assert!(!page.contains("http"), "no other origin");
     }
 
-    async fn status_of(path: &str) -> StatusCode {
+    async fn response_to(path: &str, accept_encoding: Option<&str>) -> Response {
         let router: Router = Router::new().route("/graphiql/assets/{name}", get(asset));
-        let request = Request::get(path).body(Body::empty()).expect("a request");
-        router.oneshot(request).await.expect("infallible").status()
+        let mut request = Request::get(path);
+        if let Some(accept) = accept_encoding {
+            request = request.header(header::ACCEPT_ENCODING, accept);
+        }
+        let request = request.body(Body::empty()).expect("a request");
+        router.oneshot(request).await.expect("infallible")
+    }
+
+    async fn status_of(path: &str) -> StatusCode {
+        response_to(path, None).await.status()
+    }
+
+    #[tokio::test]
+    async fn the_coding_follows_accept_encoding_and_uncompressed_assets_do_not_vary() {
+        let script = assets::ASSETS
+            .iter()
+            .find(|a| a.br.is_some())
+            .expect("a compressed asset");
+        let path = format!("{ASSET_PATH}{}", script.name);
+        for (accept, coding) in [
+            (Some("gzip, deflate, br"), Some("br")),
+            (Some("br;q=0, gzip"), Some("gzip")),
+            (Some("gzip;q=0, br;q=0"), None),
+            (None, None),
+        ] {
+            let response = response_to(&path, accept).await;
+            let headers = response.headers();
+            assert_eq!(
+                headers
+                    .get(header::CONTENT_ENCODING)
+                    .map(|v| v.to_str().expect("ascii")),
+                coding,
+                "{accept:?}"
+            );
+            assert_eq!(headers[header::VARY], "accept-encoding", "{accept:?}");
+        }
+        let font = assets::ASSETS
+            .iter()
+            .find(|a| a.name.ends_with(".woff2"))
+            .expect("a font");
+        let response = response_to(&format!("{ASSET_PATH}{}", font.name), Some("br, gzip")).await;
+        assert!(response.headers().get(header::CONTENT_ENCODING).is_none());
+        assert!(response.headers().get(header::VARY).is_none());
     }
 
     #[tokio::test]

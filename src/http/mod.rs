@@ -1,5 +1,6 @@
 //! The HTTP edge: the axum router, request ids, GraphQL over HTTP, health and readiness.
 
+mod accept_encoding;
 mod body;
 mod export;
 mod graphiql;

@@ -2,11 +2,14 @@
 // and Monaco's workers with esbuild, names every asset by its content's sha256, and writes into OUT:
 //   index.html            the page (served at / and /graphiql, never cached)
 //   <name>-<hash>.<ext>   the assets (served under /graphiql/assets/, cached for good)
+//   <asset>.br, <asset>.gz  the same bytes compressed (brotli 11, gzip 9) for the assets worth it: served to
+//                         browsers that accept them; a unit test checks they decompress to the asset exactly
 //   SHA256SUMS            sha256sum's format, checked by a unit test against the embedded bytes
 //   assets.rs             the Rust list of the files above (include_bytes!), generated
 //   licenses/             the licence of every package whose code is in a bundle
 // Run it through refresh.sh, which first installs the pinned packages with `npm ci`.
 import { createHash } from 'node:crypto';
+import { constants as zlib, brotliCompressSync, gzipSync } from 'node:zlib';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,6 +55,26 @@ function addAsset(stem, ext, bytes) {
   assets.set(name, Buffer.from(bytes));
   return name;
 }
+
+// Text compresses to a fraction of its size; fonts (woff2 is brotli inside, woff zlib) and PNG already are
+// compressed, and files under 1 KiB would save less than a packet. Those are served as they are.
+const COMPRESSIBLE = new Set(['js', 'css', 'svg', 'ttf']);
+const COMPRESS_FROM = 1024;
+const compressible = (name) => COMPRESSIBLE.has(name.split('.').pop()) && assets.get(name).length >= COMPRESS_FROM;
+
+// The best brotli has (quality 11; a 16 MiB window, which RFC 7932 allows and every browser decodes, covers the
+// 5 MB script whole) and gzip 9. Both are deterministic: the same asset gives the same bytes.
+function brotli(name, bytes) {
+  return brotliCompressSync(bytes, {
+    params: {
+      [zlib.BROTLI_PARAM_QUALITY]: zlib.BROTLI_MAX_QUALITY,
+      [zlib.BROTLI_PARAM_LGWIN]: zlib.BROTLI_MAX_WINDOW_BITS,
+      [zlib.BROTLI_PARAM_MODE]: name.endsWith('.ttf') ? zlib.BROTLI_MODE_FONT : zlib.BROTLI_MODE_TEXT,
+      [zlib.BROTLI_PARAM_SIZE_HINT]: bytes.length,
+    },
+  });
+}
+const gzip = (bytes) => gzipSync(bytes, { level: 9 });
 
 function collectInputs(result) {
   for (const input of Object.keys(result.metafile.inputs)) {
@@ -152,9 +175,16 @@ mkdirSync(join(OUT, 'licenses'), { recursive: true });
 writeFileSync(join(OUT, 'index.html'), page);
 const sums = [`${sha256(page)}  index.html`];
 const names = [...assets.keys()].sort();
+const encoded = new Map(); // file name -> { br, gz }
 for (const name of names) {
   writeFileSync(join(OUT, name), assets.get(name));
   sums.push(`${sha256(assets.get(name))}  ${name}`);
+  if (compressible(name)) {
+    const variants = { br: brotli(name, assets.get(name)), gz: gzip(assets.get(name)) };
+    writeFileSync(join(OUT, `${name}.br`), variants.br);
+    writeFileSync(join(OUT, `${name}.gz`), variants.gz);
+    encoded.set(name, variants);
+  }
 }
 writeFileSync(join(OUT, 'SHA256SUMS'), `${sums.join('\n')}\n`);
 
@@ -170,7 +200,16 @@ const CONTENT_TYPES = {
 const rustAssets = names
   .map((name) => {
     const type = CONTENT_TYPES[name.split('.').pop()];
-    return `    Asset {\n        name: "${name}",\n        content_type: "${type}",\n        bytes: include_bytes!("${name}"),\n    },`;
+    const variant = (ext) => (encoded.has(name) ? `Some(include_bytes!("${name}.${ext}"))` : 'None');
+    return [
+      '    Asset {',
+      `        name: "${name}",`,
+      `        content_type: "${type}",`,
+      `        bytes: include_bytes!("${name}"),`,
+      `        br: ${variant('br')},`,
+      `        gzip: ${variant('gz')},`,
+      '    },',
+    ].join('\n');
   })
   .join('\n');
 writeFileSync(
@@ -182,7 +221,8 @@ use super::Asset;
 /// The page, served at \`/\` and \`/graphiql\`.
 pub const PAGE: &str = include_str!("index.html");
 
-/// The files the page loads, served under \`${ASSET_PATH}\`; each name carries its content's hash.
+/// The files the page loads, served under \`${ASSET_PATH}\`; each name carries its content's hash. \`br\` and
+/// \`gzip\` are the same bytes compressed, for the assets worth compressing.
 pub const ASSETS: &[Asset] = &[
 ${rustAssets}
 ];
@@ -236,9 +276,19 @@ listing.push('font Fira Code OFL-1.1 (in the style sheet of @graphiql/react)');
 listing.push('font Roboto Apache-2.0 (in the style sheet of @graphiql/react)');
 writeFileSync(join(OUT, 'licenses', 'PACKAGES'), `${listing.join('\n')}\n`);
 
-// 6. What it weighs.
-const total = names.reduce((sum, name) => sum + assets.get(name).length, 0);
+// 6. What it weighs: as is, and as sent to a browser that accepts brotli, or gzip only.
+const pad = (n) => String(n).padStart(9);
+const totals = { plain: 0, br: 0, gz: 0 };
+console.log(`${pad('as is')}${pad('br')}${pad('gzip')}  asset`);
 for (const name of names) {
-  console.log(`${String(assets.get(name).length).padStart(9)}  ${name}`);
+  const plain = assets.get(name).length;
+  const { br, gz } = encoded.get(name) ?? {};
+  totals.plain += plain;
+  totals.br += br?.length ?? plain;
+  totals.gz += gz?.length ?? plain;
+  console.log(`${pad(plain)}${pad(br?.length ?? '-')}${pad(gz?.length ?? '-')}  ${name}`);
 }
-console.log(`${String(total).padStart(9)}  total in ${names.length} assets (${packages.size} packages bundled)`);
+console.log(
+  `${pad(totals.plain)}${pad(totals.br)}${pad(totals.gz)}  total in ${names.length} assets, ${encoded.size} of them ` +
+    `compressed (${packages.size} packages bundled)`,
+);

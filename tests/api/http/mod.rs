@@ -1,6 +1,7 @@
-//! The HTTP edge: request rules, headers for browsers, connection limits, graceful drain.
+//! The HTTP edge: request rules, headers for browsers, connection limits, graceful drain, GraphiQL's assets.
 
 mod browsers;
 mod connections;
 mod drain;
 mod edge;
+mod graphiql;
