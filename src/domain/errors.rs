@@ -83,3 +83,12 @@ impl fmt::Display for AppError {
 }
 
 impl std::error::Error for AppError {}
+
+/// The field an input error names (tests of the rules that make them).
+#[cfg(test)]
+pub(crate) fn field_of(err: AppError) -> String {
+    match err {
+        AppError::InvalidInput { field, .. } => field,
+        other => panic!("expected InvalidInput, got {other:?}"),
+    }
+}

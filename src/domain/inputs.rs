@@ -81,14 +81,7 @@ impl fmt::Debug for NewPassword {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::AppError;
-
-    fn field_of(err: AppError) -> String {
-        match err {
-            AppError::InvalidInput { field, .. } => field,
-            other => panic!("not an input error: {other:?}"),
-        }
-    }
+    use crate::domain::errors::field_of;
 
     #[test]
     fn names_are_normalised_once_and_keyed_without_case() {

@@ -161,13 +161,7 @@ fn fold_round(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn field_of(err: AppError) -> String {
-        match err {
-            AppError::InvalidInput { field, .. } => field,
-            other => panic!("expected InvalidInput, got {other:?}"),
-        }
-    }
+    use crate::domain::errors::field_of;
 
     fn accepted(name: &str) -> bool {
         user_name("name", name).is_ok()

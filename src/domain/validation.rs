@@ -108,13 +108,7 @@ pub fn text(field: &str, raw: &str, min: usize, max: usize, trim: bool) -> AppRe
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn field_of(err: AppError) -> String {
-        match err {
-            AppError::InvalidInput { field, .. } => field,
-            other => panic!("expected InvalidInput, got {other:?}"),
-        }
-    }
+    use crate::domain::errors::field_of;
 
     #[test]
     fn emails_refuse_invisible_and_compatibility_characters() {
