@@ -16,6 +16,8 @@ pub struct RequestState {
     started: Instant,
     deadline: Option<Instant>,
     db: AtomicU64,
+    /// Of `db`, the round trips that read values for cache entries (see [`filling`]).
+    db_for_fills: AtomicU64,
     cache: AtomicU64,
     /// Reads may go to the replica (primary until the transport decides otherwise).
     replica: AtomicBool,
@@ -23,6 +25,7 @@ pub struct RequestState {
 
 tokio::task_local! {
     static CURRENT: Arc<RequestState>;
+    static FILLING: ();
 }
 
 impl RequestState {
@@ -42,6 +45,7 @@ impl RequestState {
             started,
             deadline,
             db: AtomicU64::new(0),
+            db_for_fills: AtomicU64::new(0),
             cache: AtomicU64::new(0),
             replica: AtomicBool::new(false),
         })
@@ -66,6 +70,12 @@ impl RequestState {
     /// The database round trips counted so far.
     pub fn db(&self) -> u64 {
         self.db.load(Ordering::Relaxed)
+    }
+
+    /// Database round trips that did not read values for cache entries: a write, a list, a search.
+    /// An answer is only as current as its cache entries when this is 0 (the response cache's rule).
+    pub fn db_outside_fills(&self) -> u64 {
+        self.db() - self.db_for_fills.load(Ordering::Relaxed)
     }
 
     /// The cache round trips counted so far.
@@ -99,8 +109,20 @@ pub fn deadline() -> Option<Instant> {
 /// records the round trip's duration when dropped.
 #[must_use = "bind the guard (`let _trip = count_db();`) so that it measures the round trip"]
 pub fn count_db() -> DbTrip {
-    let _ = CURRENT.try_with(|state| state.db.fetch_add(1, Ordering::Relaxed));
+    let filling = FILLING.try_with(|()| ()).is_ok();
+    let _ = CURRENT.try_with(|state| {
+        state.db.fetch_add(1, Ordering::Relaxed);
+        if filling {
+            state.db_for_fills.fetch_add(1, Ordering::Relaxed);
+        }
+    });
     DbTrip(Instant::now())
+}
+
+/// Runs `future` as the read of values for cache entries, which writes delete when they change them:
+/// its round trips count in [`RequestState::db_outside_fills`] as not made.
+pub async fn filling<F: Future>(future: F) -> F::Output {
+    FILLING.scope((), future).await
 }
 
 /// Counts one cache round trip for the current request (a no-op outside one).
@@ -159,6 +181,22 @@ mod tests {
         assert_eq!(inside, (true, Some(state.started())));
         assert_eq!((state.db(), state.cache()), (2, 1));
         assert!(state.replica_allowed());
+    }
+
+    #[tokio::test]
+    async fn round_trips_that_fill_cache_entries_are_told_apart() {
+        let state = RequestState::begin();
+        state
+            .run(async {
+                let _list = count_db();
+                filling(async {
+                    let _fill = count_db();
+                })
+                .await;
+                let _write = count_db();
+            })
+            .await;
+        assert_eq!((state.db(), state.db_outside_fills()), (3, 2));
     }
 
     #[tokio::test]

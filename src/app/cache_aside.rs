@@ -13,10 +13,14 @@ use rand::Rng;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::flights::{self, Boarding, Flights, Landed};
 use super::near_cache::NearCache;
 use crate::domain::AppResult;
 use crate::ports::{Cache, FillEntry};
 use crate::telemetry::metrics;
+
+/// Concurrent misses of one key: the leader lands each key's encoding as the shared cache stores it.
+type InFlight = Flights<String, HashMap<String, String>>;
 
 /// Version of the cached value layout; bump it when a cached type changes shape, so old entries are ignored.
 const LAYOUT_VERSION: &str = "v1";
@@ -55,6 +59,7 @@ pub struct CacheAside {
     prefix: String,
     ttl: Duration,
     near: Option<Arc<NearCache>>,
+    flights: Arc<InFlight>,
 }
 
 impl CacheAside {
@@ -64,6 +69,7 @@ impl CacheAside {
             prefix: prefix.to_owned(),
             ttl,
             near: None,
+            flights: Arc::default(),
         }
     }
 
@@ -141,16 +147,101 @@ impl CacheAside {
         if wanted.is_empty() {
             return Ok(found);
         }
-        let misses = self
-            .read_shared(near.as_ref(), kind, &wanted, keys, &mut found)
-            .await;
-        if misses.ids.is_empty() {
-            return Ok(found);
+        // Concurrent misses of the same keys share one read (near cache only: its generation decides who
+        // may join whom).
+        let boarding = near
+            .as_ref()
+            .map(|near| self.flights.board(near.near.generation(), &keys));
+        let lead = match boarding {
+            Some(Boarding::Follow(landed)) => {
+                let (wanted, keys) = self.follow(kind, wanted, keys, landed, &mut found).await;
+                if !wanted.is_empty() {
+                    self.read_through(near.as_ref(), kind, &wanted, keys, fetch, &mut found)
+                        .await?;
+                }
+                return Ok(found);
+            }
+            Some(Boarding::Lead(lead)) => Some(lead),
+            None => None,
+        };
+        self.read_through(near.as_ref(), kind, &wanted, keys, fetch, &mut found)
+            .await?;
+        if let Some(lead) = lead {
+            let landed = wanted
+                .iter()
+                .filter_map(|id| {
+                    let key = self.key(kind, id);
+                    lead.keys().contains(&key).then(|| {
+                        let json = serde_json::to_string(&found.get(id)).unwrap_or_default();
+                        (key, json)
+                    })
+                })
+                .collect();
+            lead.land(Arc::new(landed));
         }
-        let rows = fetch(misses.ids.clone()).await?;
-        self.fill(near.as_ref(), kind, misses, rows, &mut found)
-            .await;
         Ok(found)
+    }
+
+    /// Steps 2 to 4 for `wanted` (with their `keys`): the shared cache, then the database for its misses,
+    /// filled back.
+    async fn read_through<K, V, F, Fut>(
+        &self,
+        near: Option<&Near<'_>>,
+        kind: &str,
+        wanted: &[K],
+        keys: Vec<String>,
+        fetch: F,
+        found: &mut HashMap<K, V>,
+    ) -> AppResult<()>
+    where
+        K: Copy + Eq + Hash + Display,
+        V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+        F: FnOnce(Vec<K>) -> Fut,
+        Fut: Future<Output = AppResult<Vec<(K, V)>>>,
+    {
+        let misses = self.read_shared(near, kind, wanted, keys, found).await;
+        if misses.ids.is_empty() {
+            return Ok(());
+        }
+        // Round trips made here fill entries that writes delete: see `request::filling`.
+        let rows = crate::request::filling(fetch(misses.ids.clone())).await?;
+        self.fill(near, kind, misses, rows, found).await;
+        Ok(())
+    }
+
+    /// Waits for the reads `wanted` joined; answers the ids whose flight ended without landing, with their
+    /// keys, for this read to read itself.
+    async fn follow<K, V>(
+        &self,
+        kind: &str,
+        wanted: Vec<K>,
+        keys: Vec<String>,
+        landed: Vec<Landed<HashMap<String, String>>>,
+        found: &mut HashMap<K, V>,
+    ) -> (Vec<K>, Vec<String>)
+    where
+        K: Copy + Eq + Hash,
+        V: DeserializeOwned,
+    {
+        let joined = wanted.len();
+        let mut left = (Vec::new(), Vec::new());
+        for ((id, key), landed) in wanted.into_iter().zip(keys).zip(landed) {
+            let value = flights::wait(landed)
+                .await
+                .and_then(|values| values.get(&key).cloned());
+            match value.map(|json| serde_json::from_str::<Option<V>>(&json)) {
+                Some(Ok(Some(value))) => {
+                    found.insert(id, value);
+                }
+                Some(Ok(None)) => {}
+                None | Some(Err(_)) => {
+                    left.0.push(id);
+                    left.1.push(key);
+                }
+            }
+        }
+        metrics::cache(kind, "joined", (joined - left.0.len()) as u64);
+        left
     }
 
     /// Step 1: the near cache's hits into `found`; answers the ids it did not hold, with their keys.
@@ -472,6 +563,79 @@ mod tests {
             after[&1], 2,
             "a read after the invalidation saw the old value"
         );
+    }
+
+    type Pending = std::pin::Pin<Box<dyn Future<Output = AppResult<Vec<(u32, u64)>>> + Send>>;
+
+    /// A fetch that answers `value` for every id once `open` is notified, counting its calls.
+    fn held(
+        open: Arc<tokio::sync::Notify>,
+        calls: Arc<std::sync::atomic::AtomicUsize>,
+        value: u64,
+    ) -> impl FnOnce(Vec<u32>) -> Pending {
+        move |ids| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Box::pin(async move {
+                open.notified().await;
+                Ok(ids.into_iter().map(|id| (id, value)).collect())
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_of_one_key_share_one_fetch() {
+        let cache = Arc::new(MemoryCache::new(100, 1 << 20));
+        let aside = CacheAside::new(cache, "t", TTL).with_near_cache(TTL, 100);
+        let (open, calls) = (Arc::new(tokio::sync::Notify::new()), Arc::default());
+        let readers: Vec<_> = (0..4)
+            .map(|_| {
+                let (aside, fetch) = (aside.clone(), held(open.clone(), Arc::clone(&calls), 5));
+                tokio::spawn(async move { aside.load("n", &[1_u32], fetch).await })
+            })
+            .collect();
+        // Every reader is now at the database or waiting for one that is.
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+        open.notify_waiters();
+        for reader in readers {
+            assert_eq!(reader.await.unwrap().unwrap()[&1], 5);
+        }
+        assert_eq!(
+            calls.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "one fetch for four readers"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_read_after_a_deletion_does_not_wait_for_a_fetch_from_before_it() {
+        let cache = Arc::new(MemoryCache::new(100, 1 << 20));
+        let aside = CacheAside::new(cache, "t", TTL).with_near_cache(TTL, 100);
+        let (open, calls) = (Arc::new(tokio::sync::Notify::new()), Arc::default());
+        let before = {
+            let (aside, fetch) = (aside.clone(), held(open.clone(), Arc::clone(&calls), 1));
+            tokio::spawn(async move { aside.load("n", &[1_u32], fetch).await })
+        };
+        while calls.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        // A write commits and deletes the key while the first read is at the database.
+        aside.invalidate(&[aside.key("n", 1)]).await;
+        let asked = Mutex::new(Vec::new());
+        let after = tokio::time::timeout(
+            Duration::from_secs(10),
+            aside.load("n", &[1], database(&asked)),
+        )
+        .await
+        .expect("waited for the fetch begun before the deletion")
+        .unwrap();
+        assert_eq!(
+            after[&1], 2,
+            "read itself, not the fetch from before the deletion"
+        );
+        open.notify_one();
+        assert_eq!(before.await.unwrap().unwrap()[&1], 1);
     }
 
     #[tokio::test]

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod board;
 pub mod cache_aside;
+pub mod flights;
 pub mod near_cache;
 pub mod persisted;
 pub mod rate_limit;

@@ -53,7 +53,7 @@ impl Pipeline {
         &self,
         key: Option<response_cache::Key>,
         prepared: &[prepare::Prepared],
-    ) -> Result<Arc<response_cache::CachedResponse>, Option<response_cache::MissTicket>> {
+    ) -> Result<Arc<response_cache::CachedResponse>, Option<response_cache::MissTicket<'_>>> {
         match (&self.answers, key, prepared) {
             (Some(answers), Some(key), [p]) if p.refusal.is_none() && p.ty == "query" => {
                 answers.lookup(key).await

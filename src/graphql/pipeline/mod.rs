@@ -312,9 +312,10 @@ impl Pipeline {
         let clean = outcome == Outcome::Answered && responses.iter().all(|r| r.errors.is_empty());
         if let (Some(answers), Some(ticket)) = (&self.answers, ticket)
             && clean
-            && request.db() == 0
+            && request.db_outside_fills() == 0
         {
-            // Everything came from the cache, whose values follow every write: the answer may be kept.
+            // Everything came from cache entries (or was read to fill them), which every write that
+            // changes them deletes: the answer may be kept.
             answers.keep(ticket, &body);
         }
         let requester = asked.requester(viewer);

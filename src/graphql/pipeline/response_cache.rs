@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use crate::app::flights::{self, Boarding, Flights, Lead};
 use crate::app::near_cache::NearCache;
 use crate::domain::UserId;
 
@@ -21,6 +22,9 @@ pub(super) type Key = [u8; 32];
 pub(super) struct ResponseCache {
     near: Arc<NearCache>,
     kept: moka::sync::Cache<Key, Arc<CachedResponse>>,
+    /// Answers being built: the same request arriving meanwhile waits for the answer instead of
+    /// building it again.
+    building: Flights<Key, CachedResponse>,
 }
 
 /// A cached response: the body of an answer without errors, with the generation it was built at.
@@ -29,10 +33,12 @@ pub(super) struct CachedResponse {
     pub body: Vec<u8>,
 }
 
-/// A cache miss ticket: what [`ResponseCache::keep`] needs to know whether the answer may be kept.
-pub(super) struct MissTicket {
+/// A cache miss ticket: what [`ResponseCache::keep`] needs to know whether the answer may be kept, and
+/// the requests waiting for it (dropped unkept, they build their own).
+pub(super) struct MissTicket<'a> {
     key: Key,
     generation: u64,
+    waiting: Option<Lead<'a, Key, CachedResponse>>,
 }
 
 impl ResponseCache {
@@ -45,7 +51,11 @@ impl ResponseCache {
             })
             .time_to_live(ttl)
             .build();
-        Self { near, kept }
+        Self {
+            near,
+            kept,
+            building: Flights::default(),
+        }
     }
 
     /// The key of one request's text, operation name, variables, extensions (a persisted query's hash),
@@ -84,30 +94,48 @@ impl ResponseCache {
     }
 
     /// The kept answer of `key` if it is still current, else what is needed to keep this request's.
-    pub async fn lookup(&self, key: Key) -> Result<Arc<CachedResponse>, Option<MissTicket>> {
+    pub async fn lookup(&self, key: Key) -> Result<Arc<CachedResponse>, Option<MissTicket<'_>>> {
         if !self.near.synced().await {
             // Not following the deletions right now: nothing kept can be trusted, and nothing may be kept.
             return Err(None);
         }
         let generation = self.near.generation();
-        match self.kept.get(&key) {
-            Some(kept) if kept.generation == generation => Ok(kept),
-            _ => Err(Some(MissTicket { key, generation })),
+        if let Some(kept) = self.kept.get(&key).filter(|k| k.generation == generation) {
+            return Ok(kept);
         }
+        let waiting = match self.building.board(generation, &[key]) {
+            Boarding::Lead(lead) => Some(lead),
+            Boarding::Follow(building) => {
+                for answer in building {
+                    if let Some(answer) = flights::wait(answer).await {
+                        return Ok(answer);
+                    }
+                }
+                // The request building it gave up (an error, an answer not to keep): build this one.
+                None
+            }
+        };
+        Err(Some(MissTicket {
+            key,
+            generation,
+            waiting,
+        }))
     }
 
-    /// Keeps an answer built after `miss` was looked up, unless a deletion happened meanwhile or it is large.
-    pub fn keep(&self, miss: MissTicket, body: &[u8]) {
+    /// Keeps an answer built after `miss` was looked up, unless a deletion happened meanwhile or it is large;
+    /// the requests waiting for it get it.
+    pub fn keep(&self, miss: MissTicket<'_>, body: &[u8]) {
         if body.len() > MAX_BODY || self.near.generation() != miss.generation {
             return;
         }
-        self.kept.insert(
-            miss.key,
-            Arc::new(CachedResponse {
-                generation: miss.generation,
-                body: body.to_vec(),
-            }),
-        );
+        let kept = Arc::new(CachedResponse {
+            generation: miss.generation,
+            body: body.to_vec(),
+        });
+        self.kept.insert(miss.key, Arc::clone(&kept));
+        if let Some(waiting) = miss.waiting {
+            waiting.land(kept);
+        }
     }
 }
 
@@ -124,7 +152,7 @@ mod tests {
         (Arc::clone(&near), ResponseCache::new(near, TTL))
     }
 
-    fn miss(lookup: Result<Arc<CachedResponse>, Option<MissTicket>>) -> MissTicket {
+    fn miss(lookup: Result<Arc<CachedResponse>, Option<MissTicket<'_>>>) -> MissTicket<'_> {
         match lookup {
             Err(Some(miss)) => miss,
             Ok(_) => panic!("a hit"),
@@ -146,6 +174,60 @@ mod tests {
         // Any deletion, of any key, retires every kept answer.
         near.forget(&["user:5".to_owned()]);
         miss(answers.lookup([1; 32]).await);
+    }
+
+    #[tokio::test]
+    async fn the_same_request_meanwhile_waits_for_the_answer_being_built() {
+        let (_, answers) = responses();
+        let answers = Arc::new(answers);
+        let ticket = miss(answers.lookup([1; 32]).await);
+        let waiting = {
+            let answers = Arc::clone(&answers);
+            tokio::spawn(async move {
+                answers
+                    .lookup([1; 32])
+                    .await
+                    .map(|a| a.body.clone())
+                    .is_ok()
+            })
+        };
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            !waiting.is_finished(),
+            "it waits rather than building its own"
+        );
+        answers.keep(ticket, b"{\"data\":2}");
+        assert!(waiting.await.unwrap(), "served the answer built meanwhile");
+    }
+
+    #[tokio::test]
+    async fn an_answer_not_kept_lets_the_waiting_requests_build_theirs() {
+        let (near, answers) = responses();
+        let answers = Arc::new(answers);
+        let ticket = miss(answers.lookup([1; 32]).await);
+        let waiting = {
+            let answers = Arc::clone(&answers);
+            tokio::spawn(async move { matches!(answers.lookup([1; 32]).await, Err(Some(_))) })
+        };
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+        // A deletion while it was built: not kept, so not handed on either.
+        near.forget(&["post:1".to_owned()]);
+        answers.keep(ticket, b"{}");
+        assert!(waiting.await.unwrap(), "got a ticket to build its own");
+    }
+
+    #[tokio::test]
+    async fn a_request_after_a_deletion_does_not_wait_for_an_answer_from_before_it() {
+        let (near, answers) = responses();
+        let _building = miss(answers.lookup([1; 32]).await);
+        near.forget(&["post:1".to_owned()]);
+        // Answered at once (a ticket of its own), not after the answer begun before the deletion.
+        let lookup = tokio::time::timeout(Duration::from_secs(10), answers.lookup([1; 32])).await;
+        miss(lookup.expect("waited for the answer begun before the deletion"));
     }
 
     #[test]
