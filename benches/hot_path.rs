@@ -1,5 +1,5 @@
 //! The hot read path in process: a warm `post(id:)` with title, content, author, category and vote count,
-//! through the whole router (request id, metrics, document cache, validation, DataLoaders, near cache, JSON)
+//! anonymous and signed in (with the viewer's `viewerHasVoted` and `viewerCanEdit`), through the whole router (request id, metrics, document cache, validation, DataLoaders, near cache, JSON)
 //! but without sockets and without a log subscriber, so what the load benchmark's kernel, load generator and
 //! log writes cost is not in it. Embedded default (SQLite file + in-process cache), 200 seeded posts, read
 //! in turn.
@@ -22,10 +22,36 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const POSTS: usize = 200;
 const QUERY: &str = "query PostById($id: ID!) { post(id: $id) { title content author { name } category { name } voteCount } }";
+const SIGNED_IN: &str = "query PostById($id: ID!) { post(id: $id) { title content author { name } category { name } \
+     voteCount viewerHasVoted viewerCanEdit } }";
+const SIGN_UP: &str = "mutation { signUp(input: { name: \"bench독자\", email: \"reader@example.com\", \
+     password: \"correct horse battery\" }) { accessToken } }";
 
-fn body_for(post: usize) -> String {
+fn body_for(query: &str, post: usize) -> String {
     let id = base64::engine::general_purpose::STANDARD.encode(format!("Post:{post}"));
-    serde_json::json!({ "query": QUERY, "variables": { "id": id } }).to_string()
+    serde_json::json!({ "query": query, "variables": { "id": id } }).to_string()
+}
+
+/// Sends `body` (as the holder of `token`, if any) and answers the response body, which has no errors.
+async fn send(router: axum::Router, body: String, token: Option<&str>) -> axum::body::Bytes {
+    let mut request =
+        axum::http::Request::post("/graphql").header("content-type", "application/json");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = router
+        .oneshot(request.body(Body::from(body)).unwrap())
+        .await
+        .unwrap();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert!(
+        !bytes.windows(8).any(|w| w == b"\"errors\""),
+        "{}",
+        String::from_utf8_lossy(&bytes)
+    );
+    bytes
 }
 
 fn warm_post_by_id(c: &mut Criterion) {
@@ -54,38 +80,38 @@ fn warm_post_by_id(c: &mut Criterion) {
             .unwrap();
         app.router()
     });
-    let bodies: Vec<String> = (1..=POSTS).map(body_for).collect();
-    let next = AtomicUsize::new(0);
-    let read = |body: String| {
-        let router = router.clone();
-        async move {
-            let request = axum::http::Request::post("/graphql")
-                .header("content-type", "application/json")
-                .body(Body::from(body))
-                .unwrap();
-            let response = router.oneshot(request).await.unwrap();
-            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-                .await
-                .unwrap();
-            assert!(
-                !bytes.windows(8).any(|w| w == b"\"errors\""),
-                "{}",
-                String::from_utf8_lossy(&bytes)
-            );
-        }
-    };
-    // Warm every post once: the measured reads are all hits.
-    runtime.block_on(async {
-        for body in &bodies {
-            read(body.clone()).await;
-        }
+    let token = runtime.block_on(async {
+        let body = serde_json::json!({ "query": SIGN_UP }).to_string();
+        let answer: serde_json::Value =
+            serde_json::from_slice(&send(router.clone(), body, None).await).unwrap();
+        answer["data"]["signUp"]["accessToken"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     });
-    c.bench_function("warm post(id:) through the router", |b| {
-        b.to_async(&runtime).iter(|| {
-            let i = next.fetch_add(1, Ordering::Relaxed) % POSTS;
-            read(bodies[i].clone())
+    for (name, query, token) in [
+        ("warm post(id:) through the router", QUERY, None),
+        (
+            "warm signed-in post(id:) with viewer fields through the router",
+            SIGNED_IN,
+            Some(token.as_str()),
+        ),
+    ] {
+        let bodies: Vec<String> = (1..=POSTS).map(|post| body_for(query, post)).collect();
+        // Warm every post once: the measured reads are all hits.
+        runtime.block_on(async {
+            for body in &bodies {
+                send(router.clone(), body.clone(), token).await;
+            }
         });
-    });
+        let next = AtomicUsize::new(0);
+        c.bench_function(name, |b| {
+            b.to_async(&runtime).iter(|| {
+                let i = next.fetch_add(1, Ordering::Relaxed) % POSTS;
+                send(router.clone(), bodies[i].clone(), token)
+            });
+        });
+    }
     drop(router);
     let _ = std::fs::remove_dir_all(&dir);
 }
