@@ -62,6 +62,8 @@ pub async fn serve(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
+        // Recorded per request, used for the WebSocket upgrade's answer (see `ws::get_graphql`).
+        .preserve_header_case(true)
         .keep_alive(true);
     loop {
         let permit = tokio::select! {

@@ -117,7 +117,7 @@ pub async fn get_graphql(
     let sockets = Arc::clone(&state.sockets);
     let admitted = sockets.admit(&client_ip.0);
     let max = sockets.settings.max_message_bytes;
-    upgrade
+    let mut response = upgrade
         .protocols([protocol::SUBPROTOCOL])
         .max_message_size(max)
         .max_frame_size(max)
@@ -126,5 +126,10 @@ pub async fn get_graphql(
         .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| async move {
             session::run(socket, state, client_ip.0, admitted, slot).await;
-        })
+        });
+    // The request's extensions hold how the client spelled each header name (the server loop keeps
+    // header case); the answer spells its headers the same way, for clients that look up
+    // `Sec-WebSocket-Protocol` case-sensitively (Python gql).
+    response.extensions_mut().extend(parts.extensions);
+    response
 }

@@ -454,3 +454,41 @@ async fn a_get_without_upgrade_still_answers_queries() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["data"]["__typename"], "Query");
 }
+
+/// Python `gql`'s WebSocket transport looks up the upgrade's `Sec-WebSocket-Protocol` header in the case
+/// it spelled it (and falls back to the legacy protocol when it does not find it): the answer spells each
+/// header name as the client did.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_upgrade_names_its_headers_in_canonical_case() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let mut socket = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    socket
+        .write_all(
+            b"GET /graphql HTTP/1.1\r\nHost: board\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+              Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+              Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    let mut buf = [0_u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(30), socket.read(&mut buf))
+            .await
+            .expect("no answer to the upgrade")
+            .unwrap();
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&head));
+        head.extend_from_slice(&buf[..n]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    for line in [
+        "\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\n",
+        "\r\nUpgrade: websocket\r\n",
+    ] {
+        assert!(head.contains(line), "{line:?} not in {head}");
+    }
+}
