@@ -173,6 +173,9 @@ pub struct Post {
     pub is_active: bool,
     pub title: String,
     pub content: String,
+    /// `content` rendered (see `markdown::render`), stored with the version. No serde default: a cached
+    /// post of the layout before it does not decode, so it is read again from the database.
+    pub content_html: String,
     pub version: i32,
     /// When the current version was written.
     pub updated_at: DateTime<Utc>,
@@ -188,6 +191,7 @@ pub struct Comment {
     pub created_at: DateTime<Utc>,
     pub is_active: bool,
     pub content: String,
+    pub content_html: String,
     pub version: i32,
     pub updated_at: DateTime<Utc>,
     pub vote_count: i64,
@@ -199,6 +203,7 @@ pub struct Revision {
     pub version: i32,
     pub title: Option<String>,
     pub content: String,
+    pub content_html: String,
     pub created_at: DateTime<Utc>,
 }
 

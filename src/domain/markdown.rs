@@ -41,6 +41,12 @@ pub fn render(source: &str) -> String {
     clean
 }
 
+/// A version's stored HTML, or — for a version written by a process that predates the column, until the
+/// start-up backfill reaches it — its rendering now (cached with the entity, so not on every read).
+pub fn stored_or_rendered(stored: Option<String>, source: &str) -> String {
+    stored.unwrap_or_else(|| render(source))
+}
+
 /// One open element of the source: whether it was written out, and for an image turned into a link, its
 /// URL (written as the text of a link without any).
 struct Open {
