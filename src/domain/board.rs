@@ -369,6 +369,32 @@ mod tests {
     }
 
     #[test]
+    fn a_cached_post_or_comment_without_its_html_does_not_decode() {
+        // The cache stores entities as JSON; an entry written before `content_html` existed must be a miss
+        // (read again from the database), never a post with empty HTML.
+        let post = serde_json::json!({
+            "id": 1, "author_id": 2, "category_id": 3, "created_at": "2026-01-01T00:00:00Z",
+            "is_active": true, "title": "t", "content": "*c*", "version": 0,
+            "updated_at": "2026-01-01T00:00:00Z", "vote_count": 0, "comment_count": 0,
+        });
+        assert!(serde_json::from_value::<Post>(post.clone()).is_err());
+        let mut with_html = post;
+        with_html["content_html"] = "<p><em>c</em></p>".into();
+        let decoded: Post = serde_json::from_value(with_html).unwrap();
+        assert_eq!(decoded.content_html, "<p><em>c</em></p>");
+        let comment = serde_json::json!({
+            "id": 1, "post_id": 2, "author_id": 3, "created_at": "2026-01-01T00:00:00Z",
+            "is_active": true, "content": "c", "version": 0,
+            "updated_at": "2026-01-01T00:00:00Z", "vote_count": 0,
+        });
+        assert!(serde_json::from_value::<Comment>(comment).is_err());
+        let revision = serde_json::json!({
+            "version": 0, "title": null, "content": "c", "created_at": "2026-01-01T00:00:00Z",
+        });
+        assert!(serde_json::from_value::<Revision>(revision).is_err());
+    }
+
+    #[test]
     fn text_rules() {
         assert!(post_title("   ").is_err());
         assert_eq!(post_title("  hi  ").unwrap(), "hi");

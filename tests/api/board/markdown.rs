@@ -162,3 +162,77 @@ async fn comments_render_their_markdown_per_version(app: TestApp) {
     assert_eq!(node["revisions"][0]["contentHtml"], first_html);
     assert_eq!(node["revisions"][1]["contentHtml"], new_html);
 }
+
+/// Versions written before migration 0010 (or by a process that predates it) have no stored HTML: a read
+/// renders it, and the next migration run stores it. Caching off, so every read reaches the database.
+mod versions_without_stored_html {
+    use crate::helpers::{Backend, TestApp};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let app = TestApp::spawn_with(Backend::Sqlite, |c| c.cache_ttl_secs = 0).await;
+        super::versions_without_stored_html_are_rendered_then_filled(app).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs TEST_DATABASE_URL and TEST_REDIS_URL"]
+    async fn mariadb_redis() {
+        crate::helpers::require_external();
+        let app = TestApp::spawn_with(Backend::MariaDb, |c| c.cache_ttl_secs = 0).await;
+        super::versions_without_stored_html_are_rendered_then_filled(app).await;
+    }
+}
+
+async fn versions_without_stored_html_are_rendered_then_filled(app: TestApp) {
+    use board::adapters::sql::Db;
+
+    let author = app
+        .sign_up("old_kim", "old@example.com", "password-1")
+        .await;
+    let life = category(&app, "life").await;
+    let id = post(&app, &author, &life, "예전 글", "**예전** @old_kim").await;
+    comment(&app, &author, &id, "~~지움~~").await;
+    let db = Db::connect(&board::config::Config::from(&app.config).db)
+        .await
+        .unwrap();
+    const FORGET: [&str; 2] = [
+        "UPDATE post_content SET content_html = NULL",
+        "UPDATE comment_content SET content_html = NULL",
+    ];
+    const STORED: &str = "SELECT CAST(content_html AS CHAR) FROM post_content \
+                          UNION ALL SELECT CAST(content_html AS CHAR) FROM comment_content";
+    async fn stored(db: &Db) -> Vec<Option<String>> {
+        match db {
+            Db::Sqlite(pool) => sqlx::query_scalar(STORED).fetch_all(pool).await.unwrap(),
+            Db::MySql(pool) => sqlx::query_scalar(STORED).fetch_all(pool).await.unwrap(),
+        }
+    }
+    for sql in FORGET {
+        match &db {
+            Db::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+            Db::MySql(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+        }
+        .unwrap();
+    }
+    assert_eq!(stored(&db).await, [None, None]);
+
+    let thread = "query($id: ID!) { post(id: $id) { contentHtml revisions { contentHtml } \
+                  comments(first: 1) { nodes { contentHtml } } } }";
+    let post_html = "<p><strong>예전</strong> <a href=\"/users/old_kim\" class=\"mention\" \
+                     rel=\"nofollow ugc noopener\">@old_kim</a></p>\n";
+    let comment_html = "<p><del>지움</del></p>\n";
+    let read = app.ok(thread, json!({ "id": id }), None).await;
+    assert_eq!(read["post"]["contentHtml"], post_html);
+    assert_eq!(read["post"]["revisions"][0]["contentHtml"], post_html);
+    assert_eq!(
+        read["post"]["comments"]["nodes"][0]["contentHtml"],
+        comment_html
+    );
+
+    db.migrate().await.unwrap();
+    assert_eq!(
+        stored(&db).await,
+        [Some(post_html.to_owned()), Some(comment_html.to_owned())],
+        "migrating stores what was missing"
+    );
+}
