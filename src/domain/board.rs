@@ -173,6 +173,9 @@ pub struct Post {
     pub is_active: bool,
     pub title: String,
     pub content: String,
+    /// `content` rendered (see `markdown::render`), stored with the version. No serde default: a cached
+    /// post of the layout before it does not decode, so it is read again from the database.
+    pub content_html: String,
     pub version: i32,
     /// When the current version was written.
     pub updated_at: DateTime<Utc>,
@@ -188,6 +191,7 @@ pub struct Comment {
     pub created_at: DateTime<Utc>,
     pub is_active: bool,
     pub content: String,
+    pub content_html: String,
     pub version: i32,
     pub updated_at: DateTime<Utc>,
     pub vote_count: i64,
@@ -199,6 +203,7 @@ pub struct Revision {
     pub version: i32,
     pub title: Option<String>,
     pub content: String,
+    pub content_html: String,
     pub created_at: DateTime<Utc>,
 }
 
@@ -361,6 +366,32 @@ mod tests {
         assert!(t.plan_update(CategoryId(9), None, None).is_err());
         assert!(t.plan_create("c4", None).is_err());
         assert_eq!(t.plan_create("c4", Some(CategoryId(4))).unwrap(), 2);
+    }
+
+    #[test]
+    fn a_cached_post_or_comment_without_its_html_does_not_decode() {
+        // The cache stores entities as JSON; an entry written before `content_html` existed must be a miss
+        // (read again from the database), never a post with empty HTML.
+        let post = serde_json::json!({
+            "id": 1, "author_id": 2, "category_id": 3, "created_at": "2026-01-01T00:00:00Z",
+            "is_active": true, "title": "t", "content": "*c*", "version": 0,
+            "updated_at": "2026-01-01T00:00:00Z", "vote_count": 0, "comment_count": 0,
+        });
+        assert!(serde_json::from_value::<Post>(post.clone()).is_err());
+        let mut with_html = post;
+        with_html["content_html"] = "<p><em>c</em></p>".into();
+        let decoded: Post = serde_json::from_value(with_html).unwrap();
+        assert_eq!(decoded.content_html, "<p><em>c</em></p>");
+        let comment = serde_json::json!({
+            "id": 1, "post_id": 2, "author_id": 3, "created_at": "2026-01-01T00:00:00Z",
+            "is_active": true, "content": "c", "version": 0,
+            "updated_at": "2026-01-01T00:00:00Z", "vote_count": 0,
+        });
+        assert!(serde_json::from_value::<Comment>(comment).is_err());
+        let revision = serde_json::json!({
+            "version": 0, "title": null, "content": "c", "created_at": "2026-01-01T00:00:00Z",
+        });
+        assert!(serde_json::from_value::<Revision>(revision).is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod errors;
 pub mod events;
 pub mod ids;
 pub mod inputs;
+pub mod markdown;
 pub mod names;
 pub mod page;
 pub mod search;

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
 use super::{Db, Text, db_error, on_db, push_ids, with_retries};
+use crate::domain::markdown;
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::{AppError, AppResult, Comment, CommentId, PostId, Revision, UserId};
 use crate::ports::CommentRepo;
@@ -30,6 +31,7 @@ struct CommentRow {
     created_datetime: DateTime<Utc>,
     is_active: bool,
     content: Text,
+    content_html: Option<Text>,
     version: i32,
     updated_datetime: DateTime<Utc>,
     vote_count: i64,
@@ -40,11 +42,12 @@ struct RevisionRow {
     owner_id: i64,
     version: i32,
     content: Text,
+    content_html: Option<Text>,
     created_datetime: DateTime<Utc>,
 }
 
 const SELECT_COMMENTS: &str = "SELECT c.id, c.post_id, c.user_id, c.created_datetime, c.is_active, \
-     cc.content, cc.version, cc.created_datetime AS updated_datetime, c.vote_count \
+     cc.content, cc.content_html, cc.version, cc.created_datetime AS updated_datetime, c.vote_count \
      FROM comment c JOIN comment_content cc ON cc.comment_id = c.id AND cc.version = c.current_version \
      WHERE c.id IN (";
 
@@ -57,6 +60,7 @@ impl CommentRepo for SqlCommentRepo {
         content: &str,
         at: DateTime<Utc>,
     ) -> AppResult<CommentId> {
+        let html = markdown::render(content);
         let _trip = count_db();
         let id: Option<i64> = on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
@@ -84,9 +88,10 @@ impl CommentRepo for SqlCommentRepo {
             .bind(at)
             .fetch_one(&mut *tx)
             .await?;
-            sqlx::query("INSERT INTO comment_content (version, created_datetime, content, comment_id) VALUES (0, ?, ?, ?)")
+            sqlx::query("INSERT INTO comment_content (version, created_datetime, content, content_html, comment_id) VALUES (0, ?, ?, ?, ?)")
                 .bind(at)
                 .bind(content)
+                .bind(&html)
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
@@ -105,6 +110,7 @@ impl CommentRepo for SqlCommentRepo {
         at: DateTime<Utc>,
     ) -> AppResult<i32> {
         let db = &self.db;
+        let html = &markdown::render(content);
         let found: Option<i32> = with_retries("the comment", || async move {
             on_db!(db, pool => async {
                 let mut tx = pool.begin().await?;
@@ -121,10 +127,11 @@ impl CommentRepo for SqlCommentRepo {
                     .bind(id.0)
                     .fetch_one(&mut *tx)
                     .await?;
-                sqlx::query("INSERT INTO comment_content (version, created_datetime, content, comment_id) VALUES (?, ?, ?, ?)")
+                sqlx::query("INSERT INTO comment_content (version, created_datetime, content, content_html, comment_id) VALUES (?, ?, ?, ?, ?)")
                     .bind(version)
                     .bind(at)
                     .bind(content)
+                    .bind(html)
                     .bind(id.0)
                     .execute(&mut *tx)
                     .await?;
@@ -180,6 +187,10 @@ impl CommentRepo for SqlCommentRepo {
                 author_id: UserId(r.user_id),
                 created_at: r.created_datetime,
                 is_active: r.is_active,
+                content_html: markdown::stored_or_rendered(
+                    r.content_html.map(String::from),
+                    &r.content.0,
+                ),
                 content: r.content.0,
                 version: r.version,
                 updated_at: r.updated_datetime,
@@ -195,7 +206,7 @@ impl CommentRepo for SqlCommentRepo {
         let _trip = count_db();
         let rows: Vec<RevisionRow> = on_db!(&self.db, pool => {
             let mut query = QueryBuilder::new(
-                "SELECT comment_id AS owner_id, version, content, created_datetime FROM comment_content WHERE comment_id IN (",
+                "SELECT comment_id AS owner_id, version, content, content_html, created_datetime FROM comment_content WHERE comment_id IN (",
             );
             push_ids!(query, ids.iter().map(|id| id.0));
             query.push(" ORDER BY comment_id, version");
@@ -210,6 +221,10 @@ impl CommentRepo for SqlCommentRepo {
                     Revision {
                         version: r.version,
                         title: None,
+                        content_html: markdown::stored_or_rendered(
+                            r.content_html.map(String::from),
+                            &r.content.0,
+                        ),
                         content: r.content.0,
                         created_at: r.created_datetime,
                     },

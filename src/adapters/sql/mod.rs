@@ -3,6 +3,7 @@
 
 mod categories;
 mod comments;
+pub mod content_html;
 pub mod name_skeletons;
 mod post_query;
 mod posts;
@@ -188,9 +189,17 @@ impl Db {
         }
     }
 
-    /// What migrations leave to the application: search rows of older posts, skeletons of older names.
+    /// What migrations leave to the application: search rows of older posts, skeletons of older names,
+    /// the HTML of older versions.
     async fn backfill(&self) -> Result<(), sqlx::Error> {
         search::backfill(self).await?;
+        let rendered = content_html::backfill(self).await?;
+        if rendered > 0 {
+            tracing::info!(
+                versions = rendered,
+                "rendered the HTML of existing post and comment versions"
+            );
+        }
         let report = name_skeletons::backfill(self).await?;
         if report.filled > 0 {
             tracing::info!(

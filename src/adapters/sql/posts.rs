@@ -6,6 +6,7 @@ use sqlx::QueryBuilder;
 
 use super::post_query::{order_by, push_keyset, push_post_filter};
 use super::{Db, Text, db_error, on_db, push_ids, with_retries};
+use crate::domain::markdown;
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::search::SearchText;
 use crate::domain::{
@@ -33,6 +34,7 @@ struct PostRow {
     is_active: bool,
     title: Text,
     content: Text,
+    content_html: Option<Text>,
     version: i32,
     updated_datetime: DateTime<Utc>,
     vote_count: i64,
@@ -45,11 +47,12 @@ struct RevisionRow {
     version: i32,
     title: Text,
     content: Text,
+    content_html: Option<Text>,
     created_datetime: DateTime<Utc>,
 }
 
 const SELECT_POSTS: &str = "SELECT p.id, p.user_id, p.category_id, p.created_datetime, p.is_active, \
-     pc.title, pc.content, pc.version, pc.created_datetime AS updated_datetime, p.vote_count, p.comment_count \
+     pc.title, pc.content, pc.content_html, pc.version, pc.created_datetime AS updated_datetime, p.vote_count, p.comment_count \
      FROM post p JOIN post_content pc ON pc.post_id = p.id AND pc.version = p.current_version \
      WHERE p.id IN (";
 
@@ -65,6 +68,7 @@ impl PostRepo for SqlPostRepo {
     ) -> AppResult<PostId> {
         let db = &self.db;
         let text = &SearchText::of(title, content);
+        let html = &markdown::render(content);
         let attempt = || async move {
             on_db!(db, pool => async {
                 let mut tx = pool.begin().await?;
@@ -92,10 +96,11 @@ impl PostRepo for SqlPostRepo {
                 .bind(at)
                 .fetch_one(&mut *tx)
                 .await?;
-                sqlx::query("INSERT INTO post_content (version, created_datetime, title, content, post_id) VALUES (0, ?, ?, ?, ?)")
+                sqlx::query("INSERT INTO post_content (version, created_datetime, title, content, content_html, post_id) VALUES (0, ?, ?, ?, ?, ?)")
                     .bind(at)
                     .bind(title)
                     .bind(content)
+                    .bind(html)
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
@@ -125,6 +130,7 @@ impl PostRepo for SqlPostRepo {
     ) -> AppResult<i32> {
         let db = &self.db;
         let text = &SearchText::of(title, content);
+        let html = &markdown::render(content);
         let found: Option<i32> = with_retries("the post", || async move {
             on_db!(db, pool => async {
                 let mut tx = pool.begin().await?;
@@ -142,11 +148,12 @@ impl PostRepo for SqlPostRepo {
                     .bind(id.0)
                     .fetch_one(&mut *tx)
                     .await?;
-                sqlx::query("INSERT INTO post_content (version, created_datetime, title, content, post_id) VALUES (?, ?, ?, ?, ?)")
+                sqlx::query("INSERT INTO post_content (version, created_datetime, title, content, content_html, post_id) VALUES (?, ?, ?, ?, ?, ?)")
                     .bind(version)
                     .bind(at)
                     .bind(title)
                     .bind(content)
+                    .bind(html)
                     .bind(id.0)
                     .execute(&mut *tx)
                     .await?;
@@ -212,6 +219,10 @@ impl PostRepo for SqlPostRepo {
                 created_at: r.created_datetime,
                 is_active: r.is_active,
                 title: r.title.0,
+                content_html: markdown::stored_or_rendered(
+                    r.content_html.map(String::from),
+                    &r.content.0,
+                ),
                 content: r.content.0,
                 version: r.version,
                 updated_at: r.updated_datetime,
@@ -228,7 +239,7 @@ impl PostRepo for SqlPostRepo {
         let _trip = count_db();
         let rows: Vec<RevisionRow> = on_db!(&self.db, pool => {
             let mut query = QueryBuilder::new(
-                "SELECT post_id AS owner_id, version, title, content, created_datetime FROM post_content WHERE post_id IN (",
+                "SELECT post_id AS owner_id, version, title, content, content_html, created_datetime FROM post_content WHERE post_id IN (",
             );
             push_ids!(query, ids.iter().map(|id| id.0));
             query.push(" ORDER BY post_id, version");
@@ -243,6 +254,10 @@ impl PostRepo for SqlPostRepo {
                     Revision {
                         version: r.version,
                         title: Some(r.title.0),
+                        content_html: markdown::stored_or_rendered(
+                            r.content_html.map(String::from),
+                            &r.content.0,
+                        ),
                         content: r.content.0,
                         created_at: r.created_datetime,
                     },

@@ -22,6 +22,8 @@ pub struct CommentRevision {
     pub version: i32,
     /// The content of this version.
     pub content: String,
+    /// `content` as sanitised HTML (docs/markdown.md), rendered when this version was written.
+    pub content_html: String,
     /// When this version was written.
     pub created_at: DateTime,
 }
@@ -149,6 +151,13 @@ impl CommentNode {
         Ok(&self.0.content)
     }
 
+    /// Content of the current version as sanitised HTML: CommonMark with GitHub's tables, strikethrough,
+    /// task lists and autolinks; `@name` links to the user; images become links (docs/markdown.md).
+    async fn content_html(&self, ctx: &Context<'_>) -> GqlResult<&str> {
+        ctx.request()?.budget.charge(self.0.content_html.len())?;
+        Ok(&self.0.content_html)
+    }
+
     /// The current version: 0 for an unedited comment, n after n edits.
     async fn version(&self) -> i32 {
         self.0.version
@@ -188,7 +197,11 @@ impl CommentNode {
             .unwrap_or_default();
         let skip = revisions.len().saturating_sub(last);
         // Charged whole, before any is copied into the answer (the fields selected may be fewer).
-        let text: usize = revisions[skip..].iter().map(|r| r.content.len()).sum();
+        let html = ctx.look_ahead().field("contentHtml").exists();
+        let text: usize = revisions[skip..]
+            .iter()
+            .map(|r| r.content.len() + if html { r.content_html.len() } else { 0 })
+            .sum();
         ctx.request()?.budget.charge(text)?;
         Ok(revisions
             .into_iter()
@@ -196,6 +209,7 @@ impl CommentNode {
             .map(|r| CommentRevision {
                 version: r.version,
                 content: r.content,
+                content_html: r.content_html,
                 created_at: r.created_at.into(),
             })
             .collect())

@@ -46,6 +46,8 @@ pub struct PostRevision {
     pub title: String,
     /// The content of this version.
     pub content: String,
+    /// `content` as sanitised HTML (docs/markdown.md), rendered when this version was written.
+    pub content_html: String,
     /// When this version was written.
     pub created_at: DateTime,
 }
@@ -149,6 +151,13 @@ impl PostNode {
         Ok(&self.0.content)
     }
 
+    /// Content of the current version as sanitised HTML: CommonMark with GitHub's tables, strikethrough,
+    /// task lists and autolinks; `@name` links to the user; images become links (docs/markdown.md).
+    async fn content_html(&self, ctx: &Context<'_>) -> GqlResult<&str> {
+        ctx.request()?.budget.charge(self.0.content_html.len())?;
+        Ok(&self.0.content_html)
+    }
+
     /// The current version: 0 for an unedited post, n after n edits.
     async fn version(&self) -> i32 {
         self.0.version
@@ -188,9 +197,14 @@ impl PostNode {
             .unwrap_or_default();
         let skip = revisions.len().saturating_sub(last);
         // Charged whole, before any is copied into the answer (the fields selected may be fewer).
+        let html = ctx.look_ahead().field("contentHtml").exists();
         let text: usize = revisions[skip..]
             .iter()
-            .map(|r| r.content.len() + r.title.as_ref().map_or(0, String::len))
+            .map(|r| {
+                r.content.len()
+                    + r.title.as_ref().map_or(0, String::len)
+                    + if html { r.content_html.len() } else { 0 }
+            })
             .sum();
         ctx.request()?.budget.charge(text)?;
         Ok(revisions
@@ -200,6 +214,7 @@ impl PostNode {
                 version: r.version,
                 title: r.title.unwrap_or_default(),
                 content: r.content,
+                content_html: r.content_html,
                 created_at: r.created_at.into(),
             })
             .collect())

@@ -3,6 +3,7 @@
 mod categories;
 mod comments;
 mod lists;
+mod markdown;
 mod posts;
 mod round_trips;
 mod signed_in;
