@@ -15,6 +15,7 @@ mod query;
 mod schema_description;
 pub mod subscription;
 pub mod types;
+pub mod variable_errors;
 
 use std::sync::Arc;
 

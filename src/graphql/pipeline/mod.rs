@@ -359,6 +359,11 @@ impl Pipeline {
                 };
                 let mut response = finish_response(response, request_id);
                 if let Some(document) = &p.document {
+                    crate::graphql::variable_errors::one_error_per_bad_variable(
+                        &mut response,
+                        document,
+                        p.name.as_deref(),
+                    );
                     self.shapes
                         .complete(&mut response, document, p.name.as_deref());
                 }

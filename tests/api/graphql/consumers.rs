@@ -428,3 +428,46 @@ async fn no_suggestions_without_introspection() {
         "{silent:#}"
     );
 }
+
+/// A variable whose value does not fit its type is one request error naming it, on its definition —
+/// however many arguments it feeds — and nothing runs.
+#[tokio::test]
+async fn a_bad_variable_is_one_error_naming_it() {
+    let app = sqlite().await;
+    let query = "query($n: Int!, $s: String) { a: posts(first: $n, search: $s) { totalCount } \
+                 b: posts(first: $n) { totalCount } }";
+    let body: Value = app
+        .post(
+            &json!({ "query": query, "variables": { "n": "x", "s": "ok" } }),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(body.get("data").is_none_or(Value::is_null), "{body:#}");
+    let errors = body["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{body:#}");
+    assert_eq!(code(&body), "BAD_USER_INPUT");
+    assert_eq!(errors[0]["extensions"]["variable"], "n");
+    assert!(
+        errors[0]["message"].as_str().unwrap().contains("$n"),
+        "{body:#}"
+    );
+    assert_eq!(errors[0]["locations"], json!([{ "line": 1, "column": 7 }]));
+    assert_locations_valid(&body);
+    // A literal that does not fit is still reported where it is.
+    let body: Value = app
+        .post(
+            &json!({ "query": "{ posts(first: \"x\") { totalCount } }" }),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        body["errors"][0]["extensions"].get("variable").is_none(),
+        "{body:#}"
+    );
+}
