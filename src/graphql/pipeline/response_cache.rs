@@ -122,19 +122,22 @@ impl ResponseCache {
         }))
     }
 
-    /// Keeps an answer built after `miss` was looked up, unless a deletion happened meanwhile or it is large;
-    /// the requests waiting for it get it.
+    /// Keeps an answer built after `miss` was looked up, unless a deletion happened meanwhile or it is
+    /// large. The requests that waited for it get it either way (unless large): they joined before any
+    /// such deletion, and it was built after they began waiting — as current as building their own.
     pub fn keep(&self, miss: MissTicket<'_>, body: &[u8]) {
-        if body.len() > MAX_BODY || self.near.generation() != miss.generation {
+        if body.len() > MAX_BODY {
             return;
         }
-        let kept = Arc::new(CachedResponse {
+        let answer = Arc::new(CachedResponse {
             generation: miss.generation,
             body: body.to_vec(),
         });
-        self.kept.insert(miss.key, Arc::clone(&kept));
+        if self.near.generation() == miss.generation {
+            self.kept.insert(miss.key, Arc::clone(&answer));
+        }
         if let Some(waiting) = miss.waiting {
-            waiting.land(kept);
+            waiting.land(answer);
         }
     }
 }
@@ -203,8 +206,28 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_answer_not_kept_lets_the_waiting_requests_build_theirs() {
+    async fn an_answer_built_across_a_deletion_goes_to_those_waiting_but_is_not_kept() {
         let (near, answers) = responses();
+        let answers = Arc::new(answers);
+        let ticket = miss(answers.lookup([1; 32]).await);
+        let waiting = {
+            let answers = Arc::clone(&answers);
+            tokio::spawn(async move { answers.lookup([1; 32]).await.is_ok() })
+        };
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+        // A deletion while it was built: the waiting request began before it, and takes the answer.
+        near.forget(&["post:1".to_owned()]);
+        answers.keep(ticket, b"{}");
+        assert!(waiting.await.unwrap(), "served the answer it waited for");
+        // A later request does not get it.
+        miss(answers.lookup([1; 32]).await);
+    }
+
+    #[tokio::test]
+    async fn an_answer_not_kept_lets_the_waiting_requests_build_theirs() {
+        let (_, answers) = responses();
         let answers = Arc::new(answers);
         let ticket = miss(answers.lookup([1; 32]).await);
         let waiting = {
@@ -214,9 +237,8 @@ mod tests {
         for _ in 0..20 {
             tokio::task::yield_now().await;
         }
-        // A deletion while it was built: not kept, so not handed on either.
-        near.forget(&["post:1".to_owned()]);
-        answers.keep(ticket, b"{}");
+        // Too large to keep (or not kept at all: an error, a database read): each builds its own.
+        answers.keep(ticket, &vec![b' '; MAX_BODY + 1]);
         assert!(waiting.await.unwrap(), "got a ticket to build its own");
     }
 
