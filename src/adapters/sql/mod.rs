@@ -3,6 +3,8 @@
 
 mod categories;
 mod comments;
+pub mod mod_log;
+mod moderation;
 pub mod name_skeletons;
 mod post_query;
 mod posts;
@@ -29,6 +31,7 @@ use crate::domain::{AppError, AppResult};
 
 pub use categories::SqlCategoryRepo;
 pub use comments::SqlCommentRepo;
+pub use moderation::SqlModerationRepo;
 pub use posts::SqlPostRepo;
 pub use search::SqlPostSearch;
 pub use sessions::SqlSessionRepo;
