@@ -6,6 +6,7 @@ mod locks_and_pins;
 mod log;
 mod removal;
 mod rights;
+mod subscriptions;
 
 use crate::helpers::{Session, TestApp, unique};
 use serde_json::{Value, json};
