@@ -189,6 +189,7 @@ impl ModActionNode {
         ids::encode(crate::domain::ModActionId::KIND, self.0.id.0)
     }
 
+    /// What was done.
     async fn kind(&self) -> ModActionKindValue {
         self.0.kind.into()
     }
@@ -199,6 +200,7 @@ impl ModActionNode {
         self.0.reason.as_deref()
     }
 
+    /// When it was done.
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
     }
