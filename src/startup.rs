@@ -9,8 +9,8 @@ use crate::adapters::auth::{SecretSource, SigningKeyError, resolve_signing_key};
 use crate::adapters::cache::{MemoryCache, RedisCache};
 use crate::adapters::events::{MemoryEvents, RedisEvents};
 use crate::adapters::sql::{
-    Db, SqlCategoryRepo, SqlCommentRepo, SqlPostRepo, SqlPostSearch, SqlSessionRepo, SqlUserRepo,
-    SqlVoteRepo,
+    Db, SqlCategoryRepo, SqlCommentRepo, SqlModerationRepo, SqlPostRepo, SqlPostSearch,
+    SqlSessionRepo, SqlUserRepo, SqlVoteRepo,
 };
 use crate::app::rate_limit::{Limiter, Limits as RateLimits};
 use crate::app::{AccountPorts, AccountService, BoardRepos, BoardService, CacheAside, ReadReplica};
@@ -218,6 +218,7 @@ impl App {
                 search: Arc::new(search(db.clone(), &config)),
                 comments: Arc::new(SqlCommentRepo::new(db.clone())),
                 votes: Arc::new(SqlVoteRepo::new(db.clone())),
+                moderation: Arc::new(SqlModerationRepo::new(db.clone())),
             },
             clock,
             cache_aside,

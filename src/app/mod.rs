@@ -10,6 +10,7 @@ pub mod persisted;
 pub mod rate_limit;
 
 pub use accounts::{AccountPorts, AccountService, AuthSession};
+pub use board::moderation;
 pub use board::{BoardRepos, BoardService, ReadReplica};
 pub use cache_aside::CacheAside;
 pub use persisted::{PersistedQueries, TrustedDocuments};

@@ -82,6 +82,9 @@ pub fn build_schema(services: Option<Services>, limits: &Limits) -> BoardSchema 
         .override_output_type_description::<types::comment::CommentConnection>(
             "A page of comments (a Relay connection).",
         )
+        .override_output_type_description::<types::moderation::ModActionConnection>(
+            "A page of the moderation log (a Relay connection), newest first.",
+        )
         .override_output_type_description::<types::user::LoginHistoryConnection>(
             "A page of a user's logins (a Relay connection), newest first.",
         )

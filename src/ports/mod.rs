@@ -3,10 +3,12 @@
 
 mod board;
 mod events;
+mod moderation;
 mod search;
 
 pub use board::{CategoryChange, CategoryRepo, CommentRepo, PostRepo, VoteRepo};
 pub use events::{Events, EventsError, Notice};
+pub use moderation::ModerationRepo;
 pub use search::PostSearch;
 
 use std::time::Duration;
@@ -15,7 +17,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::page::{Page, PageRequest};
-use crate::domain::{AppResult, LoginEvent, Role, User, UserId, UserName, UserStateKind};
+use crate::domain::{
+    AppResult, LoginEvent, NewModAction, Role, User, UserId, UserName, UserStateKind,
+};
 
 /// A validated name with the two keys that make it unique: case-folded (`key`) and look-alikes folded
 /// (`skeleton`).
@@ -103,17 +107,25 @@ pub trait UserRepo: Send + Sync {
     async fn set_password(&self, id: UserId, password_hash: &str) -> AppResult<()>;
     /// Nulls name, email and password, marks the user `inactive`, and revokes every refresh session, atomically.
     async fn resign(&self, id: UserId, at: DateTime<Utc>) -> AppResult<()>;
-    async fn set_role(&self, id: UserId, role: Role) -> AppResult<()>;
+    /// `log`, when given (an admin's change; not the command line's), is written in the same transaction.
+    async fn set_role(&self, id: UserId, role: Role, log: Option<&NewModAction>) -> AppResult<()>;
     /// Adds the state, or replaces its detail when the user already has it. Blocking also revokes every refresh
-    /// session of the user in the same transaction.
+    /// session of the user in the same transaction; `log` is written in it too.
     async fn add_state(
         &self,
         id: UserId,
         state: UserStateKind,
         detail: Option<&str>,
         at: DateTime<Utc>,
+        log: Option<&NewModAction>,
     ) -> AppResult<()>;
-    async fn remove_state(&self, id: UserId, state: UserStateKind) -> AppResult<()>;
+    /// `log` is written in the same transaction, only when the user had the state.
+    async fn remove_state(
+        &self,
+        id: UserId,
+        state: UserStateKind,
+        log: Option<&NewModAction>,
+    ) -> AppResult<()>;
     /// Database reachability, for `/readyz`.
     async fn ping(&self) -> AppResult<()>;
 }

@@ -2,7 +2,9 @@
 
 use super::AccountService;
 use crate::domain::validation;
-use crate::domain::{AppError, AppResult, Role, User, UserId, UserStateKind};
+use crate::domain::{
+    AppError, AppResult, ModActionKind, ModTarget, NewModAction, Role, User, UserId, UserStateKind,
+};
 
 impl AccountService {
     fn require_admin(actor: &User) -> AppResult<()> {
@@ -27,7 +29,14 @@ impl AccountService {
 
     pub async fn set_role(&self, actor: &User, target: UserId, role: Role) -> AppResult<User> {
         self.admin_target(actor, target).await?;
-        self.users.set_role(target, role).await?;
+        let log = NewModAction::new(
+            ModActionKind::SetRole,
+            actor.id,
+            ModTarget::User(target),
+            self.clock.now(),
+        )
+        .because(Some(role.as_db_name().to_owned()));
+        self.users.set_role(target, role, Some(&log)).await?;
         self.forget_user(target).await;
         self.user(target).await
     }
@@ -38,7 +47,7 @@ impl AccountService {
             .user_id_by_name(name)
             .await?
             .ok_or_else(|| AppError::NotFound(format!("no user named {name:?}")))?;
-        self.users.set_role(id, role).await?;
+        self.users.set_role(id, role, None).await?;
         self.forget_user(id).await;
         self.user(id).await
     }
@@ -54,12 +63,16 @@ impl AccountService {
             .transpose()?
             .filter(|d| !d.is_empty());
         self.admin_target(actor, target).await?;
+        let at = self.clock.now();
+        let log = NewModAction::new(ModActionKind::Ban, actor.id, ModTarget::User(target), at)
+            .because(detail.clone());
         self.users
             .add_state(
                 target,
                 UserStateKind::Blocked,
                 detail.as_deref(),
-                self.clock.now(),
+                at,
+                Some(&log),
             )
             .await?;
         self.forget_user(target).await;
@@ -68,8 +81,14 @@ impl AccountService {
 
     pub async fn unblock(&self, actor: &User, target: UserId) -> AppResult<User> {
         self.admin_target(actor, target).await?;
+        let log = NewModAction::new(
+            ModActionKind::Unban,
+            actor.id,
+            ModTarget::User(target),
+            self.clock.now(),
+        );
         self.users
-            .remove_state(target, UserStateKind::Blocked)
+            .remove_state(target, UserStateKind::Blocked, Some(&log))
             .await?;
         self.forget_user(target).await;
         self.user(target).await

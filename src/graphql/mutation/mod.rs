@@ -2,6 +2,7 @@
 
 mod accounts;
 mod board;
+mod moderation;
 
 use async_graphql::MergedObject;
 
@@ -14,4 +15,5 @@ pub struct Mutation(
     board::CommentMutations,
     board::VoteMutations,
     board::CategoryMutations,
+    moderation::ModerationMutations,
 );

@@ -3,6 +3,7 @@
 pub mod category;
 pub mod comment;
 pub mod datetime;
+pub mod moderation;
 pub mod node;
 pub mod pagination;
 pub mod post;
