@@ -1,5 +1,6 @@
 //! The pure core: entities, value objects, rules and typed errors. No I/O crates here.
 
+pub mod bans;
 pub mod board;
 pub mod errors;
 pub mod events;

@@ -104,14 +104,16 @@ pub trait UserRepo: Send + Sync {
     /// Nulls name, email and password, marks the user `inactive`, and revokes every refresh session, atomically.
     async fn resign(&self, id: UserId, at: DateTime<Utc>) -> AppResult<()>;
     async fn set_role(&self, id: UserId, role: Role) -> AppResult<()>;
-    /// Adds the state, or replaces its detail when the user already has it. Blocking also revokes every refresh
-    /// session of the user in the same transaction.
+    /// Adds the state, or replaces its detail and end when the user already has it; `until`: when it ends by
+    /// itself (`None`: when removed). Blocking also revokes every refresh session of the user in the same
+    /// transaction.
     async fn add_state(
         &self,
         id: UserId,
         state: UserStateKind,
         detail: Option<&str>,
         at: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
     ) -> AppResult<()>;
     async fn remove_state(&self, id: UserId, state: UserStateKind) -> AppResult<()>;
     /// Database reachability, for `/readyz`.

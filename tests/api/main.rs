@@ -13,6 +13,7 @@ mod deployment;
 mod graphql;
 mod http;
 mod limits;
+mod moderation;
 mod observability;
 mod outages;
 mod persisted;

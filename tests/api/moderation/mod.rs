@@ -1,0 +1,3 @@
+//! Moderation: bans (site-wide with an end, per category) and the report queue.
+
+mod bans;
