@@ -9,11 +9,14 @@ use crate::adapters::auth::{SecretSource, SigningKeyError, resolve_signing_key};
 use crate::adapters::cache::{MemoryCache, RedisCache};
 use crate::adapters::events::{MemoryEvents, RedisEvents};
 use crate::adapters::sql::{
-    Db, SqlCategoryRepo, SqlCommentRepo, SqlPostRepo, SqlPostSearch, SqlSessionRepo, SqlUserRepo,
-    SqlVoteRepo,
+    Db, SqlBanRepo, SqlCategoryRepo, SqlCommentRepo, SqlPostRepo, SqlPostSearch, SqlSessionRepo,
+    SqlUserRepo, SqlVoteRepo,
 };
 use crate::app::rate_limit::{Limiter, Limits as RateLimits};
-use crate::app::{AccountPorts, AccountService, BoardRepos, BoardService, CacheAside, ReadReplica};
+use crate::app::{
+    AccountPorts, AccountService, BoardRepos, BoardService, CacheAside, ModerationRepos,
+    ModerationService, ReadReplica,
+};
 use crate::config::Config;
 use crate::graphql::{BoardSchema, Limits, Services};
 use crate::ports::{Cache, Counters, Events, SystemClock};
@@ -219,9 +222,9 @@ impl App {
                 comments: Arc::new(SqlCommentRepo::new(db.clone())),
                 votes: Arc::new(SqlVoteRepo::new(db.clone())),
             },
-            clock,
+            clock.clone(),
             cache_aside,
-            limiter,
+            Arc::clone(&limiter),
             Arc::clone(&events),
         );
         let replica = match Db::connect_replica(&config.db).await {
@@ -256,9 +259,20 @@ impl App {
                 ))
             }
         };
+        let (accounts, board) = (Arc::new(accounts), Arc::new(board));
+        let moderation = ModerationService::new(
+            ModerationRepos {
+                bans: Arc::new(SqlBanRepo::new(db.clone())),
+            },
+            Arc::clone(&accounts),
+            Arc::clone(&board),
+            clock,
+            limiter,
+        );
         let services = Services {
-            accounts: Arc::new(accounts),
-            board: Arc::new(board),
+            accounts,
+            board,
+            moderation: Arc::new(moderation),
         };
         let limits = Limits::from_config(&config);
         let schema = graphql::build_schema(Some(services.clone()), &limits);
@@ -285,9 +299,17 @@ impl App {
     /// The same application over another cache (for tests of cache outages, or embedding).
     pub fn with_cache(self, cache: Arc<dyn Cache>) -> Self {
         let cache_aside = cache_aside(&self.config, &cache);
+        let accounts = Arc::new(self.services.accounts.with_cache(cache_aside.clone()));
+        let board = Arc::new(self.services.board.with_cache(cache_aside));
+        let moderation = Arc::new(
+            self.services
+                .moderation
+                .with_services(Arc::clone(&accounts), Arc::clone(&board)),
+        );
         let services = Services {
-            accounts: Arc::new(self.services.accounts.with_cache(cache_aside.clone())),
-            board: Arc::new(self.services.board.with_cache(cache_aside)),
+            accounts,
+            board,
+            moderation,
         };
         let limits = Limits::from_config(&self.config);
         let schema = graphql::build_schema(Some(services.clone()), &limits);

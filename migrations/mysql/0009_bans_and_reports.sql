@@ -2,6 +2,7 @@
 --
 -- Additions to the ERD:
 --   user_state.until_datetime   when a state ends by itself (a block with an end); NULL: until removed
+--   user.ban_version            bumped by every category ban of the user (see below)
 --   category_ban                a user banned from writing in a category and its descendants, until a time
 --                               or until lifted; one row per (category, user)
 --   report                      a member's report of a post or comment; open_marker is 1 while the report is
@@ -48,3 +49,8 @@ CREATE TABLE report (
     CONSTRAINT fk_report_category FOREIGN KEY (category_id) REFERENCES category (id) ON DELETE CASCADE,
     CONSTRAINT fk_report_resolved_by FOREIGN KEY (resolved_by) REFERENCES `user` (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- user.ban_version: bumped first in every category ban's transaction. Post and comment creation update the
+-- author's row too (their counters) before checking for a ban, so the two serialise on that row: a lock on
+-- one server, a certification conflict (retried) between Galera nodes.
+ALTER TABLE `user` ADD COLUMN ban_version BIGINT NOT NULL DEFAULT 0;

@@ -2,6 +2,7 @@
 --
 -- Additions to the ERD:
 --   user_state.until_datetime   when a state ends by itself (a block with an end); NULL: until removed
+--   user.ban_version            bumped by every category ban of the user (see below)
 --   category_ban                a user banned from writing in a category and its descendants, until a time
 --                               or until lifted; one row per (category, user)
 --   report                      a member's report of a post or comment; open_marker is 1 while the report is
@@ -40,3 +41,7 @@ CREATE TABLE report (
 );
 CREATE INDEX ix_report_queue ON report (status, category_id, id);
 CREATE INDEX ix_report_subject ON report (subject_kind, subject_id, status);
+
+-- user.ban_version: bumped first in every category ban's transaction. Post and comment creation update the
+-- author's row too (their counters) before checking for a ban, so the two serialise on that row.
+ALTER TABLE user ADD COLUMN ban_version BIGINT NOT NULL DEFAULT 0;

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod board;
 pub mod cache_aside;
+pub mod moderation;
 pub mod near_cache;
 pub mod persisted;
 pub mod rate_limit;
@@ -11,4 +12,5 @@ pub mod rate_limit;
 pub use accounts::{AccountPorts, AccountService, AuthSession};
 pub use board::{BoardRepos, BoardService, ReadReplica};
 pub use cache_aside::CacheAside;
+pub use moderation::{ModerationRepos, ModerationService};
 pub use persisted::{PersistedQueries, TrustedDocuments};

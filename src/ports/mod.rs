@@ -1,10 +1,12 @@
 //! The traits the application needs from the outside world. Adapters implement them; nothing above the ports
 //! knows which database or cache is behind them.
 
+mod bans;
 mod board;
 mod events;
 mod search;
 
+pub use bans::{BanRepo, NewCategoryBan};
 pub use board::{CategoryChange, CategoryRepo, CommentRepo, PostRepo, VoteRepo};
 pub use events::{Events, EventsError, Notice};
 pub use search::PostSearch;

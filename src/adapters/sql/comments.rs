@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
+use super::bans::{BANNED_AT_POST, banned_until};
 use super::{Db, Text, db_error, on_db, push_ids, with_retries};
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::{AppError, AppResult, Comment, CommentId, PostId, Revision, UserId};
@@ -58,7 +59,7 @@ impl CommentRepo for SqlCommentRepo {
         at: DateTime<Utc>,
     ) -> AppResult<CommentId> {
         let _trip = count_db();
-        let id: Option<i64> = on_db!(&self.db, pool => async {
+        let id: Option<Result<i64, Option<DateTime<Utc>>>> = on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
             // Counting first both checks the post is live and takes its row lock.
             let counted = sqlx::query("UPDATE post SET comment_count = comment_count + 1 WHERE id = ? AND is_active = TRUE")
@@ -75,6 +76,11 @@ impl CommentRepo for SqlCommentRepo {
                 .bind(author.0)
                 .execute(&mut *tx)
                 .await?;
+            // Under the author's row lock: a ban committed before it is seen (see `BanRepo`).
+            if let Some(until) = banned_until!(tx, BANNED_AT_POST, post.0, author.0, at).await? {
+                tx.rollback().await?;
+                return Ok(Some(Err(until)));
+            }
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO comment (user_id, post_id, created_datetime, is_active, current_version, vote_count) \
                  VALUES (?, ?, ?, TRUE, 0, 0) RETURNING id",
@@ -91,11 +97,14 @@ impl CommentRepo for SqlCommentRepo {
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
-            Ok::<_, sqlx::Error>(Some(id))
+            Ok::<_, sqlx::Error>(Some(Ok(id)))
         })
         .map_err(db_error)?;
-        id.map(CommentId)
-            .ok_or_else(|| AppError::NotFound("no such post".into()))
+        match id {
+            Some(Ok(id)) => Ok(CommentId(id)),
+            Some(Err(until)) => Err(crate::domain::bans::banned_here(until)),
+            None => Err(AppError::NotFound("no such post".into())),
+        }
     }
 
     async fn append_version(

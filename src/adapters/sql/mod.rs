@@ -1,6 +1,7 @@
 //! sqlx repositories for MariaDB and SQLite. One SQL text wherever the dialects agree; the pool type is
 //! chosen at run time and [`on_db!`] expands one body per dialect.
 
+mod bans;
 mod categories;
 mod comments;
 pub mod name_skeletons;
@@ -27,6 +28,7 @@ use sqlx::sqlite::{
 use crate::config::{DbSettings, sqlite_file};
 use crate::domain::{AppError, AppResult};
 
+pub use bans::SqlBanRepo;
 pub use categories::SqlCategoryRepo;
 pub use comments::SqlCommentRepo;
 pub use posts::SqlPostRepo;

@@ -1,6 +1,7 @@
 //! Root mutations. Each takes one `input` object and answers a payload, per the Relay convention.
 
 mod accounts;
+mod bans;
 mod board;
 
 use async_graphql::MergedObject;
@@ -14,4 +15,5 @@ pub struct Mutation(
     board::CommentMutations,
     board::VoteMutations,
     board::CategoryMutations,
+    bans::BanMutations,
 );

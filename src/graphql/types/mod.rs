@@ -1,5 +1,6 @@
 //! GraphQL object types. Each wraps a domain value and resolves related objects through the loaders.
 
+pub mod ban;
 pub mod category;
 pub mod comment;
 pub mod datetime;

@@ -1,0 +1,96 @@
+//! Category bans: a moderator bans a member from writing (posts, comments, votes) in a category and its
+//! descendants, until a time or until lifted. The check itself runs inside each write's transaction
+//! (`ports::BanRepo`); this is the moderator's side.
+
+use chrono::{DateTime, Utc};
+
+use super::ModerationService;
+use crate::domain::bans::{self, CategoryBan};
+use crate::domain::page::{Page, PageRequest};
+use crate::domain::{AppError, AppResult, CategoryId, User, UserId, validation};
+use crate::ports::NewCategoryBan;
+use crate::telemetry::metrics;
+
+impl ModerationService {
+    pub async fn ban_from_category(
+        &self,
+        actor: &User,
+        category: CategoryId,
+        target: UserId,
+        reason: Option<&str>,
+        until: Option<DateTime<Utc>>,
+    ) -> AppResult<CategoryBan> {
+        let reason = reason
+            .map(|r| validation::text("reason", r, 0, 500, true))
+            .transpose()?
+            .filter(|r| !r.is_empty());
+        let now = self.clock.now();
+        let until = bans::ban_end("until", until, now)?;
+        self.existing_category("categoryId", category).await?;
+        self.require_moderator(actor, category).await?;
+        if actor.id == target {
+            return Err(AppError::invalid("userId", "you cannot ban yourself"));
+        }
+        let target_user = self
+            .accounts
+            .users_by_ids(&[target])
+            .await?
+            .remove(&target)
+            .ok_or_else(|| AppError::NotFound("no such user".into()))?;
+        if target_user.is_admin() {
+            return Err(AppError::Forbidden(
+                "admins moderate everywhere and cannot be banned from a category".into(),
+            ));
+        }
+        let ban = self
+            .bans
+            .ban(NewCategoryBan {
+                category_id: category,
+                user_id: target,
+                reason,
+                until,
+                at: now,
+                banned_by: actor.id,
+            })
+            .await?;
+        metrics::moderation("category_ban");
+        Ok(ban)
+    }
+
+    /// `true` when a ban in force was lifted.
+    pub async fn unban_from_category(
+        &self,
+        actor: &User,
+        category: CategoryId,
+        target: UserId,
+    ) -> AppResult<bool> {
+        self.existing_category("categoryId", category).await?;
+        self.require_moderator(actor, category).await?;
+        let lifted = self.bans.unban(category, target, self.clock.now()).await?;
+        if lifted {
+            metrics::moderation("category_unban");
+        }
+        Ok(lifted)
+    }
+
+    /// The bans in force of one category, newest first; `None` unless `actor` moderates it.
+    pub async fn category_bans(
+        &self,
+        actor: Option<&User>,
+        category: CategoryId,
+        page: &PageRequest<i64>,
+    ) -> AppResult<Option<Page<CategoryBan>>> {
+        let Some(actor) = actor else { return Ok(None) };
+        if !self.may_moderate(actor, category).await? {
+            return Ok(None);
+        }
+        self.bans
+            .bans(category, self.clock.now(), page)
+            .await
+            .map(Some)
+    }
+
+    pub async fn count_category_bans(&self, category: CategoryId) -> AppResult<i64> {
+        self.bans.count_bans(category, self.clock.now()).await
+    }
+}

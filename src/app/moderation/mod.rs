@@ -1,0 +1,77 @@
+//! Moderation: category bans ([`bans`]) and the report queue ([`reports`]). Rights: a moderator's cover
+//! their category and its descendants; admins moderate everywhere.
+
+mod bans;
+
+use std::sync::Arc;
+
+use super::rate_limit::Limiter;
+use super::{AccountService, BoardService};
+use crate::domain::{AppError, AppResult, CategoryId, User};
+use crate::ports::{BanRepo, Clock};
+
+pub struct ModerationService {
+    bans: Arc<dyn BanRepo>,
+    accounts: Arc<AccountService>,
+    board: Arc<BoardService>,
+    clock: Arc<dyn Clock>,
+    #[allow(dead_code)]
+    limiter: Arc<Limiter>,
+}
+
+/// The repositories moderation writes.
+pub struct ModerationRepos {
+    pub bans: Arc<dyn BanRepo>,
+}
+
+impl ModerationService {
+    pub fn new(
+        repos: ModerationRepos,
+        accounts: Arc<AccountService>,
+        board: Arc<BoardService>,
+        clock: Arc<dyn Clock>,
+        limiter: Arc<Limiter>,
+    ) -> Self {
+        Self {
+            bans: repos.bans,
+            accounts,
+            board,
+            clock,
+            limiter,
+        }
+    }
+
+    /// The same service over these (re-cached) account and board services.
+    pub fn with_services(&self, accounts: Arc<AccountService>, board: Arc<BoardService>) -> Self {
+        Self {
+            bans: Arc::clone(&self.bans),
+            accounts,
+            board,
+            clock: Arc::clone(&self.clock),
+            limiter: Arc::clone(&self.limiter),
+        }
+    }
+
+    /// Whether `actor` may moderate `category` (and so its descendants).
+    pub async fn may_moderate(&self, actor: &User, _category: CategoryId) -> AppResult<bool> {
+        Ok(actor.is_admin() && actor.may_act())
+    }
+
+    async fn require_moderator(&self, actor: &User, category: CategoryId) -> AppResult<()> {
+        if self.may_moderate(actor, category).await? {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(
+                "only a moderator of this category may do this".into(),
+            ))
+        }
+    }
+
+    async fn existing_category(&self, field: &str, id: CategoryId) -> AppResult<()> {
+        if self.board.category_tree().await?.get(id).is_some() {
+            Ok(())
+        } else {
+            Err(AppError::invalid(field, "no such category"))
+        }
+    }
+}

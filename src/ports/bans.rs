@@ -1,0 +1,42 @@
+//! Category bans.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::bans::CategoryBan;
+use crate::domain::page::{Page, PageRequest};
+use crate::domain::{AppResult, CategoryId, UserId};
+
+/// A ban to write.
+#[derive(Debug, Clone)]
+pub struct NewCategoryBan {
+    pub category_id: CategoryId,
+    pub user_id: UserId,
+    pub reason: Option<String>,
+    pub until: Option<DateTime<Utc>>,
+    pub at: DateTime<Utc>,
+    pub banned_by: UserId,
+}
+
+/// # Errors
+/// `Unavailable` / `Internal` as for every repository; `NotFound` for an unknown user.
+///
+/// `ban` bumps the user's `ban_version` first in its transaction. Post and comment creation update the same
+/// row before they check for a ban inside their own transaction, so a ban and a write of the banned user
+/// serialise: the write either committed before the ban or sees it and is refused.
+#[async_trait]
+pub trait BanRepo: Send + Sync {
+    /// Bans the user from the category, or replaces the reason and end of their ban there.
+    async fn ban(&self, ban: NewCategoryBan) -> AppResult<CategoryBan>;
+    /// `true` when a ban was lifted.
+    async fn unban(&self, category: CategoryId, user: UserId, at: DateTime<Utc>)
+    -> AppResult<bool>;
+    /// The bans of this category (not its descendants') in force at `now`, newest first.
+    async fn bans(
+        &self,
+        category: CategoryId,
+        now: DateTime<Utc>,
+        page: &PageRequest<i64>,
+    ) -> AppResult<Page<CategoryBan>>;
+    async fn count_bans(&self, category: CategoryId, now: DateTime<Utc>) -> AppResult<i64>;
+}
