@@ -9,13 +9,13 @@ use crate::adapters::auth::{SecretSource, SigningKeyError, resolve_signing_key};
 use crate::adapters::cache::{MemoryCache, RedisCache};
 use crate::adapters::events::{MemoryEvents, RedisEvents};
 use crate::adapters::sql::{
-    Db, SqlBanRepo, SqlCategoryRepo, SqlCommentRepo, SqlPostRepo, SqlPostSearch, SqlSessionRepo,
-    SqlUserRepo, SqlVoteRepo,
+    Db, SqlBanRepo, SqlCategoryRepo, SqlCommentRepo, SqlModerationRepo, SqlPostRepo, SqlPostSearch,
+    SqlSessionRepo, SqlUserRepo, SqlVoteRepo,
 };
 use crate::app::rate_limit::{Limiter, Limits as RateLimits};
 use crate::app::{
-    AccountPorts, AccountService, BoardRepos, BoardService, CacheAside, ModerationRepos,
-    ModerationService, ReadReplica,
+    AccountPorts, AccountService, BoardRepos, BoardService, CacheAside, ReadReplica, TrustRepos,
+    TrustService,
 };
 use crate::config::Config;
 use crate::graphql::{BoardSchema, Limits, Services};
@@ -221,6 +221,7 @@ impl App {
                 search: Arc::new(search(db.clone(), &config)),
                 comments: Arc::new(SqlCommentRepo::new(db.clone())),
                 votes: Arc::new(SqlVoteRepo::new(db.clone())),
+                moderation: Arc::new(SqlModerationRepo::new(db.clone())),
             },
             clock.clone(),
             cache_aside,
@@ -260,8 +261,8 @@ impl App {
             }
         };
         let (accounts, board) = (Arc::new(accounts), Arc::new(board));
-        let moderation = ModerationService::new(
-            ModerationRepos {
+        let trust = TrustService::new(
+            TrustRepos {
                 bans: Arc::new(SqlBanRepo::new(db.clone())),
             },
             Arc::clone(&accounts),
@@ -272,7 +273,7 @@ impl App {
         let services = Services {
             accounts,
             board,
-            moderation: Arc::new(moderation),
+            trust: Arc::new(trust),
         };
         let limits = Limits::from_config(&config);
         let schema = graphql::build_schema(Some(services.clone()), &limits);
@@ -301,15 +302,15 @@ impl App {
         let cache_aside = cache_aside(&self.config, &cache);
         let accounts = Arc::new(self.services.accounts.with_cache(cache_aside.clone()));
         let board = Arc::new(self.services.board.with_cache(cache_aside));
-        let moderation = Arc::new(
+        let trust = Arc::new(
             self.services
-                .moderation
+                .trust
                 .with_services(Arc::clone(&accounts), Arc::clone(&board)),
         );
         let services = Services {
             accounts,
             board,
-            moderation,
+            trust,
         };
         let limits = Limits::from_config(&self.config);
         let schema = graphql::build_schema(Some(services.clone()), &limits);

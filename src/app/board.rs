@@ -10,6 +10,7 @@ mod comment_head;
 mod events;
 mod invalidation;
 mod limits;
+pub mod moderation;
 mod newest;
 mod reads;
 mod routed;
@@ -22,7 +23,9 @@ use routed::{ReplicaHealth, Routed};
 use super::cache_aside::CacheAside;
 use super::rate_limit::Limiter;
 use crate::domain::{AppError, AppResult, Revision, User, UserId};
-use crate::ports::{CategoryRepo, Clock, CommentRepo, Events, PostRepo, PostSearch, VoteRepo};
+use crate::ports::{
+    CategoryRepo, Clock, CommentRepo, Events, ModerationRepo, PostRepo, PostSearch, VoteRepo,
+};
 
 const CATEGORIES: &str = "categories";
 const POST: &str = "post";
@@ -43,6 +46,8 @@ pub struct BoardService {
     search: Routed<dyn PostSearch>,
     comments: Routed<dyn CommentRepo>,
     votes: Routed<dyn VoteRepo>,
+    /// Moderators, removals, locks, pins and the log (on the primary).
+    moderation: Arc<dyn ModerationRepo>,
     clock: Arc<dyn Clock>,
     cache: CacheAside,
     /// With a replica: how long after a write its viewer's reads stay on the primary.
@@ -60,6 +65,7 @@ pub struct BoardRepos {
     pub search: Arc<dyn PostSearch>,
     pub comments: Arc<dyn CommentRepo>,
     pub votes: Arc<dyn VoteRepo>,
+    pub moderation: Arc<dyn ModerationRepo>,
 }
 
 /// Cache key kind of the read-your-writes fence: `<prefix>:v1:wrote:<user id>`.
@@ -106,6 +112,7 @@ impl BoardService {
             search,
             comments,
             votes,
+            moderation,
         } = repos;
         Self {
             categories,
@@ -113,6 +120,7 @@ impl BoardService {
             search: Routed::primary_only(search),
             comments: Routed::primary_only(comments),
             votes: Routed::primary_only(votes),
+            moderation,
             clock,
             cache,
             read_your_writes: None,
@@ -189,6 +197,7 @@ impl BoardService {
             search: self.search.clone(),
             comments: self.comments.clone(),
             votes: self.votes.clone(),
+            moderation: Arc::clone(&self.moderation),
             clock: Arc::clone(&self.clock),
             cache,
             read_your_writes: self.read_your_writes,

@@ -4,13 +4,14 @@
 pub mod accounts;
 pub mod board;
 pub mod cache_aside;
-pub mod moderation;
 pub mod near_cache;
 pub mod persisted;
 pub mod rate_limit;
+pub mod trust;
 
 pub use accounts::{AccountPorts, AccountService, AuthSession};
+pub use board::moderation;
 pub use board::{BoardRepos, BoardService, ReadReplica};
 pub use cache_aside::CacheAside;
-pub use moderation::{ModerationRepos, ModerationService};
 pub use persisted::{PersistedQueries, TrustedDocuments};
+pub use trust::{TrustRepos, TrustService};

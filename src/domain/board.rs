@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::errors::{AppError, AppResult};
 use super::ids::{CategoryId, CommentId, PostId, UserId};
+use super::moderation::{Access, Removal};
 use super::user::User;
 use super::validation;
 
@@ -21,6 +22,9 @@ pub struct Category {
     /// 1 for roots, the parent's tier + 1 below.
     pub tier: i32,
     pub parent_id: Option<CategoryId>,
+    /// Its moderators (their rights also cover every category below it).
+    #[serde(default)]
+    pub moderators: Vec<UserId>,
 }
 
 /// The whole category tree (it is small, read often and cached as one value).
@@ -178,6 +182,17 @@ pub struct Post {
     pub updated_at: DateTime<Utc>,
     pub vote_count: i64,
     pub comment_count: i64,
+    /// Set while a moderator has removed it (`is_active` is then false too).
+    #[serde(default)]
+    pub removal: Option<Removal>,
+    /// A locked post takes no new comments.
+    #[serde(default)]
+    pub locked: bool,
+    #[serde(default)]
+    pub lock_reason: Option<String>,
+    /// Set while pinned to its category.
+    #[serde(default)]
+    pub pinned_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -191,6 +206,9 @@ pub struct Comment {
     pub version: i32,
     pub updated_at: DateTime<Utc>,
     pub vote_count: i64,
+    /// Set while a moderator has removed it (`is_active` is then false too).
+    #[serde(default)]
+    pub removal: Option<Removal>,
 }
 
 /// One version of a post (`title` set) or a comment (`title` none).
@@ -228,15 +246,46 @@ pub struct PostFilter {
 }
 
 impl Post {
-    /// Deleted posts are shown to admins only.
-    pub fn visible_to(&self, viewer: Option<&User>) -> bool {
-        self.is_active || viewer.is_some_and(User::is_admin)
+    /// Deleted posts are shown to admins only; removed ones to admins, their author and the moderators of
+    /// their category (docs/moderation.md).
+    pub fn access(&self, viewer: Option<&User>) -> Access {
+        hidden_access(
+            self.is_active,
+            self.removal.is_some(),
+            self.author_id,
+            viewer,
+            Access::ModeratorsOf(self.category_id),
+        )
     }
 }
 
 impl Comment {
-    pub fn visible_to(&self, viewer: Option<&User>) -> bool {
-        self.is_active || viewer.is_some_and(User::is_admin)
+    /// As [`Post::access`]; the category is the comment's post's.
+    pub fn access(&self, viewer: Option<&User>) -> Access {
+        hidden_access(
+            self.is_active,
+            self.removal.is_some(),
+            self.author_id,
+            viewer,
+            Access::ModeratorsOfPost(self.post_id),
+        )
+    }
+}
+
+fn hidden_access(
+    is_active: bool,
+    removed: bool,
+    author: UserId,
+    viewer: Option<&User>,
+    moderators: Access,
+) -> Access {
+    if is_active || viewer.is_some_and(User::is_admin) {
+        return Access::Visible;
+    }
+    match viewer {
+        Some(v) if removed && v.id == author => Access::Visible,
+        Some(v) if removed && v.may_act() => moderators,
+        _ => Access::Hidden,
     }
 }
 
@@ -294,6 +343,7 @@ mod tests {
             name: format!("c{id}"),
             tier,
             parent_id: parent.map(CategoryId),
+            moderators: Vec::new(),
         };
         CategoryTree {
             categories: vec![

@@ -9,6 +9,10 @@ pub enum AppError {
     Unauthenticated(String),
     /// Authenticated, but not allowed to do this.
     Forbidden(String),
+    /// The post is locked by a moderator: it takes no new comments (`FORBIDDEN`, with the reason).
+    Locked {
+        reason: Option<String>,
+    },
     NotFound(String),
     /// Input that breaks a documented rule; `field` names the offending input field.
     InvalidInput {
@@ -54,7 +58,7 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Unauthenticated(_) => "UNAUTHENTICATED",
-            Self::Forbidden(_) => "FORBIDDEN",
+            Self::Forbidden(_) | Self::Locked { .. } => "FORBIDDEN",
             Self::NotFound(_) => "NOT_FOUND",
             Self::InvalidInput { .. } => "BAD_USER_INPUT",
             Self::Conflict { .. } => "CONFLICT",
@@ -75,6 +79,10 @@ impl fmt::Display for AppError {
             | Self::Internal(m) => f.write_str(m),
             Self::InvalidInput { field, message } => write!(f, "{field}: {message}"),
             Self::Conflict { message, .. } => f.write_str(message),
+            Self::Locked { reason: None } => f.write_str("the post is locked"),
+            Self::Locked {
+                reason: Some(reason),
+            } => write!(f, "the post is locked: {reason}"),
             Self::RateLimited {
                 retry_after_seconds,
             } => write!(f, "too many attempts; retry in {retry_after_seconds} s"),

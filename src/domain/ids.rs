@@ -27,3 +27,4 @@ id_type!(UserId, "User");
 id_type!(CategoryId, "Category");
 id_type!(PostId, "Post");
 id_type!(CommentId, "Comment");
+id_type!(ModActionId, "ModAction");

@@ -22,6 +22,9 @@ pub fn to_gql(err: &AppError) -> async_graphql::Error {
             AppError::RateLimited {
                 retry_after_seconds,
             } => ext.set("retryAfterSeconds", *retry_after_seconds),
+            AppError::Locked {
+                reason: Some(reason),
+            } => ext.set("reason", reason.as_str()),
             // A dependency is down or a write lost a race it could not win in its retries: soon.
             AppError::Unavailable(_) => ext.set("retryAfterSeconds", 1),
             _ => {}

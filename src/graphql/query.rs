@@ -5,6 +5,9 @@ use async_graphql::{Context, ID, Object};
 use super::context::ContextExt;
 use super::errors::{AppResultExt, GqlResult};
 use super::ids;
+use super::types::moderation::{
+    ModActionConnection, mod_log_connection, visible_comment, visible_post,
+};
 use super::types::post::{PostConnection, PostOrderValue, post_connection};
 use super::types::{CategoryNode, CommentNode, Node, PostNode, UserNode, node};
 use crate::domain::{AppError, PostOrder};
@@ -154,16 +157,38 @@ impl Query {
         post_connection(ctx, filter, order, first, after, last, before).await
     }
 
-    /// A post; null when it does not exist or was deleted (admins still see deleted posts).
+    /// A post; null when it does not exist, was deleted (admins still see deleted posts) or was removed by a
+    /// moderator (its author, the category's moderators and admins still see it).
     async fn post(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "An opaque global id.")] id: ID,
     ) -> GqlResult<Option<PostNode>> {
         let id = ids::decode_post("id", &id).gql()?;
-        let viewer = ctx.request()?.actor.as_ref();
         let post = ctx.loaders()?.board.load_one(id).await.gql()?;
-        Ok(post.filter(|p| p.visible_to(viewer)).map(PostNode))
+        Ok(visible_post(ctx, post).await?.map(PostNode))
+    }
+
+    /// The public moderation log, newest first: of a category and the categories below it, or (without
+    /// `categoryId`) of the whole board. Who acted (`moderator`) is shown to moderators and admins only.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
+    async fn mod_log(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only entries of this category or one below it; absent: the whole log.")]
+        category_id: Option<ID>,
+        #[graphql(desc = "Forward: at most this many items after `after` (1–100; 20 by default).")]
+        first: Option<i32>,
+        #[graphql(desc = "Forward: start after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Backward: at most this many items before `before` (1–100).")]
+        last: Option<i32>,
+        #[graphql(desc = "Backward: end before this cursor.")] before: Option<String>,
+    ) -> GqlResult<ModActionConnection> {
+        let category = category_id
+            .map(|id| ids::decode_category("categoryId", &id))
+            .transpose()
+            .gql()?;
+        mod_log_connection(ctx, category, first, after, last, before).await
     }
 
     /// A comment by id; null when there is none, or when it is deleted and the viewer is not an admin.
@@ -173,8 +198,7 @@ impl Query {
         #[graphql(desc = "An opaque global id.")] id: ID,
     ) -> GqlResult<Option<CommentNode>> {
         let id = ids::decode_comment("id", &id).gql()?;
-        let viewer = ctx.request()?.actor.as_ref();
         let comment = ctx.loaders()?.board.load_one(id).await.gql()?;
-        Ok(comment.filter(|c| c.visible_to(viewer)).map(CommentNode))
+        Ok(visible_comment(ctx, comment).await?.map(CommentNode))
     }
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::bans::CategoryBan;
 use crate::domain::page::{Page, PageRequest};
-use crate::domain::{AppResult, CategoryId, UserId};
+use crate::domain::{AppResult, CategoryId, NewModAction, UserId};
 
 /// A ban to write.
 #[derive(Debug, Clone)]
@@ -16,6 +16,8 @@ pub struct NewCategoryBan {
     pub until: Option<DateTime<Utc>>,
     pub at: DateTime<Utc>,
     pub banned_by: UserId,
+    /// The `CATEGORY_BAN` entry, written in the ban's transaction.
+    pub log: NewModAction,
 }
 
 /// # Errors
@@ -28,9 +30,15 @@ pub struct NewCategoryBan {
 pub trait BanRepo: Send + Sync {
     /// Bans the user from the category, or replaces the reason and end of their ban there.
     async fn ban(&self, ban: NewCategoryBan) -> AppResult<CategoryBan>;
-    /// `true` when a ban was lifted.
-    async fn unban(&self, category: CategoryId, user: UserId, at: DateTime<Utc>)
-    -> AppResult<bool>;
+    /// `true` when a ban in force was lifted; only then is `log` (`CATEGORY_UNBAN`) written, in the same
+    /// transaction.
+    async fn unban(
+        &self,
+        category: CategoryId,
+        user: UserId,
+        at: DateTime<Utc>,
+        log: &NewModAction,
+    ) -> AppResult<bool>;
     /// The bans of this category (not its descendants') in force at `now`, newest first.
     async fn bans(
         &self,

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::{
-    AppResult, Category, CategoryId, Comment, CommentId, Post, PostFilter, PostId, PostKey,
-    PostOrder, Revision, UserId,
+    AppResult, Category, CategoryId, Comment, CommentId, NewModAction, Post, PostFilter, PostId,
+    PostKey, PostOrder, Revision, UserId,
 };
 
 /// A category change; `parent: Some(None)` moves it to the roots.
@@ -27,8 +27,20 @@ pub struct CategoryChange {
 #[async_trait]
 pub trait CategoryRepo: Send + Sync {
     async fn all(&self) -> AppResult<Vec<Category>>;
-    async fn create(&self, name: &str, parent: Option<CategoryId>) -> AppResult<CategoryId>;
-    async fn update(&self, id: CategoryId, change: CategoryChange) -> AppResult<()>;
+    /// `log` is written in the same transaction, its target and category set to the new category.
+    async fn create(
+        &self,
+        name: &str,
+        parent: Option<CategoryId>,
+        log: &NewModAction,
+    ) -> AppResult<CategoryId>;
+    /// `log` is written in the same transaction.
+    async fn update(
+        &self,
+        id: CategoryId,
+        change: CategoryChange,
+        log: &NewModAction,
+    ) -> AppResult<()>;
     async fn delete(&self, id: CategoryId) -> AppResult<()>;
 }
 
@@ -72,8 +84,8 @@ pub trait PostRepo: Send + Sync {
 
 #[async_trait]
 pub trait CommentRepo: Send + Sync {
-    /// `NotFound` when the post does not exist or is deleted; `Forbidden` when the author is banned from its
-    /// category, checked as [`PostRepo::create`] does.
+    /// `NotFound` when the post does not exist or is deleted; `Locked` when it is locked; `Forbidden` when the
+    /// author is banned from its category, checked as [`PostRepo::create`] does.
     async fn create(
         &self,
         post: PostId,

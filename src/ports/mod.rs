@@ -4,11 +4,13 @@
 mod bans;
 mod board;
 mod events;
+mod moderation;
 mod search;
 
 pub use bans::{BanRepo, NewCategoryBan};
 pub use board::{CategoryChange, CategoryRepo, CommentRepo, PostRepo, VoteRepo};
 pub use events::{Events, EventsError, Notice};
+pub use moderation::ModerationRepo;
 pub use search::PostSearch;
 
 use std::time::Duration;
@@ -17,7 +19,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::page::{Page, PageRequest};
-use crate::domain::{AppResult, LoginEvent, Role, User, UserId, UserName, UserStateKind};
+use crate::domain::{
+    AppResult, LoginEvent, NewModAction, Role, User, UserId, UserName, UserStateKind,
+};
 
 /// A validated name with the two keys that make it unique: case-folded (`key`) and look-alikes folded
 /// (`skeleton`).
@@ -105,10 +109,11 @@ pub trait UserRepo: Send + Sync {
     async fn set_password(&self, id: UserId, password_hash: &str) -> AppResult<()>;
     /// Nulls name, email and password, marks the user `inactive`, and revokes every refresh session, atomically.
     async fn resign(&self, id: UserId, at: DateTime<Utc>) -> AppResult<()>;
-    async fn set_role(&self, id: UserId, role: Role) -> AppResult<()>;
+    /// `log`, when given (an admin's change; not the command line's), is written in the same transaction.
+    async fn set_role(&self, id: UserId, role: Role, log: Option<&NewModAction>) -> AppResult<()>;
     /// Adds the state, or replaces its detail and end when the user already has it; `until`: when it ends by
     /// itself (`None`: when removed). Blocking also revokes every refresh session of the user in the same
-    /// transaction.
+    /// transaction; `log` is written in it too.
     async fn add_state(
         &self,
         id: UserId,
@@ -116,8 +121,15 @@ pub trait UserRepo: Send + Sync {
         detail: Option<&str>,
         at: DateTime<Utc>,
         until: Option<DateTime<Utc>>,
+        log: Option<&NewModAction>,
     ) -> AppResult<()>;
-    async fn remove_state(&self, id: UserId, state: UserStateKind) -> AppResult<()>;
+    /// `log` is written in the same transaction, only when the user had the state.
+    async fn remove_state(
+        &self,
+        id: UserId,
+        state: UserStateKind,
+        log: Option<&NewModAction>,
+    ) -> AppResult<()>;
     /// Database reachability, for `/readyz`.
     async fn ping(&self) -> AppResult<()>;
 }

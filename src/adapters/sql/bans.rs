@@ -4,10 +4,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
+use super::mod_log::write_mod_action;
 use super::{Db, Text, db_error, on_db, with_retries};
 use crate::domain::bans::CategoryBan;
 use crate::domain::page::{Page, PageRequest};
-use crate::domain::{AppError, AppResult, CategoryId, UserId};
+use crate::domain::{AppError, AppResult, CategoryId, NewModAction, UserId};
 use crate::ports::{BanRepo, NewCategoryBan};
 use crate::request::count_db;
 
@@ -123,6 +124,7 @@ impl BanRepo for SqlBanRepo {
                 .bind(ban.banned_by.0)
                 .fetch_one(&mut *tx)
                 .await?;
+                write_mod_action!(&mut *tx, &ban.log)?;
                 tx.commit().await?;
                 Ok::<_, sqlx::Error>(Some(id))
             })
@@ -144,20 +146,32 @@ impl BanRepo for SqlBanRepo {
         category: CategoryId,
         user: UserId,
         at: DateTime<Utc>,
+        log: &NewModAction,
     ) -> AppResult<bool> {
-        let _trip = count_db();
-        let lifted = on_db!(&self.db, pool => sqlx::query(
-            "DELETE FROM category_ban WHERE category_id = ? AND user_id = ? \
-             AND (until_datetime IS NULL OR until_datetime > ?)",
-        )
-        .bind(category.0)
-        .bind(user.0)
-        .bind(at)
-        .execute(pool)
+        let db = &self.db;
+        with_retries("the ban", || async move {
+            on_db!(db, pool => async {
+                let mut tx = pool.begin().await?;
+                let lifted = sqlx::query(
+                    "DELETE FROM category_ban WHERE category_id = ? AND user_id = ? \
+                     AND (until_datetime IS NULL OR until_datetime > ?)",
+                )
+                .bind(category.0)
+                .bind(user.0)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if lifted == 0 {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                write_mod_action!(&mut *tx, log)?;
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(true)
+            })
+        })
         .await
-        .map(|r| r.rows_affected()))
-        .map_err(db_error)?;
-        Ok(lifted > 0)
     }
 
     async fn bans(

@@ -2,8 +2,11 @@
 
 use async_trait::async_trait;
 
+use super::mod_log::write_mod_action;
 use super::{Db, Text, db_error, on_db, retry_lost_races};
-use crate::domain::{AppError, AppResult, Category, CategoryId, CategoryTree};
+use crate::domain::{
+    AppError, AppResult, Category, CategoryId, CategoryTree, ModTarget, NewModAction, UserId,
+};
 use crate::ports::{CategoryChange, CategoryRepo};
 use crate::request::count_db;
 
@@ -23,6 +26,9 @@ struct CategoryRow {
     tier: i32,
     name: Text,
     parent_id: Option<i64>,
+    /// Comma-separated user ids (only [`ALL`] reads them).
+    #[sqlx(default)]
+    moderators: Option<Text>,
 }
 
 fn write_error(err: sqlx::Error) -> AppError {
@@ -44,11 +50,25 @@ impl CategoryRow {
             name: self.name.0,
             tier: self.tier,
             parent_id: self.parent_id.map(CategoryId),
+            moderators: self
+                .moderators
+                .map(|ids| {
+                    ids.0
+                        .split(',')
+                        .filter_map(|id| id.trim().parse().ok())
+                        .map(UserId)
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 }
 
 const ALL: &str = "SELECT id, tier, name, parent_id FROM category ORDER BY tier, id";
+/// The tree as readers see it: with each category's moderators, in the same round trip.
+const ALL_WITH_MODERATORS: &str = "SELECT c.id, c.tier, c.name, c.parent_id, \
+     (SELECT GROUP_CONCAT(CAST(m.user_id AS CHAR)) FROM category_moderator m WHERE m.category_id = c.id) AS moderators \
+     FROM category c ORDER BY c.tier, c.id";
 /// The first statement of every category write: on one server its row lock (MariaDB) or the database's
 /// write lock (SQLite) queues category writers, each reading the tree the previous one committed; on a
 /// multi-primary Galera cluster two concurrent writes through different nodes both write this row, so
@@ -81,12 +101,17 @@ impl CategoryRepo for SqlCategoryRepo {
     async fn all(&self) -> AppResult<Vec<Category>> {
         let _trip = count_db();
         let rows: Vec<CategoryRow> =
-            on_db!(&self.db, pool => sqlx::query_as(ALL).fetch_all(pool).await)
+            on_db!(&self.db, pool => sqlx::query_as(ALL_WITH_MODERATORS).fetch_all(pool).await)
                 .map_err(db_error)?;
         Ok(rows.into_iter().map(CategoryRow::category).collect())
     }
 
-    async fn create(&self, name: &str, parent: Option<CategoryId>) -> AppResult<CategoryId> {
+    async fn create(
+        &self,
+        name: &str,
+        parent: Option<CategoryId>,
+        log: &NewModAction,
+    ) -> AppResult<CategoryId> {
         let db = &self.db;
         let outcome = retry_lost_races("the category tree", write_error, || async move {
             on_db!(db, pool => async {
@@ -104,6 +129,11 @@ impl CategoryRepo for SqlCategoryRepo {
                 .bind(parent.map(|p| p.0))
                 .fetch_one(&mut *tx)
                 .await?;
+                let created = CategoryId(id);
+                let mut log = log.clone();
+                log.target = Some(ModTarget::Category(created));
+                log.category = Some(created);
+                write_mod_action!(&mut *tx, &log)?;
                 tx.commit().await?;
                 Ok(Ok(id))
             })
@@ -112,7 +142,12 @@ impl CategoryRepo for SqlCategoryRepo {
         outcome?.map(CategoryId)
     }
 
-    async fn update(&self, id: CategoryId, change: CategoryChange) -> AppResult<()> {
+    async fn update(
+        &self,
+        id: CategoryId,
+        change: CategoryChange,
+        log: &NewModAction,
+    ) -> AppResult<()> {
         let db = &self.db;
         let change = &change;
         let outcome = retry_lost_races("the category tree", write_error, || async move {
@@ -143,6 +178,7 @@ impl CategoryRepo for SqlCategoryRepo {
                         .execute(&mut *tx)
                         .await?;
                 }
+                write_mod_action!(&mut *tx, log)?;
                 tx.commit().await?;
                 Ok(Ok(()))
             })

@@ -34,6 +34,9 @@ struct CommentRow {
     version: i32,
     updated_datetime: DateTime<Utc>,
     vote_count: i64,
+    removed_datetime: Option<DateTime<Utc>>,
+    removal_reason: Option<Text>,
+    removed_by: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -45,7 +48,8 @@ struct RevisionRow {
 }
 
 const SELECT_COMMENTS: &str = "SELECT c.id, c.post_id, c.user_id, c.created_datetime, c.is_active, \
-     cc.content, cc.version, cc.created_datetime AS updated_datetime, c.vote_count \
+     cc.content, cc.version, cc.created_datetime AS updated_datetime, c.vote_count, \
+     c.removed_datetime, c.removal_reason, c.removed_by \
      FROM comment c JOIN comment_content cc ON cc.comment_id = c.id AND cc.version = c.current_version \
      WHERE c.id IN (";
 
@@ -59,17 +63,26 @@ impl CommentRepo for SqlCommentRepo {
         at: DateTime<Utc>,
     ) -> AppResult<CommentId> {
         let _trip = count_db();
-        let id: Option<Result<i64, Option<DateTime<Utc>>>> = on_db!(&self.db, pool => async {
+        let id: Result<i64, AppError> = on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
-            // Counting first both checks the post is live and takes its row lock.
-            let counted = sqlx::query("UPDATE post SET comment_count = comment_count + 1 WHERE id = ? AND is_active = TRUE")
+            // Counting first both checks the post is live and unlocked and takes its row lock (a lock
+            // committed before it is seen; one committed after it waits for this comment).
+            let counted = sqlx::query("UPDATE post SET comment_count = comment_count + 1 WHERE id = ? AND is_active = TRUE AND locked = FALSE")
                 .bind(post.0)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
             if counted == 0 {
+                let lock: Option<(bool, Option<Text>)> =
+                    sqlx::query_as("SELECT locked, lock_reason FROM post WHERE id = ? AND is_active = TRUE")
+                        .bind(post.0)
+                        .fetch_optional(&mut *tx)
+                        .await?;
                 tx.rollback().await?;
-                return Ok(None);
+                return Ok(Err(match lock {
+                    Some((true, reason)) => AppError::Locked { reason: reason.map(String::from) },
+                    _ => AppError::NotFound("no such post".into()),
+                }));
             }
             // The author's counter before the insert's foreign-key check takes a shared lock on that row.
             sqlx::query("UPDATE `user` SET comment_count = comment_count + 1 WHERE id = ?")
@@ -79,7 +92,7 @@ impl CommentRepo for SqlCommentRepo {
             // Under the author's row lock: a ban committed before it is seen (see `BanRepo`).
             if let Some(until) = banned_until!(tx, BANNED_AT_POST, post.0, author.0, at).await? {
                 tx.rollback().await?;
-                return Ok(Some(Err(until)));
+                return Ok(Err(crate::domain::bans::banned_here(until)));
             }
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO comment (user_id, post_id, created_datetime, is_active, current_version, vote_count) \
@@ -97,14 +110,10 @@ impl CommentRepo for SqlCommentRepo {
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
-            Ok::<_, sqlx::Error>(Some(Ok(id)))
+            Ok::<_, sqlx::Error>(Ok(id))
         })
         .map_err(db_error)?;
-        match id {
-            Some(Ok(id)) => Ok(CommentId(id)),
-            Some(Err(until)) => Err(crate::domain::bans::banned_here(until)),
-            None => Err(AppError::NotFound("no such post".into())),
-        }
+        id.map(CommentId)
     }
 
     async fn append_version(
@@ -193,6 +202,7 @@ impl CommentRepo for SqlCommentRepo {
                 version: r.version,
                 updated_at: r.updated_datetime,
                 vote_count: r.vote_count,
+                removal: super::posts::removal(r.removed_datetime, r.removal_reason, r.removed_by),
             })
             .collect())
     }

@@ -4,6 +4,8 @@
 mod bans;
 mod categories;
 mod comments;
+pub mod mod_log;
+mod moderation;
 pub mod name_skeletons;
 mod post_query;
 mod posts;
@@ -31,6 +33,7 @@ use crate::domain::{AppError, AppResult};
 pub use bans::SqlBanRepo;
 pub use categories::SqlCategoryRepo;
 pub use comments::SqlCommentRepo;
+pub use moderation::SqlModerationRepo;
 pub use posts::SqlPostRepo;
 pub use search::SqlPostSearch;
 pub use sessions::SqlSessionRepo;

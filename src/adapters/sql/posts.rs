@@ -11,7 +11,8 @@ use crate::domain::bans;
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::search::SearchText;
 use crate::domain::{
-    AppError, AppResult, CategoryId, Post, PostFilter, PostId, PostKey, PostOrder, Revision, UserId,
+    AppError, AppResult, CategoryId, Post, PostFilter, PostId, PostKey, PostOrder, Removal,
+    Revision, UserId,
 };
 use crate::ports::PostRepo;
 use crate::request::count_db;
@@ -39,6 +40,12 @@ struct PostRow {
     updated_datetime: DateTime<Utc>,
     vote_count: i64,
     comment_count: i64,
+    removed_datetime: Option<DateTime<Utc>>,
+    removal_reason: Option<Text>,
+    removed_by: Option<i64>,
+    locked: bool,
+    lock_reason: Option<Text>,
+    pinned_datetime: Option<DateTime<Utc>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -50,8 +57,22 @@ struct RevisionRow {
     created_datetime: DateTime<Utc>,
 }
 
+/// The removal recorded on a post or comment row, if any.
+pub(super) fn removal(
+    at: Option<DateTime<Utc>>,
+    reason: Option<Text>,
+    by: Option<i64>,
+) -> Option<Removal> {
+    Some(Removal {
+        removed_at: at?,
+        reason: reason.map(String::from),
+        removed_by: UserId(by?),
+    })
+}
+
 const SELECT_POSTS: &str = "SELECT p.id, p.user_id, p.category_id, p.created_datetime, p.is_active, \
-     pc.title, pc.content, pc.version, pc.created_datetime AS updated_datetime, p.vote_count, p.comment_count \
+     pc.title, pc.content, pc.version, pc.created_datetime AS updated_datetime, p.vote_count, p.comment_count, \
+     p.removed_datetime, p.removal_reason, p.removed_by, p.locked, p.lock_reason, p.pinned_datetime \
      FROM post p JOIN post_content pc ON pc.post_id = p.id AND pc.version = p.current_version \
      WHERE p.id IN (";
 
@@ -226,6 +247,10 @@ impl PostRepo for SqlPostRepo {
                 updated_at: r.updated_datetime,
                 vote_count: r.vote_count,
                 comment_count: r.comment_count,
+                removal: removal(r.removed_datetime, r.removal_reason, r.removed_by),
+                locked: r.locked,
+                lock_reason: r.lock_reason.map(String::from),
+                pinned_at: r.pinned_datetime,
             })
             .collect())
     }

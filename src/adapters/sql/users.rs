@@ -6,10 +6,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
+use super::mod_log::write_mod_action;
 use super::{Db, Text, db_error, on_db, push_ids, unique_violation_target};
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::{
-    AppError, AppResult, LoginEvent, Role, User, UserId, UserState, UserStateKind, names,
+    AppError, AppResult, LoginEvent, NewModAction, Role, User, UserId, UserState, UserStateKind,
+    names,
 };
 use crate::ports::{Credentials, NameClash, NewUser, ProfileChange, StoredName, UserRepo};
 use crate::request::count_db;
@@ -321,14 +323,20 @@ impl UserRepo for SqlUserRepo {
         .map_err(db_error)
     }
 
-    async fn set_role(&self, id: UserId, role: Role) -> AppResult<()> {
+    async fn set_role(&self, id: UserId, role: Role, log: Option<&NewModAction>) -> AppResult<()> {
         let _trip = count_db();
-        on_db!(&self.db, pool => sqlx::query("UPDATE `user` SET role_id = (SELECT id FROM role WHERE name = ?) WHERE id = ?")
-            .bind(role.as_db_name())
-            .bind(id.0)
-            .execute(pool)
-            .await
-            .map(|_| ()))
+        on_db!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE `user` SET role_id = (SELECT id FROM role WHERE name = ?) WHERE id = ?")
+                .bind(role.as_db_name())
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(log) = log {
+                write_mod_action!(&mut *tx, log)?;
+            }
+            tx.commit().await
+        })
         .map_err(db_error)
     }
 
@@ -339,6 +347,7 @@ impl UserRepo for SqlUserRepo {
         detail: Option<&str>,
         at: DateTime<Utc>,
         until: Option<DateTime<Utc>>,
+        log: Option<&NewModAction>,
     ) -> AppResult<()> {
         let _trip = count_db();
         on_db!(&self.db, pool => async {
@@ -367,19 +376,35 @@ impl UserRepo for SqlUserRepo {
                     .execute(&mut *tx)
                     .await?;
             }
+            if let Some(log) = log {
+                write_mod_action!(&mut *tx, log)?;
+            }
             tx.commit().await
         })
         .map_err(db_error)
     }
 
-    async fn remove_state(&self, id: UserId, state: UserStateKind) -> AppResult<()> {
+    async fn remove_state(
+        &self,
+        id: UserId,
+        state: UserStateKind,
+        log: Option<&NewModAction>,
+    ) -> AppResult<()> {
         let _trip = count_db();
-        on_db!(&self.db, pool => sqlx::query("DELETE FROM user_state WHERE user_id = ? AND state_id = (SELECT id FROM state WHERE name = ?)")
-            .bind(id.0)
-            .bind(state.as_db_name())
-            .execute(pool)
-            .await
-            .map(|_| ()))
+        on_db!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            let removed = sqlx::query("DELETE FROM user_state WHERE user_id = ? AND state_id = (SELECT id FROM state WHERE name = ?)")
+                .bind(id.0)
+                .bind(state.as_db_name())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            // Only a state that was there is logged as lifted.
+            if let Some(log) = log.filter(|_| removed > 0) {
+                write_mod_action!(&mut *tx, log)?;
+            }
+            tx.commit().await
+        })
         .map_err(db_error)
     }
 

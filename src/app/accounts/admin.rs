@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 
 use super::AccountService;
-use crate::domain::{AppError, AppResult, Role, User, UserId, UserStateKind};
+use crate::domain::{
+    AppError, AppResult, ModActionKind, ModTarget, NewModAction, Role, User, UserId, UserStateKind,
+};
 use crate::domain::{bans, validation};
 
 impl AccountService {
@@ -29,7 +31,14 @@ impl AccountService {
 
     pub async fn set_role(&self, actor: &User, target: UserId, role: Role) -> AppResult<User> {
         self.admin_target(actor, target).await?;
-        self.users.set_role(target, role).await?;
+        let log = NewModAction::new(
+            ModActionKind::SetRole,
+            actor.id,
+            ModTarget::User(target),
+            self.clock.now(),
+        )
+        .because(Some(role.as_db_name().to_owned()));
+        self.users.set_role(target, role, Some(&log)).await?;
         self.forget_user(target).await;
         self.user(target).await
     }
@@ -40,7 +49,7 @@ impl AccountService {
             .user_id_by_name(name)
             .await?
             .ok_or_else(|| AppError::NotFound(format!("no user named {name:?}")))?;
-        self.users.set_role(id, role).await?;
+        self.users.set_role(id, role, None).await?;
         self.forget_user(id).await;
         self.user(id).await
     }
@@ -60,6 +69,9 @@ impl AccountService {
         let now = self.clock.now();
         let until = bans::ban_end("until", until, now)?;
         self.admin_target(actor, target).await?;
+        let mut log = NewModAction::new(ModActionKind::Ban, actor.id, ModTarget::User(target), now)
+            .because(detail.clone());
+        log.expires_at = until;
         self.users
             .add_state(
                 target,
@@ -67,6 +79,7 @@ impl AccountService {
                 detail.as_deref(),
                 now,
                 until,
+                Some(&log),
             )
             .await?;
         self.forget_user(target).await;
@@ -75,8 +88,14 @@ impl AccountService {
 
     pub async fn unblock(&self, actor: &User, target: UserId) -> AppResult<User> {
         self.admin_target(actor, target).await?;
+        let log = NewModAction::new(
+            ModActionKind::Unban,
+            actor.id,
+            ModTarget::User(target),
+            self.clock.now(),
+        );
         self.users
-            .remove_state(target, UserStateKind::Blocked)
+            .remove_state(target, UserStateKind::Blocked, Some(&log))
             .await?;
         self.forget_user(target).await;
         self.user(target).await

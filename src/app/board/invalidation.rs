@@ -6,7 +6,7 @@ use super::{
     BoardService, CATEGORIES, COMMENT, COMMENT_REVISIONS, POST, POST_REVISIONS, TREE_ID,
     VOTED_COMMENT, VOTED_POST,
 };
-use crate::domain::{CommentId, PostId, UserId};
+use crate::domain::{CategoryId, CommentId, PostId, UserId};
 
 impl BoardService {
     pub(super) async fn forget_post(&self, id: PostId, revisions: bool) {
@@ -15,6 +15,13 @@ impl BoardService {
             keys.push(self.cache.key(POST_REVISIONS, id));
         }
         self.cache.invalidate(&keys).await;
+    }
+
+    /// A post left the lists or came back (a delete, a removal, a restore): its entry and the lists that
+    /// show it, with their totals.
+    pub(super) async fn forget_post_listing(&self, id: PostId, category: CategoryId) {
+        self.forget_post(id, false).await;
+        self.forget_newest(category).await;
     }
 
     pub(super) async fn forget_comment(

@@ -4,8 +4,8 @@
 use super::{BoardService, require_admin, require_member};
 use crate::domain::board as rules;
 use crate::domain::{
-    AppError, AppResult, BoardEvent, Category, CategoryId, Comment, CommentId, EventKind, Post,
-    PostId, User,
+    AppError, AppResult, BoardEvent, Category, CategoryId, Comment, CommentId, EventKind,
+    ModActionKind, ModTarget, NewModAction, Post, PostId, User,
 };
 use crate::ports::CategoryChange;
 
@@ -84,8 +84,7 @@ impl BoardService {
             ));
         }
         self.posts.primary().deactivate(id).await?;
-        self.forget_post(id, false).await;
-        self.forget_newest(post.category_id).await;
+        self.forget_post_listing(id, post.category_id).await;
         self.announce(BoardEvent::post(
             EventKind::PostDeleted,
             id,
@@ -233,7 +232,8 @@ impl BoardService {
     ) -> AppResult<Category> {
         require_admin(actor)?;
         let name = rules::category_name(name)?;
-        let id = self.categories.create(&name, parent).await?;
+        let log = self.category_change_log(actor, None, format!("created {name}"));
+        let id = self.categories.create(&name, parent, &log).await?;
         self.forget_categories().await;
         self.category(id).await
     }
@@ -248,8 +248,14 @@ impl BoardService {
     ) -> AppResult<Category> {
         require_admin(actor)?;
         let name = name.map(rules::category_name).transpose()?;
+        let what = match (&name, parent) {
+            (Some(name), None) => format!("renamed to {name}"),
+            (None, _) => "moved".to_owned(),
+            (Some(name), Some(_)) => format!("renamed to {name} and moved"),
+        };
+        let log = self.category_change_log(actor, Some(id), what);
         let change = CategoryChange { name, parent };
-        self.categories.update(id, change).await?;
+        self.categories.update(id, change, &log).await?;
         self.forget_categories().await;
         self.category(id).await
     }
@@ -259,6 +265,24 @@ impl BoardService {
         self.categories.delete(id).await?;
         self.forget_categories().await;
         Ok(id)
+    }
+
+    /// The log entry of a category change (`None`: the category being created, filled in by the write).
+    fn category_change_log(
+        &self,
+        actor: &User,
+        id: Option<CategoryId>,
+        what: String,
+    ) -> NewModAction {
+        NewModAction {
+            kind: ModActionKind::CategoryChange,
+            moderator: actor.id,
+            target: id.map(ModTarget::Category),
+            category: id,
+            reason: Some(what),
+            expires_at: None,
+            created_at: self.clock.now(),
+        }
     }
 
     async fn category(&self, id: CategoryId) -> AppResult<Category> {

@@ -62,7 +62,7 @@ impl BanMutations {
         let user = ids::decode_user("userId", &input.user_id).gql()?;
         let ban = ctx
             .services()?
-            .moderation
+            .trust
             .ban_from_category(
                 actor,
                 category,
@@ -88,7 +88,7 @@ impl BanMutations {
         let user = ids::decode_user("userId", &input.user_id).gql()?;
         let success = ctx
             .services()?
-            .moderation
+            .trust
             .unban_from_category(actor, category, user)
             .await
             .gql()?;

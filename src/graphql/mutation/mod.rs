@@ -3,6 +3,7 @@
 mod accounts;
 mod bans;
 mod board;
+mod moderation;
 
 use async_graphql::MergedObject;
 
@@ -15,5 +16,6 @@ pub struct Mutation(
     board::CommentMutations,
     board::VoteMutations,
     board::CategoryMutations,
+    moderation::ModerationMutations,
     bans::BanMutations,
 );

@@ -9,7 +9,7 @@ use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::app::BoardService;
-use crate::domain::{AppResult, BoardEvent, CategoryId, Comment, EventKind, Post};
+use crate::domain::{AppResult, BoardEvent, CategoryId, Comment, EventKind, Post, UserId};
 use crate::ports::{Events, Notice};
 use crate::request::RequestState;
 use crate::telemetry::metrics;
@@ -24,6 +24,9 @@ pub struct Resolved {
     pub comment: Option<Comment>,
     /// For `post_created`: the post's category and every category above it.
     pub categories: Vec<CategoryId>,
+    /// For a removed post: the moderators of its category and of every category above it (who, with its
+    /// author and admins, still see it).
+    pub moderators: Vec<UserId>,
 }
 
 pub struct EventHub {
@@ -116,11 +119,23 @@ async fn resolve(board: &BoardService, event: BoardEvent) -> AppResult<Resolved>
                 .with_ancestors(post.category_id),
             _ => Vec::new(),
         };
+        let moderators = match &post {
+            Some(post) if post.removal.is_some() => {
+                let tree = board.category_tree().await?;
+                tree.with_ancestors(post.category_id)
+                    .into_iter()
+                    .filter_map(|c| tree.get(c))
+                    .flat_map(|c| c.moderators.iter().copied())
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
         Ok(Resolved {
             event,
             post,
             comment,
             categories,
+            moderators,
         })
     };
     let resolved = state.run(work).await;

@@ -18,7 +18,7 @@ use super::context::ContextExt;
 use super::errors::{AppResultExt, GqlResult, to_gql};
 use super::ids;
 use super::types::{CommentNode, PostNode};
-use crate::domain::{AppError, EventKind, PostId, User};
+use crate::domain::{Access, AppError, EventKind, Post, PostId, User};
 use crate::telemetry::metrics;
 
 /// What a subscription needs beside its request context: the process's events, where to say that it
@@ -91,10 +91,21 @@ where
 async fn visible_post(ctx: &Context<'_>, id: &ID) -> GqlResult<PostId> {
     let post = ids::decode_post("postId", id).gql()?;
     let found = ctx.loaders()?.board.load_one(post).await.gql()?;
-    let viewer = ctx.request()?.actor.as_ref();
-    match found {
-        Some(p) if p.visible_to(viewer) => Ok(post),
-        _ => Err(AppError::NotFound("no such post".into())).gql(),
+    match crate::graphql::types::moderation::visible_post(ctx, found).await? {
+        Some(_) => Ok(post),
+        None => Err(AppError::NotFound("no such post".into())).gql(),
+    }
+}
+
+/// Whether `viewer` sees the event's post (a removed one: its author, the moderators the event names,
+/// admins).
+fn sees_post(resolved: &Resolved, post: &Post, viewer: Option<&User>) -> bool {
+    match post.access(viewer) {
+        Access::Visible => true,
+        Access::Hidden => false,
+        Access::ModeratorsOf(_) | Access::ModeratorsOfPost(_) => {
+            viewer.is_some_and(|v| v.may_act() && resolved.moderators.contains(&v.id))
+        }
     }
 }
 
@@ -131,8 +142,10 @@ impl Subscription {
         feed(ctx, "postAdded", move |resolved, viewer| {
             let post = resolved.post.as_ref()?;
             let within = category.is_none_or(|c| resolved.categories.contains(&c));
-            (resolved.event.kind == EventKind::PostCreated && within && post.visible_to(viewer))
-                .then(|| PostNode(post.clone()))
+            (resolved.event.kind == EventKind::PostCreated
+                && within
+                && sees_post(resolved, post, viewer))
+            .then(|| PostNode(post.clone()))
         })
     }
 
@@ -147,8 +160,8 @@ impl Subscription {
             let comment = resolved.comment.as_ref()?;
             (resolved.event.kind == EventKind::CommentCreated
                 && resolved.event.ids.post == post
-                && comment.visible_to(viewer))
-            .then(|| CommentNode(comment.clone()))
+                && comment.access(viewer) == Access::Visible)
+                .then(|| CommentNode(comment.clone()))
         })
     }
 
@@ -165,7 +178,7 @@ impl Subscription {
                 return None;
             }
             let found = resolved.post.as_ref()?;
-            Some(found.visible_to(viewer).then(|| PostNode(found.clone())))
+            Some(sees_post(resolved, found, viewer).then(|| PostNode(found.clone())))
         })
     }
 }

@@ -65,7 +65,7 @@ impl CategoryBanTotals {
     /// The bans in force of the category (every page).
     async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
         ctx.services()?
-            .moderation
+            .trust
             .count_category_bans(self.category)
             .await
             .gql()
@@ -88,7 +88,7 @@ pub async fn category_bans(
     let actor = ctx.request()?.actor.as_ref();
     let Some(page) = ctx
         .services()?
-        .moderation
+        .trust
         .category_bans(actor, category, &request)
         .await
         .gql()?

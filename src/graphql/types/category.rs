@@ -3,7 +3,9 @@
 use async_graphql::{Context, ID, Object};
 
 use super::ban::{CategoryBanConnection, category_bans};
-use super::post::{PostConnection, PostOrderValue, post_connection};
+use super::moderation::{ModActionConnection, mod_log_connection, visible_post};
+use super::post::{PostConnection, PostNode, PostOrderValue, post_connection};
+use super::user::UserNode;
 use crate::domain::{Category, PostOrder};
 use crate::graphql::context::ContextExt;
 use crate::graphql::errors::{AppResultExt, GqlResult};
@@ -53,6 +55,62 @@ impl CategoryNode {
             .cloned()
             .map(CategoryNode)
             .collect())
+    }
+
+    /// Its moderators, appointed by admins; their rights also cover every category below it.
+    async fn moderators(&self, ctx: &Context<'_>) -> GqlResult<Vec<UserNode>> {
+        let users = ctx
+            .loaders()?
+            .users
+            .load_many(self.0.moderators.iter().copied())
+            .await
+            .gql()?;
+        Ok(self
+            .0
+            .moderators
+            .iter()
+            .filter_map(|id| users.get(id).cloned().map(UserNode::new))
+            .collect())
+    }
+
+    /// Posts moderators pinned to this category, newest pin first (at most 5); those the viewer may not
+    /// see (removed or deleted) are left out.
+    async fn pinned_posts(&self, ctx: &Context<'_>) -> GqlResult<Vec<PostNode>> {
+        let board = &ctx.services()?.board;
+        let ids = board
+            .pinned_posts(&[self.0.id])
+            .await
+            .gql()?
+            .remove(&self.0.id)
+            .unwrap_or_default();
+        let posts = ctx
+            .loaders()?
+            .board
+            .load_many(ids.iter().copied())
+            .await
+            .gql()?;
+        let mut visible = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(post) = visible_post(ctx, posts.get(&id).cloned()).await? {
+                visible.push(PostNode(post));
+            }
+        }
+        Ok(visible)
+    }
+
+    /// The public moderation log of this category and the categories below it, newest first.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
+    async fn mod_log(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Forward: at most this many items after `after` (1–100; 20 by default).")]
+        first: Option<i32>,
+        #[graphql(desc = "Forward: start after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Backward: at most this many items before `before` (1–100).")]
+        last: Option<i32>,
+        #[graphql(desc = "Backward: end before this cursor.")] before: Option<String>,
+    ) -> GqlResult<ModActionConnection> {
+        mod_log_connection(ctx, Some(self.0.id), first, after, last, before).await
     }
 
     /// Posts of this category and of all categories below it.

@@ -4,6 +4,7 @@ use crate::graphql::types::datetime::DateTime;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Object, SimpleObject};
 
+use super::moderation::{Moderation, moderation_for};
 use super::pagination::{connection, encode_cursor, page_request};
 use super::post::PostNode;
 use super::user::UserNode;
@@ -127,9 +128,10 @@ impl CommentNode {
 
     /// Null when the post was deleted (except for admins).
     async fn post(&self, ctx: &Context<'_>) -> GqlResult<Option<PostNode>> {
-        let viewer = ctx.request()?.actor.as_ref();
         let post = ctx.loaders()?.board.load_one(self.0.post_id).await.gql()?;
-        Ok(post.filter(|p| p.visible_to(viewer)).map(PostNode))
+        Ok(super::moderation::visible_post(ctx, post)
+            .await?
+            .map(PostNode))
     }
 
     /// The author; a resigned author is still a `User`, with `name: null`.
@@ -164,7 +166,7 @@ impl CommentNode {
         self.0.updated_at.into()
     }
 
-    /// False once deleted (only admins see deleted comments).
+    /// False once deleted (only admins see deleted comments) or removed by a moderator (see `moderation`).
     async fn is_active(&self) -> bool {
         self.0.is_active
     }
@@ -236,5 +238,23 @@ impl CommentNode {
             .actor
             .as_ref()
             .is_some_and(|a| may_delete(a, self.0.author_id, self.0.is_active)))
+    }
+
+    /// What moderators did to the comment: for its author, the moderators of its post's category and
+    /// admins; null for everyone else.
+    async fn moderation(&self, ctx: &Context<'_>) -> GqlResult<Option<Moderation>> {
+        let viewer = ctx.request()?.actor.as_ref();
+        let category = match viewer {
+            None => return Ok(None),
+            Some(v) if v.id == self.0.author_id => None,
+            Some(_) => ctx
+                .loaders()?
+                .board
+                .load_one(self.0.post_id)
+                .await
+                .gql()?
+                .map(|p| p.category_id),
+        };
+        moderation_for(ctx, self.0.author_id, category, self.0.removal.as_ref()).await
     }
 }

@@ -4,6 +4,7 @@ pub mod ban;
 pub mod category;
 pub mod comment;
 pub mod datetime;
+pub mod moderation;
 pub mod node;
 pub mod pagination;
 pub mod post;

@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, ID, Interface};
 
+use super::moderation::{ModActionNode, visible_comment, visible_post};
 use super::{CategoryNode, CommentNode, PostNode, UserNode};
 use crate::domain::{CategoryId, CommentId, PostId, UserId};
 use crate::graphql::context::ContextExt;
@@ -16,10 +17,12 @@ pub enum Node {
     Category(CategoryNode),
     Post(PostNode),
     Comment(CommentNode),
+    ModAction(ModActionNode),
 }
 
-/// Resolves global ids of any type, one batch per type. Unknown ids, unknown types, and deleted posts or
-/// comments (for anyone but admins) resolve to null.
+/// Resolves global ids of any type, one batch per type. Unknown ids, unknown types, log entries, and posts
+/// or comments the viewer may not see (deleted ones for anyone but admins; removed ones as
+/// docs/moderation.md says) resolve to null.
 pub async fn resolve(ctx: &Context<'_>, field: &str, raw: &[ID]) -> GqlResult<Vec<Option<Node>>> {
     let mut decoded = Vec::with_capacity(raw.len());
     for id in raw {
@@ -33,7 +36,6 @@ pub async fn resolve(ctx: &Context<'_>, field: &str, raw: &[ID]) -> GqlResult<Ve
             .collect()
     };
     let loaders = ctx.loaders()?;
-    let viewer = ctx.request()?.actor.as_ref();
     let (users, categories, posts, comments) = futures_join(
         loaders
             .users
@@ -55,9 +57,9 @@ pub async fn resolve(ctx: &Context<'_>, field: &str, raw: &[ID]) -> GqlResult<Ve
         posts.gql()?,
         comments.gql()?,
     );
-    Ok(decoded
-        .into_iter()
-        .map(|(kind, row)| match kind.as_str() {
+    let mut nodes = Vec::with_capacity(decoded.len());
+    for (kind, row) in decoded {
+        nodes.push(match kind.as_str() {
             UserId::KIND => users
                 .get(&UserId(row))
                 .cloned()
@@ -66,19 +68,16 @@ pub async fn resolve(ctx: &Context<'_>, field: &str, raw: &[ID]) -> GqlResult<Ve
                 .get(&CategoryId(row))
                 .cloned()
                 .map(|c| Node::Category(CategoryNode(c))),
-            PostId::KIND => posts
-                .get(&PostId(row))
-                .filter(|p| p.visible_to(viewer))
-                .cloned()
+            PostId::KIND => visible_post(ctx, posts.get(&PostId(row)).cloned())
+                .await?
                 .map(|p| Node::Post(PostNode(p))),
-            CommentId::KIND => comments
-                .get(&CommentId(row))
-                .filter(|c| c.visible_to(viewer))
-                .cloned()
+            CommentId::KIND => visible_comment(ctx, comments.get(&CommentId(row)).cloned())
+                .await?
                 .map(|c| Node::Comment(CommentNode(c))),
             _ => None,
-        })
-        .collect())
+        });
+    }
+    Ok(nodes)
 }
 
 /// Awaits four loads together, so each type's batch goes out in the same tick.

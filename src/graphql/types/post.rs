@@ -6,6 +6,7 @@ use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 
 use super::category::CategoryNode;
 use super::comment::{CommentConnection, CommentTotals, comment_page};
+use super::moderation::{Moderation, moderation_for};
 use super::pagination::{connection, post_cursor, post_page_request};
 use super::user::UserNode;
 use crate::domain::board::{may_delete, may_edit};
@@ -164,7 +165,7 @@ impl PostNode {
         self.0.updated_at.into()
     }
 
-    /// False once deleted (only admins see deleted posts).
+    /// False once deleted (only admins see deleted posts) or removed by a moderator (see `moderation`).
     async fn is_active(&self) -> bool {
         self.0.is_active
     }
@@ -245,6 +246,33 @@ impl PostNode {
             .actor
             .as_ref()
             .is_some_and(|a| may_delete(a, self.0.author_id, self.0.is_active)))
+    }
+
+    /// A locked post takes no new comments (votes still count).
+    async fn locked(&self) -> bool {
+        self.0.locked
+    }
+
+    /// Why the post was locked; null when it is not locked or no reason was given.
+    async fn lock_reason(&self) -> Option<&str> {
+        self.0.lock_reason.as_deref().filter(|_| self.0.locked)
+    }
+
+    /// Whether a moderator pinned the post to its category (`Category.pinnedPosts`).
+    async fn pinned(&self) -> bool {
+        self.0.pinned_at.is_some()
+    }
+
+    /// What moderators did to the post: for its author, the moderators of its category and admins; null for
+    /// everyone else.
+    async fn moderation(&self, ctx: &Context<'_>) -> GqlResult<Option<Moderation>> {
+        moderation_for(
+            ctx,
+            self.0.author_id,
+            Some(self.0.category_id),
+            self.0.removal.as_ref(),
+        )
+        .await
     }
 
     /// Live comments, oldest first.

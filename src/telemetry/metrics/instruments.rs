@@ -123,6 +123,12 @@ pub(super) fn build() -> Option<Telemetry> {
                  full-text index's candidates, filtered).",
             )
             .build(),
+        moderation_removals: meter
+            .u64_counter("board.moderation.removals")
+            .with_description(
+                "Posts and comments removed or restored by moderators, by subject (post, comment) and action (remove, restore).",
+            )
+            .build(),
         events_published: meter
             .u64_counter("board.events.published")
             .with_description("Board events published after a commit, by kind and outcome (ok, error).")
@@ -178,6 +184,17 @@ pub(super) fn build() -> Option<Telemetry> {
                 &[
                     KeyValue::new("kind", kind.as_str()),
                     KeyValue::new("outcome", outcome),
+                ],
+            );
+        }
+    }
+    for subject in ["post", "comment"] {
+        for action in ["remove", "restore"] {
+            metrics.moderation_removals.add(
+                0,
+                &[
+                    KeyValue::new("subject", subject),
+                    KeyValue::new("action", action),
                 ],
             );
         }

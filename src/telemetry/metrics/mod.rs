@@ -35,6 +35,7 @@ pub struct Metrics {
     pub near_hits: Counter<u64>,
     pub sync_rounds: Counter<u64>,
     pub search_plans: Counter<u64>,
+    pub moderation_removals: Counter<u64>,
     pub events_published: Counter<u64>,
     pub events_delivered: Counter<u64>,
     pub events_dropped: Counter<u64>,
@@ -189,6 +190,28 @@ pub fn event_published(kind: &'static str, outcome: &'static str) {
             &[
                 KeyValue::new("kind", kind),
                 KeyValue::new("outcome", outcome),
+            ],
+        );
+    }
+}
+
+/// Counts one removal by a moderator of a `subject` (`post`, `comment`).
+pub fn content_removed(subject: &'static str) {
+    moderation_removal(subject, "remove");
+}
+
+/// Counts one restoration of removed content.
+pub fn content_restored(subject: &'static str) {
+    moderation_removal(subject, "restore");
+}
+
+fn moderation_removal(subject: &'static str, action: &'static str) {
+    if let Some(m) = metrics() {
+        m.moderation_removals.add(
+            1,
+            &[
+                KeyValue::new("subject", subject),
+                KeyValue::new("action", action),
             ],
         );
     }

@@ -333,17 +333,28 @@ async fn a_category_ban_ends_by_itself(app: TestApp) {
     assert!(posted.expect("the ban did not end by itself") >= end);
 }
 
-/// Row 2: members cannot ban; nobody can ban an admin; `Category.bans` is null except for moderators.
+/// Row 2: a moderator bans in their category and below, not elsewhere; nobody bans an admin; members
+/// cannot ban; `Category.bans` is null except for the category's moderators and admins. Both ban and unban
+/// are in the public log.
 async fn only_moderators_ban_and_see_bans(app: TestApp) {
     let admin = app.admin().await;
     let other_admin = app.admin().await;
     let ids = categories(&app).await;
+    let moderator = member(&app, "모더").await;
+    app.ok(
+        "mutation($i: SetCategoryModeratorInput!) { setCategoryModerator(input: $i) { category { id } } }",
+        json!({ "i": { "categoryId": ids["qna"], "userId": moderator.user_id, "moderator": true } }),
+        Some(&admin.access),
+    )
+    .await;
     let user = member(&app, "seen").await;
     let stranger = member(&app, "stranger").await;
+    let ban = |category: &str, user: &str, until: Option<String>| json!({ "i": { "categoryId": category, "userId": user, "reason": "도배 flood", "until": until } });
+
     let refused = app
         .gql(
             BAN,
-            json!({ "i": { "categoryId": ids["life"], "userId": user.user_id } }),
+            ban(&ids["tech"], &user.user_id, None),
             Some(&stranger.access),
         )
         .await;
@@ -351,43 +362,89 @@ async fn only_moderators_ban_and_see_bans(app: TestApp) {
     let refused = app
         .gql(
             BAN,
-            json!({ "i": { "categoryId": ids["life"], "userId": other_admin.user_id } }),
-            Some(&admin.access),
+            ban(&ids["life"], &user.user_id, None),
+            Some(&moderator.access),
         )
         .await;
-    assert_eq!(code(&refused), "FORBIDDEN");
+    assert_eq!(
+        code(&refused),
+        "FORBIDDEN",
+        "a moderator of qna does not moderate life"
+    );
     let refused = app
         .gql(
             BAN,
-            json!({ "i": { "categoryId": ids["life"], "userId": admin.user_id } }),
+            ban(&ids["tech"], &admin.user_id, None),
+            Some(&moderator.access),
+        )
+        .await;
+    assert_eq!(
+        code(&refused),
+        "FORBIDDEN",
+        "a moderator cannot ban an admin"
+    );
+    let refused = app
+        .gql(
+            BAN,
+            ban(&ids["tech"], &other_admin.user_id, None),
             Some(&admin.access),
+        )
+        .await;
+    assert_eq!(code(&refused), "FORBIDDEN", "nor can an admin");
+    let refused = app
+        .gql(
+            BAN,
+            ban(&ids["tech"], &moderator.user_id, None),
+            Some(&moderator.access),
         )
         .await;
     assert_eq!(code(&refused), "BAD_USER_INPUT");
 
+    let until = at(600.0);
     app.ok(
         BAN,
-        json!({ "i": { "categoryId": ids["life"], "userId": user.user_id, "reason": "r", "until": at(600.0) } }),
-        Some(&admin.access),
+        ban(&ids["tech"], &user.user_id, Some(until.clone())),
+        Some(&moderator.access),
     )
     .await;
-    let query = "query($id: ID!) { category(id: $id) { bans(first: 5) { totalCount nodes { reason user { id } } } } }";
-    let seen = app
-        .ok(query, json!({ "id": ids["life"] }), Some(&admin.access))
-        .await;
-    assert_eq!(seen["category"]["bans"]["totalCount"], 1);
-    assert_eq!(
-        seen["category"]["bans"]["nodes"][0]["user"]["id"],
-        user.user_id
-    );
+    let query = "query($id: ID!) { category(id: $id) { bans(first: 5) { totalCount nodes { reason until user { id } category { name } } } } }";
+    for viewer in [&moderator, &admin] {
+        let seen = app
+            .ok(query, json!({ "id": ids["tech"] }), Some(&viewer.access))
+            .await;
+        let bans = &seen["category"]["bans"];
+        assert_eq!(bans["totalCount"], 1, "{seen:#}");
+        assert_eq!(bans["nodes"][0]["user"]["id"], user.user_id);
+        assert_eq!(bans["nodes"][0]["reason"], "도배 flood");
+        assert_eq!(bans["nodes"][0]["category"]["name"], "tech");
+    }
     for token in [
         None,
         Some(stranger.access.as_str()),
         Some(user.access.as_str()),
     ] {
-        let hidden = app.ok(query, json!({ "id": ids["life"] }), token).await;
+        let hidden = app.ok(query, json!({ "id": ids["tech"] }), token).await;
         assert!(hidden["category"]["bans"].is_null(), "{hidden:#}");
     }
+    app.ok(
+        UNBAN,
+        json!({ "i": { "categoryId": ids["tech"], "userId": user.user_id } }),
+        Some(&moderator.access),
+    )
+    .await;
+    let log = app
+        .ok(
+            "query($c: ID) { modLog(categoryId: $c, first: 10) { nodes { kind reason expiresAt target { id } } } }",
+            json!({ "c": ids["tech"] }),
+            None,
+        )
+        .await;
+    let nodes = log["modLog"]["nodes"].as_array().unwrap();
+    let kinds: Vec<&str> = nodes.iter().map(|n| n["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["CATEGORY_UNBAN", "CATEGORY_BAN"], "{log:#}");
+    assert_eq!(nodes[1]["target"]["id"], user.user_id);
+    assert_eq!(nodes[1]["reason"], "도배 flood");
+    assert!(nodes[1]["expiresAt"].is_string());
 }
 
 /// Row 2: a ban racing post creations by the banned member. Each post either committed before the ban

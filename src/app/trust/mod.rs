@@ -1,5 +1,6 @@
-//! Moderation: category bans ([`bans`]) and the report queue ([`reports`]). Rights: a moderator's cover
-//! their category and its descendants; admins moderate everywhere.
+//! Trust and safety beside the moderation of content ([`crate::app::moderation`]): category bans ([`bans`])
+//! and the report queue. Rights are the moderation rights: a moderator's cover their category and its
+//! descendants; admins moderate everywhere.
 
 mod bans;
 
@@ -10,7 +11,7 @@ use super::{AccountService, BoardService};
 use crate::domain::{AppError, AppResult, CategoryId, User};
 use crate::ports::{BanRepo, Clock};
 
-pub struct ModerationService {
+pub struct TrustService {
     bans: Arc<dyn BanRepo>,
     accounts: Arc<AccountService>,
     board: Arc<BoardService>,
@@ -20,13 +21,13 @@ pub struct ModerationService {
 }
 
 /// The repositories moderation writes.
-pub struct ModerationRepos {
+pub struct TrustRepos {
     pub bans: Arc<dyn BanRepo>,
 }
 
-impl ModerationService {
+impl TrustService {
     pub fn new(
-        repos: ModerationRepos,
+        repos: TrustRepos,
         accounts: Arc<AccountService>,
         board: Arc<BoardService>,
         clock: Arc<dyn Clock>,
@@ -52,19 +53,13 @@ impl ModerationService {
         }
     }
 
-    /// Whether `actor` may moderate `category` (and so its descendants).
-    pub async fn may_moderate(&self, actor: &User, _category: CategoryId) -> AppResult<bool> {
-        Ok(actor.is_admin() && actor.may_act())
+    /// Whether `actor` may moderate `category` (and so its descendants): [`BoardService::may_moderate`].
+    pub async fn may_moderate(&self, actor: &User, category: CategoryId) -> AppResult<bool> {
+        self.board.may_moderate(Some(actor), category).await
     }
 
     async fn require_moderator(&self, actor: &User, category: CategoryId) -> AppResult<()> {
-        if self.may_moderate(actor, category).await? {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden(
-                "only a moderator of this category may do this".into(),
-            ))
-        }
+        self.board.require_moderator(actor, category).await
     }
 
     async fn existing_category(&self, field: &str, id: CategoryId) -> AppResult<()> {

@@ -4,14 +4,17 @@
 
 use chrono::{DateTime, Utc};
 
-use super::ModerationService;
+use super::TrustService;
 use crate::domain::bans::{self, CategoryBan};
 use crate::domain::page::{Page, PageRequest};
-use crate::domain::{AppError, AppResult, CategoryId, User, UserId, validation};
+use crate::domain::{
+    AppError, AppResult, CategoryId, ModActionKind, ModTarget, NewModAction, User, UserId,
+    validation,
+};
 use crate::ports::NewCategoryBan;
 use crate::telemetry::metrics;
 
-impl ModerationService {
+impl TrustService {
     pub async fn ban_from_category(
         &self,
         actor: &User,
@@ -42,6 +45,15 @@ impl ModerationService {
                 "admins moderate everywhere and cannot be banned from a category".into(),
             ));
         }
+        let mut log = NewModAction::new(
+            ModActionKind::CategoryBan,
+            actor.id,
+            ModTarget::User(target),
+            now,
+        )
+        .in_category(category)
+        .because(reason.clone());
+        log.expires_at = until;
         let ban = self
             .bans
             .ban(NewCategoryBan {
@@ -51,6 +63,7 @@ impl ModerationService {
                 until,
                 at: now,
                 banned_by: actor.id,
+                log,
             })
             .await?;
         metrics::moderation("category_ban");
@@ -66,7 +79,15 @@ impl ModerationService {
     ) -> AppResult<bool> {
         self.existing_category("categoryId", category).await?;
         self.require_moderator(actor, category).await?;
-        let lifted = self.bans.unban(category, target, self.clock.now()).await?;
+        let now = self.clock.now();
+        let log = NewModAction::new(
+            ModActionKind::CategoryUnban,
+            actor.id,
+            ModTarget::User(target),
+            now,
+        )
+        .in_category(category);
+        let lifted = self.bans.unban(category, target, now, &log).await?;
         if lifted {
             metrics::moderation("category_unban");
         }
