@@ -10,7 +10,7 @@ use crate::adapters::cache::{MemoryCache, RedisCache};
 use crate::adapters::events::{MemoryEvents, RedisEvents};
 use crate::adapters::sql::{
     Db, SqlBanRepo, SqlCategoryRepo, SqlCommentRepo, SqlModerationRepo, SqlPostRepo, SqlPostSearch,
-    SqlSessionRepo, SqlUserRepo, SqlVoteRepo,
+    SqlReportRepo, SqlSessionRepo, SqlUserRepo, SqlVoteRepo,
 };
 use crate::app::rate_limit::{Limiter, Limits as RateLimits};
 use crate::app::{
@@ -196,6 +196,7 @@ impl App {
                 sign_ups_per_client: config.limits.sign_ups_per_client,
                 edits_per_user: config.limits.edits_per_user,
                 creates_per_user: config.limits.creates_per_user,
+                reports_per_user: config.limits.reports_per_user,
                 window: config.limits.window,
             },
         ));
@@ -264,6 +265,7 @@ impl App {
         let trust = TrustService::new(
             TrustRepos {
                 bans: Arc::new(SqlBanRepo::new(db.clone())),
+                reports: Arc::new(SqlReportRepo::new(db.clone())),
             },
             Arc::clone(&accounts),
             Arc::clone(&board),

@@ -83,6 +83,9 @@ pub fn build_schema(services: Option<Services>, limits: &Limits) -> BoardSchema 
         .override_output_type_description::<types::comment::CommentConnection>(
             "A page of comments (a Relay connection).",
         )
+        .override_output_type_description::<types::report::ReportConnection>(
+            "A page of the report queue (a Relay connection), oldest first.",
+        )
         .override_output_type_description::<types::ban::CategoryBanConnection>(
             "A page of a category's bans in force (a Relay connection), newest first.",
         )

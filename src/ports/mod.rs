@@ -5,12 +5,14 @@ mod bans;
 mod board;
 mod events;
 mod moderation;
+mod reports;
 mod search;
 
 pub use bans::{BanRepo, NewCategoryBan};
 pub use board::{CategoryChange, CategoryRepo, CommentRepo, PostRepo, VoteRepo};
 pub use events::{Events, EventsError, Notice};
 pub use moderation::ModerationRepo;
+pub use reports::{NewReport, QueueFilter, ReportRepo, Resolution};
 pub use search::PostSearch;
 
 use std::time::Duration;

@@ -31,20 +31,7 @@ impl TrustService {
         let until = bans::ban_end("until", until, now)?;
         self.existing_category("categoryId", category).await?;
         self.require_moderator(actor, category).await?;
-        if actor.id == target {
-            return Err(AppError::invalid("userId", "you cannot ban yourself"));
-        }
-        let target_user = self
-            .accounts
-            .users_by_ids(&[target])
-            .await?
-            .remove(&target)
-            .ok_or_else(|| AppError::NotFound("no such user".into()))?;
-        if target_user.is_admin() {
-            return Err(AppError::Forbidden(
-                "admins moderate everywhere and cannot be banned from a category".into(),
-            ));
-        }
+        self.check_ban_target(actor, target).await?;
         let mut log = NewModAction::new(
             ModActionKind::CategoryBan,
             actor.id,
@@ -68,6 +55,25 @@ impl TrustService {
             .await?;
         metrics::moderation("category_ban");
         Ok(ban)
+    }
+
+    /// Whom `actor` may ban: not themself, not an admin (admins moderate everywhere).
+    pub(super) async fn check_ban_target(&self, actor: &User, target: UserId) -> AppResult<()> {
+        if actor.id == target {
+            return Err(AppError::invalid("userId", "you cannot ban yourself"));
+        }
+        let target = self
+            .accounts
+            .users_by_ids(&[target])
+            .await?
+            .remove(&target)
+            .ok_or_else(|| AppError::NotFound("no such user".into()))?;
+        if target.is_admin() {
+            return Err(AppError::Forbidden(
+                "admins moderate everywhere and cannot be banned from a category".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// `true` when a ban in force was lifted.

@@ -3,26 +3,29 @@
 //! descendants; admins moderate everywhere.
 
 mod bans;
+mod reports;
 
 use std::sync::Arc;
 
 use super::rate_limit::Limiter;
 use super::{AccountService, BoardService};
 use crate::domain::{AppError, AppResult, CategoryId, User};
-use crate::ports::{BanRepo, Clock};
+use crate::ports::{BanRepo, Clock, ReportRepo};
 
 pub struct TrustService {
     bans: Arc<dyn BanRepo>,
+    reports: Arc<dyn ReportRepo>,
     accounts: Arc<AccountService>,
     board: Arc<BoardService>,
     clock: Arc<dyn Clock>,
-    #[allow(dead_code)]
+    /// The report budget per member.
     limiter: Arc<Limiter>,
 }
 
 /// The repositories moderation writes.
 pub struct TrustRepos {
     pub bans: Arc<dyn BanRepo>,
+    pub reports: Arc<dyn ReportRepo>,
 }
 
 impl TrustService {
@@ -35,6 +38,7 @@ impl TrustService {
     ) -> Self {
         Self {
             bans: repos.bans,
+            reports: repos.reports,
             accounts,
             board,
             clock,
@@ -46,6 +50,7 @@ impl TrustService {
     pub fn with_services(&self, accounts: Arc<AccountService>, board: Arc<BoardService>) -> Self {
         Self {
             bans: Arc::clone(&self.bans),
+            reports: Arc::clone(&self.reports),
             accounts,
             board,
             clock: Arc::clone(&self.clock),

@@ -4,6 +4,7 @@ mod accounts;
 mod bans;
 mod board;
 mod moderation;
+mod reports;
 
 use async_graphql::MergedObject;
 
@@ -18,4 +19,5 @@ pub struct Mutation(
     board::CategoryMutations,
     moderation::ModerationMutations,
     bans::BanMutations,
+    reports::ReportMutations,
 );

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Interface};
 
 use super::moderation::{ModActionNode, visible_comment, visible_post};
 use super::{CategoryNode, CommentNode, PostNode, UserNode};
-use crate::domain::{CategoryId, CommentId, PostId, UserId};
+use crate::domain::{CategoryId, CommentId, PostId, ReportId, UserId};
 use crate::graphql::context::ContextExt;
 use crate::graphql::errors::{AppResultExt, GqlResult};
 use crate::graphql::ids;
@@ -18,6 +18,7 @@ pub enum Node {
     Post(PostNode),
     Comment(CommentNode),
     ModAction(ModActionNode),
+    Report(super::report::ReportNode),
 }
 
 /// Resolves global ids of any type, one batch per type. Unknown ids, unknown types, log entries, and posts
@@ -74,6 +75,15 @@ pub async fn resolve(ctx: &Context<'_>, field: &str, raw: &[ID]) -> GqlResult<Ve
             CommentId::KIND => visible_comment(ctx, comments.get(&CommentId(row)).cloned())
                 .await?
                 .map(|c| Node::Comment(CommentNode(c))),
+            ReportId::KIND => {
+                let viewer = ctx.request()?.actor.as_ref();
+                ctx.services()?
+                    .trust
+                    .report_for(viewer, ReportId(row))
+                    .await
+                    .gql()?
+                    .map(|r| Node::Report(super::report::ReportNode(r)))
+            }
             _ => None,
         });
     }

@@ -12,7 +12,7 @@ const BLOCK: &str =
     "mutation($i: BlockUserInput!) { blockUser(input: $i) { user { id states { name until } } } }";
 const VIEWER: &str = "{ viewer { id name } }";
 
-pub(super) fn at(seconds_from_now: f64) -> String {
+pub(crate) fn at(seconds_from_now: f64) -> String {
     (Utc::now() + chrono::Duration::milliseconds((seconds_from_now * 1000.0) as i64))
         .to_rfc3339_opts(SecondsFormat::Micros, true)
 }

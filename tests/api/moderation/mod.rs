@@ -6,6 +6,7 @@ mod concurrency;
 mod locks_and_pins;
 mod log;
 mod removal;
+mod reports;
 mod rights;
 
 use crate::helpers::{Session, TestApp, unique};
