@@ -194,6 +194,7 @@ impl Query {
 
     /// The report queue, oldest first: the reports of the categories the viewer moderates (or of
     /// `categoryId` and the categories below it); every category for admins. `FORBIDDEN` for anyone else.
+    #[allow(clippy::too_many_arguments)]
     #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
     async fn reports(
         &self,
