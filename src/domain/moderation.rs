@@ -21,12 +21,14 @@ pub fn may_moderate(viewer: &User, category: CategoryId, tree: &CategoryTree) ->
     if !viewer.may_act() {
         return false;
     }
-    if viewer.is_admin() {
-        return true;
-    }
+    viewer.is_admin() || appointed_above(tree, category, viewer.id)
+}
+
+/// Whether `user` was appointed moderator of `category` or of a category above it.
+pub fn appointed_above(tree: &CategoryTree, category: CategoryId, user: UserId) -> bool {
     tree.with_ancestors(category).into_iter().any(|c| {
         tree.get(c)
-            .is_some_and(|found| found.moderators.contains(&viewer.id))
+            .is_some_and(|found| found.moderators.contains(&user))
     })
 }
 
@@ -277,6 +279,55 @@ mod tests {
         t.categories[0].parent_id = Some(CategoryId(3));
         assert!(may_moderate(&user(7, Role::User), CategoryId(1), &t));
         assert!(!may_moderate(&user(8, Role::User), CategoryId(1), &t));
+    }
+
+    fn post(is_active: bool, removed: bool) -> crate::domain::board::Post {
+        let at = DateTime::<Utc>::UNIX_EPOCH;
+        crate::domain::board::Post {
+            id: PostId(1),
+            author_id: UserId(5),
+            category_id: CategoryId(3),
+            created_at: at,
+            is_active,
+            title: "t".into(),
+            content: "c".into(),
+            version: 0,
+            updated_at: at,
+            vote_count: 0,
+            comment_count: 0,
+            removal: removed.then_some(Removal {
+                reason: None,
+                removed_at: at,
+                removed_by: UserId(7),
+            }),
+            locked: false,
+            lock_reason: None,
+            pinned_at: None,
+        }
+    }
+
+    #[test]
+    fn removed_content_is_for_its_author_moderators_and_admins_deleted_for_admins() {
+        let (author, other, admin) = (
+            user(5, Role::User),
+            user(8, Role::User),
+            user(9, Role::Admin),
+        );
+        let live = post(true, false);
+        assert_eq!(live.access(None), Access::Visible);
+        let deleted = post(false, false);
+        assert_eq!(deleted.access(Some(&author)), Access::Hidden);
+        assert_eq!(deleted.access(Some(&other)), Access::Hidden);
+        assert_eq!(deleted.access(Some(&admin)), Access::Visible);
+        let removed = post(false, true);
+        assert_eq!(removed.access(None), Access::Hidden);
+        assert_eq!(removed.access(Some(&author)), Access::Visible);
+        assert_eq!(removed.access(Some(&admin)), Access::Visible);
+        // Anyone else: only if they moderate the post's category.
+        assert_eq!(
+            removed.access(Some(&other)),
+            Access::ModeratorsOf(CategoryId(3))
+        );
     }
 
     #[test]

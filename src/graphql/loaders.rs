@@ -13,9 +13,11 @@ use tracing::Instrument;
 
 use super::batches::RequestBatches;
 use crate::app::{AccountService, BoardService};
+use crate::domain::moderation::appointed_above;
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::{
-    AppError, Category, CategoryId, Comment, CommentId, Post, PostId, Revision, User, UserId,
+    AppError, Category, CategoryId, Comment, CommentId, ModAction, ModActionId, Post, PostId,
+    Revision, User, UserId,
 };
 use crate::request::RequestState;
 
@@ -57,6 +59,11 @@ pub struct RevisionsOf<T>(pub T);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ViewerVoted<T>(pub T);
 
+/// Whether the viewer was appointed moderator of this category or of one above it (admins are decided
+/// before asking).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ViewerModerates(pub CategoryId);
+
 /// One page of a post's comments.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CommentPage {
@@ -74,6 +81,37 @@ impl Loader<CategoryId> for BoardLoader {
             .iter()
             .filter_map(|id| tree.get(*id).map(|c| (*id, c.clone())))
             .collect())
+    }
+}
+
+impl Loader<ViewerModerates> for BoardLoader {
+    type Value = bool;
+    type Error = AppError;
+
+    async fn load(
+        &self,
+        keys: &[ViewerModerates],
+    ) -> Result<HashMap<ViewerModerates, bool>, AppError> {
+        let Some(viewer) = self.viewer else {
+            return Ok(HashMap::new());
+        };
+        let tree = counted(&self.request, self.board.category_tree()).await?;
+        Ok(keys
+            .iter()
+            .map(|k| (*k, appointed_above(&tree, k.0, viewer)))
+            .collect())
+    }
+}
+
+impl Loader<ModActionId> for BoardLoader {
+    type Value = ModAction;
+    type Error = AppError;
+
+    async fn load(
+        &self,
+        keys: &[ModActionId],
+    ) -> Result<HashMap<ModActionId, ModAction>, AppError> {
+        counted(&self.request, self.board.mod_actions_by_ids(keys)).await
     }
 }
 
@@ -230,6 +268,8 @@ impl Loaders {
         self.board.clear::<ViewerVoted<PostId>>();
         self.board.clear::<ViewerVoted<CommentId>>();
         self.board.clear::<CommentPage>();
+        self.board.clear::<ViewerModerates>();
+        self.board.clear::<ModActionId>();
     }
 
     /// Every loader of a request whose viewer is known (see [`super::RequestContext::new`]).

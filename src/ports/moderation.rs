@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::{
-    AppResult, CategoryId, CommentId, ModAction, NewModAction, PostId, Removal, UserId,
+    AppResult, CategoryId, CommentId, ModAction, ModActionId, NewModAction, PostId, Removal, UserId,
 };
 
 /// # Errors
@@ -67,4 +67,6 @@ pub trait ModerationRepo: Send + Sync {
         page: &PageRequest<i64>,
     ) -> AppResult<Page<ModAction>>;
     async fn log_count(&self, categories: Option<&[CategoryId]>) -> AppResult<i64>;
+    /// Log entries by id (unknown ids are absent). One round trip.
+    async fn actions_by_ids(&self, ids: &[ModActionId]) -> AppResult<Vec<ModAction>>;
 }

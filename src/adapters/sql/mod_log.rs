@@ -116,6 +116,24 @@ pub(crate) async fn log_page(
     Ok(Page::from_rows(actions, page))
 }
 
+/// The entries with these ids (unknown ids are absent). One round trip.
+pub(crate) async fn by_ids(db: &Db, ids: &[ModActionId]) -> AppResult<Vec<ModAction>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let _trip = count_db();
+    let rows: Vec<ModActionRow> = on_db!(db, pool => {
+        let mut query = QueryBuilder::new(
+            "SELECT id, kind, reason, created_datetime, expires_datetime, target_kind, target_id, \
+             category_id, moderator_id FROM mod_action WHERE id IN (",
+        );
+        push_ids!(query, ids.iter().map(|id| id.0));
+        query.build_query_as().fetch_all(pool).await
+    })
+    .map_err(db_error)?;
+    Ok(rows.into_iter().filter_map(ModActionRow::action).collect())
+}
+
 /// How many entries the log (of these categories) holds; counted on `ix_mod_action_category`.
 pub(crate) async fn log_count(db: &Db, categories: Option<&[CategoryId]>) -> AppResult<i64> {
     if categories.is_some_and(<[CategoryId]>::is_empty) {

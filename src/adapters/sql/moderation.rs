@@ -11,7 +11,8 @@ use super::{Db, db_error, on_db, push_ids, with_retries};
 use crate::domain::moderation::PINNED_MAX;
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::{
-    AppError, AppResult, CategoryId, CommentId, ModAction, NewModAction, PostId, Removal, UserId,
+    AppError, AppResult, CategoryId, CommentId, ModAction, ModActionId, NewModAction, PostId,
+    Removal, UserId,
 };
 use crate::ports::ModerationRepo;
 use crate::request::count_db;
@@ -403,5 +404,9 @@ impl ModerationRepo for SqlModerationRepo {
 
     async fn log_count(&self, categories: Option<&[CategoryId]>) -> AppResult<i64> {
         mod_log::log_count(&self.db, categories).await
+    }
+
+    async fn actions_by_ids(&self, ids: &[ModActionId]) -> AppResult<Vec<ModAction>> {
+        mod_log::by_ids(&self.db, ids).await
     }
 }

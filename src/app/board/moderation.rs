@@ -12,7 +12,8 @@ use crate::domain::moderation::{self as rules, PINNED_MAX};
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::{
     AppError, AppResult, BoardEvent, Category, CategoryId, Comment, CommentId, EventKind,
-    ModAction, ModActionKind, ModTarget, NewModAction, Post, PostId, Removal, User, UserId,
+    ModAction, ModActionId, ModActionKind, ModTarget, NewModAction, Post, PostId, Removal, User,
+    UserId,
 };
 use crate::telemetry::metrics;
 
@@ -261,6 +262,20 @@ impl BoardService {
     ) -> AppResult<Page<ModAction>> {
         let categories = self.log_categories(category).await?;
         self.moderation.log_page(categories.as_deref(), page).await
+    }
+
+    /// Log entries by id (immutable, so read straight from the primary, one round trip for all).
+    pub async fn mod_actions_by_ids(
+        &self,
+        ids: &[ModActionId],
+    ) -> AppResult<HashMap<ModActionId, ModAction>> {
+        Ok(self
+            .moderation
+            .actions_by_ids(ids)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a))
+            .collect())
     }
 
     pub async fn count_mod_log(&self, category: Option<CategoryId>) -> AppResult<i64> {

@@ -165,8 +165,9 @@ impl Subscription {
         })
     }
 
-    /// One post, each time it changes: an edit, a vote, its comment count, or its deletion. `null` when
-    /// the post was deleted and the viewer may not see deleted posts (admins see it, `isActive: false`).
+    /// One post, each time it changes: an edit, a vote, its comment count, its deletion, or a moderator's
+    /// removal, restoration, lock or pin. `null` when the viewer may no longer see the post (a deleted post:
+    /// admins see it, `isActive: false`; a removed one: also its author and the category's moderators).
     async fn post_updated(
         &self,
         ctx: &Context<'_>,

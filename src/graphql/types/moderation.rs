@@ -11,31 +11,62 @@ use super::pagination::{connection, encode_cursor, page_request};
 use super::post::PostNode;
 use super::user::UserNode;
 use crate::domain::{
-    CategoryId, Comment, ModAction, ModActionKind, ModTarget, Post, Removal, User,
+    Access, CategoryId, Comment, ModAction, ModActionKind, ModTarget, Post, Removal, User,
 };
 use crate::graphql::context::ContextExt;
 use crate::graphql::errors::{AppResultExt, GqlResult};
 use crate::graphql::ids;
+use crate::graphql::loaders::ViewerModerates;
 use crate::graphql::types::datetime::DateTime;
+
+/// Whether the request's viewer may moderate `category`: admins at once, others through the loader (one
+/// read of the cached tree per batch, however many fields ask).
+pub async fn viewer_moderates(ctx: &Context<'_>, category: CategoryId) -> GqlResult<bool> {
+    let Some(viewer) = ctx.request()?.actor.as_ref() else {
+        return Ok(false);
+    };
+    if !viewer.may_act() {
+        return Ok(false);
+    }
+    if viewer.is_admin() {
+        return Ok(true);
+    }
+    Ok(ctx
+        .loaders()?
+        .board
+        .load_one(ViewerModerates(category))
+        .await
+        .gql()?
+        .unwrap_or(false))
+}
+
+/// Whether the viewer may see content of this access (docs/moderation.md); the same rule as
+/// `BoardService::may_see`, read through the request's loaders.
+async fn may_see(ctx: &Context<'_>, access: Access) -> GqlResult<bool> {
+    match access {
+        Access::Visible => Ok(true),
+        Access::Hidden => Ok(false),
+        Access::ModeratorsOf(category) => viewer_moderates(ctx, category).await,
+        Access::ModeratorsOfPost(post) => {
+            let post = ctx.loaders()?.board.load_one(post).await.gql()?;
+            match post {
+                Some(post) => viewer_moderates(ctx, post.category_id).await,
+                None => Ok(false),
+            }
+        }
+    }
+}
 
 /// Whether the viewer may see this post (removed posts: the author, moderators of its category and admins).
 pub async fn may_see_post(ctx: &Context<'_>, post: &Post) -> GqlResult<bool> {
     let viewer = ctx.request()?.actor.as_ref();
-    ctx.services()?
-        .board
-        .may_see(viewer, post.access(viewer))
-        .await
-        .gql()
+    may_see(ctx, post.access(viewer)).await
 }
 
 /// As [`may_see_post`], for a comment.
 pub async fn may_see_comment(ctx: &Context<'_>, comment: &Comment) -> GqlResult<bool> {
     let viewer = ctx.request()?.actor.as_ref();
-    ctx.services()?
-        .board
-        .may_see(viewer, comment.access(viewer))
-        .await
-        .gql()
+    may_see(ctx, comment.access(viewer)).await
 }
 
 /// The post if the viewer may see it.
@@ -70,13 +101,8 @@ pub async fn moderation_for(
     };
     let allowed = viewer.id == author
         || match category {
-            Some(category) => ctx
-                .services()?
-                .board
-                .may_moderate(Some(viewer), category)
-                .await
-                .gql()?,
-            None => viewer.is_admin(),
+            Some(category) => viewer_moderates(ctx, category).await?,
+            None => viewer.is_admin() && viewer.may_act(),
         };
     Ok(allowed.then(|| Moderation {
         removed: removal.is_some(),
@@ -163,6 +189,7 @@ impl ModActionNode {
         ids::encode(crate::domain::ModActionId::KIND, self.0.id.0)
     }
 
+    /// What was done.
     async fn kind(&self) -> ModActionKindValue {
         self.0.kind.into()
     }
@@ -173,6 +200,7 @@ impl ModActionNode {
         self.0.reason.as_deref()
     }
 
+    /// When it was done.
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
     }
@@ -238,12 +266,7 @@ impl ModActionNode {
         let allowed = match (viewer, self.0.category) {
             (None, _) => false,
             (Some(v), None) => v.is_admin() && v.may_act(),
-            (Some(v), Some(category)) => ctx
-                .services()?
-                .board
-                .may_moderate(Some(v), category)
-                .await
-                .gql()?,
+            (Some(_), Some(category)) => viewer_moderates(ctx, category).await?,
         };
         if !allowed {
             return Ok(None);

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Interface};
 
 use super::moderation::{ModActionNode, visible_comment, visible_post};
 use super::{CategoryNode, CommentNode, PostNode, UserNode};
-use crate::domain::{CategoryId, CommentId, PostId, ReportId, UserId};
+use crate::domain::{CategoryId, CommentId, ModActionId, PostId, ReportId, UserId};
 use crate::graphql::context::ContextExt;
 use crate::graphql::errors::{AppResultExt, GqlResult};
 use crate::graphql::ids;
@@ -21,9 +21,9 @@ pub enum Node {
     Report(super::report::ReportNode),
 }
 
-/// Resolves global ids of any type, one batch per type. Unknown ids, unknown types, log entries, and posts
+/// Resolves global ids of any type, one batch per type. Unknown ids, unknown types, and posts
 /// or comments the viewer may not see (deleted ones for anyone but admins; removed ones as
-/// docs/moderation.md says) resolve to null.
+/// docs/moderation.md says), and reports for anyone but the moderators of their category, resolve to null.
 pub async fn resolve(ctx: &Context<'_>, field: &str, raw: &[ID]) -> GqlResult<Vec<Option<Node>>> {
     let mut decoded = Vec::with_capacity(raw.len());
     for id in raw {
@@ -58,6 +58,12 @@ pub async fn resolve(ctx: &Context<'_>, field: &str, raw: &[ID]) -> GqlResult<Ve
         posts.gql()?,
         comments.gql()?,
     );
+    // Rare: after the others, in a batch of its own.
+    let actions = loaders
+        .board
+        .load_many(of_kind(ModActionId::KIND).into_iter().map(ModActionId))
+        .await
+        .gql()?;
     let mut nodes = Vec::with_capacity(decoded.len());
     for (kind, row) in decoded {
         nodes.push(match kind.as_str() {
@@ -75,6 +81,10 @@ pub async fn resolve(ctx: &Context<'_>, field: &str, raw: &[ID]) -> GqlResult<Ve
             CommentId::KIND => visible_comment(ctx, comments.get(&CommentId(row)).cloned())
                 .await?
                 .map(|c| Node::Comment(CommentNode(c))),
+            ModActionId::KIND => actions
+                .get(&ModActionId(row))
+                .cloned()
+                .map(|a| Node::ModAction(ModActionNode(a))),
             ReportId::KIND => {
                 let viewer = ctx.request()?.actor.as_ref();
                 ctx.services()?

@@ -154,4 +154,17 @@ async fn every_action_is_logged_and_the_moderator_is_shown_to_moderators_only(ap
         )
         .await;
     assert_eq!(next["modLog"]["nodes"][0]["kind"], "BAN");
+
+    // An entry is a node like any other.
+    let entry = app
+        .ok(
+            "query($id: ID!) { node(id: $id) { id ... on ModAction { kind reason } } }",
+            json!({ "id": all["nodes"][8]["id"] }),
+            None,
+        )
+        .await;
+    assert_eq!(
+        entry["node"],
+        json!({ "id": all["nodes"][8]["id"], "kind": "REMOVE", "reason": "규칙 위반 rule 1" })
+    );
 }

@@ -8,6 +8,7 @@ mod log;
 mod removal;
 mod reports;
 mod rights;
+mod subscriptions;
 
 use crate::helpers::{Session, TestApp, unique};
 use serde_json::{Value, json};

@@ -15,6 +15,24 @@ const SEARCH: &str =
 const BY_ID: &str = "query($id: ID!) { post(id: $id) { id isActive title moderation { removed reason removedAt } } \
      node(id: $id) { id } }";
 
+/// `board_moderation_removals_total` of `subject` and `action` on /metrics (the process's, shared by
+/// the tests running beside this one: it only grows).
+async fn removals(app: &TestApp, subject: &str, action: &str) -> f64 {
+    let text = app.metrics_text().await;
+    let (subject, action) = (
+        format!("subject=\"{subject}\""),
+        format!("action=\"{action}\""),
+    );
+    text.lines()
+        .filter(|l| {
+            l.starts_with("board_moderation_removals_total")
+                && l.contains(&subject)
+                && l.contains(&action)
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 struct Seen {
     listed: bool,
     total: i64,
@@ -84,8 +102,10 @@ async fn removed_content_is_hidden_from_the_next_read_except_for_its_author_mode
         .await;
     assert_eq!(own["post"]["moderation"]["removed"], false);
 
+    let counted_before = removals(&app, "post", "remove").await;
     let removed = remove(&app, &w.moderator, &post, "광고 spam").await;
     assert!(removed.get("errors").is_none(), "{removed:#}");
+    assert!(removals(&app, "post", "remove").await > counted_before);
 
     for ((who, viewer), total_before) in viewers.into_iter().zip(totals) {
         let after = seen(&app, viewer, &w.qna, &term, &post).await;
