@@ -9,11 +9,14 @@ use crate::adapters::auth::{SecretSource, SigningKeyError, resolve_signing_key};
 use crate::adapters::cache::{MemoryCache, RedisCache};
 use crate::adapters::events::{MemoryEvents, RedisEvents};
 use crate::adapters::sql::{
-    Db, SqlCategoryRepo, SqlCommentRepo, SqlModerationRepo, SqlPostRepo, SqlPostSearch,
-    SqlSessionRepo, SqlUserRepo, SqlVoteRepo,
+    Db, SqlBanRepo, SqlCategoryRepo, SqlCommentRepo, SqlModerationRepo, SqlPostRepo, SqlPostSearch,
+    SqlReportRepo, SqlSessionRepo, SqlUserRepo, SqlVoteRepo,
 };
 use crate::app::rate_limit::{Limiter, Limits as RateLimits};
-use crate::app::{AccountPorts, AccountService, BoardRepos, BoardService, CacheAside, ReadReplica};
+use crate::app::{
+    AccountPorts, AccountService, BoardRepos, BoardService, CacheAside, ReadReplica, TrustRepos,
+    TrustService,
+};
 use crate::config::Config;
 use crate::graphql::{BoardSchema, Limits, Services};
 use crate::ports::{Cache, Counters, Events, SystemClock};
@@ -193,6 +196,7 @@ impl App {
                 sign_ups_per_client: config.limits.sign_ups_per_client,
                 edits_per_user: config.limits.edits_per_user,
                 creates_per_user: config.limits.creates_per_user,
+                reports_per_user: config.limits.reports_per_user,
                 window: config.limits.window,
             },
         ));
@@ -220,9 +224,9 @@ impl App {
                 votes: Arc::new(SqlVoteRepo::new(db.clone())),
                 moderation: Arc::new(SqlModerationRepo::new(db.clone())),
             },
-            clock,
+            clock.clone(),
             cache_aside,
-            limiter,
+            Arc::clone(&limiter),
             Arc::clone(&events),
         );
         let replica = match Db::connect_replica(&config.db).await {
@@ -257,9 +261,21 @@ impl App {
                 ))
             }
         };
+        let (accounts, board) = (Arc::new(accounts), Arc::new(board));
+        let trust = TrustService::new(
+            TrustRepos {
+                bans: Arc::new(SqlBanRepo::new(db.clone())),
+                reports: Arc::new(SqlReportRepo::new(db.clone())),
+            },
+            Arc::clone(&accounts),
+            Arc::clone(&board),
+            clock,
+            limiter,
+        );
         let services = Services {
-            accounts: Arc::new(accounts),
-            board: Arc::new(board),
+            accounts,
+            board,
+            trust: Arc::new(trust),
         };
         let limits = Limits::from_config(&config);
         let schema = graphql::build_schema(Some(services.clone()), &limits);
@@ -286,9 +302,17 @@ impl App {
     /// The same application over another cache (for tests of cache outages, or embedding).
     pub fn with_cache(self, cache: Arc<dyn Cache>) -> Self {
         let cache_aside = cache_aside(&self.config, &cache);
+        let accounts = Arc::new(self.services.accounts.with_cache(cache_aside.clone()));
+        let board = Arc::new(self.services.board.with_cache(cache_aside));
+        let trust = Arc::new(
+            self.services
+                .trust
+                .with_services(Arc::clone(&accounts), Arc::clone(&board)),
+        );
         let services = Services {
-            accounts: Arc::new(self.services.accounts.with_cache(cache_aside.clone())),
-            board: Arc::new(self.services.board.with_cache(cache_aside)),
+            accounts,
+            board,
+            trust,
         };
         let limits = Limits::from_config(&self.config);
         let schema = graphql::build_schema(Some(services.clone()), &limits);

@@ -8,9 +8,11 @@ pub mod flights;
 pub mod near_cache;
 pub mod persisted;
 pub mod rate_limit;
+pub mod trust;
 
 pub use accounts::{AccountPorts, AccountService, AuthSession};
 pub use board::moderation;
 pub use board::{BoardRepos, BoardService, ReadReplica};
 pub use cache_aside::CacheAside;
 pub use persisted::{PersistedQueries, TrustedDocuments};
+pub use trust::{TrustRepos, TrustService};

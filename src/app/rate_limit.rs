@@ -24,6 +24,8 @@ pub struct Limits {
     pub edits_per_user: u64,
     /// Posts and comments created per user.
     pub creates_per_user: u64,
+    /// Reports opened per user.
+    pub reports_per_user: u64,
     pub window: Duration,
 }
 
@@ -240,6 +242,16 @@ impl Limiter {
         self.reserve(&slots, now).await
     }
 
+    /// Counts a report by `user`.
+    pub async fn reserve_report(&self, user: UserId, now: DateTime<Utc>) -> AppResult<()> {
+        let slots = [Slot::new(
+            "report_user",
+            user.0.to_string(),
+            self.limits.reports_per_user,
+        )];
+        self.reserve(&slots, now).await
+    }
+
     /// Counts a new post or comment by `user`.
     pub async fn reserve_create(&self, user: UserId, now: DateTime<Utc>) -> AppResult<()> {
         let slots = [Slot::new(
@@ -329,6 +341,7 @@ mod tests {
             sign_ups_per_client: 2,
             edits_per_user: 5,
             creates_per_user: 5,
+            reports_per_user: 5,
             window: WINDOW,
         };
         Limiter::new(
@@ -443,6 +456,7 @@ mod tests {
                 sign_ups_per_client: 1,
                 edits_per_user: 1,
                 creates_per_user: 1,
+                reports_per_user: 1,
                 window: WINDOW,
             },
         );

@@ -83,6 +83,8 @@ pub struct RawConfig {
     pub edits_per_user: u64,
     /// Posts and comments created per user within `login_window_secs`.
     pub creates_per_user: u64,
+    /// Reports (`reportContent`) per user within `login_window_secs`.
+    pub reports_per_user: u64,
     /// bcrypt work admitted (running or waiting) per purpose (logins, sign-ups, password checks); past it
     /// the request is answered `RATE_LIMITED` at once.
     pub bcrypt_queue: usize,
@@ -182,6 +184,7 @@ impl Default for RawConfig {
             sign_ups_per_client: 10,
             edits_per_user: 60,
             creates_per_user: 60,
+            reports_per_user: 20,
             bcrypt_queue: 32,
             max_response_bytes: 4 * 1024 * 1024,
             header_read_timeout_ms: 10_000,

@@ -96,6 +96,7 @@ pub struct RateLimitSettings {
     pub sign_ups_per_client: u64,
     pub edits_per_user: u64,
     pub creates_per_user: u64,
+    pub reports_per_user: u64,
     pub window: Duration,
 }
 
@@ -218,6 +219,7 @@ impl RateLimitSettings {
             sign_ups_per_client: raw.sign_ups_per_client,
             edits_per_user: raw.edits_per_user,
             creates_per_user: raw.creates_per_user,
+            reports_per_user: raw.reports_per_user,
             window: Duration::from_secs(raw.login_window_secs),
         }
     }

@@ -28,3 +28,4 @@ id_type!(CategoryId, "Category");
 id_type!(PostId, "Post");
 id_type!(CommentId, "Comment");
 id_type!(ModActionId, "ModAction");
+id_type!(ReportId, "Report");

@@ -1,5 +1,6 @@
 //! The pure core: entities, value objects, rules and typed errors. No I/O crates here.
 
+pub mod bans;
 pub mod board;
 pub mod errors;
 pub mod events;
@@ -9,6 +10,7 @@ pub mod markdown;
 pub mod moderation;
 pub mod names;
 pub mod page;
+pub mod reports;
 pub mod search;
 pub mod user;
 pub mod validation;
@@ -16,7 +18,7 @@ pub mod validation;
 pub use board::{Category, CategoryTree, Comment, Post, PostFilter, PostKey, PostOrder, Revision};
 pub use errors::{AppError, AppResult};
 pub use events::{BoardEvent, EventIds, EventKind};
-pub use ids::{CategoryId, CommentId, ModActionId, PostId, UserId};
+pub use ids::{CategoryId, CommentId, ModActionId, PostId, ReportId, UserId};
 pub use inputs::{Email, NewPassword, UserName};
 pub use moderation::{Access, ModAction, ModActionKind, ModTarget, NewModAction, Removal};
 pub use user::{LoginEvent, Role, User, UserState, UserStateKind};

@@ -272,6 +272,7 @@ mod tests {
             kind: UserStateKind::Blocked,
             detail: None,
             created_at: DateTime::<Utc>::UNIX_EPOCH,
+            until: None,
         });
         assert!(!may_moderate(&blocked, CategoryId(2), &t));
         // 1 → 3 → 2 → 1: still answers.

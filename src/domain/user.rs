@@ -58,6 +58,17 @@ pub struct UserState {
     pub kind: UserStateKind,
     pub detail: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// When the state ends by itself (a block with an end); `None`: until it is removed. Kept with the
+    /// cached user, so every reader compares it with its own clock and an expiry needs no write.
+    #[serde(default)]
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl UserState {
+    /// Whether the state still holds at `now`.
+    pub fn in_force(&self, now: DateTime<Utc>) -> bool {
+        self.until.is_none_or(|until| now < until)
+    }
 }
 
 /// A user as every reader sees it. The password hash is deliberately not part of it, so it is never cached.
@@ -74,12 +85,24 @@ pub struct User {
 }
 
 impl User {
+    /// Whether the user is in this state at `now` (a state whose end has passed no longer holds).
+    pub fn has_state_at(&self, kind: UserStateKind, now: DateTime<Utc>) -> bool {
+        self.states
+            .iter()
+            .any(|s| s.kind == kind && s.in_force(now))
+    }
+
     pub fn has_state(&self, kind: UserStateKind) -> bool {
-        self.states.iter().any(|s| s.kind == kind)
+        self.has_state_at(kind, Utc::now())
     }
 
     pub fn is_blocked(&self) -> bool {
         self.has_state(UserStateKind::Blocked)
+    }
+
+    /// The states that hold at `now`.
+    pub fn states_at(&self, now: DateTime<Utc>) -> impl Iterator<Item = &UserState> {
+        self.states.iter().filter(move |s| s.in_force(now))
     }
 
     /// Resigned users keep their row (their content stays) but may no longer act.
@@ -132,6 +155,7 @@ mod tests {
             kind: UserStateKind::Blocked,
             detail: Some("spam".into()),
             created_at: Utc::now(),
+            until: None,
         });
         assert!(!blocked.may_act());
 
@@ -144,8 +168,37 @@ mod tests {
             kind: UserStateKind::Inactive,
             detail: None,
             created_at: Utc::now(),
+            until: None,
         });
         assert!(!inactive.may_act());
+    }
+
+    #[test]
+    fn a_block_with_an_end_holds_until_then_and_no_longer() {
+        let now = Utc::now();
+        let mut blocked = user();
+        blocked.states.push(UserState {
+            kind: UserStateKind::Blocked,
+            detail: None,
+            created_at: now,
+            until: Some(now + chrono::Duration::seconds(60)),
+        });
+        assert!(blocked.has_state_at(UserStateKind::Blocked, now));
+        assert!(blocked.has_state_at(UserStateKind::Blocked, now + chrono::Duration::seconds(59)));
+        assert!(!blocked.has_state_at(UserStateKind::Blocked, now + chrono::Duration::seconds(60)));
+        assert_eq!(
+            blocked
+                .states_at(now + chrono::Duration::seconds(61))
+                .count(),
+            0
+        );
+    }
+
+    #[test]
+    fn a_cached_state_without_an_end_reads_back_as_one_without_an_end() {
+        let json = r#"{"kind":"Blocked","detail":null,"created_at":"2026-01-01T00:00:00Z"}"#;
+        let state: UserState = serde_json::from_str(json).unwrap();
+        assert_eq!(state.until, None);
     }
 
     #[test]

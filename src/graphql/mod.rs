@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use async_graphql::Schema;
 
-use crate::app::{AccountService, BoardService};
+use crate::app::{AccountService, BoardService, TrustService};
 pub use context::{RequestContext, Requester};
 pub use mutation::Mutation;
 pub use query::Query;
@@ -65,6 +65,8 @@ impl Default for Limits {
 pub struct Services {
     pub accounts: Arc<AccountService>,
     pub board: Arc<BoardService>,
+    /// Category bans and the report queue.
+    pub trust: Arc<TrustService>,
 }
 
 /// The engine's depth limit is a backstop only: the HTTP edge measures the depth of schema fields itself
@@ -81,6 +83,12 @@ pub fn build_schema(services: Option<Services>, limits: &Limits) -> BoardSchema 
         )
         .override_output_type_description::<types::comment::CommentConnection>(
             "A page of comments (a Relay connection).",
+        )
+        .override_output_type_description::<types::report::ReportConnection>(
+            "A page of the report queue (a Relay connection), oldest first.",
+        )
+        .override_output_type_description::<types::ban::CategoryBanConnection>(
+            "A page of a category's bans in force (a Relay connection), newest first.",
         )
         .override_output_type_description::<types::moderation::ModActionConnection>(
             "A page of the moderation log (a Relay connection), newest first.",

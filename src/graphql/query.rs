@@ -9,6 +9,7 @@ use super::types::moderation::{
     ModActionConnection, mod_log_connection, visible_comment, visible_post,
 };
 use super::types::post::{PostConnection, PostOrderValue, post_connection};
+use super::types::report::{ReportConnection, ReportStatusValue, report_connection};
 use super::types::{CategoryNode, CommentNode, Node, PostNode, UserNode, node};
 use crate::domain::{AppError, PostOrder};
 
@@ -189,6 +190,34 @@ impl Query {
             .transpose()
             .gql()?;
         mod_log_connection(ctx, category, first, after, last, before).await
+    }
+
+    /// The report queue, oldest first: the reports of the categories the viewer moderates (or of
+    /// `categoryId` and the categories below it); every category for admins. `FORBIDDEN` for anyone else.
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
+    async fn reports(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Which reports: `OPEN` by default (and when null).",
+            default_with = "Some(ReportStatusValue::Open)"
+        )]
+        status: Option<ReportStatusValue>,
+        #[graphql(desc = "Only reports of this category or one below it.")] category_id: Option<ID>,
+        #[graphql(desc = "Forward: at most this many items after `after` (1–100; 20 by default).")]
+        first: Option<i32>,
+        #[graphql(desc = "Forward: start after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Backward: at most this many items before `before` (1–100).")]
+        last: Option<i32>,
+        #[graphql(desc = "Backward: end before this cursor.")] before: Option<String>,
+    ) -> GqlResult<ReportConnection> {
+        let category = category_id
+            .map(|id| ids::decode_category("categoryId", &id))
+            .transpose()
+            .gql()?;
+        let status = status.unwrap_or(ReportStatusValue::Open);
+        report_connection(ctx, status.into(), category, first, after, last, before).await
     }
 
     /// A comment by id; null when there is none, or when it is deleted and the viewer is not an admin.

@@ -47,7 +47,8 @@ pub trait CategoryRepo: Send + Sync {
 /// Posts and their versions. Every write is one transaction that also keeps the counters on `post` exact.
 #[async_trait]
 pub trait PostRepo: Send + Sync {
-    /// Writes the post and its version 0.
+    /// Writes the post and its version 0. `Forbidden` when the author is banned (at `at`) from the category or
+    /// an ancestor: checked inside the write's transaction (see [`crate::ports::BanRepo`]).
     async fn create(
         &self,
         author: UserId,
@@ -83,7 +84,8 @@ pub trait PostRepo: Send + Sync {
 
 #[async_trait]
 pub trait CommentRepo: Send + Sync {
-    /// `NotFound` when the post does not exist or is deleted; `Locked` when it is locked.
+    /// `NotFound` when the post does not exist or is deleted; `Locked` when it is locked; `Forbidden` when the
+    /// author is banned from its category, checked as [`PostRepo::create`] does.
     async fn create(
         &self,
         post: PostId,
@@ -118,11 +120,17 @@ pub trait CommentRepo: Send + Sync {
 /// Votes: at most one per user and post/comment; idempotent both ways.
 #[async_trait]
 pub trait VoteRepo: Send + Sync {
-    /// `true` when a vote was added. `NotFound` when the post does not exist or is deleted.
-    async fn vote_post(&self, user: UserId, post: PostId) -> AppResult<bool>;
+    /// `true` when a vote was added. `NotFound` when the post does not exist or is deleted; `Forbidden` when the
+    /// user is banned (at `at`) from its category or an ancestor.
+    async fn vote_post(&self, user: UserId, post: PostId, at: DateTime<Utc>) -> AppResult<bool>;
     /// `true` when a vote was removed.
     async fn unvote_post(&self, user: UserId, post: PostId) -> AppResult<bool>;
-    async fn vote_comment(&self, user: UserId, comment: CommentId) -> AppResult<bool>;
+    async fn vote_comment(
+        &self,
+        user: UserId,
+        comment: CommentId,
+        at: DateTime<Utc>,
+    ) -> AppResult<bool>;
     async fn unvote_comment(&self, user: UserId, comment: CommentId) -> AppResult<bool>;
     /// Which of these posts the user has voted.
     async fn voted_posts(&self, user: UserId, posts: &[PostId]) -> AppResult<Vec<PostId>>;

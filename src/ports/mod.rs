@@ -1,14 +1,18 @@
 //! The traits the application needs from the outside world. Adapters implement them; nothing above the ports
 //! knows which database or cache is behind them.
 
+mod bans;
 mod board;
 mod events;
 mod moderation;
+mod reports;
 mod search;
 
+pub use bans::{BanRepo, NewCategoryBan};
 pub use board::{CategoryChange, CategoryRepo, CommentRepo, PostRepo, VoteRepo};
 pub use events::{Events, EventsError, Notice};
 pub use moderation::ModerationRepo;
+pub use reports::{NewReport, QueueFilter, ReportRepo, Resolution};
 pub use search::PostSearch;
 
 use std::time::Duration;
@@ -109,14 +113,16 @@ pub trait UserRepo: Send + Sync {
     async fn resign(&self, id: UserId, at: DateTime<Utc>) -> AppResult<()>;
     /// `log`, when given (an admin's change; not the command line's), is written in the same transaction.
     async fn set_role(&self, id: UserId, role: Role, log: Option<&NewModAction>) -> AppResult<()>;
-    /// Adds the state, or replaces its detail when the user already has it. Blocking also revokes every refresh
-    /// session of the user in the same transaction; `log` is written in it too.
+    /// Adds the state, or replaces its detail and end when the user already has it; `until`: when it ends by
+    /// itself (`None`: when removed). Blocking also revokes every refresh session of the user in the same
+    /// transaction; `log` is written in it too.
     async fn add_state(
         &self,
         id: UserId,
         state: UserStateKind,
         detail: Option<&str>,
         at: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
         log: Option<&NewModAction>,
     ) -> AppResult<()>;
     /// `log` is written in the same transaction, only when the user had the state.

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
+use super::bans::{BANNED_AT_POST, banned_until};
 use super::{Db, Text, db_error, on_db, push_ids, with_retries};
 use crate::domain::markdown;
 use crate::domain::page::{Page, PageRequest};
@@ -92,6 +93,11 @@ impl CommentRepo for SqlCommentRepo {
                 .bind(author.0)
                 .execute(&mut *tx)
                 .await?;
+            // Under the author's row lock: a ban committed before it is seen (see `BanRepo`).
+            if let Some(until) = banned_until!(tx, BANNED_AT_POST, post.0, author.0, at).await? {
+                tx.rollback().await?;
+                return Ok(Err(crate::domain::bans::banned_here(until)));
+            }
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO comment (user_id, post_id, created_datetime, is_active, current_version, vote_count) \
                  VALUES (?, ?, ?, TRUE, 0, 0) RETURNING id",

@@ -1,6 +1,7 @@
 //! sqlx repositories for MariaDB and SQLite. One SQL text wherever the dialects agree; the pool type is
 //! chosen at run time and [`on_db!`] expands one body per dialect.
 
+mod bans;
 mod categories;
 mod comments;
 pub mod content_html;
@@ -9,6 +10,7 @@ mod moderation;
 pub mod name_skeletons;
 mod post_query;
 mod posts;
+mod reports;
 pub mod search;
 mod search_budget;
 pub mod seed;
@@ -30,10 +32,12 @@ use sqlx::sqlite::{
 use crate::config::{DbSettings, sqlite_file};
 use crate::domain::{AppError, AppResult};
 
+pub use bans::SqlBanRepo;
 pub use categories::SqlCategoryRepo;
 pub use comments::SqlCommentRepo;
 pub use moderation::SqlModerationRepo;
 pub use posts::SqlPostRepo;
+pub use reports::SqlReportRepo;
 pub use search::SqlPostSearch;
 pub use sessions::SqlSessionRepo;
 pub use users::SqlUserRepo;

@@ -4,8 +4,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
+use super::bans::{BANNED_IN_CATEGORY, banned_until};
 use super::post_query::{order_by, push_keyset, push_post_filter};
 use super::{Db, Text, db_error, on_db, push_ids, with_retries};
+use crate::domain::bans;
 use crate::domain::markdown;
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::search::SearchText;
@@ -102,12 +104,17 @@ impl PostRepo for SqlPostRepo {
                     .rows_affected();
                 if category_found == 0 {
                     tx.rollback().await?;
-                    return Ok(None);
+                    return Ok(Err(None));
                 }
                 sqlx::query("UPDATE `user` SET post_count = post_count + 1 WHERE id = ?")
                     .bind(author.0)
                     .execute(&mut *tx)
                     .await?;
+                // Under the author's row lock: a ban committed before it is seen (see `BanRepo`).
+                if let Some(until) = banned_until!(tx, BANNED_IN_CATEGORY, category.0, author.0, at).await? {
+                    tx.rollback().await?;
+                    return Ok(Err(Some(until)));
+                }
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO post (user_id, category_id, created_datetime, is_active, current_version, vote_count, comment_count) \
                      VALUES (?, ?, ?, TRUE, 0, 0, 0) RETURNING id",
@@ -133,13 +140,15 @@ impl PostRepo for SqlPostRepo {
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
-                Ok::<_, sqlx::Error>(Some(id))
+                Ok::<_, sqlx::Error>(Ok(id))
             })
         };
-        let id = with_retries("the category", attempt)
-            .await?
-            .ok_or_else(|| AppError::invalid("categoryId", "no such category"))?;
-        Ok(PostId(id))
+        // `Err(None)`: no such category; `Err(Some(until))`: the author is banned there.
+        match with_retries("the category", attempt).await? {
+            Ok(id) => Ok(PostId(id)),
+            Err(None) => Err(AppError::invalid("categoryId", "no such category")),
+            Err(Some(until)) => Err(bans::banned_here(until)),
+        }
     }
 
     async fn append_version(

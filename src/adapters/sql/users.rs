@@ -37,6 +37,7 @@ struct UserStateRow {
     state: Option<Text>,
     state_detail: Option<Text>,
     state_at: Option<DateTime<Utc>>,
+    state_until: Option<DateTime<Utc>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -53,7 +54,8 @@ struct LoginRow {
 }
 
 const SELECT_USERS: &str = "SELECT u.id, u.name, u.email, u.created_datetime, r.name AS role, \
-     s.name AS state, us.detail AS state_detail, us.created_datetime AS state_at \
+     s.name AS state, us.detail AS state_detail, us.created_datetime AS state_at, \
+     us.until_datetime AS state_until \
      FROM `user` u \
      LEFT JOIN role r ON r.id = u.role_id \
      LEFT JOIN user_state us ON us.user_id = u.id \
@@ -86,6 +88,7 @@ fn assemble(rows: Vec<UserStateRow>) -> Vec<User> {
                 kind,
                 detail: row.state_detail.map(String::from),
                 created_at: at,
+                until: row.state_until,
             });
         }
     }
@@ -343,6 +346,7 @@ impl UserRepo for SqlUserRepo {
         state: UserStateKind,
         detail: Option<&str>,
         at: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
         log: Option<&NewModAction>,
     ) -> AppResult<()> {
         let _trip = count_db();
@@ -355,12 +359,13 @@ impl UserRepo for SqlUserRepo {
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
-                "INSERT INTO user_state (user_id, state_id, detail, created_datetime) \
-                 SELECT ?, id, ?, ? FROM state WHERE name = ?",
+                "INSERT INTO user_state (user_id, state_id, detail, created_datetime, until_datetime) \
+                 SELECT ?, id, ?, ?, ? FROM state WHERE name = ?",
             )
             .bind(id.0)
             .bind(detail)
             .bind(at)
+            .bind(until)
             .bind(state.as_db_name())
             .execute(&mut *tx)
             .await?;

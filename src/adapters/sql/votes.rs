@@ -4,8 +4,12 @@
 use async_trait::async_trait;
 use sqlx::QueryBuilder;
 
+use chrono::{DateTime, Utc};
+
+use super::bans::{BANNED_AT_COMMENT, BANNED_AT_POST, banned_until};
 use super::{Db, db_error, on_db, push_ids, with_retries};
 
+use crate::domain::bans;
 use crate::domain::{AppError, AppResult, CommentId, PostId, UserId};
 use crate::ports::VoteRepo;
 use crate::request::count_db;
@@ -34,6 +38,8 @@ struct Target {
     key: &'static str,
     table: &'static str,
     what: &'static str,
+    /// The ban check of the voter at this target (see `bans`).
+    banned: &'static str,
 }
 
 const POST: Target = Target {
@@ -41,12 +47,14 @@ const POST: Target = Target {
     key: "post_id",
     table: "post",
     what: "post",
+    banned: BANNED_AT_POST,
 };
 const COMMENT: Target = Target {
     voters: "voter_comment",
     key: "comment_id",
     table: "comment",
     what: "comment",
+    banned: BANNED_AT_COMMENT,
 };
 
 impl SqlVoteRepo {
@@ -54,7 +62,21 @@ impl SqlVoteRepo {
     /// row's exclusive lock up front, so concurrent voters queue instead of deadlocking (taking a shared lock
     /// for the foreign-key check and upgrading it later deadlocks on MariaDB). When the vote row was already
     /// there (or already gone), the transaction is rolled back and nothing changes.
-    async fn change(&self, target: &Target, user: UserId, id: i64, delta: i64) -> AppResult<bool> {
+    ///
+    /// A new vote (`at` given) is refused when the voter is banned from the target's category: checked under a
+    /// shared lock of the voter's row on MariaDB, which a ban's transaction holds exclusively until it commits.
+    async fn change(
+        &self,
+        target: &Target,
+        user: UserId,
+        id: i64,
+        delta: i64,
+        at: Option<DateTime<Utc>>,
+    ) -> AppResult<bool> {
+        let lock_voter = match self.db {
+            Db::MySql(_) => "SELECT ban_version FROM `user` WHERE id = ? LOCK IN SHARE MODE",
+            Db::Sqlite(_) => "SELECT ban_version FROM `user` WHERE id = ?",
+        };
         let counter = format!(
             "UPDATE {} SET vote_count = vote_count + ? WHERE id = ? AND is_active = TRUE",
             target.table
@@ -74,7 +96,7 @@ impl SqlVoteRepo {
         };
         let db = &self.db;
         let (counter, row) = (&counter, &row);
-        let outcome: Option<bool> = with_retries(target.what, || async move {
+        let outcome: Option<Result<bool, Option<DateTime<Utc>>>> = with_retries(target.what, || async move {
             on_db!(db, pool => async {
                 let mut tx = pool.begin().await?;
                 let live = sqlx::query(counter).bind(delta).bind(id).execute(&mut *tx).await?.rows_affected();
@@ -82,17 +104,28 @@ impl SqlVoteRepo {
                     tx.rollback().await?;
                     return Ok(None);
                 }
+                if let Some(at) = at {
+                    sqlx::query(lock_voter).bind(user.0).fetch_optional(&mut *tx).await?;
+                    if let Some(until) = banned_until!(tx, target.banned, id, user.0, at).await? {
+                        tx.rollback().await?;
+                        return Ok(Some(Err(until)));
+                    }
+                }
                 let changed = sqlx::query(row).bind(user.0).bind(id).execute(&mut *tx).await?.rows_affected();
                 if changed == 0 {
                     tx.rollback().await?;
-                    return Ok(Some(false));
+                    return Ok(Some(Ok(false)));
                 }
                 tx.commit().await?;
-                Ok(Some(true))
+                Ok(Some(Ok(true)))
             })
         })
         .await?;
-        outcome.ok_or_else(|| AppError::NotFound(format!("no such {}", target.what)))
+        match outcome {
+            Some(Ok(changed)) => Ok(changed),
+            Some(Err(until)) => Err(bans::banned_here(until)),
+            None => Err(AppError::NotFound(format!("no such {}", target.what))),
+        }
     }
 
     async fn voted(&self, target: &Target, user: UserId, ids: &[i64]) -> AppResult<Vec<i64>> {
@@ -112,20 +145,25 @@ impl SqlVoteRepo {
 
 #[async_trait]
 impl VoteRepo for SqlVoteRepo {
-    async fn vote_post(&self, user: UserId, post: PostId) -> AppResult<bool> {
-        self.change(&POST, user, post.0, 1).await
+    async fn vote_post(&self, user: UserId, post: PostId, at: DateTime<Utc>) -> AppResult<bool> {
+        self.change(&POST, user, post.0, 1, Some(at)).await
     }
 
     async fn unvote_post(&self, user: UserId, post: PostId) -> AppResult<bool> {
-        self.change(&POST, user, post.0, -1).await
+        self.change(&POST, user, post.0, -1, None).await
     }
 
-    async fn vote_comment(&self, user: UserId, comment: CommentId) -> AppResult<bool> {
-        self.change(&COMMENT, user, comment.0, 1).await
+    async fn vote_comment(
+        &self,
+        user: UserId,
+        comment: CommentId,
+        at: DateTime<Utc>,
+    ) -> AppResult<bool> {
+        self.change(&COMMENT, user, comment.0, 1, Some(at)).await
     }
 
     async fn unvote_comment(&self, user: UserId, comment: CommentId) -> AppResult<bool> {
-        self.change(&COMMENT, user, comment.0, -1).await
+        self.change(&COMMENT, user, comment.0, -1, None).await
     }
 
     async fn voted_posts(&self, user: UserId, posts: &[PostId]) -> AppResult<Vec<PostId>> {

@@ -1,10 +1,12 @@
 //! The admin's changes to other users (role, block), and the command line's role change.
 
+use chrono::{DateTime, Utc};
+
 use super::AccountService;
-use crate::domain::validation;
 use crate::domain::{
     AppError, AppResult, ModActionKind, ModTarget, NewModAction, Role, User, UserId, UserStateKind,
 };
+use crate::domain::{bans, validation};
 
 impl AccountService {
     fn require_admin(actor: &User) -> AppResult<()> {
@@ -52,26 +54,31 @@ impl AccountService {
         self.user(id).await
     }
 
+    /// Blocks `target`, until `until` when given (the block then ends by itself: see [`crate::domain::UserState::until`]).
     pub async fn block(
         &self,
         actor: &User,
         target: UserId,
         detail: Option<&str>,
+        until: Option<DateTime<Utc>>,
     ) -> AppResult<User> {
         let detail = detail
             .map(|d| validation::text("detail", d, 0, 500, true))
             .transpose()?
             .filter(|d| !d.is_empty());
+        let now = self.clock.now();
+        let until = bans::ban_end("until", until, now)?;
         self.admin_target(actor, target).await?;
-        let at = self.clock.now();
-        let log = NewModAction::new(ModActionKind::Ban, actor.id, ModTarget::User(target), at)
+        let mut log = NewModAction::new(ModActionKind::Ban, actor.id, ModTarget::User(target), now)
             .because(detail.clone());
+        log.expires_at = until;
         self.users
             .add_state(
                 target,
                 UserStateKind::Blocked,
                 detail.as_deref(),
-                at,
+                now,
+                until,
                 Some(&log),
             )
             .await?;

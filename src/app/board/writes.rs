@@ -171,7 +171,10 @@ impl BoardService {
     pub async fn vote_post(&self, actor: &User, post: PostId, up: bool) -> AppResult<Post> {
         require_member(actor)?;
         let changed = if up {
-            self.votes.primary().vote_post(actor.id, post).await?
+            self.votes
+                .primary()
+                .vote_post(actor.id, post, self.clock.now())
+                .await?
         } else {
             self.votes.primary().unvote_post(actor.id, post).await?
         };
@@ -194,7 +197,10 @@ impl BoardService {
     ) -> AppResult<Comment> {
         require_member(actor)?;
         let changed = if up {
-            self.votes.primary().vote_comment(actor.id, comment).await?
+            self.votes
+                .primary()
+                .vote_comment(actor.id, comment, self.clock.now())
+                .await?
         } else {
             self.votes
                 .primary()

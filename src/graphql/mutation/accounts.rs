@@ -89,6 +89,8 @@ pub struct BlockUserInput {
     pub user_id: ID,
     /// Why; shown in the user's `states`.
     pub detail: Option<String>,
+    /// When the block ends by itself (in the future, at most 100 years ahead); absent: until `unblockUser`.
+    pub until: Option<DateTime>,
 }
 
 /// A user to unblock.
@@ -343,7 +345,9 @@ impl AdminMutations {
         })
     }
 
-    /// Admin only. Blocks the user: they cannot log in, and their tokens stop working on the next request.
+    /// Admin only. Blocks the user: they cannot log in, and their tokens stop working on the next request
+    /// (refresh tokens are revoked, open subscription sockets are closed). With `until`, the block ends by
+    /// itself then.
     async fn block_user(
         &self,
         ctx: &Context<'_>,
@@ -354,7 +358,12 @@ impl AdminMutations {
         let user = ctx
             .services()?
             .accounts
-            .block(actor, target, input.detail.as_deref())
+            .block(
+                actor,
+                target,
+                input.detail.as_deref(),
+                input.until.map(|u| u.0),
+            )
             .await
             .gql()?;
         Ok(BlockUserPayload {

@@ -1,8 +1,10 @@
 //! Root mutations. Each takes one `input` object and answers a payload, per the Relay convention.
 
 mod accounts;
+mod bans;
 mod board;
 mod moderation;
+mod reports;
 
 use async_graphql::MergedObject;
 
@@ -16,4 +18,6 @@ pub struct Mutation(
     board::VoteMutations,
     board::CategoryMutations,
     moderation::ModerationMutations,
+    bans::BanMutations,
+    reports::ReportMutations,
 );

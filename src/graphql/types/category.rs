@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, ID, Object};
 
+use super::ban::{CategoryBanConnection, category_bans};
 use super::moderation::{ModActionConnection, mod_log_connection, visible_post};
 use super::post::{PostConnection, PostNode, PostOrderValue, post_connection};
 use super::user::UserNode;
@@ -135,5 +136,21 @@ impl CategoryNode {
             .gql()?;
         let order = order_by.map(PostOrder::from).unwrap_or_default();
         post_connection(ctx, filter, order, first, after, last, before).await
+    }
+
+    /// The members banned from writing here (and below) now, newest first. Visible to the category's
+    /// moderators and to admins; null for everyone else.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
+    async fn bans(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Forward: at most this many items after `after` (1–100; 20 by default).")]
+        first: Option<i32>,
+        #[graphql(desc = "Forward: start after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Backward: at most this many items before `before` (1–100).")]
+        last: Option<i32>,
+        #[graphql(desc = "Backward: end before this cursor.")] before: Option<String>,
+    ) -> GqlResult<Option<CategoryBanConnection>> {
+        category_bans(ctx, self.0.id, first, after, last, before).await
     }
 }

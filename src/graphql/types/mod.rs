@@ -1,5 +1,6 @@
 //! GraphQL object types. Each wraps a domain value and resolves related objects through the loaders.
 
+pub mod ban;
 pub mod category;
 pub mod comment;
 pub mod datetime;
@@ -7,6 +8,7 @@ pub mod moderation;
 pub mod node;
 pub mod pagination;
 pub mod post;
+pub mod report;
 pub mod user;
 
 pub use category::CategoryNode;

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Interface};
 
 use super::moderation::{ModActionNode, visible_comment, visible_post};
 use super::{CategoryNode, CommentNode, PostNode, UserNode};
-use crate::domain::{CategoryId, CommentId, ModActionId, PostId, UserId};
+use crate::domain::{CategoryId, CommentId, ModActionId, PostId, ReportId, UserId};
 use crate::graphql::context::ContextExt;
 use crate::graphql::errors::{AppResultExt, GqlResult};
 use crate::graphql::ids;
@@ -18,11 +18,12 @@ pub enum Node {
     Post(PostNode),
     Comment(CommentNode),
     ModAction(ModActionNode),
+    Report(super::report::ReportNode),
 }
 
 /// Resolves global ids of any type, one batch per type. Unknown ids, unknown types, and posts
 /// or comments the viewer may not see (deleted ones for anyone but admins; removed ones as
-/// docs/moderation.md says) resolve to null.
+/// docs/moderation.md says), and reports for anyone but the moderators of their category, resolve to null.
 pub async fn resolve(ctx: &Context<'_>, field: &str, raw: &[ID]) -> GqlResult<Vec<Option<Node>>> {
     let mut decoded = Vec::with_capacity(raw.len());
     for id in raw {
@@ -84,6 +85,15 @@ pub async fn resolve(ctx: &Context<'_>, field: &str, raw: &[ID]) -> GqlResult<Ve
                 .get(&ModActionId(row))
                 .cloned()
                 .map(|a| Node::ModAction(ModActionNode(a))),
+            ReportId::KIND => {
+                let viewer = ctx.request()?.actor.as_ref();
+                ctx.services()?
+                    .trust
+                    .report_for(viewer, ReportId(row))
+                    .await
+                    .gql()?
+                    .map(|r| Node::Report(super::report::ReportNode(r)))
+            }
             _ => None,
         });
     }

@@ -104,7 +104,7 @@ pub struct PostNode(pub Post);
 
 /// A row that a foreign key guarantees was not found: an internal error (its field then follows the
 /// partial-results rules).
-pub(super) fn missing(what: &str, id: impl std::fmt::Display) -> async_graphql::Error {
+pub(crate) fn missing(what: &str, id: impl std::fmt::Display) -> async_graphql::Error {
     crate::graphql::errors::to_gql(&crate::domain::AppError::Internal(format!(
         "{what} {id} is missing"
     )))

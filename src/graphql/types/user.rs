@@ -49,6 +49,8 @@ pub struct UserState {
     pub detail: Option<String>,
     /// When the state began.
     pub created_at: DateTime,
+    /// When the state ends by itself (a block with an end); null: until an admin lifts it.
+    pub until: Option<DateTime>,
 }
 
 /// One successful login.
@@ -135,16 +137,17 @@ impl UserNode {
         self.user.role.into()
     }
 
-    /// The states the user is in now (`blocked`, `inactive`); empty for an active user.
+    /// The states the user is in now (`blocked`, `inactive`); empty for an active user. A block whose `until`
+    /// has passed is over and not listed.
     async fn states(&self, ctx: &Context<'_>) -> Vec<UserState> {
         let private = self.private_visible(ctx);
         self.user
-            .states
-            .iter()
+            .states_at(chrono::Utc::now())
             .map(|s| UserState {
                 name: s.kind.as_db_name().to_owned(),
                 detail: s.detail.clone().filter(|_| private),
                 created_at: s.created_at.into(),
+                until: s.until.map(Into::into),
             })
             .collect()
     }

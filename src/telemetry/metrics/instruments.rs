@@ -73,6 +73,12 @@ pub(super) fn build() -> Option<Telemetry> {
             .u64_counter("board.auth.token_refreshes")
             .with_description("Refresh-token rotations by outcome.")
             .build(),
+        moderation_actions: meter
+            .u64_counter("board.moderation.actions")
+            .with_description(
+                "Moderation steps by action: category bans and unbans, reports opened, dismissed, resolved.",
+            )
+            .build(),
         rate_limited: meter
             .u64_counter("board.rate_limited")
             .with_description("Requests refused by a rate limit, by limit.")
@@ -207,6 +213,17 @@ pub(super) fn build() -> Option<Telemetry> {
     metrics.limiter_fallbacks.add(0, &[]);
     for outcome in ["success", "invalid", "blocked", "rate_limited"] {
         metrics.logins.add(0, &[KeyValue::new("outcome", outcome)]);
+    }
+    for action in [
+        "category_ban",
+        "category_unban",
+        "report_opened",
+        "report_dismissed",
+        "report_resolved",
+    ] {
+        metrics
+            .moderation_actions
+            .add(0, &[KeyValue::new("action", action)]);
     }
     register_process_metrics(&meter);
     Some(Telemetry {

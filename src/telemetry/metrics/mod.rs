@@ -27,6 +27,7 @@ pub struct Metrics {
     pub db_query_duration: Histogram<f64>,
     pub logins: Counter<u64>,
     pub token_refreshes: Counter<u64>,
+    pub moderation_actions: Counter<u64>,
     pub rate_limited: Counter<u64>,
     pub limiter_fallbacks: Counter<u64>,
     pub log_lines_dropped: Counter<u64>,
@@ -119,6 +120,15 @@ pub fn token_refresh(outcome: &'static str) {
     if let Some(m) = metrics() {
         m.token_refreshes
             .add(1, &[KeyValue::new("outcome", outcome)]);
+    }
+}
+
+/// A moderation step: `category_ban`, `category_unban`, `report_opened`, `report_dismissed`,
+/// `report_resolved`.
+pub fn moderation(action: &'static str) {
+    if let Some(m) = metrics() {
+        m.moderation_actions
+            .add(1, &[KeyValue::new("action", action)]);
     }
 }
 

@@ -1,10 +1,12 @@
 //! Moderation end to end over HTTP: moderators per category and their rights, removal and its visibility,
-//! locks, pins, the public log, and concurrent moderators.
+//! locks, pins, the public log, concurrent moderators; bans (site-wide with an end, per category).
 
+mod bans;
 mod concurrency;
 mod locks_and_pins;
 mod log;
 mod removal;
+mod reports;
 mod rights;
 mod subscriptions;
 
