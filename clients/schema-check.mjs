@@ -91,7 +91,9 @@ if (opts['self-test']) {
 const baseline = parse(opts.baseline, 'baseline');
 const changelog = load(opts.changelog, 'changelog');
 const subjects = [[`${shown(opts.schema)} against ${shown(opts.baseline)}`, parse(opts.schema, 'schema')]];
-if (opts.live) subjects.push([`the live schema of \`board serve\` against ${shown(opts.baseline)}`, await liveSchema()]);
+if (opts.live) {
+  subjects.push([`the live schema of \`board serve\` against ${shown(opts.baseline)}`, await liveSchema()]);
+}
 
 let ok = true;
 for (const [label, schema] of subjects) {

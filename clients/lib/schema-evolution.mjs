@@ -11,9 +11,10 @@ import { diff } from '@graphql-inspector/core';
 import { isEnumType, isInputObjectType, isInterfaceType, isObjectType } from 'graphql';
 
 // `Type.field(arg:)` (the schema-coordinate spelling) and `Type.field.arg` (graphql-inspector's paths) are one
-// coordinate here: ['Type', 'field', 'arg']. Anything else in backticks is not a coordinate.
+// coordinate here, `Type.field.arg`. Anything else in backticks is not a coordinate: null.
 export function coordinate(text) {
-  const m = /^([_A-Za-z][_0-9A-Za-z]*(?:\.[_A-Za-z][_0-9A-Za-z]*)*)(?:\(([_A-Za-z][_0-9A-Za-z]*):\))?$/.exec(text.trim());
+  const name = '[_A-Za-z][_0-9A-Za-z]*';
+  const m = new RegExp(`^(${name}(?:\\.${name})*)(?:\\((${name}):\\))?$`).exec(text.trim());
   if (!m) return null;
   return m[2] ? `${m[1]}.${m[2]}` : m[1];
 }
@@ -26,7 +27,8 @@ function changeCoordinate(change) {
 
 const isText = (type) => /DESCRIPTION|DEPRECATION_REASON_CHANGED/.test(type);
 // Directive usages of @deprecated repeat what the FIELD_DEPRECATION_* / *_DEPRECATION_REASON_* changes say.
-const isDeprecationUsage = (change) => change.type.startsWith('DIRECTIVE_USAGE_') && /\.@deprecated(\.|$)/.test(change.path ?? '');
+const isDeprecationUsage = (change) =>
+  change.type.startsWith('DIRECTIVE_USAGE_') && /\.@deprecated(\.|$)/.test(change.path ?? '');
 
 const REMOVALS = new Set(['FIELD_REMOVED', 'INPUT_FIELD_REMOVED', 'FIELD_ARGUMENT_REMOVED', 'ENUM_VALUE_REMOVED']);
 
@@ -108,7 +110,8 @@ export async function evaluate(baseline, candidate, changelog) {
     }
     const coord = changeCoordinate(change);
     const level = change.criticality.level;
-    changes.push({ level, coordinate: coord, type: change.type, message: change.message, reason: change.criticality.reason });
+    const { type, message } = change;
+    changes.push({ level, coordinate: coord, type, message, reason: change.criticality.reason });
     if (level === 'BREAKING') {
       if (REMOVALS.has(change.type) && !deprecatedIn(baseline, coord)) {
         failures.push(
@@ -124,7 +127,9 @@ export async function evaluate(baseline, candidate, changelog) {
             `### Breaking with a line naming \`${coord}\` and the reason`,
         );
       } else if (reason.length < MIN_REASON_WORDS) {
-        failures.push(`${coord}: the Breaking line in SCHEMA_CHANGELOG.md names it but gives no reason (${MIN_REASON_WORDS}+ words)`);
+        failures.push(
+          `${coord}: its Breaking line in SCHEMA_CHANGELOG.md gives no reason (${MIN_REASON_WORDS}+ words)`,
+        );
       }
       continue;
     }
@@ -143,13 +148,16 @@ export async function evaluate(baseline, candidate, changelog) {
 export function report(label, verdict) {
   const lines = [`schema-check: ${label}`];
   const order = { BREAKING: 0, DANGEROUS: 1, NON_BREAKING: 2 };
-  const changes = [...verdict.changes].sort((a, b) => order[a.level] - order[b.level] || a.coordinate.localeCompare(b.coordinate));
+  const changes = [...verdict.changes].sort(
+    (a, b) => order[a.level] - order[b.level] || a.coordinate.localeCompare(b.coordinate),
+  );
   for (const c of changes) {
     const tag = { BREAKING: 'BREAKING ', DANGEROUS: 'DANGEROUS', NON_BREAKING: 'SAFE     ' }[c.level];
     lines.push(`  ${tag} ${c.coordinate}: ${c.message}`);
     if (c.level === 'DANGEROUS' && c.reason && c.reason !== c.message) lines.push(`            ${c.reason}`);
   }
-  if (verdict.textChanges) lines.push(`  ${verdict.textChanges} description/deprecation-reason text change(s): no changelog line needed`);
+  if (verdict.textChanges)
+    lines.push(`  ${verdict.textChanges} description/deprecation-reason text change(s): no changelog line needed`);
   if (changes.length === 0 && !verdict.textChanges) lines.push('  no change against the baseline');
   else if (changes.some((c) => c.level !== 'BREAKING'))
     lines.push('  reminder: every change above needs a line in SCHEMA_CHANGELOG.md under ## Unreleased');
@@ -171,7 +179,8 @@ export function publishChangelog(changelog, date) {
   if (end < 0) end = lines.length;
   const body = lines.slice(at + 1, end).join('\n').trim();
   if (body === '' || /^nothing yet\.?$/i.test(body)) return changelog;
-  return [...lines.slice(0, at), '## Unreleased', '', 'Nothing yet.', '', `## ${date}`, ...lines.slice(at + 1)].join('\n');
+  const fresh = ['## Unreleased', '', 'Nothing yet.', '', `## ${date}`];
+  return [...lines.slice(0, at), ...fresh, ...lines.slice(at + 1)].join('\n');
 }
 
 export function baselineText(schemaSdl, date) {

@@ -44,57 +44,86 @@ const requiredArg = edit('posts(first: Int)', 'posts(first: Int, category: ID!)'
 const addScore = edit('  kind: Kind\n}', '  kind: Kind\n  score: Int\n}');
 const removeOld = edit('  old: String @deprecated(reason: "Use `title`.")\n', '');
 
+const addEnumD = edit('enum Kind { A B', 'enum Kind { A B D');
+const deprecateKind = edit('  kind: Kind\n', '  kind: Kind @deprecated(reason: "Soon gone.")\n');
+const NONE = 'Nothing yet.';
+const WINDOW = 'removed, but the baseline does not mark it @deprecated';
+
+// [name, candidate schema, changelog, expected verdict, a failure it must contain, a change level it must report]
+const passes = (name, sdl, unreleased, level) => [name, sdl, changelog(unreleased), true, null, level];
+const fails = (name, sdl, unreleased, pattern) => [name, sdl, changelog(unreleased), false, pattern];
 const cases = [
   ['no change, no Unreleased section', BASE, '# Schema changelog\n', true],
-  ['a removed field, no changelog line', removeTitle, changelog('Nothing yet.'), false, /Post\.title: removed, but the baseline does not mark it @deprecated/],
-  [
+  fails('a removed field, no changelog line', removeTitle, NONE, new RegExp(`Post\\.title: ${WINDOW}`)),
+  fails(
     'a removed field acknowledged as breaking still needs the deprecation window',
     removeTitle,
-    changelog('### Breaking\n\n- `Post.title` removed: nobody reads it any more.'),
-    false,
-    /Post\.title: removed, but the baseline does not mark it @deprecated.*deprecation window/,
-  ],
-  ['a new required argument, no changelog line', requiredArg, changelog('Nothing yet.'), false, /Query\.posts\.category: breaking/],
-  [
+    '### Breaking\n\n- `Post.title` removed: nobody reads it any more.',
+    new RegExp(`Post\\.title: ${WINDOW}.*deprecation window`),
+  ),
+  fails('a new required argument, no changelog line', requiredArg, NONE, /Query\.posts\.category: breaking/),
+  passes(
     'a new required argument acknowledged under Breaking with a reason',
     requiredArg,
-    changelog('### Breaking\n\n- `Query.posts(category:)` is required: posts are listed per category\n  from now on.'),
-    true,
-  ],
-  [
+    '### Breaking\n\n- `Query.posts(category:)` is required: posts are listed per category\n  from now on.',
+  ),
+  passes(
     'a new required argument acknowledged with a reason in Korean',
     requiredArg,
-    changelog('### Breaking\n\n- `Query.posts.category` 필수: 게시판마다 따로 나열합니다.'),
-    true,
-  ],
-  ['a breaking line without a reason', requiredArg, changelog('### Breaking\n\n- `Query.posts.category`'), false, /gives no reason/],
-  [
+    '### Breaking\n\n- `Query.posts.category` 필수: 게시판마다 따로 나열합니다.',
+  ),
+  fails(
+    'a breaking line without a reason',
+    requiredArg,
+    '### Breaking\n\n- `Query.posts.category`',
+    /Breaking line .* gives no reason/,
+  ),
+  fails(
     'a breaking change named under Added only',
     requiredArg,
-    changelog('### Added\n\n- `Query.posts.category` filters posts by category.'),
-    false,
+    '### Added\n\n- `Query.posts.category` filters posts by category.',
     /Query\.posts\.category: breaking/,
-  ],
-  ['a nullable input field made non-null', edit('input PostInput { title: String ', 'input PostInput { title: String! '), changelog('Nothing yet.'), false, /PostInput\.title: breaking/],
-  ['a field type changed', edit('  kind: Kind\n', '  kind: String\n'), changelog('Nothing yet.'), false, /Post\.kind: breaking/],
-  ['an enum value removed that was not deprecated', edit('enum Kind { A B C', 'enum Kind { A C'), changelog('### Breaking\n\n- `Kind.B` is gone for good reasons.'), false, /Kind\.B: removed, but the baseline does not mark it @deprecated/],
-  ['an added field named in Unreleased', addScore, changelog('### Added\n\n- `Post.score`: the sum of votes.'), true],
-  ['an added field whose type is named', addScore, changelog('### Added\n\n- `Post` gains its score.'), true],
-  ['an added field with no changelog line', addScore, changelog('Nothing yet.'), false, /Post\.score: a change clients see/],
-  ['an added field named only in an older release', addScore, changelog(''), false, /Post\.score: a change clients see/],
-  ['a deprecated field removed, acknowledged', removeOld, changelog('### Breaking\n\n- `Post.old`: deprecated since 2026-01-01, use `Post.title`.'), true],
-  ['a deprecated field removed, no changelog line', removeOld, changelog('Nothing yet.'), false, /Post\.old: breaking/],
-  ['a deprecated enum value removed, acknowledged', edit(' C @deprecated(reason: "Not used.")', ''), changelog('### Breaking\n\n- `Kind.C`: deprecated and never sent.'), true],
-  ['an enum value added (dangerous), named', edit('enum Kind { A B', 'enum Kind { A B D'), changelog('### Added\n\n- `Kind.D` for drafts.'), true, null, 'DANGEROUS'],
-  ['an enum value added (dangerous), not named', edit('enum Kind { A B', 'enum Kind { A B D'), changelog('Nothing yet.'), false, /Kind\.D: dangerous/],
-  ['a field deprecated, not named', edit('  kind: Kind\n', '  kind: Kind @deprecated(reason: "Soon gone.")\n'), changelog('Nothing yet.'), false, /Post\.kind: a change clients see/],
-  ['a field deprecated, named', edit('  kind: Kind\n', '  kind: Kind @deprecated(reason: "Soon gone.")\n'), changelog('### Deprecated\n\n- `Post.kind`: soon gone.'), true],
-  ['a description changed only', edit('"Its title."', '"The title."'), changelog('Nothing yet.'), true],
+  ),
+  fails(
+    'a nullable input field made non-null',
+    edit('input PostInput { title: String ', 'input PostInput { title: String! '),
+    NONE,
+    /PostInput\.title: breaking/,
+  ),
+  fails('a field type changed', edit('  kind: Kind\n', '  kind: String\n'), NONE, /Post\.kind: breaking/),
+  fails(
+    'an enum value removed that was not deprecated',
+    edit('enum Kind { A B C', 'enum Kind { A C'),
+    '### Breaking\n\n- `Kind.B` is gone for good reasons.',
+    new RegExp(`Kind\\.B: ${WINDOW}`),
+  ),
+  passes('an added field named in Unreleased', addScore, '### Added\n\n- `Post.score`: the sum of votes.'),
+  passes('an added field whose type is named', addScore, '### Added\n\n- `Post` gains its score.'),
+  fails('an added field with no changelog line', addScore, NONE, /Post\.score: a change clients see/),
+  fails('an added field named only in an older release', addScore, '', /Post\.score: a change clients see/),
+  passes(
+    'a deprecated field removed, acknowledged',
+    removeOld,
+    '### Breaking\n\n- `Post.old`: deprecated since 2026-01-01, use `Post.title`.',
+  ),
+  fails('a deprecated field removed, no changelog line', removeOld, NONE, /Post\.old: breaking/),
+  passes(
+    'a deprecated enum value removed, acknowledged',
+    edit(' C @deprecated(reason: "Not used.")', ''),
+    '### Breaking\n\n- `Kind.C`: deprecated and never sent.',
+  ),
+  passes('an enum value added (dangerous), named', addEnumD, '### Added\n\n- `Kind.D` for drafts.', 'DANGEROUS'),
+  fails('an enum value added (dangerous), not named', addEnumD, NONE, /Kind\.D: dangerous/),
+  fails('a field deprecated, not named', deprecateKind, NONE, /Post\.kind: a change clients see/),
+  passes('a field deprecated, named', deprecateKind, '### Deprecated\n\n- `Post.kind`: soon gone.'),
+  passes('a description changed only', edit('"Its title."', '"The title."'), NONE),
 ];
+
+const verdictName = (ok) => (ok ? 'a pass' : 'a failure');
 
 function expectVerdict(name, verdict, ok, pattern, level) {
   const problems = [];
-  if (verdict.ok !== ok) problems.push(`expected ${ok ? 'a pass' : 'a failure'}, got ${verdict.ok ? 'a pass' : 'a failure'}`);
+  if (verdict.ok !== ok) problems.push(`expected ${verdictName(ok)}, got ${verdictName(verdict.ok)}`);
   if (pattern && !verdict.failures.some((f) => pattern.test(f))) problems.push(`no failure matches ${pattern}`);
   if (level && !verdict.changes.some((c) => c.level === level)) problems.push(`no ${level} change reported`);
   if (problems.length) {
@@ -105,12 +134,13 @@ function expectVerdict(name, verdict, ok, pattern, level) {
   return true;
 }
 
-// The command on files: exit status and output.
+// The command on files in `dir`: exit status and output.
 function runCli(dir, args) {
   const script = join(dirname(fileURLToPath(import.meta.url)), '../schema-check.mjs');
-  const files = ['--schema', join(dir, 'schema.graphql'), '--baseline', join(dir, 'baseline.graphql'), '--changelog', join(dir, 'CHANGELOG.md')];
+  const files = ['--schema', 'schema.graphql', '--baseline', 'baseline.graphql', '--changelog', 'CHANGELOG.md'];
+  const argv = [script, ...files.map((f, i) => (i % 2 ? join(dir, f) : f)), ...args];
   try {
-    return { status: 0, out: execFileSync(process.execPath, [script, ...files, ...args], { encoding: 'utf8', stdio: 'pipe' }) };
+    return { status: 0, out: execFileSync(process.execPath, argv, { encoding: 'utf8', stdio: 'pipe' }) };
   } catch (e) {
     return { status: e.status, out: `${e.stdout}${e.stderr}` };
   }
@@ -119,42 +149,41 @@ function runCli(dir, args) {
 function cliCases() {
   const dir = mkdtempSync(join(tmpdir(), 'schema-check-'));
   const write = (name, text) => writeFileSync(join(dir, name), text);
-  const results = [];
-  const expect = (name, cond, detail) => {
-    console.log(cond ? `ok ${name}` : `FAIL ${name}: ${detail}`);
-    results.push(cond);
+  const read = (name) => readFileSync(join(dir, name), 'utf8');
+  let ok = true;
+  // `check`: a pattern the output must match, or a condition that must hold.
+  const expect = (name, r, status, check) => {
+    const cond = r.status === status && (check instanceof RegExp ? check.test(r.out) : check);
+    console.log(cond ? `ok ${name}` : `FAIL ${name}: exit ${r.status}\n${r.out}`);
+    ok &&= cond;
   };
   try {
     write('baseline.graphql', `# a header comment\n${BASE}`);
     write('schema.graphql', requiredArg);
-    write('CHANGELOG.md', changelog('Nothing yet.'));
+    write('CHANGELOG.md', changelog(NONE));
     let r = runCli(dir, []);
-    expect('command: a breaking change exits 1 and names it', r.status === 1 && /Query\.posts\.category: breaking/.test(r.out), `status ${r.status}\n${r.out}`);
+    expect('command: a breaking change exits 1 and names it', r, 1, /Query\.posts\.category: breaking/);
     r = runCli(dir, ['--publish', '2026-02-02']);
-    expect('command: --publish refuses a failing check', r.status === 1 && readFileSync(join(dir, 'baseline.graphql'), 'utf8').startsWith('# a header'), `status ${r.status}`);
+    expect('command: --publish refuses a failing check', r, 1, read('baseline.graphql').startsWith('# a header'));
 
     write('schema.graphql', addScore);
     write('CHANGELOG.md', changelog('### Added\n\n- `Post.score`: the sum of votes.'));
     r = runCli(dir, []);
-    expect('command: a named addition exits 0 and prints it', r.status === 0 && /SAFE {6}Post\.score/.test(r.out), `status ${r.status}\n${r.out}`);
+    expect('command: a named addition exits 0 and prints it', r, 0, /SAFE {6}Post\.score/);
     r = runCli(dir, ['--publish', '2026-02-02']);
-    const log = readFileSync(join(dir, 'CHANGELOG.md'), 'utf8');
-    const published = readFileSync(join(dir, 'baseline.graphql'), 'utf8');
-    expect(
-      'command: --publish writes the baseline and dates Unreleased',
-      r.status === 0 && published.includes('score: Int') && /## Unreleased\n\nNothing yet\.\n\n## 2026-02-02\n\n### Added/.test(log),
-      `status ${r.status}\n${r.out}\n${log}`,
-    );
+    const dated = /## Unreleased\n\nNothing yet\.\n\n## 2026-02-02\n\n### Added/.test(read('CHANGELOG.md'));
+    const published = read('baseline.graphql').includes('score: Int');
+    expect('command: --publish writes the baseline and dates Unreleased', r, 0, dated && published);
     r = runCli(dir, []);
-    expect('command: after --publish the check passes with nothing unreleased', r.status === 0 && /no change against the baseline/.test(r.out), `status ${r.status}\n${r.out}`);
+    expect('command: after --publish nothing is unreleased', r, 0, /no change against the baseline/);
 
     write('schema.graphql', 'type Query { broken(: Int }');
     r = runCli(dir, []);
-    expect('command: a schema that does not parse exits 2 and says so', r.status === 2 && /is not a valid schema/.test(r.out), `status ${r.status}\n${r.out}`);
+    expect('command: a schema that does not parse exits 2 and says so', r, 2, /is not a valid schema/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  return results.every(Boolean);
+  return ok;
 }
 
 export async function selfTest() {
@@ -165,13 +194,17 @@ export async function selfTest() {
   }
 
   const parsed = readUnreleased(changelog('### Breaking\n\n- `Query.posts(category:)` and `not a coordinate` here.'));
-  const parseOk = parsed.found && parsed.breaking.has('Query.posts.category') && parsed.mentions.size === 1 && !parsed.breaking.has('Post.title');
-  console.log(parseOk ? 'ok changelog: only Unreleased counts; `T.f(a:)` is `T.f.a`' : `FAIL changelog parse: ${JSON.stringify([...parsed.mentions])}`);
+  const parseOk =
+    parsed.found &&
+    parsed.breaking.has('Query.posts.category') &&
+    parsed.mentions.size === 1 &&
+    !parsed.breaking.has('Post.title');
+  console.log(`${parseOk ? 'ok' : 'FAIL'} changelog: only Unreleased counts; \`T.f(a:)\` is \`T.f.a\``);
   ok = parseOk && ok;
 
-  const untouched = changelog('Nothing yet.');
+  const untouched = changelog(NONE);
   const pubOk = publishChangelog(untouched, '2026-02-02') === untouched;
-  console.log(pubOk ? 'ok publish: an empty Unreleased is left as it is' : 'FAIL publish changed an empty Unreleased');
+  console.log(pubOk ? 'ok publish: an empty Unreleased is left as it is' : 'FAIL publish: changed an empty Unreleased');
   ok = pubOk && ok;
 
   ok = cliCases() && ok;
