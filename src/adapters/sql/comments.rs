@@ -65,9 +65,11 @@ impl CommentRepo for SqlCommentRepo {
         content: &str,
         at: DateTime<Utc>,
     ) -> AppResult<CommentId> {
-        let html = markdown::render(content);
-        let _trip = count_db();
-        let id: Result<i64, AppError> = on_db!(&self.db, pool => async {
+        let db = &self.db;
+        let html = &markdown::render(content);
+        // Concurrent writes of one author or post may deadlock on MariaDB: the loser is tried again.
+        let attempt = || async move {
+            on_db!(db, pool => async {
             let mut tx = pool.begin().await?;
             // Counting first both checks the post is live and unlocked and takes its row lock (a lock
             // committed before it is seen; one committed after it waits for this comment).
@@ -110,15 +112,15 @@ impl CommentRepo for SqlCommentRepo {
             sqlx::query("INSERT INTO comment_content (version, created_datetime, content, content_html, comment_id) VALUES (0, ?, ?, ?, ?)")
                 .bind(at)
                 .bind(content)
-                .bind(&html)
+                .bind(html)
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(Ok(id))
-        })
-        .map_err(db_error)?;
-        id.map(CommentId)
+            })
+        };
+        with_retries("the comment", attempt).await?.map(CommentId)
     }
 
     async fn append_version(

@@ -316,7 +316,11 @@ where
         let _trip = crate::request::count_db();
         match attempt().await {
             Ok(value) => return Ok(value),
-            Err(err) if n < WRITE_ATTEMPTS && again(&err) => continue,
+            Err(err) if n < WRITE_ATTEMPTS && again(&err) => {
+                // A random pause, longer each time, so the writers that deadlocked do not meet again.
+                let pause = rand::random_range(1..=5 * n as u64);
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            }
             Err(err) => return Err(map(err)),
         }
     }
