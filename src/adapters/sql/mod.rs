@@ -94,7 +94,9 @@ const MIGRATION_LOCK: &str = "board_migrations";
 impl Db {
     /// Opens a pool for `settings.url`; an SQLite file is created if missing.
     pub async fn connect(settings: &DbSettings) -> Result<Self, sqlx::Error> {
-        Self::open(settings, settings.url.expose(), false).await
+        let db = Self::open(settings, settings.url.expose(), false).await?;
+        crate::telemetry::traces::set_database(db.dialect());
+        Ok(db)
     }
 
     /// A pool for `settings.read_url`, if one is configured. It connects lazily, so `board` starts
