@@ -74,8 +74,7 @@ impl CommentRepo for SqlCommentRepo {
         let html = &markdown::render(content);
         let _trip = count_db();
         let db = &self.db;
-        // Retried as a whole on a lost race: a reply reads the comment it answers before its first write,
-        // which SQLite refuses (busy snapshot) when another write committed in between.
+        // Retried as a whole on a lost race (a deadlock, a Galera certification conflict, a busy database).
         let created: AppResult<(i64, Placement)> = retry_lost_races("the comment", db_error, || async move {
             on_db!(db, pool => async {
                 let mut tx = pool.begin().await?;
@@ -188,20 +187,25 @@ impl CommentRepo for SqlCommentRepo {
 
     async fn deactivate(&self, id: CommentId) -> AppResult<bool> {
         let _trip = count_db();
-        on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
-            let changed = sqlx::query("UPDATE comment SET is_active = FALSE WHERE id = ? AND is_active = TRUE")
-                .bind(id.0)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if changed > 0 {
-                shift_comment_counters!(tx, id.0, -1).await?;
-            }
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(changed > 0)
+        let db = &self.db;
+        // Retried on a lost race, as moderation's removal is: under concurrent replies InnoDB may pick it
+        // as a deadlock victim (secondary-index locks of the thread's rows), and it is safe to run again.
+        with_retries("the comment", || async move {
+            on_db!(db, pool => async {
+                let mut tx = pool.begin().await?;
+                let changed = sqlx::query("UPDATE comment SET is_active = FALSE WHERE id = ? AND is_active = TRUE")
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if changed > 0 {
+                    shift_comment_counters!(tx, id.0, -1).await?;
+                }
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(changed > 0)
+            })
         })
-        .map_err(db_error)
+        .await
     }
 
     async fn by_ids(&self, ids: &[CommentId]) -> AppResult<Vec<Comment>> {

@@ -14,9 +14,9 @@ use crate::domain::threads::{Placement, ReplyTarget};
 use crate::domain::{AppResult, CommentId, PostId};
 use crate::request::count_db;
 
-/// A reply's place, decided in its transaction (`$tx`) before anything else is written: reads the comment
-/// it answers, applies [`threads::place_reply`], and counts the reply on the comment it goes under — for a
-/// direct reply only while that comment is live (checked under its row lock). Evaluates to
+/// A reply's place, decided first in its transaction (`$tx`): locks and reads the comment it answers,
+/// applies [`crate::domain::threads::place_reply`], and counts the reply on the comment it goes under — for
+/// a direct reply only while that comment is live (checked under its row lock). Evaluates to
 /// `Result<AppResult<Placement>, sqlx::Error>`; on an `Err` placement the caller rolls back.
 macro_rules! place_reply {
     ($tx:expr, $post:expr, $parent:expr) => {
@@ -25,6 +25,13 @@ macro_rules! place_reply {
             let Some(answered) = parent else {
                 return Ok::<_, sqlx::Error>(Ok($crate::domain::threads::Placement::TOP_LEVEL));
             };
+            // A write first: it takes the answered comment's row lock (the deepest comment this write
+            // touches: the lock order above) and SQLite's write lock, so the read below cannot go stale
+            // before the writes that depend on it (SQLite would refuse them: busy snapshot).
+            sqlx::query("UPDATE comment SET reply_count = reply_count WHERE id = ?")
+                .bind(answered.0)
+                .execute(&mut *$tx)
+                .await?;
             let row: Option<(i64, Option<i64>, i32, bool)> = sqlx::query_as(
                 "SELECT post_id, parent_id, depth, is_active FROM comment WHERE id = ?",
             )

@@ -13,6 +13,7 @@ backend_tests!(
     a_reply_is_seen_by_the_next_read_of_a_warm_cache,
     reply_pages_of_a_whole_page_cost_fixed_round_trips,
     comment_added_carries_the_thread,
+    concurrent_replies_and_deletes_keep_the_counters_exact,
 );
 
 const REPLY: &str = "mutation($i: CreateCommentInput!) { createComment(input: $i) { comment { id depth parent { id } } } }";
@@ -445,4 +446,37 @@ async fn comment_added_carries_the_thread(app: TestApp) {
     assert_eq!(added["depth"], 1);
     assert_eq!(added["parent"]["id"], parent.as_str());
     assert_eq!(added["replies"]["totalCount"], 0);
+}
+
+/// Replies to one comment and deletes of its older replies, all at once: none fails, and the counters end
+/// exactly at what is listed.
+async fn concurrent_replies_and_deletes_keep_the_counters_exact(app: TestApp) {
+    let author = member(&app, "racer").await;
+    let life = category(&app, "life").await;
+    let post_id = post(&app, &author, &life, "race", "on").await;
+    let parent = comment(&app, &author, &post_id, "parent").await;
+    let mut old = Vec::new();
+    for n in 0..4 {
+        let created = reply(&app, &author, &post_id, &parent, &format!("old {n}")).await;
+        old.push(created["id"].as_str().unwrap().to_owned());
+    }
+    let replying = (0..8).map(|n| {
+        app.gql(
+            REPLY,
+            json!({ "i": { "postId": post_id, "parentId": parent, "content": format!("new {n}") } }),
+            Some(&author.access),
+        )
+    });
+    let deleting = old
+        .iter()
+        .map(|id| app.gql(DELETE, json!({ "id": id }), Some(&author.access)));
+    let (replied, deleted) = futures::join!(join_all(replying), join_all(deleting));
+    for body in replied.iter().chain(deleted.iter()) {
+        assert!(body.get("errors").is_none(), "{body:#}");
+    }
+    let listed = replies(&app, &parent, json!({ "f": 100 }), None).await;
+    assert_eq!(listed["totalCount"], 8);
+    assert_eq!(listed["nodes"].as_array().unwrap().len(), 8);
+    let (all, listed_all, top_level, _) = counts(&app, &post_id, None).await;
+    assert_eq!((all, listed_all, top_level), (9, 9, 1));
 }
