@@ -185,6 +185,8 @@ pub struct Post {
     pub updated_at: DateTime<Utc>,
     pub vote_count: i64,
     pub comment_count: i64,
+    /// Live top-level comments (`comment_count` counts replies too). No serde default, as `content_html`.
+    pub top_comment_count: i64,
     /// Set while a moderator has removed it (`is_active` is then false too).
     #[serde(default)]
     pub removal: Option<Removal>,
@@ -213,6 +215,13 @@ pub struct Comment {
     /// Set while a moderator has removed it (`is_active` is then false too).
     #[serde(default)]
     pub removal: Option<Removal>,
+    /// The comment it replies to; none at the top level (docs/threads.md).
+    pub parent_id: Option<CommentId>,
+    /// 0 at the top level, at most [`super::threads::MAX_DEPTH`]. No serde default: a cached comment of the
+    /// layout before threads does not decode, so it is read again from the database.
+    pub depth: i32,
+    /// Live direct replies.
+    pub reply_count: i64,
 }
 
 /// One version of a post (`title` set) or a comment (`title` none).
@@ -426,6 +435,7 @@ mod tests {
             "id": 1, "author_id": 2, "category_id": 3, "created_at": "2026-01-01T00:00:00Z",
             "is_active": true, "title": "t", "content": "*c*", "version": 0,
             "updated_at": "2026-01-01T00:00:00Z", "vote_count": 0, "comment_count": 0,
+            "top_comment_count": 0,
         });
         assert!(serde_json::from_value::<Post>(post.clone()).is_err());
         let mut with_html = post;
@@ -437,7 +447,15 @@ mod tests {
             "is_active": true, "content": "c", "version": 0,
             "updated_at": "2026-01-01T00:00:00Z", "vote_count": 0,
         });
-        assert!(serde_json::from_value::<Comment>(comment).is_err());
+        assert!(serde_json::from_value::<Comment>(comment.clone()).is_err());
+        // Nor one written before threads (no depth or reply count): its replies would read as none.
+        let mut before_threads = comment;
+        before_threads["content_html"] = "<p>c</p>".into();
+        assert!(serde_json::from_value::<Comment>(before_threads.clone()).is_err());
+        before_threads["depth"] = 0.into();
+        before_threads["reply_count"] = 2.into();
+        let decoded: Comment = serde_json::from_value(before_threads).unwrap();
+        assert_eq!((decoded.parent_id, decoded.reply_count), (None, 2));
         let revision = serde_json::json!({
             "version": 0, "title": null, "content": "c", "created_at": "2026-01-01T00:00:00Z",
         });

@@ -12,6 +12,7 @@ pub mod names;
 pub mod page;
 pub mod reports;
 pub mod search;
+pub mod threads;
 pub mod user;
 pub mod validation;
 

@@ -296,6 +296,7 @@ mod tests {
             updated_at: at,
             vote_count: 0,
             comment_count: 0,
+            top_comment_count: 0,
             removal: removed.then_some(Removal {
                 reason: None,
                 removed_at: at,

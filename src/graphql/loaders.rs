@@ -64,10 +64,18 @@ pub struct ViewerVoted<T>(pub T);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ViewerModerates(pub CategoryId);
 
-/// One page of a post's comments.
+/// One page of a post's comments (or of its top-level comments only).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CommentPage {
     pub post: PostId,
+    pub page: PageRequest<i64>,
+    pub top_level_only: bool,
+}
+
+/// One page of a comment's direct replies.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ReplyPage {
+    pub parent: CommentId,
     pub page: PageRequest<i64>,
 }
 
@@ -210,21 +218,58 @@ impl Loader<CommentPage> for BoardLoader {
         &self,
         keys: &[CommentPage],
     ) -> Result<HashMap<CommentPage, Page<CommentId>>, AppError> {
-        let mut by_page: HashMap<&PageRequest<i64>, Vec<PostId>> = HashMap::new();
+        let mut by_page: HashMap<(&PageRequest<i64>, bool), Vec<PostId>> = HashMap::new();
         for key in keys {
-            by_page.entry(&key.page).or_default().push(key.post);
+            by_page
+                .entry((&key.page, key.top_level_only))
+                .or_default()
+                .push(key.post);
         }
         let mut found = HashMap::with_capacity(keys.len());
-        for (page, posts) in by_page {
-            let pages = counted(&self.request, self.board.comment_pages(&posts, page)).await?;
+        for ((page, top_level_only), posts) in by_page {
+            let pages = counted(
+                &self.request,
+                self.board.comment_pages(&posts, page, top_level_only),
+            )
+            .await?;
             for (post, comments) in pages {
                 found.insert(
                     CommentPage {
                         post,
                         page: page.clone(),
+                        top_level_only,
                     },
                     comments,
                 );
+            }
+        }
+        Ok(found)
+    }
+}
+
+impl Loader<ReplyPage> for BoardLoader {
+    type Value = Page<CommentId>;
+    type Error = AppError;
+
+    /// Keys asking for the same page of different comments share one query: a page listing many
+    /// comments with `replies(first: 3)` costs one round trip for all their replies.
+    async fn load(
+        &self,
+        keys: &[ReplyPage],
+    ) -> Result<HashMap<ReplyPage, Page<CommentId>>, AppError> {
+        let mut by_page: HashMap<&PageRequest<i64>, Vec<CommentId>> = HashMap::new();
+        for key in keys {
+            by_page.entry(&key.page).or_default().push(key.parent);
+        }
+        let mut found = HashMap::with_capacity(keys.len());
+        for (page, parents) in by_page {
+            let pages = counted(&self.request, self.board.reply_pages(&parents, page)).await?;
+            for (parent, replies) in pages {
+                let key = ReplyPage {
+                    parent,
+                    page: page.clone(),
+                };
+                found.insert(key, replies);
             }
         }
         Ok(found)
@@ -268,6 +313,7 @@ impl Loaders {
         self.board.clear::<ViewerVoted<PostId>>();
         self.board.clear::<ViewerVoted<CommentId>>();
         self.board.clear::<CommentPage>();
+        self.board.clear::<ReplyPage>();
         self.board.clear::<ViewerModerates>();
         self.board.clear::<ModActionId>();
     }

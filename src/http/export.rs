@@ -85,7 +85,7 @@ async fn all_comments(state: &AppState, post: PostId) -> AppResult<Vec<Comment>>
     let mut after = None;
     loop {
         let page = PageRequest::new(Some(100), after, None, None)?;
-        let mut pages = board.comment_pages(&[post], &page).await?;
+        let mut pages = board.comment_pages(&[post], &page, false).await?;
         let Some(found) = pages.remove(&post) else {
             break;
         };

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::page::{Page, PageRequest};
+use crate::domain::threads::Placement;
 use crate::domain::{
     AppResult, Category, CategoryId, Comment, CommentId, NewModAction, Post, PostFilter, PostId,
     PostKey, PostOrder, Revision, UserId,
@@ -85,29 +86,44 @@ pub trait PostRepo: Send + Sync {
 #[async_trait]
 pub trait CommentRepo: Send + Sync {
     /// `NotFound` when the post does not exist or is deleted; `Locked` when it is locked; `Forbidden` when the
-    /// author is banned from its category, checked as [`PostRepo::create`] does.
+    /// author is banned from its category, checked as [`PostRepo::create`] does. With `parent`: a reply,
+    /// placed by [`crate::domain::threads::place_reply`] on that comment as read in the write's
+    /// transaction (`InvalidInput` on `parentId` when it is missing, of another post, deleted or removed);
+    /// answers where it went. Every counter the comment counts in (its parent's replies, its post's
+    /// comments and top-level comments, its author's comments) moves in the same transaction.
     async fn create(
         &self,
         post: PostId,
+        parent: Option<CommentId>,
         author: UserId,
         content: &str,
         at: DateTime<Utc>,
-    ) -> AppResult<CommentId>;
+    ) -> AppResult<(CommentId, Placement)>;
     async fn append_version(
         &self,
         id: CommentId,
         content: &str,
         at: DateTime<Utc>,
     ) -> AppResult<i32>;
+    /// The author's (or an admin's) delete; `false` when it was not active. Moves the counters `create` moved
+    /// back (the parent's reply count too, whatever the parent's state).
     async fn deactivate(&self, id: CommentId) -> AppResult<bool>;
     async fn by_ids(&self, ids: &[CommentId]) -> AppResult<Vec<Comment>>;
     async fn revisions(&self, ids: &[CommentId]) -> AppResult<Vec<(CommentId, Revision)>>;
-    /// The same page (oldest first) of the active comments of each post. One round trip for all posts.
+    /// The same page (oldest first) of the active comments of each post (only depth 0 with
+    /// `top_level_only`). One round trip for all posts.
     async fn pages_for_posts(
         &self,
         posts: &[PostId],
         page: &PageRequest<i64>,
+        top_level_only: bool,
     ) -> AppResult<Vec<(PostId, Page<CommentId>)>>;
+    /// The same page (oldest first) of the active direct replies of each comment. One round trip.
+    async fn pages_for_parents(
+        &self,
+        parents: &[CommentId],
+        page: &PageRequest<i64>,
+    ) -> AppResult<Vec<(CommentId, Page<CommentId>)>>;
     /// A page of a user's active comments, newest first.
     async fn page_for_author(
         &self,

@@ -7,9 +7,11 @@ use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
 use super::bans::{BANNED_AT_POST, banned_until};
-use super::{Db, Text, db_error, on_db, push_ids, with_retries};
+use super::threads::{self, place_reply, shift_comment_counters, top_level_share};
+use super::{Db, Text, db_error, on_db, push_ids, retry_lost_races, with_retries};
 use crate::domain::markdown;
 use crate::domain::page::{Page, PageRequest};
+use crate::domain::threads::Placement;
 use crate::domain::{AppError, AppResult, Comment, CommentId, PostId, Revision, UserId};
 use crate::ports::CommentRepo;
 use crate::request::count_db;
@@ -39,6 +41,9 @@ struct CommentRow {
     removed_datetime: Option<DateTime<Utc>>,
     removal_reason: Option<Text>,
     removed_by: Option<i64>,
+    parent_id: Option<i64>,
+    depth: i32,
+    reply_count: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -52,7 +57,7 @@ struct RevisionRow {
 
 const SELECT_COMMENTS: &str = "SELECT c.id, c.post_id, c.user_id, c.created_datetime, c.is_active, \
      cc.content, cc.content_html, cc.version, cc.created_datetime AS updated_datetime, c.vote_count, \
-     c.removed_datetime, c.removal_reason, c.removed_by \
+     c.removed_datetime, c.removal_reason, c.removed_by, c.parent_id, c.depth, c.reply_count \
      FROM comment c JOIN comment_content cc ON cc.comment_id = c.id AND cc.version = c.current_version \
      WHERE c.id IN (";
 
@@ -61,66 +66,83 @@ impl CommentRepo for SqlCommentRepo {
     async fn create(
         &self,
         post: PostId,
+        parent: Option<CommentId>,
         author: UserId,
         content: &str,
         at: DateTime<Utc>,
-    ) -> AppResult<CommentId> {
-        let db = &self.db;
+    ) -> AppResult<(CommentId, Placement)> {
         let html = &markdown::render(content);
-        // Concurrent writes of one author or post may deadlock on MariaDB: the loser is tried again.
-        let attempt = || async move {
+        let _trip = count_db();
+        let db = &self.db;
+        // Retried as a whole on a lost race (a deadlock, a Galera certification conflict, a busy database).
+        let created: AppResult<(i64, Placement)> = retry_lost_races("the comment", db_error, || async move {
             on_db!(db, pool => async {
-            let mut tx = pool.begin().await?;
-            // Counting first both checks the post is live and unlocked and takes its row lock (a lock
-            // committed before it is seen; one committed after it waits for this comment).
-            let counted = sqlx::query("UPDATE post SET comment_count = comment_count + 1 WHERE id = ? AND is_active = TRUE AND locked = FALSE")
+                let mut tx = pool.begin().await?;
+                // The comment it answers first (lock order: docs/threads.md).
+                let placement = match place_reply!(tx, post, parent).await? {
+                    Ok(placement) => placement,
+                    Err(err) => {
+                        tx.rollback().await?;
+                        return Ok(Err(err));
+                    }
+                };
+                // Counting both checks the post is live and unlocked and takes its row lock (a lock
+                // committed before it is seen; one committed after it waits for this comment).
+                let counted = sqlx::query(
+                    "UPDATE post SET comment_count = comment_count + 1, top_comment_count = top_comment_count + ? \
+                     WHERE id = ? AND is_active = TRUE AND locked = FALSE",
+                )
+                .bind(top_level_share(&placement))
                 .bind(post.0)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            if counted == 0 {
-                let lock: Option<(bool, Option<Text>)> =
-                    sqlx::query_as("SELECT locked, lock_reason FROM post WHERE id = ? AND is_active = TRUE")
-                        .bind(post.0)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                tx.rollback().await?;
-                return Ok(Err(match lock {
-                    Some((true, reason)) => AppError::Locked { reason: reason.map(String::from) },
-                    _ => AppError::NotFound("no such post".into()),
-                }));
-            }
-            // The author's counter before the insert's foreign-key check takes a shared lock on that row.
-            sqlx::query("UPDATE `user` SET comment_count = comment_count + 1 WHERE id = ?")
+                if counted == 0 {
+                    let lock: Option<(bool, Option<Text>)> =
+                        sqlx::query_as("SELECT locked, lock_reason FROM post WHERE id = ? AND is_active = TRUE")
+                            .bind(post.0)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    tx.rollback().await?;
+                    return Ok(Err(match lock {
+                        Some((true, reason)) => AppError::Locked { reason: reason.map(String::from) },
+                        _ => AppError::NotFound("no such post".into()),
+                    }));
+                }
+                // The author's counter before the insert's foreign-key check takes a shared lock on that row.
+                sqlx::query("UPDATE `user` SET comment_count = comment_count + 1 WHERE id = ?")
+                    .bind(author.0)
+                    .execute(&mut *tx)
+                    .await?;
+                // Under the author's row lock: a ban committed before it is seen (see `BanRepo`).
+                if let Some(until) = banned_until!(tx, BANNED_AT_POST, post.0, author.0, at).await? {
+                    tx.rollback().await?;
+                    return Ok(Err(crate::domain::bans::banned_here(until)));
+                }
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO comment (user_id, post_id, created_datetime, is_active, current_version, vote_count, \
+                     parent_id, depth, reply_count) VALUES (?, ?, ?, TRUE, 0, 0, ?, ?, 0) RETURNING id",
+                )
                 .bind(author.0)
-                .execute(&mut *tx)
-                .await?;
-            // Under the author's row lock: a ban committed before it is seen (see `BanRepo`).
-            if let Some(until) = banned_until!(tx, BANNED_AT_POST, post.0, author.0, at).await? {
-                tx.rollback().await?;
-                return Ok(Err(crate::domain::bans::banned_here(until)));
-            }
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO comment (user_id, post_id, created_datetime, is_active, current_version, vote_count) \
-                 VALUES (?, ?, ?, TRUE, 0, 0) RETURNING id",
-            )
-            .bind(author.0)
-            .bind(post.0)
-            .bind(at)
-            .fetch_one(&mut *tx)
-            .await?;
-            sqlx::query("INSERT INTO comment_content (version, created_datetime, content, content_html, comment_id) VALUES (0, ?, ?, ?, ?)")
+                .bind(post.0)
                 .bind(at)
-                .bind(content)
-                .bind(html)
-                .bind(id)
-                .execute(&mut *tx)
+                .bind(placement.parent.map(|p| p.0))
+                .bind(placement.depth)
+                .fetch_one(&mut *tx)
                 .await?;
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(Ok(id))
+                sqlx::query("INSERT INTO comment_content (version, created_datetime, content, content_html, comment_id) VALUES (0, ?, ?, ?, ?)")
+                    .bind(at)
+                    .bind(content)
+                    .bind(html)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(Ok((id, placement)))
             })
-        };
-        with_retries("the comment", attempt).await?.map(CommentId)
+        })
+        .await?;
+        created.map(|(id, placement)| (CommentId(id), placement))
     }
 
     async fn append_version(
@@ -165,27 +187,25 @@ impl CommentRepo for SqlCommentRepo {
 
     async fn deactivate(&self, id: CommentId) -> AppResult<bool> {
         let _trip = count_db();
-        on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
-            let changed = sqlx::query("UPDATE comment SET is_active = FALSE WHERE id = ? AND is_active = TRUE")
-                .bind(id.0)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if changed > 0 {
-                sqlx::query("UPDATE post SET comment_count = comment_count - 1 WHERE id = (SELECT post_id FROM comment WHERE id = ?)")
+        let db = &self.db;
+        // Retried on a lost race, as moderation's removal is: under concurrent replies InnoDB may pick it
+        // as a deadlock victim (secondary-index locks of the thread's rows), and it is safe to run again.
+        with_retries("the comment", || async move {
+            on_db!(db, pool => async {
+                let mut tx = pool.begin().await?;
+                let changed = sqlx::query("UPDATE comment SET is_active = FALSE WHERE id = ? AND is_active = TRUE")
                     .bind(id.0)
                     .execute(&mut *tx)
-                    .await?;
-                sqlx::query("UPDATE `user` SET comment_count = comment_count - 1 WHERE id = (SELECT user_id FROM comment WHERE id = ?)")
-                    .bind(id.0)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(changed > 0)
+                    .await?
+                    .rows_affected();
+                if changed > 0 {
+                    shift_comment_counters!(tx, id.0, -1).await?;
+                }
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(changed > 0)
+            })
         })
-        .map_err(db_error)
+        .await
     }
 
     async fn by_ids(&self, ids: &[CommentId]) -> AppResult<Vec<Comment>> {
@@ -216,6 +236,9 @@ impl CommentRepo for SqlCommentRepo {
                 updated_at: r.updated_datetime,
                 vote_count: r.vote_count,
                 removal: super::posts::removal(r.removed_datetime, r.removal_reason, r.removed_by),
+                parent_id: r.parent_id.map(CommentId),
+                depth: r.depth,
+                reply_count: r.reply_count,
             })
             .collect())
     }
@@ -258,6 +281,7 @@ impl CommentRepo for SqlCommentRepo {
         &self,
         posts: &[PostId],
         page: &PageRequest<i64>,
+        top_level_only: bool,
     ) -> AppResult<Vec<(PostId, Page<CommentId>)>> {
         if posts.is_empty() {
             return Ok(Vec::new());
@@ -272,6 +296,9 @@ impl CommentRepo for SqlCommentRepo {
                 if page.backward { "DESC" } else { "ASC" }
             ));
             push_ids!(query, posts.iter().map(|id| id.0));
+            if top_level_only {
+                query.push(" AND c.depth = 0");
+            }
             if let Some(after) = page.after {
                 query.push(" AND c.id > ").push_bind(after);
             }
@@ -292,6 +319,14 @@ impl CommentRepo for SqlCommentRepo {
             .into_iter()
             .map(|(post, ids)| (PostId(post), Page::from_rows(ids, page)))
             .collect())
+    }
+
+    async fn pages_for_parents(
+        &self,
+        parents: &[CommentId],
+        page: &PageRequest<i64>,
+    ) -> AppResult<Vec<(CommentId, Page<CommentId>)>> {
+        threads::pages_for_parents(&self.db, parents, page).await
     }
 
     async fn page_for_author(

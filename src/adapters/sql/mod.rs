@@ -16,6 +16,7 @@ mod search_budget;
 pub mod seed;
 mod sessions;
 mod text;
+pub(crate) mod threads;
 mod users;
 mod votes;
 

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
 use super::mod_log::{self, write_mod_action};
+use super::threads::shift_comment_counters;
 use super::{Db, db_error, on_db, push_ids, with_retries};
 use crate::domain::moderation::PINNED_MAX;
 use crate::domain::page::{Page, PageRequest};
@@ -57,32 +58,31 @@ fn outcome(written: Written, what: &str) -> AppResult<bool> {
 struct Removable {
     table: &'static str,
     /// Counter updates run once the row changed; `?` is the row id.
-    leave: [&'static str; 2],
-    back: [&'static str; 2],
+    leave: &'static [&'static str],
+    back: &'static [&'static str],
+    /// A comment's counters (its parent's replies, its post's, its author's) move as its delete moves them
+    /// (`shift_comment_counters!`, in the lock order of docs/threads.md).
+    comment: bool,
 }
 
 const POST: Removable = Removable {
     table: "post",
-    leave: [
+    leave: &[
         "UPDATE category SET post_count = post_count - 1 WHERE id = (SELECT category_id FROM post WHERE id = ?)",
         "UPDATE `user` SET post_count = post_count - 1 WHERE id = (SELECT user_id FROM post WHERE id = ?)",
     ],
-    back: [
+    back: &[
         "UPDATE category SET post_count = post_count + 1 WHERE id = (SELECT category_id FROM post WHERE id = ?)",
         "UPDATE `user` SET post_count = post_count + 1 WHERE id = (SELECT user_id FROM post WHERE id = ?)",
     ],
+    comment: false,
 };
 
 const COMMENT: Removable = Removable {
     table: "comment",
-    leave: [
-        "UPDATE post SET comment_count = comment_count - 1 WHERE id = (SELECT post_id FROM comment WHERE id = ?)",
-        "UPDATE `user` SET comment_count = comment_count - 1 WHERE id = (SELECT user_id FROM comment WHERE id = ?)",
-    ],
-    back: [
-        "UPDATE post SET comment_count = comment_count + 1 WHERE id = (SELECT post_id FROM comment WHERE id = ?)",
-        "UPDATE `user` SET comment_count = comment_count + 1 WHERE id = (SELECT user_id FROM comment WHERE id = ?)",
-    ],
+    leave: &[],
+    back: &[],
+    comment: true,
 };
 
 impl SqlModerationRepo {
@@ -124,6 +124,9 @@ impl SqlModerationRepo {
                 for counter in what.leave {
                     sqlx::query(counter).bind(id).execute(&mut *tx).await?;
                 }
+                if what.comment {
+                    shift_comment_counters!(tx, id, -1).await?;
+                }
                 write_mod_action!(&mut *tx, log)?;
                 tx.commit().await?;
                 Ok::<_, sqlx::Error>(Written::Changed)
@@ -158,6 +161,9 @@ impl SqlModerationRepo {
                 }
                 for counter in what.back {
                     sqlx::query(counter).bind(id).execute(&mut *tx).await?;
+                }
+                if what.comment {
+                    shift_comment_counters!(tx, id, 1).await?;
                 }
                 write_mod_action!(&mut *tx, log)?;
                 tx.commit().await?;

@@ -42,6 +42,7 @@ struct PostRow {
     updated_datetime: DateTime<Utc>,
     vote_count: i64,
     comment_count: i64,
+    top_comment_count: i64,
     removed_datetime: Option<DateTime<Utc>>,
     removal_reason: Option<Text>,
     removed_by: Option<i64>,
@@ -74,7 +75,7 @@ pub(super) fn removal(
 }
 
 const SELECT_POSTS: &str = "SELECT p.id, p.user_id, p.category_id, p.created_datetime, p.is_active, \
-     pc.title, pc.content, pc.content_html, pc.version, pc.created_datetime AS updated_datetime, p.vote_count, p.comment_count, \
+     pc.title, pc.content, pc.content_html, pc.version, pc.created_datetime AS updated_datetime, p.vote_count, p.comment_count, p.top_comment_count, \
      p.removed_datetime, p.removal_reason, p.removed_by, p.locked, p.lock_reason, p.pinned_datetime \
      FROM post p JOIN post_content pc ON pc.post_id = p.id AND pc.version = p.current_version \
      WHERE p.id IN (";
@@ -258,6 +259,7 @@ impl PostRepo for SqlPostRepo {
                 updated_at: r.updated_datetime,
                 vote_count: r.vote_count,
                 comment_count: r.comment_count,
+                top_comment_count: r.top_comment_count,
                 removal: removal(r.removed_datetime, r.removal_reason, r.removed_by),
                 locked: r.locked,
                 lock_reason: r.lock_reason.map(String::from),

@@ -10,7 +10,8 @@
 //! corrupted: the failing transaction rolls back).
 //!
 //! The rows obey what the application relies on: one `post_content` at version 0 per post and one
-//! `comment_content` at version 0 per comment (`current_version` 0), `post.vote_count` / `comment_count`
+//! `comment_content` at version 0 per comment (`current_version` 0, top-level: `parent_id` NULL, depth 0),
+//! `post.vote_count` / `comment_count` / `top_comment_count`
 //! equal to the `voter_post` / active `comment` rows inserted for the post, posts only in categories
 //! without children, timestamps in UTC truncated to microseconds, a `post_search` row per post, and the
 //! `post_count` / `comment_count` counters of categories and users raised in the same transaction.
@@ -234,7 +235,7 @@ pub async fn seed_with_progress(
 
             let mut query = QueryBuilder::new(
                 "INSERT INTO post (id, user_id, category_id, created_datetime, is_active, \
-                 current_version, vote_count, comment_count) ",
+                 current_version, vote_count, comment_count, top_comment_count) ",
             );
             query.push_values(posts, |mut row, &index| {
                 row.push_bind(plan.post_id(index))
@@ -244,6 +245,8 @@ pub async fn seed_with_progress(
                     .push_bind(true)
                     .push_bind(0_i32)
                     .push_bind(plan.votes_per_post as i64)
+                    .push_bind(options.comments_per_post as i64)
+                    // Every seeded comment is top-level.
                     .push_bind(options.comments_per_post as i64);
             });
             query.build().execute(&mut *tx).await?;

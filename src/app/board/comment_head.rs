@@ -13,6 +13,8 @@ use crate::domain::{AppResult, CommentId, PostId};
 
 /// Cache key kind: `<prefix>:v1:comment_head:<post id>`.
 pub(super) const COMMENT_HEAD: &str = "comment_head";
+/// The same for the post's top-level comments only (`comments(topLevelOnly: true)`).
+pub(super) const TOP_COMMENT_HEAD: &str = "top_comment_head";
 /// Stands for "more comments follow" at the end of an entry of `HEAD` ids.
 const MORE: i64 = -1;
 
@@ -41,25 +43,31 @@ fn page_from_head(ids: &[i64], page: &PageRequest<i64>) -> Page<CommentId> {
 }
 
 impl BoardService {
-    /// One page of comments of each post in `posts` (one query for all of them); a first page of at most
-    /// [`HEAD`] comments from the posts' cache entries.
+    /// One page of comments (only top-level ones with `top_level_only`) of each post in `posts` (one query
+    /// for all of them); a first page of at most [`HEAD`] comments from the posts' cache entries.
     pub async fn comment_pages(
         &self,
         posts: &[PostId],
         page: &PageRequest<i64>,
+        top_level_only: bool,
     ) -> AppResult<HashMap<PostId, Page<CommentId>>> {
         if !self.cache.enabled() || !served_by_head(page) {
             return Ok(self
                 .comments
-                .read(|r| r.pages_for_posts(posts, page))
+                .read(|r| r.pages_for_posts(posts, page, top_level_only))
                 .await?
                 .into_iter()
                 .collect());
         }
         let comments = Arc::clone(self.comments.primary());
+        let kind = if top_level_only {
+            TOP_COMMENT_HEAD
+        } else {
+            COMMENT_HEAD
+        };
         let heads = self
             .cache
-            .load(COMMENT_HEAD, posts, |misses| async move {
+            .load(kind, posts, |misses| async move {
                 let whole = PageRequest {
                     limit: HEAD,
                     after: None,
@@ -67,7 +75,7 @@ impl BoardService {
                     backward: false,
                 };
                 Ok(comments
-                    .pages_for_posts(&misses, &whole)
+                    .pages_for_posts(&misses, &whole, top_level_only)
                     .await?
                     .into_iter()
                     .map(|(post, first)| (post, head_entry(&first)))

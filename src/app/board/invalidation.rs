@@ -1,6 +1,6 @@
 //! What a write forgets: the cache keys of what it changed, deleted after commit.
 
-use super::comment_head::COMMENT_HEAD;
+use super::comment_head::{COMMENT_HEAD, TOP_COMMENT_HEAD};
 use super::viewer::ViewerOf;
 use super::{
     BoardService, CATEGORIES, COMMENT, COMMENT_REVISIONS, POST, POST_REVISIONS, TREE_ID,
@@ -24,20 +24,25 @@ impl BoardService {
         self.forget_newest(category).await;
     }
 
+    /// `post`: the comment came, left or came back (its post's counts and first comments changed, and the
+    /// reply count of `parent`, the comment it hangs under); none for an edit.
     pub(super) async fn forget_comment(
         &self,
         comment: CommentId,
-        post: Option<PostId>,
+        post: Option<(PostId, Option<CommentId>)>,
         revisions: bool,
     ) {
         let mut keys = vec![self.cache.key(COMMENT, comment)];
         if revisions {
             keys.push(self.cache.key(COMMENT_REVISIONS, comment));
         }
-        if let Some(post) = post {
-            // The post's comment count and its first comments changed.
+        if let Some((post, parent)) = post {
             keys.push(self.cache.key(POST, post));
             keys.push(self.cache.key(COMMENT_HEAD, post));
+            keys.push(self.cache.key(TOP_COMMENT_HEAD, post));
+            if let Some(parent) = parent {
+                keys.push(self.cache.key(COMMENT, parent));
+            }
         }
         self.cache.invalidate(&keys).await;
     }

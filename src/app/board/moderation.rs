@@ -135,7 +135,8 @@ impl BoardService {
             .because(Some(reason));
         if self.moderation.remove_comment(id, &removal, &log).await? {
             metrics::content_removed("comment");
-            self.forget_comment(id, Some(comment.post_id), false).await;
+            self.forget_comment(id, Some((comment.post_id, comment.parent_id)), false)
+                .await;
             self.announce(BoardEvent::comment(
                 EventKind::CommentDeleted,
                 comment.post_id,
@@ -159,7 +160,8 @@ impl BoardService {
         .in_category(category);
         if self.moderation.restore_comment(id, &log).await? {
             metrics::content_restored("comment");
-            self.forget_comment(id, Some(comment.post_id), false).await;
+            self.forget_comment(id, Some((comment.post_id, comment.parent_id)), false)
+                .await;
             self.announce(BoardEvent::comment(
                 EventKind::CommentEdited,
                 comment.post_id,

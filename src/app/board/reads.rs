@@ -131,6 +131,21 @@ impl BoardService {
         self.posts.read(|r| r.count(filter)).await
     }
 
+    /// One page of the live replies of each comment in `parents` (one query for all of them). Not cached:
+    /// docs/threads.md.
+    pub async fn reply_pages(
+        &self,
+        parents: &[CommentId],
+        page: &PageRequest<i64>,
+    ) -> AppResult<HashMap<CommentId, Page<CommentId>>> {
+        Ok(self
+            .comments
+            .read(|r| r.pages_for_parents(parents, page))
+            .await?
+            .into_iter()
+            .collect())
+    }
+
     pub async fn author_comments(
         &self,
         author: UserId,

@@ -96,21 +96,25 @@ impl BoardService {
 
     // ---- comments ----------------------------------------------------------------------------------------
 
+    /// A comment on `post`, or with `parent` a reply to that comment of the same post (placed as
+    /// docs/threads.md says).
     pub async fn create_comment(
         &self,
         actor: &User,
         post: PostId,
+        parent: Option<CommentId>,
         content: &str,
     ) -> AppResult<Comment> {
         require_member(actor)?;
         let content = rules::comment_content(content)?;
         self.reserve_create(actor).await?;
-        let id = self
+        let (id, placement) = self
             .comments
             .primary()
-            .create(post, actor.id, &content, self.clock.now())
+            .create(post, parent, actor.id, &content, self.clock.now())
             .await?;
-        self.forget_comment(id, Some(post), true).await;
+        self.forget_comment(id, Some((post, placement.parent)), true)
+            .await;
         let created = self.comment(id).await;
         self.announce(BoardEvent::comment(EventKind::CommentCreated, post, id))
             .await;
@@ -156,7 +160,8 @@ impl BoardService {
             ));
         }
         self.comments.primary().deactivate(id).await?;
-        self.forget_comment(id, Some(comment.post_id), false).await;
+        self.forget_comment(id, Some((comment.post_id, comment.parent_id)), false)
+            .await;
         self.announce(BoardEvent::comment(
             EventKind::CommentDeleted,
             comment.post_id,

@@ -43,6 +43,9 @@ pub struct CreateCommentInput {
     pub post_id: ID,
     /// 1–10 000 characters.
     pub content: String,
+    /// A reply: the comment of the same post it answers (live: neither deleted nor removed). A reply to a
+    /// comment at depth 8 goes beside it, under that comment's parent (docs/threads.md).
+    pub parent_id: Option<ID>,
 }
 
 /// A new version of a comment.
@@ -242,7 +245,7 @@ pub struct CommentMutations;
 
 #[Object]
 impl CommentMutations {
-    /// Members only. Comments on a visible post.
+    /// Members only. Comments on a visible post, or replies to one of its comments (`parentId`).
     async fn create_comment(
         &self,
         ctx: &Context<'_>,
@@ -250,10 +253,16 @@ impl CommentMutations {
     ) -> GqlResult<CreateCommentPayload> {
         let actor = ctx.actor()?;
         let post = ids::decode_post("postId", &input.post_id).gql()?;
+        let parent = input
+            .parent_id
+            .as_ref()
+            .map(|id| ids::decode_comment("parentId", id))
+            .transpose()
+            .gql()?;
         let comment = ctx
             .services()?
             .board
-            .create_comment(actor, post, &input.content)
+            .create_comment(actor, post, parent, &input.content)
             .await
             .gql()?;
         Ok(CreateCommentPayload {

@@ -14,7 +14,7 @@ use crate::domain::{Comment, CommentId, PostId, UserId};
 use crate::graphql::context::ContextExt;
 use crate::graphql::errors::{AppResultExt, GqlResult};
 use crate::graphql::ids;
-use crate::graphql::loaders::{CommentPage, RevisionsOf, ViewerVoted};
+use crate::graphql::loaders::{CommentPage, ReplyPage, RevisionsOf, ViewerVoted};
 
 /// One version of a comment.
 #[derive(SimpleObject)]
@@ -78,10 +78,13 @@ async fn resolve(
     ))
 }
 
-/// A page of a post's live comments, oldest first; pages of many posts load in one query.
+/// A page of a post's live comments (top-level ones only with `top_level_only`), oldest first; pages of
+/// many posts load in one query.
+#[allow(clippy::too_many_arguments)]
 pub async fn comment_page(
     ctx: &Context<'_>,
     post: PostId,
+    top_level_only: bool,
     totals: CommentTotals,
     first: Option<i32>,
     after: Option<String>,
@@ -89,12 +92,32 @@ pub async fn comment_page(
     before: Option<String>,
 ) -> GqlResult<CommentConnection> {
     let page = page_request(first, after, last, before).gql()?;
-    let found = ctx
-        .loaders()?
-        .board
-        .load_one(CommentPage { post, page })
-        .await
-        .gql()?;
+    let key = CommentPage {
+        post,
+        page,
+        top_level_only,
+    };
+    let found = ctx.loaders()?.board.load_one(key).await.gql()?;
+    resolve(ctx, found.unwrap_or(Page::empty()), totals).await
+}
+
+/// A page of a comment's live direct replies, oldest first; the same page of many comments loads in one
+/// query.
+async fn reply_page(
+    ctx: &Context<'_>,
+    comment: &Comment,
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+) -> GqlResult<CommentConnection> {
+    let page = page_request(first, after, last, before).gql()?;
+    let key = ReplyPage {
+        parent: comment.id,
+        page,
+    };
+    let found = ctx.loaders()?.board.load_one(key).await.gql()?;
+    let totals = CommentTotals::known(comment.reply_count);
     resolve(ctx, found.unwrap_or(Page::empty()), totals).await
 }
 
@@ -145,6 +168,39 @@ impl CommentNode {
             .gql()?
             .map(UserNode::new)
             .ok_or_else(|| super::post::missing("author", self.0.author_id))
+    }
+
+    /// The comment this one replies to. Null at the top level, and when the viewer may not see that
+    /// comment (deleted, or removed by a moderator): its replies stay readable (docs/threads.md).
+    async fn parent(&self, ctx: &Context<'_>) -> GqlResult<Option<CommentNode>> {
+        let Some(parent) = self.0.parent_id else {
+            return Ok(None);
+        };
+        let found = ctx.loaders()?.board.load_one(parent).await.gql()?;
+        Ok(super::moderation::visible_comment(ctx, found)
+            .await?
+            .map(CommentNode))
+    }
+
+    /// How deep in its thread: 0 for a comment on the post itself, its parent's depth + 1 for a reply; at
+    /// most 8 (a reply to a depth-8 comment goes beside it).
+    async fn depth(&self) -> i32 {
+        self.0.depth
+    }
+
+    /// Live direct replies, oldest first; `totalCount` counts them all (every page).
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
+    async fn replies(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Forward: at most this many items after `after` (1–100; 20 by default).")]
+        first: Option<i32>,
+        #[graphql(desc = "Forward: start after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Backward: at most this many items before `before` (1–100).")]
+        last: Option<i32>,
+        #[graphql(desc = "Backward: end before this cursor.")] before: Option<String>,
+    ) -> GqlResult<CommentConnection> {
+        reply_page(ctx, &self.0, first, after, last, before).await
     }
 
     /// Content of the current version.

@@ -226,7 +226,7 @@ impl PostNode {
         self.0.vote_count
     }
 
-    /// Live comments.
+    /// Live comments, replies included.
     async fn comment_count(&self) -> i64 {
         self.0.comment_count
     }
@@ -290,7 +290,9 @@ impl PostNode {
         .await
     }
 
-    /// Live comments, oldest first.
+    /// Live comments, replies included, oldest first (`topLevelOnly`: only the comments on the post
+    /// itself; their replies are under `Comment.replies`). A reply whose parent was deleted or removed is
+    /// still listed here.
     #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
     async fn comments(
         &self,
@@ -301,11 +303,23 @@ impl PostNode {
         #[graphql(desc = "Backward: at most this many items before `before` (1–100).")]
         last: Option<i32>,
         #[graphql(desc = "Backward: end before this cursor.")] before: Option<String>,
+        #[graphql(
+            desc = "Only the comments on the post itself (depth 0), not replies; `totalCount` counts those.",
+            default_with = "Some(false)"
+        )]
+        top_level_only: Option<bool>,
     ) -> GqlResult<CommentConnection> {
+        let top_level_only = top_level_only.unwrap_or(false);
+        let total = if top_level_only {
+            self.0.top_comment_count
+        } else {
+            self.0.comment_count
+        };
         comment_page(
             ctx,
             self.0.id,
-            CommentTotals::known(self.0.comment_count),
+            top_level_only,
+            CommentTotals::known(total),
             first,
             after,
             last,

@@ -7,6 +7,7 @@ mod markdown;
 mod posts;
 mod round_trips;
 mod signed_in;
+mod threads;
 mod votes;
 
 use crate::helpers::{Session, TestApp, code, field};
