@@ -39,6 +39,7 @@ fn sockets(
     let hub = graphql::subscription::hub::EventHub::start(
         events,
         &services.board,
+        &services.trust,
         config.ws.event_buffer,
     );
     http::ws::Sockets::new(config.ws.clone(), hub)

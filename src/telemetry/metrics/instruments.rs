@@ -164,7 +164,7 @@ pub(super) fn build() -> Option<Telemetry> {
         operation_names: Mutex::new(OperationNames::default()),
     };
     metrics.ws_connections.add(0, &[]);
-    for field in ["postAdded", "commentAdded", "postUpdated"] {
+    for field in ["postAdded", "commentAdded", "postUpdated", "reportAdded"] {
         metrics
             .subscriptions
             .add(0, &[KeyValue::new("field", field)]);

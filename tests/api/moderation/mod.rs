@@ -6,6 +6,7 @@ mod concurrency;
 mod locks_and_pins;
 mod log;
 mod removal;
+mod report_feed;
 mod reports;
 mod rights;
 mod subscriptions;
