@@ -102,6 +102,7 @@ impl TrustService {
             })
             .await?;
         metrics::moderation("report_opened");
+        self.backlog_changed();
         let comment = match subject {
             ReportSubject::Comment(comment) => Some(comment),
             ReportSubject::Post(_) => None,
@@ -260,6 +261,7 @@ impl TrustService {
         if !claimed {
             return Err(rules::already_resolved());
         }
+        self.backlog_changed();
         if let Err(err) = self
             .carry_out(actor, &report, action, reason, ban_until)
             .await
@@ -267,6 +269,7 @@ impl TrustService {
             if let Err(again) = self.reports.reopen(id).await {
                 tracing::error!(error = %again, report = %id.0, "a report whose resolution failed could not be opened again");
             }
+            self.backlog_changed();
             return Err(err);
         }
         metrics::moderation(if action.removes() {

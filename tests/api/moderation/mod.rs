@@ -1,6 +1,7 @@
 //! Moderation end to end over HTTP: moderators per category and their rights, removal and its visibility,
 //! locks, pins, the public log, concurrent moderators; bans (site-wide with an end, per category).
 
+mod backlog;
 mod bans;
 mod concurrency;
 mod locks_and_pins;
