@@ -39,6 +39,7 @@ fn sockets(
     let hub = graphql::subscription::hub::EventHub::start(
         events,
         &services.board,
+        &services.trust,
         config.ws.event_buffer,
     );
     http::ws::Sockets::new(config.ws.clone(), hub)
@@ -373,6 +374,10 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let router = self.router();
+        tokio::spawn(app::watch_backlog(
+            Arc::downgrade(&self.services.trust),
+            app::BACKLOG_EVERY,
+        ));
         if let Some(bind) = &self.config.http.metrics_bind {
             let metrics = tokio::net::TcpListener::bind(bind).await?;
             let app = axum::Router::new()

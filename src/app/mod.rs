@@ -15,4 +15,4 @@ pub use board::moderation;
 pub use board::{BoardRepos, BoardService, ReadReplica};
 pub use cache_aside::CacheAside;
 pub use persisted::{PersistedQueries, TrustedDocuments};
-pub use trust::{TrustRepos, TrustService};
+pub use trust::{BACKLOG_EVERY, TrustRepos, TrustService, watch_backlog};

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::{CategoryId, CommentId, PostId};
+use super::ids::{CategoryId, CommentId, PostId, ReportId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -17,10 +17,12 @@ pub enum EventKind {
     CommentEdited,
     CommentDeleted,
     CommentVoted,
+    /// A member reported a post or comment (for the moderators of its category).
+    ReportOpened,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 9] = [
         Self::PostCreated,
         Self::PostEdited,
         Self::PostDeleted,
@@ -29,6 +31,7 @@ impl EventKind {
         Self::CommentEdited,
         Self::CommentDeleted,
         Self::CommentVoted,
+        Self::ReportOpened,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,11 +44,13 @@ impl EventKind {
             Self::CommentEdited => "comment_edited",
             Self::CommentDeleted => "comment_deleted",
             Self::CommentVoted => "comment_voted",
+            Self::ReportOpened => "report_opened",
         }
     }
 }
 
-/// The rows an event is about. `post` is always set (a comment's post too); `category` for post events.
+/// The rows an event is about. `post` is always set (a comment's post too); `category` for post events and
+/// reports; `report` for reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventIds {
     pub post: PostId,
@@ -53,6 +58,8 @@ pub struct EventIds {
     pub comment: Option<CommentId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<CategoryId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<ReportId>,
 }
 
 /// One committed change, as published to every process.
@@ -70,6 +77,7 @@ impl BoardEvent {
                 post,
                 comment: None,
                 category,
+                report: None,
             },
         }
     }
@@ -81,6 +89,25 @@ impl BoardEvent {
                 post,
                 comment: Some(comment),
                 category: None,
+                report: None,
+            },
+        }
+    }
+
+    /// A new report of `post` (or of `comment` on it), in the queue of `category`.
+    pub fn report(
+        report: ReportId,
+        category: CategoryId,
+        post: PostId,
+        comment: Option<CommentId>,
+    ) -> Self {
+        Self {
+            kind: EventKind::ReportOpened,
+            ids: EventIds {
+                post,
+                comment,
+                category: Some(category),
+                report: Some(report),
             },
         }
     }
@@ -120,5 +147,17 @@ mod tests {
             !BoardEvent::post(EventKind::PostCreated, PostId(4), Some(CategoryId(1)))
                 .updates_post()
         );
+    }
+
+    #[test]
+    fn a_report_travels_with_its_category_and_subject() {
+        let event = BoardEvent::report(ReportId(7), CategoryId(3), PostId(4), Some(CommentId(9)));
+        let text = serde_json::to_string(&event).unwrap();
+        assert_eq!(
+            text,
+            r#"{"kind":"report_opened","ids":{"post":4,"comment":9,"category":3,"report":7}}"#
+        );
+        assert_eq!(serde_json::from_str::<BoardEvent>(&text).unwrap(), event);
+        assert!(!event.updates_post());
     }
 }

@@ -8,7 +8,7 @@ impl BoardService {
     /// Publishes `event` after its write committed (and its cache keys were deleted, so a subscriber that
     /// reads on hearing it reads the new state). A failure is logged and counted, never the writer's error:
     /// the write stands; subscribers miss this one event.
-    pub(super) async fn announce(&self, event: BoardEvent) {
+    pub(crate) async fn announce(&self, event: BoardEvent) {
         match self.events.publish(&event).await {
             Ok(()) => metrics::event_published(event.kind.as_str(), "ok"),
             Err(err) => {

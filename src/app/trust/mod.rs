@@ -2,10 +2,15 @@
 //! and the report queue. Rights are the moderation rights: a moderator's cover their category and its
 //! descendants; admins moderate everywhere.
 
+mod backlog;
 mod bans;
 mod reports;
 
 use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+pub use backlog::{BACKLOG_EVERY, watch_backlog};
 
 use super::rate_limit::Limiter;
 use super::{AccountService, BoardService};
@@ -20,6 +25,8 @@ pub struct TrustService {
     clock: Arc<dyn Clock>,
     /// The report budget per member.
     limiter: Arc<Limiter>,
+    /// Told when the open reports changed ([`watch_backlog`] counts them again).
+    backlog: Arc<Notify>,
 }
 
 /// The repositories moderation writes.
@@ -43,6 +50,7 @@ impl TrustService {
             board,
             clock,
             limiter,
+            backlog: Arc::new(Notify::new()),
         }
     }
 
@@ -55,6 +63,7 @@ impl TrustService {
             board,
             clock: Arc::clone(&self.clock),
             limiter: Arc::clone(&self.limiter),
+            backlog: Arc::clone(&self.backlog),
         }
     }
 

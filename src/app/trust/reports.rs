@@ -13,7 +13,8 @@ use crate::domain::reports::{
     self as rules, Report, ReportAction, ReportReason, ReportStatus, ReportSubject,
 };
 use crate::domain::{
-    AppError, AppResult, CategoryId, ModActionKind, ModTarget, NewModAction, ReportId, User, UserId,
+    AppError, AppResult, BoardEvent, CategoryId, ModActionKind, ModTarget, NewModAction, PostId,
+    ReportId, User, UserId,
 };
 use crate::ports::{NewReport, QueueFilter, Resolution};
 use crate::telemetry::metrics;
@@ -27,13 +28,13 @@ fn require_member(actor: &User) -> AppResult<()> {
 }
 
 impl TrustService {
-    /// The category of a live post or comment (removed or deleted: `NOT_FOUND`).
-    async fn reported(&self, subject: ReportSubject) -> AppResult<CategoryId> {
+    /// The category and post of a live post or comment (removed or deleted: `NOT_FOUND`).
+    async fn reported(&self, subject: ReportSubject) -> AppResult<(CategoryId, PostId)> {
         match subject {
             ReportSubject::Post(id) => {
                 let post = self.board.posts_by_ids(&[id]).await?.remove(&id);
                 match post {
-                    Some(p) if p.is_active => Ok(p.category_id),
+                    Some(p) if p.is_active => Ok((p.category_id, p.id)),
                     _ => Err(AppError::NotFound("no such post".into())),
                 }
             }
@@ -48,7 +49,7 @@ impl TrustService {
                     .await?
                     .remove(&comment.post_id);
                 match post {
-                    Some(p) if p.is_active => Ok(p.category_id),
+                    Some(p) if p.is_active => Ok((p.category_id, p.id)),
                     _ => Err(AppError::NotFound("no such comment".into())),
                 }
             }
@@ -80,7 +81,8 @@ impl TrustService {
     }
 
     /// A member reports a post or comment (their own too). One open report per member and subject: a second
-    /// one is a `CONFLICT`. Counted against the member's report budget.
+    /// one is a `CONFLICT`. Counted against the member's report budget. Announced after commit to the
+    /// moderators' `reportAdded`.
     pub async fn report_content(
         &self,
         actor: &User,
@@ -90,7 +92,7 @@ impl TrustService {
     ) -> AppResult<Report> {
         require_member(actor)?;
         let note = rules::note(note)?;
-        let category = self.reported(subject).await?;
+        let (category, post) = self.reported(subject).await?;
         let now = self.clock.now();
         self.limiter.reserve_report(actor.id, now).await?;
         let report = self
@@ -105,6 +107,14 @@ impl TrustService {
             })
             .await?;
         metrics::moderation("report_opened");
+        self.backlog_changed();
+        let comment = match subject {
+            ReportSubject::Comment(comment) => Some(comment),
+            ReportSubject::Post(_) => None,
+        };
+        self.board
+            .announce(BoardEvent::report(report.id, category, post, comment))
+            .await;
         Ok(report)
     }
 
@@ -120,6 +130,20 @@ impl TrustService {
         let filter = self.queue_filter(actor, status, category).await?;
         let page = self.reports.queue(&filter, page).await?;
         Ok((page, filter))
+    }
+
+    /// Whether `actor` may follow new reports of `category` (and below; without one, of the categories
+    /// they moderate): the queue's own rule, so `reportAdded` refuses exactly whom `reports` refuses.
+    pub async fn require_queue(&self, actor: &User, category: Option<CategoryId>) -> AppResult<()> {
+        self.queue_filter(actor, ReportStatus::Open, category)
+            .await
+            .map(|_| ())
+    }
+
+    /// One report by id, whoever asks (the event hub resolves it once for every subscriber; each then
+    /// sees it only with its own rights).
+    pub async fn report_by_id(&self, id: ReportId) -> AppResult<Option<Report>> {
+        Ok(self.reports.by_ids(&[id]).await?.pop())
     }
 
     pub async fn count_reports(&self, filter: &QueueFilter) -> AppResult<i64> {
@@ -243,6 +267,7 @@ impl TrustService {
         if !claimed {
             return Err(rules::already_resolved());
         }
+        self.backlog_changed();
         if let Err(err) = self
             .carry_out(actor, &report, action, reason, ban_until)
             .await
@@ -250,6 +275,7 @@ impl TrustService {
             if let Err(again) = self.reports.reopen(id).await {
                 tracing::error!(error = %again, report = %id.0, "a report whose resolution failed could not be opened again");
             }
+            self.backlog_changed();
             return Err(err);
         }
         metrics::moderation(if action.removes() {

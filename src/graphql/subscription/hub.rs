@@ -8,7 +8,8 @@ use std::sync::{Arc, Weak};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::app::BoardService;
+use crate::app::{BoardService, TrustService};
+use crate::domain::reports::Report;
 use crate::domain::{AppResult, BoardEvent, CategoryId, Comment, EventKind, Post, UserId};
 use crate::ports::{Events, Notice};
 use crate::request::RequestState;
@@ -22,11 +23,19 @@ pub struct Resolved {
     pub post: Option<Post>,
     /// The comment of a `comment_created` event.
     pub comment: Option<Comment>,
-    /// For `post_created`: the post's category and every category above it.
+    /// The report of a `report_opened` event.
+    pub report: Option<Report>,
+    /// For `post_created` and `report_opened`: the post's (report's) category and every category above it.
     pub categories: Vec<CategoryId>,
-    /// For a removed post: the moderators of its category and of every category above it (who, with its
-    /// author and admins, still see it).
+    /// For a removed post and a report: the moderators of its category and of every category above it
+    /// (who, with admins, see it).
     pub moderators: Vec<UserId>,
+}
+
+/// The services an event is resolved through, for as long as they live.
+struct Readers {
+    board: Weak<BoardService>,
+    trust: Weak<TrustService>,
 }
 
 pub struct EventHub {
@@ -36,10 +45,19 @@ pub struct EventHub {
 impl EventHub {
     /// Follows `events` for as long as `board` lives. Each local subscriber may fall `buffer` resolved
     /// events behind before it misses some (see [`RecvError::Lagged`]).
-    pub fn start(events: &Arc<dyn Events>, board: &Arc<BoardService>, buffer: usize) -> Arc<Self> {
+    pub fn start(
+        events: &Arc<dyn Events>,
+        board: &Arc<BoardService>,
+        trust: &Arc<TrustService>,
+        buffer: usize,
+    ) -> Arc<Self> {
         let (feed, _) = broadcast::channel(buffer.max(1));
         let hub = Arc::new(Self { feed: feed.clone() });
-        tokio::spawn(follow(events.subscribe(), Arc::downgrade(board), feed));
+        let readers = Readers {
+            board: Arc::downgrade(board),
+            trust: Arc::downgrade(trust),
+        };
+        tokio::spawn(follow(events.subscribe(), readers, feed));
         hub
     }
 
@@ -58,12 +76,13 @@ fn wanted(kind: EventKind) -> bool {
             | EventKind::PostVoted
             | EventKind::CommentCreated
             | EventKind::CommentDeleted
+            | EventKind::ReportOpened
     )
 }
 
 async fn follow(
     mut notices: broadcast::Receiver<Notice>,
-    board: Weak<BoardService>,
+    readers: Readers,
     feed: broadcast::Sender<Arc<Resolved>>,
 ) {
     loop {
@@ -81,11 +100,18 @@ async fn follow(
             }
             Err(RecvError::Closed) => return,
         };
-        let Some(board) = board.upgrade() else { return };
+        let (Some(board), Some(trust)) = (readers.board.upgrade(), readers.trust.upgrade()) else {
+            return;
+        };
         if feed.receiver_count() == 0 || !wanted(event.kind) {
             continue;
         }
-        match resolve(&board, event).await {
+        let resolved = if event.kind == EventKind::ReportOpened {
+            resolve_report(&board, &trust, event).await
+        } else {
+            resolve(&board, event).await
+        };
+        match resolved {
             Ok(resolved) => {
                 let _ = feed.send(Arc::new(resolved));
             }
@@ -120,20 +146,62 @@ async fn resolve(board: &BoardService, event: BoardEvent) -> AppResult<Resolved>
             _ => Vec::new(),
         };
         let moderators = match &post {
-            Some(post) if post.removal.is_some() => {
-                let tree = board.category_tree().await?;
-                tree.with_ancestors(post.category_id)
-                    .into_iter()
-                    .filter_map(|c| tree.get(c))
-                    .flat_map(|c| c.moderators.iter().copied())
-                    .collect()
-            }
+            Some(post) if post.removal.is_some() => moderators_of(board, post.category_id).await?,
             _ => Vec::new(),
         };
         Ok(Resolved {
             event,
             post,
             comment,
+            report: None,
+            categories,
+            moderators,
+        })
+    };
+    let resolved = state.run(work).await;
+    metrics::event_resolved(state.db(), state.cache());
+    resolved
+}
+
+/// The moderators of `category` and of every category above it.
+async fn moderators_of(board: &BoardService, category: CategoryId) -> AppResult<Vec<UserId>> {
+    let tree = board.category_tree().await?;
+    Ok(tree
+        .with_ancestors(category)
+        .into_iter()
+        .filter_map(|c| tree.get(c))
+        .flat_map(|c| c.moderators.iter().copied())
+        .collect())
+}
+
+/// Reads the report of a `report_opened` event and who may see it: the moderators of its category (and
+/// above), as the category tree says now (a moderator dismissed since the report was made hears nothing).
+async fn resolve_report(
+    board: &BoardService,
+    trust: &TrustService,
+    event: BoardEvent,
+) -> AppResult<Resolved> {
+    let state = RequestState::begin();
+    let work = async {
+        let report = match event.ids.report {
+            Some(id) => trust.report_by_id(id).await?,
+            None => None,
+        };
+        let (categories, moderators) = match &report {
+            Some(report) => (
+                board
+                    .category_tree()
+                    .await?
+                    .with_ancestors(report.category_id),
+                moderators_of(board, report.category_id).await?,
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
+        Ok(Resolved {
+            event,
+            post: None,
+            comment: None,
+            report,
             categories,
             moderators,
         })

@@ -17,6 +17,7 @@ use super::RequestContext;
 use super::context::ContextExt;
 use super::errors::{AppResultExt, GqlResult, to_gql};
 use super::ids;
+use super::types::report::ReportNode;
 use super::types::{CommentNode, PostNode};
 use crate::domain::{Access, AppError, EventKind, Post, PostId, User};
 use crate::telemetry::metrics;
@@ -180,6 +181,39 @@ impl Subscription {
             }
             let found = resolved.post.as_ref()?;
             Some(sees_post(resolved, found, viewer).then(|| PostNode(found.clone())))
+        })
+    }
+
+    /// Each new report in the queue of `categoryId` and the categories below it (absent: every category
+    /// the viewer moderates), for its moderators and admins. Anyone who may not read that queue
+    /// (`Query.reports`) is refused: `FORBIDDEN`.
+    async fn report_added(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Only reports in this category or one of its descendants; absent: every category the viewer moderates."
+        )]
+        category_id: Option<ID>,
+    ) -> async_graphql::Result<BoxStream<'static, ReportNode>> {
+        let category = category_id
+            .as_ref()
+            .map(|id| ids::decode_category("categoryId", id))
+            .transpose()
+            .gql()?;
+        let actor = ctx.actor()?;
+        ctx.services()?
+            .trust
+            .require_queue(actor, category)
+            .await
+            .gql()?;
+        feed(ctx, "reportAdded", move |resolved, viewer| {
+            let report = resolved.report.as_ref()?;
+            let viewer = viewer?;
+            let within = category.is_none_or(|c| resolved.categories.contains(&c));
+            let moderates =
+                viewer.may_act() && (viewer.is_admin() || resolved.moderators.contains(&viewer.id));
+            (resolved.event.kind == EventKind::ReportOpened && within && moderates)
+                .then(|| ReportNode(report.clone()))
         })
     }
 }

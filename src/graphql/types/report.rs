@@ -101,6 +101,7 @@ impl ReportNode {
         report_id(self.0.id)
     }
 
+    /// Why the member reported it.
     async fn reason(&self) -> ReportReasonValue {
         self.0.reason.into()
     }
@@ -110,6 +111,7 @@ impl ReportNode {
         self.0.note.as_deref()
     }
 
+    /// Open until a moderator resolves or dismisses it.
     async fn status(&self) -> ReportStatusValue {
         self.0.status.into()
     }

@@ -165,10 +165,16 @@ pub(super) fn build() -> Option<Telemetry> {
             .i64_up_down_counter("board.subscriptions.active")
             .with_description("Active subscriptions, by field.")
             .build(),
+        reports_open: meter
+            .i64_gauge("board.reports.open")
+            .with_description(
+                "Open reports waiting for a moderator, the whole board, counted every 30 s and after each report or resolution.",
+            )
+            .build(),
         operation_names: Mutex::new(OperationNames::default()),
     };
     metrics.ws_connections.add(0, &[]);
-    for field in ["postAdded", "commentAdded", "postUpdated"] {
+    for field in ["postAdded", "commentAdded", "postUpdated", "reportAdded"] {
         metrics
             .subscriptions
             .add(0, &[KeyValue::new("field", field)]);

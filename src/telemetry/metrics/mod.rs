@@ -11,7 +11,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::{Counter, Histogram, Meter, UpDownCounter};
+use opentelemetry::metrics::{Counter, Gauge, Histogram, Meter, UpDownCounter};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use prometheus::{Encoder, Registry, TextEncoder};
 
@@ -44,6 +44,7 @@ pub struct Metrics {
     pub event_round_trips: Counter<u64>,
     pub ws_connections: UpDownCounter<i64>,
     pub subscriptions: UpDownCounter<i64>,
+    pub reports_open: Gauge<i64>,
     operation_names: Mutex<OperationNames>,
 }
 
@@ -130,6 +131,13 @@ pub fn moderation(action: &'static str) {
     if let Some(m) = metrics() {
         m.moderation_actions
             .add(1, &[KeyValue::new("action", action)]);
+    }
+}
+
+/// The open reports of the whole board, as last counted.
+pub fn reports_open(count: i64) {
+    if let Some(m) = metrics() {
+        m.reports_open.record(count, &[]);
     }
 }
 

@@ -1,11 +1,13 @@
 //! Moderation end to end over HTTP: moderators per category and their rights, removal and its visibility,
 //! locks, pins, the public log, concurrent moderators; bans (site-wide with an end, per category).
 
+mod backlog;
 mod bans;
 mod concurrency;
 mod locks_and_pins;
 mod log;
 mod removal;
+mod report_feed;
 mod reports;
 mod rights;
 mod subscriptions;

@@ -204,6 +204,7 @@ fn subscription_field(
         "postAdded" => "postAdded",
         "commentAdded" => "commentAdded",
         "postUpdated" => "postUpdated",
+        "reportAdded" => "reportAdded",
         _ => "other",
     }))
 }
