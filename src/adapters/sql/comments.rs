@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
 use super::bans::{BANNED_AT_POST, banned_until};
+use super::saves::auto_watch_post;
 use super::{Db, Text, db_error, on_db, push_ids, with_retries};
 use crate::domain::markdown;
 use crate::domain::page::{Page, PageRequest};
@@ -66,6 +67,7 @@ impl CommentRepo for SqlCommentRepo {
         at: DateTime<Utc>,
     ) -> AppResult<CommentId> {
         let html = markdown::render(content);
+        let watch = auto_watch_post(&self.db);
         let _trip = count_db();
         let id: Result<i64, AppError> = on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
@@ -114,6 +116,7 @@ impl CommentRepo for SqlCommentRepo {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            sqlx::query(&watch).bind(author.0).bind(post.0).bind(at).execute(&mut *tx).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(Ok(id))
         })
