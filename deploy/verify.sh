@@ -9,7 +9,7 @@
 #      of its container (volume on /data), its HEALTHCHECK turns healthy
 #   4. docker-compose.yml itself, through docker-compose against podman's Docker API: mariadb, redis, migrate,
 #      board-1, board-2, proxy and prometheus, with stand-in images built from Debian's packages under the
-#      official names (deploy/podman/standins/). Grafana, Elasticsearch, Logstash and Kibana are not started:
+#      official names (deploy/podman/standins/). Grafana, Elasticsearch, Logstash, Kibana and Jaeger are not started:
 #      Debian packages none of them. Checks: migrate ran once and exited 0; both replicas and the proxy turn
 #      healthy; a write through the proxy is read back; a replica stopped under load fails no request;
 #      Prometheus scrapes both replicas' /metrics; the stack stops cleanly (exit 0) and leaves nothing behind.
@@ -285,7 +285,7 @@ standin prometheus docker.io/prom/prometheus:v2.55.1
 podman tag localhost/board:local docker.io/library/board:local
 
 core=(mariadb redis migrate board-1 board-2 proxy prometheus)
-log "not started: grafana elasticsearch logstash kibana (no Debian packages to stand in for their images)"
+log "not started: grafana elasticsearch logstash kibana jaeger (no Debian packages to stand in for their images)"
 
 begin "compose up (${core[*]})"
 sock=$state/podman.sock
@@ -310,6 +310,7 @@ BOARD_HTTP_PORT=$http_port
 PROMETHEUS_PORT=$prometheus_port
 GRAFANA_PORT=$(free_port)
 KIBANA_PORT=$(free_port)
+JAEGER_PORT=$(free_port)
 RUST_LOG=info
 EOF
 umask 022

@@ -170,6 +170,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!(address = %bind, "listening on http://{bind}{graphiql}");
             app.serve(listener, crate::startup::shutdown_signal())
                 .await?;
+            crate::telemetry::traces::shutdown().await;
             tracing::info!("stopped");
             Ok(())
         }
@@ -178,7 +179,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn load() -> anyhow::Result<Config> {
     let config = Config::load()?;
-    crate::telemetry::init_logging(config.log.format, config.log.logstash_addr.as_deref());
+    crate::telemetry::init(
+        config.log.format,
+        config.log.logstash_addr.as_deref(),
+        config.log.otlp_endpoint.as_deref(),
+    );
     tracing::debug!(?config, "configuration");
     Ok(config)
 }

@@ -3,11 +3,13 @@
 //! docs/request-context.md.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::telemetry::metrics;
+use crate::telemetry::traces::RoundTrip;
 
 /// What the layers of one request share: when it began and must end, the round trips it made, and
 /// where its reads may go.
@@ -21,6 +23,10 @@ pub struct RequestState {
     cache: AtomicU64,
     /// Reads may go to the replica (primary until the transport decides otherwise).
     replica: AtomicBool,
+    /// The span the request began in (its transport's), and its operation's once the pipeline names it:
+    /// round-trip spans hang off the latter, else the former (docs/traces.md).
+    began_in: tracing::Span,
+    operation: OnceLock<tracing::Span>,
 }
 
 tokio::task_local! {
@@ -48,7 +54,20 @@ impl RequestState {
             db_for_fills: AtomicU64::new(0),
             cache: AtomicU64::new(0),
             replica: AtomicBool::new(false),
+            began_in: tracing::Span::current(),
+            operation: OnceLock::new(),
         })
+    }
+
+    /// Names the span of the request's operation (once; a later call is ignored): its round trips become
+    /// its children.
+    pub fn traced_as(&self, operation: tracing::Span) {
+        let _ = self.operation.set(operation);
+    }
+
+    /// The span this request's round trips hang off.
+    pub fn span(&self) -> &tracing::Span {
+        self.operation.get().unwrap_or(&self.began_in)
     }
 
     /// Runs `future` (part of this request, with its DataLoader batches) as this request. It may be entered
@@ -106,17 +125,25 @@ pub fn deadline() -> Option<Instant> {
 }
 
 /// Counts one database round trip for the current request (a no-op outside one); the returned guard
-/// records the round trip's duration when dropped.
+/// records the round trip's duration when dropped, and its span (named by the caller's place in the code)
+/// when spans are exported.
 #[must_use = "bind the guard (`let _trip = count_db();`) so that it measures the round trip"]
+#[track_caller]
 pub fn count_db() -> DbTrip {
     let filling = FILLING.try_with(|()| ()).is_ok();
-    let _ = CURRENT.try_with(|state| {
+    let trace = CURRENT.try_with(|state| {
         state.db.fetch_add(1, Ordering::Relaxed);
         if filling {
             state.db_for_fills.fetch_add(1, Ordering::Relaxed);
         }
+        RoundTrip::begin(state.span())
     });
-    DbTrip(Instant::now())
+    DbTrip {
+        started: Instant::now(),
+        trace: trace.unwrap_or_else(|_| RoundTrip::begin(&tracing::Span::current())),
+        at: Location::caller(),
+        summary: None,
+    }
 }
 
 /// Runs `future` as the read of values for cache entries, which writes delete when they change them:
@@ -128,6 +155,28 @@ pub async fn filling<F: Future>(future: F) -> F::Output {
 /// Counts one cache round trip for the current request (a no-op outside one).
 pub fn count_cache() {
     let _ = CURRENT.try_with(|state| state.cache.fetch_add(1, Ordering::Relaxed));
+}
+
+/// Counts one cache round trip to Redis ([`count_cache`]) and times it for a span, which
+/// [`RedisTrip::end`] names after the command.
+pub fn count_redis() -> RedisTrip {
+    let trace = CURRENT.try_with(|state| {
+        state.cache.fetch_add(1, Ordering::Relaxed);
+        RoundTrip::begin(state.span())
+    });
+    RedisTrip(trace.unwrap_or_else(|_| RoundTrip::begin(&tracing::Span::current())))
+}
+
+/// One Redis round trip being timed for its span.
+pub struct RedisTrip(Option<RoundTrip>);
+
+impl RedisTrip {
+    /// The round trip of `command` is over (`failed`: with an error or no answer in time).
+    pub fn end(self, command: &'static str, failed: bool) {
+        if let Some(trip) = self.0 {
+            trip.end_redis(command, failed);
+        }
+    }
 }
 
 /// Lets the reads of the current request go to the replica, or not (a no-op outside a request). Outside
@@ -144,14 +193,32 @@ pub fn replica_allowed() -> bool {
 }
 
 /// Measures one database round trip.
-pub struct DbTrip(Instant);
+pub struct DbTrip {
+    started: Instant,
+    trace: Option<RoundTrip>,
+    at: &'static Location<'static>,
+    summary: Option<&'static str>,
+}
+
+impl DbTrip {
+    /// Names the round trip for its span: the `db.query.summary` (`SELECT post`, `INSERT comment`…),
+    /// its first word the `db.operation.name`. Without it the span is named after the database and
+    /// carries the caller's file and line.
+    pub fn summary(mut self, summary: &'static str) -> Self {
+        self.summary = Some(summary);
+        self
+    }
+}
 
 /// A round trip slower than this is logged (with the request's id, from its span).
 const SLOW_ROUND_TRIP: Duration = Duration::from_millis(200);
 
 impl Drop for DbTrip {
     fn drop(&mut self) {
-        let elapsed = self.0.elapsed();
+        let elapsed = self.started.elapsed();
+        if let Some(trip) = self.trace.take() {
+            trip.end_db(self.at, self.summary);
+        }
         metrics::db_query(elapsed);
         if elapsed >= SLOW_ROUND_TRIP {
             tracing::warn!(

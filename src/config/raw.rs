@@ -55,6 +55,9 @@ pub struct RawConfig {
     pub metrics_bind: Option<String>,
     /// `host:port` of a Logstash `tcp` input with the `json_lines` codec; unset: stdout only.
     pub logstash_addr: Option<String>,
+    /// Base URL of an OpenTelemetry collector's OTLP/HTTP receiver (`http://collector:4318`); unset: spans
+    /// are not exported (log lines still carry trace ids).
+    pub otlp_endpoint: Option<String>,
     /// A GraphQL request running longer is stopped and answered `SERVICE_UNAVAILABLE`.
     pub request_timeout_ms: u64,
     /// A request's search statements (index candidates, counts) together run at most this long from the
@@ -171,6 +174,7 @@ impl Default for RawConfig {
             client_ip_header: None,
             metrics_bind: None,
             logstash_addr: None,
+            otlp_endpoint: None,
             request_timeout_ms: 10_000,
             search_statement_ms: 2_000,
             search_concurrency: 4,

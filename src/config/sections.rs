@@ -142,11 +142,12 @@ pub struct WsSettings {
     pub event_buffer: usize,
 }
 
-/// Where log lines go (`log_format`, `logstash_addr`).
+/// Where log lines and spans go (`log_format`, `logstash_addr`, `otlp_endpoint`).
 #[derive(Debug, Clone)]
 pub struct LogSettings {
     pub format: LogFormat,
     pub logstash_addr: Option<String>,
+    pub otlp_endpoint: Option<String>,
 }
 
 impl HttpSettings {
@@ -276,6 +277,7 @@ impl LogSettings {
         Self {
             format: raw.log_format,
             logstash_addr: raw.logstash_addr.clone(),
+            otlp_endpoint: raw.otlp_endpoint.clone().filter(|e| !e.trim().is_empty()),
         }
     }
 }

@@ -39,6 +39,15 @@ impl Config {
                 ));
             }
         }
+        if let Some(endpoint) = &self.log.otlp_endpoint
+            && !endpoint
+                .parse::<axum::http::Uri>()
+                .is_ok_and(|uri| uri.scheme_str() == Some("http") && uri.host().is_some())
+        {
+            return invalid(format!(
+                "BOARD_OTLP_ENDPOINT must be an http:// URL of an OTLP/HTTP receiver, e.g. http://collector:4318 (got {endpoint:?})"
+            ));
+        }
         let auth = &self.auth;
         if let Some(secret) = &auth.jwt_secret
             && secret.expose().len() < MIN_SECRET_BYTES
@@ -126,5 +135,23 @@ mod tests {
             ..RawConfig::default()
         });
         assert!(err.unwrap_err().contains("must be positive"));
+    }
+
+    #[test]
+    fn the_otlp_endpoint_is_an_http_url() {
+        let with = |endpoint: &str| {
+            validate(RawConfig {
+                otlp_endpoint: Some(endpoint.into()),
+                ..RawConfig::default()
+            })
+        };
+        assert_eq!(with("http://collector:4318"), Ok(()));
+        assert_eq!(with("http://127.0.0.1:4318/v1/traces"), Ok(()));
+        for bad in ["collector:4318", "https://collector:4318", "http://"] {
+            assert!(
+                with(bad).unwrap_err().contains("BOARD_OTLP_ENDPOINT"),
+                "{bad}"
+            );
+        }
     }
 }

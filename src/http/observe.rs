@@ -1,17 +1,21 @@
-//! Per-request observation: the client address (from a trusted proxy header when configured) and the
-//! `http.server.request.duration` histogram.
+//! Per-request observation: the client address (from a trusted proxy header when configured), the
+//! `http.server.request.duration` histogram and the request's server span (continuing its `traceparent`).
 
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::Method;
+use axum::http::header::{HOST, USER_AGENT};
 use axum::middleware::Next;
 use axum::response::Response;
+use opentelemetry::trace::Status;
 use opentelemetry::{KeyValue, StringValue};
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::Shared;
-use crate::telemetry::metrics;
+use crate::telemetry::{metrics, traces};
 
 /// The client's address as far as it can be trusted.
 #[derive(Debug, Clone)]
@@ -61,10 +65,17 @@ pub async fn observe(State(state): State<Shared>, mut request: Request, next: Ne
             .filter(|v| !v.is_empty() && v.len() <= 64)
     });
     let client = forwarded.or(peer).unwrap_or_else(|| "unknown".to_owned());
-    request.extensions_mut().insert(ClientIp(client));
     let route = route_of(&request);
     let method = method_label(request.method());
-    let response = next.run(request).await;
+    let span = server_span(&request, &route, &method, &client);
+    request.extensions_mut().insert(ClientIp(client));
+    let response = next.run(request).instrument(span.clone()).await;
+    let status = response.status();
+    span.set_attribute("http.response.status_code", i64::from(status.as_u16()));
+    if status.is_server_error() {
+        span.set_attribute("error.type", status.as_str().to_owned());
+        span.set_status(Status::error(""));
+    }
     if let Some(m) = metrics::metrics() {
         m.http_duration.record(
             started.elapsed().as_secs_f64(),
@@ -79,6 +90,54 @@ pub async fn observe(State(state): State<Shared>, mut request: Request, next: Ne
         );
     }
     response
+}
+
+/// The request's server span, named and described by the OpenTelemetry HTTP conventions, a child of the
+/// trace the request came with (`traceparent`), if any.
+fn server_span(
+    request: &Request,
+    route: &str,
+    method: &StringValue,
+    client: &str,
+) -> tracing::Span {
+    let name = if route == "other" {
+        method.as_str().to_owned()
+    } else {
+        format!("{} {route}", method.as_str())
+    };
+    let span = tracing::info_span!("http", otel.name = name.as_str(), otel.kind = "server");
+    if span.is_disabled() {
+        return span;
+    }
+    traces::continue_trace(&span, request.headers());
+    span.set_attribute("http.request.method", method.clone());
+    span.set_attribute("url.path", request.uri().path().to_owned());
+    span.set_attribute("url.scheme", "http");
+    if route != "other" {
+        span.set_attribute("http.route", route.to_owned());
+    }
+    let header = |name| request.headers().get(name).and_then(|v| v.to_str().ok());
+    if let Some(host) = header(HOST).and_then(|h| h.parse::<axum::http::uri::Authority>().ok()) {
+        span.set_attribute("server.address", host.host().to_owned());
+        if let Some(port) = host.port_u16() {
+            span.set_attribute("server.port", i64::from(port));
+        }
+    }
+    if let Some(agent) = header(USER_AGENT) {
+        span.set_attribute("user_agent.original", agent.to_owned());
+    }
+    span.set_attribute("client.address", client.to_owned());
+    span.set_attribute("network.protocol.version", version_of(request.version()));
+    span
+}
+
+fn version_of(version: axum::http::Version) -> &'static str {
+    match version {
+        axum::http::Version::HTTP_10 => "1.0",
+        axum::http::Version::HTTP_2 => "2",
+        axum::http::Version::HTTP_3 => "3",
+        _ => "1.1",
+    }
 }
 
 /// `GET /metrics`: the Prometheus text format.

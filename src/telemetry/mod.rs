@@ -1,8 +1,9 @@
-//! Logging, metrics and request-scoped measurements.
+//! Logging, metrics, traces and request-scoped measurements.
 
 pub mod logstash;
 pub mod metrics;
 pub mod operation_names;
+pub mod traces;
 
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -14,6 +15,12 @@ use crate::config::LogFormat;
 /// filtered by `RUST_LOG` (default `info`), and, with `logstash_addr`, the same JSON lines shipped to
 /// Logstash over TCP. Call inside the Tokio runtime. A second call keeps the first subscriber.
 pub fn init_logging(format: LogFormat, logstash_addr: Option<&str>) {
+    init(format, logstash_addr, None);
+}
+
+/// [`init_logging`], and spans: every span gets OpenTelemetry ids (log lines carry them) and, with
+/// `otlp_endpoint`, is exported in batches to that OTLP/HTTP receiver (see [`traces`]).
+pub fn init(format: LogFormat, logstash_addr: Option<&str>, otlp_endpoint: Option<&str>) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let stdout = match format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
@@ -35,9 +42,17 @@ pub fn init_logging(format: LogFormat, logstash_addr: Option<&str>) {
             .with_writer(logstash::LogstashSink::start(addr.to_owned()))
             .boxed()
     });
+    let spans = tracing_opentelemetry::layer()
+        .with_tracer(traces::tracer(otlp_endpoint))
+        .with_location(false)
+        .with_threads(false)
+        .with_target(false)
+        .with_level(false)
+        .with_tracked_inactivity(false);
     let _ = tracing_subscriber::registry()
         .with(filter)
         .with(stdout)
         .with(logstash)
+        .with(spans)
         .try_init();
 }

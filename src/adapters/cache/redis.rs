@@ -16,7 +16,7 @@ use tokio::sync::broadcast;
 
 use crate::config::redact_url;
 use crate::ports::{Cache, CacheError, Counters, FillEntry, Invalidation};
-use crate::request::count_cache;
+use crate::request::{count_cache, count_redis};
 
 use super::redis_feed::{Channels, Events, follow, subscribe};
 
@@ -170,15 +170,17 @@ impl RedisCache {
         }
     }
 
+    /// One round trip of `command` (its span's name), counted, within the timeout, behind the breaker.
     async fn bounded<T>(
         &self,
+        command: &'static str,
         future: impl Future<Output = Result<T, FredError>>,
     ) -> Result<T, CacheError> {
         let now = self.epoch.elapsed().as_millis() as u64;
         if now < self.open_until_ms.load(Ordering::Relaxed) {
             return Err(CacheError("redis is failing; skipped for a moment".into()));
         }
-        count_cache();
+        let trip = count_redis();
         let result = match tokio::time::timeout(self.timeout, future).await {
             Ok(result) => result.map_err(cache_error),
             Err(_) => Err(CacheError(format!(
@@ -186,6 +188,7 @@ impl RedisCache {
                 self.timeout
             ))),
         };
+        trip.end(command, result.is_err());
         if result.is_err() {
             let reopen = self.epoch.elapsed().as_millis() as u64 + OPEN_FOR.as_millis() as u64;
             self.open_until_ms.store(reopen, Ordering::Relaxed);
@@ -202,10 +205,10 @@ impl Cache for RedisCache {
         }
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         if keys.len() == 1 {
-            let value: Option<String> = self.bounded(self.pool.get(keys[0])).await?;
+            let value: Option<String> = self.bounded("GET", self.pool.get(keys[0])).await?;
             return Ok(vec![value]);
         }
-        self.bounded(self.pool.mget(keys)).await
+        self.bounded("MGET", self.pool.mget(keys)).await
     }
 
     async fn set_many(&self, entries: &[(String, String, Duration)]) -> Result<(), CacheError> {
@@ -226,7 +229,7 @@ impl Cache for RedisCache {
                 .await
                 .map_err(cache_error)?;
         }
-        let _: Vec<fred::types::Value> = self.bounded(pipeline.all()).await?;
+        let _: Vec<fred::types::Value> = self.bounded("PIPELINE SET", pipeline.all()).await?;
         Ok(())
     }
 
@@ -240,7 +243,7 @@ impl Cache for RedisCache {
         // Values and guards in one MGET: read at one instant.
         let mut all: Vec<String> = keys.to_vec();
         all.extend(keys.iter().map(|k| guard_key(k)));
-        let mut values: Vec<Option<String>> = self.bounded(self.pool.mget(all)).await?;
+        let mut values: Vec<Option<String>> = self.bounded("MGET", self.pool.mget(all)).await?;
         let guards = values
             .split_off(keys.len())
             .into_iter()
@@ -263,7 +266,7 @@ impl Cache for RedisCache {
                 .into_iter()
                 .collect::<Result<Vec<i64>, FredError>>()
         };
-        let _: Vec<i64> = self.bounded(all).await?;
+        let _: Vec<i64> = self.bounded("EVALSHA", all).await?;
         Ok(())
     }
 
@@ -288,7 +291,9 @@ impl Cache for RedisCache {
             .publish(self.channel.as_str(), keys.join("\n"))
             .await
             .map_err(cache_error)?;
-        let _: Vec<fred::types::Value> = self.bounded(pipeline.all()).await?;
+        let _: Vec<fred::types::Value> = self
+            .bounded("PIPELINE INCR PEXPIRE DEL PUBLISH", pipeline.all())
+            .await?;
         Ok(())
     }
 
@@ -300,7 +305,10 @@ impl Cache for RedisCache {
 
     async fn mark(&self, n: u64) -> Result<(), CacheError> {
         let _: i64 = self
-            .bounded(self.pool.next().publish(self.marks.as_str(), n.to_string()))
+            .bounded(
+                "PUBLISH",
+                self.pool.next().publish(self.marks.as_str(), n.to_string()),
+            )
             .await?;
         Ok(())
     }
@@ -353,7 +361,9 @@ impl Counters for RedisCache {
                 .await
                 .map_err(cache_error)?;
         }
-        let replies: Vec<fred::types::Value> = self.bounded(pipeline.all()).await?;
+        let replies: Vec<fred::types::Value> = self
+            .bounded("PIPELINE INCR PEXPIRE", pipeline.all())
+            .await?;
         Ok(replies
             .iter()
             .step_by(2)
@@ -377,7 +387,7 @@ impl Counters for RedisCache {
         for key in keys {
             let () = pipeline.decr(key.as_str()).await.map_err(cache_error)?;
         }
-        let _: Vec<fred::types::Value> = self.bounded(pipeline.all()).await?;
+        let _: Vec<fred::types::Value> = self.bounded("PIPELINE DECR", pipeline.all()).await?;
         Ok(())
     }
 }

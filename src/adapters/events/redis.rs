@@ -19,7 +19,7 @@ use super::EVENT_BACKLOG;
 use crate::config::redact_url;
 use crate::domain::BoardEvent;
 use crate::ports::{Events, EventsError, Notice};
-use crate::request::count_cache;
+use crate::request::count_redis;
 
 pub struct RedisEvents {
     publisher: Pool,
@@ -165,12 +165,14 @@ async fn follow(
 impl Events for RedisEvents {
     async fn publish(&self, event: &BoardEvent) -> Result<(), EventsError> {
         let text = serde_json::to_string(event).map_err(|e| EventsError(e.to_string()))?;
-        count_cache();
+        let trip = count_redis();
         let publish = self
             .publisher
             .next()
             .publish::<i64, _, _>(self.channel.as_str(), text);
-        match tokio::time::timeout(self.timeout, publish).await {
+        let published = tokio::time::timeout(self.timeout, publish).await;
+        trip.end("PUBLISH", !matches!(published, Ok(Ok(_))));
+        match published {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(err)) => Err(events_error(err)),
             Err(_) => Err(EventsError(format!(

@@ -66,10 +66,12 @@ impl CommentRepo for SqlCommentRepo {
         content: &str,
         at: DateTime<Utc>,
     ) -> AppResult<CommentId> {
-        let html = markdown::render(content);
-        let watch = auto_watch_post(&self.db);
-        let _trip = count_db();
-        let id: Result<i64, AppError> = on_db!(&self.db, pool => async {
+        let db = &self.db;
+        let html = &markdown::render(content);
+        let watch = &auto_watch_post(db);
+        // Concurrent writes of one author or post may deadlock on MariaDB: the loser is tried again.
+        let attempt = || async move {
+            on_db!(db, pool => async {
             let mut tx = pool.begin().await?;
             // Counting first both checks the post is live and unlocked and takes its row lock (a lock
             // committed before it is seen; one committed after it waits for this comment).
@@ -112,16 +114,16 @@ impl CommentRepo for SqlCommentRepo {
             sqlx::query("INSERT INTO comment_content (version, created_datetime, content, content_html, comment_id) VALUES (0, ?, ?, ?, ?)")
                 .bind(at)
                 .bind(content)
-                .bind(&html)
+                .bind(html)
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query(&watch).bind(author.0).bind(post.0).bind(at).execute(&mut *tx).await?;
+            sqlx::query(watch).bind(author.0).bind(post.0).bind(at).execute(&mut *tx).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(Ok(id))
-        })
-        .map_err(db_error)?;
-        id.map(CommentId)
+            })
+        };
+        with_retries("the comment", attempt).await?.map(CommentId)
     }
 
     async fn append_version(

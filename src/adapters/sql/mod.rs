@@ -96,7 +96,9 @@ const MIGRATION_LOCK: &str = "board_migrations";
 impl Db {
     /// Opens a pool for `settings.url`; an SQLite file is created if missing.
     pub async fn connect(settings: &DbSettings) -> Result<Self, sqlx::Error> {
-        Self::open(settings, settings.url.expose(), false).await
+        let db = Self::open(settings, settings.url.expose(), false).await?;
+        crate::telemetry::traces::set_database(db.dialect());
+        Ok(db)
     }
 
     /// A pool for `settings.read_url`, if one is configured. It connects lazily, so `board` starts
@@ -318,7 +320,11 @@ where
         let _trip = crate::request::count_db();
         match attempt().await {
             Ok(value) => return Ok(value),
-            Err(err) if n < WRITE_ATTEMPTS && again(&err) => continue,
+            Err(err) if n < WRITE_ATTEMPTS && again(&err) => {
+                // A random pause, longer each time, so the writers that deadlocked do not meet again.
+                let pause = rand::random_range(1..=5 * n as u64);
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            }
             Err(err) => return Err(map(err)),
         }
     }

@@ -31,7 +31,7 @@ impl TrustService {
         let until = bans::ban_end("until", until, now)?;
         self.existing_category("categoryId", category).await?;
         self.require_moderator(actor, category).await?;
-        self.check_ban_target(actor, target).await?;
+        self.check_ban_target(actor, target, category).await?;
         let mut log = NewModAction::new(
             ModActionKind::CategoryBan,
             actor.id,
@@ -57,8 +57,15 @@ impl TrustService {
         Ok(ban)
     }
 
-    /// Whom `actor` may ban: not themself, not an admin (admins moderate everywhere).
-    pub(super) async fn check_ban_target(&self, actor: &User, target: UserId) -> AppResult<()> {
+    /// Whom `actor` may ban from `category`: not themself, not an admin (admins moderate everywhere), and
+    /// — unless `actor` is an admin — no one who moderates `category` (a moderator of a child category
+    /// does not ban the moderator of its parent).
+    pub(super) async fn check_ban_target(
+        &self,
+        actor: &User,
+        target: UserId,
+        category: CategoryId,
+    ) -> AppResult<()> {
         if actor.id == target {
             return Err(AppError::invalid("userId", "you cannot ban yourself"));
         }
@@ -71,6 +78,11 @@ impl TrustService {
         if target.is_admin() {
             return Err(AppError::Forbidden(
                 "admins moderate everywhere and cannot be banned from a category".into(),
+            ));
+        }
+        if !actor.is_admin() && self.may_moderate(&target, category).await? {
+            return Err(AppError::Forbidden(
+                "this user moderates the category: only an admin can ban them from it".into(),
             ));
         }
         Ok(())

@@ -57,21 +57,26 @@ impl TrustService {
 
     /// The author of a subject in any state (removed and deleted ones too).
     async fn author_of(&self, subject: ReportSubject) -> AppResult<UserId> {
-        let author = match subject {
+        Ok(self.subject_state(subject).await?.0)
+    }
+
+    /// The reported content's author, and whether its author deleted it (then nothing is left to remove).
+    async fn subject_state(&self, subject: ReportSubject) -> AppResult<(UserId, bool)> {
+        let found = match subject {
             ReportSubject::Post(id) => self
                 .board
                 .posts_by_ids(&[id])
                 .await?
                 .remove(&id)
-                .map(|p| p.author_id),
+                .map(|p| (p.author_id, !p.is_active && p.removal.is_none())),
             ReportSubject::Comment(id) => self
                 .board
                 .comments_by_ids(&[id])
                 .await?
                 .remove(&id)
-                .map(|c| c.author_id),
+                .map(|c| (c.author_id, !c.is_active && c.removal.is_none())),
         };
-        author.ok_or_else(|| AppError::NotFound("the reported content no longer exists".into()))
+        found.ok_or_else(|| AppError::NotFound("the reported content no longer exists".into()))
     }
 
     /// A member reports a post or comment (their own too). One open report per member and subject: a second
@@ -212,7 +217,8 @@ impl TrustService {
         if action == ReportAction::RemoveAndBan {
             // Refused before anything is claimed: the author must be someone this moderator may ban.
             let author = self.author_of(report.subject).await?;
-            self.check_ban_target(actor, author).await?;
+            self.check_ban_target(actor, author, report.category_id)
+                .await?;
         }
         let target = match report.subject {
             ReportSubject::Post(post) => ModTarget::Post(post),
@@ -270,20 +276,18 @@ impl TrustService {
             return Ok(());
         }
         let removal = rules::removal_reason(reason.clone(), report.reason);
-        let author = match report.subject {
-            ReportSubject::Post(post) => {
-                self.board
-                    .remove_post(actor, post, &removal)
-                    .await?
-                    .author_id
+        let (author, deleted) = self.subject_state(report.subject).await?;
+        // Content its author deleted meanwhile is gone already: the resolution stands without a removal.
+        if !deleted {
+            match report.subject {
+                ReportSubject::Post(post) => {
+                    self.board.remove_post(actor, post, &removal).await?;
+                }
+                ReportSubject::Comment(comment) => {
+                    self.board.remove_comment(actor, comment, &removal).await?;
+                }
             }
-            ReportSubject::Comment(comment) => {
-                self.board
-                    .remove_comment(actor, comment, &removal)
-                    .await?
-                    .author_id
-            }
-        };
+        }
         if action == ReportAction::RemoveAndBan {
             self.ban_from_category(
                 actor,

@@ -265,6 +265,7 @@ impl Pipeline {
         let kept_for = kept::viewer(&self.services.accounts, &authorization);
         let key = self.kept_key(&requests, batch, kept_for, media);
         let (runnable, prepared) = self.prepare_all(requests).await;
+        request.traced_as(observe::span(&request_id, &prepared));
         if queries_only
             && prepared
                 .iter()

@@ -1,22 +1,56 @@
-//! What each operation leaves behind once answered: the operation metrics and one JSON log line
-//! (`board::api`), with the request's round trips.
+//! What each operation leaves behind: its span (OpenTelemetry GraphQL conventions) while it runs, and once
+//! answered the operation metrics and one JSON log line (`board::api`) with the request's round trips and
+//! trace ids.
 
 use std::time::Duration;
 
 use async_graphql::Response;
 use opentelemetry::KeyValue;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::encode::error_codes;
 use super::prepare::Prepared;
 use crate::domain::UserId;
 use crate::request::RequestState;
-use crate::telemetry::metrics;
+use crate::telemetry::{metrics, traces};
 
 /// Who asked, from where, under which id.
 pub(super) struct Requester<'a> {
     pub request_id: &'a str,
     pub client_ip: &'a str,
     pub viewer: Option<UserId>,
+}
+
+/// The longest operation name put into a span name; a longer one is cut (the attribute keeps it whole).
+const SPAN_NAME_MAX: usize = 100;
+
+/// The span of a request's GraphQL work: for one operation, named `{type} {name}` with the
+/// `graphql.operation.*` attributes; a batch gets one span named `GraphQL batch`. The document itself is not
+/// recorded: a text may carry secrets inline (a password literal), and traces are not a place for them.
+pub(super) fn span(request_id: &str, prepared: &[Prepared]) -> tracing::Span {
+    let name = match prepared {
+        [one] => match one.name.as_deref() {
+            Some(name) => {
+                let cut = name
+                    .char_indices()
+                    .nth(SPAN_NAME_MAX)
+                    .map_or(name, |(at, _)| &name[..at]);
+                format!("{} {cut}", one.ty)
+            }
+            None => one.ty.to_owned(),
+        },
+        _ => "GraphQL batch".to_owned(),
+    };
+    let span = tracing::info_span!("request", request_id = %request_id, otel.name = name.as_str());
+    if let [one] = prepared
+        && !span.is_disabled()
+    {
+        span.set_attribute("graphql.operation.type", one.ty);
+        if let Some(name) = &one.name {
+            span.set_attribute("graphql.operation.name", name.clone());
+        }
+    }
+    span
 }
 
 /// Records the metrics of every operation of a request and logs one line per operation.
@@ -30,6 +64,11 @@ pub(super) fn record(
     let user = requester
         .viewer
         .map_or_else(|| "anonymous".to_owned(), |id| id.to_string());
+    let ids = traces::ids(trips.span());
+    let (trace_id, span_id) = ids
+        .as_ref()
+        .map(|(trace, span)| (trace.as_str(), span.as_str()))
+        .unzip();
     let metrics = metrics::metrics();
     if let Some(m) = metrics {
         m.db_round_trips.record(trips.db(), &[]);
@@ -52,6 +91,8 @@ pub(super) fn record(
         tracing::info!(
             target: "board::api",
             request_id = %requester.request_id,
+            trace_id,
+            span_id,
             operation_name = p.name.as_deref().unwrap_or("anonymous"),
             operation_type = p.ty,
             user = %user,

@@ -92,8 +92,9 @@ pub(super) async fn execute(
         }
         responses
     });
-    // Every event of the request (batches, slow queries, errors) carries its id.
-    let span = tracing::info_span!("request", request_id = %request_id);
+    // Every event of the request (batches, slow queries, errors) carries its id: the operation's span
+    // (named by the pipeline, with the request id).
+    let span = scope.span().clone();
     let bounded = tokio::time::timeout(
         pipeline.request_timeout,
         drive(Arc::clone(&batches), work).instrument(span),

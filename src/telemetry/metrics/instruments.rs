@@ -95,6 +95,10 @@ pub(super) fn build() -> Option<Telemetry> {
                 "Log lines not shipped (the shipping buffer was full or the sink unreachable).",
             )
             .build(),
+        trace_export_failures: meter
+            .u64_counter("board.trace.export_failures")
+            .with_description("Spans lost because their OTLP export failed.")
+            .build(),
         db_reads: meter
             .u64_counter("board.db.routed_reads")
             .with_description(
@@ -210,6 +214,7 @@ pub(super) fn build() -> Option<Telemetry> {
         .rate_limited
         .add(0, &[KeyValue::new("limit", "login")]);
     metrics.log_lines_dropped.add(0, &[]);
+    metrics.trace_export_failures.add(0, &[]);
     metrics.limiter_fallbacks.add(0, &[]);
     for outcome in ["success", "invalid", "blocked", "rate_limited"] {
         metrics.logins.add(0, &[KeyValue::new("outcome", outcome)]);

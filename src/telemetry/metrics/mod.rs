@@ -31,6 +31,7 @@ pub struct Metrics {
     pub rate_limited: Counter<u64>,
     pub limiter_fallbacks: Counter<u64>,
     pub log_lines_dropped: Counter<u64>,
+    pub trace_export_failures: Counter<u64>,
     pub db_reads: Counter<u64>,
     pub near_hits: Counter<u64>,
     pub sync_rounds: Counter<u64>,
@@ -148,6 +149,13 @@ pub fn limiter_fallback() {
 pub fn log_line_dropped() {
     if let Some(m) = metrics() {
         m.log_lines_dropped.add(1, &[]);
+    }
+}
+
+/// Counts `spans` that a failed OTLP export lost.
+pub fn trace_export_failed(spans: u64) {
+    if let Some(m) = metrics() {
+        m.trace_export_failures.add(spans, &[]);
     }
 }
 

@@ -59,6 +59,8 @@ backend_tests!(
     one_open_report_per_member_and_subject_under_concurrency,
     one_resolution_wins_a_race,
     remove_and_ban_removes_bans_and_settles_the_other_reports,
+    a_report_of_content_its_author_deleted_is_resolved_without_a_removal,
+    a_moderator_of_a_child_category_cannot_ban_the_parents_moderator,
 );
 
 configured_tests!(
@@ -390,4 +392,64 @@ async fn remove_and_ban_removes_bans_and_settles_the_other_reports(app: TestApp)
         ids_of(&still_open).contains(&on_admin),
         "refused before anything was claimed"
     );
+}
+
+/// The author deletes the reported post before a moderator gets to it: `REMOVE` and `REMOVE_AND_BAN` still
+/// resolve the report (nothing is left to remove); the ban still holds.
+async fn a_report_of_content_its_author_deleted_is_resolved_without_a_removal(app: TestApp) {
+    let World {
+        moderator,
+        author,
+        member: reporter,
+        tech,
+        ..
+    } = world(&app).await;
+    let post = app
+        .create_post(&author.access, &tech, "지울 글", "body")
+        .await;
+    let first = report_id(&report(&app, &reporter, &post, "SPAM", None).await);
+    app.ok(
+        "mutation($id: ID!) { deletePost(input: { postId: $id }) { deletedId } }",
+        json!({ "id": post }),
+        Some(&author.access),
+    )
+    .await;
+    let answer = resolve(&app, &moderator, &first, "REMOVE_AND_BAN", json!({})).await;
+    assert!(answer.get("errors").is_none(), "{answer:#}");
+    assert_eq!(
+        answer["data"]["resolveReport"]["report"]["status"],
+        "RESOLVED"
+    );
+    let refused = app
+        .gql(
+            "mutation($i: CreatePostInput!) { createPost(input: $i) { post { id } } }",
+            json!({ "i": { "categoryId": tech, "title": "again", "content": "x" } }),
+            Some(&author.access),
+        )
+        .await;
+    assert_eq!(code(&refused), "FORBIDDEN", "banned from the category");
+}
+
+/// A moderator of `tech` (below `qna`) cannot ban the moderator of `qna` from `tech`; an admin can.
+async fn a_moderator_of_a_child_category_cannot_ban_the_parents_moderator(app: TestApp) {
+    let World {
+        admin,
+        moderator,
+        tech,
+        ..
+    } = world(&app).await;
+    let child = member(&app, "child모더").await;
+    super::set_moderator(&app, &admin, &tech, &child, true).await;
+    let ban = json!({ "i": { "categoryId": tech, "userId": moderator.user_id, "reason": "맞불 revenge" } });
+    let mutation =
+        "mutation($i: BanFromCategoryInput!) { banFromCategory(input: $i) { ban { until } } }";
+    let refused = app.gql(mutation, ban.clone(), Some(&child.access)).await;
+    assert_eq!(code(&refused), "FORBIDDEN", "{refused:#}");
+    let upward = json!({ "i": { "categoryId": tech, "userId": child.user_id } });
+    let refused = app
+        .gql(mutation, upward.clone(), Some(&moderator.access))
+        .await;
+    assert_eq!(code(&refused), "FORBIDDEN", "nor the other way round");
+    let banned = app.gql(mutation, ban, Some(&admin.access)).await;
+    assert!(banned.get("errors").is_none(), "{banned:#}");
 }

@@ -1,6 +1,8 @@
-//! Observability: `/metrics`, operation-name labels, log shipping, and the files under `observability/`.
+//! Observability: `/metrics`, operation-name labels, log shipping, traces, and the files under
+//! `observability/`.
 
 mod config_files;
 mod logstash;
 mod metric_labels;
 mod metrics;
+mod traces;

@@ -1,0 +1,368 @@
+//! Traces: `tracing` spans become OpenTelemetry spans (through `tracing-opentelemetry`), a request's W3C
+//! `traceparent` is continued, and with `otlp_endpoint` set they leave in batches over OTLP/HTTP. Database
+//! and Redis round trips are spans built from their guards when they end. What is exported and how:
+//! docs/traces.md.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer as _, TracerProvider as _};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_http::{Bytes, HeaderExtractor, HttpClient, HttpError, Request, Response};
+use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, SdkTracer, SdkTracerProvider, SpanData, SpanExporter,
+};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use super::metrics;
+
+/// The exporting provider, kept to flush it on shutdown.
+static EXPORTING: OnceLock<SdkTracerProvider> = OnceLock::new();
+/// The tracer of round-trip spans: set only while spans are exported (otherwise they are not built).
+static ROUND_TRIPS: OnceLock<SdkTracer> = OnceLock::new();
+
+/// Spans waiting for export beyond this many are dropped: a collector that is slow or gone costs memory
+/// once, never a request's time.
+const MAX_QUEUED_SPANS: usize = 4096;
+/// One export call waits at most this long for the collector.
+const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
+/// A collector's answer is read up to this size (it is only checked for success).
+const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
+/// The tracer the `tracing` layer turns spans into OpenTelemetry spans with. Spans always get ids (log lines
+/// carry them, and an incoming trace is continued); they leave the process only with an `endpoint`.
+/// Call inside the Tokio runtime: the exporter sends its batches on it.
+pub(super) fn tracer(endpoint: Option<&str>) -> SdkTracer {
+    let resource = Resource::builder()
+        .with_service_name("board")
+        .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
+        .build();
+    let mut builder = SdkTracerProvider::builder().with_resource(resource);
+    let mut exporting = false;
+    if let Some(endpoint) = endpoint {
+        match exporter(endpoint) {
+            Ok(exporter) => {
+                let batches = BatchConfigBuilder::default()
+                    .with_max_queue_size(MAX_QUEUED_SPANS)
+                    .build();
+                let processor = BatchSpanProcessor::builder(exporter)
+                    .with_batch_config(batches)
+                    .build();
+                builder = builder.with_span_processor(processor);
+                exporting = true;
+            }
+            // The subscriber is not installed yet: say it where start-up errors go.
+            Err(err) => eprintln!("traces are not exported: {err}"),
+        }
+    }
+    let provider = builder.build();
+    let tracer = provider.tracer("board");
+    if exporting {
+        let _ = ROUND_TRIPS.set(tracer.clone());
+        let _ = EXPORTING.set(provider);
+    }
+    tracer
+}
+
+fn exporter(endpoint: &str) -> Result<Counted<opentelemetry_otlp::SpanExporter>, String> {
+    let runtime = tokio::runtime::Handle::try_current()
+        .map_err(|_| "no Tokio runtime to send spans on".to_owned())?;
+    let client = RuntimeClient {
+        client: Client::builder(TokioExecutor::new()).build_http(),
+        runtime,
+    };
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_endpoint(traces_url(endpoint))
+        .with_timeout(EXPORT_TIMEOUT)
+        .with_http_client(client)
+        .build()
+        .map_err(|e| e.to_string())?;
+    Ok(Counted {
+        inner: exporter,
+        failing: AtomicBool::new(false),
+    })
+}
+
+/// The collector's traces URL: `otlp_endpoint` is the collector's base URL (as `OTEL_EXPORTER_OTLP_ENDPOINT`),
+/// or already the full `/v1/traces` URL.
+fn traces_url(endpoint: &str) -> String {
+    let base = endpoint.trim_end_matches('/');
+    if base.ends_with("/v1/traces") {
+        base.to_owned()
+    } else {
+        format!("{base}/v1/traces")
+    }
+}
+
+/// Flushes the spans still queued and stops exporting (waits at most a few seconds). Call once, at shutdown.
+pub async fn shutdown() {
+    let Some(provider) = EXPORTING.get().cloned() else {
+        return;
+    };
+    let flushed = tokio::task::spawn_blocking(move || provider.shutdown());
+    if tokio::time::timeout(EXPORT_TIMEOUT * 2, flushed)
+        .await
+        .is_err()
+    {
+        tracing::warn!("trace export did not finish before shutdown");
+    }
+}
+
+/// The W3C trace context (`traceparent`, `tracestate`) a request came with; an empty context without one
+/// (or with a malformed one: the request then starts a trace of its own).
+pub fn remote_parent(headers: &axum::http::HeaderMap) -> Context {
+    TraceContextPropagator::new().extract(&HeaderExtractor(headers))
+}
+
+/// Makes `span` a child of the trace a request came with, if it came with one.
+pub fn continue_trace(span: &tracing::Span, headers: &axum::http::HeaderMap) {
+    let parent = remote_parent(headers);
+    if parent.span().span_context().is_valid() {
+        let _ = span.set_parent(parent);
+    }
+}
+
+/// The trace id and span id of `span` in hex, for log lines; `None` without tracing (no subscriber with
+/// the OpenTelemetry layer).
+pub fn ids(span: &tracing::Span) -> Option<(String, String)> {
+    let context = span.context();
+    let span = context.span();
+    let ids = span.span_context();
+    ids.is_valid()
+        .then(|| (ids.trace_id().to_string(), ids.span_id().to_string()))
+}
+
+/// The database system this process talks to, for round-trip spans (`db.system`, `db.system.name`).
+static DATABASE: AtomicU8 = AtomicU8::new(0);
+
+/// Names the database of this process's pools (one per process: `mariadb` or `sqlite`).
+pub fn set_database(dialect: &str) {
+    DATABASE.store(u8::from(dialect == "sqlite") + 1, Ordering::Relaxed);
+}
+
+fn database() -> Option<(&'static str, &'static str)> {
+    match DATABASE.load(Ordering::Relaxed) {
+        1 => Some(("mysql", "mariadb")),
+        2 => Some(("sqlite", "sqlite")),
+        _ => None,
+    }
+}
+
+/// One round trip to the database or Redis being timed for a span; built only while spans are exported
+/// and the request's trace is sampled.
+pub struct RoundTrip {
+    parent: Context,
+    started: SystemTime,
+}
+
+impl RoundTrip {
+    /// A round trip beginning now under `parent` (the span of the request it serves).
+    pub fn begin(parent: &tracing::Span) -> Option<Self> {
+        ROUND_TRIPS.get()?;
+        let parent = parent.context();
+        parent.span().span_context().is_sampled().then(|| Self {
+            parent,
+            started: SystemTime::now(),
+        })
+    }
+
+    /// Ends a database round trip: a client span named after the database (or the query summary given).
+    pub fn end_db(self, at: &'static std::panic::Location<'static>, summary: Option<&'static str>) {
+        let mut attributes = vec![
+            KeyValue::new("code.file.path", at.file()),
+            KeyValue::new("code.line.number", i64::from(at.line())),
+        ];
+        let (system, system_name) = database().unwrap_or(("other_sql", "other_sql"));
+        attributes.push(KeyValue::new("db.system", system));
+        attributes.push(KeyValue::new("db.system.name", system_name));
+        let name: Cow<'static, str> = match summary {
+            Some(summary) => {
+                attributes.push(KeyValue::new("db.query.summary", summary));
+                if let Some((operation, _)) = summary.split_once(' ') {
+                    attributes.push(KeyValue::new("db.operation.name", operation));
+                }
+                summary.into()
+            }
+            None => system_name.into(),
+        };
+        self.end(name, attributes);
+    }
+
+    /// Ends a Redis round trip of `command` (`GET`, `EVALSHA`, a `pipeline` of several…).
+    pub fn end_redis(self, command: &'static str, failed: bool) {
+        let mut attributes = vec![
+            KeyValue::new("db.system", "redis"),
+            KeyValue::new("db.system.name", "redis"),
+            KeyValue::new("db.operation.name", command),
+        ];
+        if failed {
+            attributes.push(KeyValue::new("error.type", "redis_error"));
+        }
+        self.end(command.into(), attributes);
+    }
+
+    fn end(self, name: Cow<'static, str>, attributes: Vec<KeyValue>) {
+        let Some(tracer) = ROUND_TRIPS.get() else {
+            return;
+        };
+        let mut span = tracer
+            .span_builder(name)
+            .with_kind(SpanKind::Client)
+            .with_start_time(self.started)
+            .with_attributes(attributes)
+            .start_with_context(tracer, &self.parent);
+        opentelemetry::trace::Span::end(&mut span);
+    }
+}
+
+/// The OTLP exporter, counting the spans a failed export loses and logging once per outage (when export
+/// starts failing, and when it recovers).
+struct Counted<E> {
+    inner: E,
+    failing: AtomicBool,
+}
+
+impl<E> fmt::Debug for Counted<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Counted")
+    }
+}
+
+impl<E: SpanExporter> SpanExporter for Counted<E> {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let spans = batch.len() as u64;
+        let result = self.inner.export(batch).await;
+        match &result {
+            Err(err) => {
+                metrics::trace_export_failed(spans);
+                if !self.failing.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(error = %err, "trace export failed; lost spans are counted until it recovers");
+                }
+            }
+            Ok(()) => {
+                if self.failing.swap(false, Ordering::Relaxed) {
+                    tracing::info!("trace export recovered");
+                }
+            }
+        }
+        result
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+/// hyper's client, driven on the server's Tokio runtime: the batch processor exports from a thread of its
+/// own, where no runtime is entered.
+struct RuntimeClient {
+    client: Client<HttpConnector, Full<Bytes>>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl fmt::Debug for RuntimeClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RuntimeClient")
+    }
+}
+
+#[async_trait]
+impl HttpClient for RuntimeClient {
+    async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
+        let client = self.client.clone();
+        let sent = async move {
+            let (parts, body) = request.into_parts();
+            let response = client
+                .request(Request::from_parts(parts, Full::new(body)))
+                .await?;
+            let (parts, body) = response.into_parts();
+            let body = Limited::new(body, MAX_RESPONSE_BYTES)
+                .collect()
+                .await?
+                .to_bytes();
+            Ok::<_, HttpError>(Response::from_parts(parts, body))
+        };
+        let bounded = async move {
+            tokio::time::timeout(EXPORT_TIMEOUT, sent)
+                .await
+                .map_err(|_| HttpError::from("the collector did not answer in time"))?
+        };
+        self.runtime.spawn(bounded).await?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_endpoint_is_a_base_url_or_the_traces_url() {
+        assert_eq!(
+            traces_url("http://collector:4318"),
+            "http://collector:4318/v1/traces"
+        );
+        assert_eq!(
+            traces_url("http://collector:4318/"),
+            "http://collector:4318/v1/traces"
+        );
+        assert_eq!(
+            traces_url("http://collector:4318/v1/traces"),
+            "http://collector:4318/v1/traces"
+        );
+    }
+
+    #[test]
+    fn a_traceparent_is_continued_and_a_malformed_one_is_not() {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(
+            "traceparent",
+            axum::http::HeaderValue::from_static(
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ),
+        );
+        headers.insert(
+            "tracestate",
+            axum::http::HeaderValue::from_static("vendor=opaque"),
+        );
+        let parent = remote_parent(&headers);
+        let span = parent.span();
+        let ids = span.span_context();
+        assert_eq!(
+            ids.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_eq!(ids.span_id().to_string(), "00f067aa0ba902b7");
+        assert!(ids.is_sampled() && ids.is_remote());
+        assert_eq!(ids.trace_state().get("vendor"), Some("opaque"));
+
+        headers.insert(
+            "traceparent",
+            axum::http::HeaderValue::from_static(
+                "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            ),
+        );
+        assert!(!remote_parent(&headers).span().span_context().is_valid());
+    }
+}
