@@ -10,7 +10,7 @@ use crate::adapters::cache::{MemoryCache, RedisCache};
 use crate::adapters::events::{MemoryEvents, RedisEvents};
 use crate::adapters::sql::{
     Db, SqlBanRepo, SqlCategoryRepo, SqlCommentRepo, SqlModerationRepo, SqlPostRepo, SqlPostSearch,
-    SqlReportRepo, SqlSessionRepo, SqlUserRepo, SqlVoteRepo,
+    SqlReportRepo, SqlSaveRepo, SqlSessionRepo, SqlUserRepo, SqlVoteRepo, SqlWatchRepo,
 };
 use crate::app::rate_limit::{Limiter, Limits as RateLimits};
 use crate::app::{
@@ -224,6 +224,8 @@ impl App {
                 comments: Arc::new(SqlCommentRepo::new(db.clone())),
                 votes: Arc::new(SqlVoteRepo::new(db.clone())),
                 moderation: Arc::new(SqlModerationRepo::new(db.clone())),
+                saves: Arc::new(SqlSaveRepo::new(db.clone())),
+                watches: Arc::new(SqlWatchRepo::new(db.clone())),
             },
             clock.clone(),
             cache_aside,

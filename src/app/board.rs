@@ -1,4 +1,4 @@
-//! The board: categories, posts, comments and votes. Reads go through the cache ([`reads`]), lists and
+//! The board: categories, posts, comments, votes, saves and watches. Reads go through the cache ([`reads`]), lists and
 //! counts through [`routed`]; writes ([`writes`]) commit, then forget the keys they touched
 //! ([`invalidation`]). The layers: docs/request-context.md.
 
@@ -14,6 +14,7 @@ pub mod moderation;
 mod newest;
 mod reads;
 mod routed;
+mod saves;
 mod viewer;
 mod writes;
 
@@ -24,7 +25,8 @@ use super::cache_aside::CacheAside;
 use super::rate_limit::Limiter;
 use crate::domain::{AppError, AppResult, Revision, User, UserId};
 use crate::ports::{
-    CategoryRepo, Clock, CommentRepo, Events, ModerationRepo, PostRepo, PostSearch, VoteRepo,
+    CategoryRepo, Clock, CommentRepo, Events, ModerationRepo, PostRepo, PostSearch, SaveRepo,
+    VoteRepo, WatchRepo,
 };
 
 const CATEGORIES: &str = "categories";
@@ -35,6 +37,10 @@ const COMMENT_REVISIONS: &str = "comment_revisions";
 /// Whether a viewer voted for a post / a comment: `<prefix>:v1:voted_post:<viewer>:<post>`.
 const VOTED_POST: &str = "voted_post";
 const VOTED_COMMENT: &str = "voted_comment";
+/// Whether a viewer saved / watches a post, watches a category: `<prefix>:v1:saved_post:<viewer>:<post>` …
+const SAVED_POST: &str = "saved_post";
+const WATCHING_POST: &str = "watching_post";
+const WATCHING_CATEGORY: &str = "watching_category";
 /// A search's `totalCount` is exact up to this many posts; beyond it answers this plus one ("more than").
 pub const SEARCH_COUNT_CAP: i64 = 10_000;
 /// The whole category tree is one cache entry.
@@ -48,6 +54,9 @@ pub struct BoardService {
     votes: Routed<dyn VoteRepo>,
     /// Moderators, removals, locks, pins and the log (on the primary).
     moderation: Arc<dyn ModerationRepo>,
+    /// Saved posts and watches (on the primary: they are the viewer's own).
+    saves: Arc<dyn SaveRepo>,
+    watches: Arc<dyn WatchRepo>,
     clock: Arc<dyn Clock>,
     cache: CacheAside,
     /// With a replica: how long after a write its viewer's reads stay on the primary.
@@ -66,6 +75,8 @@ pub struct BoardRepos {
     pub comments: Arc<dyn CommentRepo>,
     pub votes: Arc<dyn VoteRepo>,
     pub moderation: Arc<dyn ModerationRepo>,
+    pub saves: Arc<dyn SaveRepo>,
+    pub watches: Arc<dyn WatchRepo>,
 }
 
 /// Cache key kind of the read-your-writes fence: `<prefix>:v1:wrote:<user id>`.
@@ -113,6 +124,8 @@ impl BoardService {
             comments,
             votes,
             moderation,
+            saves,
+            watches,
         } = repos;
         Self {
             categories,
@@ -121,6 +134,8 @@ impl BoardService {
             comments: Routed::primary_only(comments),
             votes: Routed::primary_only(votes),
             moderation,
+            saves,
+            watches,
             clock,
             cache,
             read_your_writes: None,
@@ -198,6 +213,8 @@ impl BoardService {
             comments: self.comments.clone(),
             votes: self.votes.clone(),
             moderation: Arc::clone(&self.moderation),
+            saves: Arc::clone(&self.saves),
+            watches: Arc::clone(&self.watches),
             clock: Arc::clone(&self.clock),
             cache,
             read_your_writes: self.read_your_writes,

@@ -44,7 +44,7 @@ impl Loader<UserId> for UserLoader {
     }
 }
 
-/// Categories, posts, comments, their versions, and the viewer's votes.
+/// Categories, posts, comments, their versions, and the viewer's votes, saves and watches.
 pub struct BoardLoader {
     board: Arc<BoardService>,
     viewer: Option<UserId>,
@@ -58,6 +58,14 @@ pub struct RevisionsOf<T>(pub T);
 /// Whether the viewer voted for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ViewerVoted<T>(pub T);
+
+/// Whether the viewer saved this post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ViewerSaved(pub PostId);
+
+/// Whether the viewer watches it (a post or a category).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ViewerWatching<T>(pub T);
 
 /// Whether the viewer was appointed moderator of this category or of one above it (admins are decided
 /// before asking).
@@ -209,6 +217,54 @@ impl Loader<ViewerVoted<CommentId>> for BoardLoader {
     }
 }
 
+impl Loader<ViewerSaved> for BoardLoader {
+    type Value = bool;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[ViewerSaved]) -> Result<HashMap<ViewerSaved, bool>, AppError> {
+        let Some(viewer) = self.viewer else {
+            return Ok(HashMap::new());
+        };
+        let ids: Vec<PostId> = keys.iter().map(|k| k.0).collect();
+        let saved = counted(&self.request, self.board.saved_posts(viewer, &ids)).await?;
+        Ok(keys.iter().map(|k| (*k, saved.contains(&k.0))).collect())
+    }
+}
+
+impl Loader<ViewerWatching<PostId>> for BoardLoader {
+    type Value = bool;
+    type Error = AppError;
+
+    async fn load(
+        &self,
+        keys: &[ViewerWatching<PostId>],
+    ) -> Result<HashMap<ViewerWatching<PostId>, bool>, AppError> {
+        let Some(viewer) = self.viewer else {
+            return Ok(HashMap::new());
+        };
+        let ids: Vec<PostId> = keys.iter().map(|k| k.0).collect();
+        let watched = counted(&self.request, self.board.watched_posts(viewer, &ids)).await?;
+        Ok(keys.iter().map(|k| (*k, watched.contains(&k.0))).collect())
+    }
+}
+
+impl Loader<ViewerWatching<CategoryId>> for BoardLoader {
+    type Value = bool;
+    type Error = AppError;
+
+    async fn load(
+        &self,
+        keys: &[ViewerWatching<CategoryId>],
+    ) -> Result<HashMap<ViewerWatching<CategoryId>, bool>, AppError> {
+        let Some(viewer) = self.viewer else {
+            return Ok(HashMap::new());
+        };
+        let ids: Vec<CategoryId> = keys.iter().map(|k| k.0).collect();
+        let watched = counted(&self.request, self.board.watched_categories(viewer, &ids)).await?;
+        Ok(keys.iter().map(|k| (*k, watched.contains(&k.0))).collect())
+    }
+}
+
 impl Loader<CommentPage> for BoardLoader {
     type Value = Page<CommentId>;
     type Error = AppError;
@@ -312,6 +368,9 @@ impl Loaders {
         self.board.clear::<RevisionsOf<CommentId>>();
         self.board.clear::<ViewerVoted<PostId>>();
         self.board.clear::<ViewerVoted<CommentId>>();
+        self.board.clear::<ViewerSaved>();
+        self.board.clear::<ViewerWatching<PostId>>();
+        self.board.clear::<ViewerWatching<CategoryId>>();
         self.board.clear::<CommentPage>();
         self.board.clear::<ReplyPage>();
         self.board.clear::<ViewerModerates>();

@@ -6,6 +6,7 @@ mod board;
 mod events;
 mod moderation;
 mod reports;
+mod saves;
 mod search;
 
 pub use bans::{BanRepo, NewCategoryBan};
@@ -13,6 +14,7 @@ pub use board::{CategoryChange, CategoryRepo, CommentRepo, PostRepo, VoteRepo};
 pub use events::{Events, EventsError, Notice};
 pub use moderation::ModerationRepo;
 pub use reports::{NewReport, QueueFilter, ReportRepo, Resolution};
+pub use saves::{SaveRepo, SavedPost, WatchRepo};
 pub use search::PostSearch;
 
 use std::time::Duration;

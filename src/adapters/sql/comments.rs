@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
 use super::bans::{BANNED_AT_POST, banned_until};
+use super::saves::auto_watch_post;
 use super::threads::{self, place_reply, shift_comment_counters, top_level_share};
 use super::{Db, Text, db_error, on_db, push_ids, retry_lost_races, with_retries};
 use crate::domain::markdown;
@@ -74,6 +75,7 @@ impl CommentRepo for SqlCommentRepo {
         let html = &markdown::render(content);
         let _trip = count_db();
         let db = &self.db;
+        let watch = &auto_watch_post(db);
         // Retried as a whole on a lost race (a deadlock, a Galera certification conflict, a busy database).
         let created: AppResult<(i64, Placement)> = retry_lost_races("the comment", db_error, || async move {
             on_db!(db, pool => async {
@@ -137,6 +139,7 @@ impl CommentRepo for SqlCommentRepo {
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
+                sqlx::query(watch).bind(author.0).bind(post.0).bind(at).execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok::<_, sqlx::Error>(Ok((id, placement)))
             })

@@ -6,6 +6,7 @@ use sqlx::QueryBuilder;
 
 use super::bans::{BANNED_IN_CATEGORY, banned_until};
 use super::post_query::{order_by, push_keyset, push_post_filter};
+use super::saves::auto_watch_post;
 use super::{Db, Text, db_error, on_db, push_ids, with_retries};
 use crate::domain::bans;
 use crate::domain::markdown;
@@ -93,6 +94,7 @@ impl PostRepo for SqlPostRepo {
         let db = &self.db;
         let text = &SearchText::of(title, content);
         let html = &markdown::render(content);
+        let watch = &auto_watch_post(db);
         let attempt = || async move {
             on_db!(db, pool => async {
                 let mut tx = pool.begin().await?;
@@ -140,6 +142,7 @@ impl PostRepo for SqlPostRepo {
                     .bind(&text.grams)
                     .execute(&mut *tx)
                     .await?;
+                sqlx::query(watch).bind(author.0).bind(id).bind(at).execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok::<_, sqlx::Error>(Ok(id))
             })

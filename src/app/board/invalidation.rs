@@ -3,8 +3,8 @@
 use super::comment_head::{COMMENT_HEAD, TOP_COMMENT_HEAD};
 use super::viewer::ViewerOf;
 use super::{
-    BoardService, CATEGORIES, COMMENT, COMMENT_REVISIONS, POST, POST_REVISIONS, TREE_ID,
-    VOTED_COMMENT, VOTED_POST,
+    BoardService, CATEGORIES, COMMENT, COMMENT_REVISIONS, POST, POST_REVISIONS, SAVED_POST,
+    TREE_ID, VOTED_COMMENT, VOTED_POST, WATCHING_CATEGORY, WATCHING_POST,
 };
 use crate::domain::{CategoryId, CommentId, PostId, UserId};
 
@@ -24,6 +24,23 @@ impl BoardService {
         self.forget_newest(category).await;
     }
 
+    /// A new post: its entries (a read of this id before it existed may have been remembered as absent)
+    /// and its author's watch of it, in one deletion.
+    pub(super) async fn forget_new_post(&self, id: PostId, author: UserId) {
+        let keys = [
+            self.cache.key(POST, id),
+            self.cache.key(POST_REVISIONS, id),
+            self.cache.key(
+                WATCHING_POST,
+                ViewerOf {
+                    viewer: author,
+                    item: id,
+                },
+            ),
+        ];
+        self.cache.invalidate(&keys).await;
+    }
+
     /// `post`: the comment came, left or came back (its post's counts and first comments changed, and the
     /// reply count of `parent`, the comment it hangs under); none for an edit.
     pub(super) async fn forget_comment(
@@ -32,7 +49,21 @@ impl BoardService {
         post: Option<(PostId, Option<CommentId>)>,
         revisions: bool,
     ) {
+        self.forget_comment_and(comment, post, revisions, None)
+            .await;
+    }
+
+    /// As [`Self::forget_comment`], with one more key in the same deletion (a new comment: its author's
+    /// watch of the post).
+    pub(super) async fn forget_comment_and(
+        &self,
+        comment: CommentId,
+        post: Option<(PostId, Option<CommentId>)>,
+        revisions: bool,
+        also: Option<String>,
+    ) {
         let mut keys = vec![self.cache.key(COMMENT, comment)];
+        keys.extend(also);
         if revisions {
             keys.push(self.cache.key(COMMENT_REVISIONS, comment));
         }
@@ -69,6 +100,36 @@ impl BoardService {
             ),
         ];
         self.cache.invalidate(&keys).await;
+    }
+
+    /// The viewer saved or unsaved a post: only their own entry changed.
+    pub(super) async fn forget_saved(&self, post: PostId, viewer: UserId) {
+        let key = self.cache.key(SAVED_POST, ViewerOf { viewer, item: post });
+        self.cache.invalidate(&[key]).await;
+    }
+
+    /// The key of the viewer's watch of a post.
+    pub(super) fn watching_post_key(&self, post: PostId, viewer: UserId) -> String {
+        self.cache
+            .key(WATCHING_POST, ViewerOf { viewer, item: post })
+    }
+
+    /// The viewer started or stopped watching a post.
+    pub(super) async fn forget_watching_post(&self, post: PostId, viewer: UserId) {
+        let key = self.watching_post_key(post, viewer);
+        self.cache.invalidate(&[key]).await;
+    }
+
+    /// The viewer started or stopped watching a category.
+    pub(super) async fn forget_watching_category(&self, category: CategoryId, viewer: UserId) {
+        let key = self.cache.key(
+            WATCHING_CATEGORY,
+            ViewerOf {
+                viewer,
+                item: category,
+            },
+        );
+        self.cache.invalidate(&[key]).await;
     }
 
     pub(super) async fn forget_categories(&self) {

@@ -1,13 +1,16 @@
-//! The per-viewer read model: what a viewer's own fields need (whether they voted for a post or a comment),
-//! one cache entry per viewer and item, filled for a whole page in one batch and deleted by the viewer's
-//! own vote before it answers. docs/read-cache.md#the-viewers-read-model.
+//! The per-viewer read model: what a viewer's own fields need (whether they voted for a post or a comment,
+//! saved or watch a post, watch a category), one cache entry per viewer and item, filled for a whole page in
+//! one batch and deleted by the viewer's own vote, save or watch before it answers.
+//! docs/read-cache.md#the-viewers-read-model.
 
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
-use super::{BoardService, VOTED_COMMENT, VOTED_POST};
-use crate::domain::{AppResult, CommentId, PostId, UserId};
+use super::{
+    BoardService, SAVED_POST, VOTED_COMMENT, VOTED_POST, WATCHING_CATEGORY, WATCHING_POST,
+};
+use crate::domain::{AppResult, CategoryId, CommentId, PostId, UserId};
 
 /// A viewer's relation to one item; its cache id is `<viewer>:<item>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -30,15 +33,15 @@ fn keys<T: Copy>(viewer: UserId, items: &[T]) -> Vec<ViewerOf<T>> {
         .collect()
 }
 
-/// Answers `true` or `false` for every asked key (never "absent"), from the set of those voted.
+/// Answers `true` or `false` for every asked key (never "absent"), from the set of those that hold.
 fn answers<T: Copy + Eq + std::hash::Hash>(
     asked: Vec<ViewerOf<T>>,
-    voted: &[T],
+    holding: &[T],
 ) -> Vec<(ViewerOf<T>, bool)> {
-    let voted: HashSet<T> = voted.iter().copied().collect();
+    let holding: HashSet<T> = holding.iter().copied().collect();
     asked
         .into_iter()
-        .map(|key| (key, voted.contains(&key.item)))
+        .map(|key| (key, holding.contains(&key.item)))
         .collect()
 }
 
@@ -51,7 +54,7 @@ impl BoardService {
         posts: &[PostId],
     ) -> AppResult<HashSet<PostId>> {
         let votes = Arc::clone(self.votes.primary());
-        self.voted(VOTED_POST, viewer, posts, |ids| async move {
+        self.viewer_set(VOTED_POST, viewer, posts, |ids| async move {
             votes.voted_posts(viewer, &ids).await
         })
         .await
@@ -64,15 +67,54 @@ impl BoardService {
         comments: &[CommentId],
     ) -> AppResult<HashSet<CommentId>> {
         let votes = Arc::clone(self.votes.primary());
-        self.voted(VOTED_COMMENT, viewer, comments, |ids| async move {
+        self.viewer_set(VOTED_COMMENT, viewer, comments, |ids| async move {
             votes.voted_comments(viewer, &ids).await
         })
         .await
     }
 
-    /// The items of `items` the viewer voted for, through the cache entries of `kind`; `fetch` answers
-    /// which of the missing ones were voted.
-    async fn voted<T, F, Fut>(
+    /// Which of `posts` the viewer saved, as [`Self::voted_posts`].
+    pub async fn saved_posts(
+        &self,
+        viewer: UserId,
+        posts: &[PostId],
+    ) -> AppResult<HashSet<PostId>> {
+        let saves = Arc::clone(&self.saves);
+        self.viewer_set(SAVED_POST, viewer, posts, |ids| async move {
+            saves.saved(viewer, &ids).await
+        })
+        .await
+    }
+
+    /// Which of `posts` the viewer watches, as [`Self::voted_posts`].
+    pub async fn watched_posts(
+        &self,
+        viewer: UserId,
+        posts: &[PostId],
+    ) -> AppResult<HashSet<PostId>> {
+        let watches = Arc::clone(&self.watches);
+        self.viewer_set(WATCHING_POST, viewer, posts, |ids| async move {
+            watches.watching_posts(viewer, &ids).await
+        })
+        .await
+    }
+
+    /// Which of `categories` the viewer watches, as [`Self::voted_posts`].
+    pub async fn watched_categories(
+        &self,
+        viewer: UserId,
+        categories: &[CategoryId],
+    ) -> AppResult<HashSet<CategoryId>> {
+        let watches = Arc::clone(&self.watches);
+        self.viewer_set(WATCHING_CATEGORY, viewer, categories, |ids| async move {
+            watches.watching_categories(viewer, &ids).await
+        })
+        .await
+    }
+
+    /// The items of `items` for which the viewer's relation `kind` holds, through the cache entries of
+    /// `kind`; `fetch` answers for which of the missing ones it holds.
+    async fn viewer_set<T, F, Fut>(
         &self,
         kind: &str,
         viewer: UserId,
@@ -88,13 +130,13 @@ impl BoardService {
             .cache
             .load(kind, &keys(viewer, items), |misses| async move {
                 let ids: Vec<T> = misses.iter().map(|k| k.item).collect();
-                let voted = fetch(ids).await?;
-                Ok(answers(misses, &voted))
+                let holding = fetch(ids).await?;
+                Ok(answers(misses, &holding))
             })
             .await?;
         Ok(found
             .into_iter()
-            .filter_map(|(key, voted)| voted.then_some(key.item))
+            .filter_map(|(key, holds)| holds.then_some(key.item))
             .collect())
     }
 }

@@ -31,8 +31,7 @@ impl BoardService {
             .primary()
             .create(actor.id, category, &title, &content, self.clock.now())
             .await?;
-        // A read of this id before it existed may have been remembered as absent.
-        self.forget_post(id, true).await;
+        self.forget_new_post(id, actor.id).await;
         self.forget_newest(category).await;
         let created = self.post(id).await;
         // After the read above refilled the cache: subscribers resolving the event hit it.
@@ -113,7 +112,9 @@ impl BoardService {
             .primary()
             .create(post, parent, actor.id, &content, self.clock.now())
             .await?;
-        self.forget_comment(id, Some((post, placement.parent)), true)
+        // The comment also made its author watch the post (unless they chose otherwise).
+        let watching = self.watching_post_key(post, actor.id);
+        self.forget_comment_and(id, Some((post, placement.parent)), true, Some(watching))
             .await;
         let created = self.comment(id).await;
         self.announce(BoardEvent::comment(EventKind::CommentCreated, post, id))

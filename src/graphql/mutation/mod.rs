@@ -5,6 +5,7 @@ mod bans;
 mod board;
 mod moderation;
 mod reports;
+mod saves;
 
 use async_graphql::MergedObject;
 
@@ -20,4 +21,5 @@ pub struct Mutation(
     moderation::ModerationMutations,
     bans::BanMutations,
     reports::ReportMutations,
+    saves::SaveMutations,
 );

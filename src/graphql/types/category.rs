@@ -10,6 +10,7 @@ use crate::domain::{Category, PostOrder};
 use crate::graphql::context::ContextExt;
 use crate::graphql::errors::{AppResultExt, GqlResult};
 use crate::graphql::ids;
+use crate::graphql::loaders::ViewerWatching;
 
 #[derive(Clone)]
 pub struct CategoryNode(pub Category);
@@ -111,6 +112,21 @@ impl CategoryNode {
         #[graphql(desc = "Backward: end before this cursor.")] before: Option<String>,
     ) -> GqlResult<ModActionConnection> {
         mod_log_connection(ctx, Some(self.0.id), first, after, last, before).await
+    }
+
+    /// Whether the viewer watches the category (`watchCategory`): its new posts are theirs to hear of
+    /// (docs/watching.md). False when anonymous.
+    async fn viewer_is_watching(&self, ctx: &Context<'_>) -> GqlResult<bool> {
+        if ctx.request()?.actor.is_none() {
+            return Ok(false);
+        }
+        Ok(ctx
+            .loaders()?
+            .board
+            .load_one(ViewerWatching(self.0.id))
+            .await
+            .gql()?
+            .unwrap_or(false))
     }
 
     /// Posts of this category and of all categories below it.

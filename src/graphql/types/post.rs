@@ -1,20 +1,22 @@
 //! `Post`, its versions, and post lists.
 
+use std::collections::HashMap;
+
 use crate::graphql::types::datetime::DateTime;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 
 use super::category::CategoryNode;
 use super::comment::{CommentConnection, CommentTotals, comment_page};
-use super::moderation::{Moderation, moderation_for};
-use super::pagination::{connection, post_cursor, post_page_request};
+use super::moderation::{Moderation, moderation_for, visible_post};
+use super::pagination::{connection, encode_cursor, page_request, post_cursor, post_page_request};
 use super::user::UserNode;
 use crate::domain::board::{may_delete, may_edit};
-use crate::domain::{Post, PostFilter, PostKey, PostOrder};
+use crate::domain::{Post, PostFilter, PostKey, PostOrder, UserId};
 use crate::graphql::context::ContextExt;
 use crate::graphql::errors::{AppResultExt, GqlResult};
 use crate::graphql::ids;
-use crate::graphql::loaders::{RevisionsOf, ViewerVoted};
+use crate::graphql::loaders::{RevisionsOf, ViewerSaved, ViewerVoted, ViewerWatching};
 
 /// The order of a list of posts.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -53,8 +55,23 @@ pub struct PostRevision {
     pub created_at: DateTime,
 }
 
+/// What a list of posts holds, to count it.
+enum PostList {
+    Filtered(PostFilter),
+    SavedBy(UserId),
+}
+
 pub struct PostTotals {
-    filter: PostFilter,
+    list: PostList,
+}
+
+impl PostTotals {
+    /// The totals of a user's saved posts.
+    pub fn saved_by(user: UserId) -> Self {
+        Self {
+            list: PostList::SavedBy(user),
+        }
+    }
 }
 
 #[Object]
@@ -62,7 +79,11 @@ impl PostTotals {
     /// All posts of the list (every page). With `search`: exact up to 10 000; a search that matches more
     /// answers 10 001, which means "more than 10 000".
     async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
-        ctx.services()?.board.count_posts(&self.filter).await.gql()
+        let board = &ctx.services()?.board;
+        match &self.list {
+            PostList::Filtered(filter) => board.count_posts(filter).await.gql(),
+            PostList::SavedBy(user) => board.count_saved(*user).await.gql(),
+        }
     }
 }
 
@@ -93,9 +114,48 @@ pub async fn post_connection(
         .gql()?;
     Ok(connection(
         page,
-        PostTotals { filter },
+        PostTotals {
+            list: PostList::Filtered(filter),
+        },
         |k| post_cursor(*k),
         |k| posts.get(&k.id).cloned().map(PostNode),
+    ))
+}
+
+/// A page of the posts `user` saved, newest save first; cursors carry the save's id. A post the viewer may
+/// not see (deleted or removed after the list was read) is skipped.
+pub async fn saved_posts(
+    ctx: &Context<'_>,
+    user: UserId,
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+) -> GqlResult<PostConnection> {
+    let request = page_request(first, after, last, before).gql()?;
+    let page = ctx
+        .services()?
+        .board
+        .saved_page(user, &request)
+        .await
+        .gql()?;
+    let loaded = ctx
+        .loaders()?
+        .board
+        .load_many(page.items.iter().map(|s| s.post))
+        .await
+        .gql()?;
+    let mut posts = HashMap::with_capacity(loaded.len());
+    for (id, post) in loaded {
+        if let Some(post) = visible_post(ctx, Some(post)).await? {
+            posts.insert(id, post);
+        }
+    }
+    Ok(connection(
+        page,
+        PostTotals::saved_by(user),
+        |s| encode_cursor(s.save),
+        |s| posts.get(&s.post).cloned().map(PostNode),
     ))
 }
 
@@ -240,6 +300,35 @@ impl PostNode {
             .loaders()?
             .board
             .load_one(ViewerVoted(self.0.id))
+            .await
+            .gql()?
+            .unwrap_or(false))
+    }
+
+    /// Whether the viewer saved the post (`User.savedPosts`). False when anonymous.
+    async fn viewer_has_saved(&self, ctx: &Context<'_>) -> GqlResult<bool> {
+        if ctx.request()?.actor.is_none() {
+            return Ok(false);
+        }
+        Ok(ctx
+            .loaders()?
+            .board
+            .load_one(ViewerSaved(self.0.id))
+            .await
+            .gql()?
+            .unwrap_or(false))
+    }
+
+    /// Whether the viewer watches the post: set by `watchPost`, and automatically when they wrote it or
+    /// commented on it, unless they stopped watching it (docs/watching.md). False when anonymous.
+    async fn viewer_is_watching(&self, ctx: &Context<'_>) -> GqlResult<bool> {
+        if ctx.request()?.actor.is_none() {
+            return Ok(false);
+        }
+        Ok(ctx
+            .loaders()?
+            .board
+            .load_one(ViewerWatching(self.0.id))
             .await
             .gql()?
             .unwrap_or(false))

@@ -6,7 +6,7 @@ use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 
 use super::comment::{CommentConnection, author_comments};
 use super::pagination::{encode_cursor, page_request};
-use super::post::{PostConnection, PostOrderValue, post_connection};
+use super::post::{PostConnection, PostOrderValue, post_connection, saved_posts};
 use crate::domain::{LoginEvent, PostFilter, PostOrder, Role, User, UserId};
 use crate::graphql::context::ContextExt;
 use crate::graphql::errors::{AppResultExt, GqlResult};
@@ -198,6 +198,32 @@ impl UserNode {
         #[graphql(desc = "Backward: end before this cursor.")] before: Option<String>,
     ) -> GqlResult<CommentConnection> {
         author_comments(ctx, self.user.id, first, after, last, before).await
+    }
+
+    /// The posts the user saved (`savePost`), newest save first; deleted and removed posts are left out.
+    /// Visible to the user themself only; null for everyone else.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
+    async fn saved_posts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Forward: at most this many items after `after` (1–100; 20 by default).")]
+        first: Option<i32>,
+        #[graphql(desc = "Forward: start after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Backward: at most this many items before `before` (1–100).")]
+        last: Option<i32>,
+        #[graphql(desc = "Backward: end before this cursor.")] before: Option<String>,
+    ) -> GqlResult<Option<PostConnection>> {
+        let own = ctx
+            .request()?
+            .actor
+            .as_ref()
+            .is_some_and(|actor| actor.id == self.user.id);
+        if !own {
+            return Ok(None);
+        }
+        saved_posts(ctx, self.user.id, first, after, last, before)
+            .await
+            .map(Some)
     }
 
     /// Successful logins, newest first. Visible to the user themself and to admins; null for everyone else.

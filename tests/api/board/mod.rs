@@ -1,4 +1,5 @@
-//! The board end to end over HTTP: categories, posts with versions, comments, votes, lists, round trips.
+//! The board end to end over HTTP: categories, posts with versions, comments, votes, saves and watches,
+//! lists, round trips.
 
 mod categories;
 mod comments;
@@ -6,9 +7,11 @@ mod lists;
 mod markdown;
 mod posts;
 mod round_trips;
+mod saves;
 mod signed_in;
 mod threads;
 mod votes;
+mod watches;
 
 use crate::helpers::{Session, TestApp, code, field};
 use futures::future::join_all;

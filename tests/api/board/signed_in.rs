@@ -36,7 +36,12 @@ const VOTE_COMMENT: &str =
     "mutation($id: ID!) { voteComment(input: { commentId: $id }) { comment { viewerHasVoted } } }";
 
 /// One read as `token`: (body, database round trips, answered from a kept answer).
-async fn read(app: &TestApp, query: &str, variables: &Value, token: &str) -> (Value, u64, bool) {
+pub(super) async fn read(
+    app: &TestApp,
+    query: &str,
+    variables: &Value,
+    token: &str,
+) -> (Value, u64, bool) {
     let response = app
         .post(
             &json!({ "query": query, "variables": variables }),
@@ -56,7 +61,7 @@ async fn read(app: &TestApp, query: &str, variables: &Value, token: &str) -> (Va
 
 /// Reads until warm, and answers the warm answer: resolved from the cache alone (0 database round trips),
 /// then — with the near cache, which kept answers need — served as the kept answer.
-async fn warm(app: &TestApp, query: &str, variables: &Value, token: &str) -> Value {
+pub(super) async fn warm(app: &TestApp, query: &str, variables: &Value, token: &str) -> Value {
     let keeps = app.config.near_cache_ttl_ms != 0;
     let mut resolved: Option<Value> = None;
     for _ in 0..4 {
