@@ -291,6 +291,7 @@ mod tests {
             is_active,
             title: "t".into(),
             content: "c".into(),
+            content_html: "<p>c</p>".into(),
             version: 0,
             updated_at: at,
             vote_count: 0,
