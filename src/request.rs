@@ -26,6 +26,7 @@ pub struct RequestState {
 tokio::task_local! {
     static CURRENT: Arc<RequestState>;
     static FILLING: ();
+    static BUDGETING: ();
 }
 
 impl RequestState {
@@ -125,9 +126,18 @@ pub async fn filling<F: Future>(future: F) -> F::Output {
     FILLING.scope((), future).await
 }
 
-/// Counts one cache round trip for the current request (a no-op outside one).
+/// Counts one cache round trip for the current request (a no-op outside one, and inside [`budgeting`]).
 pub fn count_cache() {
+    if BUDGETING.try_with(|()| ()).is_ok() {
+        return;
+    }
     let _ = CURRENT.try_with(|state| state.cache.fetch_add(1, Ordering::Relaxed));
+}
+
+/// Runs `future` as the spending of the request's points budget, which every request does once: its
+/// counter round trips are not counted in the request's cache round trips (they tell what the reads cost).
+pub async fn budgeting<F: Future>(future: F) -> F::Output {
+    BUDGETING.scope((), future).await
 }
 
 /// Lets the reads of the current request go to the replica, or not (a no-op outside a request). Outside
@@ -197,6 +207,19 @@ mod tests {
             })
             .await;
         assert_eq!((state.db(), state.db_outside_fills()), (3, 2));
+    }
+
+    #[tokio::test]
+    async fn the_budget_counters_round_trips_are_not_the_reads() {
+        let state = RequestState::begin();
+        state
+            .run(async {
+                count_cache();
+                budgeting(async { count_cache() }).await;
+                count_cache();
+            })
+            .await;
+        assert_eq!(state.cache(), 2);
     }
 
     #[tokio::test]

@@ -268,6 +268,12 @@ pub trait Counters: Send + Sync {
     async fn read(&self, keys: &[String]) -> Result<Vec<u64>, CacheError>;
     /// Takes 1 back from each counter (an attempt that turned out not to count). One round trip.
     async fn take_back(&self, keys: &[String]) -> Result<(), CacheError>;
+    /// Adds `amount` to one counter (its time to live set as by [`Counters::add`]) and answers the new
+    /// count, atomically across every process. One round trip.
+    async fn add_by(&self, key: &str, amount: u64, ttl: Duration) -> Result<u64, CacheError>;
+    /// Takes `amount` back from one counter (never below 0 in memory; Redis may briefly go below when
+    /// the counter expired meanwhile). One round trip.
+    async fn take_back_by(&self, key: &str, amount: u64) -> Result<(), CacheError>;
 }
 
 /// Why a password is hashed or verified: each purpose has a bcrypt queue of its own, so a flood of one

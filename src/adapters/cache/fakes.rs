@@ -256,4 +256,12 @@ impl crate::ports::Counters for FailingCache {
     async fn take_back(&self, _keys: &[String]) -> Result<(), CacheError> {
         Err(down())
     }
+
+    async fn add_by(&self, _key: &str, _amount: u64, _ttl: Duration) -> Result<u64, CacheError> {
+        Err(down())
+    }
+
+    async fn take_back_by(&self, _key: &str, _amount: u64) -> Result<(), CacheError> {
+        Err(down())
+    }
 }

@@ -197,13 +197,54 @@ impl Counters for MemoryCache {
         count_cache();
         let _guard = self.counters.lock().await;
         for key in keys {
-            if let Some(mut entry) = self.counts.get(key).await {
-                let count = entry.value.parse::<u64>().unwrap_or(0).saturating_sub(1);
-                entry.value = count.to_string();
-                self.counts.insert(key.clone(), entry).await;
-            }
+            self.subtract(key, 1).await;
         }
         Ok(())
+    }
+
+    async fn add_by(&self, key: &str, amount: u64, ttl: Duration) -> Result<u64, CacheError> {
+        count_cache();
+        let _guard = self.counters.lock().await;
+        let (count, ttl) = match self.counts.get(key).await {
+            Some(entry) => (
+                entry
+                    .value
+                    .parse::<u64>()
+                    .unwrap_or(0)
+                    .saturating_add(amount),
+                entry.ttl,
+            ),
+            None => (amount, ttl),
+        };
+        let entry = Entry {
+            value: count.to_string(),
+            ttl,
+            keep_expiry: true,
+        };
+        self.counts.insert(key.to_owned(), entry).await;
+        Ok(count)
+    }
+
+    async fn take_back_by(&self, key: &str, amount: u64) -> Result<(), CacheError> {
+        count_cache();
+        let _guard = self.counters.lock().await;
+        self.subtract(key, amount).await;
+        Ok(())
+    }
+}
+
+impl MemoryCache {
+    /// Takes `amount` from a counter that exists (callers hold the counters' lock).
+    async fn subtract(&self, key: &str, amount: u64) {
+        if let Some(mut entry) = self.counts.get(key).await {
+            let count = entry
+                .value
+                .parse::<u64>()
+                .unwrap_or(0)
+                .saturating_sub(amount);
+            entry.value = count.to_string();
+            self.counts.insert(key.to_owned(), entry).await;
+        }
     }
 }
 

@@ -380,4 +380,24 @@ impl Counters for RedisCache {
         let _: Vec<fred::types::Value> = self.bounded(pipeline.all()).await?;
         Ok(())
     }
+
+    async fn add_by(&self, key: &str, amount: u64, ttl: Duration) -> Result<u64, CacheError> {
+        let pipeline = self.pool.next().pipeline();
+        let amount = i64::try_from(amount).unwrap_or(i64::MAX);
+        let () = pipeline.incr_by(key, amount).await.map_err(cache_error)?;
+        // NX: the window's expiry is set by its first addition and never pushed back.
+        let () = pipeline
+            .pexpire(key, ttl_millis(ttl), Some(fred::types::ExpireOptions::NX))
+            .await
+            .map_err(cache_error)?;
+        let replies: Vec<fred::types::Value> = self.bounded(pipeline.all()).await?;
+        Ok(replies.first().and_then(|v| v.as_u64()).unwrap_or(0))
+    }
+
+    async fn take_back_by(&self, key: &str, amount: u64) -> Result<(), CacheError> {
+        let amount = i64::try_from(amount).unwrap_or(i64::MAX);
+        let client = self.pool.next();
+        let _: fred::types::Value = self.bounded(client.decr_by(key, amount)).await?;
+        Ok(())
+    }
 }

@@ -1,0 +1,205 @@
+//! What operations cost: the complexity the engine computes while it validates an operation (the same number
+//! `max_complexity` bounds) is spent from the points budget of the viewer or the anonymous client before the
+//! operation runs, and every response says what it cost (`extensions.cost`). The budget and its headers:
+//! docs/cost.md.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextRequest, NextValidation,
+};
+use async_graphql::{Response, ServerError, ValidationResult};
+
+use crate::app::rate_limit::{Limiter, Points, PointsRefused, Spender};
+use async_graphql::ErrorExtensions;
+
+use crate::domain::UserId;
+
+/// The points of one HTTP request: whose budget its operations spend, and the budget after the latest
+/// spending (for the headers and `Query.rateLimit`). Shared by the operations of a batch.
+pub struct CostLedger {
+    limiter: Arc<Limiter>,
+    client_ip: String,
+    /// Set once the viewer is known (after authentication); until then, and for anonymous requests, the
+    /// client address pays.
+    spender: OnceLock<Spender>,
+    /// (cost, budget after it) of the latest spending of this request.
+    latest: Mutex<Option<(u64, Points)>>,
+    /// The budget was put in the data of an answer (`Query.rateLimit`): that answer may not be kept.
+    in_data: AtomicBool,
+}
+
+impl CostLedger {
+    pub fn new(limiter: Arc<Limiter>, client_ip: &str) -> Arc<Self> {
+        Arc::new(Self {
+            limiter,
+            client_ip: client_ip.to_owned(),
+            spender: OnceLock::new(),
+            latest: Mutex::new(None),
+            in_data: AtomicBool::new(false),
+        })
+    }
+
+    /// The request's viewer once known (`None`: anonymous, the client address pays).
+    pub fn identify(&self, viewer: Option<UserId>) {
+        let spender = match viewer {
+            Some(id) => Spender::Member(id),
+            None => Spender::Client(self.client_ip.clone()),
+        };
+        let _ = self.spender.set(spender);
+    }
+
+    fn spender(&self) -> Spender {
+        self.spender
+            .get()
+            .cloned()
+            .unwrap_or_else(|| Spender::Client(self.client_ip.clone()))
+    }
+
+    fn note(&self, cost: u64, points: Points) {
+        if let Ok(mut latest) = self.latest.lock() {
+            *latest = Some((cost, points));
+        }
+    }
+
+    /// Spends `cost` points before an operation runs; the refusal as the error the operation answers
+    /// (`RATE_LIMITED` with `retryAfterSeconds`, or `QUERY_TOO_COMPLEX` when no window could pay for it).
+    ///
+    /// # Errors
+    /// The budget cannot pay for it now.
+    pub async fn spend(&self, cost: u64) -> Result<Points, (Points, async_graphql::Error)> {
+        let now = chrono::Utc::now();
+        let spender = self.spender();
+        let spent = crate::request::budgeting(self.limiter.spend_points(&spender, cost, now)).await;
+        match spent {
+            Ok(points) => {
+                self.note(cost, points);
+                Ok(points)
+            }
+            Err(PointsRefused::Exhausted {
+                points,
+                retry_after_seconds,
+            }) => {
+                self.note(0, points);
+                let message = format!(
+                    "this operation costs {cost} points and {} of {} are left in this window; retry in {retry_after_seconds} s",
+                    points.remaining(),
+                    points.limit
+                );
+                let error = async_graphql::Error::new(message).extend_with(|_, ext| {
+                    ext.set("code", "RATE_LIMITED");
+                    ext.set("retryAfterSeconds", retry_after_seconds);
+                });
+                Err((points, error))
+            }
+            Err(PointsRefused::TooCostly { points }) => {
+                self.note(0, points);
+                let message = format!(
+                    "this operation costs {cost} points, more than the {} points of a whole window; ask for fewer objects",
+                    points.limit
+                );
+                let error = async_graphql::Error::new(message)
+                    .extend_with(|_, ext| ext.set("code", "QUERY_TOO_COMPLEX"));
+                Err((points, error))
+            }
+        }
+    }
+
+    /// [`CostLedger::latest`] for the data of the answer (`Query.rateLimit`): numbers that change with
+    /// every request, so the answer is not kept.
+    pub async fn latest_in_data(&self) -> (u64, Points) {
+        self.in_data.store(true, Ordering::Release);
+        self.latest().await
+    }
+
+    /// Whether the budget is in the data of the answer (then it may not be kept).
+    pub fn in_data(&self) -> bool {
+        self.in_data.load(Ordering::Acquire)
+    }
+
+    /// (cost, budget) after the latest spending of this request, or the budget as it stands (cost 0)
+    /// when nothing was spent.
+    pub async fn latest(&self) -> (u64, Points) {
+        let latest = self.latest.lock().ok().and_then(|l| *l);
+        match latest {
+            Some(latest) => latest,
+            None => {
+                let spender = self.spender();
+                let points = crate::request::budgeting(
+                    self.limiter.points_left(&spender, chrono::Utc::now()),
+                )
+                .await;
+                self.note(0, points);
+                (0, points)
+            }
+        }
+    }
+}
+
+/// `extensions.cost` of a response: what its operation cost and what is left of the budget.
+pub fn cost_value(requested: u64, remaining: u64) -> async_graphql::Value {
+    async_graphql::value!({ "requested": requested, "remaining": remaining })
+}
+
+/// Adds `extensions.cost` to every response that has none (an operation refused before validation spent
+/// nothing: `requested` 0).
+pub fn report_cost(responses: &mut [Response], remaining: u64) {
+    for response in responses {
+        response
+            .extensions
+            .entry("cost".to_owned())
+            .or_insert_with(|| cost_value(0, remaining));
+    }
+}
+
+/// The engine extension that spends each operation's complexity once it validated (before it runs).
+pub struct CostMeter;
+
+impl ExtensionFactory for CostMeter {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(OperationCost::default())
+    }
+}
+
+#[derive(Default)]
+struct OperationCost {
+    /// (cost, remaining) once spent or refused.
+    spent: OnceLock<(u64, u64)>,
+}
+
+#[async_trait::async_trait]
+impl Extension for OperationCost {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        if let Some((cost, remaining)) = self.spent.get() {
+            response
+                .extensions
+                .insert("cost".to_owned(), cost_value(*cost, *remaining));
+        }
+        response
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await?;
+        // Subscriptions over a socket carry no ledger: they are bounded per socket instead.
+        let Some(ledger) = ctx.data_opt::<Arc<CostLedger>>() else {
+            return Ok(result);
+        };
+        let cost = result.complexity as u64;
+        match ledger.spend(cost).await {
+            Ok(points) => {
+                let _ = self.spent.set((cost, points.remaining()));
+                Ok(result)
+            }
+            Err((points, error)) => {
+                let _ = self.spent.set((cost, points.remaining()));
+                Err(vec![error.into_server_error(Default::default())])
+            }
+        }
+    }
+}
