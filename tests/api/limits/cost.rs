@@ -248,3 +248,51 @@ async fn an_operation_costlier_than_a_whole_window_never_runs(app: TestApp) {
     );
     assert_eq!(cheap.policy, "\"points\";q=10;w=3600");
 }
+
+/// While the shared counters are down the budget is counted in the process, with the same numbers: never off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server"]
+async fn a_redis_outage_counts_points_in_the_process() {
+    use crate::helpers::Backend;
+    use crate::helpers::redis::{OwnRedis, free_port, redis_binary};
+    let Some(binary) = redis_binary() else {
+        panic!("redis-server is not installed: install it (apt-get install redis-server)");
+    };
+    let port = free_port();
+    let mut redis = OwnRedis::start(&binary, port);
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.redis_url = Some(format!("redis://127.0.0.1:{port}/0"));
+        c.cache_timeout_ms = 200;
+        c.points_per_window = 50;
+        c.points_window_secs = 3_600;
+    })
+    .await;
+    fresh_window(3_600, Duration::from_secs(120)).await;
+    let first = send(&app, PAGE, None, None).await;
+    assert_eq!(
+        first.cost(),
+        (PAGE_COST, 50 - PAGE_COST),
+        "{:#}",
+        first.body
+    );
+
+    // Redis dies: the process counts from zero with the same budget (at worst N× looser with N replicas).
+    redis.kill();
+    let mut remaining = 50;
+    for _ in 0..4 {
+        let answer = send(&app, PAGE, None, None).await;
+        assert!(answer.body.get("errors").is_none(), "{:#}", answer.body);
+        remaining -= PAGE_COST;
+        assert_eq!(answer.cost(), (PAGE_COST, remaining));
+        assert_eq!(answer.header_numbers().0, remaining);
+    }
+    let refused = send(&app, PAGE, None, None).await;
+    assert_eq!(code(&refused.body), "RATE_LIMITED", "{:#}", refused.body);
+    let metrics = app.metrics_text().await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("board_limiter_fallbacks_total") && !l.ends_with(" 0")),
+        "the fallback is counted: {metrics}"
+    );
+}
