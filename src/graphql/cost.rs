@@ -57,9 +57,16 @@ impl CostLedger {
             .unwrap_or_else(|| Spender::Client(self.client_ip.clone()))
     }
 
+    /// Remembers the budget after a spending, unless one noted before is already further along (the
+    /// operations of a batch spend concurrently: the count that is highest is the latest).
     fn note(&self, cost: u64, points: Points) {
         if let Ok(mut latest) = self.latest.lock() {
-            *latest = Some((cost, points));
+            let further = latest.is_some_and(|(_, seen)| {
+                (seen.reset_at, seen.used) > (points.reset_at, points.used)
+            });
+            if !further {
+                *latest = Some((cost, points));
+            }
         }
     }
 

@@ -257,11 +257,13 @@ impl crate::ports::Counters for FailingCache {
         Err(down())
     }
 
-    async fn add_by(&self, _key: &str, _amount: u64, _ttl: Duration) -> Result<u64, CacheError> {
-        Err(down())
-    }
-
-    async fn take_back_by(&self, _key: &str, _amount: u64) -> Result<(), CacheError> {
+    async fn add_within(
+        &self,
+        _key: &str,
+        _amount: u64,
+        _limit: u64,
+        _ttl: Duration,
+    ) -> Result<(bool, u64), CacheError> {
         Err(down())
     }
 }

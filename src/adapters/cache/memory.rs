@@ -202,34 +202,30 @@ impl Counters for MemoryCache {
         Ok(())
     }
 
-    async fn add_by(&self, key: &str, amount: u64, ttl: Duration) -> Result<u64, CacheError> {
+    async fn add_within(
+        &self,
+        key: &str,
+        amount: u64,
+        limit: u64,
+        ttl: Duration,
+    ) -> Result<(bool, u64), CacheError> {
         count_cache();
         let _guard = self.counters.lock().await;
         let (count, ttl) = match self.counts.get(key).await {
-            Some(entry) => (
-                entry
-                    .value
-                    .parse::<u64>()
-                    .unwrap_or(0)
-                    .saturating_add(amount),
-                entry.ttl,
-            ),
-            None => (amount, ttl),
+            Some(entry) => (entry.value.parse::<u64>().unwrap_or(0), entry.ttl),
+            None => (0, ttl),
         };
+        let total = count.saturating_add(amount);
+        if total > limit {
+            return Ok((false, count));
+        }
         let entry = Entry {
-            value: count.to_string(),
+            value: total.to_string(),
             ttl,
             keep_expiry: true,
         };
         self.counts.insert(key.to_owned(), entry).await;
-        Ok(count)
-    }
-
-    async fn take_back_by(&self, key: &str, amount: u64) -> Result<(), CacheError> {
-        count_cache();
-        let _guard = self.counters.lock().await;
-        self.subtract(key, amount).await;
-        Ok(())
+        Ok((true, total))
     }
 }
 

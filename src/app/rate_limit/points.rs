@@ -1,13 +1,13 @@
 //! The points budget of GraphQL operations: each member, and each anonymous client address, has
 //! `points_per_window` points per fixed window of `points_window`; an operation spends its cost before it
-//! runs. Counted like every other limit (shared counters, this process's own while they fail). Why fixed
-//! windows and what the numbers mean: docs/cost.md.
+//! runs, added only if it fits (one atomic step: a refusal is never counted, even for a moment). Counted
+//! like every other limit (shared counters, this process's own while they fail). Why fixed windows and
+//! what the numbers mean: docs/cost.md.
 
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::Limiter;
 use crate::domain::UserId;
-use crate::ports::Counters;
 use crate::telemetry::metrics;
 
 /// Whose budget an operation spends.
@@ -125,16 +125,16 @@ impl Limiter {
             });
         }
         let ttl = self.limits.points_window + std::time::Duration::from_secs(1);
-        let (store, total): (&dyn Counters, u64) = match self.counters.add_by(&key, cost, ttl).await
-        {
-            Ok(total) => {
+        let limit = self.limits.points_per_window;
+        let (added, total) = match self.counters.add_within(&key, cost, limit, ttl).await {
+            Ok(answer) => {
                 self.shared_answered();
-                (self.counters.as_ref(), total)
+                answer
             }
             Err(err) => {
                 self.shared_failed(&err);
-                match self.fallback.add_by(&key, cost, ttl).await {
-                    Ok(total) => (self.fallback.as_ref(), total),
+                match self.fallback.add_within(&key, cost, limit, ttl).await {
+                    Ok(answer) => answer,
                     Err(err) => {
                         tracing::error!(error = %err, "limiter: no counters answer; not limiting");
                         return Ok(self.points(0, reset_at));
@@ -142,18 +142,16 @@ impl Limiter {
                 }
             }
         };
-        if total > self.limits.points_per_window {
+        let points = self.points(total, reset_at);
+        if !added {
+            // Refused without being added: nothing to take back, and no concurrent operation ever saw it.
             metrics::rate_limited(spender.scope());
-            if let Err(err) = store.take_back_by(&key, cost).await {
-                tracing::warn!(error = %err, "limiter: could not take refused points back");
-            }
-            let points = self.points(total.saturating_sub(cost), reset_at);
             return Err(PointsRefused::Exhausted {
                 retry_after_seconds: points.reset_in(now),
                 points,
             });
         }
-        Ok(self.points(total, reset_at))
+        Ok(points)
     }
 
     /// `spender`'s budget at `now`, spending nothing.
@@ -188,6 +186,7 @@ mod tests {
     use crate::adapters::cache::MemoryCache;
     use crate::adapters::cache::fakes::FailingCache;
     use crate::app::rate_limit::Limits;
+    use crate::ports::Counters;
 
     fn limiter(counters: Arc<dyn Counters>) -> Limiter {
         Limiter::new(

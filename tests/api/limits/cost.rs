@@ -17,6 +17,10 @@ configured_tests!(
         c.points_per_window = 100_000;
         c.points_window_secs = 3_600;
     },
+    each_operation_of_a_batch_spends_and_reports_its_own_cost => |c: &mut board::config::RawConfig| {
+        c.points_per_window = 30;
+        c.points_window_secs = 3_600;
+    },
     an_operation_costlier_than_a_whole_window_never_runs => |c: &mut board::config::RawConfig| {
         c.points_per_window = 10;
         c.points_window_secs = 3_600;
@@ -294,5 +298,40 @@ async fn a_redis_outage_counts_points_in_the_process() {
             .lines()
             .any(|l| l.starts_with("board_limiter_fallbacks_total") && !l.ends_with(" 0")),
         "the fallback is counted: {metrics}"
+    );
+}
+
+/// A batch of two pages and a `rateLimit` under 30 points: the pages spend 12 each, in order; the third
+/// fits; a fourth page does not, and only that element is refused.
+async fn each_operation_of_a_batch_spends_and_reports_its_own_cost(app: TestApp) {
+    fresh_window(3_600, Duration::from_secs(60)).await;
+    let page = json!({ "query": PAGE });
+    let batch = json!([page, page, { "query": RATE_LIMIT }, page]);
+    let response = app.post(&batch, None).await;
+    assert_eq!(response.status(), 200);
+    let limit = response.headers()["ratelimit"].to_str().unwrap().to_owned();
+    let answers: Vec<Value> = response.json().await.unwrap();
+    let costs: Vec<u64> = answers
+        .iter()
+        .map(|a| a["extensions"]["cost"]["requested"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        costs,
+        vec![PAGE_COST, PAGE_COST, 1, PAGE_COST],
+        "{answers:#?}"
+    );
+    let refused: Vec<&Value> = answers
+        .iter()
+        .filter(|a| a.get("errors").is_some())
+        .collect();
+    assert_eq!(refused.len(), 1, "{answers:#?}");
+    assert_eq!(code(refused[0]), "RATE_LIMITED");
+    // 24 + 1 spent, whatever the order the elements ran in: 5 left, in the header too.
+    assert!(limit.contains(";r=5;"), "{limit}");
+    let left = send(&app, RATE_LIMIT, None, None).await;
+    assert_eq!(
+        left.body["data"]["rateLimit"]["used"], 26,
+        "{:#}",
+        left.body
     );
 }
