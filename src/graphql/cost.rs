@@ -210,3 +210,75 @@ impl Extension for OperationCost {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::adapters::cache::MemoryCache;
+    use crate::app::rate_limit::Limits;
+
+    fn ledger() -> Arc<CostLedger> {
+        let memory = || Arc::new(MemoryCache::new(100, 1 << 20));
+        let limits = Limits {
+            per_account: 1,
+            per_client: 1,
+            sign_ups_per_client: 1,
+            edits_per_user: 1,
+            creates_per_user: 1,
+            reports_per_user: 1,
+            window: Duration::from_secs(60),
+            points_per_window: 100,
+            points_window: Duration::from_secs(60),
+        };
+        CostLedger::new(
+            Arc::new(Limiter::new(memory(), memory(), "t", limits)),
+            "10.0.0.1",
+        )
+    }
+
+    fn points(used: u64, window_end: i64) -> Points {
+        Points {
+            limit: 100,
+            used,
+            window_secs: 60,
+            reset_at: Utc.timestamp_opt(window_end, 0).unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_furthest_count_of_concurrent_spendings_is_the_latest() {
+        let ledger = ledger();
+        // A batch's operations finish in any order: the one that counted 24 was later than the one at 12.
+        ledger.note(12, points(24, 600));
+        ledger.note(12, points(12, 600));
+        assert_eq!(ledger.latest().await.1.used, 24);
+        // A new window is later whatever its count.
+        ledger.note(1, points(1, 660));
+        assert_eq!(ledger.latest().await, (1, points(1, 660)));
+    }
+
+    #[tokio::test]
+    async fn a_viewer_spends_their_own_budget_and_nothing_spent_reads_it() {
+        let ledger = ledger();
+        ledger.identify(Some(UserId(7)));
+        assert_eq!(ledger.spend(30).await.unwrap().used, 30);
+        let anonymous = CostLedger::new(Arc::clone(&ledger.limiter), "10.0.0.1");
+        assert_eq!(
+            anonymous.latest().await.1.used,
+            0,
+            "the client's budget is apart"
+        );
+        assert!(!anonymous.in_data());
+        assert_eq!(anonymous.latest_in_data().await.0, 0);
+        assert!(
+            anonymous.in_data(),
+            "an answer showing the budget is not kept"
+        );
+        let (refused, _) = ledger.spend(71).await.unwrap_err();
+        assert_eq!(refused.used, 30, "a refusal spends nothing");
+    }
+}
