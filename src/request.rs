@@ -32,6 +32,7 @@ pub struct RequestState {
 tokio::task_local! {
     static CURRENT: Arc<RequestState>;
     static FILLING: ();
+    static BUDGETING: ();
 }
 
 impl RequestState {
@@ -152,16 +153,22 @@ pub async fn filling<F: Future>(future: F) -> F::Output {
     FILLING.scope((), future).await
 }
 
-/// Counts one cache round trip for the current request (a no-op outside one).
+/// Counts one cache round trip for the current request (a no-op outside one, and inside [`budgeting`]).
 pub fn count_cache() {
+    if BUDGETING.try_with(|()| ()).is_ok() {
+        return;
+    }
     let _ = CURRENT.try_with(|state| state.cache.fetch_add(1, Ordering::Relaxed));
 }
 
 /// Counts one cache round trip to Redis ([`count_cache`]) and times it for a span, which
 /// [`RedisTrip::end`] names after the command.
 pub fn count_redis() -> RedisTrip {
+    let budgeting = BUDGETING.try_with(|()| ()).is_ok();
     let trace = CURRENT.try_with(|state| {
-        state.cache.fetch_add(1, Ordering::Relaxed);
+        if !budgeting {
+            state.cache.fetch_add(1, Ordering::Relaxed);
+        }
         RoundTrip::begin(state.span())
     });
     RedisTrip(trace.unwrap_or_else(|_| RoundTrip::begin(&tracing::Span::current())))
@@ -177,6 +184,12 @@ impl RedisTrip {
             trip.end_redis(command, failed);
         }
     }
+}
+
+/// Runs `future` as the spending of the request's points budget, which every request does once: its
+/// counter round trips are not counted in the request's cache round trips (they tell what the reads cost).
+pub async fn budgeting<F: Future>(future: F) -> F::Output {
+    BUDGETING.scope((), future).await
 }
 
 /// Lets the reads of the current request go to the replica, or not (a no-op outside a request). Outside
@@ -264,6 +277,19 @@ mod tests {
             })
             .await;
         assert_eq!((state.db(), state.db_outside_fills()), (3, 2));
+    }
+
+    #[tokio::test]
+    async fn the_budget_counters_round_trips_are_not_the_reads() {
+        let state = RequestState::begin();
+        state
+            .run(async {
+                count_cache();
+                budgeting(async { count_cache() }).await;
+                count_cache();
+            })
+            .await;
+        assert_eq!(state.cache(), 2);
     }
 
     #[tokio::test]

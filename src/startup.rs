@@ -199,6 +199,8 @@ impl App {
                 creates_per_user: config.limits.creates_per_user,
                 reports_per_user: config.limits.reports_per_user,
                 window: config.limits.window,
+                points_per_window: config.limits.points_per_window,
+                points_window: config.limits.points_window,
             },
         ));
         let accounts = AccountService::new(
@@ -273,12 +275,13 @@ impl App {
             Arc::clone(&accounts),
             Arc::clone(&board),
             clock,
-            limiter,
+            Arc::clone(&limiter),
         );
         let services = Services {
             accounts,
             board,
             trust: Arc::new(trust),
+            limiter,
         };
         let limits = Limits::from_config(&config);
         let schema = graphql::build_schema(Some(services.clone()), &limits);
@@ -316,6 +319,7 @@ impl App {
             accounts,
             board,
             trust,
+            limiter: Arc::clone(&self.services.limiter),
         };
         let limits = Limits::from_config(&self.config);
         let schema = graphql::build_schema(Some(services.clone()), &limits);

@@ -1,6 +1,9 @@
 //! Limits counted in the shared counters, so they hold across replicas: a sliding window over two fixed
 //! windows per subject; every attempt reserves its slot before the work, refusals are taken back.
-//! Windows, reserve / take-back, retryAfterSeconds and degraded mode: docs/limiter.md.
+//! Windows, reserve / take-back, retryAfterSeconds and degraded mode: docs/limiter.md. The points budget
+//! of GraphQL operations ([`points`]): docs/cost.md.
+
+mod points;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,6 +14,8 @@ use chrono::{DateTime, Utc};
 use crate::domain::{AppError, AppResult, UserId};
 use crate::ports::Counters;
 use crate::telemetry::metrics;
+
+pub use points::{Points, PointsRefused, Spender};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -27,6 +32,9 @@ pub struct Limits {
     /// Reports opened per user.
     pub reports_per_user: u64,
     pub window: Duration,
+    /// Points (the cost of GraphQL operations) per member or anonymous client per `points_window`.
+    pub points_per_window: u64,
+    pub points_window: Duration,
 }
 
 pub struct Limiter {
@@ -88,20 +96,11 @@ impl Limiter {
         let ttl = self.limits.window * 2;
         match self.counters.add(keys, ttl).await {
             Ok(counts) => {
-                if self.degraded.swap(false, Ordering::AcqRel) {
-                    tracing::info!(
-                        "limiter: the shared counters answer again; limits are shared again"
-                    );
-                }
+                self.shared_answered();
                 return Some((self.counters.as_ref(), counts));
             }
-            Err(err) => {
-                if !self.degraded.swap(true, Ordering::AcqRel) {
-                    tracing::warn!(error = %err, "limiter: the shared counters failed; limiting in this process until they answer");
-                }
-            }
+            Err(err) => self.shared_failed(&err),
         }
-        metrics::limiter_fallback();
         match self.fallback.add(keys, ttl).await {
             Ok(counts) => Some((self.fallback.as_ref(), counts)),
             Err(err) => {
@@ -109,6 +108,21 @@ impl Limiter {
                 None
             }
         }
+    }
+
+    /// The shared counters answered: limits are shared (again).
+    fn shared_answered(&self) {
+        if self.degraded.swap(false, Ordering::AcqRel) {
+            tracing::info!("limiter: the shared counters answer again; limits are shared again");
+        }
+    }
+
+    /// The shared counters failed: this attempt is counted in this process.
+    fn shared_failed(&self, err: &crate::ports::CacheError) {
+        if !self.degraded.swap(true, Ordering::AcqRel) {
+            tracing::warn!(error = %err, "limiter: the shared counters failed; limiting in this process until they answer");
+        }
+        metrics::limiter_fallback();
     }
 
     /// Where attempts are being counted now (a take-back goes there).
@@ -343,6 +357,8 @@ mod tests {
             creates_per_user: 5,
             reports_per_user: 5,
             window: WINDOW,
+            points_per_window: 100,
+            points_window: WINDOW,
         };
         Limiter::new(
             counters,
@@ -458,6 +474,8 @@ mod tests {
                 creates_per_user: 1,
                 reports_per_user: 1,
                 window: WINDOW,
+                points_per_window: 1,
+                points_window: WINDOW,
             },
         );
         for _ in 0..3 {

@@ -88,6 +88,11 @@ pub struct RawConfig {
     pub creates_per_user: u64,
     /// Reports (`reportContent`) per user within `login_window_secs`.
     pub reports_per_user: u64,
+    /// Points (the cost of GraphQL operations) each member, and each anonymous client address, may spend
+    /// per `points_window_secs`; past them operations are answered `RATE_LIMITED`.
+    pub points_per_window: u64,
+    /// The fixed window of the points budget.
+    pub points_window_secs: u64,
     /// bcrypt work admitted (running or waiting) per purpose (logins, sign-ups, password checks); past it
     /// the request is answered `RATE_LIMITED` at once.
     pub bcrypt_queue: usize,
@@ -189,6 +194,8 @@ impl Default for RawConfig {
             edits_per_user: 60,
             creates_per_user: 60,
             reports_per_user: 20,
+            points_per_window: 100_000,
+            points_window_secs: 60,
             bcrypt_queue: 32,
             max_response_bytes: 4 * 1024 * 1024,
             header_read_timeout_ms: 10_000,

@@ -98,6 +98,9 @@ pub struct RateLimitSettings {
     pub creates_per_user: u64,
     pub reports_per_user: u64,
     pub window: Duration,
+    /// The points budget of GraphQL operations (its own fixed window).
+    pub points_per_window: u64,
+    pub points_window: Duration,
 }
 
 /// What one GraphQL operation may be and take (`max_*`, `introspection`, `request_timeout_ms`,
@@ -222,6 +225,8 @@ impl RateLimitSettings {
             creates_per_user: raw.creates_per_user,
             reports_per_user: raw.reports_per_user,
             window: Duration::from_secs(raw.login_window_secs),
+            points_per_window: raw.points_per_window,
+            points_window: Duration::from_secs(raw.points_window_secs),
         }
     }
 }

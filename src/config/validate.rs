@@ -59,6 +59,11 @@ impl Config {
         if !(4..=31).contains(&auth.bcrypt_cost) {
             return invalid("BOARD_BCRYPT_COST must be 4–31".into());
         }
+        if self.limits.points_per_window == 0 || self.limits.points_window.is_zero() {
+            return invalid(
+                "BOARD_POINTS_PER_WINDOW and BOARD_POINTS_WINDOW_SECS must be positive".into(),
+            );
+        }
         if self.graphql.request_timeout.is_zero() {
             return invalid("BOARD_REQUEST_TIMEOUT_MS must be positive".into());
         }

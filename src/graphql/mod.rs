@@ -4,6 +4,7 @@
 pub mod batches;
 pub mod budget;
 pub mod context;
+pub mod cost;
 pub mod errors;
 pub mod ids;
 pub mod limits;
@@ -67,6 +68,8 @@ pub struct Services {
     pub board: Arc<BoardService>,
     /// Category bans and the report queue.
     pub trust: Arc<TrustService>,
+    /// The limits counted in the shared counters; operations spend their cost from its points budget.
+    pub limiter: Arc<crate::app::rate_limit::Limiter>,
 }
 
 /// The engine's depth limit is a backstop only: the HTTP edge measures the depth of schema fields itself
@@ -96,7 +99,8 @@ pub fn build_schema(services: Option<Services>, limits: &Limits) -> BoardSchema 
         .override_output_type_description::<types::user::LoginHistoryConnection>(
             "A page of a user's logins (a Relay connection), newest first.",
         )
-        .extension(schema_description::NoSchemaDescription);
+        .extension(schema_description::NoSchemaDescription)
+        .extension(cost::CostMeter);
     if !limits.introspection {
         // "Did you mean …?" would disclose the schema that introspection hides.
         builder = builder.disable_introspection().disable_suggestions();

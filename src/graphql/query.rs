@@ -3,14 +3,17 @@
 use async_graphql::{Context, ID, Object};
 
 use super::context::ContextExt;
+use super::cost::CostLedger;
 use super::errors::{AppResultExt, GqlResult};
 use super::ids;
 use super::types::moderation::{
     ModActionConnection, mod_log_connection, visible_comment, visible_post,
 };
 use super::types::post::{PostConnection, PostOrderValue, post_connection};
+use super::types::rate_limit::RateLimit;
 use super::types::report::{ReportConnection, ReportStatusValue, report_connection};
 use super::types::{CategoryNode, CommentNode, Node, PostNode, UserNode, node};
+use crate::app::rate_limit::Spender;
 use crate::domain::{AppError, PostOrder};
 
 /// The most ids `nodes(ids:)` resolves at once.
@@ -218,6 +221,28 @@ impl Query {
             .gql()?;
         let status = status.unwrap_or(ReportStatusValue::Open);
         report_connection(ctx, status.into(), category, first, after, last, before).await
+    }
+
+    /// The points budget of the viewer, or of the anonymous client: what this operation cost and what is
+    /// left. Costs 1 point, whatever it selects.
+    #[graphql(complexity = 1)]
+    async fn rate_limit(&self, ctx: &Context<'_>) -> GqlResult<RateLimit> {
+        if let Ok(ledger) = ctx.data::<std::sync::Arc<CostLedger>>() {
+            let (cost, points) = ledger.latest_in_data().await;
+            return Ok(RateLimit::new(cost, &points));
+        }
+        // Outside an HTTP request (a socket): the budget as it stands, nothing spent.
+        let request = ctx.request()?;
+        let spender = match &request.actor {
+            Some(actor) => Spender::Member(actor.id),
+            None => Spender::Client(request.client_ip.clone()),
+        };
+        let points = ctx
+            .services()?
+            .limiter
+            .points_left(&spender, chrono::Utc::now())
+            .await;
+        Ok(RateLimit::new(0, &points))
     }
 
     /// A comment by id; null when there is none, or when it is deleted and the viewer is not an admin.

@@ -7,7 +7,7 @@ use axum::Extension;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::{
-    ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY,
+    ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH, RETRY_AFTER, VARY,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::IntoResponse;
@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::observe::ClientIp;
 use super::{AppState, REQUEST_ID, Shared, body};
 use crate::graphql::pipeline::{
-    Answer, Authorization, ErrorClass, Incoming, Media, Operations, Outcome, Refusal,
+    Answer, Authorization, Budget, ErrorClass, Incoming, Media, Operations, Outcome, Refusal,
 };
 
 /// One request object of a POST body: a GraphQL request, or a persisted document's id in its place.
@@ -101,9 +101,18 @@ fn respond(
     if_none_match: Option<&HeaderValue>,
 ) -> axum::response::Response {
     let content_type = HeaderValue::from_static(answer.media.content_type());
+    let budget = answer.budget;
+    let retry_after = answer
+        .retry_after
+        .filter(|_| status == StatusCode::TOO_MANY_REQUESTS);
     let mut http = match answer.max_age {
         Some(max_age) => {
-            let etag = format!("\"{}\"", hex::encode(Sha256::digest(&answer.body)));
+            // Without this request's cost numbers: the same answer has the same tag for every request.
+            let stable = answer.body.len().saturating_sub(answer.per_request_tail);
+            let etag = format!(
+                "\"{}\"",
+                hex::encode(Sha256::digest(&answer.body[..stable]))
+            );
             let fresh = if_none_match
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| etag_matches(v, &etag));
@@ -132,6 +141,13 @@ fn respond(
             http
         }
     };
+    if let Some(budget) = budget {
+        rate_limit_headers(http.headers_mut(), &budget);
+    }
+    if let Some(seconds) = retry_after {
+        http.headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(seconds));
+    }
     if round_trip_headers && let Some((db, cache)) = answer.round_trips {
         let h = http.headers_mut();
         h.insert("x-db-round-trips", HeaderValue::from(db));
@@ -141,6 +157,18 @@ fn respond(
         }
     }
     http
+}
+
+/// The points budget as draft-ietf-httpapi-ratelimit-headers says it (docs/cost.md): the policy (quota
+/// and window) and what is left of it with the seconds until it is whole again.
+fn rate_limit_headers(headers: &mut HeaderMap, budget: &Budget) {
+    let policy = format!("\"points\";q={};w={}", budget.limit, budget.window_secs);
+    let now = format!("\"points\";r={};t={}", budget.remaining, budget.reset_secs);
+    for (name, value) in [("ratelimit-policy", policy), ("ratelimit", now)] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
 }
 
 /// Whether an `If-None-Match` value names `etag` (weak comparison, as RFC 9110 asks for this header).

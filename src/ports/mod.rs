@@ -270,6 +270,16 @@ pub trait Counters: Send + Sync {
     async fn read(&self, keys: &[String]) -> Result<Vec<u64>, CacheError>;
     /// Takes 1 back from each counter (an attempt that turned out not to count). One round trip.
     async fn take_back(&self, keys: &[String]) -> Result<(), CacheError>;
+    /// Adds `amount` to one counter only if the sum stays within `limit` (a new counter starts at 0 with
+    /// time to live `ttl`, never pushed back), atomically across every process: (added, the count after).
+    /// A refused addition changes nothing, so concurrent callers never see one. One round trip.
+    async fn add_within(
+        &self,
+        key: &str,
+        amount: u64,
+        limit: u64,
+        ttl: Duration,
+    ) -> Result<(bool, u64), CacheError>;
 }
 
 /// Why a password is hashed or verified: each purpose has a bcrypt queue of its own, so a flood of one

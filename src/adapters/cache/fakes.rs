@@ -256,4 +256,14 @@ impl crate::ports::Counters for FailingCache {
     async fn take_back(&self, _keys: &[String]) -> Result<(), CacheError> {
         Err(down())
     }
+
+    async fn add_within(
+        &self,
+        _key: &str,
+        _amount: u64,
+        _limit: u64,
+        _ttl: Duration,
+    ) -> Result<(bool, u64), CacheError> {
+        Err(down())
+    }
 }

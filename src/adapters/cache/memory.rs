@@ -197,13 +197,50 @@ impl Counters for MemoryCache {
         count_cache();
         let _guard = self.counters.lock().await;
         for key in keys {
-            if let Some(mut entry) = self.counts.get(key).await {
-                let count = entry.value.parse::<u64>().unwrap_or(0).saturating_sub(1);
-                entry.value = count.to_string();
-                self.counts.insert(key.clone(), entry).await;
-            }
+            self.subtract(key, 1).await;
         }
         Ok(())
+    }
+
+    async fn add_within(
+        &self,
+        key: &str,
+        amount: u64,
+        limit: u64,
+        ttl: Duration,
+    ) -> Result<(bool, u64), CacheError> {
+        count_cache();
+        let _guard = self.counters.lock().await;
+        let (count, ttl) = match self.counts.get(key).await {
+            Some(entry) => (entry.value.parse::<u64>().unwrap_or(0), entry.ttl),
+            None => (0, ttl),
+        };
+        let total = count.saturating_add(amount);
+        if total > limit {
+            return Ok((false, count));
+        }
+        let entry = Entry {
+            value: total.to_string(),
+            ttl,
+            keep_expiry: true,
+        };
+        self.counts.insert(key.to_owned(), entry).await;
+        Ok((true, total))
+    }
+}
+
+impl MemoryCache {
+    /// Takes `amount` from a counter that exists (callers hold the counters' lock).
+    async fn subtract(&self, key: &str, amount: u64) {
+        if let Some(mut entry) = self.counts.get(key).await {
+            let count = entry
+                .value
+                .parse::<u64>()
+                .unwrap_or(0)
+                .saturating_sub(amount);
+            entry.value = count.to_string();
+            self.counts.insert(key.to_owned(), entry).await;
+        }
     }
 }
 

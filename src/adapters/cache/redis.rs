@@ -56,6 +56,14 @@ fn ttl_millis(ttl: Duration) -> i64 {
 const GUARD_TTL_MS: i64 = 3_600_000;
 
 /// Stores KEYS[1] = ARGV[1] for ARGV[2] ms, unless its guard KEYS[2] moved past ARGV[3].
+/// Adds ARGV[1] to KEYS[1] unless that would pass ARGV[2]; a new counter expires after ARGV[3] ms (NX: never
+/// pushed back). Answers {added (0/1), the count after}.
+const ADD_WITHIN_SCRIPT: &str = "local count = tonumber(redis.call('GET', KEYS[1]) or '0') \
+    if count + tonumber(ARGV[1]) > tonumber(ARGV[2]) then return {0, count} end \
+    count = redis.call('INCRBY', KEYS[1], ARGV[1]) \
+    redis.call('PEXPIRE', KEYS[1], ARGV[3], 'NX') \
+    return {1, count}";
+
 const FILL_SCRIPT: &str = "if (redis.call('GET', KEYS[2]) or '0') == ARGV[3] then \
      redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end return 0";
 
@@ -389,5 +397,32 @@ impl Counters for RedisCache {
         }
         let _: Vec<fred::types::Value> = self.bounded("PIPELINE DECR", pipeline.all()).await?;
         Ok(())
+    }
+
+    async fn add_within(
+        &self,
+        key: &str,
+        amount: u64,
+        limit: u64,
+        ttl: Duration,
+    ) -> Result<(bool, u64), CacheError> {
+        let client = self.pool.next();
+        let args = vec![
+            amount.to_string(),
+            limit.to_string(),
+            ttl_millis(ttl).to_string(),
+        ];
+        let reply: Vec<i64> = self
+            .bounded(
+                "EVAL",
+                client.eval(ADD_WITHIN_SCRIPT, vec![key.to_owned()], args),
+            )
+            .await?;
+        match reply.as_slice() {
+            [added, count] => Ok((*added == 1, u64::try_from(*count).unwrap_or(0))),
+            _ => Err(CacheError(
+                "unexpected reply to the add-within script".into(),
+            )),
+        }
     }
 }

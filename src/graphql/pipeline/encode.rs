@@ -86,6 +86,8 @@ enum Sent<'a> {
     Full(&'a Response),
     NoData {
         errors: &'a [async_graphql::ServerError],
+        #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        extensions: &'a std::collections::BTreeMap<String, async_graphql::Value>,
     },
 }
 
@@ -93,6 +95,7 @@ fn sent(response: &Response, media: Media) -> Sent<'_> {
     if media == Media::GraphqlResponse && is_request_error(response) {
         Sent::NoData {
             errors: &response.errors,
+            extensions: &response.extensions,
         }
     } else {
         Sent::Full(response)

@@ -7,9 +7,11 @@ use std::sync::Arc;
 use super::auth::{self, Authorization};
 use super::encode::Media;
 use super::outcome::Outcome;
-use super::{Answer, Asked, Incoming, Pipeline, observe, prepare, response_cache};
+use super::{Answer, Asked, Budget, Incoming, Pipeline, observe, points, prepare, response_cache};
 use crate::app::AccountService;
 use crate::domain::UserId;
+use crate::graphql::cost::{CostLedger, cost_value};
+use crate::graphql::errors::finish_response;
 use crate::request::RequestState;
 
 /// Whom an answer would be kept for: `Some(None)` anonymous, `Some(Some(id))` the user a valid token
@@ -62,29 +64,58 @@ impl Pipeline {
         }
     }
 
-    /// The answer served from a kept answer, observed (log line, metrics) like any other.
-    pub(super) fn answer_kept(
+    /// The answer served from a kept answer, observed (log line, metrics) like any other. It costs what
+    /// the operation cost when it was built, spent from the viewer's budget like any other.
+    pub(super) async fn answer_kept(
         &self,
         kept: &response_cache::CachedResponse,
         asked: &Asked<'_>,
         prepared: &[prepare::Prepared],
         request: &RequestState,
         viewer: Option<UserId>,
+        ledger: &CostLedger,
     ) -> Answer {
+        let spent = ledger.spend(kept.cost).await;
+        let (outcome, body, responses, per_request_tail, points) = match spent {
+            Ok(points) => {
+                let remaining = points.remaining();
+                let body = points::with_cost(&kept.body, kept.cost, remaining);
+                let tail = points::tail_len(kept.cost, remaining);
+                let response = async_graphql::Response::new(async_graphql::Value::Null);
+                (Outcome::Answered, body, vec![response], tail, points)
+            }
+            Err((points, error)) => {
+                let mut response = finish_response(
+                    async_graphql::Response::from_errors(vec![
+                        error.into_server_error(Default::default()),
+                    ]),
+                    asked.request_id,
+                );
+                response
+                    .extensions
+                    .insert("cost".to_owned(), cost_value(kept.cost, points.remaining()));
+                let (outcome, body, responses) = self.encode(vec![response], prepared, asked);
+                (outcome, body, responses, 0, points)
+            }
+        };
         observe::record(
             &asked.requester(viewer),
             prepared,
-            &[async_graphql::Response::new(async_graphql::Value::Null)],
+            &responses,
             request.started().elapsed(),
             request,
         );
+        let answered = outcome == Outcome::Answered;
         Answer {
-            outcome: Outcome::Answered,
+            outcome,
             media: asked.media,
-            body: kept.body.clone(),
+            body,
             round_trips: Some((request.db(), request.cache())),
-            max_age: asked.max_age,
-            kept: true,
+            max_age: asked.max_age.filter(|_| answered),
+            kept: answered,
+            budget: Some(Budget::of(&points)),
+            retry_after: super::rate_limited_after(outcome, &responses),
+            per_request_tail,
         }
     }
 }

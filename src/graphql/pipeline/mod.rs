@@ -9,6 +9,7 @@ mod kept;
 mod observe;
 mod outcome;
 mod persisted;
+mod points;
 mod prepare;
 mod response_cache;
 mod run;
@@ -24,9 +25,11 @@ pub use documents::Documents;
 pub use encode::{GRAPHQL_RESPONSE_JSON, Media};
 pub use outcome::{ErrorClass, Outcome};
 pub use persisted::{NOT_ALLOWED, NOT_FOUND, Persisted};
+pub use points::Budget;
 pub use prepare::TextLimits;
 
 use crate::domain::{AppError, User};
+use crate::graphql::cost::{CostLedger, report_cost};
 use crate::graphql::errors::{coded_response, error_response, finish_response};
 use crate::graphql::partial::Shapes;
 use crate::graphql::{BoardSchema, Services};
@@ -152,6 +155,12 @@ pub struct Answer {
     pub max_age: Option<Duration>,
     /// Answered from the answers kept in this process (nothing was resolved).
     pub kept: bool,
+    /// The points budget after the request (`None`: refused before any operation was looked at).
+    pub budget: Option<Budget>,
+    /// `retryAfterSeconds` of a request error that is `RATE_LIMITED`.
+    pub retry_after: Option<u64>,
+    /// Bytes at the end of `body` that are this request's cost numbers (an `ETag` leaves them out).
+    pub per_request_tail: usize,
 }
 
 impl Answer {
@@ -167,6 +176,9 @@ impl Answer {
             round_trips: None,
             max_age: None,
             kept: false,
+            budget: None,
+            retry_after: None,
+            per_request_tail: 0,
         }
     }
 }
@@ -290,15 +302,20 @@ impl Pipeline {
             client_ip: &client_ip,
             max_age: shareable.then_some(self.persisted_get_max_age),
         };
+        let ledger = CostLedger::new(Arc::clone(&self.services.limiter), &client_ip);
         let ticket = match self.look_up_kept(key, &prepared).await {
             Ok(kept) => {
                 let viewer = kept_for.flatten();
-                return self.answer_kept(&kept, &asked, &prepared, request, viewer);
+                ledger.identify(viewer);
+                return self
+                    .answer_kept(&kept, &asked, &prepared, request, viewer, &ledger)
+                    .await;
             }
             Err(ticket) => ticket,
         };
         let run = run::Run {
             pipeline: self,
+            ledger: &ledger,
             scope: request,
             credentials: &authorization,
             request_id: &request_id,
@@ -308,17 +325,29 @@ impl Pipeline {
                 .any(prepare::Prepared::runs_other_than_a_query),
         };
         let (executed, viewer) = run::execute(run, runnable).await;
-        let responses = self.complete(&prepared, executed, &request_id);
+        let mut responses = self.complete(&prepared, executed, &request_id);
+        let (_, points) = ledger.latest().await;
+        report_cost(&mut responses, points.remaining());
         let (outcome, body, responses) = self.encode(responses, &prepared, &asked);
         let clean = outcome == Outcome::Answered && responses.iter().all(|r| r.errors.is_empty());
-        if let (Some(answers), Some(ticket)) = (&self.answers, ticket)
+        let cost = responses.first().and_then(points::cost_of);
+        if let (Some(answers), Some(ticket), Some((requested, remaining))) =
+            (&self.answers, ticket, cost)
             && clean
             && request.db_outside_fills() == 0
+            && !ledger.in_data()
+            && let Some(kept) = points::without_cost(&body, requested, remaining)
         {
             // Everything came from cache entries (or was read to fill them), which every write that
-            // changes them deletes: the answer may be kept.
-            answers.keep(ticket, &body);
+            // changes them deletes: the answer may be kept (without this request's cost numbers).
+            answers.keep(ticket, kept, requested);
         }
+        let per_request_tail = match (batch, cost) {
+            (false, Some((requested, remaining))) if clean => {
+                points::tail_len(requested, remaining)
+            }
+            _ => 0,
+        };
         let requester = asked.requester(viewer);
         observe::record(
             &requester,
@@ -334,6 +363,9 @@ impl Pipeline {
             round_trips: Some((request.db(), request.cache())),
             max_age: asked.max_age.filter(|_| clean),
             kept: false,
+            budget: Some(Budget::of(&points)),
+            retry_after: rate_limited_after(outcome, &responses),
+            per_request_tail,
         }
     }
 
@@ -445,5 +477,15 @@ impl Pipeline {
             prepared.push(p);
         }
         (runnable, prepared)
+    }
+}
+
+/// `retryAfterSeconds` of a request error that is `RATE_LIMITED` (the transport's `Retry-After`).
+fn rate_limited_after(outcome: Outcome, responses: &[async_graphql::Response]) -> Option<u64> {
+    match outcome {
+        Outcome::RequestError(ErrorClass::RateLimited) => {
+            responses.first().and_then(points::retry_after)
+        }
+        _ => None,
     }
 }

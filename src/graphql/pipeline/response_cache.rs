@@ -27,10 +27,13 @@ pub(super) struct ResponseCache {
     building: Flights<Key, CachedResponse>,
 }
 
-/// A cached response: the body of an answer without errors, with the generation it was built at.
+/// A cached response: the body of an answer without errors (without the cost numbers of the request that
+/// built it: each request that gets it adds its own), with the generation it was built at.
 pub(super) struct CachedResponse {
     generation: u64,
     pub body: Vec<u8>,
+    /// The points the operation costs (spent again by every request that gets the answer).
+    pub cost: u64,
 }
 
 /// A cache miss ticket: what [`ResponseCache::keep`] needs to know whether the answer may be kept, and
@@ -125,13 +128,14 @@ impl ResponseCache {
     /// Keeps an answer built after `miss` was looked up, unless a deletion happened meanwhile or it is
     /// large. The requests that waited for it get it either way (unless large): they joined before any
     /// such deletion, and it was built after they began waiting — as current as building their own.
-    pub fn keep(&self, miss: MissTicket<'_>, body: &[u8]) {
+    pub fn keep(&self, miss: MissTicket<'_>, body: &[u8], cost: u64) {
         if body.len() > MAX_BODY {
             return;
         }
         let answer = Arc::new(CachedResponse {
             generation: miss.generation,
             body: body.to_vec(),
+            cost,
         });
         if self.near.generation() == miss.generation {
             self.kept.insert(miss.key, Arc::clone(&answer));
@@ -167,7 +171,7 @@ mod tests {
     async fn a_kept_answer_is_served_until_a_deletion_retires_it() {
         let (near, answers) = responses();
         let ticket = miss(answers.lookup([1; 32]).await);
-        answers.keep(ticket, b"{\"data\":1}");
+        answers.keep(ticket, b"{\"data\":1}", 1);
         let kept = answers.lookup([1; 32]).await.ok().expect("kept");
         assert_eq!(kept.body.as_slice(), &b"{\"data\":1}"[..]);
         assert!(
@@ -201,7 +205,7 @@ mod tests {
             !waiting.is_finished(),
             "it waits rather than building its own"
         );
-        answers.keep(ticket, b"{\"data\":2}");
+        answers.keep(ticket, b"{\"data\":2}", 1);
         assert!(waiting.await.unwrap(), "served the answer built meanwhile");
     }
 
@@ -219,7 +223,7 @@ mod tests {
         }
         // A deletion while it was built: the waiting request began before it, and takes the answer.
         near.forget(&["post:1".to_owned()]);
-        answers.keep(ticket, b"{}");
+        answers.keep(ticket, b"{}", 1);
         assert!(waiting.await.unwrap(), "served the answer it waited for");
         // A later request does not get it.
         miss(answers.lookup([1; 32]).await);
@@ -238,7 +242,7 @@ mod tests {
             tokio::task::yield_now().await;
         }
         // Too large to keep (or not kept at all: an error, a database read): each builds its own.
-        answers.keep(ticket, &vec![b' '; MAX_BODY + 1]);
+        answers.keep(ticket, &vec![b' '; MAX_BODY + 1], 1);
         assert!(waiting.await.unwrap(), "got a ticket to build its own");
     }
 
@@ -267,10 +271,10 @@ mod tests {
         let ticket = miss(answers.lookup([1; 32]).await);
         // The request resolves; meanwhile a write deletes a key it may have read.
         near.forget(&["post:1".to_owned()]);
-        answers.keep(ticket, b"{}");
+        answers.keep(ticket, b"{}", 1);
         let ticket = miss(answers.lookup([1; 32]).await);
         // A request that began after the deletion keeps its answer.
-        answers.keep(ticket, b"{}");
+        answers.keep(ticket, b"{}", 1);
         assert!(answers.lookup([1; 32]).await.is_ok());
     }
 
@@ -278,7 +282,7 @@ mod tests {
     async fn large_answers_and_answers_without_a_live_feed_are_not_kept() {
         let (_, answers) = responses();
         let ticket = miss(answers.lookup([1; 32]).await);
-        answers.keep(ticket, &vec![b' '; MAX_BODY + 1]);
+        answers.keep(ticket, &vec![b' '; MAX_BODY + 1], 1);
         miss(answers.lookup([1; 32]).await);
         // Not following the deletions: nothing is looked up, nothing may be kept.
         let shared = FeedCache::new(Duration::from_millis(1));

@@ -11,6 +11,7 @@ use super::auth::{Authorization, authenticate};
 use crate::domain::{AppError, UserId};
 use crate::graphql::batches::{RequestBatches, drive};
 use crate::graphql::budget::{TextBudget, too_large_message};
+use crate::graphql::cost::CostLedger;
 use crate::graphql::errors::error_response;
 use crate::graphql::loaders::Loaders;
 use crate::graphql::{RequestContext, Requester};
@@ -19,6 +20,8 @@ use crate::request::{self, RequestState};
 /// One request's execution.
 pub(super) struct Run<'a> {
     pub pipeline: &'a Pipeline,
+    /// Whose points the operations spend (known once the viewer is).
+    pub ledger: &'a Arc<CostLedger>,
     pub scope: &'a Arc<RequestState>,
     pub credentials: &'a Authorization,
     pub request_id: &'a str,
@@ -35,6 +38,7 @@ pub(super) async fn execute(
 ) -> (Vec<Response>, Option<UserId>) {
     let Run {
         pipeline,
+        ledger,
         scope,
         credentials,
         request_id,
@@ -62,6 +66,7 @@ pub(super) async fn execute(
             }
         };
         viewer = actor.as_ref().map(|a| a.id);
+        ledger.identify(viewer);
         if board.has_replica() && !writes {
             request::allow_replica(board.replica_allowed_for(viewer).await);
         }
@@ -81,7 +86,11 @@ pub(super) async fn execute(
         );
         let responses = match pipeline
             .schema
-            .execute_batch(BatchRequest::Batch(runnable).data(Arc::clone(&context)))
+            .execute_batch(
+                BatchRequest::Batch(runnable)
+                    .data(Arc::clone(&context))
+                    .data(Arc::clone(ledger)),
+            )
             .await
         {
             BatchResponse::Single(r) => vec![r],

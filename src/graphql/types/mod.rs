@@ -8,6 +8,7 @@ pub mod moderation;
 pub mod node;
 pub mod pagination;
 pub mod post;
+pub mod rate_limit;
 pub mod report;
 pub mod user;
 

@@ -1,5 +1,6 @@
 //! Limits on what one client or member may do: login guesses, sign-ups, writes, document size and cost.
 
+mod cost;
 mod documents;
 mod login;
 mod sign_ups;

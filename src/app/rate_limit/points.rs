@@ -1,0 +1,266 @@
+//! The points budget of GraphQL operations: each member, and each anonymous client address, has
+//! `points_per_window` points per fixed window of `points_window`; an operation spends its cost before it
+//! runs, added only if it fits (one atomic step: a refusal is never counted, even for a moment). Counted
+//! like every other limit (shared counters, this process's own while they fail). Why fixed windows and
+//! what the numbers mean: docs/cost.md.
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use super::Limiter;
+use crate::domain::UserId;
+use crate::telemetry::metrics;
+
+/// Whose budget an operation spends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Spender {
+    /// A signed-in member, wherever they connect from.
+    Member(UserId),
+    /// An anonymous client, by its address (as the other per-client limits know it).
+    Client(String),
+}
+
+impl Spender {
+    fn scope(&self) -> &'static str {
+        match self {
+            Spender::Member(_) => "points_member",
+            Spender::Client(_) => "points_client",
+        }
+    }
+
+    fn subject(&self) -> String {
+        match self {
+            Spender::Member(id) => id.0.to_string(),
+            Spender::Client(address) => address.clone(),
+        }
+    }
+}
+
+/// A budget as it stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Points {
+    /// Points per window.
+    pub limit: u64,
+    /// Points spent in the current window.
+    pub used: u64,
+    /// The window's length in seconds.
+    pub window_secs: u64,
+    /// When the current window ends and the budget is whole again.
+    pub reset_at: DateTime<Utc>,
+}
+
+impl Points {
+    pub fn remaining(&self) -> u64 {
+        self.limit.saturating_sub(self.used)
+    }
+
+    /// Whole seconds from `now` until the budget is whole again (at least 1).
+    pub fn reset_in(&self, now: DateTime<Utc>) -> u64 {
+        let millis = (self.reset_at - now).num_milliseconds().max(0) as u64;
+        millis.div_ceil(1000).max(1)
+    }
+}
+
+/// Why an operation may not spend its cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PointsRefused {
+    /// Not enough points left in this window: retry once it ends.
+    Exhausted {
+        points: Points,
+        retry_after_seconds: u64,
+    },
+    /// The operation costs more than a whole window's budget: it never runs as it is.
+    TooCostly { points: Points },
+}
+
+impl Limiter {
+    /// Points per window and the window's length in seconds.
+    pub fn points_policy(&self) -> (u64, u64) {
+        (
+            self.limits.points_per_window,
+            self.limits.points_window.as_secs().max(1),
+        )
+    }
+
+    /// (counter key, end of its window) at `now`.
+    fn points_key(&self, spender: &Spender, now: DateTime<Utc>) -> (String, DateTime<Utc>) {
+        let (_, width) = self.points_policy();
+        let window = now.timestamp().max(0) as u64 / width;
+        let end = i64::try_from((window + 1) * width).unwrap_or(i64::MAX);
+        let reset_at = Utc.timestamp_opt(end, 0).single().unwrap_or(now);
+        (
+            self.key(spender.scope(), &spender.subject(), window),
+            reset_at,
+        )
+    }
+
+    fn points(&self, used: u64, reset_at: DateTime<Utc>) -> Points {
+        let (limit, window_secs) = self.points_policy();
+        Points {
+            limit,
+            used,
+            window_secs,
+            reset_at,
+        }
+    }
+
+    /// Spends `cost` points of `spender`'s budget, reserved atomically before the operation runs; a
+    /// refusal is taken back at once (it spends nothing). A cost of 0 only reads the budget.
+    ///
+    /// # Errors
+    /// [`PointsRefused`] when the budget of this window cannot pay for it.
+    pub async fn spend_points(
+        &self,
+        spender: &Spender,
+        cost: u64,
+        now: DateTime<Utc>,
+    ) -> Result<Points, PointsRefused> {
+        let (key, reset_at) = self.points_key(spender, now);
+        if cost == 0 {
+            return Ok(self.points_left(spender, now).await);
+        }
+        if cost > self.limits.points_per_window {
+            let used = self.read_points(&key).await;
+            return Err(PointsRefused::TooCostly {
+                points: self.points(used, reset_at),
+            });
+        }
+        let ttl = self.limits.points_window + std::time::Duration::from_secs(1);
+        let limit = self.limits.points_per_window;
+        let (added, total) = match self.counters.add_within(&key, cost, limit, ttl).await {
+            Ok(answer) => {
+                self.shared_answered();
+                answer
+            }
+            Err(err) => {
+                self.shared_failed(&err);
+                match self.fallback.add_within(&key, cost, limit, ttl).await {
+                    Ok(answer) => answer,
+                    Err(err) => {
+                        tracing::error!(error = %err, "limiter: no counters answer; not limiting");
+                        return Ok(self.points(0, reset_at));
+                    }
+                }
+            }
+        };
+        let points = self.points(total, reset_at);
+        if !added {
+            // Refused without being added: nothing to take back, and no concurrent operation ever saw it.
+            metrics::rate_limited(spender.scope());
+            return Err(PointsRefused::Exhausted {
+                retry_after_seconds: points.reset_in(now),
+                points,
+            });
+        }
+        Ok(points)
+    }
+
+    /// `spender`'s budget at `now`, spending nothing.
+    pub async fn points_left(&self, spender: &Spender, now: DateTime<Utc>) -> Points {
+        let (key, reset_at) = self.points_key(spender, now);
+        let used = self.read_points(&key).await;
+        self.points(used, reset_at)
+    }
+
+    /// A counter from wherever points are being counted now (0 when nothing answers).
+    async fn read_points(&self, key: &str) -> u64 {
+        let keys = [key.to_owned()];
+        match self.counting().read(&keys).await {
+            Ok(counts) => counts.first().copied().unwrap_or(0),
+            Err(_) => self
+                .fallback
+                .read(&keys)
+                .await
+                .ok()
+                .and_then(|c| c.first().copied())
+                .unwrap_or(0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::adapters::cache::MemoryCache;
+    use crate::adapters::cache::fakes::FailingCache;
+    use crate::app::rate_limit::Limits;
+    use crate::ports::Counters;
+
+    fn limiter(counters: Arc<dyn Counters>) -> Limiter {
+        Limiter::new(
+            counters,
+            Arc::new(MemoryCache::new(1000, 1 << 20)),
+            "t",
+            Limits {
+                per_account: 1,
+                per_client: 1,
+                sign_ups_per_client: 1,
+                edits_per_user: 1,
+                creates_per_user: 1,
+                reports_per_user: 1,
+                window: Duration::from_secs(900),
+                points_per_window: 100,
+                points_window: Duration::from_secs(60),
+            },
+        )
+    }
+
+    /// `seconds` into a points window (window 30 000 000 of 60 s).
+    fn at(seconds: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(30_000_000 * 60 + seconds, 0).unwrap()
+    }
+
+    #[tokio::test]
+    async fn costs_are_spent_until_the_budget_is_gone_and_a_refusal_spends_nothing() {
+        let limiter = limiter(Arc::new(MemoryCache::new(100, 1 << 20)));
+        let who = Spender::Client("10.0.0.1".into());
+        let spent = limiter.spend_points(&who, 40, at(10)).await.unwrap();
+        assert_eq!((spent.used, spent.remaining()), (40, 60));
+        assert_eq!(spent.reset_in(at(10)), 50);
+        limiter.spend_points(&who, 60, at(20)).await.unwrap();
+        match limiter.spend_points(&who, 1, at(45)).await {
+            Err(PointsRefused::Exhausted {
+                points,
+                retry_after_seconds,
+            }) => {
+                assert_eq!(retry_after_seconds, 15);
+                assert_eq!(points.remaining(), 0);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(limiter.points_left(&who, at(46)).await.used, 100);
+        // The next window starts whole; a member's budget is not the client's.
+        assert_eq!(limiter.points_left(&who, at(60)).await.remaining(), 100);
+        let member = Spender::Member(UserId(1));
+        assert_eq!(
+            limiter.spend_points(&member, 7, at(50)).await.unwrap().used,
+            7
+        );
+    }
+
+    #[tokio::test]
+    async fn more_than_a_whole_window_is_refused_without_spending() {
+        let limiter = limiter(Arc::new(MemoryCache::new(100, 1 << 20)));
+        let who = Spender::Member(UserId(3));
+        assert!(matches!(
+            limiter.spend_points(&who, 101, at(0)).await,
+            Err(PointsRefused::TooCostly { .. })
+        ));
+        assert_eq!(limiter.points_left(&who, at(0)).await.used, 0);
+        assert_eq!(limiter.spend_points(&who, 0, at(0)).await.unwrap().used, 0);
+    }
+
+    #[tokio::test]
+    async fn failing_shared_counters_fall_back_to_this_process() {
+        let limiter = limiter(Arc::new(FailingCache));
+        let who = Spender::Client("c".into());
+        limiter.spend_points(&who, 90, at(0)).await.unwrap();
+        assert_eq!(limiter.points_left(&who, at(1)).await.used, 90);
+        assert!(matches!(
+            limiter.spend_points(&who, 20, at(2)).await,
+            Err(PointsRefused::Exhausted { .. })
+        ));
+    }
+}
