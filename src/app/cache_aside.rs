@@ -25,6 +25,9 @@ type InFlight = Flights<String, HashMap<String, String>>;
 /// Version of the cached value layout; bump it when a cached type changes shape, so old entries are ignored.
 const LAYOUT_VERSION: &str = "v1";
 
+/// How long a read waits for a concurrent read of the same key before reading for itself.
+const FOLLOW_AT_MOST: Duration = Duration::from_millis(100);
+
 /// How long "no such row" is remembered; short, and every create deletes the key anyway.
 const NEGATIVE_TTL: Duration = Duration::from_secs(30);
 
@@ -149,9 +152,10 @@ impl CacheAside {
         }
         // Concurrent misses of the same keys share one read (near cache only: its generation decides who
         // may join whom).
+        let reader = crate::request::current().map(|r| Arc::as_ptr(&r) as usize);
         let boarding = near
             .as_ref()
-            .map(|near| self.flights.board(near.near.generation(), &keys));
+            .map(|near| self.flights.board(near.near.generation(), reader, &keys));
         let lead = match boarding {
             Some(Boarding::Follow(landed)) => {
                 let (wanted, keys) = self.follow(kind, wanted, keys, landed, &mut found).await;
@@ -226,8 +230,12 @@ impl CacheAside {
         let joined = wanted.len();
         let mut left = (Vec::new(), Vec::new());
         for ((id, key), landed) in wanted.into_iter().zip(keys).zip(landed) {
-            let value = flights::wait(landed)
+            // Bounded: a leader stuck behind the follower's own request (a cycle through two requests'
+            // batches) must not hold it; after the bound it reads for itself.
+            let value = tokio::time::timeout(FOLLOW_AT_MOST, flights::wait(landed))
                 .await
+                .ok()
+                .flatten()
                 .and_then(|values| values.get(&key).cloned());
             match value.map(|json| serde_json::from_str::<Option<V>>(&json)) {
                 Some(Ok(Some(value))) => {

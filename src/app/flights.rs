@@ -17,6 +17,8 @@ pub struct Flights<K, V> {
 
 struct Flight<V> {
     generation: u64,
+    /// Who leads it (see [`Flights::board`]).
+    leader: Option<usize>,
     landed: Landed<V>,
 }
 
@@ -46,16 +48,22 @@ impl<K, V> Default for Flights<K, V> {
 
 impl<K: Hash + Eq + Clone, V> Flights<K, V> {
     /// Joins the flights of `keys` if each is in the air at `generation` (the near cache's generation now,
-    /// after the read synced); else leads every key not in the air at `generation`.
+    /// after the read synced) and led by someone else than `reader`; else leads every key not in the air
+    /// at `generation`.
     ///
     /// A read that leads never waits for another: two reads that each waited on a key the other leads
-    /// would wait forever.
-    pub fn board(&self, generation: u64, keys: &[K]) -> Boarding<'_, K, V> {
+    /// would wait forever. Nor does a read wait for its own request (`reader`): a request's DataLoader
+    /// batches run while the rest of it waits (`graphql::batches`), so a batch waiting for a read of its
+    /// own request would wait forever too.
+    pub fn board(&self, generation: u64, reader: Option<usize>, keys: &[K]) -> Boarding<'_, K, V> {
         let mut by_key = self.by_key.lock().unwrap_or_else(PoisonError::into_inner);
+        let joinable = |flight: &Flight<V>| {
+            flight.generation == generation && (reader.is_none() || flight.leader != reader)
+        };
         let joined: Option<Vec<_>> = keys
             .iter()
             .map(|key| match by_key.get(key) {
-                Some(flight) if flight.generation == generation => Some(flight.landed.clone()),
+                Some(flight) if joinable(flight) => Some(flight.landed.clone()),
                 _ => None,
             })
             .collect();
@@ -71,6 +79,7 @@ impl<K: Hash + Eq + Clone, V> Flights<K, V> {
                     key.clone(),
                     Flight {
                         generation,
+                        leader: reader,
                         landed: landed.clone(),
                     },
                 );
@@ -157,8 +166,8 @@ mod tests {
     #[tokio::test]
     async fn a_second_read_of_the_same_keys_waits_for_the_first() {
         let flights = Flights::<String, Values>::default();
-        let first = lead(flights.board(7, &keys(&["a", "b"])));
-        let waiting = follow(flights.board(7, &keys(&["b"])));
+        let first = lead(flights.board(7, None, &keys(&["a", "b"])));
+        let waiting = follow(flights.board(7, None, &keys(&["b"])));
         let follower = tokio::spawn(async move {
             let mut values = Vec::new();
             for landed in waiting {
@@ -177,13 +186,13 @@ mod tests {
     #[tokio::test]
     async fn a_read_after_a_deletion_does_not_join_a_flight_from_before_it() {
         let flights = Flights::<String, Values>::default();
-        let old = lead(flights.board(7, &keys(&["a"])));
+        let old = lead(flights.board(7, None, &keys(&["a"])));
         // The generation moved on (a deletion): the next read leads a flight of its own.
-        let new = lead(flights.board(8, &keys(&["a"])));
+        let new = lead(flights.board(8, None, &keys(&["a"])));
         assert_eq!(new.keys(), ["a"]);
         // The old flight ends without disturbing the new one, which later reads join.
         drop(old);
-        follow(flights.board(8, &keys(&["a"])));
+        follow(flights.board(8, None, &keys(&["a"])));
         drop(new);
         assert_eq!(flights.in_air(), 0);
     }
@@ -191,8 +200,8 @@ mod tests {
     #[tokio::test]
     async fn a_read_with_a_key_nobody_reads_leads_and_never_waits() {
         let flights = Flights::<String, Values>::default();
-        let _first = lead(flights.board(1, &keys(&["a"])));
-        let second = lead(flights.board(1, &keys(&["a", "b"])));
+        let _first = lead(flights.board(1, None, &keys(&["a"])));
+        let second = lead(flights.board(1, None, &keys(&["a", "b"])));
         assert_eq!(
             second.keys(),
             ["b"],
@@ -201,10 +210,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_read_never_waits_for_its_own_request() {
+        let flights = Flights::<String, Values>::default();
+        let _first = lead(flights.board(1, Some(7), &keys(&["a"])));
+        // The same request (a DataLoader batch while the rest of it waits): it reads for itself.
+        let again = lead(flights.board(1, Some(7), &keys(&["a"])));
+        assert!(again.keys().is_empty(), "the key stays the first read's");
+        // Another request joins.
+        follow(flights.board(1, Some(8), &keys(&["a"])));
+    }
+
+    #[tokio::test]
     async fn followers_of_a_flight_that_never_lands_read_for_themselves() {
         let flights = Flights::<String, Values>::default();
-        let first = lead(flights.board(1, &keys(&["a"])));
-        let waiting = follow(flights.board(1, &keys(&["a"])));
+        let first = lead(flights.board(1, None, &keys(&["a"])));
+        let waiting = follow(flights.board(1, None, &keys(&["a"])));
         drop(first);
         for landed in waiting {
             assert!(wait(landed).await.is_none());

@@ -106,7 +106,7 @@ impl ResponseCache {
         if let Some(kept) = self.kept.get(&key).filter(|k| k.generation == generation) {
             return Ok(kept);
         }
-        let waiting = match self.building.board(generation, &[key]) {
+        let waiting = match self.building.board(generation, None, &[key]) {
             Boarding::Lead(lead) => Some(lead),
             Boarding::Follow(building) => {
                 for answer in building {

@@ -6,7 +6,29 @@ use base64::Engine;
 use fred::prelude::{Builder, ClientLike, Config as FredConfig, KeysInterface, PubsubInterface};
 use serde_json::json;
 
-backend_tests!(the_near_cache_answers_warm_reads_and_forgets_on_write);
+backend_tests!(
+    the_near_cache_answers_warm_reads_and_forgets_on_write,
+    one_request_reading_a_key_twice_at_once_does_not_wait_for_itself,
+);
+
+/// On a cold server, `category(id:)` (a DataLoader batch) and `posts(categoryId:)` (a direct read) miss the
+/// category tree at once in one request. The batch must not wait for the other read of its own request:
+/// while batches run the rest of the request is not polled, so that wait never ended (10 s, then
+/// SERVICE_UNAVAILABLE).
+async fn one_request_reading_a_key_twice_at_once_does_not_wait_for_itself(app: TestApp) {
+    let data = app.ok("{ categories { id } }", json!({}), None).await;
+    let qna = data["categories"][0]["id"].as_str().unwrap().to_owned();
+    // A second server on the same database: its caches are cold.
+    let cold = app.spawn_beside().await;
+    let query = "query($c: ID) { category(id: $c) { name } posts(categoryId: $c, first: 20) { edges { node { id } } } }";
+    let answer = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        cold.ok(query, json!({ "c": qna }), None),
+    )
+    .await
+    .expect("the request waited for itself");
+    assert_eq!(answer["category"]["name"], "qna");
+}
 
 const READ: &str =
     "query($id: ID!) { post(id: $id) { title voteCount author { name } category { name } } }";
