@@ -9,13 +9,14 @@ use crate::adapters::auth::{SecretSource, SigningKeyError, resolve_signing_key};
 use crate::adapters::cache::{MemoryCache, RedisCache};
 use crate::adapters::events::{MemoryEvents, RedisEvents};
 use crate::adapters::sql::{
-    Db, SqlBanRepo, SqlCategoryRepo, SqlCommentRepo, SqlModerationRepo, SqlPostRepo, SqlPostSearch,
-    SqlReportRepo, SqlSaveRepo, SqlSessionRepo, SqlUserRepo, SqlVoteRepo, SqlWatchRepo,
+    Db, SqlBanRepo, SqlCategoryRepo, SqlCommentRepo, SqlModerationRepo, SqlNotificationRepo,
+    SqlPostRepo, SqlPostSearch, SqlReportRepo, SqlSaveRepo, SqlSessionRepo, SqlUserRepo,
+    SqlVoteRepo, SqlWatchRepo,
 };
 use crate::app::rate_limit::{Limiter, Limits as RateLimits};
 use crate::app::{
-    AccountPorts, AccountService, BoardRepos, BoardService, CacheAside, ReadReplica, TrustRepos,
-    TrustService,
+    AccountPorts, AccountService, BoardRepos, BoardService, CacheAside, InboxPorts, InboxService,
+    ReadReplica, TrustRepos, TrustService,
 };
 use crate::config::Config;
 use crate::graphql::{BoardSchema, Limits, Services};
@@ -40,6 +41,7 @@ fn sockets(
         events,
         &services.board,
         &services.trust,
+        &services.inbox,
         config.ws.event_buffer,
     );
     http::ws::Sockets::new(config.ws.clone(), hub)
@@ -52,6 +54,14 @@ fn search(db: Db, config: &Config) -> SqlPostSearch {
 }
 
 /// Cache-aside over `cache`, with the near cache the configuration asks for.
+fn inbox_settings(config: &Config) -> app::InboxSettings {
+    app::InboxSettings {
+        read_ttl: config.notifications.read_ttl,
+        fanout_chunk: config.notifications.fanout_chunk,
+        sweep: config.notifications.sweep,
+    }
+}
+
 fn cache_aside(config: &Config, cache: &Arc<dyn Cache>) -> CacheAside {
     CacheAside::new(Arc::clone(cache), &config.cache.prefix, config.cache.ttl)
         .with_near_cache(config.cache.near_cache_ttl, NEAR_CACHE_ENTRIES)
@@ -186,6 +196,7 @@ impl App {
         );
         let cache_aside = cache_aside(&config, &cache);
         let clock = Arc::new(SystemClock);
+        let outbox = app::OutboxWake::default();
         let limiter = Arc::new(Limiter::new(
             counters,
             // While the shared counters fail, the same limits count in this process.
@@ -214,6 +225,7 @@ impl App {
             cache_aside.clone(),
             Arc::clone(&limiter),
             auth.refresh_token_ttl,
+            outbox.clone(),
         );
         if let Err(err) = accounts.learn_stored_cost().await {
             tracing::warn!(error = %err, "could not read the cost of stored password hashes");
@@ -230,9 +242,10 @@ impl App {
                 watches: Arc::new(SqlWatchRepo::new(db.clone())),
             },
             clock.clone(),
-            cache_aside,
+            cache_aside.clone(),
             Arc::clone(&limiter),
             Arc::clone(&events),
+            outbox.clone(),
         );
         let replica = match Db::connect_replica(&config.db).await {
             None => None,
@@ -274,13 +287,27 @@ impl App {
             },
             Arc::clone(&accounts),
             Arc::clone(&board),
-            clock,
+            clock.clone(),
             Arc::clone(&limiter),
+            outbox.clone(),
+        );
+        let inbox = InboxService::new(
+            InboxPorts {
+                notifications: Arc::new(SqlNotificationRepo::new(db.clone())),
+                events: Arc::clone(&events),
+                clock,
+            },
+            Arc::clone(&accounts),
+            Arc::clone(&board),
+            cache_aside,
+            inbox_settings(&config),
+            outbox,
         );
         let services = Services {
             accounts,
             board,
             trust: Arc::new(trust),
+            inbox: Arc::new(inbox),
             limiter,
         };
         let limits = Limits::from_config(&config);
@@ -309,16 +336,22 @@ impl App {
     pub fn with_cache(self, cache: Arc<dyn Cache>) -> Self {
         let cache_aside = cache_aside(&self.config, &cache);
         let accounts = Arc::new(self.services.accounts.with_cache(cache_aside.clone()));
-        let board = Arc::new(self.services.board.with_cache(cache_aside));
+        let board = Arc::new(self.services.board.with_cache(cache_aside.clone()));
         let trust = Arc::new(
             self.services
                 .trust
                 .with_services(Arc::clone(&accounts), Arc::clone(&board)),
         );
+        let inbox = Arc::new(self.services.inbox.with_services(
+            Arc::clone(&accounts),
+            Arc::clone(&board),
+            cache_aside,
+        ));
         let services = Services {
             accounts,
             board,
             trust,
+            inbox,
             limiter: Arc::clone(&self.services.limiter),
         };
         let limits = Limits::from_config(&self.config);
@@ -384,6 +417,7 @@ impl App {
             Arc::downgrade(&self.services.trust),
             app::BACKLOG_EVERY,
         ));
+        tokio::spawn(app::run_outbox(Arc::downgrade(&self.services.inbox)));
         if let Some(bind) = &self.config.http.metrics_bind {
             let metrics = tokio::net::TcpListener::bind(bind).await?;
             let app = axum::Router::new()

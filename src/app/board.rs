@@ -22,6 +22,7 @@ pub use routed::ReadReplica;
 use routed::{ReplicaHealth, Routed};
 
 use super::cache_aside::CacheAside;
+use super::inbox::OutboxWake;
 use super::rate_limit::Limiter;
 use crate::domain::{AppError, AppResult, Revision, User, UserId};
 use crate::ports::{
@@ -65,6 +66,8 @@ pub struct BoardService {
     limiter: Arc<Limiter>,
     /// Where committed writes are announced.
     events: Arc<dyn Events>,
+    /// Nudged after a write that added notification outbox entries.
+    outbox: OutboxWake,
 }
 
 /// The repositories the board reads and writes (on the primary).
@@ -116,6 +119,7 @@ impl BoardService {
         cache: CacheAside,
         limiter: Arc<Limiter>,
         events: Arc<dyn Events>,
+        outbox: OutboxWake,
     ) -> Self {
         let BoardRepos {
             categories,
@@ -141,6 +145,7 @@ impl BoardService {
             read_your_writes: None,
             limiter,
             events,
+            outbox,
         }
     }
 
@@ -220,6 +225,7 @@ impl BoardService {
             read_your_writes: self.read_your_writes,
             limiter: Arc::clone(&self.limiter),
             events: Arc::clone(&self.events),
+            outbox: self.outbox.clone(),
         }
     }
 }

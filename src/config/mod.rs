@@ -15,7 +15,7 @@ pub use raw::{DEFAULT_CORS_ALLOWED_HEADERS, RawConfig};
 pub use secret::{Secret, SecretUrl, redact_url, sqlite_file};
 pub use sections::{
     AuthSettings, CacheSettings, DbSettings, GraphqlSettings, HttpSettings, LogSettings,
-    RateLimitSettings, SearchSettings, WsSettings,
+    NotificationSettings, RateLimitSettings, SearchSettings, WsSettings,
 };
 pub use validate::MIN_SECRET_BYTES;
 
@@ -38,6 +38,7 @@ pub struct Config {
     pub search: SearchSettings,
     pub ws: WsSettings,
     pub log: LogSettings,
+    pub notifications: NotificationSettings,
 }
 
 impl From<RawConfig> for Config {
@@ -58,6 +59,7 @@ impl From<&RawConfig> for Config {
             search: SearchSettings::from_raw(raw),
             ws: WsSettings::from_raw(raw),
             log: LogSettings::from_raw(raw),
+            notifications: NotificationSettings::from_raw(raw),
         }
     }
 }

@@ -146,6 +146,12 @@ pub struct RawConfig {
     pub ws_recheck_secs: u64,
     /// Events one subscription may fall behind the process's feed before its socket is closed as too slow.
     pub ws_event_buffer: usize,
+    /// Read notifications older than this many days are deleted (unread ones stay).
+    pub notification_read_ttl_days: u64,
+    /// Members one fan-out writes notifications for per statement (a post watched by 10 000: 20 chunks).
+    pub notification_fanout_chunk: usize,
+    /// How often every process looks for outbox entries nobody finished (a crashed process's).
+    pub notification_sweep_ms: u64,
 }
 
 impl Default for RawConfig {
@@ -222,6 +228,9 @@ impl Default for RawConfig {
             ws_keepalive_secs: 15,
             ws_recheck_secs: 30,
             ws_event_buffer: 256,
+            notification_read_ttl_days: 30,
+            notification_fanout_chunk: 500,
+            notification_sweep_ms: 5_000,
         }
     }
 }

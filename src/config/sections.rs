@@ -145,6 +145,26 @@ pub struct WsSettings {
     pub event_buffer: usize,
 }
 
+/// The notification inbox and its fan-out (`notification_*`).
+#[derive(Debug, Clone)]
+pub struct NotificationSettings {
+    pub read_ttl: Duration,
+    /// At least 1, at most 1 000 (the statement's binds stay under every database's limit).
+    pub fanout_chunk: usize,
+    /// At least 100 ms.
+    pub sweep: Duration,
+}
+
+impl NotificationSettings {
+    pub(super) fn from_raw(raw: &RawConfig) -> Self {
+        Self {
+            read_ttl: Duration::from_secs(raw.notification_read_ttl_days.saturating_mul(86_400)),
+            fanout_chunk: raw.notification_fanout_chunk.clamp(1, 1_000),
+            sweep: Duration::from_millis(raw.notification_sweep_ms).max(Duration::from_millis(100)),
+        }
+    }
+}
+
 /// Where log lines and spans go (`log_format`, `logstash_addr`, `otlp_endpoint`).
 #[derive(Debug, Clone)]
 pub struct LogSettings {

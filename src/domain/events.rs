@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::{CategoryId, CommentId, PostId, ReportId};
+use super::ids::{CategoryId, CommentId, PostId, ReportId, UserId};
+use super::notifications::Source;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -19,10 +20,12 @@ pub enum EventKind {
     CommentVoted,
     /// A member reported a post or comment (for the moderators of its category).
     ReportOpened,
+    /// A fan-out wrote notifications from one source for members in one id range (`notificationAdded`).
+    NotificationsAdded,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 10] = [
         Self::PostCreated,
         Self::PostEdited,
         Self::PostDeleted,
@@ -32,6 +35,7 @@ impl EventKind {
         Self::CommentDeleted,
         Self::CommentVoted,
         Self::ReportOpened,
+        Self::NotificationsAdded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -45,21 +49,28 @@ impl EventKind {
             Self::CommentDeleted => "comment_deleted",
             Self::CommentVoted => "comment_voted",
             Self::ReportOpened => "report_opened",
+            Self::NotificationsAdded => "notifications_added",
         }
     }
 }
 
-/// The rows an event is about. `post` is always set (a comment's post too); `category` for post events and
-/// reports; `report` for reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The rows an event is about. `post` is set for every kind but `notifications_added` (a comment's post
+/// too); `category` for post events and reports; `report` for reports; `source` and `users` (the first and
+/// last member of the chunk) for notifications.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventIds {
-    pub post: PostId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post: Option<PostId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<CommentId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<CategoryId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<ReportId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<(UserId, UserId)>,
 }
 
 /// One committed change, as published to every process.
@@ -74,10 +85,10 @@ impl BoardEvent {
         Self {
             kind,
             ids: EventIds {
-                post,
+                post: Some(post),
                 comment: None,
                 category,
-                report: None,
+                ..EventIds::default()
             },
         }
     }
@@ -86,10 +97,9 @@ impl BoardEvent {
         Self {
             kind,
             ids: EventIds {
-                post,
+                post: Some(post),
                 comment: Some(comment),
-                category: None,
-                report: None,
+                ..EventIds::default()
             },
         }
     }
@@ -104,10 +114,23 @@ impl BoardEvent {
         Self {
             kind: EventKind::ReportOpened,
             ids: EventIds {
-                post,
+                post: Some(post),
                 comment,
                 category: Some(category),
                 report: Some(report),
+                ..EventIds::default()
+            },
+        }
+    }
+
+    /// Notifications from `source` for the members `first..=last` (one fan-out chunk).
+    pub fn notifications(source: Source, first: UserId, last: UserId) -> Self {
+        Self {
+            kind: EventKind::NotificationsAdded,
+            ids: EventIds {
+                source: Some(source),
+                users: Some((first, last)),
+                ..EventIds::default()
             },
         }
     }

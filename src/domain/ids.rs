@@ -29,3 +29,4 @@ id_type!(PostId, "Post");
 id_type!(CommentId, "Comment");
 id_type!(ModActionId, "ModAction");
 id_type!(ReportId, "Report");
+id_type!(NotificationId, "Notification");

@@ -24,11 +24,15 @@ pub const HTML_MAX_BYTES: usize = 512 * 1024;
 /// Where a mention links to: `/users/<name>` (the name percent-encoded).
 pub const MENTION_PATH: &str = "/users/";
 
-/// The sanitised HTML of Markdown `source`.
-pub fn render(source: &str) -> String {
+fn events(source: &str) -> Vec<Event<'_>> {
     let options =
         Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
-    let events = transform(TextMergeStream::new(Parser::new_ext(source, options)));
+    transform(TextMergeStream::new(Parser::new_ext(source, options)))
+}
+
+/// The sanitised HTML of Markdown `source`.
+pub fn render(source: &str) -> String {
+    let events = events(source);
     let mut html = String::with_capacity(source.len() + source.len() / 2);
     pulldown_cmark::html::push_html(&mut html, events.into_iter());
     if html.len() > HTML_MAX_BYTES {
@@ -39,6 +43,26 @@ pub fn render(source: &str) -> String {
         return escaped_paragraph(source);
     }
     clean
+}
+
+/// The names `source` mentions, in order (repeats included): exactly the mentions [`render`] links, so
+/// none inside code, links or URLs.
+pub fn mentions(source: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut opened = false;
+    for event in events(source) {
+        match event {
+            Event::InlineHtml(html) => opened = links::opens_mention(&html),
+            Event::Text(text) if opened => {
+                if let Some(name) = text.strip_prefix('@') {
+                    names.push(name.to_owned());
+                }
+                opened = false;
+            }
+            _ => opened = false,
+        }
+    }
+    names
 }
 
 /// A version's stored HTML, or — for a version written by a process that predates the column, until the

@@ -71,6 +71,15 @@ pub enum ModActionKind {
 }
 
 impl ModActionKind {
+    /// Whether the member the action concerns is notified of it (the author of removed content, the
+    /// reporters of a resolved report, a banned member).
+    pub fn notifies(self) -> bool {
+        matches!(
+            self,
+            Self::Remove | Self::ResolveReport | Self::Ban | Self::CategoryBan
+        )
+    }
+
     pub const ALL: [ModActionKind; 14] = [
         Self::Remove,
         Self::Restore,

@@ -68,6 +68,8 @@ pub struct Services {
     pub board: Arc<BoardService>,
     /// Category bans and the report queue.
     pub trust: Arc<TrustService>,
+    /// Notifications.
+    pub inbox: Arc<crate::app::InboxService>,
     /// The limits counted in the shared counters; operations spend their cost from its points budget.
     pub limiter: Arc<crate::app::rate_limit::Limiter>,
 }
@@ -95,6 +97,9 @@ pub fn build_schema(services: Option<Services>, limits: &Limits) -> BoardSchema 
         )
         .override_output_type_description::<types::moderation::ModActionConnection>(
             "A page of the moderation log (a Relay connection), newest first.",
+        )
+        .override_output_type_description::<types::notification::NotificationConnection>(
+            "A page of the viewer's notifications (a Relay connection), newest first.",
         )
         .override_output_type_description::<types::user::LoginHistoryConnection>(
             "A page of a user's logins (a Relay connection), newest first.",

@@ -14,6 +14,7 @@ mod graphql;
 mod http;
 mod limits;
 mod moderation;
+mod notifications;
 mod observability;
 mod outages;
 mod persisted;

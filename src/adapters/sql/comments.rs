@@ -7,10 +7,12 @@ use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
 use super::bans::{BANNED_AT_POST, banned_until};
+use super::notifications::outbox_entry;
 use super::saves::auto_watch_post;
 use super::threads::{self, place_reply, shift_comment_counters, top_level_share};
 use super::{Db, Text, db_error, on_db, push_ids, retry_lost_races, with_retries};
 use crate::domain::markdown;
+use crate::domain::notifications::Source;
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::threads::Placement;
 use crate::domain::{AppError, AppResult, Comment, CommentId, PostId, Revision, UserId};
@@ -140,6 +142,7 @@ impl CommentRepo for SqlCommentRepo {
                     .execute(&mut *tx)
                     .await?;
                 sqlx::query(watch).bind(author.0).bind(post.0).bind(at).execute(&mut *tx).await?;
+                outbox_entry!(&mut *tx, Source::comment(id, 0), Some(author.0), at)?;
                 tx.commit().await?;
                 Ok::<_, sqlx::Error>(Ok((id, placement)))
             })
@@ -180,6 +183,7 @@ impl CommentRepo for SqlCommentRepo {
                     .bind(id.0)
                     .execute(&mut *tx)
                     .await?;
+                outbox_entry!(&mut *tx, Source::comment(id.0, version), None::<i64>, at)?;
                 tx.commit().await?;
                 Ok(Some(version))
             })

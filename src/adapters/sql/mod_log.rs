@@ -25,7 +25,7 @@ macro_rules! write_mod_action {
     ($conn:expr, $action:expr) => {{
         let action: &$crate::domain::NewModAction = $action;
         let target = action.target.map($crate::domain::ModTarget::to_db);
-        sqlx::query_scalar::<_, i64>(
+        let written = sqlx::query_scalar::<_, i64>(
             "INSERT INTO mod_action (kind, reason, created_datetime, expires_datetime, target_kind, \
              target_id, category_id, moderator_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
@@ -37,8 +37,19 @@ macro_rules! write_mod_action {
         .bind(target.map(|(_, id)| id))
         .bind(action.category.map(|c| c.0))
         .bind(action.moderator.0)
-        .fetch_one($conn)
-        .await
+        .fetch_one(&mut *$conn)
+        .await;
+        match written {
+            // The member it concerns is told (docs/notifications.md): an entry in the same transaction.
+            Ok(id) if action.kind.notifies() => $crate::adapters::sql::notifications::outbox_entry!(
+                &mut *$conn,
+                $crate::domain::notifications::Source::mod_action(id),
+                Some(action.moderator.0),
+                action.created_at
+            )
+            .map(|_| id),
+            other => other,
+        }
     }};
 }
 pub(crate) use write_mod_action;

@@ -5,11 +5,13 @@ use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
 use super::bans::{BANNED_IN_CATEGORY, banned_until};
+use super::notifications::outbox_entry;
 use super::post_query::{order_by, push_keyset, push_post_filter};
 use super::saves::auto_watch_post;
 use super::{Db, Text, db_error, on_db, push_ids, with_retries};
 use crate::domain::bans;
 use crate::domain::markdown;
+use crate::domain::notifications::Source;
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::search::SearchText;
 use crate::domain::{
@@ -143,6 +145,7 @@ impl PostRepo for SqlPostRepo {
                     .execute(&mut *tx)
                     .await?;
                 sqlx::query(watch).bind(author.0).bind(id).bind(at).execute(&mut *tx).await?;
+                outbox_entry!(&mut *tx, Source::post(id, 0), Some(author.0), at)?;
                 tx.commit().await?;
                 Ok::<_, sqlx::Error>(Ok(id))
             })
@@ -198,6 +201,7 @@ impl PostRepo for SqlPostRepo {
                     .bind(id.0)
                     .execute(&mut *tx)
                     .await?;
+                outbox_entry!(&mut *tx, Source::post(id.0, version), None::<i64>, at)?;
                 tx.commit().await?;
                 Ok(Some(version))
             })

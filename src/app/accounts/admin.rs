@@ -83,6 +83,7 @@ impl AccountService {
             )
             .await?;
         self.forget_user(target).await;
+        self.outbox.written();
         self.user(target).await
     }
 

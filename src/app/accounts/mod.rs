@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use chrono::{DateTime, Utc};
 
 use super::cache_aside::CacheAside;
+use super::inbox::OutboxWake;
 use super::rate_limit::Limiter;
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::{AppError, AppResult, Email, LoginEvent, User, UserId, UserName};
@@ -44,6 +45,8 @@ pub struct AccountService {
     /// The bcrypt cost of the stored hashes last seen: an unknown login is verified against a dummy hash of
     /// this cost, so it takes what a known one takes even while stored hashes lag behind the configured cost.
     stored_cost: Arc<AtomicU32>,
+    /// Nudged after a ban (it notifies the member).
+    outbox: OutboxWake,
 }
 
 /// The longest login (name or email) looked up; anything longer is refused before a key is made from it.
@@ -64,6 +67,7 @@ impl AccountService {
         cache: CacheAside,
         limiter: Arc<Limiter>,
         refresh_ttl: std::time::Duration,
+        outbox: OutboxWake,
     ) -> Self {
         let AccountPorts {
             users,
@@ -83,6 +87,7 @@ impl AccountService {
                 .unwrap_or(chrono::Duration::seconds(i64::MAX / 2_000)),
             limiter,
             stored_cost: Arc::new(AtomicU32::new(0)),
+            outbox,
         }
     }
 
@@ -116,7 +121,15 @@ impl AccountService {
             refresh_ttl: self.refresh_ttl,
             limiter: Arc::clone(&self.limiter),
             stored_cost: Arc::clone(&self.stored_cost),
+            outbox: self.outbox.clone(),
         }
+    }
+
+    /// Users by id from the database, leaving the cache alone (for background work; see
+    /// [`crate::app::BoardService::posts_from_primary`]).
+    pub async fn users_from_primary(&self, ids: &[UserId]) -> AppResult<HashMap<UserId, User>> {
+        let users = self.users.by_ids(ids).await?;
+        Ok(users.into_iter().map(|u| (u.id, u)).collect())
     }
 
     /// Users by id through the cache (the DataLoader's batch function).

@@ -12,7 +12,7 @@ impl BoardService {
         match self.events.publish(&event).await {
             Ok(()) => metrics::event_published(event.kind.as_str(), "ok"),
             Err(err) => {
-                tracing::warn!(error = %err, kind = event.kind.as_str(), post = %event.ids.post, "could not publish a board event");
+                tracing::warn!(error = %err, kind = event.kind.as_str(), post = event.ids.post.map(|p| p.0), "could not publish a board event");
                 metrics::event_published(event.kind.as_str(), "error");
             }
         }

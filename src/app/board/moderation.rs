@@ -79,6 +79,7 @@ impl BoardService {
         if self.moderation.remove_post(id, &removal, &log).await? {
             metrics::content_removed("post");
             self.forget_post_listing(id, post.category_id).await;
+            self.outbox.written();
             self.announce(BoardEvent::post(
                 EventKind::PostDeleted,
                 id,
@@ -137,6 +138,7 @@ impl BoardService {
             metrics::content_removed("comment");
             self.forget_comment(id, Some((comment.post_id, comment.parent_id)), false)
                 .await;
+            self.outbox.written();
             self.announce(BoardEvent::comment(
                 EventKind::CommentDeleted,
                 comment.post_id,

@@ -191,3 +191,33 @@ impl BoardService {
             })
     }
 }
+
+/// Reads straight from the primary that leave the caches alone: for background work (the notification
+/// fan-out), whose reads must see the committed write and must neither depend on nor change what requests
+/// find cached.
+impl BoardService {
+    pub async fn posts_from_primary(&self, ids: &[PostId]) -> AppResult<HashMap<PostId, Post>> {
+        let posts = self.posts.primary().by_ids(ids).await?;
+        Ok(posts.into_iter().map(|p| (p.id, p)).collect())
+    }
+
+    pub async fn comments_from_primary(
+        &self,
+        ids: &[CommentId],
+    ) -> AppResult<HashMap<CommentId, Comment>> {
+        let comments = self.comments.primary().by_ids(ids).await?;
+        Ok(comments.into_iter().map(|c| (c.id, c)).collect())
+    }
+
+    /// The post's versions, oldest first.
+    pub async fn post_revisions_from_primary(&self, id: PostId) -> AppResult<Vec<Revision>> {
+        let rows = self.posts.primary().revisions(&[id]).await?;
+        Ok(rows.into_iter().map(|(_, r)| r).collect())
+    }
+
+    /// The comment's versions, oldest first.
+    pub async fn comment_revisions_from_primary(&self, id: CommentId) -> AppResult<Vec<Revision>> {
+        let rows = self.comments.primary().revisions(&[id]).await?;
+        Ok(rows.into_iter().map(|(_, r)| r).collect())
+    }
+}

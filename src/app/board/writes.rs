@@ -33,6 +33,7 @@ impl BoardService {
             .await?;
         self.forget_new_post(id, actor.id).await;
         self.forget_newest(category).await;
+        self.outbox.written();
         let created = self.post(id).await;
         // After the read above refilled the cache: subscribers resolving the event hit it.
         self.announce(BoardEvent::post(EventKind::PostCreated, id, Some(category)))
@@ -63,6 +64,7 @@ impl BoardService {
             .append_version(id, &title, &content, self.clock.now())
             .await?;
         self.forget_post(id, true).await;
+        self.outbox.written();
         let edited = self.post(id).await;
         self.announce(BoardEvent::post(
             EventKind::PostEdited,
@@ -116,6 +118,7 @@ impl BoardService {
         let watching = self.watching_post_key(post, actor.id);
         self.forget_comment_and(id, Some((post, placement.parent)), true, Some(watching))
             .await;
+        self.outbox.written();
         let created = self.comment(id).await;
         self.announce(BoardEvent::comment(EventKind::CommentCreated, post, id))
             .await;
@@ -142,6 +145,7 @@ impl BoardService {
             .append_version(id, &content, self.clock.now())
             .await?;
         self.forget_comment(id, None, true).await;
+        self.outbox.written();
         let edited = self.comment(id).await;
         self.announce(BoardEvent::comment(
             EventKind::CommentEdited,

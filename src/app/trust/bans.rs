@@ -54,6 +54,7 @@ impl TrustService {
             })
             .await?;
         metrics::moderation("category_ban");
+        self.outbox.written();
         Ok(ban)
     }
 

@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 
 pub use backlog::{BACKLOG_EVERY, watch_backlog};
 
+use super::inbox::OutboxWake;
 use super::rate_limit::Limiter;
 use super::{AccountService, BoardService};
 use crate::domain::{AppError, AppResult, CategoryId, User};
@@ -27,6 +28,8 @@ pub struct TrustService {
     limiter: Arc<Limiter>,
     /// Told when the open reports changed ([`watch_backlog`] counts them again).
     backlog: Arc<Notify>,
+    /// Nudged after a resolution or a ban (they notify members).
+    outbox: OutboxWake,
 }
 
 /// The repositories moderation writes.
@@ -42,6 +45,7 @@ impl TrustService {
         board: Arc<BoardService>,
         clock: Arc<dyn Clock>,
         limiter: Arc<Limiter>,
+        outbox: OutboxWake,
     ) -> Self {
         Self {
             bans: repos.bans,
@@ -51,6 +55,7 @@ impl TrustService {
             clock,
             limiter,
             backlog: Arc::new(Notify::new()),
+            outbox,
         }
     }
 
@@ -64,6 +69,7 @@ impl TrustService {
             clock: Arc::clone(&self.clock),
             limiter: Arc::clone(&self.limiter),
             backlog: Arc::clone(&self.backlog),
+            outbox: self.outbox.clone(),
         }
     }
 

@@ -268,6 +268,7 @@ impl TrustService {
             return Err(rules::already_resolved());
         }
         self.backlog_changed();
+        self.outbox.written();
         if let Err(err) = self
             .carry_out(actor, &report, action, reason, ban_until)
             .await

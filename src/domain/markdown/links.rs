@@ -71,6 +71,13 @@ fn mention<'a>(text: &str, at: usize) -> Option<(usize, Vec<Event<'a>>)> {
     Some((end, events))
 }
 
+/// Whether `html` is the opening tag [`mention`] writes.
+pub(super) fn opens_mention(html: &str) -> bool {
+    html.starts_with(r#"<a href=""#)
+        && html[9..].starts_with(MENTION_PATH)
+        && html.ends_with(r#"" class="mention">"#)
+}
+
 /// Every byte but ASCII letters, digits, `-`, `_`, `.` and `~` as `%XX`.
 fn percent_encode(segment: &str) -> String {
     let mut encoded = String::with_capacity(segment.len() * 3);

@@ -1,4 +1,4 @@
-use super::{HTML_MAX_BYTES, NESTING_MAX, RAW_TAGS_MAX, render};
+use super::{HTML_MAX_BYTES, NESTING_MAX, RAW_TAGS_MAX, mentions, render};
 
 /// What no tag of a rendering may contain, whatever the input (text may say anything: it is escaped).
 const FORBIDDEN_IN_TAGS: &[&str] = &[
@@ -290,4 +290,17 @@ fn output_past_the_cap_falls_back_to_escaped_text() {
         html,
         "<p>&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;</p>"
     );
+}
+
+#[test]
+fn mentions_are_the_linked_names_only() {
+    let text = "@철수kim 과 @dev_철수, `@code` [@link](https://x.example) kim@example.com\n\n```\n@block\n```\n@lee @lee";
+    assert_eq!(
+        mentions(text),
+        vec!["철수kim", "dev_철수", "lee", "lee"],
+        "{}",
+        render(text)
+    );
+    let flood: String = (0..200).map(|i| format!("@user{i} ")).collect();
+    assert_eq!(mentions(&flood).len(), 200);
 }

@@ -4,6 +4,7 @@ mod accounts;
 mod bans;
 mod board;
 mod moderation;
+mod notifications;
 mod reports;
 mod saves;
 
@@ -22,4 +23,5 @@ pub struct Mutation(
     bans::BanMutations,
     reports::ReportMutations,
     saves::SaveMutations,
+    notifications::NotificationMutations,
 );

@@ -8,7 +8,8 @@ use std::sync::{Arc, Weak};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::app::{BoardService, TrustService};
+use crate::app::{BoardService, InboxService, TrustService};
+use crate::domain::notifications::Notification;
 use crate::domain::reports::Report;
 use crate::domain::{AppResult, BoardEvent, CategoryId, Comment, EventKind, Post, UserId};
 use crate::ports::{Events, Notice};
@@ -25,6 +26,8 @@ pub struct Resolved {
     pub comment: Option<Comment>,
     /// The report of a `report_opened` event.
     pub report: Option<Report>,
+    /// The notifications of a `notifications_added` event (one fan-out chunk).
+    pub notifications: Vec<Notification>,
     /// For `post_created` and `report_opened`: the post's (report's) category and every category above it.
     pub categories: Vec<CategoryId>,
     /// For a removed post and a report: the moderators of its category and of every category above it
@@ -36,6 +39,7 @@ pub struct Resolved {
 struct Readers {
     board: Weak<BoardService>,
     trust: Weak<TrustService>,
+    inbox: Weak<InboxService>,
 }
 
 pub struct EventHub {
@@ -49,6 +53,7 @@ impl EventHub {
         events: &Arc<dyn Events>,
         board: &Arc<BoardService>,
         trust: &Arc<TrustService>,
+        inbox: &Arc<InboxService>,
         buffer: usize,
     ) -> Arc<Self> {
         let (feed, _) = broadcast::channel(buffer.max(1));
@@ -56,6 +61,7 @@ impl EventHub {
         let readers = Readers {
             board: Arc::downgrade(board),
             trust: Arc::downgrade(trust),
+            inbox: Arc::downgrade(inbox),
         };
         tokio::spawn(follow(events.subscribe(), readers, feed));
         hub
@@ -77,6 +83,7 @@ fn wanted(kind: EventKind) -> bool {
             | EventKind::CommentCreated
             | EventKind::CommentDeleted
             | EventKind::ReportOpened
+            | EventKind::NotificationsAdded
     )
 }
 
@@ -100,23 +107,27 @@ async fn follow(
             }
             Err(RecvError::Closed) => return,
         };
-        let (Some(board), Some(trust)) = (readers.board.upgrade(), readers.trust.upgrade()) else {
+        let (Some(board), Some(trust), Some(inbox)) = (
+            readers.board.upgrade(),
+            readers.trust.upgrade(),
+            readers.inbox.upgrade(),
+        ) else {
             return;
         };
         if feed.receiver_count() == 0 || !wanted(event.kind) {
             continue;
         }
-        let resolved = if event.kind == EventKind::ReportOpened {
-            resolve_report(&board, &trust, event).await
-        } else {
-            resolve(&board, event).await
+        let resolved = match event.kind {
+            EventKind::ReportOpened => resolve_report(&board, &trust, event).await,
+            EventKind::NotificationsAdded => resolve_notifications(&inbox, event).await,
+            _ => resolve(&board, event).await,
         };
         match resolved {
             Ok(resolved) => {
                 let _ = feed.send(Arc::new(resolved));
             }
             Err(err) => {
-                tracing::warn!(error = %err, kind = event.kind.as_str(), post = %event.ids.post, "could not resolve a board event for subscribers");
+                tracing::warn!(error = %err, kind = event.kind.as_str(), post = event.ids.post.map(|p| p.0), "could not resolve a board event for subscribers");
                 metrics::events_dropped("unresolved", 1);
             }
         }
@@ -128,10 +139,10 @@ async fn follow(
 async fn resolve(board: &BoardService, event: BoardEvent) -> AppResult<Resolved> {
     let state = RequestState::begin();
     let work = async {
-        let post = board
-            .posts_by_ids(&[event.ids.post])
-            .await?
-            .remove(&event.ids.post);
+        let post = match event.ids.post {
+            Some(id) => board.posts_by_ids(&[id]).await?.remove(&id),
+            None => None,
+        };
         let comment = match (event.kind, event.ids.comment) {
             (EventKind::CommentCreated, Some(id)) => {
                 board.comments_by_ids(&[id]).await?.remove(&id)
@@ -154,6 +165,7 @@ async fn resolve(board: &BoardService, event: BoardEvent) -> AppResult<Resolved>
             post,
             comment,
             report: None,
+            notifications: Vec::new(),
             categories,
             moderators,
         })
@@ -202,8 +214,32 @@ async fn resolve_report(
             post: None,
             comment: None,
             report,
+            notifications: Vec::new(),
             categories,
             moderators,
+        })
+    };
+    let resolved = state.run(work).await;
+    metrics::event_resolved(state.db(), state.cache());
+    resolved
+}
+
+/// Reads the notifications of one fan-out chunk (each subscriber then picks its own).
+async fn resolve_notifications(inbox: &InboxService, event: BoardEvent) -> AppResult<Resolved> {
+    let state = RequestState::begin();
+    let work = async {
+        let notifications = match (event.ids.source, event.ids.users) {
+            (Some(source), Some((first, last))) => inbox.chunk(source, first, last).await?,
+            _ => Vec::new(),
+        };
+        Ok(Resolved {
+            event,
+            post: None,
+            comment: None,
+            report: None,
+            notifications,
+            categories: Vec::new(),
+            moderators: Vec::new(),
         })
     };
     let resolved = state.run(work).await;

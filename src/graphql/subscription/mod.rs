@@ -17,6 +17,7 @@ use super::RequestContext;
 use super::context::ContextExt;
 use super::errors::{AppResultExt, GqlResult, to_gql};
 use super::ids;
+use super::types::notification::NotificationNode;
 use super::types::report::ReportNode;
 use super::types::{CommentNode, PostNode};
 use crate::domain::{Access, AppError, EventKind, Post, PostId, User};
@@ -160,7 +161,7 @@ impl Subscription {
         feed(ctx, "commentAdded", move |resolved, viewer| {
             let comment = resolved.comment.as_ref()?;
             (resolved.event.kind == EventKind::CommentCreated
-                && resolved.event.ids.post == post
+                && resolved.event.ids.post == Some(post)
                 && comment.access(viewer) == Access::Visible)
                 .then(|| CommentNode(comment.clone()))
         })
@@ -176,11 +177,30 @@ impl Subscription {
     ) -> async_graphql::Result<BoxStream<'static, Option<PostNode>>> {
         let post = visible_post(ctx, &post_id).await?;
         feed(ctx, "postUpdated", move |resolved, viewer| {
-            if !(resolved.event.updates_post() && resolved.event.ids.post == post) {
+            if !(resolved.event.updates_post() && resolved.event.ids.post == Some(post)) {
                 return None;
             }
             let found = resolved.post.as_ref()?;
             Some(sees_post(resolved, found, viewer).then(|| PostNode(found.clone())))
+        })
+    }
+
+    /// Each new notification of the signed-in viewer (`User.notifications`), as it is written. Anonymous
+    /// sockets are refused: `UNAUTHENTICATED`.
+    async fn notification_added(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<BoxStream<'static, NotificationNode>> {
+        let viewer = ctx.actor()?.id;
+        feed(ctx, "notificationAdded", move |resolved, _| {
+            if resolved.event.kind != EventKind::NotificationsAdded {
+                return None;
+            }
+            resolved
+                .notifications
+                .iter()
+                .find(|n| n.user == viewer)
+                .map(|n| NotificationNode(n.clone()))
         })
     }
 

@@ -6,6 +6,7 @@ pub mod comment;
 pub mod datetime;
 pub mod moderation;
 pub mod node;
+pub mod notification;
 pub mod pagination;
 pub mod post;
 pub mod rate_limit;

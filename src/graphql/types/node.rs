@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Interface};
 
 use super::moderation::{ModActionNode, visible_comment, visible_post};
 use super::{CategoryNode, CommentNode, PostNode, UserNode};
-use crate::domain::{CategoryId, CommentId, ModActionId, PostId, ReportId, UserId};
+use crate::domain::{CategoryId, CommentId, ModActionId, NotificationId, PostId, ReportId, UserId};
 use crate::graphql::context::ContextExt;
 use crate::graphql::errors::{AppResultExt, GqlResult};
 use crate::graphql::ids;
@@ -19,6 +19,7 @@ pub enum Node {
     Comment(CommentNode),
     ModAction(ModActionNode),
     Report(super::report::ReportNode),
+    Notification(super::notification::NotificationNode),
 }
 
 /// Resolves global ids of any type, one batch per type. Unknown ids, unknown types, and posts
@@ -93,6 +94,17 @@ pub async fn resolve(ctx: &Context<'_>, field: &str, raw: &[ID]) -> GqlResult<Ve
                     .await
                     .gql()?
                     .map(|r| Node::Report(super::report::ReportNode(r)))
+            }
+            NotificationId::KIND => {
+                let viewer = ctx.request()?.actor.as_ref().map(|a| a.id);
+                ctx.services()?
+                    .inbox
+                    .by_ids(&[NotificationId(row)])
+                    .await
+                    .gql()?
+                    .remove(&NotificationId(row))
+                    .filter(|n| Some(n.user) == viewer)
+                    .map(|n| Node::Notification(super::notification::NotificationNode(n)))
             }
             _ => None,
         });

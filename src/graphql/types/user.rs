@@ -5,6 +5,7 @@ use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 
 use super::comment::{CommentConnection, author_comments};
+use super::notification::{NotificationConnection, notification_connection};
 use super::pagination::{encode_cursor, page_request};
 use super::post::{PostConnection, PostOrderValue, post_connection, saved_posts};
 use crate::domain::{LoginEvent, PostFilter, PostOrder, Role, User, UserId};
@@ -97,6 +98,16 @@ impl UserNode {
             user,
             own_session: true,
         }
+    }
+
+    /// Whether this is the asking user (their inbox and saved posts are theirs alone, not even admins').
+    fn is_viewer(&self, ctx: &Context<'_>) -> GqlResult<bool> {
+        Ok(self.own_session
+            || ctx
+                .request()?
+                .actor
+                .as_ref()
+                .is_some_and(|actor| actor.id == self.user.id))
     }
 
     /// Whether the asking user may see this user's private fields (email, login history).
@@ -213,16 +224,59 @@ impl UserNode {
         last: Option<i32>,
         #[graphql(desc = "Backward: end before this cursor.")] before: Option<String>,
     ) -> GqlResult<Option<PostConnection>> {
-        let own = ctx
-            .request()?
-            .actor
-            .as_ref()
-            .is_some_and(|actor| actor.id == self.user.id);
-        if !own {
+        if !self.is_viewer(ctx)? {
             return Ok(None);
         }
         saved_posts(ctx, self.user.id, first, after, last, before)
             .await
+            .map(Some)
+    }
+
+    /// The user's notifications, newest first; with `unreadOnly`, those not marked read. Visible to the user
+    /// themself only; null for everyone else.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
+    async fn notifications(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Only the notifications not marked read (null: false).",
+            default_with = "Some(false)"
+        )]
+        unread_only: Option<bool>,
+        #[graphql(desc = "Forward: at most this many items after `after` (1–100; 20 by default).")]
+        first: Option<i32>,
+        #[graphql(desc = "Forward: start after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Backward: at most this many items before `before` (1–100).")]
+        last: Option<i32>,
+        #[graphql(desc = "Backward: end before this cursor.")] before: Option<String>,
+    ) -> GqlResult<Option<NotificationConnection>> {
+        if !self.is_viewer(ctx)? {
+            return Ok(None);
+        }
+        notification_connection(
+            ctx,
+            self.user.id,
+            unread_only.unwrap_or(false),
+            first,
+            after,
+            last,
+            before,
+        )
+        .await
+        .map(Some)
+    }
+
+    /// How many of the user's notifications are not marked read (0 database round trips when warm).
+    /// Visible to the user themself only; null for everyone else.
+    async fn unread_notification_count(&self, ctx: &Context<'_>) -> GqlResult<Option<i64>> {
+        if !self.is_viewer(ctx)? {
+            return Ok(None);
+        }
+        ctx.services()?
+            .inbox
+            .unread_count(self.user.id)
+            .await
+            .gql()
             .map(Some)
     }
 

@@ -171,10 +171,43 @@ pub(super) fn build() -> Option<Telemetry> {
                 "Open reports waiting for a moderator, the whole board, counted every 30 s and after each report or resolution.",
             )
             .build(),
+        notifications_created: meter
+            .u64_counter("board.notifications.created")
+            .with_description("Notifications written, by kind.")
+            .build(),
+        notification_fanout: meter
+            .u64_histogram("board.notifications.fanout.recipients")
+            .with_description(
+                "Members one write notified (mentions, replies and watchers), by source.",
+            )
+            .with_boundaries(vec![
+                0.0, 1.0, 2.0, 5.0, 10.0, 50.0, 100.0, 500.0, 1000.0, 5000.0, 10000.0, 50000.0,
+            ])
+            .build(),
+        notification_fanout_duration: seconds(
+            "board.notifications.fanout.duration",
+            "Time to fan one outbox entry out, by source.",
+        ),
+        outbox_failures: meter
+            .u64_counter("board.notifications.outbox.failures")
+            .with_description(
+                "Fan-outs that failed, by outcome: retry (claimed again later) or gave_up.",
+            )
+            .build(),
+        notifications_expired: meter
+            .u64_counter("board.notifications.expired")
+            .with_description("Read notifications deleted after notification_read_ttl_days.")
+            .build(),
         operation_names: Mutex::new(OperationNames::default()),
     };
     metrics.ws_connections.add(0, &[]);
-    for field in ["postAdded", "commentAdded", "postUpdated", "reportAdded"] {
+    for field in [
+        "postAdded",
+        "commentAdded",
+        "postUpdated",
+        "reportAdded",
+        "notificationAdded",
+    ] {
         metrics
             .subscriptions
             .add(0, &[KeyValue::new("field", field)]);

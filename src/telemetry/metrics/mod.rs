@@ -45,6 +45,11 @@ pub struct Metrics {
     pub ws_connections: UpDownCounter<i64>,
     pub subscriptions: UpDownCounter<i64>,
     pub reports_open: Gauge<i64>,
+    pub notifications_created: Counter<u64>,
+    pub notification_fanout: Histogram<u64>,
+    pub notification_fanout_duration: Histogram<f64>,
+    pub outbox_failures: Counter<u64>,
+    pub notifications_expired: Counter<u64>,
     operation_names: Mutex<OperationNames>,
 }
 
@@ -131,6 +136,37 @@ pub fn moderation(action: &'static str) {
     if let Some(m) = metrics() {
         m.moderation_actions
             .add(1, &[KeyValue::new("action", action)]);
+    }
+}
+
+/// `n` notifications of `kind` written.
+pub fn notifications_created(kind: &'static str, n: u64) {
+    if let Some(m) = metrics() {
+        m.notifications_created
+            .add(n, &[KeyValue::new("kind", kind)]);
+    }
+}
+
+/// One outbox entry fanned out: to how many members (mentions, replies and watchers), in how long.
+pub fn notification_fanout(source: &'static str, recipients: u64, seconds: f64) {
+    if let Some(m) = metrics() {
+        let labels = [KeyValue::new("source", source)];
+        m.notification_fanout.record(recipients, &labels);
+        m.notification_fanout_duration.record(seconds, &labels);
+    }
+}
+
+/// A fan-out that failed (`retry`: it is claimed again later; `gave_up`: after too many attempts).
+pub fn outbox_failure(outcome: &'static str) {
+    if let Some(m) = metrics() {
+        m.outbox_failures
+            .add(1, &[KeyValue::new("outcome", outcome)]);
+    }
+}
+
+pub fn notifications_expired(n: u64) {
+    if let Some(m) = metrics() {
+        m.notifications_expired.add(n, &[]);
     }
 }
 

@@ -42,6 +42,7 @@ pub(super) async fn read(
     variables: &Value,
     token: &str,
 ) -> (Value, u64, bool) {
+    app.settle_fanout().await;
     let response = app
         .post(
             &json!({ "query": query, "variables": variables }),

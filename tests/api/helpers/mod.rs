@@ -284,13 +284,29 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
-    /// Runs an operation and answers (body, database round trips, cache round trips).
+    /// Waits (at most 20 s) until every notification fan-out of the writes so far finished: fan-outs run
+    /// after their write answered, read the database and forget unread counts, which would make the round
+    /// trips a test counts depend on timing.
+    pub async fn settle_fanout(&self) {
+        let started = std::time::Instant::now();
+        while self.services.inbox.outbox_backlog().await.unwrap() > 0 {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "the notification outbox did not drain"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Runs an operation (once earlier writes' fan-outs settled) and answers (body, database round trips,
+    /// cache round trips).
     pub async fn gql_counted(
         &self,
         query: &str,
         variables: Value,
         token: Option<&str>,
     ) -> (Value, u64, u64) {
+        self.settle_fanout().await;
         let response = self
             .post(&json!({ "query": query, "variables": variables }), token)
             .await;

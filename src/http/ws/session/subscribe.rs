@@ -205,6 +205,7 @@ fn subscription_field(
         "commentAdded" => "commentAdded",
         "postUpdated" => "postUpdated",
         "reportAdded" => "reportAdded",
+        "notificationAdded" => "notificationAdded",
         _ => "other",
     }))
 }

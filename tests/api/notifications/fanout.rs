@@ -1,0 +1,122 @@
+//! The fan-out: a post watched by many is notified in chunks after the comment answered (the comment's own
+//! request does the same work however many watch), and `notificationAdded` pushes each member their own
+//! notifications over graphql-ws — on any replica.
+
+use super::*;
+use crate::helpers::ws::{Heard, WsClient};
+
+configured_tests!(
+    many_watchers_are_notified_in_chunks_outside_the_commenters_request => |c| {
+        c.notification_fanout_chunk = 3;
+    },
+);
+backend_tests!(notification_added_pushes_each_member_their_own);
+
+const ADDED: &str =
+    "subscription { notificationAdded { id kind read actor { name } subject { id } } }";
+
+async fn many_watchers_are_notified_in_chunks_outside_the_commenters_request(app: TestApp) {
+    let author = member(&app, "author").await;
+    let commenter = member(&app, "commenter").await;
+    let category = app.first_category().await;
+    let quiet = app
+        .create_post(&author.access, &category, "quiet", "no watchers")
+        .await;
+    let watched = app
+        .create_post(&author.access, &category, "watched", "many watchers")
+        .await;
+    let mut watchers = Vec::new();
+    for i in 0..10 {
+        let who = member(&app, &format!("watcher{i}")).await;
+        app.ok(
+            "mutation($id: ID!) { watchPost(input: { postId: $id, watching: true }) { post { id } } }",
+            json!({ "id": watched }),
+            Some(&who.access),
+        )
+        .await;
+        watchers.push(who);
+    }
+    // The commenter's request costs the same round trips with 0 watchers as with 10.
+    let create = |post: &str| json!({ "i": { "postId": post, "content": "hello" } });
+    comment(&app, &commenter, &quiet, None, "warm up").await;
+    comment(&app, &commenter, &watched, None, "warm up").await;
+    let (_, db_quiet, _) = app
+        .gql_counted(CREATE_COMMENT, create(&quiet), Some(&commenter.access))
+        .await;
+    let (body, db_watched, _) = app
+        .gql_counted(CREATE_COMMENT, create(&watched), Some(&commenter.access))
+        .await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    assert_eq!(db_quiet, db_watched, "the fan-out is not in the request");
+
+    let last = body["data"]["createComment"]["comment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for who in &watchers {
+        // Two comments on the watched post: the warm-up and the last, one notification each.
+        let found = await_count(&app, who, 2).await;
+        assert_eq!(found[0], ("WATCHED_POST_COMMENT".to_owned(), last.clone()));
+    }
+    let metrics = app.metrics_text().await;
+    let created = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("board_notifications_created_total")
+                && l.contains("kind=\"WATCHED_POST_COMMENT\"")
+        })
+        .unwrap_or_else(|| panic!("no notification counter in:\n{metrics}"));
+    let count: f64 = created.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(count >= 20.0, "{created}");
+    assert!(
+        metrics.contains("board_notifications_fanout_recipients_bucket"),
+        "fan-out sizes are measured"
+    );
+}
+
+async fn notification_added_pushes_each_member_their_own(app: TestApp) {
+    let alice = member(&app, "alice").await;
+    let bob = member(&app, "bob").await;
+    let carol = member(&app, "carol").await;
+    let category = app.first_category().await;
+    let post = app
+        .create_post(&alice.access, &category, "hello", "world")
+        .await;
+    // Anonymous sockets are refused the subscription.
+    let mut anonymous = WsClient::ready(&app.base, None).await;
+    anonymous.subscribe("n", ADDED, json!({})).await;
+    match anonymous.hear().await {
+        Heard::Message(m) => {
+            assert_eq!(m["type"], "error", "{m:#}");
+            assert_eq!(m["payload"][0]["extensions"]["code"], "UNAUTHENTICATED");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A replica beside this one (on MariaDB + Redis a second process; on SQLite the same database, events
+    // in process) delivers Carol's.
+    let mut to_alice = WsClient::ready(&app.base, Some(&alice.access)).await;
+    to_alice.listen("n", ADDED, json!({})).await;
+    let mut to_carol = WsClient::ready(&app.base, Some(&carol.access)).await;
+    to_carol.listen("n", ADDED, json!({})).await;
+
+    let reply = comment(&app, &bob, &post, None, "hi alice").await;
+    let heard = to_alice.next_of("n").await;
+    let pushed = &heard["data"]["notificationAdded"];
+    assert_eq!(pushed["kind"], "REPLY");
+    assert_eq!(pushed["read"], false);
+    assert_eq!(pushed["actor"]["name"], "bob");
+    assert_eq!(pushed["subject"]["id"], reply.as_str());
+    assert_eq!(
+        inbox(&app, &alice).await["notifications"]["nodes"][0]["id"],
+        pushed["id"],
+        "the pushed notification is the one in the inbox"
+    );
+    // Carol's first push is her own mention, not Alice's reply.
+    let mention = comment(&app, &bob, &post, None, "and @carol").await;
+    let heard = to_carol.next_of("n").await;
+    assert_eq!(heard["data"]["notificationAdded"]["kind"], "MENTION");
+    assert_eq!(
+        heard["data"]["notificationAdded"]["subject"]["id"],
+        mention.as_str()
+    );
+}
