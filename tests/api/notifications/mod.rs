@@ -5,6 +5,7 @@
 mod fanout;
 mod inbox;
 mod kinds;
+mod outbox;
 
 use std::time::{Duration, Instant};
 
