@@ -40,6 +40,10 @@
 # turn votes for a post of that page and takes the vote back the next time (votePost, unvotePost), so every
 # write changes a count and no count grows.
 #
+# (n)/(o), last: createComment sent one at a time (COMMENTS_PER_POST, one every 100 ms) to a post WATCHERS seeded
+# members watch (n) and to one only its commenters watch (o) — curl, not wrk, so the fan-out's load is a real
+# comment rate, not a flood — then the time until the notification outbox is empty.
+#
 # The load tool is wrk (with bench/graphql.lua), not oha, even where oha is installed: a GraphQL error is an
 # HTTP 200, so the script must read every body to count errors, and reads must pick a random post id per
 # request; oha can do neither. wrk runs on the same machine as the servers and takes CPU from them.
@@ -59,6 +63,7 @@ if [[ -n $SMOKE && $SMOKE != 0 ]]; then
   DURATION=${DURATION:-2s} WARMUP=${WARMUP:-1s} CONNECTIONS=${CONNECTIONS:-8} SEARCH_CONNECTIONS=${SEARCH_CONNECTIONS:-4}
   LOGIN_CONNECTIONS=${LOGIN_CONNECTIONS:-4}
   POSTS=${POSTS:-300} SQLITE_POSTS=${SQLITE_POSTS:-200} BENCH_PROFILE=${BENCH_PROFILE:-debug} BCRYPT_COST=${BCRYPT_COST:-4}
+  WATCHERS=${WATCHERS:-300} COMMENTS_PER_POST=${COMMENTS_PER_POST:-5}
 else
   SMOKE=""
 fi
@@ -67,6 +72,9 @@ CONNECTIONS=${CONNECTIONS:-64}
 WARMUP=${WARMUP:-5s}
 THREADS=${THREADS:-2}
 SQLITE_POSTS=${SQLITE_POSTS:-2000}
+# The comment-on-a-watched-post scenario: its post's watchers and the comments sent to it (and to a quiet one).
+WATCHERS=${WATCHERS:-10000}
+COMMENTS_PER_POST=${COMMENTS_PER_POST:-50}
 BENCH_PROFILE=${BENCH_PROFILE:-release}
 BCRYPT_COST=${BCRYPT_COST:-12}
 # The servers' RUST_LOG. The default (info) is production's: one JSON log line per API call, paid for here too.
@@ -488,6 +496,76 @@ scenario e "PostById (warm, $READ_IDS random posts of $SQLITE_POSTS)" "SQLite + 
 scenario f "{ ping } baseline (axum + async-graphql)" "in memory" "$PORT_BASELINE" "$PID_BASELINE" 0 \
   BENCH_MODE=ping
 
+# ---- 5b. a comment on a watched post ----
+# createComment's latency on a post that WATCHERS members watch against one only its commenters watch, each
+# comment sent alone (COMMENTS_PER_POST of them, one every 100 ms, the LOGIN_USERS members in turn): the
+# fan-out runs after the comment answered, so the latency must not grow with the watchers. Then how long the
+# outbox takes to drain and how many notifications a second the fan-out writes. Last, so its backlog cannot
+# disturb the wrk scenarios.
+log "comment on a watched post: $WATCHERS watchers"
+(cd "$WORK" && "${BOARD_MARIADB[@]}" seed --users "$WATCHERS" --posts 0) >"$WORK/seed-watchers.out" 2>&1 ||
+  { cat "$WORK/seed-watchers.out" >&2; die "seeding the watchers failed"; }
+new_post() { # $1 = title; answers the id
+  gql "$PORT_MARIADB" "$(jq -c -n --arg c "$ROOT_CATEGORY" --arg t "$1" '{query: "mutation($c: ID!, $t: String!) { createPost(input: { categoryId: $c, title: $t, content: \"watch me\" }) { post { id } } }", variables: {c: $c, t: $t}}')" \
+    "$(head -1 "$WORK/tokens.txt")" | jq -r '.data.createPost.post.id // empty'
+}
+WATCHED_POST=$(new_post "watched by $WATCHERS")
+QUIET_POST=$(new_post "watched by its commenters")
+[[ -n $WATCHED_POST && -n $QUIET_POST ]] || die "could not create the posts to comment on"
+WATCHED_ROW=$(base64 -d <<<"$WATCHED_POST" | cut -d: -f2)
+mysql_cmd "$DB_NAME" -e "INSERT IGNORE INTO watch_post (user_id, post_id, watching, created_datetime)
+  SELECT id, $WATCHED_ROW, TRUE, NOW(6) FROM \`user\`"
+outbox_len() { mysql_cmd -N -B "$DB_NAME" -e "SELECT COUNT(*) FROM notification_outbox"; }
+wait_outbox() { # waits until the fan-out drained the outbox (at most 600 s); answers the seconds waited
+  local t0 n
+  t0=$(date +%s.%N)
+  for _ in $(seq 1 6000); do
+    n=$(outbox_len)
+    ((n == 0)) && { calc 2 "$(date +%s.%N) - $t0"; return; }
+    sleep 0.1
+  done
+  die "the notification outbox did not drain in 600 s ($n entries left)"
+}
+mapfile -t COMMENT_TOKENS <"$WORK/tokens.txt"
+comment_run() { # $1 = key, $2 = post id; one latency (ms) per line in $WORK/$1.latencies, errors in $WORK/$1.errors
+  local body i token answer
+  : >"$WORK/$1.latencies"; echo 0 >"$WORK/$1.errors"
+  body=$(jq -c -n --arg p "$2" '{operationName: "CommentOnPost", query: "mutation CommentOnPost($p: ID!) { createComment(input: { postId: $p, content: \"a comment\" }) { comment { id } } }", variables: {p: $p}}')
+  for i in $(seq 1 "$COMMENTS_PER_POST"); do
+    token=${COMMENT_TOKENS[$(((i - 1) % ${#COMMENT_TOKENS[@]}))]}
+    answer=$(curl -sS -w '\n%{time_total}' -H 'Content-Type: application/json' -H "Authorization: Bearer $token" \
+      -d "$body" "http://127.0.0.1:$PORT_MARIADB/graphql")
+    if ! jq -e '.data.createComment.comment.id' <<<"$(head -1 <<<"$answer")" >/dev/null 2>&1; then
+      echo $(($(cat "$WORK/$1.errors") + 1)) >"$WORK/$1.errors"
+      log "  $1: $(head -c 300 <<<"$answer")"
+    fi
+    calc 2 "$(tail -1 <<<"$answer") * 1000" >>"$WORK/$1.latencies"
+    sleep 0.1
+  done
+}
+percentile() { sort -n "$1" | awk -v p="$2" '{ v[NR] = $1 } END { i = int(NR * p / 100 + 0.999); if (i < 1) i = 1; print v[i] }'; }
+metric_value() { # $1 = metrics file, $2 = regex; sums the values with their decimals
+  awk -v re="$2" '$0 !~ /^#/ && $0 ~ re { s += $NF } END { printf "%.6f", s }' "$1"
+}
+wait_outbox >/dev/null
+comment_run o "$QUIET_POST"
+wait_outbox >/dev/null
+curl -fsS "http://127.0.0.1:$PORT_MARIADB/metrics" >"$WORK/n.metrics-before"
+FANOUT_T0=$(date +%s.%N)
+comment_run n "$WATCHED_POST"
+DRAIN_S=$(wait_outbox)
+FANOUT_S=$(calc 2 "$(date +%s.%N) - $FANOUT_T0")
+curl -fsS "http://127.0.0.1:$PORT_MARIADB/metrics" >"$WORK/n.metrics-after"
+NOTIFIED=$(calc 0 "$(metric_value "$WORK/n.metrics-after" '^board_notifications_created_total') - $(metric_value "$WORK/n.metrics-before" '^board_notifications_created_total')")
+FANOUT_MEAN_MS=$(calc 1 "1000 * ($(metric_value "$WORK/n.metrics-after" '^board_notifications_fanout_duration_seconds_sum') - $(metric_value "$WORK/n.metrics-before" '^board_notifications_fanout_duration_seconds_sum')) / ($(metric_value "$WORK/n.metrics-after" '^board_notifications_fanout_duration_seconds_count') - $(metric_value "$WORK/n.metrics-before" '^board_notifications_fanout_duration_seconds_count'))")
+for key in o n; do
+  jq -c -n --arg key "$key" --argjson p50 "$(percentile "$WORK/$key.latencies" 50)" \
+    --argjson p99 "$(percentile "$WORK/$key.latencies" 99)" --argjson errors "$(cat "$WORK/$key.errors")" \
+    --argjson n "$COMMENTS_PER_POST" --argjson watchers "$([[ $key == n ]] && echo "$WATCHERS" || echo 0)" \
+    '{key: $key, comments: $n, watchers: $watchers, p50_ms: $p50, p99_ms: $p99, errors: $errors}' >>"$WORK/watched.jsonl"
+done
+log "  comment latency p50/p99: quiet $(percentile "$WORK/o.latencies" 50)/$(percentile "$WORK/o.latencies" 99) ms, watched $(percentile "$WORK/n.latencies" 50)/$(percentile "$WORK/n.latencies" 99) ms; $NOTIFIED notifications in $FANOUT_S s (outbox drained $DRAIN_S s after the last comment)"
+
 # ---- 6. results ----
 mkdir -p "$RESULTS_DIR"
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -501,13 +579,17 @@ jq -n --slurpfile rows "$ROWS" --arg stamp "$STAMP" --arg commit "$COMMIT" --arg
   --argjson sqlite_posts "$SQLITE_POSTS" --argjson seed_s "$SEED_MARIADB_S" --argjson elapsed "$ELAPSED" \
   --argjson posts "$POSTS" --argjson seed_users "$SEED_USERS" --argjson seed_comments "$SEED_COMMENTS" --argjson seed_votes "$SEED_VOTES" \
   --argjson smoke "$([[ -n $SMOKE ]] && echo true || echo false)" --arg profile "$BENCH_PROFILE" \
+  --slurpfile watched "$WORK/watched.jsonl" --argjson notified "$NOTIFIED" --argjson fanout_s "$FANOUT_S" \
+  --argjson drain_s "$DRAIN_S" --argjson fanout_ms "$FANOUT_MEAN_MS" \
   '{timestamp: $stamp, commit: $commit, source_dirty: $dirty, smoke: $smoke, profile: $profile, tool: $tool,
     duration: $duration, warmup: $warmup,
     connections: $connections, wrk_threads: $threads,
     machine: {cpu: $cpu, cores: $cores, busy_cores_before_start: $idle, load_average_before_start: $loadavg},
     data: {mariadb: {users: $seed_users, posts: $posts, comments_per_post: $seed_comments, votes_per_post: $seed_votes, seed_seconds: $seed_s},
            sqlite: {users: 50, posts: $sqlite_posts, comments_per_post: 5, votes_per_post: 5}},
-    script_seconds: $elapsed, scenarios: $rows}' >"$RESULTS_DIR/$STAMP.json"
+    script_seconds: $elapsed, scenarios: $rows, watched_post: {comments: $watched,
+      notifications: $notified, fanout_seconds: $fanout_s, drain_seconds_after_last: $drain_s,
+      mean_fanout_ms: $fanout_ms}}' >"$RESULTS_DIR/$STAMP.json"
 
 {
   echo "# board benchmark $STAMP$([[ -n $SMOKE ]] && echo ' (smoke run: the figures mean nothing)')"
@@ -532,6 +614,16 @@ jq -n --slurpfile rows "$ROWS" --arg stamp "$STAMP" --arg commit "$COMMIT" --arg
   echo "$READ_IDS posts) as those users. (m) sends the signed-in page reads and, for 5 %, each user's votePost and"
   echo "unvotePost in turn on a post of that page. Whole run: ${ELAPSED} s."
   echo
+  echo "A comment on a watched post (MariaDB + Redis): $COMMENTS_PER_POST createComment requests per post, one at a time"
+  echo "every 100 ms, the $LOGIN_USERS members in turn; the watched post's $WATCHERS watchers are notified after each comment answered."
+  echo
+  echo "| | post | watchers | createComment p50 ms | p99 ms | errors |"
+  echo "|---|---|--:|--:|--:|--:|"
+  jq -r '"| \(.key) | \(if .watchers > 0 then "watched" else "watched by its commenters only" end) | \(.watchers) | \(.p50_ms) | \(.p99_ms) | \(.errors) |"' "$WORK/watched.jsonl"
+  echo
+  echo "Fan-out of (n): $NOTIFIED notifications written in $FANOUT_S s from the first comment (the outbox drained $DRAIN_S s"
+  echo "after the last comment answered); one comment's fan-out took $FANOUT_MEAN_MS ms on average."
+  echo
   echo "MariaDB sizes after seeding (InnoDB statistics after ANALYZE TABLE; the database's files on disk:" \
     "${DISK_MIB:-?} MiB, of which the FULLTEXT index's own tables ${FTS_MIB:-?} MiB):"
   echo
@@ -550,6 +642,7 @@ log "wrote $RESULTS_DIR/$STAMP.json, $RESULTS_DIR/$STAMP.md and $RESULTS_DIR/lat
 FAILED=$(jq -r 'select(.errors > 0 or .warmup_errors > 0 or .requests == 0
     or ((.mode == "mixed" or .mode == "rootvote") and .writes_sent == 0))
   | "  \(.key) (\(.scenario)): \(.requests) requests, \(.errors) errors, \(.warmup_errors) in the warm-up, \(.writes_sent) writes"' "$ROWS")
+FAILED+=$(jq -r 'select(.errors > 0) | "  \(.key) (comment on a post with \(.watchers) watchers): \(.errors) errors"' "$WORK/watched.jsonl")
 if [[ -n $FAILED ]]; then
   log "failed scenarios:"
   printf '%s\n' "$FAILED" >&2

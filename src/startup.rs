@@ -221,6 +221,7 @@ impl App {
                 hasher: Arc::new(hasher),
                 tokens: Arc::new(tokens),
                 clock: clock.clone(),
+                events: Arc::clone(&events),
             },
             cache_aside.clone(),
             Arc::clone(&limiter),

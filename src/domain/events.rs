@@ -20,12 +20,14 @@ pub enum EventKind {
     CommentVoted,
     /// A member reported a post or comment (for the moderators of its category).
     ReportOpened,
+    /// An account changed (blocked, resigned, its role or profile): its sockets check it at once.
+    AccountChanged,
     /// A fan-out wrote notifications from one source for members in one id range (`notificationAdded`).
     NotificationsAdded,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 10] = [
+    pub const ALL: [EventKind; 11] = [
         Self::PostCreated,
         Self::PostEdited,
         Self::PostDeleted,
@@ -35,6 +37,7 @@ impl EventKind {
         Self::CommentDeleted,
         Self::CommentVoted,
         Self::ReportOpened,
+        Self::AccountChanged,
         Self::NotificationsAdded,
     ];
 
@@ -49,6 +52,7 @@ impl EventKind {
             Self::CommentDeleted => "comment_deleted",
             Self::CommentVoted => "comment_voted",
             Self::ReportOpened => "report_opened",
+            Self::AccountChanged => "account_changed",
             Self::NotificationsAdded => "notifications_added",
         }
     }
@@ -118,6 +122,17 @@ impl BoardEvent {
                 comment,
                 category: Some(category),
                 report: Some(report),
+                ..EventIds::default()
+            },
+        }
+    }
+
+    /// A change of `user`'s account.
+    pub fn account(user: UserId) -> Self {
+        Self {
+            kind: EventKind::AccountChanged,
+            ids: EventIds {
+                users: Some((user, user)),
                 ..EventIds::default()
             },
         }

@@ -15,11 +15,12 @@ use super::cache_aside::CacheAside;
 use super::inbox::OutboxWake;
 use super::rate_limit::Limiter;
 use crate::domain::page::{Page, PageRequest};
-use crate::domain::{AppError, AppResult, Email, LoginEvent, User, UserId, UserName};
+use crate::domain::{AppError, AppResult, BoardEvent, Email, LoginEvent, User, UserId, UserName};
 use crate::domain::{names, validation};
 use crate::ports::{
-    Clock, PasswordHasher, ProfileChange, SessionRepo, StoredName, TokenService, UserRepo,
+    Clock, Events, PasswordHasher, ProfileChange, SessionRepo, StoredName, TokenService, UserRepo,
 };
+use crate::telemetry::metrics;
 
 const USER_KIND: &str = "user";
 
@@ -47,6 +48,7 @@ pub struct AccountService {
     stored_cost: Arc<AtomicU32>,
     /// Nudged after a ban (it notifies the member).
     outbox: OutboxWake,
+    events: Arc<dyn Events>,
 }
 
 /// The longest login (name or email) looked up; anything longer is refused before a key is made from it.
@@ -59,6 +61,8 @@ pub struct AccountPorts {
     pub hasher: Arc<dyn PasswordHasher>,
     pub tokens: Arc<dyn TokenService>,
     pub clock: Arc<dyn Clock>,
+    /// Where a change of an account is announced (its open sockets check it at once, on every process).
+    pub events: Arc<dyn Events>,
 }
 
 impl AccountService {
@@ -75,6 +79,7 @@ impl AccountService {
             hasher,
             tokens,
             clock,
+            events,
         } = ports;
         Self {
             users,
@@ -88,6 +93,7 @@ impl AccountService {
             limiter,
             stored_cost: Arc::new(AtomicU32::new(0)),
             outbox,
+            events,
         }
     }
 
@@ -122,6 +128,7 @@ impl AccountService {
             limiter: Arc::clone(&self.limiter),
             stored_cost: Arc::clone(&self.stored_cost),
             outbox: self.outbox.clone(),
+            events: Arc::clone(&self.events),
         }
     }
 
@@ -150,10 +157,20 @@ impl AccountService {
             .ok_or_else(|| AppError::NotFound("no such user".into()))
     }
 
+    /// After a change of the account committed: forgets its cache entry, then tells every process (its
+    /// open subscription sockets check at once whether it may still act: a ban closes them).
     async fn forget_user(&self, id: UserId) {
         self.cache
             .invalidate(&[self.cache.key(USER_KIND, id)])
             .await;
+        let event = BoardEvent::account(id);
+        match self.events.publish(&event).await {
+            Ok(()) => metrics::event_published(event.kind.as_str(), "ok"),
+            Err(err) => {
+                tracing::warn!(error = %err, user = id.0, "could not announce an account change; its sockets check it at the next recheck");
+                metrics::event_published(event.kind.as_str(), "error");
+            }
+        }
     }
 
     pub async fn user_id_by_name(&self, name: &str) -> AppResult<Option<UserId>> {

@@ -44,7 +44,12 @@ struct Readers {
 
 pub struct EventHub {
     feed: broadcast::Sender<Arc<Resolved>>,
+    /// Accounts that changed (on any process), for the sockets they have open.
+    accounts: broadcast::Sender<UserId>,
 }
+
+/// Account changes one socket may fall behind before it checks its own account anyway.
+const ACCOUNT_BUFFER: usize = 1024;
 
 impl EventHub {
     /// Follows `events` for as long as `board` lives. Each local subscriber may fall `buffer` resolved
@@ -57,18 +62,28 @@ impl EventHub {
         buffer: usize,
     ) -> Arc<Self> {
         let (feed, _) = broadcast::channel(buffer.max(1));
-        let hub = Arc::new(Self { feed: feed.clone() });
+        let (accounts, _) = broadcast::channel(ACCOUNT_BUFFER);
+        let hub = Arc::new(Self {
+            feed: feed.clone(),
+            accounts: accounts.clone(),
+        });
         let readers = Readers {
             board: Arc::downgrade(board),
             trust: Arc::downgrade(trust),
             inbox: Arc::downgrade(inbox),
         };
-        tokio::spawn(follow(events.subscribe(), readers, feed));
+        tokio::spawn(follow(events.subscribe(), readers, feed, accounts));
         hub
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Resolved>> {
         self.feed.subscribe()
+    }
+
+    /// Every account changed from now on (blocked, resigned, its role): a socket of that account checks it
+    /// at once. `Lagged` means some were missed: check anyway.
+    pub fn account_changes(&self) -> broadcast::Receiver<UserId> {
+        self.accounts.subscribe()
     }
 }
 
@@ -91,6 +106,7 @@ async fn follow(
     mut notices: broadcast::Receiver<Notice>,
     readers: Readers,
     feed: broadcast::Sender<Arc<Resolved>>,
+    accounts: broadcast::Sender<UserId>,
 ) {
     loop {
         let event = match notices.recv().await {
@@ -107,6 +123,12 @@ async fn follow(
             }
             Err(RecvError::Closed) => return,
         };
+        if event.kind == EventKind::AccountChanged {
+            if let Some((user, _)) = event.ids.users {
+                let _ = accounts.send(user);
+            }
+            continue;
+        }
         let (Some(board), Some(trust), Some(inbox)) = (
             readers.board.upgrade(),
             readers.trust.upgrade(),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::{SinkExt, StreamExt};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, broadcast, mpsc};
 
 use self::outbox::{Outbox, Outgoing, Refused};
 use tokio::task::AbortHandle;
@@ -218,6 +218,8 @@ impl Session {
         recheck.reset();
         let (ended_tx, mut ended) = mpsc::unbounded_channel::<(String, u64)>();
         let too_slow = Arc::clone(&self.too_slow);
+        let mut account_changes = self.state.sockets.hub.account_changes();
+        let mut accounts_heard = true;
         loop {
             let acked = self.viewer.is_some();
             let expiry = self.viewer.as_ref().and_then(|v| v.expires_at).map(|at| {
@@ -239,7 +241,16 @@ impl Session {
                 () = until(expiry), if expiry.is_some() => {
                     Some(Ending::close(close::UNAUTHORIZED, "the access token expired"))
                 }
-                _ = recheck.tick(), if acked => self.recheck_user().await,
+                _ = recheck.tick(), if acked => self.recheck_user(false).await,
+                changed = account_changes.recv(), if acked && accounts_heard => match changed {
+                    Ok(user) if self.viewer_id() == Some(user) => self.recheck_user(true).await,
+                    Ok(_) => None,
+                    Err(broadcast::error::RecvError::Lagged(_)) => self.recheck_user(true).await,
+                    Err(broadcast::error::RecvError::Closed) => {
+                        accounts_heard = false;
+                        None
+                    }
+                },
                 _ = keepalive.tick() => self.send(protocol::ping()),
                 () = too_slow.notified() => {
                     Some(Ending::close(close::TOO_SLOW, "the client does not read its events fast enough"))
@@ -367,10 +378,21 @@ impl Session {
         })
     }
 
-    /// Closes the socket of a user who was blocked or resigned since it opened.
-    async fn recheck_user(&mut self) -> Option<Ending> {
-        let id = self.viewer.as_ref()?.user.as_ref()?.id;
-        match self.state.services.accounts.users_by_ids(&[id]).await {
+    fn viewer_id(&self) -> Option<crate::domain::UserId> {
+        Some(self.viewer.as_ref()?.user.as_ref()?.id)
+    }
+
+    /// Closes the socket of a user who was blocked or resigned since it opened. `fresh`: read from the
+    /// database (on hearing that the account changed, a near-cached copy may not know yet).
+    async fn recheck_user(&mut self, fresh: bool) -> Option<Ending> {
+        let id = self.viewer_id()?;
+        let accounts = &self.state.services.accounts;
+        let found = if fresh {
+            accounts.users_from_primary(&[id]).await
+        } else {
+            accounts.users_by_ids(&[id]).await
+        };
+        match found {
             Ok(mut found) => match found.remove(&id) {
                 Some(user) if user.may_act() => {
                     if let Some(viewer) = &mut self.viewer {

@@ -156,6 +156,54 @@ async fn a_socket_of_a_user_blocked_with_an_end_is_closed() {
     assert_eq!(client.closed().await, Some(4403));
 }
 
+configured_tests!(
+    a_block_closes_the_members_sockets_at_once_on_every_replica => |c| {
+        // Far beyond the test: only the announcement of the block can close the sockets.
+        c.ws_recheck_secs = 3600;
+    },
+);
+
+/// A block is announced to every process: the member's open sockets close at once (4403), there and on
+/// another replica (MariaDB + Redis: a second server beside), not at the next periodic recheck; other
+/// members' sockets stay.
+async fn a_block_closes_the_members_sockets_at_once_on_every_replica(app: TestApp) {
+    let admin = app.admin().await;
+    let user = member(&app, "sock").await;
+    let bystander = member(&app, "stays").await;
+    let beside = match app.backend {
+        Backend::MariaDb => Some(app.spawn_beside().await),
+        Backend::Sqlite => None,
+    };
+    let base = |replica: Option<&TestApp>| replica.unwrap_or(&app).base.clone();
+    let mut here = WsClient::ready(&app.base, Some(&user.access)).await;
+    here.listen("1", "subscription { postAdded { id } }", json!({}))
+        .await;
+    let mut there = WsClient::ready(&base(beside.as_ref()), Some(&user.access)).await;
+    there
+        .listen("1", "subscription { postAdded { id } }", json!({}))
+        .await;
+    let mut other = WsClient::ready(&app.base, Some(&bystander.access)).await;
+    other
+        .listen("1", "subscription { postAdded { id } }", json!({}))
+        .await;
+    app.ok(
+        BLOCK,
+        json!({ "i": { "userId": user.user_id, "until": at(3600.0) } }),
+        Some(&admin.access),
+    )
+    .await;
+    assert_eq!(here.closed().await, Some(4403));
+    assert_eq!(there.closed().await, Some(4403));
+    let category = app.first_category().await;
+    let post = app
+        .create_post(&bystander.access, &category, "still here", "yes")
+        .await;
+    assert_eq!(
+        other.next_of("1").await["data"]["postAdded"]["id"],
+        post.as_str()
+    );
+}
+
 const BAN: &str = "mutation($i: BanFromCategoryInput!) { banFromCategory(input: $i) { ban { reason until createdAt user { id } category { id } } } }";
 const UNBAN: &str =
     "mutation($i: UnbanFromCategoryInput!) { unbanFromCategory(input: $i) { success } }";
