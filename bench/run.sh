@@ -539,7 +539,7 @@ comment_run() { # $1 = key, $2 = post id; one latency (ms) per line in $WORK/$1.
       echo $(($(cat "$WORK/$1.errors") + 1)) >"$WORK/$1.errors"
       log "  $1: $(head -c 300 <<<"$answer")"
     fi
-    calc 2 "$(tail -1 <<<"$answer") * 1000" >>"$WORK/$1.latencies"
+    printf '%s\n' "$(calc 2 "$(tail -1 <<<"$answer") * 1000")" >>"$WORK/$1.latencies"
     sleep 0.1
   done
 }
@@ -557,7 +557,10 @@ DRAIN_S=$(wait_outbox)
 FANOUT_S=$(calc 2 "$(date +%s.%N) - $FANOUT_T0")
 curl -fsS "http://127.0.0.1:$PORT_MARIADB/metrics" >"$WORK/n.metrics-after"
 NOTIFIED=$(calc 0 "$(metric_value "$WORK/n.metrics-after" '^board_notifications_created_total') - $(metric_value "$WORK/n.metrics-before" '^board_notifications_created_total')")
-FANOUT_MEAN_MS=$(calc 1 "1000 * ($(metric_value "$WORK/n.metrics-after" '^board_notifications_fanout_duration_seconds_sum') - $(metric_value "$WORK/n.metrics-before" '^board_notifications_fanout_duration_seconds_sum')) / ($(metric_value "$WORK/n.metrics-after" '^board_notifications_fanout_duration_seconds_count') - $(metric_value "$WORK/n.metrics-before" '^board_notifications_fanout_duration_seconds_count'))")
+FANOUTS=$(calc 0 "$(metric_value "$WORK/n.metrics-after" '^board_notifications_fanout_duration_seconds_count') - $(metric_value "$WORK/n.metrics-before" '^board_notifications_fanout_duration_seconds_count')")
+FANOUT_SUM=$(calc 6 "$(metric_value "$WORK/n.metrics-after" '^board_notifications_fanout_duration_seconds_sum') - $(metric_value "$WORK/n.metrics-before" '^board_notifications_fanout_duration_seconds_sum')")
+FANOUT_MEAN_MS=0
+((FANOUTS > 0)) && FANOUT_MEAN_MS=$(calc 1 "1000 * $FANOUT_SUM / $FANOUTS")
 for key in o n; do
   jq -c -n --arg key "$key" --argjson p50 "$(percentile "$WORK/$key.latencies" 50)" \
     --argjson p99 "$(percentile "$WORK/$key.latencies" 99)" --argjson errors "$(cat "$WORK/$key.errors")" \

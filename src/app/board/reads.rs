@@ -12,7 +12,7 @@ use crate::domain::board::{self as rules, PostFilter};
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::{
     AppError, AppResult, CategoryId, CategoryTree, Comment, CommentId, Post, PostId, PostKey,
-    PostOrder, Revision, UserId,
+    PostOrder, Revision, User, UserId,
 };
 
 impl BoardService {
@@ -177,6 +177,34 @@ impl BoardService {
         })
     }
 
+    /// The post `actor` asks to change: live, or — for its author, who still sees it — `FORBIDDEN` once a
+    /// moderator removed it (anyone else: `NOT_FOUND`, as for a deleted post).
+    pub(super) async fn post_to_change(&self, actor: &User, id: PostId) -> AppResult<Post> {
+        let post = self.post(id).await?;
+        if !post.is_active {
+            return Err(gone_for(actor, post.author_id, post.removal.is_some(), "post"));
+        }
+        Ok(post)
+    }
+
+    /// The comment `actor` asks to change, as [`Self::post_to_change`].
+    pub(super) async fn comment_to_change(&self, actor: &User, id: CommentId) -> AppResult<Comment> {
+        let comment = self
+            .comments_by_ids(&[id])
+            .await?
+            .remove(&id)
+            .ok_or_else(|| AppError::NotFound("no such comment".into()))?;
+        if !comment.is_active {
+            return Err(gone_for(
+                actor,
+                comment.author_id,
+                comment.removal.is_some(),
+                "comment",
+            ));
+        }
+        Ok(comment)
+    }
+
     pub(super) async fn comment(&self, id: CommentId) -> AppResult<Comment> {
         self.comments_by_ids(&[id])
             .await?
@@ -219,5 +247,16 @@ impl BoardService {
     pub async fn comment_revisions_from_primary(&self, id: CommentId) -> AppResult<Vec<Revision>> {
         let rows = self.comments.primary().revisions(&[id]).await?;
         Ok(rows.into_iter().map(|(_, r)| r).collect())
+    }
+}
+
+/// Why inactive content cannot be changed, as `actor` may learn it: its author is told a moderator removed it.
+fn gone_for(actor: &User, author: UserId, removed: bool, what: &str) -> AppError {
+    if removed && actor.id == author {
+        AppError::Forbidden(format!(
+            "a moderator removed this {what}: it can no longer be changed"
+        ))
+    } else {
+        AppError::NotFound(format!("no such {what}"))
     }
 }

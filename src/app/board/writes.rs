@@ -52,7 +52,7 @@ impl BoardService {
         require_member(actor)?;
         let title = rules::post_title(title)?;
         let content = rules::post_content(content)?;
-        let post = self.live_post(id).await?;
+        let post = self.post_to_change(actor, id).await?;
         if !rules::may_edit(actor, post.author_id, post.is_active) {
             return Err(AppError::Forbidden(
                 "only the author may edit a post".into(),
@@ -78,7 +78,7 @@ impl BoardService {
     /// Soft delete by the author or an admin.
     pub async fn delete_post(&self, actor: &User, id: PostId) -> AppResult<PostId> {
         require_member(actor)?;
-        let post = self.live_post(id).await?;
+        let post = self.post_to_change(actor, id).await?;
         if !rules::may_delete(actor, post.author_id, post.is_active) {
             return Err(AppError::Forbidden(
                 "only the author or an admin may delete a post".into(),
@@ -133,7 +133,7 @@ impl BoardService {
     ) -> AppResult<Comment> {
         require_member(actor)?;
         let content = rules::comment_content(content)?;
-        let comment = self.comment(id).await?;
+        let comment = self.comment_to_change(actor, id).await?;
         if !rules::may_edit(actor, comment.author_id, comment.is_active) {
             return Err(AppError::Forbidden(
                 "only the author may edit a comment".into(),
@@ -158,7 +158,7 @@ impl BoardService {
 
     pub async fn delete_comment(&self, actor: &User, id: CommentId) -> AppResult<CommentId> {
         require_member(actor)?;
-        let comment = self.comment(id).await?;
+        let comment = self.comment_to_change(actor, id).await?;
         if !rules::may_delete(actor, comment.author_id, comment.is_active) {
             return Err(AppError::Forbidden(
                 "only the author or an admin may delete a comment".into(),
