@@ -47,4 +47,6 @@ pub trait BanRepo: Send + Sync {
         page: &PageRequest<i64>,
     ) -> AppResult<Page<CategoryBan>>;
     async fn count_bans(&self, category: CategoryId, now: DateTime<Utc>) -> AppResult<i64>;
+    /// Bans in force at `now` on the whole board: (category bans, board-wide blocks).
+    async fn count_in_force(&self, now: DateTime<Utc>) -> AppResult<(i64, i64)>;
 }

@@ -216,4 +216,19 @@ impl BanRepo for SqlBanRepo {
         .await)
         .map_err(db_error)
     }
+
+    async fn count_in_force(&self, now: DateTime<Utc>) -> AppResult<(i64, i64)> {
+        let _trip = count_db();
+        on_db!(&self.db, pool => sqlx::query_as(
+            "SELECT \
+               (SELECT COUNT(*) FROM category_ban WHERE until_datetime IS NULL OR until_datetime > ?), \
+               (SELECT COUNT(*) FROM user_state us JOIN state s ON s.id = us.state_id \
+                WHERE s.name = 'blocked' AND (us.until_datetime IS NULL OR us.until_datetime > ?))",
+        )
+        .bind(now)
+        .bind(now)
+        .fetch_one(pool)
+        .await)
+        .map_err(db_error)
+    }
 }

@@ -182,13 +182,22 @@ impl BoardService {
     pub(super) async fn post_to_change(&self, actor: &User, id: PostId) -> AppResult<Post> {
         let post = self.post(id).await?;
         if !post.is_active {
-            return Err(gone_for(actor, post.author_id, post.removal.is_some(), "post"));
+            return Err(gone_for(
+                actor,
+                post.author_id,
+                post.removal.is_some(),
+                "post",
+            ));
         }
         Ok(post)
     }
 
     /// The comment `actor` asks to change, as [`Self::post_to_change`].
-    pub(super) async fn comment_to_change(&self, actor: &User, id: CommentId) -> AppResult<Comment> {
+    pub(super) async fn comment_to_change(
+        &self,
+        actor: &User,
+        id: CommentId,
+    ) -> AppResult<Comment> {
         let comment = self
             .comments_by_ids(&[id])
             .await?

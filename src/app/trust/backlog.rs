@@ -1,5 +1,6 @@
 //! The open-report backlog as a gauge (`board_reports_open`): counted on one indexed column
-//! (`report (status, …)`) every [`BACKLOG_EVERY`], and soon after this process opens or resolves a report.
+//! (`report (status, …)`) every [`BACKLOG_EVERY`], and soon after this process opens or resolves a report;
+//! beside it the bans in force (`board_bans_active`), category bans and board-wide blocks.
 //! A count rather than opened-minus-resolved counters, which would drift across restarts and replicas.
 
 use std::sync::{Arc, Weak};
@@ -19,6 +20,10 @@ impl TrustService {
     /// Asks the backlog watcher to count again (many asks before it runs make one count).
     pub(super) fn backlog_changed(&self) {
         self.backlog.notify_one();
+    }
+
+    async fn bans_in_force(&self) -> crate::domain::AppResult<(i64, i64)> {
+        self.bans.count_in_force(self.clock.now()).await
     }
 
     async fn open_reports(&self) -> crate::domain::AppResult<i64> {
@@ -44,6 +49,10 @@ pub async fn watch_backlog(trust: Weak<TrustService>, every: Duration) {
             match trust.open_reports().await {
                 Ok(count) => metrics::reports_open(count),
                 Err(err) => tracing::warn!(error = %err, "could not count the open reports"),
+            }
+            match trust.bans_in_force().await {
+                Ok((category, board)) => metrics::bans_active(category, board),
+                Err(err) => tracing::warn!(error = %err, "could not count the bans in force"),
             }
         }
         tokio::select! {

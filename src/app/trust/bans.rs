@@ -55,6 +55,7 @@ impl TrustService {
             .await?;
         metrics::moderation("category_ban");
         self.outbox.written();
+        self.backlog_changed();
         Ok(ban)
     }
 

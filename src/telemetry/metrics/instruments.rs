@@ -171,6 +171,12 @@ pub(super) fn build() -> Option<Telemetry> {
                 "Open reports waiting for a moderator, the whole board, counted every 30 s and after each report or resolution.",
             )
             .build(),
+        bans_active: meter
+            .i64_gauge("board.bans.active")
+            .with_description(
+                "Bans in force on the whole board, by scope: category bans and board-wide blocks; counted with the open reports.",
+            )
+            .build(),
         notifications_created: meter
             .u64_counter("board.notifications.created")
             .with_description("Notifications written, by kind.")

@@ -45,6 +45,7 @@ pub struct Metrics {
     pub ws_connections: UpDownCounter<i64>,
     pub subscriptions: UpDownCounter<i64>,
     pub reports_open: Gauge<i64>,
+    pub bans_active: Gauge<i64>,
     pub notifications_created: Counter<u64>,
     pub notification_fanout: Histogram<u64>,
     pub notification_fanout_duration: Histogram<f64>,
@@ -136,6 +137,16 @@ pub fn moderation(action: &'static str) {
     if let Some(m) = metrics() {
         m.moderation_actions
             .add(1, &[KeyValue::new("action", action)]);
+    }
+}
+
+/// Bans in force on the whole board, as last counted.
+pub fn bans_active(category: i64, board: i64) {
+    if let Some(m) = metrics() {
+        m.bans_active
+            .record(category, &[KeyValue::new("scope", "category")]);
+        m.bans_active
+            .record(board, &[KeyValue::new("scope", "board")]);
     }
 }
 

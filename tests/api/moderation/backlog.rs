@@ -9,8 +9,8 @@ use crate::helpers::{Backend, own_process};
 const RESOLVE: &str =
     "mutation($i: ResolveReportInput!) { resolveReport(input: $i) { report { status } } }";
 
-/// The value of the series `board_reports_open`; `None` while absent.
-async fn open_reports(app: &TestApp) -> Option<f64> {
+/// The value of the series `series` (its name and labels as `/metrics` prints them); `None` while absent.
+async fn gauge(app: &TestApp, series: &str) -> Option<f64> {
     let text = app
         .client()
         .get(format!("{}/metrics", app.base))
@@ -21,23 +21,42 @@ async fn open_reports(app: &TestApp) -> Option<f64> {
         .await
         .unwrap();
     text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
-        let (series, value) = l.rsplit_once(' ')?;
-        let name = series.split_once('{').map_or(series, |(n, _)| n);
-        (name == "board_reports_open").then(|| value.parse().unwrap())
+        let (found, value) = l.rsplit_once(' ')?;
+        let plain = found.split_once('{').map_or(found, |(n, _)| n);
+        let labels: String = found
+            .split_once('{')
+            .map(|(_, l)| {
+                l.trim_end_matches('}')
+                    .split(',')
+                    .filter(|p| !p.starts_with("otel_scope"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default();
+        let named = if labels.is_empty() {
+            plain.to_owned()
+        } else {
+            format!("{plain}{{{labels}}}")
+        };
+        (named == series).then(|| value.parse().unwrap())
     })
 }
 
-/// Waits (5 s at most) until the gauge shows `expected`.
-async fn shows(app: &TestApp, expected: f64) {
+/// Waits (5 s at most) until `series` shows `expected`.
+async fn shows_in(app: &TestApp, series: &str, expected: f64) {
     let mut last = None;
     for _ in 0..50 {
-        last = open_reports(app).await;
+        last = gauge(app, series).await;
         if last == Some(expected) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("board_reports_open: expected {expected}, last seen {last:?}");
+    panic!("{series}: expected {expected}, last seen {last:?}");
+}
+
+async fn shows(app: &TestApp, expected: f64) {
+    shows_in(app, "board_reports_open", expected).await;
 }
 
 async fn report(app: &TestApp, by: &Session, subject: &str) -> String {
@@ -82,6 +101,17 @@ async fn run(backend: Backend) {
     )
     .await;
     shows(&app, 1.0).await;
+
+    // Removing and banning: no report left open, one category ban in force (board-wide: none).
+    app.ok(
+        RESOLVE,
+        json!({ "i": { "reportId": reports[2], "action": "REMOVE_AND_BAN" } }),
+        Some(&w.moderator.access),
+    )
+    .await;
+    shows(&app, 0.0).await;
+    shows_in(&app, "board_bans_active{scope=\"category\"}", 1.0).await;
+    shows_in(&app, "board_bans_active{scope=\"board\"}", 0.0).await;
 }
 
 #[test]
