@@ -10,9 +10,8 @@
 // by id, which a watcher of one of them sees with no request of its own. Every step is asserted; exits
 // non-zero on the first failure, prints one line on success.
 import assert from 'node:assert/strict';
-import { ApolloClient, CombinedGraphQLErrors, HttpLink, InMemoryCache, gql } from '@apollo/client';
-import { createClient } from 'graphql-ws';
-import WebSocket from 'ws';
+import { CombinedGraphQLErrors, gql } from '@apollo/client';
+import { countingClient, listening, socketOf } from './lib/people.mjs';
 import { startBoard } from './lib/server.mjs';
 import { createCategory, signUpAdmin } from './lib/fixtures.mjs';
 
@@ -20,19 +19,7 @@ import { createCategory, signUpAdmin } from './lib/fixtures.mjs';
 const BOUND_MS = 10_000;
 
 // One Apollo Client per person (as one browser tab each), counting its HTTP requests by operation name.
-function client(url, token = null) {
-  const requests = [];
-  const counting = async (input, init) => {
-    requests.push(JSON.parse(init.body ?? 'null')?.operationName ?? null);
-    return fetch(input, init);
-  };
-  const headers = token ? { authorization: `Bearer ${token}` } : {};
-  const apollo = new ApolloClient({
-    link: new HttpLink({ uri: url, headers, fetch: counting }),
-    cache: new InMemoryCache(),
-  });
-  return { apollo, requests };
-}
+const client = countingClient;
 
 // `promise`, or a rejection naming `what` after `ms`; the timer never outlives the race.
 function within(ms, promise, what) {
@@ -52,13 +39,7 @@ const NOTIFICATION_ADDED = `subscription Inbox {
 // listens: the answer to a query sent after it says so); `event(pred)` is the first pushed notification
 // `pred` accepts (every push is kept in `seen`); `refused()` is the error the subscribe ends with.
 function inboxSocket(base, token) {
-  const ws = createClient({
-    url: `${base.replace(/^http/, 'ws')}/graphql`,
-    webSocketImpl: WebSocket,
-    connectionParams: token ? { authorization: `Bearer ${token}` } : {},
-    retryAttempts: 0,
-    lazy: false,
-  });
+  const ws = socketOf(base, token);
   const seen = [];
   const waiting = [];
   let settle;
@@ -82,13 +63,10 @@ function inboxSocket(base, token) {
       complete: () => settle.ok(),
     },
   );
-  const listening = new Promise((ok, fail) => {
-    ws.subscribe({ query: '{ __typename }' }, { next: () => {}, error: fail, complete: ok });
-  });
-  listening.catch(() => {}); // a refused subscription's caller waits for its error only
+  const heard = listening(ws);
   return {
     seen,
-    listening,
+    listening: heard,
     refused: () =>
       within(BOUND_MS, ended.then(() => assert.fail('notificationAdded completed, not refused')), 'the refusal'),
     event(pred, what) {

@@ -7,36 +7,17 @@
 // a category ban makes the banned member's createPost fail with FORBIDDEN. Every step is asserted; exits
 // non-zero on the first failure.
 import assert from 'node:assert/strict';
-import { ApolloClient, CombinedGraphQLErrors, HttpLink, InMemoryCache, gql } from '@apollo/client';
-import { createClient } from 'graphql-ws';
-import WebSocket from 'ws';
+import { CombinedGraphQLErrors, gql } from '@apollo/client';
+import { countingClient, listening, socketOf } from './lib/people.mjs';
 import { startBoard } from './lib/server.mjs';
 import { createCategory, signUp, signUpAdmin } from './lib/fixtures.mjs';
 
 // One Apollo Client per person (as one browser tab each), counting its HTTP requests.
-function client(url, token = null) {
-  const requests = [];
-  const counting = async (input, init) => {
-    requests.push(JSON.parse(init.body ?? 'null')?.operationName ?? null);
-    return fetch(input, init);
-  };
-  const headers = token ? { authorization: `Bearer ${token}` } : {};
-  const apollo = new ApolloClient({
-    link: new HttpLink({ uri: url, headers, fetch: counting }),
-    cache: new InMemoryCache(),
-  });
-  return { apollo, requests };
-}
+const client = countingClient;
 
 // The first `reportAdded` event a socket with `token` hears, or the error its subscribe is refused with.
 function firstReport(base, token, categoryId) {
-  const ws = createClient({
-    url: `${base.replace(/^http/, 'ws')}/graphql`,
-    webSocketImpl: WebSocket,
-    connectionParams: token ? { authorization: `Bearer ${token}` } : {},
-    retryAttempts: 0,
-    lazy: false,
-  });
+  const ws = socketOf(base, token);
   const first = new Promise((ok, fail) => {
     const stop = ws.subscribe(
       {
@@ -57,13 +38,10 @@ function firstReport(base, token, categoryId) {
   });
   // The server reads a socket's next message only once the subscription before it listens: the answer to
   // a query sent after it says the report feed is being heard.
-  const listening = new Promise((ok, fail) => {
-    ws.subscribe({ query: '{ __typename }' }, { next: () => {}, error: fail, complete: ok });
-  });
-  listening.catch(() => {}); // a refused subscription's caller waits for its error only
+  const heard = listening(ws);
   const timeout = new Promise((_, fail) => setTimeout(() => fail(new Error('no reportAdded within 10 s')), 10_000));
   return {
-    listening,
+    listening: heard,
     event: Promise.race([first, timeout]).finally(() => ws.dispose()),
   };
 }
