@@ -96,7 +96,12 @@ async fn notification_added_pushes_each_member_their_own(app: TestApp) {
     // in process) delivers Carol's.
     let mut to_alice = WsClient::ready(&app.base, Some(&alice.access)).await;
     to_alice.listen("n", ADDED, json!({})).await;
-    let mut to_carol = WsClient::ready(&app.base, Some(&carol.access)).await;
+    let beside = match app.backend {
+        crate::helpers::Backend::MariaDb => Some(app.spawn_beside().await),
+        crate::helpers::Backend::Sqlite => None,
+    };
+    let carol_base = beside.as_ref().map_or(app.base.clone(), |b| b.base.clone());
+    let mut to_carol = WsClient::ready(&carol_base, Some(&carol.access)).await;
     to_carol.listen("n", ADDED, json!({})).await;
 
     let reply = comment(&app, &bob, &post, None, "hi alice").await;
