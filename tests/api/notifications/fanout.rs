@@ -10,7 +10,10 @@ configured_tests!(
         c.notification_fanout_chunk = 3;
     },
 );
-backend_tests!(notification_added_pushes_each_member_their_own);
+backend_tests!(
+    notification_added_pushes_each_member_their_own,
+    a_member_told_directly_is_pushed_once_also_amid_watchers
+);
 
 const ADDED: &str =
     "subscription { notificationAdded { id kind read actor { name } subject { id } } }";
@@ -124,4 +127,45 @@ async fn notification_added_pushes_each_member_their_own(app: TestApp) {
         heard["data"]["notificationAdded"]["subject"]["id"],
         mention.as_str()
     );
+}
+
+/// The author of a post is told of a top-level comment directly (`REPLY`); the post's watchers after, in a
+/// chunk of their own. When the author's id lies between the watchers' ids, the watchers' chunk must not
+/// push the author's notification a second time (the inbox holds it once; the socket must too).
+async fn a_member_told_directly_is_pushed_once_also_amid_watchers(app: TestApp) {
+    let before = member(&app, "wa").await;
+    let author = member(&app, "author").await;
+    let after = member(&app, "wc").await;
+    let bob = member(&app, "bob").await;
+    let category = app.first_category().await;
+    let post = app
+        .create_post(&author.access, &category, "watched", "by two")
+        .await;
+    for watcher in [&before, &after] {
+        app.ok(
+            "mutation($i: WatchPostInput!) { watchPost(input: $i) { post { id } } }",
+            json!({ "i": { "postId": post, "watching": true } }),
+            Some(&watcher.access),
+        )
+        .await;
+    }
+    let mut to_author = WsClient::ready(&app.base, Some(&author.access)).await;
+    to_author.listen("n", ADDED, json!({})).await;
+
+    let reply = comment(&app, &bob, &post, None, "a plain comment").await;
+    let heard = to_author.next_of("n").await;
+    assert_eq!(heard["data"]["notificationAdded"]["kind"], "REPLY");
+    assert_eq!(
+        heard["data"]["notificationAdded"]["subject"]["id"],
+        reply.as_str()
+    );
+    // A later write the author hears of: the next push must be it, not the reply again.
+    let mention = comment(&app, &bob, &post, None, "and @author").await;
+    let heard = to_author.next_of("n").await;
+    assert_eq!(
+        heard["data"]["notificationAdded"]["subject"]["id"],
+        mention.as_str(),
+        "the next push is the mention, not the reply a second time: {heard:#}"
+    );
+    assert_eq!(inbox(&app, &author).await["notifications"]["totalCount"], 2);
 }
