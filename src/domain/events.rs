@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::{CategoryId, CommentId, PostId, ReportId, UserId};
+use super::ids::{CategoryId, CommentId, NotificationId, PostId, ReportId, UserId};
 use super::notifications::Source;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -58,9 +58,9 @@ impl EventKind {
     }
 }
 
-/// The rows an event is about. `post` is set for every kind but `notifications_added` (a comment's post
-/// too); `category` for post events and reports; `report` for reports; `source` and `users` (the first and
-/// last member of the chunk) for notifications.
+/// The rows an event is about. `post` is set for the board's kinds (a comment's post too); `category` for
+/// post events and reports; `report` for reports; `source` and `notifications` (the first and last id the
+/// chunk wrote) for notifications; `users` (the one account) for an account change.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventIds {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,6 +73,8 @@ pub struct EventIds {
     pub report: Option<ReportId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<Source>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<(NotificationId, NotificationId)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<(UserId, UserId)>,
 }
@@ -138,13 +140,14 @@ impl BoardEvent {
         }
     }
 
-    /// Notifications from `source` for the members `first..=last` (one fan-out chunk).
-    pub fn notifications(source: Source, first: UserId, last: UserId) -> Self {
+    /// The notifications one fan-out chunk of `source` wrote: ids `first..=last` (the hub reads those of
+    /// `source` among them; a chunk's ids are above every earlier chunk's of the same source).
+    pub fn notifications(source: Source, first: NotificationId, last: NotificationId) -> Self {
         Self {
             kind: EventKind::NotificationsAdded,
             ids: EventIds {
                 source: Some(source),
-                users: Some((first, last)),
+                notifications: Some((first, last)),
                 ..EventIds::default()
             },
         }

@@ -44,14 +44,14 @@ pub trait NotificationRepo: Send + Sync {
     ) -> AppResult<Vec<(ReportId, UserId)>>;
 
     /// Writes one notification per `(user, kind)` from `source`; one the member already has from it is
-    /// skipped (the fan-out may run twice). Answers the users whose notification is new.
+    /// skipped (the fan-out may run twice). Answers the new ones: their members and ids.
     async fn insert(
         &self,
         source: Source,
         about: &About,
         recipients: &[(UserId, NotificationKind)],
         at: DateTime<Utc>,
-    ) -> AppResult<Vec<UserId>>;
+    ) -> AppResult<Vec<(UserId, NotificationId)>>;
     /// Marks the user's notifications read: those of `ids` (others' ids are ignored), or all. Answers how
     /// many changed.
     async fn mark_read(
@@ -72,11 +72,11 @@ pub trait NotificationRepo: Send + Sync {
     ) -> AppResult<Page<Notification>>;
     async fn count(&self, user: UserId, unread_only: bool) -> AppResult<i64>;
     async fn by_ids(&self, ids: &[NotificationId]) -> AppResult<Vec<Notification>>;
-    /// The notifications `source` gave the members `first..=last` (a fan-out chunk).
+    /// The notifications of `source` with ids `first..=last` (a fan-out chunk).
     async fn by_source(
         &self,
         source: Source,
-        first: UserId,
-        last: UserId,
+        first: NotificationId,
+        last: NotificationId,
     ) -> AppResult<Vec<Notification>>;
 }

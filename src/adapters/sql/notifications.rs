@@ -99,18 +99,17 @@ impl SqlNotificationRepo {
         Self { db }
     }
 
-    /// Which of `users` already have a notification from `source`.
-    async fn notified(&self, source: Source, users: &[UserId]) -> AppResult<HashSet<UserId>> {
+    /// The notifications `users` have from `source`: (member, notification id).
+    async fn notified(&self, source: Source, users: &[UserId]) -> AppResult<Vec<(i64, i64)>> {
         let _trip = count_db();
-        let ids: Vec<i64> = on_db!(&self.db, pool => {
-            let mut query = QueryBuilder::new("SELECT user_id FROM notification WHERE source_kind = ");
+        on_db!(&self.db, pool => {
+            let mut query = QueryBuilder::new("SELECT user_id, id FROM notification WHERE source_kind = ");
             query.push_bind(source.kind.as_db_name()).push(" AND source_id = ").push_bind(source.id)
                 .push(" AND source_version = ").push_bind(source.version).push(" AND user_id IN (");
             push_ids!(query, users.iter().map(|u| u.0));
-            query.build_query_scalar().fetch_all(pool).await
+            query.build_query_as().fetch_all(pool).await
         })
-        .map_err(db_error)?;
-        Ok(ids.into_iter().map(UserId).collect())
+        .map_err(db_error)
     }
 }
 
@@ -250,12 +249,17 @@ impl NotificationRepo for SqlNotificationRepo {
         about: &About,
         recipients: &[(UserId, NotificationKind)],
         at: DateTime<Utc>,
-    ) -> AppResult<Vec<UserId>> {
+    ) -> AppResult<Vec<(UserId, NotificationId)>> {
         if recipients.is_empty() {
             return Ok(Vec::new());
         }
         let users: Vec<UserId> = recipients.iter().map(|(u, _)| *u).collect();
-        let before = self.notified(source, &users).await?;
+        let before: HashSet<i64> = self
+            .notified(source, &users)
+            .await?
+            .into_iter()
+            .map(|(user, _)| user)
+            .collect();
         let _trip = count_db();
         let db = &self.db;
         let verb = insert_ignore(db);
@@ -283,7 +287,19 @@ impl NotificationRepo for SqlNotificationRepo {
             })
         })
         .await?;
-        Ok(users.into_iter().filter(|u| !before.contains(u)).collect())
+        let fresh: Vec<UserId> = users
+            .into_iter()
+            .filter(|u| !before.contains(&u.0))
+            .collect();
+        if fresh.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .notified(source, &fresh)
+            .await?
+            .into_iter()
+            .map(|(user, id)| (UserId(user), NotificationId(id)))
+            .collect())
     }
 
     async fn mark_read(
@@ -383,17 +399,16 @@ impl NotificationRepo for SqlNotificationRepo {
     async fn by_source(
         &self,
         source: Source,
-        first: UserId,
-        last: UserId,
+        first: NotificationId,
+        last: NotificationId,
     ) -> AppResult<Vec<Notification>> {
         let _trip = count_db();
         let rows: Vec<NotificationRow> = on_db!(&self.db, pool => {
             let mut query = QueryBuilder::new(SELECT_NOTIFICATIONS);
-            query.push("source_kind = ").push_bind(source.kind.as_db_name())
+            query.push("id BETWEEN ").push_bind(first.0).push(" AND ").push_bind(last.0)
+                .push(" AND source_kind = ").push_bind(source.kind.as_db_name())
                 .push(" AND source_id = ").push_bind(source.id)
-                .push(" AND source_version = ").push_bind(source.version)
-                .push(" AND user_id BETWEEN ").push_bind(first.0)
-                .push(" AND ").push_bind(last.0);
+                .push(" AND source_version = ").push_bind(source.version);
             query.build_query_as().fetch_all(pool).await
         })
         .map_err(db_error)?;

@@ -409,11 +409,14 @@ impl InboxService {
             .notifications
             .insert(source, about, &kept, self.clock.now())
             .await?;
-        for (_, kind) in kept.iter().filter(|(u, _)| added.contains(u)) {
+        let members: Vec<UserId> = added.iter().map(|(user, _)| *user).collect();
+        let fresh: std::collections::HashSet<UserId> = members.iter().copied().collect();
+        for (_, kind) in kept.iter().filter(|(u, _)| fresh.contains(u)) {
             metrics::notifications_created(kind.as_db_name(), 1);
         }
-        self.forget_unread(&added).await;
-        if let (Some(&first), Some(&last)) = (added.iter().min(), added.iter().max()) {
+        self.forget_unread(&members).await;
+        let ids = added.iter().map(|(_, id)| *id);
+        if let (Some(first), Some(last)) = (ids.clone().min(), ids.max()) {
             let event = BoardEvent::notifications(source, first, last);
             if let Err(err) = self.events.publish(&event).await {
                 tracing::warn!(error = %err, "could not announce new notifications");

@@ -133,13 +133,12 @@ impl InboxService {
             .collect())
     }
 
-    /// The notifications one fan-out chunk wrote, for the members `first..=last` (for the subscription
-    /// hub).
+    /// The notifications one fan-out chunk wrote, ids `first..=last` (for the subscription hub).
     pub async fn chunk(
         &self,
         source: Source,
-        first: UserId,
-        last: UserId,
+        first: NotificationId,
+        last: NotificationId,
     ) -> AppResult<Vec<Notification>> {
         self.notifications.by_source(source, first, last).await
     }

@@ -250,7 +250,7 @@ async fn resolve_report(
 async fn resolve_notifications(inbox: &InboxService, event: BoardEvent) -> AppResult<Resolved> {
     let state = RequestState::begin();
     let work = async {
-        let notifications = match (event.ids.source, event.ids.users) {
+        let notifications = match (event.ids.source, event.ids.notifications) {
             (Some(source), Some((first, last))) => inbox.chunk(source, first, last).await?,
             _ => Vec::new(),
         };
