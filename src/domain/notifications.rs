@@ -8,8 +8,15 @@ use serde::{Deserialize, Serialize};
 use super::ids::{CategoryId, CommentId, NotificationId, PostId, ReportId, UserId};
 use super::names::name_key;
 
-/// Mentions notified per text version; later ones are still rendered as links.
+/// Inbox counts (`totalCount`, `unreadNotificationCount`) are exact up to this; beyond it they answer this
+/// plus one ("more than"), so a count costs the same for a member with a million notifications.
+pub const NOTIFICATION_COUNT_CAP: i64 = 10_000;
+
+/// Members notified of mentions per text version; later ones are still rendered as links.
 pub const MENTIONS_MAX: usize = 10;
+/// Names of one version looked up to find them: names nobody has do not count against [`MENTIONS_MAX`],
+/// but a text of hundreds of unknown names costs at most this many lookups.
+pub const MENTION_LOOKUPS_MAX: usize = 50;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NotificationKind {
@@ -233,7 +240,7 @@ impl Recipients {
 }
 
 /// The names `now` mentions that `before` did not (case-insensitively), in order, at most
-/// [`MENTIONS_MAX`]: an edit notifies only whom it added.
+/// [`MENTION_LOOKUPS_MAX`]: an edit notifies only whom it added.
 pub fn added_mentions(before: &[String], now: &[String]) -> Vec<String> {
     let old: std::collections::HashSet<String> = before.iter().map(|n| name_key(n)).collect();
     let mut seen = std::collections::HashSet::new();
@@ -242,7 +249,7 @@ pub fn added_mentions(before: &[String], now: &[String]) -> Vec<String> {
             let key = name_key(n);
             !old.contains(&key) && seen.insert(key)
         })
-        .take(MENTIONS_MAX)
+        .take(MENTION_LOOKUPS_MAX)
         .cloned()
         .collect()
 }
@@ -269,7 +276,7 @@ mod tests {
     }
 
     #[test]
-    fn an_edit_notifies_only_the_names_it_added_and_at_most_ten() {
+    fn an_edit_looks_up_only_the_mentions_it_added_and_a_bounded_number() {
         let before = vec!["kim".to_owned(), "철수".to_owned()];
         let now: Vec<String> = ["KIM", "철수", "lee", "Lee", "park"]
             .iter()
@@ -277,7 +284,7 @@ mod tests {
             .collect();
         assert_eq!(added_mentions(&before, &now), vec!["lee", "park"]);
         let many: Vec<String> = (0..200).map(|i| format!("user{i}")).collect();
-        assert_eq!(added_mentions(&[], &many).len(), MENTIONS_MAX);
+        assert_eq!(added_mentions(&[], &many).len(), MENTION_LOOKUPS_MAX);
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub trait NotificationRepo: Send + Sync {
     /// Claims `entry` until `until` when nobody holds a live claim on it (one conditional update); `false`
     /// when another process got it first or it is done.
     async fn claim(&self, entry: i64, now: DateTime<Utc>, until: DateTime<Utc>) -> AppResult<bool>;
+    /// Extends the claim on `entry` (its holder is still at work) to `until`.
+    async fn renew(&self, entry: i64, until: DateTime<Utc>) -> AppResult<()>;
     /// The entry's fan-out is complete: it leaves the outbox.
     async fn finish(&self, entry: i64) -> AppResult<()>;
     /// Entries in the outbox (claimed or not).
@@ -36,6 +38,8 @@ pub trait NotificationRepo: Send + Sync {
         after: Option<UserId>,
         limit: usize,
     ) -> AppResult<Vec<UserId>>;
+    /// Which of `users` a version of `source`'s post or comment (any version) already mentioned.
+    async fn mentioned(&self, source: Source, users: &[UserId]) -> AppResult<Vec<UserId>>;
     /// The reports of `subject` (and their reporters) that one resolution, at `at`, settled.
     async fn settled_reports(
         &self,
@@ -70,6 +74,8 @@ pub trait NotificationRepo: Send + Sync {
         unread_only: bool,
         page: &PageRequest<i64>,
     ) -> AppResult<Page<Notification>>;
+    /// Exact up to [`NOTIFICATION_COUNT_CAP`](crate::domain::notifications::NOTIFICATION_COUNT_CAP); more
+    /// answers the cap plus one. One round trip over at most that many index entries.
     async fn count(&self, user: UserId, unread_only: bool) -> AppResult<i64>;
     async fn by_ids(&self, ids: &[NotificationId]) -> AppResult<Vec<Notification>>;
     /// The notifications of `source` with ids `first..=last` (a fan-out chunk).

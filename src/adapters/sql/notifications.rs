@@ -10,7 +10,7 @@ use sqlx::QueryBuilder;
 use super::saves::insert_ignore;
 use super::{Db, Text, db_error, on_db, push_ids, with_retries};
 use crate::domain::notifications::{
-    About, Notification, NotificationKind, OutboxEntry, Source, SourceKind,
+    About, NOTIFICATION_COUNT_CAP, Notification, NotificationKind, OutboxEntry, Source, SourceKind,
 };
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::reports::ReportSubject;
@@ -90,6 +90,9 @@ fn notifications(rows: Vec<NotificationRow>) -> Vec<Notification> {
 const SELECT_NOTIFICATIONS: &str = "SELECT id, user_id, kind, actor_id, post_id, comment_id, category_id, \
      report_id, is_read, created_datetime FROM notification WHERE ";
 
+/// Rows one statement of "mark all read" changes.
+const MARK_ALL_BATCH: i64 = 5_000;
+
 pub struct SqlNotificationRepo {
     db: Db,
 }
@@ -162,6 +165,13 @@ impl NotificationRepo for SqlNotificationRepo {
         Ok(claimed > 0)
     }
 
+    async fn renew(&self, entry: i64, until: DateTime<Utc>) -> AppResult<()> {
+        let _trip = count_db();
+        on_db!(&self.db, pool => sqlx::query("UPDATE notification_outbox SET claimed_until = ? WHERE id = ?")
+            .bind(until).bind(entry).execute(pool).await.map(|_| ()))
+        .map_err(db_error)
+    }
+
     async fn finish(&self, entry: i64) -> AppResult<()> {
         let _trip = count_db();
         let db = &self.db;
@@ -214,6 +224,23 @@ impl NotificationRepo for SqlNotificationRepo {
             query.push_bind(after.map_or(0, |u| u.0)).push(" AND category_id IN (");
             push_ids!(query, categories.iter().map(|c| c.0));
             query.push(" ORDER BY user_id LIMIT ").push_bind(limit as i64);
+            query.build_query_scalar().fetch_all(pool).await
+        })
+        .map_err(db_error)?;
+        Ok(ids.into_iter().map(UserId).collect())
+    }
+
+    async fn mentioned(&self, source: Source, users: &[UserId]) -> AppResult<Vec<UserId>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let _trip = count_db();
+        let ids: Vec<i64> = on_db!(&self.db, pool => {
+            let mut query = QueryBuilder::new("SELECT DISTINCT user_id FROM notification WHERE source_kind = ");
+            query.push_bind(source.kind.as_db_name()).push(" AND source_id = ").push_bind(source.id)
+                .push(" AND kind = ").push_bind(NotificationKind::Mention.as_db_name())
+                .push(" AND user_id IN (");
+            push_ids!(query, users.iter().map(|u| u.0));
             query.build_query_scalar().fetch_all(pool).await
         })
         .map_err(db_error)?;
@@ -311,20 +338,40 @@ impl NotificationRepo for SqlNotificationRepo {
         if ids.is_some_and(<[NotificationId]>::is_empty) {
             return Ok(0);
         }
-        let _trip = count_db();
         let db = &self.db;
-        with_retries("the notifications", || async move {
-            on_db!(db, pool => {
-                let mut query = QueryBuilder::new("UPDATE notification SET is_read = TRUE, read_datetime = ");
-                query.push_bind(at).push(" WHERE is_read = FALSE AND user_id = ").push_bind(user.0);
-                if let Some(ids) = ids {
-                    query.push(" AND id IN (");
-                    push_ids!(query, ids.iter().map(|n| n.0));
-                }
-                query.build().execute(pool).await.map(|r| r.rows_affected())
+        let mut marked = 0;
+        // All of them: in statements of MARK_ALL_BATCH rows, each committed on its own, so a huge inbox
+        // never holds one long transaction and a timed-out call has still made progress.
+        loop {
+            let _trip = count_db();
+            let changed = with_retries("the notifications", || async move {
+                on_db!(db, pool => {
+                    let mut query = QueryBuilder::new("UPDATE notification SET is_read = TRUE, read_datetime = ");
+                    query.push_bind(at);
+                    match (ids, db) {
+                        (Some(ids), _) => {
+                            query.push(" WHERE is_read = FALSE AND user_id = ").push_bind(user.0)
+                                .push(" AND id IN (");
+                            push_ids!(query, ids.iter().map(|n| n.0));
+                        }
+                        (None, Db::MySql(_)) => {
+                            query.push(" WHERE is_read = FALSE AND user_id = ").push_bind(user.0)
+                                .push(" LIMIT ").push_bind(MARK_ALL_BATCH);
+                        }
+                        (None, Db::Sqlite(_)) => {
+                            query.push(" WHERE id IN (SELECT id FROM notification WHERE is_read = FALSE AND user_id = ")
+                                .push_bind(user.0).push(" LIMIT ").push_bind(MARK_ALL_BATCH).push(")");
+                        }
+                    }
+                    query.build().execute(pool).await.map(|r| r.rows_affected())
+                })
             })
-        })
-        .await
+            .await?;
+            marked += changed;
+            if ids.is_some() || changed < MARK_ALL_BATCH as u64 {
+                return Ok(marked);
+            }
+        }
     }
 
     async fn expire_read(&self, before: DateTime<Utc>, limit: usize) -> AppResult<u64> {
@@ -373,11 +420,12 @@ impl NotificationRepo for SqlNotificationRepo {
     async fn count(&self, user: UserId, unread_only: bool) -> AppResult<i64> {
         let _trip = count_db();
         let sql = if unread_only {
-            "SELECT COUNT(*) FROM notification WHERE user_id = ? AND is_read = FALSE"
+            "SELECT COUNT(*) FROM (SELECT 1 FROM notification WHERE user_id = ? AND is_read = FALSE LIMIT ?) t"
         } else {
-            "SELECT COUNT(*) FROM notification WHERE user_id = ?"
+            "SELECT COUNT(*) FROM (SELECT 1 FROM notification WHERE user_id = ? LIMIT ?) t"
         };
-        on_db!(&self.db, pool => sqlx::query_scalar(sql).bind(user.0).fetch_one(pool).await)
+        on_db!(&self.db, pool => sqlx::query_scalar(sql).bind(user.0).bind(NOTIFICATION_COUNT_CAP + 1)
+            .fetch_one(pool).await)
             .map_err(db_error)
     }
 

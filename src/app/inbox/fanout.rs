@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use super::InboxService;
 use crate::domain::markdown;
 use crate::domain::notifications::{
-    About, NotificationKind, OutboxEntry, Recipients, Source, SourceKind, added_mentions,
+    About, MENTIONS_MAX, NotificationKind, OutboxEntry, Recipients, Source, SourceKind,
+    added_mentions,
 };
 use crate::domain::reports::ReportSubject;
 use crate::domain::{
@@ -147,7 +148,7 @@ impl InboxService {
             .await?;
         if let Some((watchers, kind)) = plan.watchers {
             notified += self
-                .deliver_to_watchers(source, &plan.about, watchers, kind)
+                .deliver_to_watchers(entry.id, source, &plan.about, watchers, kind)
                 .await?;
         }
         Ok(notified)
@@ -164,7 +165,13 @@ impl InboxService {
         }
         let revisions = self.board.post_revisions_from_primary(id).await?;
         let mut direct = Recipients::excluding(Some(post.author_id));
-        self.add_mentions(&mut direct, &revisions, version).await?;
+        self.add_mentions(
+            &mut direct,
+            Source::post(id.0, version),
+            &revisions,
+            version,
+        )
+        .await?;
         let watchers = if version == 0 {
             let categories = self
                 .board
@@ -212,7 +219,13 @@ impl InboxService {
         }
         let revisions = self.board.comment_revisions_from_primary(id).await?;
         let mut direct = Recipients::excluding(Some(comment.author_id));
-        self.add_mentions(&mut direct, &revisions, version).await?;
+        self.add_mentions(
+            &mut direct,
+            Source::comment(id.0, version),
+            &revisions,
+            version,
+        )
+        .await?;
         let mut watchers = None;
         if version == 0 {
             let answered = match comment.parent_id {
@@ -245,10 +258,34 @@ impl InboxService {
         }))
     }
 
-    /// Adds the members `version` mentions that the version before it did not.
+    /// Whether the post or comment of `source` (and a comment's post) is still live and not removed.
+    async fn still_readable(&self, source: Source) -> AppResult<bool> {
+        let post = match source.kind {
+            SourceKind::Post => PostId(source.id),
+            SourceKind::Comment => {
+                let id = CommentId(source.id);
+                match self.board.comments_from_primary(&[id]).await?.remove(&id) {
+                    Some(c) if c.is_active && c.removal.is_none() => c.post_id,
+                    _ => return Ok(false),
+                }
+            }
+            SourceKind::ModAction => return Ok(true),
+        };
+        Ok(self
+            .board
+            .posts_from_primary(&[post])
+            .await?
+            .remove(&post)
+            .is_some_and(|p| p.is_active && p.removal.is_none()))
+    }
+
+    /// Adds the members `version` mentions that the version before it did not, at most [`MENTIONS_MAX`]
+    /// who exist, each at most once per post or comment (removing a name and adding it back does not
+    /// notify again).
     async fn add_mentions(
         &self,
         recipients: &mut Recipients,
+        source: Source,
         revisions: &[Revision],
         version: i32,
     ) -> AppResult<()> {
@@ -262,10 +299,20 @@ impl InboxService {
                 .map(|r| markdown::mentions(&r.content))
                 .unwrap_or_default(),
         };
+        let mut named = Vec::new();
         for name in added_mentions(&before, &markdown::mentions(&now.content)) {
-            if let Some(user) = self.accounts.user_id_by_name(&name).await? {
-                recipients.add(user, NotificationKind::Mention);
+            if named.len() == MENTIONS_MAX {
+                break;
             }
+            if let Some(user) = self.accounts.user_id_by_name(&name).await?
+                && !named.contains(&user)
+            {
+                named.push(user);
+            }
+        }
+        let told = self.notifications.mentioned(source, &named).await?;
+        for user in named.into_iter().filter(|u| !told.contains(u)) {
+            recipients.add(user, NotificationKind::Mention);
         }
         Ok(())
     }
@@ -346,8 +393,11 @@ impl InboxService {
     }
 
     /// Notifies the watchers chunk by chunk (each chunk one statement and one announcement).
+    /// Before each chunk the claim is renewed (a long fan-out is not taken over while it runs) and the
+    /// write is read again: once deleted or removed, nobody further hears of it.
     async fn deliver_to_watchers(
         &self,
+        entry: i64,
         source: Source,
         about: &About,
         watchers: Watchers,
@@ -357,6 +407,14 @@ impl InboxService {
         let mut after = None;
         let mut notified = 0;
         loop {
+            if after.is_some() {
+                let now = self.clock.now();
+                let lease = chrono::Duration::from_std(LEASE).unwrap_or_default();
+                self.notifications.renew(entry, now + lease).await?;
+                if !self.still_readable(source).await? {
+                    break;
+                }
+            }
             let page = match &watchers {
                 Watchers::Post(post) => {
                     self.notifications

@@ -65,6 +65,21 @@ pub async fn resolve(ctx: &Context<'_>, field: &str, raw: &[ID]) -> GqlResult<Ve
         .load_many(of_kind(ModActionId::KIND).into_iter().map(ModActionId))
         .await
         .gql()?;
+    // A member's own notifications only: one batch, none read for the anonymous.
+    let viewer = ctx.request()?.actor.as_ref().map(|a| a.id);
+    let notification_ids: Vec<NotificationId> = match viewer {
+        Some(_) => of_kind(NotificationId::KIND)
+            .into_iter()
+            .map(NotificationId)
+            .collect(),
+        None => Vec::new(),
+    };
+    let notifications = ctx
+        .services()?
+        .inbox
+        .by_ids(&notification_ids)
+        .await
+        .gql()?;
     let mut nodes = Vec::with_capacity(decoded.len());
     for (kind, row) in decoded {
         nodes.push(match kind.as_str() {
@@ -95,17 +110,11 @@ pub async fn resolve(ctx: &Context<'_>, field: &str, raw: &[ID]) -> GqlResult<Ve
                     .gql()?
                     .map(|r| Node::Report(super::report::ReportNode(r)))
             }
-            NotificationId::KIND => {
-                let viewer = ctx.request()?.actor.as_ref().map(|a| a.id);
-                ctx.services()?
-                    .inbox
-                    .by_ids(&[NotificationId(row)])
-                    .await
-                    .gql()?
-                    .remove(&NotificationId(row))
-                    .filter(|n| Some(n.user) == viewer)
-                    .map(|n| Node::Notification(super::notification::NotificationNode(n)))
-            }
+            NotificationId::KIND => notifications
+                .get(&NotificationId(row))
+                .filter(|n| Some(n.user) == viewer)
+                .cloned()
+                .map(|n| Node::Notification(super::notification::NotificationNode(n))),
             _ => None,
         });
     }

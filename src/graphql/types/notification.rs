@@ -91,6 +91,7 @@ impl NotificationNode {
             .load_one(actor)
             .await
             .gql()?
+            .filter(|user| !user.is_resigned())
             .map(UserNode::new))
     }
 
@@ -141,7 +142,7 @@ pub struct NotificationTotals {
 
 #[Object]
 impl NotificationTotals {
-    /// The notifications of the list (every page).
+    /// The notifications of the list (every page): exact up to 10 000, 10 001 when there are more.
     async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
         ctx.services()?
             .inbox

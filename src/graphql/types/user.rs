@@ -266,8 +266,8 @@ impl UserNode {
         .map(Some)
     }
 
-    /// How many of the user's notifications are not marked read (0 database round trips when warm).
-    /// Visible to the user themself only; null for everyone else.
+    /// How many of the user's notifications are not marked read (0 database round trips when warm): exact
+    /// up to 10 000, 10 001 when there are more. Visible to the user themself only; null for everyone else.
     async fn unread_notification_count(&self, ctx: &Context<'_>) -> GqlResult<Option<i64>> {
         if !self.is_viewer(ctx)? {
             return Ok(None);

@@ -141,9 +141,29 @@ async fn an_edit_notifies_only_the_mentions_it_added(app: TestApp) {
         await_count(&app, &park, 1).await,
         vec![("MENTION".to_owned(), id)]
     );
+    // Taking a name out and putting it back does not tell them again.
+    for text in ["hello", "hello @kim and @lee"] {
+        app.ok(
+            edit,
+            json!({ "i": { "postId": post, "title": "title", "content": text } }),
+            Some(&author.access),
+        )
+        .await;
+    }
     super::settle(&app).await;
     assert_eq!(kinds(&app, &kim).await.len(), 1, "kim is told once");
     assert_eq!(kinds(&app, &lee).await.len(), 1, "lee is told once");
+
+    // Names nobody has do not use up the ten.
+    let unknown: String = (0..12).map(|i| format!("@nobody{i} ")).collect();
+    app.create_post(
+        &author.access,
+        &category,
+        "unknowns",
+        &format!("{unknown} @park"),
+    )
+    .await;
+    await_count(&app, &park, 2).await;
 
     // A flood of 200 names notifies the first 10 that exist.
     let mut named = Vec::new();
