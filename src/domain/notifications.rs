@@ -140,11 +140,30 @@ impl Source {
     }
 }
 
+/// How far a write's fan-out got: its direct part (the members it names: mentions, the author it answers,
+/// moderation) goes first, the watchers after — every waiting write's direct part before any watchers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Direct,
+    Watchers,
+}
+
+impl Stage {
+    /// `notification_outbox.stage`.
+    pub fn to_db(self) -> i16 {
+        match self {
+            Self::Direct => 0,
+            Self::Watchers => 1,
+        }
+    }
+}
+
 /// A write waiting for its fan-out (`notification_outbox`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutboxEntry {
     pub id: i64,
     pub source: Source,
+    pub stage: Stage,
     pub actor: Option<UserId>,
     /// Fan-outs of this entry that began before (and did not finish).
     pub attempts: i32,

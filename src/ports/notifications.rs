@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::notifications::{About, Notification, NotificationKind, OutboxEntry, Source};
+use crate::domain::notifications::{
+    About, Notification, NotificationKind, OutboxEntry, Source, Stage,
+};
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::reports::ReportSubject;
 use crate::domain::{AppResult, CategoryId, NotificationId, PostId, ReportId, UserId};
@@ -12,11 +14,18 @@ use crate::domain::{AppResult, CategoryId, NotificationId, PostId, ReportId, Use
 /// `Unavailable` / `Internal` as for every repository.
 #[async_trait]
 pub trait NotificationRepo: Send + Sync {
-    /// Outbox entries nobody holds a live claim on, oldest first, at most `limit`.
-    async fn pending(&self, now: DateTime<Utc>, limit: usize) -> AppResult<Vec<OutboxEntry>>;
+    /// Outbox entries at `stage` nobody holds a live claim on, oldest first, at most `limit`.
+    async fn pending(
+        &self,
+        stage: Stage,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> AppResult<Vec<OutboxEntry>>;
     /// Claims `entry` until `until` when nobody holds a live claim on it (one conditional update); `false`
     /// when another process got it first or it is done.
     async fn claim(&self, entry: i64, now: DateTime<Utc>, until: DateTime<Utc>) -> AppResult<bool>;
+    /// The entry's direct part is done: it waits, unclaimed, for its watchers' part.
+    async fn advance(&self, entry: i64) -> AppResult<()>;
     /// Extends the claim on `entry` (its holder is still at work) to `until`.
     async fn renew(&self, entry: i64, until: DateTime<Utc>) -> AppResult<()>;
     /// The entry's fan-out is complete: it leaves the outbox.

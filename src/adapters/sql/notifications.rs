@@ -11,6 +11,7 @@ use super::saves::insert_ignore;
 use super::{Db, Text, db_error, on_db, push_ids, with_retries};
 use crate::domain::notifications::{
     About, NOTIFICATION_COUNT_CAP, Notification, NotificationKind, OutboxEntry, Source, SourceKind,
+    Stage,
 };
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::reports::ReportSubject;
@@ -47,6 +48,7 @@ struct OutboxRow {
     source_version: i32,
     actor_id: Option<i64>,
     attempts: i32,
+    stage: i16,
 }
 
 #[derive(sqlx::FromRow)]
@@ -118,12 +120,19 @@ impl SqlNotificationRepo {
 
 #[async_trait]
 impl NotificationRepo for SqlNotificationRepo {
-    async fn pending(&self, now: DateTime<Utc>, limit: usize) -> AppResult<Vec<OutboxEntry>> {
+    async fn pending(
+        &self,
+        stage: Stage,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> AppResult<Vec<OutboxEntry>> {
         let _trip = count_db();
         let rows: Vec<OutboxRow> = on_db!(&self.db, pool => sqlx::query_as(
-            "SELECT id, source_kind, source_id, source_version, actor_id, attempts FROM notification_outbox \
-             WHERE claimed_until IS NULL OR claimed_until < ? ORDER BY id LIMIT ?",
+            "SELECT id, source_kind, source_id, source_version, actor_id, attempts, stage \
+             FROM notification_outbox WHERE stage = ? AND (claimed_until IS NULL OR claimed_until < ?) \
+             ORDER BY id LIMIT ?",
         )
+        .bind(stage.to_db())
         .bind(now)
         .bind(limit as i64)
         .fetch_all(pool)
@@ -138,6 +147,11 @@ impl NotificationRepo for SqlNotificationRepo {
                         kind: SourceKind::from_db_name(&row.source_kind.0)?,
                         id: row.source_id,
                         version: row.source_version,
+                    },
+                    stage: if row.stage == 0 {
+                        Stage::Direct
+                    } else {
+                        Stage::Watchers
                     },
                     actor: row.actor_id.map(UserId),
                     attempts: row.attempts,
@@ -163,6 +177,15 @@ impl NotificationRepo for SqlNotificationRepo {
         })
         .await?;
         Ok(claimed > 0)
+    }
+
+    async fn advance(&self, entry: i64) -> AppResult<()> {
+        let _trip = count_db();
+        on_db!(&self.db, pool => sqlx::query(
+            "UPDATE notification_outbox SET stage = 1, claimed_until = NULL, attempts = 0 WHERE id = ?",
+        )
+        .bind(entry).execute(pool).await.map(|_| ()))
+        .map_err(db_error)
     }
 
     async fn renew(&self, entry: i64, until: DateTime<Utc>) -> AppResult<()> {

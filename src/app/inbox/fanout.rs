@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::InboxService;
 use crate::domain::markdown;
 use crate::domain::notifications::{
-    About, MENTIONS_MAX, NotificationKind, OutboxEntry, Recipients, Source, SourceKind,
+    About, MENTIONS_MAX, NotificationKind, OutboxEntry, Recipients, Source, SourceKind, Stage,
     added_mentions,
 };
 use crate::domain::reports::ReportSubject;
@@ -70,34 +70,44 @@ pub async fn run_outbox(inbox: Weak<InboxService>) {
 }
 
 impl InboxService {
-    /// Fans out every outbox entry nobody holds, until none is left that this process could claim.
+    /// Fans out every outbox entry nobody holds, until none is left that this process could claim: the
+    /// direct part of every waiting write first, then one write's watchers, then the direct parts that
+    /// arrived meanwhile, and so on — a post watched by thousands holds back nobody's mentions.
     pub(super) async fn drain(&self) {
         loop {
-            let now = self.clock.now();
-            let entries = match self.notifications.pending(now, BATCH).await {
-                Ok(entries) => entries,
-                Err(err) => {
-                    tracing::warn!(error = %err, "could not read the notification outbox");
-                    return;
-                }
-            };
-            let mut claimed_any = false;
-            for entry in entries {
-                let until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
-                match self.notifications.claim(entry.id, now, until).await {
-                    Ok(true) => claimed_any = true,
-                    Ok(false) => continue,
-                    Err(err) => {
-                        tracing::warn!(error = %err, entry = entry.id, "could not claim an outbox entry");
-                        continue;
-                    }
-                }
-                self.settle(entry).await;
+            if self.claim_and_settle(Stage::Direct, BATCH).await {
+                continue;
             }
-            if !claimed_any {
+            if !self.claim_and_settle(Stage::Watchers, 1).await {
                 return;
             }
         }
+    }
+
+    /// Claims and settles up to `limit` pending entries at `stage`; whether it claimed any.
+    async fn claim_and_settle(&self, stage: Stage, limit: usize) -> bool {
+        let now = self.clock.now();
+        let entries = match self.notifications.pending(stage, now, limit).await {
+            Ok(entries) => entries,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not read the notification outbox");
+                return false;
+            }
+        };
+        let mut claimed_any = false;
+        for entry in entries {
+            let until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
+            match self.notifications.claim(entry.id, now, until).await {
+                Ok(true) => claimed_any = true,
+                Ok(false) => continue,
+                Err(err) => {
+                    tracing::warn!(error = %err, entry = entry.id, "could not claim an outbox entry");
+                    continue;
+                }
+            }
+            self.settle(entry).await;
+        }
+        claimed_any
     }
 
     /// Fans one claimed entry out and deletes it; a failure leaves it to be claimed again when the lease
@@ -113,12 +123,18 @@ impl InboxService {
                 "gave up fanning out an outbox entry"
             );
             metrics::outbox_failure("gave_up");
-            Ok(0)
+            Ok((0, None))
         } else {
             self.fan_out(entry).await
         };
         match outcome {
-            Ok(recipients) => {
+            Ok((recipients, Some(Stage::Watchers))) => {
+                metrics::notification_fanout(source, recipients, started.elapsed().as_secs_f64());
+                if let Err(err) = self.notifications.advance(entry.id).await {
+                    tracing::warn!(error = %err, entry = entry.id, "could not pass an outbox entry to its watchers' part (it is fanned out again, notifying nobody twice)");
+                }
+            }
+            Ok((recipients, _)) => {
                 metrics::notification_fanout(source, recipients, started.elapsed().as_secs_f64());
                 if let Err(err) = self.notifications.finish(entry.id).await {
                     tracing::warn!(error = %err, entry = entry.id, "could not delete a finished outbox entry (it is fanned out again, notifying nobody twice)");
@@ -131,47 +147,57 @@ impl InboxService {
         }
     }
 
-    /// Writes the notifications of one entry; answers how many members were notified.
-    async fn fan_out(&self, entry: OutboxEntry) -> AppResult<u64> {
+    /// Writes the notifications of one entry's stage; answers how many members were notified, and
+    /// `Some(Stage::Watchers)` when the watchers' part is still to come.
+    async fn fan_out(&self, entry: OutboxEntry) -> AppResult<(u64, Option<Stage>)> {
         let source = entry.source;
         let plan = match source.kind {
-            SourceKind::Post => self.post_plan(PostId(source.id), source.version).await?,
-            SourceKind::Comment => {
-                self.comment_plan(CommentId(source.id), source.version)
+            SourceKind::Post => {
+                self.post_plan(PostId(source.id), source.version, entry.stage)
                     .await?
             }
-            SourceKind::ModAction => return self.moderation(source).await,
+            SourceKind::Comment => {
+                self.comment_plan(CommentId(source.id), source.version, entry.stage)
+                    .await?
+            }
+            SourceKind::ModAction => return Ok((self.moderation(source).await?, None)),
         };
-        let Some(plan) = plan else { return Ok(0) };
-        let mut notified = self
-            .deliver(source, &plan.about, plan.direct.into_vec())
-            .await?;
-        if let Some((watchers, kind)) = plan.watchers {
-            notified += self
-                .deliver_to_watchers(entry.id, source, &plan.about, watchers, kind)
-                .await?;
+        let Some(plan) = plan else {
+            return Ok((0, None));
+        };
+        match (entry.stage, plan.watchers) {
+            (Stage::Direct, watchers) => {
+                let notified = self
+                    .deliver(source, &plan.about, plan.direct.into_vec())
+                    .await?;
+                Ok((notified, watchers.map(|_| Stage::Watchers)))
+            }
+            (Stage::Watchers, Some((watchers, kind))) => {
+                let notified = self
+                    .deliver_to_watchers(entry.id, source, &plan.about, watchers, kind)
+                    .await?;
+                Ok((notified, None))
+            }
+            (Stage::Watchers, None) => Ok((0, None)),
         }
-        Ok(notified)
     }
 
     /// A post version: its new mentions; a new post also its categories' watchers. `None`: nothing to
     /// tell (the post is gone or removed).
-    async fn post_plan(&self, id: PostId, version: i32) -> AppResult<Option<Plan>> {
+    async fn post_plan(&self, id: PostId, version: i32, stage: Stage) -> AppResult<Option<Plan>> {
         let Some(post) = self.board.posts_from_primary(&[id]).await?.remove(&id) else {
             return Ok(None);
         };
         if !post.is_active || post.removal.is_some() {
             return Ok(None);
         }
-        let revisions = self.board.post_revisions_from_primary(id).await?;
         let mut direct = Recipients::excluding(Some(post.author_id));
-        self.add_mentions(
-            &mut direct,
-            Source::post(id.0, version),
-            &revisions,
-            version,
-        )
-        .await?;
+        if stage == Stage::Direct {
+            let revisions = self.board.post_revisions_from_primary(id).await?;
+            let source = Source::post(id.0, version);
+            self.add_mentions(&mut direct, source, &revisions, version)
+                .await?;
+        }
         let watchers = if version == 0 {
             let categories = self
                 .board
@@ -199,7 +225,12 @@ impl InboxService {
 
     /// A comment version: its new mentions; a new comment also the author it answers and the post's
     /// watchers.
-    async fn comment_plan(&self, id: CommentId, version: i32) -> AppResult<Option<Plan>> {
+    async fn comment_plan(
+        &self,
+        id: CommentId,
+        version: i32,
+        stage: Stage,
+    ) -> AppResult<Option<Plan>> {
         let Some(comment) = self.board.comments_from_primary(&[id]).await?.remove(&id) else {
             return Ok(None);
         };
@@ -217,25 +248,24 @@ impl InboxService {
         {
             return Ok(None);
         }
-        let revisions = self.board.comment_revisions_from_primary(id).await?;
         let mut direct = Recipients::excluding(Some(comment.author_id));
-        self.add_mentions(
-            &mut direct,
-            Source::comment(id.0, version),
-            &revisions,
-            version,
-        )
-        .await?;
+        if stage == Stage::Direct {
+            let revisions = self.board.comment_revisions_from_primary(id).await?;
+            let source = Source::comment(id.0, version);
+            self.add_mentions(&mut direct, source, &revisions, version)
+                .await?;
+        }
         let mut watchers = None;
         if version == 0 {
-            let answered = match comment.parent_id {
-                Some(parent) => self
+            let answered = match (stage, comment.parent_id) {
+                (Stage::Watchers, _) => None,
+                (Stage::Direct, Some(parent)) => self
                     .board
                     .comments_from_primary(&[parent])
                     .await?
                     .remove(&parent)
                     .map(|p| p.author_id),
-                None => Some(post.author_id),
+                (Stage::Direct, None) => Some(post.author_id),
             };
             if let Some(author) = answered {
                 direct.add(author, NotificationKind::Reply);

@@ -4,7 +4,7 @@
 //! expiry deletes only read notifications.
 
 use board::adapters::sql::SqlNotificationRepo;
-use board::domain::notifications::{About, NotificationKind, Source};
+use board::domain::notifications::{About, NotificationKind, Source, Stage};
 use board::domain::{Email, NewPassword, NotificationId, User, UserName};
 use board::ports::NotificationRepo;
 use chrono::{Duration, Utc};
@@ -44,7 +44,7 @@ async fn contract(backend: Backend) {
 
     // The post's creation left one entry, in the transaction of the write.
     let now = Utc::now();
-    let pending = repo.pending(now, 16).await.unwrap();
+    let pending = repo.pending(Stage::Direct, now, 16).await.unwrap();
     assert_eq!(pending.len(), 1);
     let entry = pending[0];
     assert_eq!(entry.source, Source::post(post.id.0, 0));
@@ -55,9 +55,9 @@ async fn contract(backend: Backend) {
     let lease = now + Duration::seconds(60);
     assert!(repo.claim(entry.id, now, lease).await.unwrap());
     assert!(!repo.claim(entry.id, now, lease).await.unwrap());
-    assert!(repo.pending(now, 16).await.unwrap().is_empty());
+    assert!(repo.pending(Stage::Direct, now, 16).await.unwrap().is_empty());
     let later = lease + Duration::seconds(1);
-    let again = repo.pending(later, 16).await.unwrap();
+    let again = repo.pending(Stage::Direct, later, 16).await.unwrap();
     assert_eq!(again.len(), 1, "an expired claim is pending again");
     assert_eq!(again[0].attempts, 1);
     assert!(
@@ -113,6 +113,15 @@ async fn contract(backend: Backend) {
     let of_b = chunk.iter().find(|n| n.user == b).unwrap();
     assert_eq!(of_b.kind, NotificationKind::Mention, "the first kind stays");
     let of_c = chunk.iter().find(|n| n.user == c).unwrap();
+
+    // The direct part done, the entry waits unclaimed for its watchers' part, behind no direct part.
+    repo.advance(entry.id).await.unwrap();
+    assert!(repo.pending(Stage::Direct, later, 16).await.unwrap().is_empty());
+    let watchers = repo.pending(Stage::Watchers, later, 16).await.unwrap();
+    assert_eq!(watchers.len(), 1);
+    assert_eq!(watchers[0].stage, Stage::Watchers);
+    assert_eq!(watchers[0].attempts, 0);
+    assert!(repo.claim(entry.id, later, later + Duration::seconds(60)).await.unwrap());
 
     // Finished: the outbox is empty.
     repo.finish(entry.id).await.unwrap();
