@@ -4,6 +4,7 @@
 //! SDL, rather than a table of its own, is what makes the cost enforced the cost the SDL states.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, LazyLock};
 
 use async_graphql::Value as ConstValue;
@@ -17,20 +18,45 @@ use async_graphql::{Positioned, parser};
 /// field of the schema states one (a test keeps it so); this keeps a forgotten one refused, not free.
 pub const UNKNOWN_SIZE: u64 = u64::MAX;
 
+/// FNV-1a: schema names are short, and hashing them is most of what pricing an operation costs (the
+/// standard hasher is built against flooding, which names looked up in a fixed table cannot do).
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
+/// A table by schema name.
+pub type Names<V> = HashMap<String, V, BuildHasherDefault<Fnv>>;
+
 /// What a type is, for the cost.
 #[derive(Debug)]
 pub enum TypeInfo {
     /// A scalar or an enum.
     Leaf,
     /// An object type and its fields.
-    Object(HashMap<String, FieldInfo>),
+    Object(Names<FieldInfo>),
     /// An interface (its fields) or a union, and the object types that may stand for it.
     Abstract {
-        fields: HashMap<String, FieldInfo>,
+        fields: Names<FieldInfo>,
         possible: Vec<String>,
     },
     /// An input object type and its fields.
-    Input(HashMap<String, InputInfo>),
+    Input(Names<InputInfo>),
 }
 
 /// One field of an object or an interface.
@@ -44,7 +70,7 @@ pub struct FieldInfo {
     pub weight: i64,
     /// `@listSize`.
     pub size: Option<Sizing>,
-    pub args: HashMap<String, InputInfo>,
+    pub args: Names<InputInfo>,
     /// Whether the field carries `@cost` (for the spec's checks).
     pub declared_weight: bool,
 }
@@ -73,7 +99,7 @@ pub struct Sizing {
 /// The schema's types as the cost sees them.
 #[derive(Debug)]
 pub struct CostPlan {
-    types: HashMap<String, TypeInfo>,
+    types: Names<TypeInfo>,
     query: String,
     mutation: Option<String>,
     subscription: Option<String>,
@@ -86,7 +112,7 @@ pub fn shared() -> Arc<CostPlan> {
         let plan = CostPlan::from_sdl(&crate::graphql::sdl()).unwrap_or_else(|error| {
             tracing::error!(%error, "the schema's cost declarations do not read");
             CostPlan {
-                types: HashMap::new(),
+                types: Names::default(),
                 query: "Query".to_owned(),
                 mutation: Some("Mutation".to_owned()),
                 subscription: Some("Subscription".to_owned()),
@@ -237,7 +263,7 @@ impl CostPlan {
                     },
                 ))
             };
-        let mut types = HashMap::new();
+        let mut types = Names::default();
         for definition in &document.definitions {
             let TypeSystemDefinition::Type(ty) = definition else {
                 continue;
@@ -248,7 +274,7 @@ impl CostPlan {
                 TypeKind::Interface(i) => Some(&i.fields),
                 _ => None,
             };
-            let mut field_infos = HashMap::new();
+            let mut field_infos = Names::default();
             for field in fields.into_iter().flatten() {
                 let (returns, list) = named(&field.node.ty.node);
                 let declared = weight(&field.node.directives)?;
