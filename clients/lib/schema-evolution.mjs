@@ -11,10 +11,11 @@ import { diff } from '@graphql-inspector/core';
 import { isEnumType, isInputObjectType, isInterfaceType, isObjectType } from 'graphql';
 
 // `Type.field(arg:)` (the schema-coordinate spelling) and `Type.field.arg` (graphql-inspector's paths) are one
-// coordinate here, `Type.field.arg`. Anything else in backticks is not a coordinate: null.
+// coordinate here, `Type.field.arg`; a directive is `@name` (and its argument `@name(arg:)`), as in
+// graphql-inspector's paths. Anything else in backticks is not a coordinate: null.
 export function coordinate(text) {
   const name = '[_A-Za-z][_0-9A-Za-z]*';
-  const m = new RegExp(`^(${name}(?:\\.${name})*)(?:\\((${name}):\\))?$`).exec(text.trim());
+  const m = new RegExp(`^(@?${name}(?:\\.${name})*)(?:\\((${name}):\\))?$`).exec(text.trim());
   if (!m) return null;
   return m[2] ? `${m[1]}.${m[2]}` : m[1];
 }

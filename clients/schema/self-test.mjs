@@ -45,6 +45,10 @@ const addScore = edit('  kind: Kind\n}', '  kind: Kind\n  score: Int\n}');
 const removeOld = edit('  old: String @deprecated(reason: "Use `title`.")\n', '');
 
 const addEnumD = edit('enum Kind { A B', 'enum Kind { A B D');
+const addDirective = edit(
+  'type Mutation',
+  '"The weight of a field."\ndirective @cost(weight: String!) on FIELD_DEFINITION\ntype Mutation',
+).replace('  "Its title."\n  title: String!\n', '  "Its title."\n  title: String! @cost(weight: "2")\n');
 const deprecateKind = edit('  kind: Kind\n', '  kind: Kind @deprecated(reason: "Soon gone.")\n');
 const NONE = 'Nothing yet.';
 const WINDOW = 'removed, but the baseline does not mark it @deprecated';
@@ -116,6 +120,9 @@ const cases = [
   fails('an enum value added (dangerous), not named', addEnumD, NONE, /Kind\.D: dangerous/),
   fails('a field deprecated, not named', deprecateKind, NONE, /Post\.kind: a change clients see/),
   passes('a field deprecated, named', deprecateKind, '### Deprecated\n\n- `Post.kind`: soon gone.'),
+  fails('a directive added, not named', addDirective, '- `Post.title` costs 2.', /@cost: a change clients see/),
+  fails('a directive used on a field, not named', addDirective, '- `@cost` declared.', /Post\.title: dangerous/),
+  passes('a directive added and used, both named', addDirective, '- `@cost` declared, `Post.title` costs 2.'),
   passes('a description changed only', edit('"Its title."', '"The title."'), NONE),
 ];
 

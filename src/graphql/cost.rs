@@ -1,15 +1,23 @@
-//! What operations cost: the complexity the engine computes while it validates an operation (the same number
-//! `max_complexity` bounds) is spent from the points budget of the viewer or the anonymous client before the
-//! operation runs, and every response says what it cost (`extensions.cost`). The budget and its headers:
-//! docs/cost.md.
+//! What operations cost: the cost of an operation is its field cost under the IBM GraphQL Cost Directives,
+//! with the weights and list sizes the schema declares (`@cost`, `@listSize`: [`directives`]), read back from
+//! the printed schema ([`plan`]) and computed per operation ([`analysis`]) once it validated. It is bounded
+//! by `max_complexity`, spent from the points budget of the viewer or the anonymous client before the
+//! operation runs, and every response says what it cost (`extensions.cost`). The model, the budget and its
+//! headers: docs/cost.md.
+
+pub mod analysis;
+pub mod directives;
+pub mod plan;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextRequest, NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextRequest,
+    NextValidation,
 };
-use async_graphql::{Response, ServerError, ValidationResult};
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Variables};
 
 use crate::app::rate_limit::{Limiter, Points, PointsRefused, Spender};
 use async_graphql::ErrorExtensions;
@@ -160,17 +168,42 @@ pub fn report_cost(responses: &mut [Response], remaining: u64) {
     }
 }
 
-/// The engine extension that spends each operation's complexity once it validated (before it runs).
-pub struct CostMeter;
+/// The engine extension that computes each operation's cost, bounds it (`max_complexity`) and spends it
+/// once the operation validated (before it runs).
+pub struct CostMeter {
+    plan: Arc<plan::CostPlan>,
+    max_cost: u64,
+}
 
-impl ExtensionFactory for CostMeter {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(OperationCost::default())
+impl CostMeter {
+    /// Operations costing more than `max_cost` are refused `QUERY_TOO_COMPLEX`.
+    pub fn new(max_cost: usize) -> Self {
+        Self {
+            plan: plan::shared(),
+            max_cost: max_cost as u64,
+        }
     }
 }
 
-#[derive(Default)]
+impl ExtensionFactory for CostMeter {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(OperationCost {
+            plan: Arc::clone(&self.plan),
+            max_cost: self.max_cost,
+            operation_name: OnceLock::new(),
+            cost: OnceLock::new(),
+            spent: OnceLock::new(),
+        })
+    }
+}
+
 struct OperationCost {
+    plan: Arc<plan::CostPlan>,
+    max_cost: u64,
+    /// The operation the request names.
+    operation_name: OnceLock<Option<String>>,
+    /// Its cost, once its document parsed.
+    cost: OnceLock<u64>,
     /// (cost, remaining) once spent or refused.
     spent: OnceLock<(u64, u64)>,
 }
@@ -187,17 +220,56 @@ impl Extension for OperationCost {
         response
     }
 
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let _ = self.operation_name.set(request.operation_name.clone());
+        next.run(ctx, request).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        let name = self.operation_name.get().and_then(Option::as_deref);
+        let cost = analysis::operation_cost(&self.plan, &document, name, variables);
+        let _ = self.cost.set(cost);
+        Ok(document)
+    }
+
     async fn validation(
         &self,
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
         let result = next.run(ctx).await?;
+        let cost = self.cost.get().copied().unwrap_or(0);
         // Subscriptions over a socket carry no ledger: they are bounded per socket instead.
-        let Some(ledger) = ctx.data_opt::<Arc<CostLedger>>() else {
+        let ledger = ctx.data_opt::<Arc<CostLedger>>();
+        if cost > self.max_cost {
+            if let Some(ledger) = ledger {
+                let (_, points) = ledger.latest().await;
+                let _ = self.spent.set((cost, points.remaining()));
+            }
+            let message = format!(
+                "this operation costs {cost} points, more than the {} one operation may cost; ask for fewer \
+                 objects (docs/cost.md)",
+                self.max_cost
+            );
+            let error = async_graphql::Error::new(message)
+                .extend_with(|_, ext| ext.set("code", "QUERY_TOO_COMPLEX"));
+            return Err(vec![error.into_server_error(Default::default())]);
+        }
+        let Some(ledger) = ledger else {
             return Ok(result);
         };
-        let cost = result.complexity as u64;
         match ledger.spend(cost).await {
             Ok(points) => {
                 let _ = self.spent.set((cost, points.remaining()));

@@ -1,8 +1,9 @@
 //! Document limits checked before execution: lexical tokens and bracket nesting (before parsing: the parser
 //! recurses once per nested value, so a deeply nested argument would overflow its stack), then aliases and
 //! the size of the document with every fragment spread expanded (a "fragment bomb" doubles with each level
-//! and would keep the engine's own validation busy for minutes), then the depth of fields. Complexity and
-//! directives per field are the engine's limits.
+//! and would keep the engine's own validation busy for minutes), then the depth of fields. The cost of
+//! an operation (`max_complexity`) is the cost extension's (docs/cost.md); directives per field are the
+//! engine's limit.
 //!
 //! Depth counts the fields of the schema only: an introspection subtree (`__schema`, `__type`) is bounded on
 //! its own, as graphql-js's `MaxIntrospectionDepthRule` does, so the standard introspection queries (which

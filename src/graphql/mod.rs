@@ -74,13 +74,13 @@ pub struct Services {
     pub limiter: Arc<crate::app::rate_limit::Limiter>,
 }
 
+/// The schema's types, descriptions and document limits, without the extensions that run operations.
 /// The engine's depth limit is a backstop only: the HTTP edge measures the depth of schema fields itself
 /// ([`limits::depth`]), because the engine counts introspection fields too and would refuse the standard
 /// introspection queries at the default `max_depth`. A selection cannot nest deeper than its brackets.
-pub fn build_schema(services: Option<Services>, limits: &Limits) -> BoardSchema {
-    let mut builder = Schema::build(Query, Mutation::default(), Subscription)
+fn builder(limits: &Limits) -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(Query, Mutation::default(), Subscription)
         .limit_depth(limits.max_depth.max(limits::MAX_NESTING))
-        .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(64)
         .limit_directives(limits.max_directives)
         .override_output_type_description::<types::post::PostConnection>(
@@ -104,8 +104,14 @@ pub fn build_schema(services: Option<Services>, limits: &Limits) -> BoardSchema 
         .override_output_type_description::<types::user::LoginHistoryConnection>(
             "A page of a user's logins (a Relay connection), newest first.",
         )
+}
+
+/// The schema the server runs. What an operation costs, and `max_complexity`, are the cost extension's
+/// (the engine's own complexity is not used: it cannot size the lists inside a connection).
+pub fn build_schema(services: Option<Services>, limits: &Limits) -> BoardSchema {
+    let mut builder = builder(limits)
         .extension(schema_description::NoSchemaDescription)
-        .extension(cost::CostMeter);
+        .extension(cost::CostMeter::new(limits.max_complexity));
     if !limits.introspection {
         // "Did you mean …?" would disclose the schema that introspection hides.
         builder = builder.disable_introspection().disable_suggestions();
@@ -116,12 +122,15 @@ pub fn build_schema(services: Option<Services>, limits: &Limits) -> BoardSchema 
     builder.finish()
 }
 
-/// The SDL clients generate code from (`schema.graphql`).
+/// The SDL clients generate code from (`schema.graphql`); the cost of operations is read from it.
 pub fn sdl() -> String {
-    sdl_of(&build_schema(None, &Limits::default()))
+    sdl_of(&builder(&Limits::default()).finish())
 }
 
-/// The SDL of `schema` as introspection shows it to clients (with `@specifiedBy` on scalars).
+/// The SDL of `schema` as introspection shows it to clients (with `@specifiedBy` on scalars, and the
+/// descriptions of the cost directives' arguments, which the engine does not print).
 pub fn sdl_of(schema: &BoardSchema) -> String {
-    schema.sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
+    let sdl =
+        schema.sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by());
+    cost::directives::print_arguments(&sdl)
 }

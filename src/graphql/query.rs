@@ -15,6 +15,7 @@ use super::types::report::{ReportConnection, ReportStatusValue, report_connectio
 use super::types::{CategoryNode, CommentNode, Node, PostNode, UserNode, node};
 use crate::app::rate_limit::Spender;
 use crate::domain::{AppError, PostOrder};
+use crate::graphql::cost::directives::{ListSize, Size};
 
 /// The most ids `nodes(ids:)` resolves at once.
 const MAX_NODES: usize = 100;
@@ -36,7 +37,7 @@ impl Query {
 
     /// Objects by global id, in the order asked; null for those that do not exist. At most 100, each at
     /// most once (a repeated id would only repeat its answer, multiplying the response).
-    #[graphql(complexity = "ids.len().max(1) * child_complexity")]
+    #[graphql(directive = ListSize::apply(Size::assumed(MAX_NODES as u32)))]
     async fn nodes(
         &self,
         ctx: &Context<'_>,
@@ -93,6 +94,7 @@ impl Query {
     }
 
     /// Root categories (tier 1), each with its `children`.
+    #[graphql(directive = ListSize::apply(Size::assumed(super::types::category::CATEGORIES_ASSUMED)))]
     async fn categories(&self, ctx: &Context<'_>) -> GqlResult<Vec<CategoryNode>> {
         let tree = ctx.services()?.board.category_tree().await.gql()?;
         Ok(tree
@@ -122,7 +124,7 @@ impl Query {
     /// Live posts. `categoryId` includes the category's descendants; `search` matches the current title or
     /// content (case-insensitively in every script; `%` and `_` match literally).
     #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
+    #[graphql(directive = ListSize::apply(Size::CONNECTION))]
     async fn posts(
         &self,
         ctx: &Context<'_>,
@@ -175,7 +177,7 @@ impl Query {
 
     /// The public moderation log, newest first: of a category and the categories below it, or (without
     /// `categoryId`) of the whole board. Who acted (`moderator`) is shown to moderators and admins only.
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
+    #[graphql(directive = ListSize::apply(Size::CONNECTION))]
     async fn mod_log(
         &self,
         ctx: &Context<'_>,
@@ -198,7 +200,7 @@ impl Query {
     /// The report queue, oldest first: the reports of the categories the viewer moderates (or of
     /// `categoryId` and the categories below it); every category for admins. `FORBIDDEN` for anyone else.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
+    #[graphql(directive = ListSize::apply(Size::CONNECTION))]
     async fn reports(
         &self,
         ctx: &Context<'_>,
@@ -225,7 +227,6 @@ impl Query {
 
     /// The points budget of the viewer, or of the anonymous client: what this operation cost and what is
     /// left. Costs 1 point, whatever it selects.
-    #[graphql(complexity = 1)]
     async fn rate_limit(&self, ctx: &Context<'_>) -> GqlResult<RateLimit> {
         if let Ok(ledger) = ctx.data::<std::sync::Arc<CostLedger>>() {
             let (cost, points) = ledger.latest_in_data().await;

@@ -9,6 +9,7 @@ use super::{CategoryNode, UserNode};
 use crate::domain::CategoryId;
 use crate::domain::bans::CategoryBan;
 use crate::graphql::context::ContextExt;
+use crate::graphql::cost::directives::Cost;
 use crate::graphql::errors::{AppResultExt, GqlResult};
 use crate::graphql::types::post::missing;
 
@@ -63,6 +64,7 @@ pub struct CategoryBanTotals {
 #[Object]
 impl CategoryBanTotals {
     /// The bans in force of the category (every page).
+    #[graphql(directive = Cost::apply(1))]
     async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
         ctx.services()?
             .trust

@@ -6,11 +6,20 @@ use super::ban::{CategoryBanConnection, category_bans};
 use super::moderation::{ModActionConnection, mod_log_connection, visible_post};
 use super::post::{PostConnection, PostNode, PostOrderValue, post_connection};
 use super::user::UserNode;
+use crate::domain::moderation::PINNED_MAX;
 use crate::domain::{Category, PostOrder};
 use crate::graphql::context::ContextExt;
+use crate::graphql::cost::directives::{Cost, ListSize, Size};
 use crate::graphql::errors::{AppResultExt, GqlResult};
 use crate::graphql::ids;
 use crate::graphql::loaders::ViewerWatching;
+
+/// The size the cost assumes of `Query.categories` and `Category.children`. Admins curate the tree and
+/// board does not cap it: a board with longer lists charges less for them than they hold.
+pub const CATEGORIES_ASSUMED: u32 = 20;
+
+/// The size the cost assumes of `Category.moderators` (appointed by admins, not capped either).
+const MODERATORS_ASSUMED: u32 = 20;
 
 #[derive(Clone)]
 pub struct CategoryNode(pub Category);
@@ -48,6 +57,12 @@ impl CategoryNode {
     }
 
     /// The categories directly below, by name.
+    // Weight 0: they come from the tree `categories` read (one cached value), not from a read of their own,
+    // so a tree asked for many levels deep is not priced at 20 times more per level.
+    #[graphql(
+        directive = Cost::apply(0),
+        directive = ListSize::apply(Size::assumed(CATEGORIES_ASSUMED))
+    )]
     async fn children(&self, ctx: &Context<'_>) -> GqlResult<Vec<CategoryNode>> {
         let tree = ctx.services()?.board.category_tree().await.gql()?;
         Ok(tree
@@ -59,6 +74,7 @@ impl CategoryNode {
     }
 
     /// Its moderators, appointed by admins; their rights also cover every category below it.
+    #[graphql(directive = ListSize::apply(Size::assumed(MODERATORS_ASSUMED)))]
     async fn moderators(&self, ctx: &Context<'_>) -> GqlResult<Vec<UserNode>> {
         let users = ctx
             .loaders()?
@@ -76,6 +92,7 @@ impl CategoryNode {
 
     /// Posts moderators pinned to this category, newest pin first (at most 5); those the viewer may not
     /// see (removed or deleted) are left out.
+    #[graphql(directive = ListSize::apply(Size::assumed(PINNED_MAX as u32)))]
     async fn pinned_posts(&self, ctx: &Context<'_>) -> GqlResult<Vec<PostNode>> {
         let board = &ctx.services()?.board;
         let ids = board
@@ -100,7 +117,7 @@ impl CategoryNode {
     }
 
     /// The public moderation log of this category and the categories below it, newest first.
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
+    #[graphql(directive = ListSize::apply(Size::CONNECTION))]
     async fn mod_log(
         &self,
         ctx: &Context<'_>,
@@ -130,7 +147,7 @@ impl CategoryNode {
     }
 
     /// Posts of this category and of all categories below it.
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
+    #[graphql(directive = ListSize::apply(Size::CONNECTION))]
     async fn posts(
         &self,
         ctx: &Context<'_>,
@@ -156,7 +173,7 @@ impl CategoryNode {
 
     /// The members banned from writing here (and below) now, newest first. Visible to the category's
     /// moderators and to admins; null for everyone else.
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
+    #[graphql(directive = ListSize::apply(Size::CONNECTION))]
     async fn bans(
         &self,
         ctx: &Context<'_>,

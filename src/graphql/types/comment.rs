@@ -12,6 +12,7 @@ use crate::domain::board::{may_delete, may_edit};
 use crate::domain::page::Page;
 use crate::domain::{Comment, CommentId, PostId, UserId};
 use crate::graphql::context::ContextExt;
+use crate::graphql::cost::directives::{Cost, ListSize, Size};
 use crate::graphql::errors::{AppResultExt, GqlResult};
 use crate::graphql::ids;
 use crate::graphql::loaders::{CommentPage, ReplyPage, RevisionsOf, ViewerVoted};
@@ -44,6 +45,7 @@ impl CommentTotals {
 #[Object]
 impl CommentTotals {
     /// All comments of the list (every page).
+    #[graphql(directive = Cost::apply(1))]
     async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
         match self {
             Self::Known(n) => Ok(*n),
@@ -189,7 +191,7 @@ impl CommentNode {
     }
 
     /// Live direct replies, oldest first; `totalCount` counts them all (every page).
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
+    #[graphql(directive = ListSize::apply(Size::CONNECTION))]
     async fn replies(
         &self,
         ctx: &Context<'_>,
@@ -236,8 +238,8 @@ impl CommentNode {
         self.0.is_active
     }
 
-    /// The newest `last` versions (at most 50, the default), oldest first. Complexity counts each one.
-    #[graphql(complexity = "super::revisions_cost(last, child_complexity)")]
+    /// The newest `last` versions (at most 50, the default), oldest first.
+    #[graphql(directive = ListSize::apply(Size::last_or(super::REVISIONS_MAX as u32)))]
     async fn revisions(
         &self,
         ctx: &Context<'_>,

@@ -37,9 +37,3 @@ pub(crate) fn revisions_last(last: Option<i32>) -> async_graphql::Result<usize> 
         .gql(),
     }
 }
-
-/// The complexity of a `revisions` field: its children once per revision it may answer.
-pub(crate) fn revisions_cost(last: Option<i32>, child_complexity: usize) -> usize {
-    let n = last.unwrap_or(REVISIONS_MAX).clamp(0, REVISIONS_MAX) as usize;
-    n.max(1).saturating_mul(child_complexity.max(1))
-}

@@ -14,6 +14,7 @@ use crate::domain::{
     Access, CategoryId, Comment, ModAction, ModActionKind, ModTarget, Post, Removal, User,
 };
 use crate::graphql::context::ContextExt;
+use crate::graphql::cost::directives::Cost;
 use crate::graphql::errors::{AppResultExt, GqlResult};
 use crate::graphql::ids;
 use crate::graphql::loaders::ViewerModerates;
@@ -288,6 +289,7 @@ pub struct ModLogTotals {
 #[Object]
 impl ModLogTotals {
     /// All entries of the log (every page).
+    #[graphql(directive = Cost::apply(1))]
     async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
         ctx.services()?
             .board

@@ -11,6 +11,7 @@ use super::{CategoryNode, CommentNode, Node, PostNode, UserNode};
 use crate::domain::notifications::{Notification, NotificationKind};
 use crate::domain::{NotificationId, UserId};
 use crate::graphql::context::ContextExt;
+use crate::graphql::cost::directives::Cost;
 use crate::graphql::errors::{AppResultExt, GqlResult};
 use crate::graphql::ids;
 
@@ -143,6 +144,7 @@ pub struct NotificationTotals {
 #[Object]
 impl NotificationTotals {
     /// The notifications of the list (every page): exact up to 10 000, 10 001 when there are more.
+    #[graphql(directive = Cost::apply(1))]
     async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
         ctx.services()?
             .inbox

@@ -14,6 +14,7 @@ use super::user::UserNode;
 use crate::domain::board::{may_delete, may_edit};
 use crate::domain::{Post, PostFilter, PostKey, PostOrder, UserId};
 use crate::graphql::context::ContextExt;
+use crate::graphql::cost::directives::{Cost, ListSize, Size};
 use crate::graphql::errors::{AppResultExt, GqlResult};
 use crate::graphql::ids;
 use crate::graphql::loaders::{RevisionsOf, ViewerSaved, ViewerVoted, ViewerWatching};
@@ -78,6 +79,7 @@ impl PostTotals {
 impl PostTotals {
     /// All posts of the list (every page). With `search`: exact up to 10 000; a search that matches more
     /// answers 10 001, which means "more than 10 000".
+    #[graphql(directive = Cost::apply(1))]
     async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
         let board = &ctx.services()?.board;
         match &self.list {
@@ -239,8 +241,8 @@ impl PostNode {
         self.0.is_active
     }
 
-    /// The newest `last` versions (at most 50, the default), oldest first. Complexity counts each one.
-    #[graphql(complexity = "super::revisions_cost(last, child_complexity)")]
+    /// The newest `last` versions (at most 50, the default), oldest first.
+    #[graphql(directive = ListSize::apply(Size::last_or(super::REVISIONS_MAX as u32)))]
     async fn revisions(
         &self,
         ctx: &Context<'_>,
@@ -382,7 +384,7 @@ impl PostNode {
     /// Live comments, replies included, oldest first (`topLevelOnly`: only the comments on the post
     /// itself; their replies are under `Comment.replies`). A reply whose parent was deleted or removed is
     /// still listed here.
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
+    #[graphql(directive = ListSize::apply(Size::CONNECTION))]
     async fn comments(
         &self,
         ctx: &Context<'_>,

@@ -11,6 +11,7 @@ use super::{CommentNode, PostNode, UserNode};
 use crate::domain::reports::{Report, ReportAction, ReportReason, ReportStatus, ReportSubject};
 use crate::domain::{CategoryId, ReportId};
 use crate::graphql::context::ContextExt;
+use crate::graphql::cost::directives::Cost;
 use crate::graphql::errors::{AppResultExt, GqlResult};
 use crate::graphql::ids;
 use crate::ports::QueueFilter;
@@ -182,6 +183,7 @@ pub struct ReportTotals {
 #[Object]
 impl ReportTotals {
     /// The reports of the queue (every page).
+    #[graphql(directive = Cost::apply(1))]
     async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
         ctx.services()?
             .trust

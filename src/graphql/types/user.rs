@@ -10,8 +10,12 @@ use super::pagination::{encode_cursor, page_request};
 use super::post::{PostConnection, PostOrderValue, post_connection, saved_posts};
 use crate::domain::{LoginEvent, PostFilter, PostOrder, Role, User, UserId};
 use crate::graphql::context::ContextExt;
+use crate::graphql::cost::directives::{Cost, ListSize, Size};
 use crate::graphql::errors::{AppResultExt, GqlResult};
 use crate::graphql::ids;
+
+/// `User.states` lists each state kind (`blocked`, `inactive`) at most once.
+const STATES_MAX: u32 = 2;
 
 /// What a user may do.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -69,6 +73,7 @@ pub struct LoginHistoryTotals {
 #[Object]
 impl LoginHistoryTotals {
     /// All logins of the list (every page).
+    #[graphql(directive = Cost::apply(1))]
     async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
         ctx.services()?.accounts.count_logins(self.user).await.gql()
     }
@@ -150,6 +155,7 @@ impl UserNode {
 
     /// The states the user is in now (`blocked`, `inactive`); empty for an active user. A block whose `until`
     /// has passed is over and not listed.
+    #[graphql(directive = ListSize::apply(Size::assumed(STATES_MAX)))]
     async fn states(&self, ctx: &Context<'_>) -> Vec<UserState> {
         let private = self.private_visible(ctx);
         self.user
@@ -174,7 +180,7 @@ impl UserNode {
     }
 
     /// The user's live posts, newest first by default.
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
+    #[graphql(directive = ListSize::apply(Size::CONNECTION))]
     async fn posts(
         &self,
         ctx: &Context<'_>,
@@ -197,7 +203,7 @@ impl UserNode {
     }
 
     /// The user's live comments, newest first.
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
+    #[graphql(directive = ListSize::apply(Size::CONNECTION))]
     async fn comments(
         &self,
         ctx: &Context<'_>,
@@ -213,7 +219,7 @@ impl UserNode {
 
     /// The posts the user saved (`savePost`), newest save first; deleted and removed posts are left out.
     /// Visible to the user themself only; null for everyone else.
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
+    #[graphql(directive = ListSize::apply(Size::CONNECTION))]
     async fn saved_posts(
         &self,
         ctx: &Context<'_>,
@@ -234,7 +240,7 @@ impl UserNode {
 
     /// The user's notifications, newest first; with `unreadOnly`, those not marked read. Visible to the user
     /// themself only; null for everyone else.
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
+    #[graphql(directive = ListSize::apply(Size::CONNECTION))]
     async fn notifications(
         &self,
         ctx: &Context<'_>,
@@ -268,6 +274,7 @@ impl UserNode {
 
     /// How many of the user's notifications are not marked read (0 database round trips when warm): exact
     /// up to 10 000, 10 001 when there are more. Visible to the user themself only; null for everyone else.
+    #[graphql(directive = Cost::apply(1))]
     async fn unread_notification_count(&self, ctx: &Context<'_>) -> GqlResult<Option<i64>> {
         if !self.is_viewer(ctx)? {
             return Ok(None);
@@ -281,7 +288,7 @@ impl UserNode {
     }
 
     /// Successful logins, newest first. Visible to the user themself and to admins; null for everyone else.
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity")]
+    #[graphql(directive = ListSize::apply(Size::CONNECTION))]
     async fn login_history(
         &self,
         ctx: &Context<'_>,

@@ -1,5 +1,5 @@
-//! The points budget: every operation spends its cost (the complexity `max_complexity` bounds) from the
-//! budget of the member, or of the anonymous client; past it `RATE_LIMITED` until the window ends. Every
+//! The points budget: every operation spends its cost (what the schema's `@cost` and `@listSize` make it:
+//! cost_model.rs) from the budget of the member, or of the anonymous client; past it `RATE_LIMITED` until the window ends. Every
 //! answer reports the cost (`extensions.cost`) and the budget (`RateLimit-Policy`, `RateLimit`).
 
 use std::time::Duration;
@@ -27,8 +27,8 @@ configured_tests!(
     },
 );
 
-/// Costs 3 × (edges 1 + node (1 + id 1 + title 1)) = 12 points.
-const PAGE: &str = "{ posts(first: 3) { edges { node { id title } } } }";
+/// Costs posts 1 + edges 1 + 5 × (node 1 + author 1) = 12 points.
+const PAGE: &str = "{ posts(first: 5) { edges { node { id title author { name } } } } }";
 const PAGE_COST: u64 = 12;
 /// Costs 1 point whatever it selects.
 const RATE_LIMIT: &str = "{ rateLimit { limit cost remaining used resetAt } }";

@@ -44,8 +44,8 @@ async fn queries_and_mutations_run_over_the_socket_as_over_http(app: TestApp) {
     // A query, as the viewer `connection_init` named.
     let me = run(&mut client, "1", "{ viewer { name } }", json!({})).await;
     assert_eq!(me["data"], json!({ "viewer": { "name": "소켓user" } }));
-    // It spent the member's points as over HTTP: 2 (viewer 1 + name 1).
-    assert_eq!(me["extensions"]["cost"]["requested"], 2, "{me:#}");
+    // It spent the member's points as over HTTP: 1 (viewer 1; a scalar weighs 0).
+    assert_eq!(me["extensions"]["cost"]["requested"], 1, "{me:#}");
 
     // Introspection, as a client fetching the schema over the socket does.
     let schema = run(

@@ -65,7 +65,7 @@ impl Session {
             // A persisted document named by its hash: the pipeline finds it (and refuses a subscription).
             return self.run_operation(id, request, ended);
         }
-        // The limits of every operation (tokens, nesting, aliases, depth; complexity is the engine's).
+        // The limits of every operation (tokens, nesting, aliases, depth; its cost is bounded as it validates).
         let document = match self.state.pipeline.check_operation(&request.query) {
             Ok(document) => document,
             Err(refusal) => {
