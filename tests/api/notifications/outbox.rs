@@ -55,7 +55,12 @@ async fn contract(backend: Backend) {
     let lease = now + Duration::seconds(60);
     assert!(repo.claim(entry.id, now, lease).await.unwrap());
     assert!(!repo.claim(entry.id, now, lease).await.unwrap());
-    assert!(repo.pending(Stage::Direct, now, 16).await.unwrap().is_empty());
+    assert!(
+        repo.pending(Stage::Direct, now, 16)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let later = lease + Duration::seconds(1);
     let again = repo.pending(Stage::Direct, later, 16).await.unwrap();
     assert_eq!(again.len(), 1, "an expired claim is pending again");
@@ -116,12 +121,21 @@ async fn contract(backend: Backend) {
 
     // The direct part done, the entry waits unclaimed for its watchers' part, behind no direct part.
     repo.advance(entry.id).await.unwrap();
-    assert!(repo.pending(Stage::Direct, later, 16).await.unwrap().is_empty());
+    assert!(
+        repo.pending(Stage::Direct, later, 16)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let watchers = repo.pending(Stage::Watchers, later, 16).await.unwrap();
     assert_eq!(watchers.len(), 1);
     assert_eq!(watchers[0].stage, Stage::Watchers);
     assert_eq!(watchers[0].attempts, 0);
-    assert!(repo.claim(entry.id, later, later + Duration::seconds(60)).await.unwrap());
+    assert!(
+        repo.claim(entry.id, later, later + Duration::seconds(60))
+            .await
+            .unwrap()
+    );
 
     // Finished: the outbox is empty.
     repo.finish(entry.id).await.unwrap();
