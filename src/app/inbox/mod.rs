@@ -3,6 +3,7 @@
 //! them from the outbox after the causing write committed. docs/notifications.md.
 
 mod fanout;
+mod plans;
 mod wake;
 
 use std::collections::HashMap;
