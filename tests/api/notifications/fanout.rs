@@ -9,6 +9,10 @@ configured_tests!(
     many_watchers_are_notified_in_chunks_outside_the_commenters_request => |c| {
         c.notification_fanout_chunk = 3;
     },
+    a_mention_does_not_wait_behind_a_busy_threads_watchers => |c| {
+        // One member per statement: each comment's watchers take many statements.
+        c.notification_fanout_chunk = 1;
+    },
 );
 backend_tests!(
     notification_added_pushes_each_member_their_own,
@@ -168,4 +172,59 @@ async fn a_member_told_directly_is_pushed_once_also_amid_watchers(app: TestApp) 
         "the next push is the mention, not the reply a second time: {heard:#}"
     );
     assert_eq!(inbox(&app, &author).await["notifications"]["totalCount"], 2);
+}
+
+/// Three comments on a post with 60 watchers queue three long watcher fan-outs; a mention written right
+/// after them is told before the last of those fan-outs (every write's direct part goes before any write's
+/// watchers): its notification's id is below the last watcher's.
+async fn a_mention_does_not_wait_behind_a_busy_threads_watchers(app: TestApp) {
+    let author = member(&app, "author").await;
+    let named = member(&app, "named").await;
+    let category = app.first_category().await;
+    let busy = app
+        .create_post(&author.access, &category, "busy", "watched by many")
+        .await;
+    let mut watchers = Vec::new();
+    for i in 0..60 {
+        let who = member(&app, &format!("w{i:02}")).await;
+        app.ok(
+            "mutation($id: ID!) { watchPost(input: { postId: $id, watching: true }) { post { id } } }",
+            json!({ "id": busy }),
+            Some(&who.access),
+        )
+        .await;
+        watchers.push(who);
+    }
+    app.settle_fanout().await;
+    for n in 0..3 {
+        comment(&app, &author, &busy, None, &format!("comment {n}")).await;
+    }
+    app.create_post(&author.access, &category, "elsewhere", "hello @named")
+        .await;
+    app.settle_fanout().await;
+    let id_of = |v: &Value| -> i64 {
+        use base64::Engine;
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap())
+            .unwrap();
+        String::from_utf8(raw)
+            .unwrap()
+            .split_once(':')
+            .unwrap()
+            .1
+            .parse()
+            .unwrap()
+    };
+    let mention = inbox(&app, &named).await["notifications"]["nodes"][0]["id"].clone();
+    let mut last_watcher = 0;
+    for who in &watchers {
+        let newest = &inbox(&app, who).await["notifications"]["nodes"][0];
+        assert_eq!(newest["kind"], "WATCHED_POST_COMMENT");
+        last_watcher = last_watcher.max(id_of(&newest["id"]));
+    }
+    assert!(
+        id_of(&mention) < last_watcher,
+        "the mention ({}) was written after every watcher ({last_watcher})",
+        id_of(&mention)
+    );
 }
