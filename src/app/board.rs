@@ -8,6 +8,7 @@ use std::time::Duration;
 
 mod comment_head;
 mod events;
+pub(crate) use events::announce;
 mod invalidation;
 mod limits;
 pub mod moderation;

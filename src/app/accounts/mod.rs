@@ -20,7 +20,6 @@ use crate::domain::{names, validation};
 use crate::ports::{
     Clock, Events, PasswordHasher, ProfileChange, SessionRepo, StoredName, TokenService, UserRepo,
 };
-use crate::telemetry::metrics;
 
 const USER_KIND: &str = "user";
 
@@ -163,14 +162,7 @@ impl AccountService {
         self.cache
             .invalidate(&[self.cache.key(USER_KIND, id)])
             .await;
-        let event = BoardEvent::account(id);
-        match self.events.publish(&event).await {
-            Ok(()) => metrics::event_published(event.kind.as_str(), "ok"),
-            Err(err) => {
-                tracing::warn!(error = %err, user = id.0, "could not announce an account change; its sockets check it at the next recheck");
-                metrics::event_published(event.kind.as_str(), "error");
-            }
-        }
+        crate::app::board::announce(self.events.as_ref(), BoardEvent::account(id)).await;
     }
 
     pub async fn user_id_by_name(&self, name: &str) -> AppResult<Option<UserId>> {

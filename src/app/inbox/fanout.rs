@@ -247,12 +247,7 @@ impl InboxService {
         let ids = added.iter().map(|(_, id)| *id);
         if let (Some(first), Some(last)) = (ids.clone().min(), ids.max()) {
             let event = BoardEvent::notifications(source, first, last);
-            if let Err(err) = self.events.publish(&event).await {
-                tracing::warn!(error = %err, "could not announce new notifications");
-                metrics::event_published(event.kind.as_str(), "error");
-            } else {
-                metrics::event_published(event.kind.as_str(), "ok");
-            }
+            crate::app::board::announce(self.events.as_ref(), event).await;
         }
         Ok(added.len() as u64)
     }

@@ -2,7 +2,6 @@
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
-use crate::app::inbox::MARK_READ_MAX;
 use crate::domain::{AppError, NotificationId};
 use crate::graphql::context::ContextExt;
 use crate::graphql::errors::{AppResultExt, GqlResult};
@@ -38,13 +37,6 @@ impl NotificationMutations {
         let actor = ctx.actor()?;
         let ids = match (input.ids, input.all) {
             (Some(ids), None | Some(false)) => {
-                if ids.len() > MARK_READ_MAX {
-                    return Err(AppError::invalid(
-                        "ids",
-                        format!("names at most {MARK_READ_MAX} notifications"),
-                    ))
-                    .gql();
-                }
                 let decoded = ids
                     .iter()
                     .map(|id| ids::decode_as("ids", id, NotificationId::KIND).map(NotificationId))

@@ -203,17 +203,8 @@ async fn a_mention_does_not_wait_behind_a_busy_threads_watchers(app: TestApp) {
         .await;
     app.settle_fanout().await;
     let id_of = |v: &Value| -> i64 {
-        use base64::Engine;
-        let raw = base64::engine::general_purpose::STANDARD
-            .decode(v.as_str().unwrap())
-            .unwrap();
-        String::from_utf8(raw)
-            .unwrap()
-            .split_once(':')
-            .unwrap()
-            .1
-            .parse()
-            .unwrap()
+        let id = async_graphql::ID(v.as_str().unwrap().to_owned());
+        board::graphql::ids::decode_as("id", &id, "Notification").unwrap()
     };
     let mention = inbox(&app, &named).await["notifications"]["nodes"][0]["id"].clone();
     let mut last_watcher = 0;

@@ -289,10 +289,6 @@ async fn moderation_tells_the_members_it_concerns(app: TestApp) {
 }
 
 fn user_id(who: &Session) -> board::domain::UserId {
-    use base64::Engine;
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(&who.user_id)
-        .unwrap();
-    let text = String::from_utf8(raw).unwrap();
-    board::domain::UserId(text.split_once(':').unwrap().1.parse().unwrap())
+    let id = async_graphql::ID(who.user_id.clone());
+    board::graphql::ids::decode_user("userId", &id).unwrap()
 }
