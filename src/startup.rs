@@ -8,6 +8,7 @@ use crate::adapters::auth::{BcryptHasher, JwtTokens};
 use crate::adapters::auth::{SecretSource, SigningKeyError, resolve_signing_key};
 use crate::adapters::cache::{MemoryCache, RedisCache};
 use crate::adapters::events::{MemoryEvents, RedisEvents};
+use crate::adapters::redis_feed::RedisFeed;
 use crate::adapters::sql::{
     Db, SqlBanRepo, SqlCategoryRepo, SqlCommentRepo, SqlModerationRepo, SqlNotificationRepo,
     SqlPostRepo, SqlPostSearch, SqlReportRepo, SqlSaveRepo, SqlSessionRepo, SqlUserRepo,
@@ -150,24 +151,27 @@ impl App {
             match &config.cache.redis_url {
                 Some(url) => {
                     let url = url.expose();
+                    let mut feed = RedisFeed::new(url).map_err(StartError::Cache)?;
                     let redis = Arc::new(
                         RedisCache::connect(
                             url,
                             REDIS_POOL_SIZE,
                             config.cache.timeout,
                             &format!("{}:v1:invalidations", config.cache.prefix),
+                            &mut feed,
                         )
                         .await
                         .map_err(|e| StartError::Cache(e.to_string()))?,
                     );
-                    let events = RedisEvents::connect(
-                        url,
+                    let events = RedisEvents::new(
                         redis.pool(),
                         &format!("{}:v1:events", config.cache.prefix),
                         config.cache.timeout,
-                    )
-                    .await
-                    .map_err(|e| StartError::Cache(e.to_string()))?;
+                        &mut feed,
+                    );
+                    // Subscribed before the first request, so near caches are live (and round trips
+                    // deterministic) from the start.
+                    feed.start().await.map_err(StartError::Cache)?;
                     (redis.clone(), redis, Arc::new(events))
                 }
                 None => {

@@ -3,4 +3,5 @@
 pub mod auth;
 pub mod cache;
 pub mod events;
+pub mod redis_feed;
 pub mod sql;

@@ -2,7 +2,6 @@
 
 mod memory;
 mod redis;
-mod redis_feed;
 
 pub use memory::MemoryCache;
 pub use redis::RedisCache;

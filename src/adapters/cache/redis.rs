@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use fred::prelude::{
-    Builder, Client, ClientLike, Config as FredConfig, Error as FredError, EventInterface,
-    Expiration, KeysInterface, LuaInterface, Pool, PubsubInterface, ReconnectPolicy,
+    Builder, Client, ClientLike, Config as FredConfig, Error as FredError, Expiration,
+    KeysInterface, LuaInterface, Pool, PubsubInterface, ReconnectPolicy,
 };
 use fred::types::scripts::Script;
 use tokio::sync::broadcast;
@@ -18,7 +18,7 @@ use crate::config::redact_url;
 use crate::ports::{Cache, CacheError, Counters, FillEntry, Invalidation};
 use crate::request::{count_cache, count_redis};
 
-use super::redis_feed::{Channels, Events, follow, subscribe};
+use crate::adapters::redis_feed::{Listener, RedisFeed};
 
 pub struct RedisCache {
     pool: Pool,
@@ -40,6 +40,34 @@ pub struct RedisCache {
 
 /// Announcements buffered per listener; a listener that falls further behind forgets everything.
 const INVALIDATION_BACKLOG: usize = 4096;
+
+/// The feed's listener for deletions and this process's marks, turned into [`Invalidation`]s.
+struct Announcements {
+    marks: String,
+    out: broadcast::Sender<Invalidation>,
+}
+
+impl Listener for Announcements {
+    fn message(&self, channel: &str, text: &str) {
+        let invalidation = if channel == self.marks {
+            match text.parse() {
+                Ok(n) => Invalidation::Marked(n),
+                Err(_) => return,
+            }
+        } else {
+            Invalidation::Keys(text.split('\n').map(str::to_owned).collect())
+        };
+        let _ = self.out.send(invalidation);
+    }
+
+    fn lost(&self) {
+        let _ = self.out.send(Invalidation::Lost);
+    }
+
+    fn live(&self) {
+        let _ = self.out.send(Invalidation::Live);
+    }
+}
 
 /// A key's fill guard: how many times it was deleted. Its hash tag is the key itself, so on Redis Cluster it
 /// lives in the key's slot (a key without braces hashes whole) and the fill script may touch both.
@@ -76,24 +104,17 @@ fn cache_error(err: FredError) -> CacheError {
 
 impl RedisCache {
     /// Connects to `url`. Fails when Redis cannot be reached at start-up; later outages are survived.
-    /// Deletions are announced on the pub/sub `channel`, which a connection of its own follows, together
-    /// with a channel of this process's own for [`Cache::mark`].
+    /// Deletions are announced on the pub/sub `channel`, which `feed` follows, together with a channel of
+    /// this process's own for [`Cache::mark`] (one connection keeps both in order).
     pub async fn connect(
         url: &str,
         pool_size: usize,
         timeout: Duration,
         channel: &str,
+        feed: &mut RedisFeed,
     ) -> Result<Self, CacheError> {
         let config = FredConfig::from_url(url)
             .map_err(|e| CacheError(format!("bad REDIS_URL {}: {e}", redact_url(url))))?;
-        let subscriber = Builder::from_config(config.clone())
-            .with_connection_config(|c| {
-                c.connection_timeout = Duration::from_secs(2);
-                c.internal_command_timeout = Duration::from_secs(2);
-            })
-            .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
-            .build()
-            .map_err(cache_error)?;
         let pool = Builder::from_config(config)
             .with_connection_config(|c| {
                 c.connection_timeout = Duration::from_secs(2);
@@ -113,39 +134,21 @@ impl RedisCache {
             .await
             .map_err(cache_error)?;
         let (invalidations, _) = broadcast::channel(INVALIDATION_BACKLOG);
-        let live = Arc::new(AtomicBool::new(false));
-        let events = Events {
-            messages: subscriber.message_rx(),
-            reconnects: subscriber.reconnect_rx(),
-            errors: subscriber.error_rx(),
-        };
-        subscriber.init().await.map_err(cache_error)?;
-        // Subscribed before the first request, so near caches are live (and round trips deterministic)
-        // from the start.
-        let mut events = events;
-        let channels = Channels {
-            announcements: channel.to_owned(),
-            marks: format!("{channel}:mark:{}", uuid::Uuid::new_v4().simple()),
-        };
-        subscribe(&subscriber, &channels, &invalidations, &live).await;
-        // The connection just made announces itself as a reconnection: not one to act on.
-        while events.reconnects.try_recv().is_ok() {}
-        while events.errors.try_recv().is_ok() {}
-        let marks = channels.marks.clone();
-        tokio::spawn(follow(
-            subscriber,
-            events,
-            channels,
-            invalidations.clone(),
-            Arc::clone(&live),
-        ));
+        let marks = format!("{channel}:mark:{}", uuid::Uuid::new_v4().simple());
+        feed.listen(
+            &[channel.to_owned(), marks.clone()],
+            Arc::new(Announcements {
+                marks: marks.clone(),
+                out: invalidations.clone(),
+            }),
+        );
         Ok(Self {
             pool,
             timeout,
             channel: channel.to_owned(),
             marks,
             invalidations,
-            live,
+            live: feed.live(),
             open_until_ms: AtomicU64::new(0),
             epoch: Instant::now(),
             fill: Script::from_hash(sha),

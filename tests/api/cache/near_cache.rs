@@ -233,14 +233,17 @@ async fn a_fill_read_before_a_deletion_is_refused_on_redis() {
     use std::time::Duration;
     let url = std::env::var("TEST_REDIS_URL").unwrap();
     let prefix = crate::helpers::unique("fill");
+    let mut feed = board::adapters::redis_feed::RedisFeed::new(&url).unwrap();
     let cache = RedisCache::connect(
         &url,
         2,
         Duration::from_secs(2),
         &format!("{prefix}:invalidations"),
+        &mut feed,
     )
     .await
     .unwrap();
+    feed.start().await.unwrap();
     let keys = [format!("{prefix}:post:1"), format!("{prefix}:post:2")];
     let ttl = Duration::from_secs(60);
     let (values, guards) = cache.get_for_fill(&keys).await.unwrap();
