@@ -1,10 +1,10 @@
-//! Account inputs that passed the rules of `validation` and `names`: parsed once where they enter (the GraphQL
-//! mutations), so the services take values that cannot be invalid.
+//! Inputs that passed the rules of `validation`, `names` and `board`: parsed once where they enter (the
+//! GraphQL mutations), so the services take values that cannot be invalid.
 
 use std::fmt;
 
 use super::errors::AppResult;
-use super::{names, validation};
+use super::{board, names, validation};
 
 /// A user name by [`names::user_name`]: NFC-normalised letters, digits, `_` and `-`, scripts mixed only as
 /// Korean, Japanese or Chinese writing mixes them with Latin.
@@ -78,10 +78,61 @@ impl fmt::Debug for NewPassword {
     }
 }
 
+/// Board texts checked by the rule of `board` named beside each; a violation names the rule's field.
+macro_rules! board_text {
+    ($(#[$doc:meta] $name:ident by $rule:path;)*) => {$(
+        #[$doc]
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(raw: &str) -> AppResult<Self> {
+                $rule(raw).map(Self)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    )*};
+}
+
+board_text! {
+    /// A post title: 1–200 characters, trimmed (`title`).
+    PostTitle by board::post_title;
+    /// A post's Markdown: up to 40 000 characters, not blank (`content`).
+    PostContent by board::post_content;
+    /// A comment's Markdown: not blank, within the comment limit (`content`).
+    CommentContent by board::comment_content;
+    /// A category name: 1–50 characters, trimmed (`name`).
+    CategoryName by board::category_name;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::errors::field_of;
+
+    #[test]
+    fn board_texts_keep_what_their_rule_makes_of_them() {
+        assert_eq!(
+            PostTitle::parse("  첫 글 kim  ").unwrap().as_str(),
+            "첫 글 kim"
+        );
+        assert_eq!(field_of(PostTitle::parse("   ").unwrap_err()), "title");
+        assert_eq!(
+            field_of(CommentContent::parse(" \n ").unwrap_err()),
+            "content"
+        );
+        assert_eq!(CategoryName::parse("잡담").unwrap().to_string(), "잡담");
+        assert!(PostContent::parse("철수kim 씀").is_ok());
+    }
 
     #[test]
     fn names_are_normalised_once_and_keyed_without_case() {

@@ -21,6 +21,8 @@ pub use board::{Category, CategoryTree, Comment, Post, PostFilter, PostKey, Post
 pub use errors::{AppError, AppResult};
 pub use events::{BoardEvent, EventIds, EventKind};
 pub use ids::{CategoryId, CommentId, ModActionId, NotificationId, PostId, ReportId, UserId};
-pub use inputs::{Email, NewPassword, UserName};
+pub use inputs::{
+    CategoryName, CommentContent, Email, NewPassword, PostContent, PostTitle, UserName,
+};
 pub use moderation::{Access, ModAction, ModActionKind, ModTarget, NewModAction, Removal};
 pub use user::{LoginEvent, Role, User, UserState, UserStateKind};

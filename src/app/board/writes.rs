@@ -4,8 +4,9 @@
 use super::{BoardService, require_admin, require_member};
 use crate::domain::board as rules;
 use crate::domain::{
-    AppError, AppResult, BoardEvent, Category, CategoryId, Comment, CommentId, EventKind,
-    ModActionKind, ModTarget, NewModAction, Post, PostId, User,
+    AppError, AppResult, BoardEvent, Category, CategoryId, CategoryName, Comment, CommentContent,
+    CommentId, EventKind, ModActionKind, ModTarget, NewModAction, Post, PostContent, PostId,
+    PostTitle, User,
 };
 use crate::ports::CategoryChange;
 
@@ -16,12 +17,10 @@ impl BoardService {
         &self,
         actor: &User,
         category: CategoryId,
-        title: &str,
-        content: &str,
+        title: &PostTitle,
+        content: &PostContent,
     ) -> AppResult<Post> {
         require_member(actor)?;
-        let title = rules::post_title(title)?;
-        let content = rules::post_content(content)?;
         if self.category_tree().await?.get(category).is_none() {
             return Err(AppError::invalid("categoryId", "no such category"));
         }
@@ -29,7 +28,13 @@ impl BoardService {
         let id = self
             .posts
             .primary()
-            .create(actor.id, category, &title, &content, self.clock.now())
+            .create(
+                actor.id,
+                category,
+                title.as_str(),
+                content.as_str(),
+                self.clock.now(),
+            )
             .await?;
         self.forget_new_post(id, actor.id).await;
         self.forget_newest(category).await;
@@ -46,12 +51,10 @@ impl BoardService {
         &self,
         actor: &User,
         id: PostId,
-        title: &str,
-        content: &str,
+        title: &PostTitle,
+        content: &PostContent,
     ) -> AppResult<Post> {
         require_member(actor)?;
-        let title = rules::post_title(title)?;
-        let content = rules::post_content(content)?;
         let post = self.post_to_change(actor, id).await?;
         if !rules::may_edit(actor, post.author_id, post.is_active) {
             return Err(AppError::Forbidden(
@@ -61,7 +64,7 @@ impl BoardService {
         self.reserve_edit(actor).await?;
         self.posts
             .primary()
-            .append_version(id, &title, &content, self.clock.now())
+            .append_version(id, title.as_str(), content.as_str(), self.clock.now())
             .await?;
         self.forget_post(id, true).await;
         self.outbox.written();
@@ -104,15 +107,14 @@ impl BoardService {
         actor: &User,
         post: PostId,
         parent: Option<CommentId>,
-        content: &str,
+        content: &CommentContent,
     ) -> AppResult<Comment> {
         require_member(actor)?;
-        let content = rules::comment_content(content)?;
         self.reserve_create(actor).await?;
         let (id, placement) = self
             .comments
             .primary()
-            .create(post, parent, actor.id, &content, self.clock.now())
+            .create(post, parent, actor.id, content.as_str(), self.clock.now())
             .await?;
         // The comment also made its author watch the post (unless they chose otherwise).
         let watching = self.watching_post_key(post, actor.id);
@@ -129,10 +131,9 @@ impl BoardService {
         &self,
         actor: &User,
         id: CommentId,
-        content: &str,
+        content: &CommentContent,
     ) -> AppResult<Comment> {
         require_member(actor)?;
-        let content = rules::comment_content(content)?;
         let comment = self.comment_to_change(actor, id).await?;
         if !rules::may_edit(actor, comment.author_id, comment.is_active) {
             return Err(AppError::Forbidden(
@@ -142,7 +143,7 @@ impl BoardService {
         self.reserve_edit(actor).await?;
         self.comments
             .primary()
-            .append_version(id, &content, self.clock.now())
+            .append_version(id, content.as_str(), self.clock.now())
             .await?;
         self.forget_comment(id, None, true).await;
         self.outbox.written();
@@ -237,13 +238,12 @@ impl BoardService {
     pub async fn create_category(
         &self,
         actor: &User,
-        name: &str,
+        name: &CategoryName,
         parent: Option<CategoryId>,
     ) -> AppResult<Category> {
         require_admin(actor)?;
-        let name = rules::category_name(name)?;
         let log = self.category_change_log(actor, None, format!("created {name}"));
-        let id = self.categories.create(&name, parent, &log).await?;
+        let id = self.categories.create(name.as_str(), parent, &log).await?;
         self.forget_categories().await;
         self.category(id).await
     }
@@ -253,11 +253,11 @@ impl BoardService {
         &self,
         actor: &User,
         id: CategoryId,
-        name: Option<&str>,
+        name: Option<&CategoryName>,
         parent: Option<Option<CategoryId>>,
     ) -> AppResult<Category> {
         require_admin(actor)?;
-        let name = name.map(rules::category_name).transpose()?;
+        let name = name.map(|name| name.as_str().to_owned());
         let what = match (&name, parent) {
             (Some(name), None) => format!("renamed to {name}"),
             (None, _) => "moved".to_owned(),

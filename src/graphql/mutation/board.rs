@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 
+use crate::domain::{CategoryName, CommentContent, PostContent, PostTitle};
 use crate::graphql::context::ContextExt;
 use crate::graphql::errors::{AppResultExt, GqlResult};
 use crate::graphql::ids;
@@ -182,6 +183,14 @@ pub struct DeleteCategoryPayload {
     pub deleted_id: ID,
 }
 
+/// A post's title and content, checked in that order.
+fn post_text(title: &str, content: &str) -> GqlResult<(PostTitle, PostContent)> {
+    Ok((
+        PostTitle::parse(title).gql()?,
+        PostContent::parse(content).gql()?,
+    ))
+}
+
 #[derive(Default)]
 pub struct PostMutations;
 
@@ -195,10 +204,11 @@ impl PostMutations {
     ) -> GqlResult<CreatePostPayload> {
         let actor = ctx.actor()?;
         let category = ids::decode_category("categoryId", &input.category_id).gql()?;
+        let (title, content) = post_text(&input.title, &input.content)?;
         let post = ctx
             .services()?
             .board
-            .create_post(actor, category, &input.title, &input.content)
+            .create_post(actor, category, &title, &content)
             .await
             .gql()?;
         Ok(CreatePostPayload {
@@ -214,10 +224,11 @@ impl PostMutations {
     ) -> GqlResult<UpdatePostPayload> {
         let actor = ctx.actor()?;
         let id = ids::decode_post("postId", &input.post_id).gql()?;
+        let (title, content) = post_text(&input.title, &input.content)?;
         let post = ctx
             .services()?
             .board
-            .update_post(actor, id, &input.title, &input.content)
+            .update_post(actor, id, &title, &content)
             .await
             .gql()?;
         Ok(UpdatePostPayload {
@@ -259,10 +270,11 @@ impl CommentMutations {
             .map(|id| ids::decode_comment("parentId", id))
             .transpose()
             .gql()?;
+        let content = CommentContent::parse(&input.content).gql()?;
         let comment = ctx
             .services()?
             .board
-            .create_comment(actor, post, parent, &input.content)
+            .create_comment(actor, post, parent, &content)
             .await
             .gql()?;
         Ok(CreateCommentPayload {
@@ -278,10 +290,11 @@ impl CommentMutations {
     ) -> GqlResult<UpdateCommentPayload> {
         let actor = ctx.actor()?;
         let id = ids::decode_comment("commentId", &input.comment_id).gql()?;
+        let content = CommentContent::parse(&input.content).gql()?;
         let comment = ctx
             .services()?
             .board
-            .update_comment(actor, id, &input.content)
+            .update_comment(actor, id, &content)
             .await
             .gql()?;
         Ok(UpdateCommentPayload {
@@ -408,10 +421,11 @@ impl CategoryMutations {
             .map(|id| ids::decode_category("parentId", &id))
             .transpose()
             .gql()?;
+        let name = CategoryName::parse(&input.name).gql()?;
         let category = ctx
             .services()?
             .board
-            .create_category(actor, &input.name, parent)
+            .create_category(actor, &name, parent)
             .await
             .gql()?;
         Ok(CreateCategoryPayload {
@@ -432,10 +446,16 @@ impl CategoryMutations {
             MaybeUndefined::Null => Some(None),
             MaybeUndefined::Value(p) => Some(Some(ids::decode_category("parentId", &p).gql()?)),
         };
+        let name = input
+            .name
+            .as_deref()
+            .map(CategoryName::parse)
+            .transpose()
+            .gql()?;
         let category = ctx
             .services()?
             .board
-            .update_category(actor, id, input.name.as_deref(), parent)
+            .update_category(actor, id, name.as_ref(), parent)
             .await
             .gql()?;
         Ok(UpdateCategoryPayload {

@@ -5,7 +5,7 @@
 
 use board::adapters::sql::SqlNotificationRepo;
 use board::domain::notifications::{About, NotificationKind, Source, Stage};
-use board::domain::{Email, NewPassword, NotificationId, User, UserName};
+use board::domain::{Email, NewPassword, NotificationId, PostContent, PostTitle, User, UserName};
 use board::ports::NotificationRepo;
 use chrono::{Duration, Utc};
 
@@ -38,7 +38,12 @@ async fn contract(backend: Backend) {
     let post = app
         .services
         .board
-        .create_post(&members[0], category, "제목", "본문")
+        .create_post(
+            &members[0],
+            category,
+            &PostTitle::parse("제목").unwrap(),
+            &PostContent::parse("본문").unwrap(),
+        )
         .await
         .unwrap();
 
