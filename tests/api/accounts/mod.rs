@@ -4,5 +4,6 @@ mod legacy_names;
 mod lifecycle;
 mod names;
 mod passwords;
+mod profile;
 mod sessions;
 mod states;

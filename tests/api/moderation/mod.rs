@@ -3,6 +3,7 @@
 
 mod backlog;
 mod bans;
+mod category_bans;
 mod concurrency;
 mod locks_and_pins;
 mod log;

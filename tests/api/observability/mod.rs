@@ -5,4 +5,5 @@ mod config_files;
 mod logstash;
 mod metric_labels;
 mod metrics;
+mod promql;
 mod traces;

@@ -13,7 +13,9 @@
 //! `HOSTILE_SEED=<n>` replays a run (the seed is printed), `HOSTILE_ONLY=<phase>` runs only the phases
 //! whose name contains it, `HOSTILE_VERBOSE=1` prints every case.
 
+mod breadth;
 mod cases;
+mod damaged;
 mod hand_written;
 mod nesting;
 mod raw_http;
@@ -38,7 +40,9 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use breadth::*;
 use cases::*;
+use damaged::*;
 use hand_written::*;
 use nesting::*;
 use raw_http::*;
