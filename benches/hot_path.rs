@@ -118,5 +118,40 @@ fn warm_post_by_id(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-criterion_group!(benches, warm_post_by_id);
+/// What the near cache saves on a hit: it hands out the decoded post (an `Arc` clone), where a cache of
+/// texts would decode the JSON again on every read (a warm page's rebuild reads 20 posts, their authors and
+/// categories).
+fn near_hit_against_decoding(c: &mut Criterion) {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use board::adapters::cache::MemoryCache;
+    use board::app::near_cache::NearCache;
+    use board::domain::Post;
+
+    let content = "철수kim의 글: 보드 서버를 Rust로 옮겼다. Latin and 한글 mixed. ".repeat(12);
+    let text = serde_json::json!({
+        "id": 42, "author_id": 7, "category_id": 3,
+        "created_at": "2026-12-01T09:00:00Z", "updated_at": "2026-12-01T09:30:00Z",
+        "is_active": true, "title": "첫 글 🦀 first post", "content": content,
+        "content_html": format!("<p>{content}</p>"), "version": 2,
+        "vote_count": 17, "comment_count": 5, "top_comment_count": 3,
+    })
+    .to_string();
+    let post: Post = serde_json::from_str(&text).unwrap();
+    let near = NearCache::start(
+        Duration::from_secs(60),
+        1_000,
+        Arc::new(MemoryCache::new(1_000, 1 << 20)),
+    );
+    near.keep(near.generation(), "post:42", Some(Arc::new(post)));
+    c.bench_function("decode one cached post from its JSON text", |b| {
+        b.iter(|| serde_json::from_str::<Post>(std::hint::black_box(&text)).unwrap())
+    });
+    c.bench_function("near cache hit of one decoded post", |b| {
+        b.iter(|| near.get::<Arc<Post>>(std::hint::black_box("post:42")).unwrap())
+    });
+}
+
+criterion_group!(benches, warm_post_by_id, near_hit_against_decoding);
 criterion_main!(benches);
