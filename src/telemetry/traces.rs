@@ -298,6 +298,19 @@ pub fn fanout_span(source: &'static str, cause: Option<TraceParent>) -> Option<C
     )
 }
 
+/// The trace id and span id of `span` in hex when it is exported (sampled, with an endpoint): what an
+/// exemplar may point at.
+pub fn exported_ids(span: &tracing::Span) -> Option<(String, String)> {
+    if !exporting() {
+        return None;
+    }
+    let context = span.context();
+    let span = context.span();
+    let ids = span.span_context();
+    (ids.is_valid() && ids.is_sampled())
+        .then(|| (ids.trace_id().to_string(), ids.span_id().to_string()))
+}
+
 /// The database system this process talks to, for round-trip spans (`db.system`, `db.system.name`).
 static DATABASE: AtomicU8 = AtomicU8::new(0);
 

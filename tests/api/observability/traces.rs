@@ -43,7 +43,7 @@ fn mariadb_redis() {
 }
 
 /// A collector on a random port: every span of every `POST /v1/traces` it receives.
-async fn collector() -> (String, mpsc::UnboundedReceiver<Span>) {
+pub(super) async fn collector() -> (String, mpsc::UnboundedReceiver<Span>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let app = axum::Router::new().route(
         "/v1/traces",
