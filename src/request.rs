@@ -5,11 +5,15 @@
 use std::future::Future;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use opentelemetry::Context;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::domain::TraceParent;
 use crate::telemetry::metrics;
-use crate::telemetry::traces::RoundTrip;
+use crate::telemetry::traces::{self, RoundTrip};
 
 /// What the layers of one request share: when it began and must end, the round trips it made, and
 /// where its reads may go.
@@ -27,12 +31,19 @@ pub struct RequestState {
     /// round-trip spans hang off the latter, else the former (docs/traces.md).
     began_in: tracing::Span,
     operation: OnceLock<tracing::Span>,
+    /// The span of the event being handled now, while spans are exported (the hub's reading of one event,
+    /// one subscription delivery): round trips and loader batches hang off it meanwhile.
+    handling: Mutex<Option<Context>>,
 }
 
 tokio::task_local! {
     static CURRENT: Arc<RequestState>;
     static FILLING: ();
     static BUDGETING: ();
+    /// The span of the part of the request running in this future (a DataLoader batch).
+    static WITHIN: Context;
+    /// The write whose consequences this future works out (a fan-out), for the events it publishes.
+    static CAUSED_BY: Option<TraceParent>;
 }
 
 impl RequestState {
@@ -57,7 +68,41 @@ impl RequestState {
             replica: AtomicBool::new(false),
             began_in: tracing::Span::current(),
             operation: OnceLock::new(),
+            handling: Mutex::new(None),
         })
+    }
+
+    /// From now on its round trips and loader batches hang off `span` (an event's: see
+    /// [`traces::event_span`], [`traces::delivery_span`]), until [`Self::handled`]. `None` (spans are not
+    /// exported) changes nothing.
+    pub fn handling(&self, span: Option<Context>) {
+        if span.is_none() {
+            return;
+        }
+        if let Ok(mut handling) = self.handling.lock()
+            && let Some(previous) = std::mem::replace(&mut *handling, span)
+        {
+            traces::end(&previous);
+        }
+    }
+
+    /// The event being handled is done: its span ends.
+    pub fn handled(&self) {
+        if let Ok(mut handling) = self.handling.lock()
+            && let Some(span) = handling.take()
+        {
+            traces::end(&span);
+        }
+    }
+
+    /// The OpenTelemetry context the request's work hangs off now: the event it handles, else its span.
+    pub fn trace_parent(&self) -> Context {
+        let handling = self
+            .handling
+            .lock()
+            .ok()
+            .and_then(|handling| handling.clone());
+        handling.unwrap_or_else(|| self.span().context())
     }
 
     /// Names the span of the request's operation (once; a later call is ignored): its round trips become
@@ -137,11 +182,11 @@ pub fn count_db() -> DbTrip {
         if filling {
             state.db_for_fills.fetch_add(1, Ordering::Relaxed);
         }
-        RoundTrip::begin(state.span())
+        RoundTrip::begin(|| parent_in(state))
     });
     DbTrip {
         started: Instant::now(),
-        trace: trace.unwrap_or_else(|_| RoundTrip::begin(&tracing::Span::current())),
+        trace: trace.unwrap_or_else(|_| RoundTrip::begin(outside)),
         at: Location::caller(),
         summary: None,
     }
@@ -169,9 +214,56 @@ pub fn count_redis() -> RedisTrip {
         if !budgeting {
             state.cache.fetch_add(1, Ordering::Relaxed);
         }
-        RoundTrip::begin(state.span())
+        RoundTrip::begin(|| parent_in(state))
     });
-    RedisTrip(trace.unwrap_or_else(|_| RoundTrip::begin(&tracing::Span::current())))
+    RedisTrip(trace.unwrap_or_else(|_| RoundTrip::begin(outside)))
+}
+
+/// The span a round trip of `state` hangs off: the part of it running now (a loader batch), else the event
+/// it handles, else its operation's span.
+fn parent_in(state: &RequestState) -> Context {
+    WITHIN
+        .try_with(Context::clone)
+        .unwrap_or_else(|_| state.trace_parent())
+}
+
+/// Outside a request, a round trip hangs off the current span, if any.
+fn outside() -> Context {
+    WITHIN
+        .try_with(Context::clone)
+        .unwrap_or_else(|_| tracing::Span::current().context())
+}
+
+/// Runs `future` (a part of the current request: a DataLoader batch) with its round trips under `span`
+/// rather than the request's; `None` (spans are not exported, or the request is not sampled) runs it as is.
+pub async fn within<F: Future>(span: Option<Context>, future: F) -> F::Output {
+    match span {
+        Some(span) => WITHIN.scope(span, future).await,
+        None => future.await,
+    }
+}
+
+/// Runs `future` as the consequence of the write traced as `cause` (its fan-out): the events it publishes
+/// carry that cause.
+pub async fn caused_by<F: Future>(cause: Option<TraceParent>, future: F) -> F::Output {
+    CAUSED_BY.scope(cause, future).await
+}
+
+/// The `traceparent` an event published now carries: the write it is a consequence of ([`caused_by`]),
+/// else the span this task works in (a mutation's GraphQL span). `None` unless spans are exported.
+pub fn cause() -> Option<TraceParent> {
+    if !traces::exporting() {
+        return None;
+    }
+    if let Ok(Some(cause)) = CAUSED_BY.try_with(|cause| *cause) {
+        return Some(cause);
+    }
+    let context = WITHIN.try_with(Context::clone).unwrap_or_else(|_| {
+        CURRENT
+            .try_with(|state| state.trace_parent())
+            .unwrap_or_else(|_| tracing::Span::current().context())
+    });
+    traces::trace_parent(&context)
 }
 
 /// One Redis round trip being timed for its span.

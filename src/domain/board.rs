@@ -14,6 +14,11 @@ pub const TITLE_MAX: usize = 200;
 pub const POST_CONTENT_MAX: usize = 40_000;
 pub const COMMENT_CONTENT_MAX: usize = 10_000;
 pub const SEARCH_MAX: usize = 100;
+/// Root categories, and the categories directly below one, at most: `Query.categories` and
+/// `Category.children` hold no more, which is the size their cost counts (docs/cost.md).
+pub const CATEGORY_CHILDREN_MAX: usize = 20;
+/// Moderators appointed to one category at most (`Category.moderators`, priced at that size).
+pub const CATEGORY_MODERATORS_MAX: usize = 20;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Category {
@@ -92,6 +97,7 @@ impl CategoryTree {
     /// Checks a new category against the tree and answers its tier.
     pub fn plan_create(&self, name: &str, parent: Option<CategoryId>) -> AppResult<i32> {
         let tier = self.tier_under(parent)?;
+        self.room_under(parent)?;
         if self.sibling_named(parent, name, None) {
             return Err(AppError::conflict(
                 "name",
@@ -122,6 +128,9 @@ impl CategoryTree {
                 "a category cannot move below itself",
             ));
         }
+        if new_parent != current.parent_id {
+            self.room_under(new_parent)?;
+        }
         let new_name = name.unwrap_or(&current.name);
         if self.sibling_named(new_parent, new_name, Some(id)) {
             return Err(AppError::conflict(
@@ -141,6 +150,25 @@ impl CategoryTree {
             }
         }
         Ok(tiers)
+    }
+
+    /// Refuses one more category under `parent` (the top level for `None`) once it holds
+    /// [`CATEGORY_CHILDREN_MAX`].
+    fn room_under(&self, parent: Option<CategoryId>) -> AppResult<()> {
+        let held = self
+            .categories
+            .iter()
+            .filter(|c| c.parent_id == parent)
+            .count();
+        if held >= CATEGORY_CHILDREN_MAX {
+            return Err(AppError::conflict(
+                "parentId",
+                format!(
+                    "a category holds at most {CATEGORY_CHILDREN_MAX} categories directly below it, and the top level at most {CATEGORY_CHILDREN_MAX}"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The tier a category gets under `parent`.

@@ -19,7 +19,7 @@ pub mod validation;
 
 pub use board::{Category, CategoryTree, Comment, Post, PostFilter, PostKey, PostOrder, Revision};
 pub use errors::{AppError, AppResult};
-pub use events::{BoardEvent, EventIds, EventKind};
+pub use events::{BoardEvent, EventIds, EventKind, TraceParent};
 pub use ids::{CategoryId, CommentId, ModActionId, NotificationId, PostId, ReportId, UserId};
 pub use inputs::{
     CategoryName, CommentContent, Email, NewPassword, PostContent, PostTitle, UserName,

@@ -167,6 +167,8 @@ pub struct OutboxEntry {
     pub actor: Option<UserId>,
     /// Fan-outs of this entry that began before (and did not finish).
     pub attempts: i32,
+    /// The span of the write it comes from, while traces were exported then.
+    pub cause: Option<super::events::TraceParent>,
 }
 
 /// What a notification is about, beside its recipient and kind.

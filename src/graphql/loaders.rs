@@ -1,7 +1,8 @@
 //! Per-request DataLoaders: everything read by id within one request is batched (one call per loader per
 //! tick) and remembered for the rest of the request. Batches run inside the request's task (see
 //! [`super::batches`]); the loaders carry the request's state too, so its round trips and read route hold
-//! wherever a batch is polled. docs/request-context.md.
+//! wherever a batch is polled. Each batch is a span (`load <Loader>`) while spans are exported: its round
+//! trips hang off it. docs/request-context.md, docs/traces.md.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -19,15 +20,26 @@ use crate::domain::{
     AppError, Category, CategoryId, Comment, CommentId, ModAction, ModActionId, Post, PostId,
     Revision, User, UserId,
 };
-use crate::request::RequestState;
+use crate::request::{self, RequestState};
+use crate::telemetry::traces;
 
-/// Runs a batch as part of the request that asked for it. [`super::batches::drive`] polls batches inside
-/// the request's task, where its state is entered already; a batch polled by another task would count
-/// nothing, so each batch re-enters the state here (and nowhere else).
-async fn counted<F: Future>(request: &Arc<RequestState>, work: F) -> F::Output {
-    request
-        .run(work.instrument(tracing::debug_span!("batch")))
-        .await
+/// Runs a batch of `keys` keys of `loader` as part of the request that asked for it. [`super::batches::drive`]
+/// polls batches inside the request's task, where its state is entered already; a batch polled by another
+/// task would count nothing, so each batch re-enters the state here (and nowhere else). While spans are
+/// exported the batch is one, a child of the request's (or of the event it delivers), its round trips below.
+async fn counted<F: Future>(
+    request: &Arc<RequestState>,
+    loader: &'static str,
+    keys: usize,
+    work: F,
+) -> F::Output {
+    let span = traces::loader_batch(loader, keys, || request.trace_parent());
+    let work = request::within(span.clone(), work.instrument(tracing::debug_span!("batch")));
+    let done = request.run(work).await;
+    if let Some(span) = &span {
+        traces::end(span);
+    }
+    done
 }
 
 pub struct UserLoader {
@@ -40,7 +52,13 @@ impl Loader<UserId> for UserLoader {
     type Error = AppError;
 
     async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, User>, AppError> {
-        counted(&self.request, self.accounts.users_by_ids(keys)).await
+        counted(
+            &self.request,
+            "User",
+            keys.len(),
+            self.accounts.users_by_ids(keys),
+        )
+        .await
     }
 }
 
@@ -92,7 +110,13 @@ impl Loader<CategoryId> for BoardLoader {
     type Error = AppError;
 
     async fn load(&self, keys: &[CategoryId]) -> Result<HashMap<CategoryId, Category>, AppError> {
-        let tree = counted(&self.request, self.board.category_tree()).await?;
+        let tree = counted(
+            &self.request,
+            "Category",
+            keys.len(),
+            self.board.category_tree(),
+        )
+        .await?;
         Ok(keys
             .iter()
             .filter_map(|id| tree.get(*id).map(|c| (*id, c.clone())))
@@ -111,7 +135,13 @@ impl Loader<ViewerModerates> for BoardLoader {
         let Some(viewer) = self.viewer else {
             return Ok(HashMap::new());
         };
-        let tree = counted(&self.request, self.board.category_tree()).await?;
+        let tree = counted(
+            &self.request,
+            "ViewerModerates",
+            keys.len(),
+            self.board.category_tree(),
+        )
+        .await?;
         Ok(keys
             .iter()
             .map(|k| (*k, appointed_above(&tree, k.0, viewer)))
@@ -127,7 +157,13 @@ impl Loader<ModActionId> for BoardLoader {
         &self,
         keys: &[ModActionId],
     ) -> Result<HashMap<ModActionId, ModAction>, AppError> {
-        counted(&self.request, self.board.mod_actions_by_ids(keys)).await
+        counted(
+            &self.request,
+            "ModAction",
+            keys.len(),
+            self.board.mod_actions_by_ids(keys),
+        )
+        .await
     }
 }
 
@@ -136,7 +172,13 @@ impl Loader<PostId> for BoardLoader {
     type Error = AppError;
 
     async fn load(&self, keys: &[PostId]) -> Result<HashMap<PostId, Post>, AppError> {
-        counted(&self.request, self.board.posts_by_ids(keys)).await
+        counted(
+            &self.request,
+            "Post",
+            keys.len(),
+            self.board.posts_by_ids(keys),
+        )
+        .await
     }
 }
 
@@ -145,7 +187,13 @@ impl Loader<CommentId> for BoardLoader {
     type Error = AppError;
 
     async fn load(&self, keys: &[CommentId]) -> Result<HashMap<CommentId, Comment>, AppError> {
-        counted(&self.request, self.board.comments_by_ids(keys)).await
+        counted(
+            &self.request,
+            "Comment",
+            keys.len(),
+            self.board.comments_by_ids(keys),
+        )
+        .await
     }
 }
 
@@ -158,7 +206,13 @@ impl Loader<RevisionsOf<PostId>> for BoardLoader {
         keys: &[RevisionsOf<PostId>],
     ) -> Result<HashMap<RevisionsOf<PostId>, Vec<Revision>>, AppError> {
         let ids: Vec<PostId> = keys.iter().map(|k| k.0).collect();
-        let found = counted(&self.request, self.board.post_revisions(&ids)).await?;
+        let found = counted(
+            &self.request,
+            "PostRevisions",
+            ids.len(),
+            self.board.post_revisions(&ids),
+        )
+        .await?;
         Ok(found
             .into_iter()
             .map(|(id, r)| (RevisionsOf(id), r))
@@ -175,7 +229,13 @@ impl Loader<RevisionsOf<CommentId>> for BoardLoader {
         keys: &[RevisionsOf<CommentId>],
     ) -> Result<HashMap<RevisionsOf<CommentId>, Vec<Revision>>, AppError> {
         let ids: Vec<CommentId> = keys.iter().map(|k| k.0).collect();
-        let found = counted(&self.request, self.board.comment_revisions(&ids)).await?;
+        let found = counted(
+            &self.request,
+            "CommentRevisions",
+            ids.len(),
+            self.board.comment_revisions(&ids),
+        )
+        .await?;
         Ok(found
             .into_iter()
             .map(|(id, r)| (RevisionsOf(id), r))
@@ -195,7 +255,13 @@ impl Loader<ViewerVoted<PostId>> for BoardLoader {
             return Ok(HashMap::new());
         };
         let ids: Vec<PostId> = keys.iter().map(|k| k.0).collect();
-        let voted = counted(&self.request, self.board.voted_posts(viewer, &ids)).await?;
+        let voted = counted(
+            &self.request,
+            "ViewerVotedPost",
+            ids.len(),
+            self.board.voted_posts(viewer, &ids),
+        )
+        .await?;
         Ok(keys.iter().map(|k| (*k, voted.contains(&k.0))).collect())
     }
 }
@@ -212,7 +278,13 @@ impl Loader<ViewerVoted<CommentId>> for BoardLoader {
             return Ok(HashMap::new());
         };
         let ids: Vec<CommentId> = keys.iter().map(|k| k.0).collect();
-        let voted = counted(&self.request, self.board.voted_comments(viewer, &ids)).await?;
+        let voted = counted(
+            &self.request,
+            "ViewerVotedComment",
+            ids.len(),
+            self.board.voted_comments(viewer, &ids),
+        )
+        .await?;
         Ok(keys.iter().map(|k| (*k, voted.contains(&k.0))).collect())
     }
 }
@@ -226,7 +298,13 @@ impl Loader<ViewerSaved> for BoardLoader {
             return Ok(HashMap::new());
         };
         let ids: Vec<PostId> = keys.iter().map(|k| k.0).collect();
-        let saved = counted(&self.request, self.board.saved_posts(viewer, &ids)).await?;
+        let saved = counted(
+            &self.request,
+            "ViewerSaved",
+            ids.len(),
+            self.board.saved_posts(viewer, &ids),
+        )
+        .await?;
         Ok(keys.iter().map(|k| (*k, saved.contains(&k.0))).collect())
     }
 }
@@ -243,7 +321,13 @@ impl Loader<ViewerWatching<PostId>> for BoardLoader {
             return Ok(HashMap::new());
         };
         let ids: Vec<PostId> = keys.iter().map(|k| k.0).collect();
-        let watched = counted(&self.request, self.board.watched_posts(viewer, &ids)).await?;
+        let watched = counted(
+            &self.request,
+            "ViewerWatchingPost",
+            ids.len(),
+            self.board.watched_posts(viewer, &ids),
+        )
+        .await?;
         Ok(keys.iter().map(|k| (*k, watched.contains(&k.0))).collect())
     }
 }
@@ -260,7 +344,13 @@ impl Loader<ViewerWatching<CategoryId>> for BoardLoader {
             return Ok(HashMap::new());
         };
         let ids: Vec<CategoryId> = keys.iter().map(|k| k.0).collect();
-        let watched = counted(&self.request, self.board.watched_categories(viewer, &ids)).await?;
+        let watched = counted(
+            &self.request,
+            "ViewerWatchingCategory",
+            ids.len(),
+            self.board.watched_categories(viewer, &ids),
+        )
+        .await?;
         Ok(keys.iter().map(|k| (*k, watched.contains(&k.0))).collect())
     }
 }
@@ -281,25 +371,27 @@ impl Loader<CommentPage> for BoardLoader {
                 .or_default()
                 .push(key.post);
         }
-        let mut found = HashMap::with_capacity(keys.len());
-        for ((page, top_level_only), posts) in by_page {
-            let pages = counted(
-                &self.request,
-                self.board.comment_pages(&posts, page, top_level_only),
-            )
-            .await?;
-            for (post, comments) in pages {
-                found.insert(
-                    CommentPage {
-                        post,
-                        page: page.clone(),
-                        top_level_only,
-                    },
-                    comments,
-                );
+        let work = async {
+            let mut found = HashMap::with_capacity(keys.len());
+            for ((page, top_level_only), posts) in by_page {
+                let pages = self
+                    .board
+                    .comment_pages(&posts, page, top_level_only)
+                    .await?;
+                for (post, comments) in pages {
+                    found.insert(
+                        CommentPage {
+                            post,
+                            page: page.clone(),
+                            top_level_only,
+                        },
+                        comments,
+                    );
+                }
             }
-        }
-        Ok(found)
+            Ok(found)
+        };
+        counted(&self.request, "CommentPage", keys.len(), work).await
     }
 }
 
@@ -317,18 +409,21 @@ impl Loader<ReplyPage> for BoardLoader {
         for key in keys {
             by_page.entry(&key.page).or_default().push(key.parent);
         }
-        let mut found = HashMap::with_capacity(keys.len());
-        for (page, parents) in by_page {
-            let pages = counted(&self.request, self.board.reply_pages(&parents, page)).await?;
-            for (parent, replies) in pages {
-                let key = ReplyPage {
-                    parent,
-                    page: page.clone(),
-                };
-                found.insert(key, replies);
+        let work = async {
+            let mut found = HashMap::with_capacity(keys.len());
+            for (page, parents) in by_page {
+                let pages = self.board.reply_pages(&parents, page).await?;
+                for (parent, replies) in pages {
+                    let key = ReplyPage {
+                        parent,
+                        page: page.clone(),
+                    };
+                    found.insert(key, replies);
+                }
             }
-        }
-        Ok(found)
+            Ok(found)
+        };
+        counted(&self.request, "ReplyPage", keys.len(), work).await
     }
 }
 
@@ -412,7 +507,7 @@ mod tests {
         let batch = {
             let state = Arc::clone(&state);
             async move {
-                counted(&state, async {
+                counted(&state, "Test", 1, async {
                     request::count_cache();
                     let _trip = request::count_db();
                     request::replica_allowed()

@@ -93,13 +93,14 @@ impl Query {
             .map(UserNode::new))
     }
 
-    /// Root categories (tier 1), each with its `children`.
+    /// Root categories (tier 1), each with its `children` (at most 20).
     #[graphql(directive = ListSize::apply(Size::assumed(super::types::category::CATEGORIES_ASSUMED)))]
     async fn categories(&self, ctx: &Context<'_>) -> GqlResult<Vec<CategoryNode>> {
         let tree = ctx.services()?.board.category_tree().await.gql()?;
         Ok(tree
             .roots()
             .into_iter()
+            .take(crate::domain::board::CATEGORY_CHILDREN_MAX)
             .cloned()
             .map(CategoryNode)
             .collect())

@@ -1,5 +1,6 @@
 //! Per-request observation: the client address (from a trusted proxy header when configured), the
-//! `http.server.request.duration` histogram and the request's server span (continuing its `traceparent`).
+//! `http.server.request.duration` histogram (with the request's trace as an exemplar when it is exported)
+//! and the request's server span (continuing its `traceparent`).
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -76,16 +77,24 @@ pub async fn observe(State(state): State<Shared>, mut request: Request, next: Ne
         span.set_attribute("error.type", status.as_str().to_owned());
         span.set_status(Status::error(""));
     }
+    let seconds = started.elapsed().as_secs_f64();
+    if let Some((trace_id, span_id)) = traces::exported_ids(&span) {
+        metrics::openmetrics::http_request(
+            &route,
+            method.as_str(),
+            status.as_u16(),
+            seconds,
+            trace_id,
+            span_id,
+        );
+    }
     if let Some(m) = metrics::metrics() {
         m.http_duration.record(
-            started.elapsed().as_secs_f64(),
+            seconds,
             &[
                 KeyValue::new("http.route", route),
                 KeyValue::new("http.request.method", method),
-                KeyValue::new(
-                    "http.response.status_code",
-                    i64::from(response.status().as_u16()),
-                ),
+                KeyValue::new("http.response.status_code", i64::from(status.as_u16())),
             ],
         );
     }
@@ -140,8 +149,23 @@ fn version_of(version: axum::http::Version) -> &'static str {
     }
 }
 
-/// `GET /metrics`: the Prometheus text format.
-pub async fn metrics_text() -> ([(axum::http::HeaderName, &'static str); 1], String) {
+/// `GET /metrics`: the Prometheus text format, or OpenMetrics (with exemplars) when `Accept` prefers it.
+pub async fn metrics_text(
+    headers: axum::http::HeaderMap,
+) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    let accept = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if metrics::openmetrics::wanted(accept) {
+        return (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            metrics::render_openmetrics(),
+        );
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,

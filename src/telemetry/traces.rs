@@ -15,7 +15,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use opentelemetry::propagation::TextMapPropagator;
-use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer as _, TracerProvider as _};
+use opentelemetry::trace::{
+    Link, SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState,
+    Tracer as _, TracerProvider as _,
+};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_http::{Bytes, HeaderExtractor, HttpClient, HttpError, Request, Response};
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
@@ -28,6 +31,7 @@ use opentelemetry_sdk::trace::{
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::metrics;
+use crate::domain::TraceParent;
 
 /// The exporting provider, kept to flush it on shutdown.
 static EXPORTING: OnceLock<SdkTracerProvider> = OnceLock::new();
@@ -146,6 +150,167 @@ pub fn ids(span: &tracing::Span) -> Option<(String, String)> {
         .then(|| (ids.trace_id().to_string(), ids.span_id().to_string()))
 }
 
+/// Whether spans leave this process (an `otlp_endpoint` is set and its exporter started). Without it the
+/// spans built with the OpenTelemetry API here (round trips, loader batches, events) are not built at all.
+pub fn exporting() -> bool {
+    ROUND_TRIPS.get().is_some()
+}
+
+/// The `traceparent` of the span `context` holds, for an event to carry: `None` unless spans are exported
+/// and that span is sampled (a link to a span nobody keeps leads nowhere).
+pub fn trace_parent(context: &Context) -> Option<TraceParent> {
+    if !exporting() {
+        return None;
+    }
+    let span = context.span();
+    let ids = span.span_context();
+    (ids.is_valid() && ids.is_sampled()).then(|| TraceParent {
+        trace_id: u128::from_be_bytes(ids.trace_id().to_bytes()),
+        span_id: u64::from_be_bytes(ids.span_id().to_bytes()),
+        sampled: true,
+    })
+}
+
+/// The span a `traceparent` names, as a link's target (or a parent).
+fn span_context(cause: TraceParent) -> SpanContext {
+    let flags = if cause.sampled {
+        TraceFlags::SAMPLED
+    } else {
+        TraceFlags::default()
+    };
+    SpanContext::new(
+        TraceId::from(cause.trace_id),
+        SpanId::from(cause.span_id),
+        flags,
+        true,
+        TraceState::default(),
+    )
+}
+
+/// A span of work built with the OpenTelemetry API while it runs, for as long as the returned context is
+/// kept (or until [`end`]): a DataLoader batch, the hub's handling of an event, a subscription delivery, a
+/// fan-out. Work done inside it names it as the parent of its round trips.
+fn work_span(
+    name: impl Into<Cow<'static, str>>,
+    kind: SpanKind,
+    parent: &Context,
+    cause: Option<TraceParent>,
+    attributes: Vec<KeyValue>,
+) -> Option<Context> {
+    let tracer = ROUND_TRIPS.get()?;
+    let mut builder = tracer
+        .span_builder(name)
+        .with_kind(kind)
+        .with_attributes(attributes);
+    if let Some(cause) = cause {
+        builder = builder.with_links(vec![Link::with_context(span_context(cause))]);
+    }
+    let span = builder.start_with_context(tracer, parent);
+    Some(parent.with_span(span))
+}
+
+/// Ends the span `context` holds (its end time is now).
+pub fn end(context: &Context) {
+    context.span().end();
+}
+
+/// The span of one DataLoader batch (`load <Loader>`, with the number of keys), a child of `parent` (the
+/// request's span, or the event it is delivering); its round trips become its children. `None` unless
+/// spans are exported and the request is sampled.
+pub fn loader_batch(
+    loader: &'static str,
+    keys: usize,
+    parent: impl FnOnce() -> Context,
+) -> Option<Context> {
+    if !exporting() {
+        return None;
+    }
+    let parent = parent();
+    if !parent.span().span_context().is_sampled() {
+        return None;
+    }
+    work_span(
+        format!("load {loader}"),
+        SpanKind::Internal,
+        &parent,
+        None,
+        vec![
+            KeyValue::new("board.loader.name", loader),
+            KeyValue::new("board.loader.batch_size", keys as i64),
+        ],
+    )
+}
+
+/// The span of the hub's handling of one event (`process <kind>`: reading what it is about once for every
+/// subscriber of this process), a trace of its own linked to the write that caused the event.
+pub fn event_span(kind: &'static str, cause: Option<TraceParent>) -> Option<Context> {
+    work_span(
+        format!("process {kind}"),
+        SpanKind::Consumer,
+        &Context::new(),
+        cause,
+        vec![
+            KeyValue::new("messaging.operation.type", "process"),
+            KeyValue::new("board.event.kind", kind),
+        ],
+    )
+}
+
+/// The span of one subscription delivery (`deliver <field>`: the event's selection resolved for one
+/// subscriber and handed to its socket), a child of the hub's span of the event, linked to the write.
+pub fn delivery_span(
+    field: &'static str,
+    operation: Option<&str>,
+    event: Option<&SpanContext>,
+    cause: Option<TraceParent>,
+) -> Option<Context> {
+    if !exporting() {
+        return None;
+    }
+    let parent = match event {
+        Some(event) => Context::new().with_remote_span_context(event.clone()),
+        None => Context::new(),
+    };
+    let mut attributes = vec![
+        KeyValue::new("graphql.operation.type", "subscription"),
+        KeyValue::new("board.subscription.field", field),
+    ];
+    if let Some(name) = operation {
+        attributes.push(KeyValue::new("graphql.operation.name", name.to_owned()));
+    }
+    work_span(
+        format!("deliver {field}"),
+        SpanKind::Producer,
+        &parent,
+        cause,
+        attributes,
+    )
+}
+
+/// The span of one outbox entry's fan-out (`fan-out <source>`), a trace of its own linked to the write.
+pub fn fanout_span(source: &'static str, cause: Option<TraceParent>) -> Option<Context> {
+    work_span(
+        format!("fan-out {source}"),
+        SpanKind::Internal,
+        &Context::new(),
+        cause,
+        vec![KeyValue::new("board.notification.source", source)],
+    )
+}
+
+/// The trace id and span id of `span` in hex when it is exported (sampled, with an endpoint): what an
+/// exemplar may point at.
+pub fn exported_ids(span: &tracing::Span) -> Option<(String, String)> {
+    if !exporting() {
+        return None;
+    }
+    let context = span.context();
+    let span = context.span();
+    let ids = span.span_context();
+    (ids.is_valid() && ids.is_sampled())
+        .then(|| (ids.trace_id().to_string(), ids.span_id().to_string()))
+}
+
 /// The database system this process talks to, for round-trip spans (`db.system`, `db.system.name`).
 static DATABASE: AtomicU8 = AtomicU8::new(0);
 
@@ -170,10 +335,11 @@ pub struct RoundTrip {
 }
 
 impl RoundTrip {
-    /// A round trip beginning now under `parent` (the span of the request it serves).
-    pub fn begin(parent: &tracing::Span) -> Option<Self> {
+    /// A round trip beginning now under `parent` (the span of the request it serves, or of the part of it
+    /// that runs now), asked for only while spans are exported.
+    pub fn begin(parent: impl FnOnce() -> Context) -> Option<Self> {
         ROUND_TRIPS.get()?;
-        let parent = parent.context();
+        let parent = parent();
         parent.span().span_context().is_sampled().then(|| Self {
             parent,
             started: SystemTime::now(),

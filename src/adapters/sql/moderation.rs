@@ -9,6 +9,7 @@ use sqlx::QueryBuilder;
 use super::mod_log::{self, write_mod_action};
 use super::threads::shift_comment_counters;
 use super::{Db, db_error, on_db, push_ids, with_retries};
+use crate::domain::board::CATEGORY_MODERATORS_MAX;
 use crate::domain::moderation::PINNED_MAX;
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::{
@@ -207,6 +208,28 @@ impl ModerationRepo for SqlModerationRepo {
                     if exists.is_some() {
                         0
                     } else {
+                        // Appointments to one category are serialised by its row's lock (MariaDB; SQLite
+                        // has one writer), so the cap holds under concurrent appointments.
+                        if matches!(db, Db::MySql(_)) {
+                            sqlx::query("SELECT id FROM category WHERE id = ? FOR UPDATE")
+                                .bind(category.0)
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                        }
+                        let appointed: i64 = sqlx::query_scalar(
+                            "SELECT COUNT(*) FROM category_moderator WHERE category_id = ?",
+                        )
+                        .bind(category.0)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        if appointed >= CATEGORY_MODERATORS_MAX as i64 {
+                            return Ok(Err(AppError::conflict(
+                                "userId",
+                                format!(
+                                    "a category has at most {CATEGORY_MODERATORS_MAX} moderators; dismiss one first"
+                                ),
+                            )));
+                        }
                         sqlx::query(
                             "INSERT INTO category_moderator (category_id, user_id, created_datetime) VALUES (?, ?, ?)",
                         )
@@ -227,14 +250,14 @@ impl ModerationRepo for SqlModerationRepo {
                 };
                 if changed == 0 {
                     tx.rollback().await?;
-                    return Ok(false);
+                    return Ok(Ok(false));
                 }
                 write_mod_action!(&mut *tx, log)?;
                 tx.commit().await?;
-                Ok::<_, sqlx::Error>(true)
+                Ok::<_, sqlx::Error>(Ok(true))
             })
         })
-        .await
+        .await?
     }
 
     async fn remove_post(

@@ -27,13 +27,14 @@ macro_rules! outbox_entry {
         let source: $crate::domain::notifications::Source = $source;
         sqlx::query(
             "INSERT INTO notification_outbox (source_kind, source_id, source_version, actor_id, \
-             created_datetime, attempts) VALUES (?, ?, ?, ?, ?, 0)",
+             created_datetime, attempts, trace_parent) VALUES (?, ?, ?, ?, ?, 0, ?)",
         )
         .bind(source.kind.as_db_name())
         .bind(source.id)
         .bind(source.version)
         .bind($actor)
         .bind($at)
+        .bind($crate::request::cause().map(|cause| cause.to_string()))
         .execute($conn)
         .await
     }};
@@ -49,6 +50,7 @@ struct OutboxRow {
     actor_id: Option<i64>,
     attempts: i32,
     stage: i16,
+    trace_parent: Option<Text>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -128,7 +130,7 @@ impl NotificationRepo for SqlNotificationRepo {
     ) -> AppResult<Vec<OutboxEntry>> {
         let _trip = count_db();
         let rows: Vec<OutboxRow> = on_db!(&self.db, pool => sqlx::query_as(
-            "SELECT id, source_kind, source_id, source_version, actor_id, attempts, stage \
+            "SELECT id, source_kind, source_id, source_version, actor_id, attempts, stage, trace_parent \
              FROM notification_outbox WHERE stage = ? AND (claimed_until IS NULL OR claimed_until < ?) \
              ORDER BY id LIMIT ?",
         )
@@ -155,6 +157,7 @@ impl NotificationRepo for SqlNotificationRepo {
                     },
                     actor: row.actor_id.map(UserId),
                     attempts: row.attempts,
+                    cause: row.trace_parent.and_then(|t| t.0.parse().ok()),
                 })
             })
             .collect())

@@ -8,7 +8,9 @@ use crate::telemetry::metrics;
 /// Publishes `event` after its write committed (and its cache keys were deleted, so a subscriber that reads
 /// on hearing it reads the new state). A failure is logged and counted, never the writer's error: the write
 /// stands; subscribers miss this one event (sockets of a changed account still meet their periodic check).
+/// While spans are exported the event carries the writer's `traceparent` (docs/traces.md).
 pub(crate) async fn announce(events: &dyn Events, event: BoardEvent) {
+    let event = event.caused_by(crate::request::cause());
     match events.publish(&event).await {
         Ok(()) => metrics::event_published(event.kind.as_str(), "ok"),
         Err(err) => {

@@ -11,7 +11,8 @@ use crate::domain::notifications::{
     About, NotificationKind, OutboxEntry, Recipients, Source, SourceKind, Stage,
 };
 use crate::domain::{AppResult, BoardEvent, CommentId, PostId, UserId};
-use crate::telemetry::metrics;
+use crate::request::{self, RequestState};
+use crate::telemetry::{metrics, traces};
 
 /// How long a claim holds: a fan-out not finished by then is taken over by a sweep.
 pub(super) const LEASE: Duration = Duration::from_secs(60);
@@ -106,7 +107,18 @@ impl InboxService {
             metrics::outbox_failure("gave_up");
             Ok((0, None))
         } else {
-            self.fan_out(entry).await
+            // While traces are exported, the fan-out is a span linked to the write, its round trips below
+            // it, and the notifications it announces carry the write's trace (docs/traces.md).
+            let span = traces::fanout_span(source, entry.cause);
+            let state = RequestState::begin();
+            state.handling(span.clone());
+            let outcome = state
+                .run(request::caused_by(entry.cause, self.fan_out(entry)))
+                .await;
+            if let Some(span) = &span {
+                traces::end(span);
+            }
+            outcome
         };
         match outcome {
             Ok((recipients, Some(Stage::Watchers))) => {

@@ -1,10 +1,13 @@
 //! One resolution per event per process: the hub hears every board event once, reads the entities it is
 //! about once (through the caches, like any read by id), and hands the result to every local subscriber.
 //! Subscribers then only filter and apply their own rights; N subscribers of one post cost one resolution
-//! per event, not N reads.
+//! per event, not N reads. While spans are exported, handling an event is a span (`process <kind>`) linked
+//! to the write that caused it, and each delivery a child of it (docs/traces.md).
 
 use std::sync::{Arc, Weak};
 
+use opentelemetry::Context;
+use opentelemetry::trace::{SpanContext, TraceContextExt};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -14,7 +17,7 @@ use crate::domain::reports::Report;
 use crate::domain::{AppResult, BoardEvent, CategoryId, Comment, EventKind, Post, UserId};
 use crate::ports::{Events, Notice};
 use crate::request::RequestState;
-use crate::telemetry::metrics;
+use crate::telemetry::{metrics, traces};
 
 /// An event with what subscribers need to know about it.
 #[derive(Debug)]
@@ -33,6 +36,8 @@ pub struct Resolved {
     /// For a removed post and a report: the moderators of its category and of every category above it
     /// (who, with admins, see it).
     pub moderators: Vec<UserId>,
+    /// The hub's span of this event, while spans are exported: each delivery is its child.
+    pub span: Option<SpanContext>,
 }
 
 /// The services an event is resolved through, for as long as they live.
@@ -139,13 +144,20 @@ async fn follow(
         if feed.receiver_count() == 0 || !wanted(event.kind) {
             continue;
         }
+        let span = traces::event_span(event.kind.as_str(), event.cause);
         let resolved = match event.kind {
-            EventKind::ReportOpened => resolve_report(&board, &trust, event).await,
-            EventKind::NotificationsAdded => resolve_notifications(&inbox, event).await,
-            _ => resolve(&board, event).await,
+            EventKind::ReportOpened => resolve_report(&board, &trust, event, span.clone()).await,
+            EventKind::NotificationsAdded => {
+                resolve_notifications(&inbox, event, span.clone()).await
+            }
+            _ => resolve(&board, event, span.clone()).await,
         };
+        if let Some(span) = &span {
+            traces::end(span);
+        }
         match resolved {
-            Ok(resolved) => {
+            Ok(mut resolved) => {
+                resolved.span = span.map(|span| span.span().span_context().clone());
                 let _ = feed.send(Arc::new(resolved));
             }
             Err(err) => {
@@ -158,8 +170,13 @@ async fn follow(
 
 /// Reads what `event` is about, counting the round trips. Near reads wait for a sync round that began
 /// after the event arrived, so a write made on another process is seen.
-async fn resolve(board: &BoardService, event: BoardEvent) -> AppResult<Resolved> {
+async fn resolve(
+    board: &BoardService,
+    event: BoardEvent,
+    span: Option<Context>,
+) -> AppResult<Resolved> {
     let state = RequestState::begin();
+    state.handling(span);
     let work = async {
         let post = match event.ids.post {
             Some(id) => board.posts_by_ids(&[id]).await?.remove(&id),
@@ -190,6 +207,7 @@ async fn resolve(board: &BoardService, event: BoardEvent) -> AppResult<Resolved>
             notifications: Vec::new(),
             categories,
             moderators,
+            span: None,
         })
     };
     let resolved = state.run(work).await;
@@ -214,8 +232,10 @@ async fn resolve_report(
     board: &BoardService,
     trust: &TrustService,
     event: BoardEvent,
+    span: Option<Context>,
 ) -> AppResult<Resolved> {
     let state = RequestState::begin();
+    state.handling(span);
     let work = async {
         let report = match event.ids.report {
             Some(id) => trust.report_by_id(id).await?,
@@ -239,6 +259,7 @@ async fn resolve_report(
             notifications: Vec::new(),
             categories,
             moderators,
+            span: None,
         })
     };
     let resolved = state.run(work).await;
@@ -247,8 +268,13 @@ async fn resolve_report(
 }
 
 /// Reads the notifications of one fan-out chunk (each subscriber then picks its own).
-async fn resolve_notifications(inbox: &InboxService, event: BoardEvent) -> AppResult<Resolved> {
+async fn resolve_notifications(
+    inbox: &InboxService,
+    event: BoardEvent,
+    span: Option<Context>,
+) -> AppResult<Resolved> {
     let state = RequestState::begin();
+    state.handling(span);
     let work = async {
         let notifications = match (event.ids.source, event.ids.notifications) {
             (Some(source), Some((first, last))) => inbox.chunk(source, first, last).await?,
@@ -262,6 +288,7 @@ async fn resolve_notifications(inbox: &InboxService, event: BoardEvent) -> AppRe
             notifications,
             categories: Vec::new(),
             moderators: Vec::new(),
+            span: None,
         })
     };
     let resolved = state.run(work).await;

@@ -1,6 +1,7 @@
 //! The `Subscription` root. Each field filters the process's resolved events ([`hub`]) and applies the
 //! subscriber's own rights; the selected fields then resolve through the subscriber's loaders, emptied
-//! before each event so nothing read for an earlier event is served again.
+//! before each event so nothing read for an earlier event is served again. While spans are exported each
+//! delivery is a span (`deliver <field>`), ended by the transport once the answer is queued (docs/traces.md).
 
 pub mod hub;
 
@@ -21,7 +22,8 @@ use super::types::notification::NotificationNode;
 use super::types::report::ReportNode;
 use super::types::{CommentNode, PostNode};
 use crate::domain::{Access, AppError, EventKind, Post, PostId, User};
-use crate::telemetry::metrics;
+use crate::request;
+use crate::telemetry::{metrics, traces};
 
 /// What a subscription needs beside its request context: the process's events, where to say that it
 /// fell too far behind (its connection is then closed), and where to say that it listens (so an event
@@ -50,38 +52,52 @@ where
         .map_err(|_| internal("request context missing"))?
         .clone();
     let too_slow = Arc::clone(&subscriber.too_slow);
+    let operation: Option<Arc<str>> = ctx.query_env.operation_name.as_deref().map(Arc::from);
     let events = subscriber.hub.subscribe();
     subscriber.listening.notify_one();
     Ok(futures::stream::unfold(
         (events, request, pick, too_slow),
-        move |(mut events, request, pick, too_slow)| async move {
-            loop {
-                match events.recv().await {
-                    Ok(resolved) => {
-                        let Some(item) = pick(&resolved, request.actor.as_ref()) else {
-                            continue;
-                        };
-                        // The previous event's reads are stale now; the event's own entities are fresh.
-                        request.loaders.forget_all();
-                        if let Some(post) = &resolved.post {
-                            request.loaders.board.feed_one(post.id, post.clone()).await;
+        move |(mut events, request, pick, too_slow)| {
+            let operation = operation.clone();
+            async move {
+                loop {
+                    match events.recv().await {
+                        Ok(resolved) => {
+                            let Some(item) = pick(&resolved, request.actor.as_ref()) else {
+                                continue;
+                            };
+                            // The selection is resolved for this event from here: its reads hang off the
+                            // delivery's span, which the transport ends once the answer is queued.
+                            if let Some(state) = request::current() {
+                                state.handling(traces::delivery_span(
+                                    field,
+                                    operation.as_deref(),
+                                    resolved.span.as_ref(),
+                                    resolved.event.cause,
+                                ));
+                            }
+                            // The previous event's reads are stale now; the event's own entities are fresh.
+                            request.loaders.forget_all();
+                            if let Some(post) = &resolved.post {
+                                request.loaders.board.feed_one(post.id, post.clone()).await;
+                            }
+                            if let Some(comment) = &resolved.comment {
+                                request
+                                    .loaders
+                                    .board
+                                    .feed_one(comment.id, comment.clone())
+                                    .await;
+                            }
+                            metrics::event_delivered(field);
+                            return Some((item, (events, request, pick, too_slow)));
                         }
-                        if let Some(comment) = &resolved.comment {
-                            request
-                                .loaders
-                                .board
-                                .feed_one(comment.id, comment.clone())
-                                .await;
+                        Err(RecvError::Lagged(n)) => {
+                            metrics::events_dropped("slow_subscriber", n);
+                            too_slow.notify_one();
+                            return None;
                         }
-                        metrics::event_delivered(field);
-                        return Some((item, (events, request, pick, too_slow)));
+                        Err(RecvError::Closed) => return None,
                     }
-                    Err(RecvError::Lagged(n)) => {
-                        metrics::events_dropped("slow_subscriber", n);
-                        too_slow.notify_one();
-                        return None;
-                    }
-                    Err(RecvError::Closed) => return None,
                 }
             }
         },

@@ -6,6 +6,7 @@ use super::ban::{CategoryBanConnection, category_bans};
 use super::moderation::{ModActionConnection, mod_log_connection, visible_post};
 use super::post::{PostConnection, PostNode, PostOrderValue, post_connection};
 use super::user::UserNode;
+use crate::domain::board::{CATEGORY_CHILDREN_MAX, CATEGORY_MODERATORS_MAX};
 use crate::domain::moderation::PINNED_MAX;
 use crate::domain::{Category, PostOrder};
 use crate::graphql::context::ContextExt;
@@ -14,15 +15,22 @@ use crate::graphql::errors::{AppResultExt, GqlResult};
 use crate::graphql::ids;
 use crate::graphql::loaders::ViewerWatching;
 
-/// The size the cost assumes of `Query.categories` and `Category.children`. Admins curate the tree and
-/// board does not cap it: a board with longer lists charges less for them than they hold.
-pub const CATEGORIES_ASSUMED: u32 = 20;
+/// The size the cost counts for `Query.categories` and `Category.children`: the most they hold (category
+/// writes refuse more, and the lists are cut there should older data hold more).
+pub const CATEGORIES_ASSUMED: u32 = CATEGORY_CHILDREN_MAX as u32;
 
-/// The size the cost assumes of `Category.moderators` (appointed by admins, not capped either).
-const MODERATORS_ASSUMED: u32 = 20;
+/// The size the cost counts for `Category.moderators`: the most one category has, likewise.
+const MODERATORS_ASSUMED: u32 = CATEGORY_MODERATORS_MAX as u32;
 
 #[derive(Clone)]
 pub struct CategoryNode(pub Category);
+
+impl CategoryNode {
+    /// Its moderators as listed: the first [`CATEGORY_MODERATORS_MAX`].
+    fn listed_moderators(&self) -> impl Iterator<Item = &crate::domain::UserId> {
+        self.0.moderators.iter().take(CATEGORY_MODERATORS_MAX)
+    }
+}
 
 /// A category of the tree. Posts belong to one; a category lists its own posts and its descendants'.
 #[Object(name = "Category")]
@@ -56,7 +64,7 @@ impl CategoryNode {
             .map(CategoryNode))
     }
 
-    /// The categories directly below, by name.
+    /// The categories directly below, by name (at most 20).
     // Weight 0: they come from the tree `categories` read (one cached value), not from a read of their own,
     // so a tree asked for many levels deep is not priced at 20 times more per level.
     #[graphql(
@@ -68,24 +76,26 @@ impl CategoryNode {
         Ok(tree
             .children(self.0.id)
             .into_iter()
+            .take(CATEGORY_CHILDREN_MAX)
             .cloned()
             .map(CategoryNode)
             .collect())
     }
 
-    /// Its moderators, appointed by admins; their rights also cover every category below it.
+    /// Its moderators, appointed by admins (at most 20); their rights also cover every category below it.
     #[graphql(directive = ListSize::apply(Size::assumed(MODERATORS_ASSUMED)))]
     async fn moderators(&self, ctx: &Context<'_>) -> GqlResult<Vec<UserNode>> {
         let users = ctx
             .loaders()?
             .users
-            .load_many(self.0.moderators.iter().copied())
+            .load_many(self.listed_moderators().copied())
             .await
             .gql()?;
         Ok(self
             .0
             .moderators
             .iter()
+            .take(CATEGORY_MODERATORS_MAX)
             .filter_map(|id| users.get(id).cloned().map(UserNode::new))
             .collect())
     }

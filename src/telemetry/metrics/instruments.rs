@@ -11,7 +11,7 @@ use super::gauges::register_process_metrics;
 use super::{Metrics, Telemetry};
 use crate::telemetry::operation_names::OperationNames;
 
-const SECONDS_BUCKETS: [f64; 14] = [
+pub(super) const SECONDS_BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 pub(super) fn build() -> Option<Telemetry> {

@@ -1,4 +1,5 @@
-//! OpenTelemetry metrics, exported in the Prometheus text format at `GET /metrics`.
+//! OpenTelemetry metrics, exported in the Prometheus text format at `GET /metrics` (or OpenMetrics, with
+//! exemplars, when the scrape asks for it: [`openmetrics`]).
 //!
 //! Names follow the OpenTelemetry semantic conventions where one exists (`http.server.request.duration` is
 //! served as `http_server_request_duration_seconds`); the rest live under `board.`. Every label value is
@@ -6,6 +7,7 @@
 
 mod gauges;
 mod instruments;
+pub mod openmetrics;
 
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -86,6 +88,14 @@ pub fn render() -> String {
         tracing::error!(error = %err, "could not encode metrics");
     }
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// The OpenMetrics text exposition of every metric, with the exemplars kept (see [`openmetrics`]).
+pub fn render_openmetrics() -> String {
+    match telemetry() {
+        Some(t) => openmetrics::encode(&t.registry.gather()),
+        None => "# EOF\n".to_owned(),
+    }
 }
 
 impl Metrics {

@@ -2,6 +2,7 @@
 //! lists, round trips.
 
 mod categories;
+mod category_caps;
 mod comments;
 mod lists;
 mod markdown;

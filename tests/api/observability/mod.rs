@@ -2,6 +2,7 @@
 //! `observability/`.
 
 mod config_files;
+mod exemplars;
 mod logstash;
 mod metric_labels;
 mod metrics;

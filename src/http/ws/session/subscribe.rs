@@ -114,6 +114,7 @@ impl Session {
         let generation = self.generation;
         let ended = ended.clone();
         let task_id = id.clone();
+        let delivering = Arc::clone(&request_state);
         let answer = async move {
             let mut first = true;
             loop {
@@ -130,12 +131,16 @@ impl Session {
                     break;
                 }
                 first = false;
-                if let Err(Refused::Full) = out.text(protocol::next(&task_id, &response)) {
+                let queued = out.text(protocol::next(&task_id, &response));
+                // The event's delivery span (if any) ends once its answer is queued for the socket.
+                delivering.handled();
+                if let Err(Refused::Full) = queued {
                     metrics::events_dropped("slow_subscriber", 1);
                     too_slow.notify_one();
                     break;
                 }
             }
+            delivering.handled();
             started.listening.notify_one();
             let _ = ended.send((task_id, generation));
         };
