@@ -58,7 +58,7 @@ where
             loop {
                 match events.recv().await {
                     Ok(resolved) => {
-                        let Some(item) = pick(&resolved, request.actor.as_ref()) else {
+                        let Some(item) = pick(&resolved, request.viewer()) else {
                             continue;
                         };
                         // The previous event's reads are stale now; the event's own entities are fresh.

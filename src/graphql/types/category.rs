@@ -13,6 +13,7 @@ use crate::graphql::cost::directives::{Cost, ListSize, Size};
 use crate::graphql::errors::{AppResultExt, GqlResult};
 use crate::graphql::ids;
 use crate::graphql::loaders::ViewerWatching;
+use crate::graphql::viewer_reads::Slot;
 
 /// The size the cost assumes of `Query.categories` and `Category.children`. Admins curate the tree and
 /// board does not cap it: a board with longer lists charges less for them than they hold.
@@ -134,13 +135,14 @@ impl CategoryNode {
     /// Whether the viewer watches the category (`watchCategory`): its new posts are theirs to hear of
     /// (docs/watching.md). False when anonymous.
     async fn viewer_is_watching(&self, ctx: &Context<'_>) -> GqlResult<bool> {
-        if ctx.request()?.actor.is_none() {
+        let slot = Slot::WatchingCategory(self.0.id);
+        let Some(viewer) = ctx.request()?.viewer_for(ctx, slot) else {
             return Ok(false);
-        }
+        };
         Ok(ctx
             .loaders()?
             .board
-            .load_one(ViewerWatching(self.0.id))
+            .load_one(ViewerWatching(viewer.id, self.0.id))
             .await
             .gql()?
             .unwrap_or(false))
