@@ -149,7 +149,10 @@ fn near_hit_against_decoding(c: &mut Criterion) {
         b.iter(|| serde_json::from_str::<Post>(std::hint::black_box(&text)).unwrap())
     });
     c.bench_function("near cache hit of one decoded post", |b| {
-        b.iter(|| near.get::<Arc<Post>>(std::hint::black_box("post:42")).unwrap())
+        b.iter(|| {
+            near.get::<Arc<Post>>(std::hint::black_box("post:42"))
+                .unwrap()
+        })
     });
 }
 

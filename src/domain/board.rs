@@ -491,6 +491,38 @@ mod tests {
     }
 
     #[test]
+    fn what_the_anonymous_may_see_every_viewer_may_see() {
+        // The GraphQL layer decides visible content without reading the viewer (so it stays one answer for
+        // every member); that needs this to hold for every state and every viewer.
+        let viewer = |id, role| User {
+            id: UserId(id),
+            name: Some(format!("u{id}")),
+            email: None,
+            role,
+            states: vec![],
+            created_at: chrono::Utc::now(),
+        };
+        let viewers = [
+            viewer(1, crate::domain::Role::User),
+            viewer(2, crate::domain::Role::User),
+            viewer(3, crate::domain::Role::Admin),
+        ];
+        let moderators = Access::ModeratorsOf(CategoryId(1));
+        for is_active in [true, false] {
+            for removed in [true, false] {
+                if hidden_access(is_active, removed, UserId(1), None, moderators) != Access::Visible
+                {
+                    continue;
+                }
+                for v in &viewers {
+                    let access = hidden_access(is_active, removed, UserId(1), Some(v), moderators);
+                    assert_eq!(access, Access::Visible, "{is_active} {removed} {v:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn text_rules() {
         assert!(post_title("   ").is_err());
         assert_eq!(post_title("  hi  ").unwrap(), "hi");

@@ -1,5 +1,6 @@
 //! What a request carries into the resolvers: who is asking, its request id, and its loaders, built by one
-//! function for queries, mutations and subscriptions alike. docs/request-context.md.
+//! function for queries, mutations and subscriptions alike. Who is asking is read only through accessors
+//! that record what the answer took from the viewer (`viewer_reads`). docs/request-context.md.
 
 use std::sync::Arc;
 
@@ -10,12 +11,15 @@ use super::batches::RequestBatches;
 use super::budget::TextBudget;
 use super::errors::GqlResult;
 use super::loaders::{Loaders, UsersLoader};
+use super::viewer_reads::{Path, Slot, Viewer, path_of};
 use crate::domain::{AppError, User};
 use crate::request::RequestState;
 
-/// Per request. `actor` is set only after the access token verified and the user may still act.
+/// Per request. The viewer is set only after the access token verified and the user may still act.
 pub struct RequestContext {
-    pub actor: Option<User>,
+    /// Private, and private inside: read through [`RequestContext::viewer`] or
+    /// [`RequestContext::viewer_for`], which record the read when the response cache asks.
+    viewer: Viewer,
     pub request_id: String,
     /// The client's address (see `client_ip_header`), for per-client limits.
     pub client_ip: String,
@@ -33,9 +37,9 @@ pub struct Requester {
 }
 
 impl RequestContext {
-    /// The context of one request — queries, mutations and subscriptions alike — with its loaders for the
-    /// actor. `users` comes from [`Loaders::users`] with the same `batches` and `request`: authentication may
-    /// have read the actor through it already, and resolvers asking for them again then do not.
+    /// The context of one request — queries, mutations and subscriptions alike — with its loaders. `users`
+    /// comes from [`Loaders::users`] with the same `batches` and `request`: authentication may have read the
+    /// actor through it already, and resolvers asking for them again then do not.
     pub fn new(
         services: &Services,
         users: UsersLoader,
@@ -44,32 +48,69 @@ impl RequestContext {
         batches: &Arc<RequestBatches>,
         request: &Arc<RequestState>,
     ) -> Arc<Self> {
+        Self::build(services, users, requester, budget, batches, request, false)
+    }
+
+    /// The same, recording what the answer takes from its viewer ([`RequestContext::slots`]).
+    pub fn recording(
+        services: &Services,
+        users: UsersLoader,
+        requester: Requester,
+        budget: TextBudget,
+        batches: &Arc<RequestBatches>,
+        request: &Arc<RequestState>,
+    ) -> Arc<Self> {
+        Self::build(services, users, requester, budget, batches, request, true)
+    }
+
+    fn build(
+        services: &Services,
+        users: UsersLoader,
+        requester: Requester,
+        budget: TextBudget,
+        batches: &Arc<RequestBatches>,
+        request: &Arc<RequestState>,
+        recording: bool,
+    ) -> Arc<Self> {
         let Requester {
             actor,
             request_id,
             client_ip,
         } = requester;
-        let loaders = Loaders::new(
-            users,
-            Arc::clone(&services.board),
-            actor.as_ref().map(|a| a.id),
-            batches,
-            request,
-        );
+        let loaders = Loaders::new(users, Arc::clone(&services.board), batches, request);
         Arc::new(Self {
-            actor,
+            viewer: Viewer::new(actor, recording),
             request_id,
             client_ip,
             loaders,
             budget,
         })
     }
+
+    /// The signed-in viewer (`None`: anonymous). Whatever is made of it makes the answer the viewer's own
+    /// (kept for them alone): their identity, role and rights.
+    pub fn viewer(&self) -> Option<&User> {
+        self.viewer.get()
+    }
+
+    /// The signed-in viewer for one of their own fields, the field `ctx` resolves, whose value `slot`
+    /// decides (from the viewer's cache entries or [`Slot::by_rights`]) and nothing else of the viewer:
+    /// recorded as a slot, which another viewer's answer fills with their own value.
+    pub fn viewer_for(&self, ctx: &Context<'_>, slot: Slot) -> Option<&User> {
+        self.viewer.for_slot(|| path_of(ctx), slot)
+    }
+
+    /// The slots of the answer if nothing else of it depended on the viewer; `None`: it is the viewer's
+    /// own, or nothing was recorded.
+    pub fn slots(&self) -> Option<Vec<(Path, Slot)>> {
+        self.viewer.slots()
+    }
 }
 
 pub trait ContextExt {
     fn request(&self) -> GqlResult<&RequestContext>;
     fn services(&self) -> GqlResult<&Services>;
-    /// The signed-in user, or `UNAUTHENTICATED`.
+    /// The signed-in user, or `UNAUTHENTICATED` (see [`RequestContext::viewer`]).
     fn actor(&self) -> GqlResult<&User>;
     fn loaders(&self) -> GqlResult<&Loaders> {
         Ok(&self.request()?.loaders)
@@ -89,7 +130,7 @@ impl ContextExt for Context<'_> {
     }
 
     fn actor(&self) -> GqlResult<&User> {
-        self.request()?.actor.as_ref().ok_or_else(|| {
+        self.request()?.viewer().ok_or_else(|| {
             super::errors::to_gql(&AppError::Unauthenticated("sign in first".into()))
         })
     }

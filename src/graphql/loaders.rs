@@ -62,10 +62,10 @@ impl Loader<UserId> for UserLoader {
     }
 }
 
-/// Categories, posts, comments, their versions, and the viewer's votes, saves and watches.
+/// Categories, posts, comments, their versions, and a viewer's votes, saves and watches (the viewer is in
+/// the key: resolvers get it only from the request context's accessors, which record that they did).
 pub struct BoardLoader {
     board: Arc<BoardService>,
-    viewer: Option<UserId>,
     request: Arc<RequestState>,
 }
 
@@ -75,20 +75,33 @@ pub struct RevisionsOf<T>(pub T);
 
 /// Whether the viewer voted for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ViewerVoted<T>(pub T);
+pub struct ViewerVoted<T>(pub UserId, pub T);
 
 /// Whether the viewer saved this post.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ViewerSaved(pub PostId);
+pub struct ViewerSaved(pub UserId, pub PostId);
 
 /// Whether the viewer watches it (a post or a category).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ViewerWatching<T>(pub T);
+pub struct ViewerWatching<T>(pub UserId, pub T);
 
 /// Whether the viewer was appointed moderator of this category or of one above it (admins are decided
 /// before asking).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ViewerModerates(pub CategoryId);
+pub struct ViewerModerates(pub UserId, pub CategoryId);
+
+/// The items of viewer-keyed keys, by viewer (one viewer per request, but a key names its own).
+fn by_viewer<K: Copy, T: Copy>(
+    keys: &[K],
+    split: impl Fn(K) -> (UserId, T),
+) -> HashMap<UserId, Vec<T>> {
+    let mut by: HashMap<UserId, Vec<T>> = HashMap::new();
+    for key in keys {
+        let (viewer, item) = split(*key);
+        by.entry(viewer).or_default().push(item);
+    }
+    by
+}
 
 /// One page of a post's comments (or of its top-level comments only).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -132,9 +145,6 @@ impl Loader<ViewerModerates> for BoardLoader {
         &self,
         keys: &[ViewerModerates],
     ) -> Result<HashMap<ViewerModerates, bool>, AppError> {
-        let Some(viewer) = self.viewer else {
-            return Ok(HashMap::new());
-        };
         let tree = counted(
             &self.request,
             "ViewerModerates",
@@ -144,7 +154,7 @@ impl Loader<ViewerModerates> for BoardLoader {
         .await?;
         Ok(keys
             .iter()
-            .map(|k| (*k, appointed_above(&tree, k.0, viewer)))
+            .map(|k| (*k, appointed_above(&tree, k.1, k.0)))
             .collect())
     }
 }
@@ -251,18 +261,21 @@ impl Loader<ViewerVoted<PostId>> for BoardLoader {
         &self,
         keys: &[ViewerVoted<PostId>],
     ) -> Result<HashMap<ViewerVoted<PostId>, bool>, AppError> {
-        let Some(viewer) = self.viewer else {
-            return Ok(HashMap::new());
-        };
-        let ids: Vec<PostId> = keys.iter().map(|k| k.0).collect();
-        let voted = counted(
-            &self.request,
-            "ViewerVotedPost",
-            ids.len(),
-            self.board.voted_posts(viewer, &ids),
-        )
-        .await?;
-        Ok(keys.iter().map(|k| (*k, voted.contains(&k.0))).collect())
+        let mut found = HashMap::with_capacity(keys.len());
+        for (viewer, ids) in by_viewer(keys, |k| (k.0, k.1)) {
+            let voted = counted(
+                &self.request,
+                "ViewerVotedPost",
+                ids.len(),
+                self.board.voted_posts(viewer, &ids),
+            )
+            .await?;
+            found.extend(
+                ids.into_iter()
+                    .map(|id| (ViewerVoted(viewer, id), voted.contains(&id))),
+            );
+        }
+        Ok(found)
     }
 }
 
@@ -274,18 +287,21 @@ impl Loader<ViewerVoted<CommentId>> for BoardLoader {
         &self,
         keys: &[ViewerVoted<CommentId>],
     ) -> Result<HashMap<ViewerVoted<CommentId>, bool>, AppError> {
-        let Some(viewer) = self.viewer else {
-            return Ok(HashMap::new());
-        };
-        let ids: Vec<CommentId> = keys.iter().map(|k| k.0).collect();
-        let voted = counted(
-            &self.request,
-            "ViewerVotedComment",
-            ids.len(),
-            self.board.voted_comments(viewer, &ids),
-        )
-        .await?;
-        Ok(keys.iter().map(|k| (*k, voted.contains(&k.0))).collect())
+        let mut found = HashMap::with_capacity(keys.len());
+        for (viewer, ids) in by_viewer(keys, |k| (k.0, k.1)) {
+            let voted = counted(
+                &self.request,
+                "ViewerVotedComment",
+                ids.len(),
+                self.board.voted_comments(viewer, &ids),
+            )
+            .await?;
+            found.extend(
+                ids.into_iter()
+                    .map(|id| (ViewerVoted(viewer, id), voted.contains(&id))),
+            );
+        }
+        Ok(found)
     }
 }
 
@@ -294,18 +310,21 @@ impl Loader<ViewerSaved> for BoardLoader {
     type Error = AppError;
 
     async fn load(&self, keys: &[ViewerSaved]) -> Result<HashMap<ViewerSaved, bool>, AppError> {
-        let Some(viewer) = self.viewer else {
-            return Ok(HashMap::new());
-        };
-        let ids: Vec<PostId> = keys.iter().map(|k| k.0).collect();
-        let saved = counted(
-            &self.request,
-            "ViewerSaved",
-            ids.len(),
-            self.board.saved_posts(viewer, &ids),
-        )
-        .await?;
-        Ok(keys.iter().map(|k| (*k, saved.contains(&k.0))).collect())
+        let mut found = HashMap::with_capacity(keys.len());
+        for (viewer, ids) in by_viewer(keys, |k| (k.0, k.1)) {
+            let saved = counted(
+                &self.request,
+                "ViewerSaved",
+                ids.len(),
+                self.board.saved_posts(viewer, &ids),
+            )
+            .await?;
+            found.extend(
+                ids.into_iter()
+                    .map(|id| (ViewerSaved(viewer, id), saved.contains(&id))),
+            );
+        }
+        Ok(found)
     }
 }
 
@@ -317,18 +336,21 @@ impl Loader<ViewerWatching<PostId>> for BoardLoader {
         &self,
         keys: &[ViewerWatching<PostId>],
     ) -> Result<HashMap<ViewerWatching<PostId>, bool>, AppError> {
-        let Some(viewer) = self.viewer else {
-            return Ok(HashMap::new());
-        };
-        let ids: Vec<PostId> = keys.iter().map(|k| k.0).collect();
-        let watched = counted(
-            &self.request,
-            "ViewerWatchingPost",
-            ids.len(),
-            self.board.watched_posts(viewer, &ids),
-        )
-        .await?;
-        Ok(keys.iter().map(|k| (*k, watched.contains(&k.0))).collect())
+        let mut found = HashMap::with_capacity(keys.len());
+        for (viewer, ids) in by_viewer(keys, |k| (k.0, k.1)) {
+            let watched = counted(
+                &self.request,
+                "ViewerWatchingPost",
+                ids.len(),
+                self.board.watched_posts(viewer, &ids),
+            )
+            .await?;
+            found.extend(
+                ids.into_iter()
+                    .map(|id| (ViewerWatching(viewer, id), watched.contains(&id))),
+            );
+        }
+        Ok(found)
     }
 }
 
@@ -340,18 +362,21 @@ impl Loader<ViewerWatching<CategoryId>> for BoardLoader {
         &self,
         keys: &[ViewerWatching<CategoryId>],
     ) -> Result<HashMap<ViewerWatching<CategoryId>, bool>, AppError> {
-        let Some(viewer) = self.viewer else {
-            return Ok(HashMap::new());
-        };
-        let ids: Vec<CategoryId> = keys.iter().map(|k| k.0).collect();
-        let watched = counted(
-            &self.request,
-            "ViewerWatchingCategory",
-            ids.len(),
-            self.board.watched_categories(viewer, &ids),
-        )
-        .await?;
-        Ok(keys.iter().map(|k| (*k, watched.contains(&k.0))).collect())
+        let mut found = HashMap::with_capacity(keys.len());
+        for (viewer, ids) in by_viewer(keys, |k| (k.0, k.1)) {
+            let watched = counted(
+                &self.request,
+                "ViewerWatchingCategory",
+                ids.len(),
+                self.board.watched_categories(viewer, &ids),
+            )
+            .await?;
+            found.extend(
+                ids.into_iter()
+                    .map(|id| (ViewerWatching(viewer, id), watched.contains(&id))),
+            );
+        }
+        Ok(found)
     }
 }
 
@@ -472,11 +497,10 @@ impl Loaders {
         self.board.clear::<ModActionId>();
     }
 
-    /// Every loader of a request whose viewer is known (see [`super::RequestContext::new`]).
+    /// Every loader of a request (see [`super::RequestContext::new`]).
     pub(super) fn new(
         users: UsersLoader,
         board: Arc<BoardService>,
-        viewer: Option<UserId>,
         batches: &Arc<RequestBatches>,
         request: &Arc<RequestState>,
     ) -> Self {
@@ -485,7 +509,6 @@ impl Loaders {
             board: DataLoader::with_cache(
                 BoardLoader {
                     board,
-                    viewer,
                     request: Arc::clone(request),
                 },
                 batches.spawner(),

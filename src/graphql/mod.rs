@@ -17,6 +17,7 @@ mod schema_description;
 pub mod subscription;
 pub mod types;
 pub mod variable_errors;
+pub mod viewer_reads;
 
 use std::sync::Arc;
 

@@ -66,7 +66,7 @@ impl Query {
 
     /// The signed-in user; null when anonymous.
     async fn viewer(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> {
-        Ok(ctx.request()?.actor.clone().map(UserNode::new))
+        Ok(ctx.request()?.viewer().cloned().map(UserNode::new))
     }
 
     /// A user by name, ignoring case.
@@ -235,7 +235,7 @@ impl Query {
         }
         // Outside an HTTP request (a socket): the budget as it stands, nothing spent.
         let request = ctx.request()?;
-        let spender = match &request.actor {
+        let spender = match request.viewer() {
             Some(actor) => Spender::Member(actor.id),
             None => Spender::Client(request.client_ip.clone()),
         };

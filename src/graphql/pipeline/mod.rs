@@ -13,6 +13,7 @@ mod points;
 mod prepare;
 mod response_cache;
 mod run;
+mod template;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -275,7 +276,7 @@ impl Pipeline {
         let anonymous = authorization == Authorization::Absent;
         // Who the answer is for, as far as the token alone tells (`None`: it may not be kept).
         let kept_for = kept::viewer(&self.services.accounts, &authorization);
-        let key = self.kept_key(&requests, batch, kept_for, media);
+        let keys = self.kept_keys(&requests, batch, kept_for, media);
         let (runnable, prepared) = self.prepare_all(requests).await;
         request.traced_as(observe::span(&request_id, &prepared));
         if queries_only
@@ -303,7 +304,7 @@ impl Pipeline {
             max_age: shareable.then_some(self.persisted_get_max_age),
         };
         let ledger = CostLedger::new(Arc::clone(&self.services.limiter), &client_ip);
-        let ticket = match self.look_up_kept(key, &prepared).await {
+        let ticket = match self.look_up_kept(keys, &prepared, kept_for.flatten()).await {
             Ok(kept) => {
                 let viewer = kept_for.flatten();
                 ledger.identify(viewer);
@@ -323,16 +324,19 @@ impl Pipeline {
             writes: prepared
                 .iter()
                 .any(prepare::Prepared::runs_other_than_a_query),
+            record_viewer: ticket
+                .as_ref()
+                .is_some_and(response_cache::MissTicket::records_viewer),
         };
-        let (executed, viewer) = run::execute(run, runnable).await;
-        let mut responses = self.complete(&prepared, executed, &request_id);
+        let executed = run::execute(run, runnable).await;
+        let viewer = executed.viewer;
+        let mut responses = self.complete(&prepared, executed.responses, &request_id);
         let (_, points) = ledger.latest().await;
         report_cost(&mut responses, points.remaining());
         let (outcome, body, responses) = self.encode(responses, &prepared, &asked);
         let clean = outcome == Outcome::Answered && responses.iter().all(|r| r.errors.is_empty());
         let cost = responses.first().and_then(points::cost_of);
-        if let (Some(answers), Some(ticket), Some((requested, remaining))) =
-            (&self.answers, ticket, cost)
+        if let (Some(ticket), Some((requested, remaining))) = (ticket, cost)
             && clean
             && request.db_outside_fills() == 0
             && !ledger.in_data()
@@ -340,7 +344,7 @@ impl Pipeline {
         {
             // Everything came from cache entries (or was read to fill them), which every write that
             // changes them deletes: the answer may be kept (without this request's cost numbers).
-            answers.keep(ticket, kept, requested);
+            self.keep(ticket, kept, requested, executed.slots.as_deref());
         }
         let per_request_tail = match (batch, cost) {
             (false, Some((requested, remaining))) if clean => {

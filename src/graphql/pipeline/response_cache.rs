@@ -1,30 +1,55 @@
-//! The response cache: whole answers of queries (each viewer's under keys of their own), kept while nothing they were read from can have
-//! changed (tagged with the near cache's generation). The generation rule and its sequence:
-//! docs/read-cache.md#the-response-cache.
+//! The response cache: whole answers of queries (each viewer's under keys of their own), and answers kept once
+//! for every signed-in viewer with the viewer's own fields left to fill (templates), kept while nothing they
+//! were read from can have changed (tagged with the near cache's generation). The generation rule and its
+//! sequence: docs/read-cache.md#the-response-cache.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use super::template::Template;
 use crate::app::flights::{self, Boarding, Flights, Lead};
 use crate::app::near_cache::NearCache;
 use crate::domain::UserId;
+use crate::graphql::viewer_reads::{Path, Slot};
 
 /// Bodies larger than this are not kept (a cache for small, hot answers).
 const MAX_BODY: usize = 256 * 1024;
 /// All kept bodies together stay under this.
 const MAX_BYTES: u64 = 32 * 1024 * 1024;
+/// All templates together stay under this.
+const MAX_TEMPLATE_BYTES: u64 = 8 * 1024 * 1024;
+/// How many requests are remembered as answered for their viewer alone.
+const MAX_OWN_ONLY: u64 = 10_000;
 
 /// What identifies an answer: everything of the request that shapes it.
 pub(super) type Key = [u8; 32];
 
+/// Whom an answer is for, as its key says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum For {
+    Anonymous,
+    /// One signed-in viewer.
+    Viewer(UserId),
+    /// Every signed-in viewer: a template, filled per viewer.
+    Members,
+}
+
 pub(super) struct ResponseCache {
     near: Arc<NearCache>,
     kept: moka::sync::Cache<Key, Arc<CachedResponse>>,
+    /// Answers kept once for every signed-in viewer (by their [`For::Members`] key), to be filled with
+    /// the viewer's own fields.
+    templates: moka::sync::Cache<Key, Arc<KeptTemplate>>,
+    /// Template keys whose last answer was the viewer's alone: other viewers asking meanwhile do not wait
+    /// for it to be built (a hint; a template is still kept if the next answer makes one).
+    own_only: moka::sync::Cache<Key, ()>,
     /// Answers being built: the same request arriving meanwhile waits for the answer instead of
     /// building it again.
     building: Flights<Key, CachedResponse>,
+    /// Templates being built: another signed-in viewer's same request waits for it and fills it.
+    shaping: Flights<Key, KeptTemplate>,
 }
 
 /// A cached response: the body of an answer without errors (without the cost numbers of the request that
@@ -36,12 +61,45 @@ pub(super) struct CachedResponse {
     pub cost: u64,
 }
 
+/// A template with the generation it was built at and the points its operation costs.
+pub(super) struct KeptTemplate {
+    generation: u64,
+    pub cost: u64,
+    pub template: Template,
+}
+
+/// What a lookup found.
+pub(super) enum Found<'a> {
+    /// The request's own kept answer, current.
+    Kept(Arc<CachedResponse>),
+    /// A current template of the request: filled with the viewer's fields, it is their answer (keep it with
+    /// the ticket).
+    Template(Arc<KeptTemplate>, MissTicket<'a>),
+    /// Nothing: build the answer (`None`: it may not be kept).
+    Miss(Option<MissTicket<'a>>),
+}
+
 /// A cache miss ticket: what [`ResponseCache::keep`] needs to know whether the answer may be kept, and
 /// the requests waiting for it (dropped unkept, they build their own).
 pub(super) struct MissTicket<'a> {
     key: Key,
     generation: u64,
     waiting: Option<Lead<'a, Key, CachedResponse>>,
+    /// A signed-in request's template, when it is to be built from this answer.
+    template: Option<TemplateTicket<'a>>,
+}
+
+struct TemplateTicket<'a> {
+    key: Key,
+    /// Other viewers waiting for it (dropped unkept, they build their own answers).
+    waiting: Option<Lead<'a, Key, KeptTemplate>>,
+}
+
+impl MissTicket<'_> {
+    /// Whether the answer may become a template: then what it takes from its viewer must be recorded.
+    pub fn records_viewer(&self) -> bool {
+        self.template.is_some()
+    }
 }
 
 impl ResponseCache {
@@ -54,28 +112,43 @@ impl ResponseCache {
             })
             .time_to_live(ttl)
             .build();
+        let templates = moka::sync::Cache::builder()
+            .max_capacity(MAX_TEMPLATE_BYTES)
+            .weigher(|_, kept: &Arc<KeptTemplate>| {
+                u32::try_from(kept.template.len()).unwrap_or(u32::MAX)
+            })
+            .time_to_live(ttl)
+            .build();
+        let own_only = moka::sync::Cache::builder()
+            .max_capacity(MAX_OWN_ONLY)
+            .time_to_live(ttl)
+            .build();
         Self {
             near,
             kept,
+            templates,
+            own_only,
             building: Flights::default(),
+            shaping: Flights::default(),
         }
     }
 
     /// The key of one request's text, operation name, variables, extensions (a persisted query's hash),
-    /// document id, media type and viewer (`None`: anonymous).
+    /// document id, media type and whom it is for.
     pub fn key(
         request: &async_graphql::Request,
         document_id: Option<&str>,
         media: u8,
-        viewer: Option<UserId>,
+        viewer: For,
     ) -> Key {
         let mut hash = Sha256::new();
         match viewer {
-            None => hash.update([0]),
-            Some(user) => {
+            For::Anonymous => hash.update([0]),
+            For::Viewer(user) => {
                 hash.update([1]);
                 hash.update(user.0.to_le_bytes());
             }
+            For::Members => hash.update([2]),
         }
         for part in [
             request.query.as_bytes(),
@@ -96,205 +169,120 @@ impl ResponseCache {
         hash.finalize().into()
     }
 
-    /// The kept answer of `key` if it is still current, else what is needed to keep this request's.
-    pub async fn lookup(&self, key: Key) -> Result<Arc<CachedResponse>, Option<MissTicket<'_>>> {
+    /// The kept answer of `key` if it is still current; else, for a signed-in request (`template`: its
+    /// [`For::Members`] key), its current template (waiting for one being built); else what is needed to
+    /// keep this request's answer.
+    pub async fn lookup(&self, key: Key, template: Option<Key>) -> Found<'_> {
         if !self.near.synced().await {
             // Not following the deletions right now: nothing kept can be trusted, and nothing may be kept.
-            return Err(None);
+            return Found::Miss(None);
         }
         let generation = self.near.generation();
         if let Some(kept) = self.kept.get(&key).filter(|k| k.generation == generation) {
-            return Ok(kept);
+            return Found::Kept(kept);
         }
         let waiting = match self.building.board(generation, None, &[key]) {
             Boarding::Lead(lead) => Some(lead),
             Boarding::Follow(building) => {
                 for answer in building {
                     if let Some(answer) = flights::wait(answer).await {
-                        return Ok(answer);
+                        return Found::Kept(answer);
                     }
                 }
                 // The request building it gave up (an error, an answer not to keep): build this one.
                 None
             }
         };
-        Err(Some(MissTicket {
+        let mut miss = MissTicket {
             key,
             generation,
             waiting,
-        }))
+            template: None,
+        };
+        let Some(template_key) = template else {
+            return Found::Miss(Some(miss));
+        };
+        if let Some(kept) = self
+            .templates
+            .get(&template_key)
+            .filter(|t| t.generation == generation)
+        {
+            return Found::Template(kept, miss);
+        }
+        let waiting = if self.own_only.contains_key(&template_key) {
+            None
+        } else {
+            match self.shaping.board(generation, None, &[template_key]) {
+                Boarding::Lead(lead) => Some(lead),
+                Boarding::Follow(shaping) => {
+                    for template in shaping {
+                        if let Some(template) = flights::wait(template).await {
+                            return Found::Template(template, miss);
+                        }
+                    }
+                    // Its answer was the viewer's alone, or not to keep: build this one.
+                    None
+                }
+            }
+        };
+        miss.template = Some(TemplateTicket {
+            key: template_key,
+            waiting,
+        });
+        Found::Miss(Some(miss))
     }
 
     /// Keeps an answer built after `miss` was looked up, unless a deletion happened meanwhile or it is
     /// large. The requests that waited for it get it either way (unless large): they joined before any
     /// such deletion, and it was built after they began waiting — as current as building their own.
-    pub fn keep(&self, miss: MissTicket<'_>, body: &[u8], cost: u64) {
+    ///
+    /// For a signed-in request that may become a template, `slots` are the viewer's own fields of the
+    /// answer (`None`: something else of it depended on the viewer): found in the body, they make the
+    /// template, kept and handed to the viewers waiting for it the same way.
+    pub fn keep(
+        &self,
+        miss: MissTicket<'_>,
+        body: &[u8],
+        cost: u64,
+        slots: Option<&[(Path, Slot)]>,
+    ) -> Option<Arc<CachedResponse>> {
         if body.len() > MAX_BODY {
-            return;
+            return None;
         }
+        let current = self.near.generation() == miss.generation;
         let answer = Arc::new(CachedResponse {
             generation: miss.generation,
             body: body.to_vec(),
             cost,
         });
-        if self.near.generation() == miss.generation {
+        if current {
             self.kept.insert(miss.key, Arc::clone(&answer));
         }
         if let Some(waiting) = miss.waiting {
-            waiting.land(answer);
+            waiting.land(Arc::clone(&answer));
         }
+        if let Some(shaped) = miss.template {
+            match slots.and_then(|slots| Template::new(body, slots)) {
+                Some(template) => {
+                    let template = Arc::new(KeptTemplate {
+                        generation: miss.generation,
+                        cost,
+                        template,
+                    });
+                    if current {
+                        self.own_only.invalidate(&shaped.key);
+                        self.templates.insert(shaped.key, Arc::clone(&template));
+                    }
+                    if let Some(waiting) = shaped.waiting {
+                        waiting.land(template);
+                    }
+                }
+                None => self.own_only.insert(shaped.key, ()),
+            }
+        }
+        Some(answer)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::adapters::cache::MemoryCache;
-    use crate::adapters::cache::fakes::FeedCache;
-
-    const TTL: Duration = Duration::from_secs(60);
-
-    fn responses() -> (Arc<NearCache>, ResponseCache) {
-        let near = NearCache::start(TTL, 100, Arc::new(MemoryCache::new(10, 1 << 20)));
-        (Arc::clone(&near), ResponseCache::new(near, TTL))
-    }
-
-    fn miss(lookup: Result<Arc<CachedResponse>, Option<MissTicket<'_>>>) -> MissTicket<'_> {
-        match lookup {
-            Err(Some(miss)) => miss,
-            Ok(_) => panic!("a hit"),
-            Err(None) => panic!("not cacheable"),
-        }
-    }
-
-    #[tokio::test]
-    async fn a_kept_answer_is_served_until_a_deletion_retires_it() {
-        let (near, answers) = responses();
-        let ticket = miss(answers.lookup([1; 32]).await);
-        answers.keep(ticket, b"{\"data\":1}", 1);
-        let kept = answers.lookup([1; 32]).await.ok().expect("kept");
-        assert_eq!(kept.body.as_slice(), &b"{\"data\":1}"[..]);
-        assert!(
-            answers.lookup([2; 32]).await.is_err(),
-            "another request's key"
-        );
-        // Any deletion, of any key, retires every kept answer.
-        near.forget(&["user:5".to_owned()]);
-        miss(answers.lookup([1; 32]).await);
-    }
-
-    #[tokio::test]
-    async fn the_same_request_meanwhile_waits_for_the_answer_being_built() {
-        let (_, answers) = responses();
-        let answers = Arc::new(answers);
-        let ticket = miss(answers.lookup([1; 32]).await);
-        let waiting = {
-            let answers = Arc::clone(&answers);
-            tokio::spawn(async move {
-                answers
-                    .lookup([1; 32])
-                    .await
-                    .map(|a| a.body.clone())
-                    .is_ok()
-            })
-        };
-        for _ in 0..20 {
-            tokio::task::yield_now().await;
-        }
-        assert!(
-            !waiting.is_finished(),
-            "it waits rather than building its own"
-        );
-        answers.keep(ticket, b"{\"data\":2}", 1);
-        assert!(waiting.await.unwrap(), "served the answer built meanwhile");
-    }
-
-    #[tokio::test]
-    async fn an_answer_built_across_a_deletion_goes_to_those_waiting_but_is_not_kept() {
-        let (near, answers) = responses();
-        let answers = Arc::new(answers);
-        let ticket = miss(answers.lookup([1; 32]).await);
-        let waiting = {
-            let answers = Arc::clone(&answers);
-            tokio::spawn(async move { answers.lookup([1; 32]).await.is_ok() })
-        };
-        for _ in 0..20 {
-            tokio::task::yield_now().await;
-        }
-        // A deletion while it was built: the waiting request began before it, and takes the answer.
-        near.forget(&["post:1".to_owned()]);
-        answers.keep(ticket, b"{}", 1);
-        assert!(waiting.await.unwrap(), "served the answer it waited for");
-        // A later request does not get it.
-        miss(answers.lookup([1; 32]).await);
-    }
-
-    #[tokio::test]
-    async fn an_answer_not_kept_lets_the_waiting_requests_build_theirs() {
-        let (_, answers) = responses();
-        let answers = Arc::new(answers);
-        let ticket = miss(answers.lookup([1; 32]).await);
-        let waiting = {
-            let answers = Arc::clone(&answers);
-            tokio::spawn(async move { matches!(answers.lookup([1; 32]).await, Err(Some(_))) })
-        };
-        for _ in 0..20 {
-            tokio::task::yield_now().await;
-        }
-        // Too large to keep (or not kept at all: an error, a database read): each builds its own.
-        answers.keep(ticket, &vec![b' '; MAX_BODY + 1], 1);
-        assert!(waiting.await.unwrap(), "got a ticket to build its own");
-    }
-
-    #[tokio::test]
-    async fn a_request_after_a_deletion_does_not_wait_for_an_answer_from_before_it() {
-        let (near, answers) = responses();
-        let _building = miss(answers.lookup([1; 32]).await);
-        near.forget(&["post:1".to_owned()]);
-        // Answered at once (a ticket of its own), not after the answer begun before the deletion.
-        let lookup = tokio::time::timeout(Duration::from_secs(10), answers.lookup([1; 32])).await;
-        miss(lookup.expect("waited for the answer begun before the deletion"));
-    }
-
-    #[test]
-    fn each_viewer_and_anonymous_have_keys_of_their_own() {
-        let request = async_graphql::Request::new("{ posts { totalCount } }");
-        let key = |viewer| ResponseCache::key(&request, None, 1, viewer);
-        assert_eq!(key(Some(UserId(3))), key(Some(UserId(3))));
-        assert_ne!(key(Some(UserId(3))), key(Some(UserId(4))));
-        assert_ne!(key(None), key(Some(UserId(0))));
-    }
-
-    #[tokio::test]
-    async fn an_answer_built_while_a_deletion_happened_is_not_kept() {
-        let (near, answers) = responses();
-        let ticket = miss(answers.lookup([1; 32]).await);
-        // The request resolves; meanwhile a write deletes a key it may have read.
-        near.forget(&["post:1".to_owned()]);
-        answers.keep(ticket, b"{}", 1);
-        let ticket = miss(answers.lookup([1; 32]).await);
-        // A request that began after the deletion keeps its answer.
-        answers.keep(ticket, b"{}", 1);
-        assert!(answers.lookup([1; 32]).await.is_ok());
-    }
-
-    #[tokio::test]
-    async fn large_answers_and_answers_without_a_live_feed_are_not_kept() {
-        let (_, answers) = responses();
-        let ticket = miss(answers.lookup([1; 32]).await);
-        answers.keep(ticket, &vec![b' '; MAX_BODY + 1], 1);
-        miss(answers.lookup([1; 32]).await);
-        // Not following the deletions: nothing is looked up, nothing may be kept.
-        let shared = FeedCache::new(Duration::from_millis(1));
-        let near = NearCache::start(TTL, 100, shared.clone());
-        let answers = ResponseCache::new(near, TTL);
-        shared.connection(false);
-        for _ in 0..200 {
-            if matches!(answers.lookup([1; 32]).await, Err(None)) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("still looked up while the feed is down");
-    }
-}
+mod tests;

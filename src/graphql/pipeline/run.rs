@@ -14,6 +14,7 @@ use crate::graphql::budget::{TextBudget, too_large_message};
 use crate::graphql::cost::CostLedger;
 use crate::graphql::errors::error_response;
 use crate::graphql::loaders::Loaders;
+use crate::graphql::viewer_reads::{Path, Slot};
 use crate::graphql::{RequestContext, Requester};
 use crate::request::{self, RequestState};
 
@@ -28,14 +29,24 @@ pub(super) struct Run<'a> {
     pub client_ip: &'a str,
     /// Whether any operation is not a query (then every read goes to the primary).
     pub writes: bool,
+    /// Record what the answer takes from its viewer (the response cache may keep it for every member).
+    pub record_viewer: bool,
 }
 
-/// Executes `runnable` and answers one response per request, in order, with the viewer (`None`:
-/// anonymous, or refused). A refused token answers every operation with the refusal.
-pub(super) async fn execute(
-    run: Run<'_>,
-    runnable: Vec<Request>,
-) -> (Vec<Response>, Option<UserId>) {
+/// What execution answered.
+pub(super) struct Executed {
+    /// One response per request, in order.
+    pub responses: Vec<Response>,
+    /// `None`: anonymous, or refused.
+    pub viewer: Option<UserId>,
+    /// With `record_viewer`, signed in: the viewer's own fields of the answer, if nothing else of it
+    /// depended on the viewer (see `RequestContext::slots`).
+    pub slots: Option<Vec<(Path, Slot)>>,
+}
+
+/// Executes `runnable` and answers one response per request, in order, with the viewer. A refused token
+/// answers every operation with the refusal.
+pub(super) async fn execute(run: Run<'_>, runnable: Vec<Request>) -> Executed {
     let Run {
         pipeline,
         ledger,
@@ -44,11 +55,13 @@ pub(super) async fn execute(
         request_id,
         client_ip,
         writes,
+        record_viewer,
     } = run;
     let runs = runnable.len();
     let batches = RequestBatches::new();
     let board = &pipeline.services.board;
     let mut viewer = None;
+    let mut slots = None;
     // Boxed once here, so the wrappers below (timeout, span) move a pointer, not the whole
     // execution state.
     let work = Box::pin(async {
@@ -76,7 +89,12 @@ pub(super) async fn execute(
             client_ip: client_ip.to_owned(),
         };
         let budget = TextBudget::new(pipeline.max_response_bytes);
-        let context = RequestContext::new(
+        let build = if record_viewer {
+            RequestContext::recording
+        } else {
+            RequestContext::new
+        };
+        let context = build(
             &pipeline.services,
             users,
             requester,
@@ -99,6 +117,7 @@ pub(super) async fn execute(
         if context.budget.exceeded() {
             return refuse_over_budget(responses, pipeline.max_response_bytes);
         }
+        slots = context.slots();
         responses
     });
     // Every event of the request (batches, slow queries, errors) carries its id: the operation's span
@@ -126,7 +145,11 @@ pub(super) async fn execute(
                 .collect()
         }
     };
-    (responses, viewer)
+    Executed {
+        responses,
+        viewer,
+        slots,
+    }
 }
 
 /// The responses of a request whose text went over the response cap while it was resolved: each one that

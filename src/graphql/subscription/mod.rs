@@ -63,7 +63,7 @@ where
                 loop {
                     match events.recv().await {
                         Ok(resolved) => {
-                            let Some(item) = pick(&resolved, request.actor.as_ref()) else {
+                            let Some(item) = pick(&resolved, request.viewer()) else {
                                 continue;
                             };
                             // The selection is resolved for this event from here: its reads hang off the

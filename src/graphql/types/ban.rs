@@ -87,7 +87,7 @@ pub async fn category_bans(
     before: Option<String>,
 ) -> GqlResult<Option<CategoryBanConnection>> {
     let request = page_request(first, after, last, before).gql()?;
-    let actor = ctx.request()?.actor.as_ref();
+    let actor = ctx.request()?.viewer();
     let Some(page) = ctx
         .services()?
         .trust

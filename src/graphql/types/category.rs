@@ -14,6 +14,7 @@ use crate::graphql::cost::directives::{Cost, ListSize, Size};
 use crate::graphql::errors::{AppResultExt, GqlResult};
 use crate::graphql::ids;
 use crate::graphql::loaders::ViewerWatching;
+use crate::graphql::viewer_reads::Slot;
 
 /// The size the cost counts for `Query.categories` and `Category.children`: the most they hold (category
 /// writes refuse more, and the lists are cut there should older data hold more).
@@ -144,13 +145,14 @@ impl CategoryNode {
     /// Whether the viewer watches the category (`watchCategory`): its new posts are theirs to hear of
     /// (docs/watching.md). False when anonymous.
     async fn viewer_is_watching(&self, ctx: &Context<'_>) -> GqlResult<bool> {
-        if ctx.request()?.actor.is_none() {
+        let slot = Slot::WatchingCategory(self.0.id);
+        let Some(viewer) = ctx.request()?.viewer_for(ctx, slot) else {
             return Ok(false);
-        }
+        };
         Ok(ctx
             .loaders()?
             .board
-            .load_one(ViewerWatching(self.0.id))
+            .load_one(ViewerWatching(viewer.id, self.0.id))
             .await
             .gql()?
             .unwrap_or(false))

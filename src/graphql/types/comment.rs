@@ -8,7 +8,6 @@ use super::moderation::{Moderation, moderation_for};
 use super::pagination::{connection, encode_cursor, page_request};
 use super::post::PostNode;
 use super::user::UserNode;
-use crate::domain::board::{may_delete, may_edit};
 use crate::domain::page::Page;
 use crate::domain::{Comment, CommentId, PostId, UserId};
 use crate::graphql::context::ContextExt;
@@ -16,6 +15,7 @@ use crate::graphql::cost::directives::{Cost, ListSize, Size};
 use crate::graphql::errors::{AppResultExt, GqlResult};
 use crate::graphql::ids;
 use crate::graphql::loaders::{CommentPage, ReplyPage, RevisionsOf, ViewerVoted};
+use crate::graphql::viewer_reads::Slot;
 
 /// One version of a comment.
 #[derive(SimpleObject)]
@@ -282,13 +282,14 @@ impl CommentNode {
 
     /// False when anonymous.
     async fn viewer_has_voted(&self, ctx: &Context<'_>) -> GqlResult<bool> {
-        if ctx.request()?.actor.is_none() {
+        let slot = Slot::VotedComment(self.0.id);
+        let Some(viewer) = ctx.request()?.viewer_for(ctx, slot) else {
             return Ok(false);
-        }
+        };
         Ok(ctx
             .loaders()?
             .board
-            .load_one(ViewerVoted(self.0.id))
+            .load_one(ViewerVoted(viewer.id, self.0.id))
             .await
             .gql()?
             .unwrap_or(false))
@@ -296,26 +297,34 @@ impl CommentNode {
 
     /// Whether the viewer may edit the comment (its author only).
     async fn viewer_can_edit(&self, ctx: &Context<'_>) -> GqlResult<bool> {
+        let slot = Slot::CanEdit {
+            author: self.0.author_id,
+            active: self.0.is_active,
+        };
         Ok(ctx
             .request()?
-            .actor
-            .as_ref()
-            .is_some_and(|a| may_edit(a, self.0.author_id, self.0.is_active)))
+            .viewer_for(ctx, slot)
+            .and_then(|viewer| slot.by_rights(viewer))
+            .unwrap_or(false))
     }
 
     /// Whether the viewer may delete the comment (its author or an admin).
     async fn viewer_can_delete(&self, ctx: &Context<'_>) -> GqlResult<bool> {
+        let slot = Slot::CanDelete {
+            author: self.0.author_id,
+            active: self.0.is_active,
+        };
         Ok(ctx
             .request()?
-            .actor
-            .as_ref()
-            .is_some_and(|a| may_delete(a, self.0.author_id, self.0.is_active)))
+            .viewer_for(ctx, slot)
+            .and_then(|viewer| slot.by_rights(viewer))
+            .unwrap_or(false))
     }
 
     /// What moderators did to the comment: for its author, the moderators of its post's category and
     /// admins; null for everyone else.
     async fn moderation(&self, ctx: &Context<'_>) -> GqlResult<Option<Moderation>> {
-        let viewer = ctx.request()?.actor.as_ref();
+        let viewer = ctx.request()?.viewer();
         let category = match viewer {
             None => return Ok(None),
             Some(v) if v.id == self.0.author_id => None,

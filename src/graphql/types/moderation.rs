@@ -23,7 +23,7 @@ use crate::graphql::types::datetime::DateTime;
 /// Whether the request's viewer may moderate `category`: admins at once, others through the loader (one
 /// read of the cached tree per batch, however many fields ask).
 pub async fn viewer_moderates(ctx: &Context<'_>, category: CategoryId) -> GqlResult<bool> {
-    let Some(viewer) = ctx.request()?.actor.as_ref() else {
+    let Some(viewer) = ctx.request()?.viewer() else {
         return Ok(false);
     };
     if !viewer.may_act() {
@@ -35,7 +35,7 @@ pub async fn viewer_moderates(ctx: &Context<'_>, category: CategoryId) -> GqlRes
     Ok(ctx
         .loaders()?
         .board
-        .load_one(ViewerModerates(category))
+        .load_one(ViewerModerates(viewer.id, category))
         .await
         .gql()?
         .unwrap_or(false))
@@ -58,16 +58,24 @@ async fn may_see(ctx: &Context<'_>, access: Access) -> GqlResult<bool> {
     }
 }
 
+/// The access of content for the request's viewer. What anyone may see (live content) is decided without
+/// reading the viewer, so it does not make the answer the viewer's own: content visible to the anonymous is
+/// visible to every viewer (`domain::board`'s rule).
+fn access_for(ctx: &Context<'_>, access: impl Fn(Option<&User>) -> Access) -> GqlResult<Access> {
+    match access(None) {
+        Access::Visible => Ok(Access::Visible),
+        _ => Ok(access(ctx.request()?.viewer())),
+    }
+}
+
 /// Whether the viewer may see this post (removed posts: the author, moderators of its category and admins).
 pub async fn may_see_post(ctx: &Context<'_>, post: &Post) -> GqlResult<bool> {
-    let viewer = ctx.request()?.actor.as_ref();
-    may_see(ctx, post.access(viewer)).await
+    may_see(ctx, access_for(ctx, |viewer| post.access(viewer))?).await
 }
 
 /// As [`may_see_post`], for a comment.
 pub async fn may_see_comment(ctx: &Context<'_>, comment: &Comment) -> GqlResult<bool> {
-    let viewer = ctx.request()?.actor.as_ref();
-    may_see(ctx, comment.access(viewer)).await
+    may_see(ctx, access_for(ctx, |viewer| comment.access(viewer))?).await
 }
 
 /// The post if the viewer may see it.
@@ -96,8 +104,7 @@ pub async fn moderation_for(
     category: Option<CategoryId>,
     removal: Option<&Removal>,
 ) -> GqlResult<Option<Moderation>> {
-    let viewer: Option<&User> = ctx.request()?.actor.as_ref();
-    let Some(viewer) = viewer else {
+    let Some(viewer) = ctx.request()?.viewer() else {
         return Ok(None);
     };
     let allowed = viewer.id == author
@@ -263,7 +270,7 @@ impl ModActionNode {
     /// Who acted: visible to the moderators of the entry's category and to admins (board-wide entries: admins
     /// only); null for everyone else.
     async fn moderator(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> {
-        let viewer = ctx.request()?.actor.as_ref();
+        let viewer = ctx.request()?.viewer();
         let allowed = match (viewer, self.0.category) {
             (None, _) => false,
             (Some(v), None) => v.is_admin() && v.may_act(),

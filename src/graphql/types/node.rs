@@ -65,13 +65,19 @@ pub async fn resolve(ctx: &Context<'_>, field: &str, raw: &[ID]) -> GqlResult<Ve
         .load_many(of_kind(ModActionId::KIND).into_iter().map(ModActionId))
         .await
         .gql()?;
-    // A member's own notifications only: one batch, none read for the anonymous.
-    let viewer = ctx.request()?.actor.as_ref().map(|a| a.id);
-    let notification_ids: Vec<NotificationId> = match viewer {
-        Some(_) => of_kind(NotificationId::KIND)
-            .into_iter()
-            .map(NotificationId)
-            .collect(),
+    // A member's own notifications only: one batch, none read for the anonymous. The viewer is read only
+    // when notifications are asked for (reading it makes the answer the viewer's own).
+    let asked: Vec<NotificationId> = of_kind(NotificationId::KIND)
+        .into_iter()
+        .map(NotificationId)
+        .collect();
+    let viewer = if asked.is_empty() {
+        None
+    } else {
+        ctx.request()?.viewer().map(|a| a.id)
+    };
+    let notification_ids = match viewer {
+        Some(_) => asked,
         None => Vec::new(),
     };
     let notifications = ctx
@@ -102,7 +108,7 @@ pub async fn resolve(ctx: &Context<'_>, field: &str, raw: &[ID]) -> GqlResult<Ve
                 .cloned()
                 .map(|a| Node::ModAction(ModActionNode(a))),
             ReportId::KIND => {
-                let viewer = ctx.request()?.actor.as_ref();
+                let viewer = ctx.request()?.viewer();
                 ctx.services()?
                     .trust
                     .report_for(viewer, ReportId(row))

@@ -11,13 +11,13 @@ use super::comment::{CommentConnection, CommentTotals, comment_page};
 use super::moderation::{Moderation, moderation_for, visible_post};
 use super::pagination::{connection, encode_cursor, page_request, post_cursor, post_page_request};
 use super::user::UserNode;
-use crate::domain::board::{may_delete, may_edit};
 use crate::domain::{Post, PostFilter, PostKey, PostOrder, UserId};
 use crate::graphql::context::ContextExt;
 use crate::graphql::cost::directives::{Cost, ListSize, Size};
 use crate::graphql::errors::{AppResultExt, GqlResult};
 use crate::graphql::ids;
 use crate::graphql::loaders::{RevisionsOf, ViewerSaved, ViewerVoted, ViewerWatching};
+use crate::graphql::viewer_reads::Slot;
 
 /// The order of a list of posts.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -295,13 +295,14 @@ impl PostNode {
 
     /// False when anonymous.
     async fn viewer_has_voted(&self, ctx: &Context<'_>) -> GqlResult<bool> {
-        if ctx.request()?.actor.is_none() {
+        let slot = Slot::VotedPost(self.0.id);
+        let Some(viewer) = ctx.request()?.viewer_for(ctx, slot) else {
             return Ok(false);
-        }
+        };
         Ok(ctx
             .loaders()?
             .board
-            .load_one(ViewerVoted(self.0.id))
+            .load_one(ViewerVoted(viewer.id, self.0.id))
             .await
             .gql()?
             .unwrap_or(false))
@@ -309,13 +310,14 @@ impl PostNode {
 
     /// Whether the viewer saved the post (`User.savedPosts`). False when anonymous.
     async fn viewer_has_saved(&self, ctx: &Context<'_>) -> GqlResult<bool> {
-        if ctx.request()?.actor.is_none() {
+        let slot = Slot::SavedPost(self.0.id);
+        let Some(viewer) = ctx.request()?.viewer_for(ctx, slot) else {
             return Ok(false);
-        }
+        };
         Ok(ctx
             .loaders()?
             .board
-            .load_one(ViewerSaved(self.0.id))
+            .load_one(ViewerSaved(viewer.id, self.0.id))
             .await
             .gql()?
             .unwrap_or(false))
@@ -324,13 +326,14 @@ impl PostNode {
     /// Whether the viewer watches the post: set by `watchPost`, and automatically when they wrote it or
     /// commented on it, unless they stopped watching it (docs/watching.md). False when anonymous.
     async fn viewer_is_watching(&self, ctx: &Context<'_>) -> GqlResult<bool> {
-        if ctx.request()?.actor.is_none() {
+        let slot = Slot::WatchingPost(self.0.id);
+        let Some(viewer) = ctx.request()?.viewer_for(ctx, slot) else {
             return Ok(false);
-        }
+        };
         Ok(ctx
             .loaders()?
             .board
-            .load_one(ViewerWatching(self.0.id))
+            .load_one(ViewerWatching(viewer.id, self.0.id))
             .await
             .gql()?
             .unwrap_or(false))
@@ -338,20 +341,28 @@ impl PostNode {
 
     /// Whether the viewer may edit the post (its author only).
     async fn viewer_can_edit(&self, ctx: &Context<'_>) -> GqlResult<bool> {
+        let slot = Slot::CanEdit {
+            author: self.0.author_id,
+            active: self.0.is_active,
+        };
         Ok(ctx
             .request()?
-            .actor
-            .as_ref()
-            .is_some_and(|a| may_edit(a, self.0.author_id, self.0.is_active)))
+            .viewer_for(ctx, slot)
+            .and_then(|viewer| slot.by_rights(viewer))
+            .unwrap_or(false))
     }
 
     /// Whether the viewer may delete the post (its author or an admin).
     async fn viewer_can_delete(&self, ctx: &Context<'_>) -> GqlResult<bool> {
+        let slot = Slot::CanDelete {
+            author: self.0.author_id,
+            active: self.0.is_active,
+        };
         Ok(ctx
             .request()?
-            .actor
-            .as_ref()
-            .is_some_and(|a| may_delete(a, self.0.author_id, self.0.is_active)))
+            .viewer_for(ctx, slot)
+            .and_then(|viewer| slot.by_rights(viewer))
+            .unwrap_or(false))
     }
 
     /// A locked post takes no new comments (votes still count).

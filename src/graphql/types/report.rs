@@ -146,7 +146,7 @@ impl ReportNode {
     /// Who reported: shown to the moderators of the category and to admins; null for everyone else (the
     /// reporter included).
     async fn reporter(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> {
-        let viewer = ctx.request()?.actor.as_ref();
+        let viewer = ctx.request()?.viewer();
         let moderates = ctx
             .services()?
             .board

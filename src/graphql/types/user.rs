@@ -110,8 +110,7 @@ impl UserNode {
         Ok(self.own_session
             || ctx
                 .request()?
-                .actor
-                .as_ref()
+                .viewer()
                 .is_some_and(|actor| actor.id == self.user.id))
     }
 
@@ -121,7 +120,7 @@ impl UserNode {
             || ctx
                 .request()
                 .ok()
-                .and_then(|r| r.actor.as_ref())
+                .and_then(|r| r.viewer())
                 .is_some_and(|actor| actor.id == self.user.id || actor.is_admin())
     }
 }

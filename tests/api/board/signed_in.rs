@@ -61,12 +61,18 @@ pub(super) async fn read(
 }
 
 /// Reads until warm, and answers the warm answer: resolved from the cache alone (0 database round trips),
-/// then — with the near cache, which kept answers need — served as the kept answer.
+/// then — with the near cache, which kept answers need — served as the kept answer. (Another member's
+/// answer filled with this viewer's fields is kept too, and reads the database only to fill the viewer's
+/// entries the first time.)
 pub(super) async fn warm(app: &TestApp, query: &str, variables: &Value, token: &str) -> Value {
     let keeps = app.config.near_cache_ttl_ms != 0;
     let mut resolved: Option<Value> = None;
     for _ in 0..4 {
         let (body, db, kept) = read(app, query, variables, token).await;
+        if kept && db > 0 {
+            resolved = Some(body);
+            continue;
+        }
         if kept {
             assert_eq!(db, 0);
             if let Some(resolved) = resolved {
