@@ -239,6 +239,14 @@ async fn a_traced_request_is_exported(backend: Backend) {
 
     write.assert_linked(&all, backend);
 
+    // Its info log line is not copied into the trace as a span event (the line names the trace instead).
+    assert!(
+        spans
+            .iter()
+            .all(|s| s.events.iter().all(|e| e.name != "graphql operation")),
+        "an info line became a span event"
+    );
+
     // The request's log line names the same trace and the GraphQL span.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let line = loop {
