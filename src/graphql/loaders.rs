@@ -14,7 +14,6 @@ use tracing::Instrument;
 
 use super::batches::RequestBatches;
 use crate::app::{AccountService, BoardService};
-use crate::domain::moderation::appointed_above;
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::{
     AppError, Category, CategoryId, Comment, CommentId, ModAction, ModActionId, Post, PostId,
@@ -73,36 +72,6 @@ pub struct BoardLoader {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RevisionsOf<T>(pub T);
 
-/// Whether the viewer voted for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ViewerVoted<T>(pub UserId, pub T);
-
-/// Whether the viewer saved this post.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ViewerSaved(pub UserId, pub PostId);
-
-/// Whether the viewer watches it (a post or a category).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ViewerWatching<T>(pub UserId, pub T);
-
-/// Whether the viewer was appointed moderator of this category or of one above it (admins are decided
-/// before asking).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ViewerModerates(pub UserId, pub CategoryId);
-
-/// The items of viewer-keyed keys, by viewer (one viewer per request, but a key names its own).
-fn by_viewer<K: Copy, T: Copy>(
-    keys: &[K],
-    split: impl Fn(K) -> (UserId, T),
-) -> HashMap<UserId, Vec<T>> {
-    let mut by: HashMap<UserId, Vec<T>> = HashMap::new();
-    for key in keys {
-        let (viewer, item) = split(*key);
-        by.entry(viewer).or_default().push(item);
-    }
-    by
-}
-
 /// One page of a post's comments (or of its top-level comments only).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CommentPage {
@@ -133,28 +102,6 @@ impl Loader<CategoryId> for BoardLoader {
         Ok(keys
             .iter()
             .filter_map(|id| tree.get(*id).map(|c| (*id, c.clone())))
-            .collect())
-    }
-}
-
-impl Loader<ViewerModerates> for BoardLoader {
-    type Value = bool;
-    type Error = AppError;
-
-    async fn load(
-        &self,
-        keys: &[ViewerModerates],
-    ) -> Result<HashMap<ViewerModerates, bool>, AppError> {
-        let tree = counted(
-            &self.request,
-            "ViewerModerates",
-            keys.len(),
-            self.board.category_tree(),
-        )
-        .await?;
-        Ok(keys
-            .iter()
-            .map(|k| (*k, appointed_above(&tree, k.1, k.0)))
             .collect())
     }
 }
@@ -250,133 +197,6 @@ impl Loader<RevisionsOf<CommentId>> for BoardLoader {
             .into_iter()
             .map(|(id, r)| (RevisionsOf(id), r))
             .collect())
-    }
-}
-
-impl Loader<ViewerVoted<PostId>> for BoardLoader {
-    type Value = bool;
-    type Error = AppError;
-
-    async fn load(
-        &self,
-        keys: &[ViewerVoted<PostId>],
-    ) -> Result<HashMap<ViewerVoted<PostId>, bool>, AppError> {
-        let mut found = HashMap::with_capacity(keys.len());
-        for (viewer, ids) in by_viewer(keys, |k| (k.0, k.1)) {
-            let voted = counted(
-                &self.request,
-                "ViewerVotedPost",
-                ids.len(),
-                self.board.voted_posts(viewer, &ids),
-            )
-            .await?;
-            found.extend(
-                ids.into_iter()
-                    .map(|id| (ViewerVoted(viewer, id), voted.contains(&id))),
-            );
-        }
-        Ok(found)
-    }
-}
-
-impl Loader<ViewerVoted<CommentId>> for BoardLoader {
-    type Value = bool;
-    type Error = AppError;
-
-    async fn load(
-        &self,
-        keys: &[ViewerVoted<CommentId>],
-    ) -> Result<HashMap<ViewerVoted<CommentId>, bool>, AppError> {
-        let mut found = HashMap::with_capacity(keys.len());
-        for (viewer, ids) in by_viewer(keys, |k| (k.0, k.1)) {
-            let voted = counted(
-                &self.request,
-                "ViewerVotedComment",
-                ids.len(),
-                self.board.voted_comments(viewer, &ids),
-            )
-            .await?;
-            found.extend(
-                ids.into_iter()
-                    .map(|id| (ViewerVoted(viewer, id), voted.contains(&id))),
-            );
-        }
-        Ok(found)
-    }
-}
-
-impl Loader<ViewerSaved> for BoardLoader {
-    type Value = bool;
-    type Error = AppError;
-
-    async fn load(&self, keys: &[ViewerSaved]) -> Result<HashMap<ViewerSaved, bool>, AppError> {
-        let mut found = HashMap::with_capacity(keys.len());
-        for (viewer, ids) in by_viewer(keys, |k| (k.0, k.1)) {
-            let saved = counted(
-                &self.request,
-                "ViewerSaved",
-                ids.len(),
-                self.board.saved_posts(viewer, &ids),
-            )
-            .await?;
-            found.extend(
-                ids.into_iter()
-                    .map(|id| (ViewerSaved(viewer, id), saved.contains(&id))),
-            );
-        }
-        Ok(found)
-    }
-}
-
-impl Loader<ViewerWatching<PostId>> for BoardLoader {
-    type Value = bool;
-    type Error = AppError;
-
-    async fn load(
-        &self,
-        keys: &[ViewerWatching<PostId>],
-    ) -> Result<HashMap<ViewerWatching<PostId>, bool>, AppError> {
-        let mut found = HashMap::with_capacity(keys.len());
-        for (viewer, ids) in by_viewer(keys, |k| (k.0, k.1)) {
-            let watched = counted(
-                &self.request,
-                "ViewerWatchingPost",
-                ids.len(),
-                self.board.watched_posts(viewer, &ids),
-            )
-            .await?;
-            found.extend(
-                ids.into_iter()
-                    .map(|id| (ViewerWatching(viewer, id), watched.contains(&id))),
-            );
-        }
-        Ok(found)
-    }
-}
-
-impl Loader<ViewerWatching<CategoryId>> for BoardLoader {
-    type Value = bool;
-    type Error = AppError;
-
-    async fn load(
-        &self,
-        keys: &[ViewerWatching<CategoryId>],
-    ) -> Result<HashMap<ViewerWatching<CategoryId>, bool>, AppError> {
-        let mut found = HashMap::with_capacity(keys.len());
-        for (viewer, ids) in by_viewer(keys, |k| (k.0, k.1)) {
-            let watched = counted(
-                &self.request,
-                "ViewerWatchingCategory",
-                ids.len(),
-                self.board.watched_categories(viewer, &ids),
-            )
-            .await?;
-            found.extend(
-                ids.into_iter()
-                    .map(|id| (ViewerWatching(viewer, id), watched.contains(&id))),
-            );
-        }
-        Ok(found)
     }
 }
 
@@ -519,29 +339,9 @@ impl Loaders {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::request;
+mod viewer;
 
-    #[tokio::test]
-    async fn a_batch_polled_by_another_task_counts_in_its_request() {
-        let state = RequestState::begin();
-        let batch = {
-            let state = Arc::clone(&state);
-            async move {
-                counted(&state, "Test", 1, async {
-                    request::count_cache();
-                    let _trip = request::count_db();
-                    request::replica_allowed()
-                })
-                .await
-            }
-        };
-        state.run(async { request::allow_replica(true) }).await;
-        // Another task, outside the request: only the re-entry makes the batch count and route there.
-        let routed = tokio::spawn(batch).await.ok();
-        assert_eq!(routed, Some(true));
-        assert_eq!((state.db(), state.cache()), (1, 1));
-    }
-}
+pub use viewer::{ViewerModerates, ViewerSaved, ViewerVoted, ViewerWatching};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,176 @@
+use super::*;
+use crate::adapters::cache::MemoryCache;
+use crate::adapters::cache::fakes::FailingCache;
+use chrono::TimeZone;
+
+const WINDOW: Duration = Duration::from_secs(900);
+
+fn limiter(counters: Arc<dyn Counters>) -> Limiter {
+    let limits = Limits {
+        per_account: 3,
+        per_client: 100,
+        sign_ups_per_client: 2,
+        edits_per_user: 5,
+        creates_per_user: 5,
+        reports_per_user: 5,
+        window: WINDOW,
+        points_per_window: 100,
+        points_window: WINDOW,
+    };
+    Limiter::new(
+        counters,
+        Arc::new(MemoryCache::new(1000, 1 << 20)),
+        "t",
+        limits,
+    )
+}
+
+/// `seconds` into a window (window 2 000 000 of 900 s).
+fn at(seconds: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(2_000_000 * 900 + seconds, 0).unwrap()
+}
+
+fn retry_after_of(result: AppResult<()>) -> u64 {
+    match result {
+        Err(AppError::RateLimited {
+            retry_after_seconds,
+        }) => retry_after_seconds,
+        other => panic!("not limited: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn attempts_are_reserved_up_to_the_limit_and_a_refusal_is_taken_back() {
+    let counters = Arc::new(MemoryCache::new(100, 1 << 20));
+    let limiter = limiter(counters.clone());
+    let account = Guessed::Account(UserId(7));
+    for _ in 0..3 {
+        limiter.reserve_guess(account, "c", at(100)).await.unwrap();
+    }
+    let wait = retry_after_of(limiter.reserve_guess(account, "c", at(100)).await);
+    assert!((1..=900).contains(&wait), "{wait}");
+    // The refused attempt does not count: the account's window holds the three that ran.
+    let key = limiter.key("guess_account", &account.subject(), 2_000_000);
+    assert_eq!(counters.read(&[key]).await.unwrap(), vec![3]);
+    let client = limiter.key("guess_client", "c", 2_000_000);
+    assert_eq!(counters.read(&[client]).await.unwrap(), vec![3]);
+}
+
+#[tokio::test]
+async fn a_taken_back_attempt_frees_its_slot() {
+    let limiter = limiter(Arc::new(MemoryCache::new(100, 1 << 20)));
+    let account = Guessed::Unknown("someone");
+    for _ in 0..3 {
+        limiter.reserve_guess(account, "c", at(10)).await.unwrap();
+    }
+    // A right password: its guess is taken back, so one more attempt fits.
+    limiter.release_guess(account, "c", at(10)).await;
+    limiter.reserve_guess(account, "c", at(20)).await.unwrap();
+    retry_after_of(limiter.reserve_guess(account, "c", at(20)).await);
+    // A sign-up bcrypt never ran takes its slot back too.
+    limiter.reserve_sign_up("c", at(30)).await.unwrap();
+    limiter.reserve_sign_up("c", at(30)).await.unwrap();
+    limiter.release_sign_up("c", at(30)).await;
+    limiter.reserve_sign_up("c", at(30)).await.unwrap();
+    retry_after_of(limiter.reserve_sign_up("c", at(30)).await);
+}
+
+#[tokio::test]
+async fn the_previous_window_still_counts_for_its_overlap() {
+    let limiter = limiter(Arc::new(MemoryCache::new(100, 1 << 20)));
+    let user = UserId(1);
+    for _ in 0..5 {
+        limiter.reserve_edit(user, at(800)).await.unwrap();
+    }
+    // 10 s into the next window the five weigh 5 × 0.99 > 4: still no room.
+    let wait = retry_after_of(limiter.reserve_edit(user, at(910)).await);
+    assert!((1..=900).contains(&wait), "{wait}");
+    // Room once their weight has fallen below 4 (at 1/5 of the window, 180 s in).
+    limiter.reserve_edit(user, at(900 + 181)).await.unwrap();
+}
+
+#[tokio::test]
+async fn failing_shared_counters_fall_back_to_the_same_limits_in_this_process() {
+    let limiter = limiter(Arc::new(FailingCache));
+    for _ in 0..3 {
+        limiter
+            .reserve_guess(Guessed::Account(UserId(1)), "c", at(0))
+            .await
+            .unwrap();
+    }
+    retry_after_of(
+        limiter
+            .reserve_guess(Guessed::Account(UserId(1)), "c", at(0))
+            .await,
+    );
+    // A released guess frees its slot in the counters it was counted in.
+    limiter
+        .release_guess(Guessed::Account(UserId(1)), "c", at(0))
+        .await;
+    limiter
+        .reserve_guess(Guessed::Account(UserId(1)), "c", at(0))
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        limiter.reserve_create(UserId(1), at(0)).await.unwrap();
+    }
+    retry_after_of(limiter.reserve_create(UserId(1), at(0)).await);
+}
+
+#[tokio::test]
+async fn with_no_counters_at_all_nothing_is_limited() {
+    let limiter = Limiter::new(
+        Arc::new(FailingCache),
+        Arc::new(FailingCache),
+        "t",
+        Limits {
+            per_account: 1,
+            per_client: 1,
+            sign_ups_per_client: 1,
+            edits_per_user: 1,
+            creates_per_user: 1,
+            reports_per_user: 1,
+            window: WINDOW,
+            points_per_window: 1,
+            points_window: WINDOW,
+        },
+    );
+    for _ in 0..3 {
+        limiter.reserve_create(UserId(1), at(0)).await.unwrap();
+    }
+}
+
+#[test]
+fn retry_after_is_never_beyond_the_window_nor_zero() {
+    for width in [1, 60, 900] {
+        for step in 0..=20 {
+            let elapsed = f64::from(step) / 20.0;
+            for (current, previous) in [(0, 0), (5, 0), (0, 5), (4, 9), (50, 50), (1_000, 0)] {
+                let wait = retry_after(current, previous, 5, elapsed, width);
+                assert!(
+                    (1..=width).contains(&wait),
+                    "{current} {previous} {elapsed} {width}: {wait}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn retry_after_waits_until_the_sliding_window_has_room() {
+    // Limit 5, window 900 s. Five attempts late in this window (e = 0.9): room once they have become
+    // the previous window's and faded below 4 — the rest of this window (90 s), then 1/5 of the next.
+    assert_eq!(retry_after(5, 0, 5, 0.9, 900), 270);
+    // At the start of this window the estimate would say 1 080 s; no attempt is held past the window.
+    assert_eq!(retry_after(5, 0, 5, 0.0, 900), 900);
+    // Five attempts in the previous window, a third into this one: their weight 5 × (1 − e) must
+    // fall to 4, at e = 0.2 — already past: room now (at least a second).
+    assert_eq!(retry_after(0, 5, 5, 0.34, 900), 1);
+    // At e = 0.1 it is 0.1 of the window (90 s) away.
+    assert_eq!(retry_after(0, 5, 5, 0.1, 900), 90);
+    // Two in this window and ten in the previous, half-way: 10 × (1 − e) ≤ 2 → e = 0.8 → 270 s.
+    assert_eq!(retry_after(2, 10, 5, 0.5, 900), 270);
+    // Never more than one window, never 0.
+    assert_eq!(retry_after(1_000, 1_000, 5, 0.0, 900), 900);
+    assert_eq!(retry_after(0, 0, 5, 0.5, 900), 1);
+}
