@@ -34,31 +34,74 @@ pub struct RequestState {
     /// The span of the event being handled now, while spans are exported (the hub's reading of one event,
     /// one subscription delivery): round trips and loader batches hang off it meanwhile.
     handling: Mutex<Option<Context>>,
+    /// The ids its log lines carry when spans are not exported: the trace it came with (else a new one),
+    /// and a span id of its own.
+    own_ids: (u128, u64),
+}
+
+/// What the future being polled is doing for its request, entered once by the transport and narrowed by
+/// the layers below (a fill, the budget, a loader batch, a fan-out). The one task-local of the crate.
+#[derive(Clone, Default)]
+struct Scope {
+    state: Option<Arc<RequestState>>,
+    /// Reading values for cache entries ([`filling`]).
+    filling: bool,
+    /// Spending the points budget ([`budgeting`]).
+    budgeting: bool,
+    /// The span of the part of the request running in this future (a DataLoader batch).
+    within: Option<Context>,
+    /// The write whose consequences this future works out (a fan-out), for the events it publishes.
+    caused_by: Option<TraceParent>,
 }
 
 tokio::task_local! {
-    static CURRENT: Arc<RequestState>;
-    static FILLING: ();
-    static BUDGETING: ();
-    /// The span of the part of the request running in this future (a DataLoader batch).
-    static WITHIN: Context;
-    /// The write whose consequences this future works out (a fan-out), for the events it publishes.
-    static CAUSED_BY: Option<TraceParent>;
+    static SCOPE: Scope;
+}
+
+/// Runs `future` in the scope current when it is first polled, changed by `change` (a fresh one outside
+/// every scope). A large future is boxed by its caller: each layer here moves it.
+async fn narrowed<F: Future>(change: impl FnOnce(&mut Scope), future: F) -> F::Output {
+    let mut scope = SCOPE.try_with(Scope::clone).unwrap_or_default();
+    change(&mut scope);
+    SCOPE.scope(scope, future).await
+}
+
+/// Reads the current scope (`None` outside every scope).
+fn with_scope<R>(read: impl FnOnce(&Scope) -> R) -> Option<R> {
+    SCOPE.try_with(read).ok()
+}
+
+/// Reads the current request's state (`None` outside a request).
+fn with_state<R>(read: impl FnOnce(&Arc<RequestState>) -> R) -> Option<R> {
+    SCOPE
+        .try_with(|scope| scope.state.as_ref().map(read))
+        .ok()
+        .flatten()
 }
 
 impl RequestState {
     /// A request beginning now, answered whenever it finishes (graphql-ws, the event hub).
     pub fn begin() -> Arc<Self> {
-        Self::starting(Instant::now(), None)
+        Self::starting(Instant::now(), None, None)
     }
 
     /// A request beginning now whose transport stops waiting for it after `timeout` (HTTP).
     pub fn begin_within(timeout: Duration) -> Arc<Self> {
         let started = Instant::now();
-        Self::starting(started, started.checked_add(timeout))
+        Self::starting(started, started.checked_add(timeout), None)
     }
 
-    fn starting(started: Instant, deadline: Option<Instant>) -> Arc<Self> {
+    /// [`Self::begin_within`] for a request that came with the trace `trace` (its `traceparent`).
+    pub fn continuing(trace: Option<u128>, timeout: Duration) -> Arc<Self> {
+        let started = Instant::now();
+        Self::starting(started, started.checked_add(timeout), trace)
+    }
+
+    fn starting(started: Instant, deadline: Option<Instant>, trace: Option<u128>) -> Arc<Self> {
+        let own_ids = (
+            trace.unwrap_or_else(|| rand::random::<u128>().max(1)),
+            rand::random::<u64>().max(1),
+        );
         Arc::new(Self {
             started,
             deadline,
@@ -69,6 +112,16 @@ impl RequestState {
             began_in: tracing::Span::current(),
             operation: OnceLock::new(),
             handling: Mutex::new(None),
+            own_ids,
+        })
+    }
+
+    /// The trace id and span id (hex) its log lines carry: its operation's span's when spans are exported,
+    /// else its own ([`Self::continuing`] a trace it came with).
+    pub fn log_ids(&self) -> (String, String) {
+        traces::ids(self.span()).unwrap_or_else(|| {
+            let (trace, span) = self.own_ids;
+            (format!("{trace:032x}"), format!("{span:016x}"))
         })
     }
 
@@ -119,7 +172,8 @@ impl RequestState {
     /// Runs `future` (part of this request, with its DataLoader batches) as this request. It may be entered
     /// more than once (a batch polled by another task re-enters it); every entry shares the same state.
     pub async fn run<F: Future>(self: &Arc<Self>, future: F) -> F::Output {
-        CURRENT.scope(Arc::clone(self), future).await
+        let state = Arc::clone(self);
+        narrowed(|scope| scope.state = Some(state), future).await
     }
 
     /// When the request began.
@@ -156,18 +210,18 @@ impl RequestState {
 
 /// The request this task serves, if any.
 pub fn current() -> Option<Arc<RequestState>> {
-    CURRENT.try_with(Arc::clone).ok()
+    with_state(Arc::clone)
 }
 
 /// When the request this task serves began (`None` outside a request).
 pub fn started() -> Option<Instant> {
-    CURRENT.try_with(|state| state.started).ok()
+    with_state(|state| state.started)
 }
 
 /// When the transport of the request this task serves stops waiting (`None` outside a request or
 /// without a deadline).
 pub fn deadline() -> Option<Instant> {
-    CURRENT.try_with(|state| state.deadline).ok().flatten()
+    with_state(|state| state.deadline).flatten()
 }
 
 /// Counts one database round trip for the current request (a no-op outside one); the returned guard
@@ -176,17 +230,18 @@ pub fn deadline() -> Option<Instant> {
 #[must_use = "bind the guard (`let _trip = count_db();`) so that it measures the round trip"]
 #[track_caller]
 pub fn count_db() -> DbTrip {
-    let filling = FILLING.try_with(|()| ()).is_ok();
-    let trace = CURRENT.try_with(|state| {
+    let trace = with_scope(|scope| {
+        let state = scope.state.as_ref()?;
         state.db.fetch_add(1, Ordering::Relaxed);
-        if filling {
+        if scope.filling {
             state.db_for_fills.fetch_add(1, Ordering::Relaxed);
         }
-        RoundTrip::begin(|| parent_in(state))
-    });
+        Some(RoundTrip::begin(|| parent_in(scope, state)))
+    })
+    .flatten();
     DbTrip {
         started: Instant::now(),
-        trace: trace.unwrap_or_else(|_| RoundTrip::begin(outside)),
+        trace: trace.unwrap_or_else(|| RoundTrip::begin(outside)),
         at: Location::caller(),
         summary: None,
     }
@@ -195,50 +250,52 @@ pub fn count_db() -> DbTrip {
 /// Runs `future` as the read of values for cache entries, which writes delete when they change them:
 /// its round trips count in [`RequestState::db_outside_fills`] as not made.
 pub async fn filling<F: Future>(future: F) -> F::Output {
-    FILLING.scope((), future).await
+    narrowed(|scope| scope.filling = true, future).await
 }
 
 /// Counts one cache round trip for the current request (a no-op outside one, and inside [`budgeting`]).
 pub fn count_cache() {
-    if BUDGETING.try_with(|()| ()).is_ok() {
-        return;
-    }
-    let _ = CURRENT.try_with(|state| state.cache.fetch_add(1, Ordering::Relaxed));
+    let _ = with_scope(|scope| {
+        if let Some(state) = &scope.state
+            && !scope.budgeting
+        {
+            state.cache.fetch_add(1, Ordering::Relaxed);
+        }
+    });
 }
 
 /// Counts one cache round trip to Redis ([`count_cache`]) and times it for a span, which
 /// [`RedisTrip::end`] names after the command.
 pub fn count_redis() -> RedisTrip {
-    let budgeting = BUDGETING.try_with(|()| ()).is_ok();
-    let trace = CURRENT.try_with(|state| {
-        if !budgeting {
+    let trace = with_scope(|scope| {
+        let state = scope.state.as_ref()?;
+        if !scope.budgeting {
             state.cache.fetch_add(1, Ordering::Relaxed);
         }
-        RoundTrip::begin(|| parent_in(state))
-    });
-    RedisTrip(trace.unwrap_or_else(|_| RoundTrip::begin(outside)))
+        Some(RoundTrip::begin(|| parent_in(scope, state)))
+    })
+    .flatten();
+    RedisTrip(trace.unwrap_or_else(|| RoundTrip::begin(outside)))
 }
 
 /// The span a round trip of `state` hangs off: the part of it running now (a loader batch), else the event
 /// it handles, else its operation's span.
-fn parent_in(state: &RequestState) -> Context {
-    WITHIN
-        .try_with(Context::clone)
-        .unwrap_or_else(|_| state.trace_parent())
+fn parent_in(scope: &Scope, state: &RequestState) -> Context {
+    scope.within.clone().unwrap_or_else(|| state.trace_parent())
 }
 
 /// Outside a request, a round trip hangs off the current span, if any.
 fn outside() -> Context {
-    WITHIN
-        .try_with(Context::clone)
-        .unwrap_or_else(|_| tracing::Span::current().context())
+    with_scope(|scope| scope.within.clone())
+        .flatten()
+        .unwrap_or_else(|| tracing::Span::current().context())
 }
 
 /// Runs `future` (a part of the current request: a DataLoader batch) with its round trips under `span`
 /// rather than the request's; `None` (spans are not exported, or the request is not sampled) runs it as is.
 pub async fn within<F: Future>(span: Option<Context>, future: F) -> F::Output {
     match span {
-        Some(span) => WITHIN.scope(span, future).await,
+        Some(span) => narrowed(|scope| scope.within = Some(span), future).await,
         None => future.await,
     }
 }
@@ -246,7 +303,7 @@ pub async fn within<F: Future>(span: Option<Context>, future: F) -> F::Output {
 /// Runs `future` as the consequence of the write traced as `cause` (its fan-out): the events it publishes
 /// carry that cause.
 pub async fn caused_by<F: Future>(cause: Option<TraceParent>, future: F) -> F::Output {
-    CAUSED_BY.scope(cause, future).await
+    narrowed(|scope| scope.caused_by = cause, future).await
 }
 
 /// The `traceparent` an event published now carries: the write it is a consequence of ([`caused_by`]),
@@ -255,15 +312,21 @@ pub fn cause() -> Option<TraceParent> {
     if !traces::exporting() {
         return None;
     }
-    if let Ok(Some(cause)) = CAUSED_BY.try_with(|cause| *cause) {
-        return Some(cause);
-    }
-    let context = WITHIN.try_with(Context::clone).unwrap_or_else(|_| {
-        CURRENT
-            .try_with(|state| state.trace_parent())
-            .unwrap_or_else(|_| tracing::Span::current().context())
+    let context = with_scope(|scope| {
+        if let Some(cause) = scope.caused_by {
+            return Err(cause);
+        }
+        Ok(scope
+            .within
+            .clone()
+            .or_else(|| scope.state.as_ref().map(|state| state.trace_parent())))
     });
-    traces::trace_parent(&context)
+    let context = match context {
+        Some(Err(cause)) => return Some(cause),
+        Some(Ok(context)) => context,
+        None => None,
+    };
+    traces::trace_parent(&context.unwrap_or_else(|| tracing::Span::current().context()))
 }
 
 /// One Redis round trip being timed for its span.
@@ -281,20 +344,18 @@ impl RedisTrip {
 /// Runs `future` as the spending of the request's points budget, which every request does once: its
 /// counter round trips are not counted in the request's cache round trips (they tell what the reads cost).
 pub async fn budgeting<F: Future>(future: F) -> F::Output {
-    BUDGETING.scope((), future).await
+    narrowed(|scope| scope.budgeting = true, future).await
 }
 
 /// Lets the reads of the current request go to the replica, or not (a no-op outside a request). Outside
 /// a request (CSV export, the CLI) reads use the primary.
 pub fn allow_replica(allowed: bool) {
-    let _ = CURRENT.try_with(|state| state.replica.store(allowed, Ordering::Relaxed));
+    let _ = with_state(|state| state.replica.store(allowed, Ordering::Relaxed));
 }
 
 /// May the current read go to the replica?
 pub fn replica_allowed() -> bool {
-    CURRENT
-        .try_with(|state| state.replica_allowed())
-        .unwrap_or(false)
+    with_state(|state| state.replica_allowed()).unwrap_or(false)
 }
 
 /// Measures one database round trip.
@@ -423,6 +484,28 @@ mod tests {
             .await;
         assert_eq!(again, (Some(true), true));
         assert_eq!(state.cache(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_narrowed_scope_keeps_what_it_does_not_change() {
+        let state = RequestState::begin();
+        state
+            .run(filling(async {
+                // A batch re-entering its request inside a fill is still a fill, and the budget inside it
+                // is still not a read.
+                state.run(async { drop(count_db()) }).await;
+                budgeting(async { count_cache() }).await;
+                assert!(current().is_some_and(|s| Arc::ptr_eq(&s, &state)));
+            }))
+            .await;
+        assert_eq!(
+            (state.db(), state.db_outside_fills(), state.cache()),
+            (1, 0, 0)
+        );
+        // Outside every request, narrowing counts nothing and finds no request.
+        filling(async { drop(count_db()) }).await;
+        assert!(filling(async { current() }).await.is_none());
+        assert_eq!(state.db(), 1);
     }
 
     #[tokio::test]

@@ -268,9 +268,12 @@ async fn run(
         client_ip,
         media,
     };
-    let request = state.pipeline.begin_request();
+    let request = state
+        .pipeline
+        .begin_request(crate::telemetry::traces::remote_trace_id(headers));
+    // Boxed: the pipeline's future is several kilobytes, and every layer above would move it.
     let answer = request
-        .run(state.pipeline.execute(operations, &request))
+        .run(Box::pin(state.pipeline.execute(operations, &request)))
         .await;
     respond(
         status_of(answer.outcome),

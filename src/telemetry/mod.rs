@@ -19,8 +19,8 @@ pub fn init_logging(format: LogFormat, logstash_addr: Option<&str>) {
     init(format, logstash_addr, None);
 }
 
-/// [`init_logging`], and spans: every span gets OpenTelemetry ids (log lines carry them) and, with
-/// `otlp_endpoint`, is exported in batches to that OTLP/HTTP receiver (see [`traces`]).
+/// [`init_logging`], and spans: with `otlp_endpoint`, every span gets OpenTelemetry ids (log lines carry
+/// them) and is exported in batches to that OTLP/HTTP receiver (see [`traces`]).
 pub fn init(format: LogFormat, logstash_addr: Option<&str>, otlp_endpoint: Option<&str>) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let stdout = match format {
@@ -43,19 +43,23 @@ pub fn init(format: LogFormat, logstash_addr: Option<&str>, otlp_endpoint: Optio
             .with_writer(logstash::LogstashSink::start(addr.to_owned()))
             .boxed()
     });
-    let spans = tracing_opentelemetry::layer()
-        .with_tracer(traces::tracer(otlp_endpoint))
-        .with_location(false)
-        .with_threads(false)
-        .with_target(false)
-        .with_level(false)
-        .with_tracked_inactivity(false)
-        // Log lines already carry their span's ids; only warnings and errors also become span events (a copy
-        // of every request's info line in its trace was 40 % of the bytes exported per request, and most of
-        // what tracing cost: bench/traces.sh).
-        .with_filter(filter_fn(|metadata| {
-            metadata.is_span() || *metadata.level() <= tracing::Level::WARN
-        }));
+    // Without an exporter no span leaves the process: the layer would only give log lines ids, which the
+    // request state gives them for less (see `RequestState::log_ids`).
+    let spans = traces::tracer(otlp_endpoint).map(|tracer| {
+        tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            .with_location(false)
+            .with_threads(false)
+            .with_target(false)
+            .with_level(false)
+            .with_tracked_inactivity(false)
+            // Log lines already carry their span's ids; only warnings and errors also become span events (a copy
+            // of every request's info line in its trace was 40 % of the bytes exported per request, and most of
+            // what tracing cost: bench/traces.sh).
+            .with_filter(filter_fn(|metadata| {
+                metadata.is_span() || *metadata.level() <= tracing::Level::WARN
+            }))
+    });
     let _ = tracing_subscriber::registry()
         .with(filter)
         .with(stdout)

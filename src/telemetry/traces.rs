@@ -46,10 +46,11 @@ const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A collector's answer is read up to this size (it is only checked for success).
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
-/// The tracer the `tracing` layer turns spans into OpenTelemetry spans with. Spans always get ids (log lines
-/// carry them, and an incoming trace is continued); they leave the process only with an `endpoint`.
-/// Call inside the Tokio runtime: the exporter sends its batches on it.
-pub(super) fn tracer(endpoint: Option<&str>) -> SdkTracer {
+/// The tracer the `tracing` layer turns spans into OpenTelemetry spans with, when they leave the process
+/// (an `endpoint` whose exporter started); `None` otherwise: spans then get no OpenTelemetry ids, and log
+/// lines carry their request's own (`RequestState::log_ids`). Call inside the Tokio runtime: the exporter
+/// sends its batches on it.
+pub(super) fn tracer(endpoint: Option<&str>) -> Option<SdkTracer> {
     let resource = Resource::builder()
         .with_service_name("board")
         .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
@@ -72,13 +73,14 @@ pub(super) fn tracer(endpoint: Option<&str>) -> SdkTracer {
             Err(err) => eprintln!("traces are not exported: {err}"),
         }
     }
+    if !exporting {
+        return None;
+    }
     let provider = builder.build();
     let tracer = provider.tracer("board");
-    if exporting {
-        let _ = ROUND_TRIPS.set(tracer.clone());
-        let _ = EXPORTING.set(provider);
-    }
-    tracer
+    let _ = ROUND_TRIPS.set(tracer.clone());
+    let _ = EXPORTING.set(provider);
+    Some(tracer)
 }
 
 fn exporter(endpoint: &str) -> Result<Counted<opentelemetry_otlp::SpanExporter>, String> {
@@ -130,6 +132,15 @@ pub async fn shutdown() {
 /// (or with a malformed one: the request then starts a trace of its own).
 pub fn remote_parent(headers: &axum::http::HeaderMap) -> Context {
     TraceContextPropagator::new().extract(&HeaderExtractor(headers))
+}
+
+/// The trace id of the W3C trace context a request came with, if it came with a valid one.
+pub fn remote_trace_id(headers: &axum::http::HeaderMap) -> Option<u128> {
+    headers.get("traceparent")?;
+    let parent = remote_parent(headers);
+    let ids = parent.span().span_context().clone();
+    ids.is_valid()
+        .then(|| u128::from_be_bytes(ids.trace_id().to_bytes()))
 }
 
 /// Makes `span` a child of the trace a request came with, if it came with one.

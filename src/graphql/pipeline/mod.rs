@@ -255,10 +255,10 @@ impl Pipeline {
         auth::admit(found.remove(&user_id)).map(Some)
     }
 
-    /// A request's state beginning now, with the deadline of the request timeout: the transport enters it
-    /// around [`Pipeline::execute`].
-    pub fn begin_request(&self) -> Arc<RequestState> {
-        RequestState::begin_within(self.request_timeout)
+    /// A request's state beginning now, with the deadline of the request timeout, in the trace `trace` it
+    /// came with (if any): the transport enters it around [`Pipeline::execute`].
+    pub fn begin_request(&self, trace: Option<u128>) -> Arc<RequestState> {
+        RequestState::continuing(trace, self.request_timeout)
     }
 
     /// Runs what a transport received and answers it. The transport has entered `request` around this

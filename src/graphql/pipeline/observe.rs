@@ -28,6 +28,11 @@ const SPAN_NAME_MAX: usize = 100;
 /// `graphql.operation.*` attributes; a batch gets one span named `GraphQL batch`. The document itself is not
 /// recorded: a text may carry secrets inline (a password literal), and traces are not a place for them.
 pub(super) fn span(request_id: &str, prepared: &[Prepared]) -> tracing::Span {
+    if !traces::exporting() {
+        // Only for the log lines written inside the request (a warning names its request): its name and
+        // attributes matter to a span that leaves the process.
+        return tracing::info_span!("request", request_id = %request_id);
+    }
     let name = match prepared {
         [one] => match one.name.as_deref() {
             Some(name) => {
@@ -64,11 +69,8 @@ pub(super) fn record(
     let user = requester
         .viewer
         .map_or_else(|| "anonymous".to_owned(), |id| id.to_string());
-    let ids = traces::ids(trips.span());
-    let (trace_id, span_id) = ids
-        .as_ref()
-        .map(|(trace, span)| (trace.as_str(), span.as_str()))
-        .unzip();
+    let (trace_id, span_id) = trips.log_ids();
+    let (trace_id, span_id) = (trace_id.as_str(), span_id.as_str());
     let metrics = metrics::metrics();
     if let Some(m) = metrics {
         m.db_round_trips.record(trips.db(), &[]);

@@ -40,8 +40,10 @@ impl Session {
         let ended = ended.clone();
         let task_id = id.clone();
         let task = tokio::spawn(async move {
-            let request = pipeline.begin_request();
-            let answer = request.run(pipeline.execute(operations, &request)).await;
+            let request = pipeline.begin_request(None);
+            let answer = request
+                .run(Box::pin(pipeline.execute(operations, &request)))
+                .await;
             for message in protocol::answer(&task_id, &answer.body) {
                 if let Err(Refused::Full) = out.text(message) {
                     metrics::events_dropped("slow_subscriber", 1);
