@@ -49,6 +49,7 @@ start_node() { # $1 = work dir, $2 = node, [$3 = --wsrep-new-cluster]
   local dir=$1/node$2
   setsid "$(mariadbd_bin)" --defaults-file="$dir/my.cnf" ${3:-} >>"$dir/stdout.log" 2>&1 </dev/null &
   echo $! >"$dir/pid"
+  disown $! # its end (killed in scenario f, stopped by the clean-up) is no job of this shell's to report
 }
 node_sql() { # $1 = work dir, $2 = node, then client arguments
   local dir=$1/node$2

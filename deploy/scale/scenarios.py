@@ -418,8 +418,11 @@ class Run:
             self.fail(f"f. {len(failed)} requests failed for the client: {failed[:3]}")
         expected = sum(1 for v in voted.values() if v)
         if any(t != expected for t in totals):
+            apart = self.sql[0].rows(
+                f"SELECT p.id, p.vote_count, (SELECT COUNT(*) FROM voter_post v WHERE v.post_id = p.id) AS voters "
+                f"FROM post p WHERE p.id IN ({ids}) HAVING p.vote_count <> voters")
             self.fail(f"f. {acked[0]} votes and unvotes acknowledged leave {expected} votes; nodes 1 and 2 "
-                      f"store (count, rows) {totals}")
+                      f"store (count, rows) {totals}; posts whose count is not their rows: {apart}")
         rejoin_secs = None
         if rejoin:
             t0 = time.monotonic()
