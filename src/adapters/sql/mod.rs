@@ -27,7 +27,9 @@ pub(crate) use text::Text;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::mysql::{
+    MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlPool, MySqlPoolOptions,
+};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -148,7 +150,8 @@ impl Db {
             let options = mysql_options(url)?;
             let pool = MySqlPoolOptions::new()
                 .max_connections(settings.max_connections.max(1))
-                .acquire_timeout(acquire);
+                .acquire_timeout(acquire)
+                .after_connect(|conn, _| Box::pin(causal_reads(conn)));
             let pool = if lazy {
                 pool.connect_lazy_with(options)
             } else {
@@ -280,6 +283,50 @@ pub(crate) fn db_error(err: sqlx::Error) -> AppError {
     }
 }
 
+/// On a Galera node, makes every read of the connection (and every transaction's start) first wait until
+/// the node has applied every write the cluster committed before it (`wsrep_sync_wait`, bit 1; stronger
+/// settings are kept). Without it a write acknowledged through one node may not be visible yet through
+/// another, and a cache fill there would store the row as it was before the write (docs/galera.md).
+/// Elsewhere (`wsrep_on` off) nothing changes; a server without the variable (not MariaDB) is left alone.
+async fn causal_reads(conn: &mut MySqlConnection) -> Result<(), sqlx::Error> {
+    let set = sqlx::query(
+        "SET SESSION wsrep_sync_wait = IF(@@wsrep_on, @@wsrep_sync_wait | 1, @@wsrep_sync_wait)",
+    )
+    .execute(conn)
+    .await;
+    match set {
+        Err(err) if mysql_number(&err) == Some(ER_UNKNOWN_SYSTEM_VARIABLE) => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
+/// MariaDB error numbers that tell a lost race or a cluster node that cannot take the statement now.
+const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
+/// Also how Galera reports a transaction that failed certification or was aborted by a replicated one.
+const ER_LOCK_DEADLOCK: u16 = 1213;
+/// Galera: "Got error … during COMMIT", a commit the cluster refused.
+const ER_ERROR_DURING_COMMIT: u16 = 1180;
+/// Galera: "WSREP has not yet prepared node for application use" (the node is joining, or has lost the
+/// cluster's quorum).
+const ER_UNKNOWN_COM_ERROR: u16 = 1047;
+const ER_UNKNOWN_SYSTEM_VARIABLE: u16 = 1193;
+
+/// The MariaDB error number of a database error, if it is one.
+fn mysql_number(err: &sqlx::Error) -> Option<u16> {
+    err.as_database_error()?
+        .try_downcast_ref::<MySqlDatabaseError>()
+        .map(MySqlDatabaseError::number)
+}
+
+/// The one row an autocommit `INSERT … RETURNING` answered, from `fetch_all`. The whole answer is read, not
+/// just its first row: on Galera an autocommit statement is certified after its rows were sent, and a
+/// refusal (1213) follows them — `fetch_one` would hand back the id of an insert that never happened (and the
+/// error would surface only when the pool tests the connection). Inside a transaction the refusal comes at
+/// `COMMIT`, so `fetch_one` is enough there.
+pub(crate) fn returned<T>(rows: Vec<T>) -> Result<T, sqlx::Error> {
+    rows.into_iter().next().ok_or(sqlx::Error::RowNotFound)
+}
+
 /// Attempts for a write that lost a race (deadlock, busy database, or a unique key taken concurrently).
 const WRITE_ATTEMPTS: usize = 5;
 
@@ -337,7 +384,8 @@ where
 }
 
 /// Whether a failed write lost a race and may simply be tried again: a deadlock or lock timeout on MariaDB,
-/// a busy database on SQLite, or a unique key taken by a concurrent writer.
+/// a Galera certification failure (reported as a deadlock or a refused commit) or a node not ready for
+/// statements, a busy database on SQLite, or a unique key taken by a concurrent writer.
 pub(crate) fn is_retryable(err: &sqlx::Error) -> bool {
     let Some(db) = err.as_database_error() else {
         return false;
@@ -345,12 +393,25 @@ pub(crate) fn is_retryable(err: &sqlx::Error) -> bool {
     if db.is_unique_violation() {
         return true;
     }
-    // MariaDB: 1213 deadlock, 1205 lock wait timeout (SQLSTATE 40001 / HY000). SQLite: 5 busy, 6 locked, 517 busy snapshot.
+    if matches!(
+        mysql_number(err),
+        Some(
+            ER_LOCK_DEADLOCK | ER_LOCK_WAIT_TIMEOUT | ER_ERROR_DURING_COMMIT | ER_UNKNOWN_COM_ERROR
+        )
+    ) {
+        return true;
+    }
+    // By SQLSTATE and message where the number is not at hand. MariaDB: 1213 deadlock, 1205 lock wait
+    // timeout (40001 / HY000), 1047 (08S01) and 1180 (HY000) from Galera. SQLite: 5 busy, 6 locked, 517 busy
+    // snapshot.
+    let message = db.message();
     matches!(
         db.code().as_deref(),
-        Some("40001") | Some("5") | Some("6") | Some("517")
-    ) || db.message().contains("Deadlock")
-        || db.message().contains("Lock wait timeout")
+        Some("40001") | Some("08S01") | Some("5") | Some("6") | Some("517")
+    ) || message.contains("Deadlock")
+        || message.contains("Lock wait timeout")
+        || message.contains("WSREP has not yet prepared node")
+        || message.contains("during COMMIT")
 }
 
 fn is_unique_violation(err: &sqlx::Error) -> bool {

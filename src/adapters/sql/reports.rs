@@ -8,7 +8,8 @@ use sqlx::QueryBuilder;
 
 use super::mod_log::write_mod_action;
 use super::{
-    Db, Text, db_error, on_db, push_ids, retry_lost_races, unique_violation_target, with_retries,
+    Db, Text, db_error, on_db, push_ids, retry_lost_races, returned, unique_violation_target,
+    with_retries,
 };
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::reports::{Report, ReportAction, ReportReason, ReportStatus, ReportSubject};
@@ -114,8 +115,9 @@ impl ReportRepo for SqlReportRepo {
             .bind(report_ref.reason.as_db_name())
             .bind(report_ref.note.as_deref())
             .bind(report_ref.at)
-            .fetch_one(pool)
-            .await)
+            .fetch_all(pool)
+            .await
+            .and_then(returned))
         })
         .await?;
         Ok(Report {

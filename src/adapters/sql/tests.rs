@@ -76,6 +76,59 @@ fn lost_races_are_retried_and_then_unavailable_never_internal() {
 }
 
 #[test]
+fn galera_refusals_are_lost_races_never_internal() {
+    use sqlx::error::ErrorKind::Other;
+    // 1047: a node that is joining or has lost the cluster's quorum takes no statement.
+    let not_ready = reported(
+        "08S01",
+        "WSREP has not yet prepared node for application use",
+        Other,
+    );
+    assert!(is_retryable(&not_ready));
+    assert!(matches!(db_error(not_ready), AppError::Unavailable(_)));
+    // 1180: a commit the cluster refused.
+    let refused = reported(
+        "HY000",
+        "Got error 6 \"No such device or address\" during COMMIT",
+        Other,
+    );
+    assert!(is_retryable(&refused));
+    assert!(matches!(db_error(refused), AppError::Unavailable(_)));
+}
+
+#[tokio::test]
+async fn a_lost_race_is_tried_again_and_a_unique_key_then_answers_conflict() {
+    use sqlx::error::ErrorKind::{Other, UniqueViolation};
+    // The same name signed up through two Galera nodes: the loser's insert fails certification (a
+    // deadlock); tried again it meets the winner's row.
+    let attempts = std::sync::atomic::AtomicUsize::new(0);
+    let outcome: crate::domain::AppResult<()> = super::retry_lost_races(
+        "the account",
+        |err| match err.as_database_error() {
+            Some(db) if db.is_unique_violation() => AppError::conflict("name", "taken"),
+            _ => db_error(err),
+        },
+        || {
+            let n = attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move {
+                Err(if n == 0 {
+                    reported("40001", "Deadlock found when trying to get lock", Other)
+                } else {
+                    reported(
+                        "23000",
+                        "Duplicate entry 'x' for key 'name_key'",
+                        UniqueViolation,
+                    )
+                })
+            }
+        },
+    )
+    .await;
+    assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert!(matches!(outcome, Err(AppError::Conflict { .. })));
+}
+
+#[test]
 fn a_unique_violation_is_told_by_its_key_not_by_the_duplicate_value() {
     assert_eq!(
         violated_key("Duplicate entry 'email_fan' for key 'uk_user_name_skeleton'"),

@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
 use super::mod_log::write_mod_action;
-use super::{Db, Text, db_error, on_db, push_ids, unique_violation_target};
+use super::{
+    Db, Text, db_error, on_db, push_ids, retry_lost_races, returned, unique_violation_target,
+};
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::{
     AppError, AppResult, LoginEvent, NewModAction, Role, User, UserId, UserState, UserStateKind,
@@ -110,21 +112,27 @@ fn write_error(err: sqlx::Error) -> AppError {
 #[async_trait]
 impl UserRepo for SqlUserRepo {
     async fn create(&self, user: NewUser) -> AppResult<UserId> {
-        let _trip = count_db();
-        let id: i64 = on_db!(&self.db, pool => sqlx::query_scalar(
-            "INSERT INTO `user` (name, name_key, name_skeleton, password, email, created_datetime, role_id) \
-             VALUES (?, ?, ?, ?, ?, ?, (SELECT id FROM role WHERE name = ?)) RETURNING id",
-        )
-        .bind(&user.name.name)
-        .bind(&user.name.key)
-        .bind(&user.name.skeleton)
-        .bind(&user.password_hash)
-        .bind(&user.email)
-        .bind(user.created_at)
-        .bind(user.role.as_db_name())
-        .fetch_one(pool)
-        .await)
-        .map_err(write_error)?;
+        let (db, user) = (&self.db, &user);
+        // On a Galera cluster the same name signed up through two nodes at once makes the loser's insert fail
+        // certification (a deadlock, after its `RETURNING` row: see `returned`), not the unique key: tried
+        // again, it meets the winner's row (CONFLICT).
+        let id: i64 = retry_lost_races("the account", write_error, || async move {
+            on_db!(db, pool => sqlx::query_scalar(
+                "INSERT INTO `user` (name, name_key, name_skeleton, password, email, created_datetime, role_id) \
+                 VALUES (?, ?, ?, ?, ?, ?, (SELECT id FROM role WHERE name = ?)) RETURNING id",
+            )
+            .bind(&user.name.name)
+            .bind(&user.name.key)
+            .bind(&user.name.skeleton)
+            .bind(&user.password_hash)
+            .bind(&user.email)
+            .bind(user.created_at)
+            .bind(user.role.as_db_name())
+            .fetch_all(pool)
+            .await
+            .and_then(returned))
+        })
+        .await?;
         Ok(UserId(id))
     }
 
