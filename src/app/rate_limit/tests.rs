@@ -135,7 +135,14 @@ async fn refusing_shared_counters_fall_back_and_are_tried_again_later() {
     shared.refuse(false);
     retry_after_of(limiter.reserve_guess(account, "c", at(2)).await);
     let key = limiter.key("guess_account", &account.subject(), 2_000_000);
-    assert_eq!(shared.counts.read(&[key.clone()]).await.unwrap(), vec![1]);
+    assert_eq!(
+        shared
+            .counts
+            .read(std::slice::from_ref(&key))
+            .await
+            .unwrap(),
+        vec![1]
+    );
     tokio::time::sleep(Duration::from_millis(250)).await;
     // Then the shared counters count again, from what they held.
     limiter.reserve_guess(account, "c", at(3)).await.unwrap();
