@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The guess limit on Redis Cluster: two `board serve` processes on one cluster share it.
+# Redis Cluster: two `board serve` processes share the guess limit and read the cache without staleness.
 #
 #   bash deploy/scale/cluster.sh
 #
@@ -8,7 +8,10 @@
 # account up, then sends wrong passwords for it alternately through A and B: with the limit of 5 guesses
 # per account shared, exactly 5 are checked and the rest answer RATE_LIMITED (counted in each process
 # instead, 10 would be checked). Also reports how many attempts each process counted locally
-# (`board_limiter_fallbacks_total`). Prints a summary; exits non-zero when the limit is not shared.
+# (`board_limiter_fallbacks_total`). Then the read cache: a post read twice through B must be warm (0
+# database round trips, `round_trip_headers`), and after each of 5 edits through A, reads through B and A
+# must show the new title. Prints a summary; exits non-zero when the limit is not shared, a read is stale,
+# or warm reads still go to the database.
 #
 # Needs redis-server 7, redis-cli, a MariaDB client, curl, jq and cargo. Environment as in sentinel.sh:
 # MYSQL_HOST/MYSQL_PORT/MYSQL_USER/MYSQL_PASSWORD, PROFILE=debug|release, SKIP_BUILD=1, GUESSES (12).
@@ -94,7 +97,7 @@ DATABASE_URL="mysql://$MYSQL_USER${MYSQL_PASSWORD:+:$MYSQL_PASSWORD}@$MYSQL_HOST
 REDIS_URL="redis-cluster://127.0.0.1:${REDIS_PORTS[0]}?node=127.0.0.1:${REDIS_PORTS[1]}&node=127.0.0.1:${REDIS_PORTS[2]}"
 ENV=(RUST_LOG=info BOARD_CONFIG="$WORK/none.toml" DATABASE_URL="$DATABASE_URL" REDIS_URL="$REDIS_URL"
   BOARD_CACHE_PREFIX="$CACHE_PREFIX" BOARD_JWT_SECRET="cluster-limit-secret-0123456789abcdef"
-  BOARD_AUTO_MIGRATE=false BOARD_LOGIN_FAILURES_PER_ACCOUNT=5 PATH="$PATH")
+  BOARD_AUTO_MIGRATE=false BOARD_LOGIN_FAILURES_PER_ACCOUNT=5 BOARD_ROUND_TRIP_HEADERS=true PATH="$PATH")
 (cd "$WORK" && env -i "${ENV[@]}" "$BIN" migrate >"$WORK/migrate.log" 2>&1) ||
   { cat "$WORK/migrate.log" >&2; die "board migrate failed"; }
 
@@ -113,13 +116,15 @@ start_board() { # name, port
 start_board A "${BOARD_PORTS[0]}"
 start_board B "${BOARD_PORTS[1]}"
 
-gql() { # port, query, variables (JSON)
-  curl -sf -H 'Content-Type: application/json' "http://127.0.0.1:$1/graphql" \
+gql() { # port, query, variables (JSON), token (optional); the response headers go to $WORK/headers
+  local auth=()
+  [[ -n ${4:-} ]] && auth=(-H "Authorization: Bearer $4")
+  curl -sf -D "$WORK/headers" -H 'Content-Type: application/json' "${auth[@]}" "http://127.0.0.1:$1/graphql" \
     -d "$(jq -cn --arg q "$2" --argjson v "$3" '{query: $q, variables: $v}')"
 }
-gql "${BOARD_PORTS[0]}" 'mutation($i: SignUpInput!) { signUp(input: $i) { accessToken } }' \
+TOKEN=$(gql "${BOARD_PORTS[0]}" 'mutation($i: SignUpInput!) { signUp(input: $i) { accessToken } }' \
   '{"i": {"name": "guarded", "email": "guarded@example.com", "password": "right-password"}}' |
-  jq -e '.data.signUp.accessToken' >/dev/null || die "sign-up failed"
+  jq -er '.data.signUp.accessToken') || die "sign-up failed"
 
 declare -A CODES
 SEQUENCE=""
@@ -139,3 +144,32 @@ echo "  attempts counted in the process (board_limiter_fallbacks_total{limit=\"g
 ((checked + limited == GUESSES)) || die "some logins answered neither UNAUTHENTICATED nor RATE_LIMITED"
 ((checked == 5)) || die "$checked guesses were checked: the limit of 5 is not shared across the processes"
 log "the guess limit holds across both processes on Redis Cluster"
+
+# The read cache on the cluster: warm reads answered by Redis alone, and a write through A seen through B.
+A=${BOARD_PORTS[0]} B=${BOARD_PORTS[1]}
+CATEGORY=$(gql "$A" '{ categories { id } }' '{}' | jq -er '.data.categories[0].id') || die "no category"
+POST=$(gql "$A" 'mutation($i: CreatePostInput!) { createPost(input: $i) { post { id } } }' \
+  "{\"i\": {\"categoryId\": \"$CATEGORY\", \"title\": \"first title\", \"content\": \"body\"}}" "$TOKEN" |
+  jq -er '.data.createPost.post.id') || die "createPost failed"
+READ='query($id: ID!) { post(id: $id) { title author { name } category { name } } }'
+read_via() { gql "$1" "$READ" "{\"id\": \"$POST\"}" | jq -r '.data.post.title // "(error)"'; }
+db_trips() { tr -d '\r' <"$WORK/headers" | awk -F': ' 'tolower($1) == "x-db-round-trips" {print $2}'; }
+read_via "$B" >/dev/null
+read_via "$B" >/dev/null
+WARM_DB=$(db_trips)
+STALE=0 READS=0
+for round in 1 2 3 4 5; do
+  gql "$A" 'mutation($i: UpdatePostInput!) { updatePost(input: $i) { post { title } } }' \
+    "{\"i\": {\"postId\": \"$POST\", \"title\": \"title $round\", \"content\": \"body\"}}" "$TOKEN" |
+    jq -e '.data.updatePost.post.title' >/dev/null || die "updatePost failed"
+  for port in "$B" "$A" "$B"; do
+    READS=$((READS + 1))
+    [[ $(read_via "$port") == "title $round" ]] || STALE=$((STALE + 1))
+  done
+done
+read_via "$B" >/dev/null
+read_via "$B" >/dev/null
+echo "read cache: a warm post(id:) through B took $WARM_DB database round trips (then $(db_trips) after the edits);" \
+  "$STALE stale of $READS reads right after 5 edits through A"
+((STALE == 0)) || die "$STALE stale read(s) across processes on Redis Cluster"
+[[ $WARM_DB == 0 && $(db_trips) == 0 ]] || die "warm reads still go to the database on Redis Cluster"
