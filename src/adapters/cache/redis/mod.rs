@@ -18,11 +18,13 @@ use crate::config::redact_url;
 use crate::ports::{Cache, CacheError, FillEntry, Invalidation};
 use crate::request::{count_cache, count_redis};
 
-use crate::adapters::redis_feed::{Listener, RedisFeed};
+use crate::adapters::redis_feed::RedisFeed;
 
+mod announcements;
 mod counters;
 mod primary;
 
+use announcements::Announcements;
 use counters::ADD_READING_SCRIPT;
 use primary::{Primary, in_namespace};
 
@@ -52,34 +54,6 @@ pub struct RedisCache {
 
 /// Announcements buffered per listener; a listener that falls further behind forgets everything.
 const INVALIDATION_BACKLOG: usize = 4096;
-
-/// The feed's listener for deletions and this process's marks, turned into [`Invalidation`]s.
-struct Announcements {
-    marks: String,
-    out: broadcast::Sender<Invalidation>,
-}
-
-impl Listener for Announcements {
-    fn message(&self, channel: &str, text: &str) {
-        let invalidation = if channel == self.marks {
-            match text.parse() {
-                Ok(n) => Invalidation::Marked(n),
-                Err(_) => return,
-            }
-        } else {
-            Invalidation::Keys(text.split('\n').map(str::to_owned).collect())
-        };
-        let _ = self.out.send(invalidation);
-    }
-
-    fn lost(&self) {
-        let _ = self.out.send(Invalidation::Lost);
-    }
-
-    fn live(&self) {
-        let _ = self.out.send(Invalidation::Live);
-    }
-}
 
 /// A key's fill guard: how many times it was deleted. Its hash tag is the key itself, so on Redis Cluster it
 /// lives in the key's slot (a key without braces hashes whole) and the fill script may touch both.
