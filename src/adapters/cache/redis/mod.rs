@@ -484,3 +484,6 @@ impl Cache for RedisCache {
         "redis"
     }
 }
+
+#[cfg(test)]
+mod tests;
