@@ -3,17 +3,19 @@
 //! Windows, reserve / take-back, retryAfterSeconds and degraded mode: docs/limiter.md. The points budget
 //! of GraphQL operations ([`points`]): docs/cost.md.
 
+mod fallback;
 mod points;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use crate::domain::{AppError, AppResult, UserId};
-use crate::ports::Counters;
+use crate::ports::{CounterWindows, Counters};
 use crate::telemetry::metrics;
+
+use fallback::Health;
 
 pub use points::{Points, PointsRefused, Spender};
 
@@ -41,8 +43,8 @@ pub struct Limiter {
     counters: Arc<dyn Counters>,
     /// Counts in this process, with the same limits, while the shared counters fail.
     fallback: Arc<dyn Counters>,
-    /// The shared counters failed last time: attempts are counted in `fallback`.
-    degraded: AtomicBool,
+    /// Whether the shared counters are failing, and when to try them again.
+    health: Health,
     prefix: String,
     limits: Limits,
 }
@@ -84,24 +86,46 @@ impl Limiter {
         Self {
             counters,
             fallback,
-            degraded: AtomicBool::new(false),
+            health: Health::new(fallback::RETRY_SHARED_AFTER),
             prefix: prefix.to_owned(),
             limits,
         }
     }
 
-    /// Adds this attempt to `keys` in the shared counters, or — when they fail — in this process's own:
-    /// the counts and where they were counted. `None` when neither can count (nothing is limited).
-    async fn add(&self, keys: &[String]) -> Option<(&dyn Counters, Vec<u64>)> {
+    /// How long attempts stay counted in this process after the shared counters failed, before the next
+    /// attempt tries them again (10 s unless changed).
+    pub fn retry_shared_after(mut self, after: Duration) -> Self {
+        self.health = Health::new(after);
+        self
+    }
+
+    /// Adds this attempt to the current windows of `slots` and reads their previous windows, in the shared
+    /// counters or — when they fail or refuse, or failed a moment ago — in this process's own: the counts
+    /// and where they were counted. `None` when neither can count (nothing is limited).
+    async fn add(
+        &self,
+        slots: &[Slot],
+        windows: &[CounterWindows],
+    ) -> Option<(&dyn Counters, Vec<(u64, u64)>)> {
         let ttl = self.limits.window * 2;
-        match self.counters.add(keys, ttl).await {
-            Ok(counts) => {
-                self.shared_answered();
-                return Some((self.counters.as_ref(), counts));
+        if self.health.try_shared() {
+            match self.counters.add_reading(windows, ttl).await {
+                Ok(counts) if counts.len() == windows.len() => {
+                    self.health.answered();
+                    return Some((self.counters.as_ref(), counts));
+                }
+                Ok(counts) => self.health.failed(&format!(
+                    "{} counts answered for {} windows",
+                    counts.len(),
+                    windows.len()
+                )),
+                Err(err) => self.health.failed(&err.0),
             }
-            Err(err) => self.shared_failed(&err),
         }
-        match self.fallback.add(keys, ttl).await {
+        for slot in slots {
+            metrics::limiter_fallback(slot.scope);
+        }
+        match self.fallback.add_reading(windows, ttl).await {
             Ok(counts) => Some((self.fallback.as_ref(), counts)),
             Err(err) => {
                 tracing::error!(error = %err, "limiter: no counters answer; not limiting");
@@ -110,24 +134,9 @@ impl Limiter {
         }
     }
 
-    /// The shared counters answered: limits are shared (again).
-    fn shared_answered(&self) {
-        if self.degraded.swap(false, Ordering::AcqRel) {
-            tracing::info!("limiter: the shared counters answer again; limits are shared again");
-        }
-    }
-
-    /// The shared counters failed: this attempt is counted in this process.
-    fn shared_failed(&self, err: &crate::ports::CacheError) {
-        if !self.degraded.swap(true, Ordering::AcqRel) {
-            tracing::warn!(error = %err, "limiter: the shared counters failed; limiting in this process until they answer");
-        }
-        metrics::limiter_fallback();
-    }
-
     /// Where attempts are being counted now (a take-back goes there).
     fn counting(&self) -> &dyn Counters {
-        if self.degraded.load(Ordering::Acquire) {
+        if self.health.degraded() {
             self.fallback.as_ref()
         } else {
             self.counters.as_ref()
@@ -144,31 +153,31 @@ impl Limiter {
         }
     }
 
+    /// A counter's key. The hash tag (`{scope:subject}`) puts every window of one subject in one Redis
+    /// Cluster slot, so one script may add to the current window and read the previous one.
     fn key(&self, scope: &str, subject: &str, window: u64) -> String {
-        format!("{}:v1:limit:{scope}:{subject}:{window}", self.prefix)
+        format!("{}:v1:limit:{{{scope}:{subject}}}:{window}", self.prefix)
     }
 
-    /// Counts this attempt in every slot, then answers `RATE_LIMITED` if any slot is over its limit. Two
-    /// round trips (add the current windows, read the previous ones).
+    /// Counts this attempt in every slot, then answers `RATE_LIMITED` if any slot is over its limit. One
+    /// round trip (add to the current windows and read the previous ones).
     async fn reserve(&self, slots: &[Slot], now: DateTime<Utc>) -> AppResult<()> {
         let w = self.window(now);
-        let current: Vec<String> = slots
+        let windows: Vec<CounterWindows> = slots
             .iter()
-            .map(|slot| self.key(slot.scope, &slot.subject, w.current))
+            .map(|slot| CounterWindows {
+                current: self.key(slot.scope, &slot.subject, w.current),
+                previous: self.key(slot.scope, &slot.subject, w.current.saturating_sub(1)),
+            })
             .collect();
-        let previous: Vec<String> = slots
-            .iter()
-            .map(|slot| self.key(slot.scope, &slot.subject, w.current.saturating_sub(1)))
-            .collect();
-        let Some((store, counts)) = self.add(&current).await else {
+        let current: Vec<String> = windows.iter().map(|w| w.current.clone()).collect();
+        let Some((store, counts)) = self.add(slots, &windows).await else {
             return Ok(());
         };
-        let before = store.read(&previous).await.unwrap_or_default();
         let width = self.limits.window.as_secs().max(1);
         for (i, slot) in slots.iter().enumerate() {
             let (scope, max) = (slot.scope, &slot.limit);
-            let now_count = counts.get(i).copied().unwrap_or(0);
-            let prev = before.get(i).copied().unwrap_or(0);
+            let (now_count, prev) = counts.get(i).copied().unwrap_or((0, 0));
             // The previous window counts for the part of it that still overlaps the sliding window.
             let estimate = now_count as f64 + prev as f64 * (1.0 - w.elapsed);
             if estimate > *max as f64 {

@@ -259,15 +259,28 @@ pub trait Cache: Send + Sync {
     }
 }
 
+/// One subject's counters of a limit: the current fixed window's and the one before it. Both keys carry one
+/// hash tag, so on Redis Cluster they live in one slot and one script may touch both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CounterWindows {
+    pub current: String,
+    pub previous: String,
+}
+
 /// Counters for limits (failed logins, sign-ups, edits), shared by every process using the same cache. Apart
 /// from the cached values: adding to or clearing a counter advances no fill guard and announces nothing to
 /// the near caches. An in-process implementation never evicts a live counter to make room for values.
 #[async_trait]
 pub trait Counters: Send + Sync {
-    /// Adds 1 to each counter (a new one starts at 0 with time to live `ttl`, which later additions never
-    /// push back) and answers the new counts in order, atomically per counter across every process. One
-    /// round trip.
-    async fn add(&self, keys: &[String], ttl: Duration) -> Result<Vec<u64>, CacheError>;
+    /// Adds 1 to each window's `current` counter (a new one starts at 0 with time to live `ttl`, which later
+    /// additions never push back), atomically per counter across every process, and reads its `previous`
+    /// counter in the same step: (the current count after, the previous count) per window, in order. One
+    /// round trip; either every window is counted or the call fails.
+    async fn add_reading(
+        &self,
+        windows: &[CounterWindows],
+        ttl: Duration,
+    ) -> Result<Vec<(u64, u64)>, CacheError>;
     /// The current counts (0 for a missing counter). One round trip.
     async fn read(&self, keys: &[String]) -> Result<Vec<u64>, CacheError>;
     /// Takes 1 back from each counter (an attempt that turned out not to count). One round trip.

@@ -1,6 +1,6 @@
 //! Test doubles of the `Cache` port: a shared cache whose invalidation feed is a wire with a delivery delay
-//! (what Redis pub/sub is to a near cache), one whose deletions can be held back, and a cache that always
-//! fails.
+//! (what Redis pub/sub is to a near cache), one whose deletions can be held back, a cache that always
+//! fails, and shared counters that refuse commands on demand.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use tokio::sync::{broadcast, mpsc};
 
 use super::MemoryCache;
-use crate::ports::{Cache, CacheError, FillEntry, Invalidation};
+use crate::ports::{Cache, CacheError, Counters, FillEntry, Invalidation};
 
 /// A cache shared with other (pretend) processes: values live in a [`MemoryCache`]; deletions, other
 /// processes' announcements and sync marks travel one ordered wire, each delivered `delay` after the one
@@ -244,8 +244,12 @@ impl Cache for FailingCache {
 }
 
 #[async_trait]
-impl crate::ports::Counters for FailingCache {
-    async fn add(&self, _keys: &[String], _ttl: Duration) -> Result<Vec<u64>, CacheError> {
+impl Counters for FailingCache {
+    async fn add_reading(
+        &self,
+        _windows: &[crate::ports::CounterWindows],
+        _ttl: Duration,
+    ) -> Result<Vec<(u64, u64)>, CacheError> {
         Err(down())
     }
 
@@ -265,5 +269,70 @@ impl crate::ports::Counters for FailingCache {
         _ttl: Duration,
     ) -> Result<(bool, u64), CacheError> {
         Err(down())
+    }
+}
+
+/// Shared counters that answer from a [`MemoryCache`] until told to refuse: then every command is answered
+/// with an error, as a Redis Cluster answers a script whose keys span slots.
+pub struct RefusingCounters {
+    pub counts: MemoryCache,
+    refuse: AtomicBool,
+}
+
+impl Default for RefusingCounters {
+    fn default() -> Self {
+        Self {
+            counts: MemoryCache::new(1000, 0),
+            refuse: AtomicBool::new(false),
+        }
+    }
+}
+
+impl RefusingCounters {
+    pub fn refuse(&self, refuse: bool) {
+        self.refuse.store(refuse, Ordering::Release);
+    }
+
+    fn check(&self) -> Result<(), CacheError> {
+        if self.refuse.load(Ordering::Acquire) {
+            Err(CacheError(
+                "CROSSSLOT Keys in request don't hash to the same slot".into(),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl Counters for RefusingCounters {
+    async fn add_reading(
+        &self,
+        windows: &[crate::ports::CounterWindows],
+        ttl: Duration,
+    ) -> Result<Vec<(u64, u64)>, CacheError> {
+        self.check()?;
+        self.counts.add_reading(windows, ttl).await
+    }
+
+    async fn read(&self, keys: &[String]) -> Result<Vec<u64>, CacheError> {
+        self.check()?;
+        self.counts.read(keys).await
+    }
+
+    async fn take_back(&self, keys: &[String]) -> Result<(), CacheError> {
+        self.check()?;
+        self.counts.take_back(keys).await
+    }
+
+    async fn add_within(
+        &self,
+        key: &str,
+        amount: u64,
+        limit: u64,
+        ttl: Duration,
+    ) -> Result<(bool, u64), CacheError> {
+        self.check()?;
+        self.counts.add_within(key, amount, limit, ttl).await
     }
 }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use moka::Expiry;
 use moka::future::Cache as Moka;
 
-use crate::ports::{Cache, CacheError, Counters, FillEntry};
+use crate::ports::{Cache, CacheError, CounterWindows, Counters, FillEntry};
 use crate::request::count_cache;
 
 #[derive(Clone)]
@@ -162,12 +162,17 @@ impl Cache for MemoryCache {
 
 #[async_trait]
 impl Counters for MemoryCache {
-    async fn add(&self, keys: &[String], ttl: Duration) -> Result<Vec<u64>, CacheError> {
+    async fn add_reading(
+        &self,
+        windows: &[CounterWindows],
+        ttl: Duration,
+    ) -> Result<Vec<(u64, u64)>, CacheError> {
         count_cache();
         // One lock for all counters: additions must not race.
         let _guard = self.counters.lock().await;
-        let mut counts = Vec::with_capacity(keys.len());
-        for key in keys {
+        let mut counts = Vec::with_capacity(windows.len());
+        for window in windows {
+            let key = &window.current;
             let (count, ttl) = match self.counts.get(key).await {
                 Some(entry) => (entry.value.parse::<u64>().unwrap_or(0) + 1, entry.ttl),
                 None => (1, ttl),
@@ -178,7 +183,9 @@ impl Counters for MemoryCache {
                 keep_expiry: true,
             };
             self.counts.insert(key.clone(), entry).await;
-            counts.push(count);
+            let previous = self.counts.get(&window.previous).await;
+            let previous = previous.and_then(|e| e.value.parse().ok()).unwrap_or(0);
+            counts.push((count, previous));
         }
         Ok(counts)
     }

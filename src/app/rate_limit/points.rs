@@ -126,13 +126,24 @@ impl Limiter {
         }
         let ttl = self.limits.points_window + std::time::Duration::from_secs(1);
         let limit = self.limits.points_per_window;
-        let (added, total) = match self.counters.add_within(&key, cost, limit, ttl).await {
-            Ok(answer) => {
-                self.shared_answered();
-                answer
+        let shared = if self.health.try_shared() {
+            match self.counters.add_within(&key, cost, limit, ttl).await {
+                Ok(answer) => {
+                    self.health.answered();
+                    Some(answer)
+                }
+                Err(err) => {
+                    self.health.failed(&err.0);
+                    None
+                }
             }
-            Err(err) => {
-                self.shared_failed(&err);
+        } else {
+            None
+        };
+        let (added, total) = match shared {
+            Some(answer) => answer,
+            None => {
+                metrics::limiter_fallback(spender.scope());
                 match self.fallback.add_within(&key, cost, limit, ttl).await {
                     Ok(answer) => answer,
                     Err(err) => {

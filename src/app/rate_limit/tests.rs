@@ -1,6 +1,6 @@
 use super::*;
 use crate::adapters::cache::MemoryCache;
-use crate::adapters::cache::fakes::FailingCache;
+use crate::adapters::cache::fakes::{FailingCache, RefusingCounters};
 use chrono::TimeZone;
 
 const WINDOW: Duration = Duration::from_secs(900);
@@ -115,6 +115,63 @@ async fn failing_shared_counters_fall_back_to_the_same_limits_in_this_process() 
         limiter.reserve_create(UserId(1), at(0)).await.unwrap();
     }
     retry_after_of(limiter.reserve_create(UserId(1), at(0)).await);
+}
+
+/// Shared counters that answer with an error (CROSSSLOT, NOSCRIPT, NOPERM…) are as good as absent: every
+/// limit holds with the same numbers in the process, and the shared counters are tried again after a while.
+#[tokio::test]
+async fn refusing_shared_counters_fall_back_and_are_tried_again_later() {
+    let shared = Arc::new(RefusingCounters::default());
+    let limiter = limiter(shared.clone()).retry_shared_after(Duration::from_millis(200));
+    let account = Guessed::Account(UserId(9));
+    limiter.reserve_guess(account, "c", at(0)).await.unwrap();
+    shared.refuse(true);
+    // The four guesses after it are counted here: three fit the limit of 3, the fourth does not.
+    for _ in 0..3 {
+        limiter.reserve_guess(account, "c", at(1)).await.unwrap();
+    }
+    retry_after_of(limiter.reserve_guess(account, "c", at(1)).await);
+    // Answering again does not matter until the hold is over: no flapping between the two counts.
+    shared.refuse(false);
+    retry_after_of(limiter.reserve_guess(account, "c", at(2)).await);
+    let key = limiter.key("guess_account", &account.subject(), 2_000_000);
+    assert_eq!(
+        shared
+            .counts
+            .read(std::slice::from_ref(&key))
+            .await
+            .unwrap(),
+        vec![1]
+    );
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    // Then the shared counters count again, from what they held.
+    limiter.reserve_guess(account, "c", at(3)).await.unwrap();
+    assert_eq!(shared.counts.read(&[key]).await.unwrap(), vec![2]);
+    // Every other limit falls back the same way.
+    shared.refuse(true);
+    for _ in 0..5 {
+        limiter.reserve_edit(UserId(2), at(4)).await.unwrap();
+    }
+    retry_after_of(limiter.reserve_edit(UserId(2), at(4)).await);
+    limiter.reserve_sign_up("d", at(4)).await.unwrap();
+    limiter.reserve_sign_up("d", at(4)).await.unwrap();
+    retry_after_of(limiter.reserve_sign_up("d", at(4)).await);
+}
+
+/// Both windows of a subject carry one hash tag (one Redis Cluster slot); subjects differ.
+#[test]
+fn the_windows_of_one_subject_share_a_hash_tag() {
+    let limiter = limiter(Arc::new(MemoryCache::new(10, 0)));
+    let current = limiter.key("guess_account", "7", 11);
+    let previous = limiter.key("guess_account", "7", 10);
+    let tag = |key: &str| {
+        let open = key.find('{').unwrap();
+        let close = key[open..].find('}').unwrap() + open;
+        key[open + 1..close].to_owned()
+    };
+    assert_eq!(current, "t:v1:limit:{guess_account:7}:11");
+    assert_eq!(tag(&current), tag(&previous));
+    assert_ne!(tag(&current), tag(&limiter.key("guess_client", "7", 11)));
 }
 
 #[tokio::test]

@@ -86,7 +86,13 @@ pub(super) fn build() -> Option<Telemetry> {
         limiter_fallbacks: meter
             .u64_counter("board.limiter.fallbacks")
             .with_description(
-                "Attempts counted by this process's own limiter because the shared counters failed.",
+                "Attempts counted by this process's own limiter because the shared counters failed or refused, by limit.",
+            )
+            .build(),
+        cache_primary_changes: meter
+            .u64_counter("board.cache.primary_changes")
+            .with_description(
+                "New Redis primaries met (a failover or a restart): cached values start afresh in a namespace of the new primary.",
             )
             .build(),
         log_lines_dropped: meter
@@ -259,8 +265,18 @@ pub(super) fn build() -> Option<Telemetry> {
         .rate_limited
         .add(0, &[KeyValue::new("limit", "login")]);
     metrics.log_lines_dropped.add(0, &[]);
+    metrics.cache_primary_changes.add(0, &[]);
     metrics.trace_export_failures.add(0, &[]);
-    metrics.limiter_fallbacks.add(0, &[]);
+    for limit in [
+        "guess_account",
+        "guess_client",
+        "points_member",
+        "points_client",
+    ] {
+        metrics
+            .limiter_fallbacks
+            .add(0, &[KeyValue::new("limit", limit)]);
+    }
     for outcome in ["success", "invalid", "blocked", "rate_limited"] {
         metrics.logins.add(0, &[KeyValue::new("outcome", outcome)]);
     }

@@ -32,6 +32,7 @@ pub struct Metrics {
     pub moderation_actions: Counter<u64>,
     pub rate_limited: Counter<u64>,
     pub limiter_fallbacks: Counter<u64>,
+    pub cache_primary_changes: Counter<u64>,
     pub log_lines_dropped: Counter<u64>,
     pub trace_export_failures: Counter<u64>,
     pub db_reads: Counter<u64>,
@@ -204,10 +205,17 @@ pub fn rate_limited(limit: &'static str) {
     }
 }
 
-/// Counts an attempt counted in this process because the shared counters failed.
-pub fn limiter_fallback() {
+/// Counts an attempt against `limit` counted in this process because the shared counters failed or refused.
+pub fn limiter_fallback(limit: &'static str) {
     if let Some(m) = metrics() {
-        m.limiter_fallbacks.add(1, &[]);
+        m.limiter_fallbacks.add(1, &[KeyValue::new("limit", limit)]);
+    }
+}
+
+/// Counts a new Redis primary met by this process (its cached values start afresh).
+pub fn cache_primary_changed() {
+    if let Some(m) = metrics() {
+        m.cache_primary_changes.add(1, &[]);
     }
 }
 

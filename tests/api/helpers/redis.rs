@@ -58,6 +58,20 @@ impl OwnRedis {
         redis
     }
 
+    /// Sends one command to the redis-server on `port` and answers its reply's first line (`+OK`, `-ERR …`).
+    pub fn command(port: u16, args: &[&str]) -> String {
+        use std::io::{BufRead, BufReader, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut request = format!("*{}\r\n", args.len());
+        for arg in args {
+            request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+        }
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut line = String::new();
+        BufReader::new(stream).read_line(&mut line).unwrap();
+        line.trim_end().to_owned()
+    }
+
     /// Stops it at once (a crash, as far as its clients can tell).
     pub fn kill(&mut self) {
         let _ = self.0.kill();

@@ -15,10 +15,18 @@ use fred::types::scripts::Script;
 use tokio::sync::broadcast;
 
 use crate::config::redact_url;
-use crate::ports::{Cache, CacheError, Counters, FillEntry, Invalidation};
+use crate::ports::{Cache, CacheError, FillEntry, Invalidation};
 use crate::request::{count_cache, count_redis};
 
-use crate::adapters::redis_feed::{Listener, RedisFeed};
+use crate::adapters::redis_feed::RedisFeed;
+
+mod announcements;
+mod counters;
+mod primary;
+
+use announcements::Announcements;
+use counters::ADD_READING_SCRIPT;
+use primary::{Primary, in_namespace};
 
 pub struct RedisCache {
     pool: Pool,
@@ -36,38 +44,16 @@ pub struct RedisCache {
     epoch: Instant,
     /// The fill script, called by its SHA (loaded at connect, and again after a Redis restart forgot it).
     fill: Script,
+    /// The limiter's add-and-read script, called like the fill script.
+    add_reading: Script,
+    /// The primary the cached values are read from, and their namespace there.
+    primary: Arc<Primary>,
+    /// Redis Cluster: multi-key commands are split into single-slot ones.
+    clustered: bool,
 }
 
 /// Announcements buffered per listener; a listener that falls further behind forgets everything.
 const INVALIDATION_BACKLOG: usize = 4096;
-
-/// The feed's listener for deletions and this process's marks, turned into [`Invalidation`]s.
-struct Announcements {
-    marks: String,
-    out: broadcast::Sender<Invalidation>,
-}
-
-impl Listener for Announcements {
-    fn message(&self, channel: &str, text: &str) {
-        let invalidation = if channel == self.marks {
-            match text.parse() {
-                Ok(n) => Invalidation::Marked(n),
-                Err(_) => return,
-            }
-        } else {
-            Invalidation::Keys(text.split('\n').map(str::to_owned).collect())
-        };
-        let _ = self.out.send(invalidation);
-    }
-
-    fn lost(&self) {
-        let _ = self.out.send(Invalidation::Lost);
-    }
-
-    fn live(&self) {
-        let _ = self.out.send(Invalidation::Live);
-    }
-}
 
 /// A key's fill guard: how many times it was deleted. Its hash tag is the key itself, so on Redis Cluster it
 /// lives in the key's slot (a key without braces hashes whole) and the fill script may touch both.
@@ -84,14 +70,6 @@ fn ttl_millis(ttl: Duration) -> i64 {
 const GUARD_TTL_MS: i64 = 3_600_000;
 
 /// Stores KEYS[1] = ARGV[1] for ARGV[2] ms, unless its guard KEYS[2] moved past ARGV[3].
-/// Adds ARGV[1] to KEYS[1] unless that would pass ARGV[2]; a new counter expires after ARGV[3] ms (NX: never
-/// pushed back). Answers {added (0/1), the count after}.
-const ADD_WITHIN_SCRIPT: &str = "local count = tonumber(redis.call('GET', KEYS[1]) or '0') \
-    if count + tonumber(ARGV[1]) > tonumber(ARGV[2]) then return {0, count} end \
-    count = redis.call('INCRBY', KEYS[1], ARGV[1]) \
-    redis.call('PEXPIRE', KEYS[1], ARGV[3], 'NX') \
-    return {1, count}";
-
 const FILL_SCRIPT: &str = "if (redis.call('GET', KEYS[2]) or '0') == ARGV[3] then \
      redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end return 0";
 
@@ -100,6 +78,24 @@ const OPEN_FOR: Duration = Duration::from_secs(1);
 
 fn cache_error(err: FredError) -> CacheError {
     CacheError(err.to_string())
+}
+
+/// Whether `err` means Redis did not answer (down, unreachable, reconnecting, timed out), as opposed to an
+/// answer refusing the command.
+fn unanswered(err: &FredError) -> bool {
+    use fred::error::ErrorKind;
+    matches!(
+        err.kind(),
+        ErrorKind::IO
+            | ErrorKind::Timeout
+            | ErrorKind::Canceled
+            | ErrorKind::Backpressure
+            | ErrorKind::Cluster
+            | ErrorKind::Sentinel
+            | ErrorKind::Routing
+            | ErrorKind::Auth
+            | ErrorKind::Config
+    )
 }
 
 impl RedisCache {
@@ -115,6 +111,7 @@ impl RedisCache {
     ) -> Result<Self, CacheError> {
         let config = FredConfig::from_url(url)
             .map_err(|e| CacheError(format!("bad REDIS_URL {}: {e}", redact_url(url))))?;
+        let clustered = config.server.is_clustered();
         let pool = Builder::from_config(config)
             .with_connection_config(|c| {
                 c.connection_timeout = Duration::from_secs(2);
@@ -133,6 +130,18 @@ impl RedisCache {
             .script_load(FILL_SCRIPT)
             .await
             .map_err(cache_error)?;
+        let add_reading: String = pool
+            .next()
+            .script_load(ADD_READING_SCRIPT)
+            .await
+            .map_err(cache_error)?;
+        let primary = if clustered {
+            Primary::fixed()
+        } else {
+            Primary::follow(&pool, Duration::from_secs(2))
+                .await
+                .map_err(CacheError)?
+        };
         let (invalidations, _) = broadcast::channel(INVALIDATION_BACKLOG);
         let marks = format!("{channel}:mark:{}", uuid::Uuid::new_v4().simple());
         feed.listen(
@@ -152,7 +161,16 @@ impl RedisCache {
             open_until_ms: AtomicU64::new(0),
             epoch: Instant::now(),
             fill: Script::from_hash(sha),
+            add_reading: Script::from_hash(add_reading),
+            primary,
+            clustered,
         })
+    }
+
+    /// Whether this is a Redis Cluster (`redis-cluster://`): keys live on several shards, and pub/sub
+    /// messages of different nodes reach a subscriber in no particular order.
+    pub fn clustered(&self) -> bool {
+        self.clustered
     }
 
     /// The pool, for other publishers on the same Redis (board events).
@@ -160,24 +178,88 @@ impl RedisCache {
         self.pool.clone()
     }
 
-    /// One entry's fill script by `EVALSHA`; on `NOSCRIPT` (Redis restarted or flushed its scripts) by
-    /// `EVAL` with the script's text, in the same call.
-    async fn fill_one(&self, client: &Client, entry: &FillEntry) -> Result<i64, FredError> {
-        let keys = || vec![entry.key.clone(), guard_key(&entry.key)];
-        let args = || {
-            vec![
-                entry.value.clone(),
-                ttl_millis(entry.ttl).to_string(),
-                entry.guard.to_string(),
-            ]
-        };
-        match self.fill.evalsha(client, keys(), args()).await {
-            // EVAL carries the script itself (and caches it again on the server), so a flush between a
-            // reload and a retry cannot fail the fill.
+    /// One entry's fill script: `key` (in its namespace) unless its guard moved past `guard`.
+    async fn fill_one(
+        &self,
+        client: &Client,
+        key: String,
+        entry: &FillEntry,
+        guard: u64,
+    ) -> Result<i64, FredError> {
+        let keys = vec![key.clone(), guard_key(&key)];
+        let args = vec![
+            entry.value.clone(),
+            ttl_millis(entry.ttl).to_string(),
+            guard.to_string(),
+        ];
+        Self::eval_script(client, &self.fill, FILL_SCRIPT, keys, args).await
+    }
+
+    /// Values of `keys`, then their guards (as one `MGET` would answer them), on Redis Cluster: one
+    /// `MGET key {key}:g` per key — one slot each, so each key's value and guard are read at one instant —
+    /// all pipelined, each to its slot's node.
+    async fn values_and_guards_by_slot(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<Option<String>>, CacheError> {
+        let pipeline = self.pool.next().pipeline();
+        for key in keys {
+            let pair = vec![key.clone(), guard_key(key)];
+            let () = pipeline.mget(pair).await.map_err(cache_error)?;
+        }
+        let pairs: Vec<fred::types::Value> = self.bounded("PIPELINE MGET", pipeline.all()).await?;
+        let mut values = Vec::with_capacity(keys.len() * 2);
+        let mut guards = Vec::with_capacity(keys.len());
+        for pair in pairs {
+            let mut pair = match pair {
+                fred::types::Value::Array(pair) if pair.len() == 2 => pair.into_iter(),
+                _ => return Err(CacheError("unexpected reply to MGET".into())),
+            };
+            values.push(pair.next().and_then(|v| v.into_string()));
+            guards.push(pair.next().and_then(|v| v.into_string()));
+        }
+        if values.len() != keys.len() {
+            return Err(CacheError("unexpected replies to MGET".into()));
+        }
+        values.extend(guards);
+        Ok(values)
+    }
+
+    /// The namespace to read in and the epoch of the read, or an error while the primary is not verified
+    /// (after a connection event): the caller reads the database.
+    fn reading(&self) -> Result<(Arc<str>, u64), CacheError> {
+        self.primary.reading().ok_or_else(|| {
+            CacheError("the Redis primary is not verified since its connection changed".into())
+        })
+    }
+
+    /// An error when a connection event came while a read begun at `epoch` was out: its answer may come
+    /// from another server than the one verified.
+    fn answered_by_primary(&self, epoch: u64) -> Result<(), CacheError> {
+        if self.primary.still(epoch) {
+            Ok(())
+        } else {
+            Err(CacheError(
+                "the Redis connection changed during the read".into(),
+            ))
+        }
+    }
+
+    /// `script` by `EVALSHA`; on `NOSCRIPT` (a Redis restarted or flushed its scripts, or a Redis Cluster
+    /// node never loaded it) by `EVAL` with its text, in the same call. EVAL carries the script itself (and
+    /// caches it again on the server), so a flush between a reload and a retry cannot fail the call.
+    async fn eval_script<R: fred::types::FromValue>(
+        client: &Client,
+        script: &Script,
+        text: &str,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> Result<R, FredError> {
+        match script.evalsha(client, keys.clone(), args.clone()).await {
             Err(err) if err.details().starts_with("NOSCRIPT") => {
-                client.eval(FILL_SCRIPT, keys(), args()).await
+                client.eval(text, keys, args).await
             }
-            filled => filled,
+            answered => answered,
         }
     }
 
@@ -192,19 +274,26 @@ impl RedisCache {
             return Err(CacheError("redis is failing; skipped for a moment".into()));
         }
         let trip = count_redis();
+        // (error, whether Redis left it unanswered): only a Redis that does not answer opens the breaker; one
+        // that refuses a command (a script error, CROSSSLOT, NOPERM) answered at once.
         let result = match tokio::time::timeout(self.timeout, future).await {
-            Ok(result) => result.map_err(cache_error),
-            Err(_) => Err(CacheError(format!(
-                "redis did not answer within {:?}",
-                self.timeout
-            ))),
+            Ok(result) => result.map_err(|err| {
+                let unanswered = unanswered(&err);
+                (cache_error(err), unanswered)
+            }),
+            Err(_) => Err((
+                CacheError(format!("redis did not answer within {:?}", self.timeout)),
+                true,
+            )),
         };
         trip.end(command, result.is_err());
-        if result.is_err() {
+        if let Err((_, unanswered)) = &result
+            && *unanswered
+        {
             let reopen = self.epoch.elapsed().as_millis() as u64 + OPEN_FOR.as_millis() as u64;
             self.open_until_ms.store(reopen, Ordering::Relaxed);
         }
-        result
+        result.map_err(|(err, _)| err)
     }
 }
 
@@ -214,24 +303,39 @@ impl Cache for RedisCache {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        if keys.len() == 1 {
-            let value: Option<String> = self.bounded("GET", self.pool.get(keys[0])).await?;
-            return Ok(vec![value]);
-        }
-        self.bounded("MGET", self.pool.mget(keys)).await
+        let (namespace, epoch) = self.reading()?;
+        let keys: Vec<String> = keys.iter().map(|k| in_namespace(k, &namespace)).collect();
+        let values = if keys.len() == 1 {
+            let value: Option<String> =
+                self.bounded("GET", self.pool.get(keys[0].as_str())).await?;
+            vec![value]
+        } else if self.clustered {
+            // Keys of many slots: one GET each, pipelined (fred sends each to its slot's node).
+            let pipeline = self.pool.next().pipeline();
+            for key in &keys {
+                let () = pipeline.get(key.as_str()).await.map_err(cache_error)?;
+            }
+            let values: Vec<fred::types::Value> =
+                self.bounded("PIPELINE GET", pipeline.all()).await?;
+            values.into_iter().map(|v| v.into_string()).collect()
+        } else {
+            self.bounded("MGET", self.pool.mget(keys)).await?
+        };
+        self.answered_by_primary(epoch)?;
+        Ok(values)
     }
 
     async fn set_many(&self, entries: &[(String, String, Duration)]) -> Result<(), CacheError> {
         if entries.is_empty() {
             return Ok(());
         }
+        let (namespace, _) = self.reading()?;
         let pipeline = self.pool.next().pipeline();
         for (key, value, ttl) in entries {
             let millis = ttl_millis(*ttl);
             let () = pipeline
                 .set(
-                    key.as_str(),
+                    in_namespace(key, &namespace),
                     value.as_str(),
                     Some(Expiration::PX(millis)),
                     None,
@@ -251,14 +355,23 @@ impl Cache for RedisCache {
         if keys.is_empty() {
             return Ok((Vec::new(), Vec::new()));
         }
-        // Values and guards in one MGET: read at one instant.
-        let mut all: Vec<String> = keys.to_vec();
-        all.extend(keys.iter().map(|k| guard_key(k)));
-        let mut values: Vec<Option<String>> = self.bounded("MGET", self.pool.mget(all)).await?;
+        let (namespace, epoch) = self.reading()?;
+        let stored: Vec<String> = keys.iter().map(|k| in_namespace(k, &namespace)).collect();
+        let mut values = if self.clustered {
+            self.values_and_guards_by_slot(&stored).await?
+        } else {
+            // Values and guards in one MGET: read at one instant.
+            let mut all = stored.clone();
+            all.extend(stored.iter().map(|k| guard_key(k)));
+            let values: Vec<Option<String>> = self.bounded("MGET", self.pool.mget(all)).await?;
+            values
+        };
+        self.answered_by_primary(epoch)?;
+        // Each guard carries the epoch it was read in: a fill across a connection event is refused.
         let guards = values
             .split_off(keys.len())
             .into_iter()
-            .map(|g| g.and_then(|g| g.parse().ok()).unwrap_or(0))
+            .map(|g| Primary::seal(g.and_then(|g| g.parse().ok()).unwrap_or(0), epoch))
             .collect();
         Ok((values, guards))
     }
@@ -267,10 +380,16 @@ impl Cache for RedisCache {
         if entries.is_empty() {
             return Ok(());
         }
+        let (namespace, epoch) = self.reading()?;
         // One script per entry, all sent at once on one connection (fred pipelines them): one round trip,
-        // and each script touches one slot only (Redis Cluster).
+        // and each script touches one slot only (Redis Cluster). An entry whose guard was read under
+        // another epoch (perhaps from another primary) is not filled.
         let client = self.pool.next();
-        let fills = entries.iter().map(|entry| self.fill_one(client, entry));
+        let fills = entries.iter().filter_map(|entry| {
+            let guard = Primary::unseal(entry.guard, epoch)?;
+            let key = in_namespace(&entry.key, &namespace);
+            Some(self.fill_one(client, key, entry, guard))
+        });
         let all = async {
             futures::future::join_all(fills)
                 .await
@@ -285,10 +404,14 @@ impl Cache for RedisCache {
         if keys.is_empty() {
             return Ok(());
         }
+        // Even while the primary is not verified: if it is the same server, the deletion counts; if not,
+        // nobody reads that namespace again.
+        let namespace = self.primary.deleting();
+        let stored: Vec<String> = keys.iter().map(|k| in_namespace(k, &namespace)).collect();
         let pipeline = self.pool.next().pipeline();
         // Guards first: a fill that read the old guard is refused from here on; one that ran before is
         // undone by the DEL.
-        for key in keys {
+        for key in &stored {
             let guard = guard_key(key);
             let () = pipeline.incr(guard.as_str()).await.map_err(cache_error)?;
             let () = pipeline
@@ -296,8 +419,14 @@ impl Cache for RedisCache {
                 .await
                 .map_err(cache_error)?;
         }
-        let list: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let () = pipeline.del(list).await.map_err(cache_error)?;
+        if self.clustered {
+            for key in &stored {
+                let () = pipeline.del(key.as_str()).await.map_err(cache_error)?;
+            }
+        } else {
+            let () = pipeline.del(stored).await.map_err(cache_error)?;
+        }
+        // Announced by the keys the near caches know.
         let () = pipeline
             .publish(self.channel.as_str(), keys.join("\n"))
             .await
@@ -356,76 +485,5 @@ impl Cache for RedisCache {
     }
 }
 
-#[async_trait]
-impl Counters for RedisCache {
-    async fn add(&self, keys: &[String], ttl: Duration) -> Result<Vec<u64>, CacheError> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let pipeline = self.pool.next().pipeline();
-        let millis = ttl_millis(ttl);
-        for key in keys {
-            let () = pipeline.incr(key.as_str()).await.map_err(cache_error)?;
-            // NX: the window's expiry is set by its first addition and never pushed back.
-            let () = pipeline
-                .pexpire(key.as_str(), millis, Some(fred::types::ExpireOptions::NX))
-                .await
-                .map_err(cache_error)?;
-        }
-        let replies: Vec<fred::types::Value> = self
-            .bounded("PIPELINE INCR PEXPIRE", pipeline.all())
-            .await?;
-        Ok(replies
-            .iter()
-            .step_by(2)
-            .map(|v| v.as_u64().unwrap_or(0))
-            .collect())
-    }
-
-    async fn read(&self, keys: &[String]) -> Result<Vec<u64>, CacheError> {
-        let values = self.get_many(keys).await?;
-        Ok(values
-            .into_iter()
-            .map(|v| v.and_then(|v| v.parse().ok()).unwrap_or(0))
-            .collect())
-    }
-
-    async fn take_back(&self, keys: &[String]) -> Result<(), CacheError> {
-        if keys.is_empty() {
-            return Ok(());
-        }
-        let pipeline = self.pool.next().pipeline();
-        for key in keys {
-            let () = pipeline.decr(key.as_str()).await.map_err(cache_error)?;
-        }
-        let _: Vec<fred::types::Value> = self.bounded("PIPELINE DECR", pipeline.all()).await?;
-        Ok(())
-    }
-
-    async fn add_within(
-        &self,
-        key: &str,
-        amount: u64,
-        limit: u64,
-        ttl: Duration,
-    ) -> Result<(bool, u64), CacheError> {
-        let client = self.pool.next();
-        let args = vec![
-            amount.to_string(),
-            limit.to_string(),
-            ttl_millis(ttl).to_string(),
-        ];
-        let reply: Vec<i64> = self
-            .bounded(
-                "EVAL",
-                client.eval(ADD_WITHIN_SCRIPT, vec![key.to_owned()], args),
-            )
-            .await?;
-        match reply.as_slice() {
-            [added, count] => Ok((*added == 1, u64::try_from(*count).unwrap_or(0))),
-            _ => Err(CacheError(
-                "unexpected reply to the add-within script".into(),
-            )),
-        }
-    }
-}
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Redis Cluster: two `board serve` processes share the guess limit and read the cache without staleness.
+#
+#   bash deploy/scale/cluster.sh
+#
+# On 127.0.0.1: a Redis Cluster of 3 primaries and 3 replicas (ports 7001-7006), MariaDB (database
+# `board_cluster`, dropped at the end) and two board processes A and B on `redis-cluster://`. It signs an
+# account up, then sends wrong passwords for it alternately through A and B: with the limit of 5 guesses
+# per account shared, exactly 5 are checked and the rest answer RATE_LIMITED (counted in each process
+# instead, 10 would be checked). Also reports how many attempts each process counted locally
+# (`board_limiter_fallbacks_total`). Then the read cache: a post read twice through B must be warm (0
+# database round trips, `round_trip_headers`), and after each of 5 edits through A, reads through B and A
+# must show the new title. Prints a summary; exits non-zero when the limit is not shared, a read is stale,
+# or warm reads still go to the database.
+#
+# Needs redis-server 7, redis-cli, a MariaDB client, curl, jq and cargo. Environment as in sentinel.sh:
+# MYSQL_HOST/MYSQL_PORT/MYSQL_USER/MYSQL_PASSWORD, PROFILE=debug|release, SKIP_BUILD=1, GUESSES (12).
+set -euo pipefail
+
+MYSQL_HOST=${MYSQL_HOST:-127.0.0.1}
+MYSQL_PORT=${MYSQL_PORT:-3306}
+MYSQL_USER=${MYSQL_USER:-root}
+MYSQL_PASSWORD=${MYSQL_PASSWORD:-}
+PROFILE=${PROFILE:-debug}
+GUESSES=${GUESSES:-12}
+REDIS_PORTS=(7001 7002 7003 7004 7005 7006)
+BOARD_PORTS=(18211 18212)
+DB_NAME=board_cluster
+CACHE_PREFIX=cluster
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+BIN="$TARGET_DIR/$PROFILE/board"
+WORK=$(mktemp -d /tmp/board-cluster.XXXXXX)
+log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+MYSQL_CLIENT=$(command -v mariadb || command -v mysql || true)
+mysql_cmd() { MYSQL_PWD="$MYSQL_PASSWORD" "$MYSQL_CLIENT" -h"$MYSQL_HOST" -P"$MYSQL_PORT" -u"$MYSQL_USER" "$@"; }
+
+for tool in redis-server redis-cli curl jq; do
+  command -v "$tool" >/dev/null || die "$tool is needed"
+done
+[[ -n $MYSQL_CLIENT ]] || die "a mariadb or mysql client is needed"
+for port in "${REDIS_PORTS[@]}" "${BOARD_PORTS[@]}"; do
+  if (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then die "port $port is taken"; fi
+done
+
+PIDS=()
+DB_CREATED=""
+cleanup() {
+  local status=$?
+  set +e
+  local pid
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+  [[ -n $DB_CREATED ]] && mysql_cmd -e "DROP DATABASE IF EXISTS $DB_NAME"
+  log "logs kept in $WORK"
+  exit "$status"
+}
+trap cleanup EXIT
+
+if [[ -z ${SKIP_BUILD:-} ]]; then
+  log "building the $PROFILE binary"
+  if [[ $PROFILE == release ]]; then (cd "$ROOT" && cargo build --release --bin board); else (cd "$ROOT" && cargo build --bin board); fi
+fi
+[[ -x $BIN ]] || die "no binary at $BIN"
+
+wait_until() { # seconds, then a command; polls every 0.1 s
+  local tries=$(($1 * 10)); shift
+  local i
+  for ((i = 0; i < tries; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+
+for port in "${REDIS_PORTS[@]}"; do
+  mkdir -p "$WORK/redis-$port"
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$WORK/redis-$port" --save "" --appendonly no \
+    --cluster-enabled yes --cluster-config-file "$WORK/redis-$port/nodes.conf" --cluster-node-timeout 2000 \
+    --logfile "$WORK/redis-$port.log" &
+  PIDS+=($!)
+  wait_until 10 redis-cli -p "$port" ping || die "redis-server did not start on $port"
+done
+NODES=()
+for port in "${REDIS_PORTS[@]}"; do NODES+=("127.0.0.1:$port"); done
+redis-cli --cluster create "${NODES[@]}" --cluster-replicas 1 --cluster-yes >"$WORK/create.log" 2>&1 ||
+  { cat "$WORK/create.log" >&2; die "redis-cli --cluster create failed"; }
+cluster_ok() { redis-cli -p "${REDIS_PORTS[0]}" cluster info | grep -q '^cluster_state:ok'; }
+wait_until 30 cluster_ok || die "the cluster did not reach cluster_state:ok"
+log "Redis Cluster up: 3 primaries and 3 replicas on ${REDIS_PORTS[*]}"
+
+DB_CREATED=1
+mysql_cmd -e "DROP DATABASE IF EXISTS $DB_NAME; CREATE DATABASE $DB_NAME CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+DATABASE_URL="mysql://$MYSQL_USER${MYSQL_PASSWORD:+:$MYSQL_PASSWORD}@$MYSQL_HOST:$MYSQL_PORT/$DB_NAME"
+REDIS_URL="redis-cluster://127.0.0.1:${REDIS_PORTS[0]}?node=127.0.0.1:${REDIS_PORTS[1]}&node=127.0.0.1:${REDIS_PORTS[2]}"
+ENV=(RUST_LOG=info BOARD_CONFIG="$WORK/none.toml" DATABASE_URL="$DATABASE_URL" REDIS_URL="$REDIS_URL"
+  BOARD_CACHE_PREFIX="$CACHE_PREFIX" BOARD_JWT_SECRET="cluster-limit-secret-0123456789abcdef"
+  BOARD_AUTO_MIGRATE=false BOARD_LOGIN_FAILURES_PER_ACCOUNT=5 BOARD_ROUND_TRIP_HEADERS=true PATH="$PATH")
+(cd "$WORK" && env -i "${ENV[@]}" "$BIN" migrate >"$WORK/migrate.log" 2>&1) ||
+  { cat "$WORK/migrate.log" >&2; die "board migrate failed"; }
+
+start_board() { # name, port
+  local name=$1 port=$2
+  (cd "$WORK" && exec env -i "${ENV[@]}" BOARD_BIND="127.0.0.1:$port" "$BIN" serve >"$WORK/board-$name.log" 2>&1) &
+  PIDS+=($!)
+  local pid=$!
+  for _ in $(seq 300); do
+    curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || { cat "$WORK/board-$name.log" >&2; die "board $name exited"; }
+    sleep 0.2
+  done
+  die "board $name does not answer after 60 s"
+}
+start_board A "${BOARD_PORTS[0]}"
+start_board B "${BOARD_PORTS[1]}"
+
+gql() { # port, query, variables (JSON), token (optional); the response headers go to $WORK/headers
+  local auth=()
+  [[ -n ${4:-} ]] && auth=(-H "Authorization: Bearer $4")
+  curl -sf -D "$WORK/headers" -H 'Content-Type: application/json' "${auth[@]}" "http://127.0.0.1:$1/graphql" \
+    -d "$(jq -cn --arg q "$2" --argjson v "$3" '{query: $q, variables: $v}')"
+}
+TOKEN=$(gql "${BOARD_PORTS[0]}" 'mutation($i: SignUpInput!) { signUp(input: $i) { accessToken } }' \
+  '{"i": {"name": "guarded", "email": "guarded@example.com", "password": "right-password"}}' |
+  jq -er '.data.signUp.accessToken') || die "sign-up failed"
+
+declare -A CODES
+SEQUENCE=""
+for ((i = 0; i < GUESSES; i++)); do
+  port=${BOARD_PORTS[$((i % 2))]}
+  code=$(gql "$port" 'mutation($i: LoginInput!) { login(input: $i) { accessToken } }' \
+    '{"i": {"login": "guarded", "password": "wrong-password"}}' | jq -r '.errors[0].extensions.code // "ok"')
+  CODES[$code]=$((${CODES[$code]:-0} + 1))
+  SEQUENCE+="${code:0:1}"
+done
+fallbacks() { curl -sf "http://127.0.0.1:$1/metrics" | awk '/^board_limiter_fallbacks_total/ && /guess_account/ {s += $NF} END {print s + 0}'; }
+checked=${CODES[UNAUTHENTICATED]:-0}
+limited=${CODES[RATE_LIMITED]:-0}
+echo "Redis Cluster (3 primaries + 3 replicas), limit 5 guesses per account, $GUESSES wrong passwords alternately through A and B:"
+echo "  checked (UNAUTHENTICATED) $checked, RATE_LIMITED $limited, other $((GUESSES - checked - limited)); sequence $SEQUENCE"
+echo "  attempts counted in the process (board_limiter_fallbacks_total{limit=\"guess_account\"}): A $(fallbacks "${BOARD_PORTS[0]}"), B $(fallbacks "${BOARD_PORTS[1]}")"
+((checked + limited == GUESSES)) || die "some logins answered neither UNAUTHENTICATED nor RATE_LIMITED"
+((checked == 5)) || die "$checked guesses were checked: the limit of 5 is not shared across the processes"
+log "the guess limit holds across both processes on Redis Cluster"
+
+# The read cache on the cluster: warm reads answered by Redis alone, and a write through A seen through B.
+A=${BOARD_PORTS[0]} B=${BOARD_PORTS[1]}
+CATEGORY=$(gql "$A" '{ categories { id } }' '{}' | jq -er '.data.categories[0].id') || die "no category"
+POST=$(gql "$A" 'mutation($i: CreatePostInput!) { createPost(input: $i) { post { id } } }' \
+  "{\"i\": {\"categoryId\": \"$CATEGORY\", \"title\": \"first title\", \"content\": \"body\"}}" "$TOKEN" |
+  jq -er '.data.createPost.post.id') || die "createPost failed"
+READ='query($id: ID!) { post(id: $id) { title author { name } category { name } } }'
+read_via() { gql "$1" "$READ" "{\"id\": \"$POST\"}" | jq -r '.data.post.title // "(error)"'; }
+db_trips() { tr -d '\r' <"$WORK/headers" | awk -F': ' 'tolower($1) == "x-db-round-trips" {print $2}'; }
+read_via "$B" >/dev/null
+read_via "$B" >/dev/null
+WARM_DB=$(db_trips)
+STALE=0 READS=0
+for round in 1 2 3 4 5; do
+  gql "$A" 'mutation($i: UpdatePostInput!) { updatePost(input: $i) { post { title } } }' \
+    "{\"i\": {\"postId\": \"$POST\", \"title\": \"title $round\", \"content\": \"body\"}}" "$TOKEN" |
+    jq -e '.data.updatePost.post.title' >/dev/null || die "updatePost failed"
+  for port in "$B" "$A" "$B"; do
+    READS=$((READS + 1))
+    [[ $(read_via "$port") == "title $round" ]] || STALE=$((STALE + 1))
+  done
+done
+read_via "$B" >/dev/null
+read_via "$B" >/dev/null
+echo "read cache: a warm post(id:) through B took $WARM_DB database round trips (then $(db_trips) after the edits);" \
+  "$STALE stale of $READS reads right after 5 edits through A"
+((STALE == 0)) || die "$STALE stale read(s) across processes on Redis Cluster"
+[[ $WARM_DB == 0 && $(db_trips) == 0 ]] || die "warm reads still go to the database on Redis Cluster"

@@ -1,0 +1,247 @@
+//! Which Redis primary cached values are read from. Redis replicates asynchronously: a deletion the primary
+//! acknowledged can die with it, and the promoted replica then still holds the old value. So cached values
+//! live in a namespace named after the primary's run id: a process that meets another primary (a failover,
+//! a restart) reads and fills a new, empty namespace, and what the old primary's replica still holds is never
+//! read again. Between losing a connection and knowing which primary it reaches now, the cache is not read.
+//! The protocol: docs/read-cache.md#failover.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fred::prelude::{ClientLike, EventInterface, Pool};
+use fred::types::{ClusterHash, CustomCommand};
+use tokio::sync::Notify;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::telemetry::metrics;
+
+/// The namespace of this process's cached values, and whether it is known to be the current primary's.
+pub(super) struct Primary {
+    state: Mutex<State>,
+    /// Wakes the verifier after a connection event.
+    changed: Notify,
+}
+
+struct State {
+    /// Advanced by every connection event of any pool client: a read that began under another epoch may have
+    /// been answered by another server.
+    epoch: u64,
+    /// The current primary's namespace; `None` until it is verified after a connection event.
+    verified: Option<Arc<str>>,
+    /// The namespace verified last (deletions go there while unverified: if the server is the same, they
+    /// count; if not, nobody reads that namespace again).
+    last: Arc<str>,
+}
+
+/// A guard's bits that Redis counts; the bits above carry the epoch it was read in.
+const GUARD_BITS: u32 = 40;
+const GUARD_MASK: u64 = (1 << GUARD_BITS) - 1;
+
+/// How often the verifier asks again while no primary answers.
+const VERIFY_AGAIN: Duration = Duration::from_millis(200);
+
+impl Primary {
+    fn with(namespace: &str) -> Arc<Self> {
+        Arc::new(Self {
+            state: Mutex::new(State {
+                epoch: 1,
+                verified: Some(Arc::from(namespace)),
+                last: Arc::from(namespace),
+            }),
+            changed: Notify::new(),
+        })
+    }
+
+    /// One namespace for ever (Redis Cluster: each shard has primaries of its own; not followed).
+    pub(super) fn fixed() -> Arc<Self> {
+        Self::with("")
+    }
+
+    /// Follows the primary behind `pool`: its namespace now, then again after every connection event.
+    pub(super) async fn follow(pool: &Pool, timeout: Duration) -> Result<Arc<Self>, String> {
+        let run_id = run_id(pool, timeout).await?;
+        let primary = Self::with(&namespace(&run_id));
+        for client in pool.clients() {
+            let mut errors = client.error_rx();
+            let mut reconnects = client.reconnect_rx();
+            let watched = Arc::clone(&primary);
+            tokio::spawn(async move {
+                loop {
+                    let closed = tokio::select! {
+                        error = errors.recv() => matches!(error, Err(RecvError::Closed)),
+                        reconnect = reconnects.recv() => matches!(reconnect, Err(RecvError::Closed)),
+                    };
+                    if closed {
+                        break;
+                    }
+                    watched.lost();
+                }
+            });
+        }
+        tokio::spawn(verify(pool.clone(), Arc::clone(&primary), timeout));
+        Ok(primary)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A connection dropped or came back: until the primary is verified again, nothing is read.
+    fn lost(&self) {
+        let mut state = self.state();
+        state.epoch += 1;
+        state.verified = None;
+        drop(state);
+        self.changed.notify_one();
+    }
+
+    /// The namespace to read in and the epoch of the read; `None` while the primary is not verified.
+    pub(super) fn reading(&self) -> Option<(Arc<str>, u64)> {
+        let state = self.state();
+        state.verified.clone().map(|ns| (ns, state.epoch))
+    }
+
+    /// Whether a read begun at `epoch` was answered by the primary verified then.
+    pub(super) fn still(&self, epoch: u64) -> bool {
+        let state = self.state();
+        state.epoch == epoch && state.verified.is_some()
+    }
+
+    /// The namespace deletions go to: the verified one, or the last one verified.
+    pub(super) fn deleting(&self) -> Arc<str> {
+        Arc::clone(&self.state().last)
+    }
+
+    /// `guard`, read at `epoch`, as handed to the application.
+    pub(super) fn seal(guard: u64, epoch: u64) -> u64 {
+        ((epoch & (u64::MAX >> GUARD_BITS)) << GUARD_BITS) | (guard & GUARD_MASK)
+    }
+
+    /// The guard Redis holds, if `sealed` was read at `epoch` (a fill read under another epoch is refused).
+    pub(super) fn unseal(sealed: u64, epoch: u64) -> Option<u64> {
+        (sealed >> GUARD_BITS == epoch & (u64::MAX >> GUARD_BITS)).then_some(sealed & GUARD_MASK)
+    }
+
+    /// The primary answered `run_id` for a check begun at `epoch`: verified, unless a connection event came
+    /// since. Answers whether it is verified now.
+    fn verified(&self, epoch: u64, run_id: &str) -> bool {
+        let mut state = self.state();
+        if state.epoch != epoch {
+            return false;
+        }
+        let namespace = namespace(run_id);
+        if *state.last != *namespace {
+            tracing::warn!(
+                from = %state.last,
+                to = %namespace,
+                "cache: a new Redis primary (failover or restart); cached values start afresh in its namespace"
+            );
+            metrics::cache_primary_changed();
+            state.last = Arc::from(namespace.as_str());
+        }
+        state.verified = Some(Arc::clone(&state.last));
+        true
+    }
+}
+
+/// A namespace: the first 12 hex digits of a run id (48 bits: two primaries never share one in practice).
+fn namespace(run_id: &str) -> String {
+    run_id.chars().take(12).collect()
+}
+
+/// A key in `namespace` (none: the key itself).
+pub(super) fn in_namespace(key: &str, namespace: &str) -> String {
+    if namespace.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{key}@{namespace}")
+    }
+}
+
+/// After each connection event, asks every pool client which server it reaches, until all answer the same
+/// primary with no event in between.
+async fn verify(pool: Pool, primary: Arc<Primary>, timeout: Duration) {
+    loop {
+        primary.changed.notified().await;
+        loop {
+            let epoch = primary.state().epoch;
+            match run_id(&pool, timeout).await {
+                Ok(run_id) if primary.verified(epoch, &run_id) => break,
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::debug!(error = %err, "cache: the Redis primary is not verified yet")
+                }
+            }
+            tokio::time::sleep(VERIFY_AGAIN).await;
+        }
+    }
+}
+
+/// The run id of the server every client of `pool` reaches (`INFO server`); an error if they differ.
+async fn run_id(pool: &Pool, timeout: Duration) -> Result<String, String> {
+    let mut seen: Option<String> = None;
+    for client in pool.clients() {
+        let info = CustomCommand::new_static("INFO", ClusterHash::Random, false);
+        let text: String =
+            tokio::time::timeout(timeout, client.custom(info, vec!["server".to_owned()]))
+                .await
+                .map_err(|_| format!("INFO did not answer within {timeout:?}"))?
+                .map_err(|e| e.to_string())?;
+        let id = text
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("run_id:"))
+            .map(str::to_owned)
+            .ok_or("INFO server names no run_id")?;
+        match &seen {
+            Some(other) if *other != id => {
+                return Err(format!("clients reach different servers ({other}, {id})"));
+            }
+            _ => seen = Some(id),
+        }
+    }
+    seen.ok_or_else(|| "the pool has no clients".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_guard_is_refused_under_another_epoch() {
+        let sealed = Primary::seal(41, 7);
+        assert_eq!(Primary::unseal(sealed, 7), Some(41));
+        assert_eq!(Primary::unseal(sealed, 8), None);
+        // A guard the application never read (0) is refused too.
+        assert_eq!(Primary::unseal(0, 7), None);
+    }
+
+    #[test]
+    fn a_connection_event_stops_reads_until_the_primary_is_verified() {
+        let primary = Primary::with("aaaaaaaaaaaa");
+        let (namespace, epoch) = primary.reading().unwrap();
+        assert_eq!(&*namespace, "aaaaaaaaaaaa");
+        primary.lost();
+        assert!(primary.reading().is_none());
+        assert!(
+            !primary.still(epoch),
+            "a read begun before the event is discarded"
+        );
+        assert_eq!(&*primary.deleting(), "aaaaaaaaaaaa");
+        // A check begun before another event does not count.
+        let checking = primary.state().epoch;
+        primary.lost();
+        assert!(!primary.verified(checking, "bbbbbbbbbbbbbbbb"));
+        let checking = primary.state().epoch;
+        assert!(primary.verified(checking, "bbbbbbbbbbbbbbbb"));
+        let (namespace, _) = primary.reading().unwrap();
+        assert_eq!(&*namespace, "bbbbbbbbbbbb");
+        assert_eq!(&*primary.deleting(), "bbbbbbbbbbbb");
+        assert_eq!(
+            in_namespace("board:v1:post:1", &namespace),
+            "board:v1:post:1@bbbbbbbbbbbb"
+        );
+        assert_eq!(in_namespace("board:v1:post:1", ""), "board:v1:post:1");
+    }
+}
