@@ -102,7 +102,7 @@ REDIS_PORT=$(sed -E 's#^redis://[^:/]+:([0-9]+).*#\1#; t; s#.*#6379#' <<<"$REDIS
 REDIS_DBNUM=$(sed -E 's#.*/([0-9]+)$#\1#; t; s#.*#0#' <<<"$REDIS_URL")
 [[ $(redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]] || die "no Redis at $REDIS_URL"
 flush_prefix() {
-  redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" -n "$REDIS_DBNUM" --scan --pattern "$CACHE_PREFIX:*" |
+  redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" -n "$REDIS_DBNUM" --scan --pattern "$CACHE_PREFIX*:*" |
     xargs -r -n 500 redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" -n "$REDIS_DBNUM" del >/dev/null
 }
 for port in $(for n in "${NODES[@]}"; do SQL_PORT "$n"; echo $((4570 + n)) $((4580 + n)) $((4590 + n)); done) \
@@ -241,7 +241,7 @@ COMMON_ENV=(RUST_LOG=warn BOARD_LOG_FORMAT=json BOARD_JWT_SECRET="$JWT_SECRET" B
   BOARD_EDITS_PER_USER=1000000 BOARD_CREATES_PER_USER=1000000 BOARD_POINTS_PER_WINDOW=1000000000
   BOARD_MAX_CONNECTIONS_PER_CLIENT=4096 BOARD_BCRYPT_QUEUE=1000 BOARD_BCRYPT_MAX_WAIT_MS=9000
   REDIS_URL="$REDIS_URL" BOARD_CACHE_PREFIX="$CACHE_PREFIX" PATH="$PATH")
-board_env() { env -i "${COMMON_ENV[@]}" DATABASE_URL="$1" "${@:2}"; }
+board_env() { env -i "${COMMON_ENV[@]}" BOARD_CACHE_PREFIX="${ENV_PREFIX:-$CACHE_PREFIX}" DATABASE_URL="$1" "${@:2}"; }
 flush_prefix
 (cd "$WORK" && board_env "$(url_on 3311 $DB)" "$BOARD_BIN" migrate) >"$WORK/migrate.log" 2>&1 ||
   { cat "$WORK/migrate.log" >&2; die "board migrate failed"; }
@@ -252,8 +252,9 @@ ADMIN=$(sed -n 's/^demo login: \([^ ]*\) \/.*/\1/p' "$WORK/seed.log")
 (cd "$WORK" && board_env "$(url_on 3311 $DB)" "$BOARD_BIN" set-role "$ADMIN" admin) >>"$WORK/seed.log" 2>&1 ||
   { cat "$WORK/seed.log" >&2; die "set-role failed"; }
 
-start_board() { # $1 = name, $2 = port, $3 = database URL
-  (cd "$WORK" && exec env -i "${COMMON_ENV[@]}" DATABASE_URL="$3" BOARD_BIND="127.0.0.1:$2" "$BOARD_BIN" serve) \
+start_board() { # $1 = name, $2 = port, $3 = database URL, [$4 = cache prefix: one per database]
+  (cd "$WORK" && exec env -i "${COMMON_ENV[@]}" DATABASE_URL="$3" BOARD_BIND="127.0.0.1:$2" \
+    BOARD_CACHE_PREFIX="${4:-$CACHE_PREFIX}" "$BOARD_BIN" serve) \
     >"$WORK/board-$1.log" 2>&1 &
   PIDS+=($!)
 }
@@ -283,13 +284,15 @@ GRANT ALL PRIVILEGES ON $SINGLE_DB.* TO 'board_scale'@'127.0.0.1';
 SQL
   SINGLE_CREATED=1
   SINGLE_URL="mysql://board_scale:board_scale@127.0.0.1:3306/$SINGLE_DB"
+  ENV_PREFIX="$CACHE_PREFIX-single"
   (cd "$WORK" && board_env "$SINGLE_URL" "$BOARD_BIN" migrate &&
     board_env "$SINGLE_URL" "$BOARD_BIN" seed --users $USERS --posts 2 --comments-per-post 0 --votes-per-post 0) \
     >"$WORK/single-seed.log" 2>&1 || { cat "$WORK/single-seed.log" >&2; die "seeding the single MariaDB failed"; }
   SINGLE_ADMIN=$(sed -n 's/^demo login: \([^ ]*\) \/.*/\1/p' "$WORK/single-seed.log" | tail -1)
   (cd "$WORK" && board_env "$SINGLE_URL" "$BOARD_BIN" set-role "$SINGLE_ADMIN" admin) >>"$WORK/single-seed.log" 2>&1
-  start_board SA $PORT_SA "$SINGLE_URL"
-  start_board SB $PORT_SB "$SINGLE_URL"
+  # Its own cache prefix: two databases under one prefix would read each other's entries.
+  start_board SA $PORT_SA "$SINGLE_URL" "$ENV_PREFIX"
+  start_board SB $PORT_SB "$SINGLE_URL" "$ENV_PREFIX"
   wait_board SA $PORT_SA; wait_board SB $PORT_SB
   SINGLE_ARGS=(--single-a "http://127.0.0.1:$PORT_SA" --single-b "http://127.0.0.1:$PORT_SB"
     --single-admin "$SINGLE_ADMIN" --single-sql "mariadb -uroot -N -B $SINGLE_DB")
