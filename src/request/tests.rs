@@ -122,3 +122,18 @@ async fn a_transport_with_a_timeout_sets_the_deadline() {
     assert_eq!(open.run(async { deadline() }).await, None);
     assert!(open.started() >= bounded.started());
 }
+
+#[test]
+fn without_exported_spans_log_lines_carry_the_requests_own_ids() {
+    let trace = 0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736_u128;
+    let continued = RequestState::continuing(Some(trace), Duration::from_secs(5));
+    let (trace_id, span_id) = continued.log_ids();
+    assert_eq!(trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(span_id.len(), 16);
+    assert_ne!(span_id, "0000000000000000");
+    // A request that came without a trace starts one of its own, apart from every other request's.
+    let (one, _) = RequestState::begin().log_ids();
+    let (other, _) = RequestState::begin().log_ids();
+    assert_eq!(one.len(), 32);
+    assert_ne!(one, other);
+}
