@@ -85,13 +85,8 @@ impl RequestState {
         Self::starting(Instant::now(), None, None)
     }
 
-    /// A request beginning now whose transport stops waiting for it after `timeout` (HTTP).
-    pub fn begin_within(timeout: Duration) -> Arc<Self> {
-        let started = Instant::now();
-        Self::starting(started, started.checked_add(timeout), None)
-    }
-
-    /// [`Self::begin_within`] for a request that came with the trace `trace` (its `traceparent`).
+    /// A request beginning now whose transport stops waiting for it after `timeout` (HTTP), in the trace
+    /// `trace` it came with (its `traceparent`), if any.
     pub fn continuing(trace: Option<u128>, timeout: Duration) -> Arc<Self> {
         let started = Instant::now();
         Self::starting(started, started.checked_add(timeout), trace)

@@ -48,7 +48,7 @@ async fn the_budget_counters_round_trips_are_not_the_reads() {
 
 #[tokio::test]
 async fn nothing_leaks_outside_the_state() {
-    let state = RequestState::begin_within(Duration::from_secs(5));
+    let state = RequestState::continuing(None, Duration::from_secs(5));
     state.run(async { allow_replica(true) }).await;
     // Outside: no request, so nothing is counted, reads go to the primary, and there is no clock.
     count_cache();
@@ -111,7 +111,7 @@ async fn a_narrowed_scope_keeps_what_it_does_not_change() {
 
 #[tokio::test]
 async fn a_transport_with_a_timeout_sets_the_deadline() {
-    let bounded = RequestState::begin_within(Duration::from_millis(250));
+    let bounded = RequestState::continuing(None, Duration::from_millis(250));
     assert_eq!(
         bounded.deadline(),
         Some(bounded.started() + Duration::from_millis(250))
