@@ -473,6 +473,7 @@ def main():
     p.add_argument("--single-admin")
     p.add_argument("--single-sql")
     p.add_argument("--only", default="abcdef")
+    p.add_argument("--vote-rounds", type=int, default=3)
     p.add_argument("--known-fault-ok", action="store_true",
                    help="report, not fail, a count apart from its exact voter rows after the node kill")
     args = p.parse_args()
@@ -489,7 +490,7 @@ def main():
         runs.append(single)
     for run in runs:
         steps = {
-            "a": run.votes, "b": run.edits,
+            "a": lambda run=run: run.votes(args.vote_rounds), "b": run.edits,
             "c": lambda run=run: run.sign_ups(max(10, args.rounds // 3)),
             "d": lambda run=run: run.moves(args.rounds),
             "e": lambda run=run: run.read_your_writes(20),

@@ -1,5 +1,7 @@
 //! `VoteRepo` on sqlx. The voter tables' primary keys arbitrate concurrent votes; the counters move only
-//! when a row was really added or removed, in the same transaction, so they stay exact.
+//! when a row was really added or removed, in the same transaction, so they stay exact. On a Galera
+//! cluster, where two nodes' increments of one counter can both commit (a lost update, docs/galera.md),
+//! each vote then checks the counter against the voter rows and settles it.
 
 use async_trait::async_trait;
 use sqlx::QueryBuilder;
@@ -7,20 +9,50 @@ use sqlx::QueryBuilder;
 use chrono::{DateTime, Utc};
 
 use super::bans::{BANNED_AT_COMMENT, BANNED_AT_POST, banned_until};
-use super::{Db, db_error, on_db, push_ids, with_retries};
+use super::{
+    Db, ER_UNKNOWN_SYSTEM_VARIABLE, db_error, mysql_number, on_db, push_ids, with_retries,
+};
 
 use crate::domain::bans;
 use crate::domain::{AppError, AppResult, CommentId, PostId, UserId};
 use crate::ports::VoteRepo;
 use crate::request::count_db;
+use crate::telemetry::metrics;
 
 pub struct SqlVoteRepo {
     db: Db,
+    /// Whether the database is a Galera node (`@@wsrep_on`), asked once.
+    galera: tokio::sync::OnceCell<bool>,
 }
 
 impl SqlVoteRepo {
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self {
+            db,
+            galera: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    async fn on_galera(&self) -> bool {
+        let Db::MySql(pool) = &self.db else {
+            return false;
+        };
+        // Asked once per process, like a connection's set-up: not counted as a request's round trip. A
+        // server without the variable is no Galera node; another error is asked again next time.
+        let probe = self
+            .galera
+            .get_or_try_init(|| async {
+                match sqlx::query_scalar::<_, i64>("SELECT @@wsrep_on")
+                    .fetch_one(pool)
+                    .await
+                {
+                    Ok(on) => Ok(on == 1),
+                    Err(err) if mysql_number(&err) == Some(ER_UNKNOWN_SYSTEM_VARIABLE) => Ok(false),
+                    Err(err) => Err(err),
+                }
+            })
+            .await;
+        probe.is_ok_and(|on| *on)
     }
 
     /// `INSERT IGNORE` (MariaDB) / `INSERT OR IGNORE` (SQLite).
@@ -122,9 +154,71 @@ impl SqlVoteRepo {
         })
         .await?;
         match outcome {
-            Some(Ok(changed)) => Ok(changed),
+            Some(Ok(changed)) => {
+                // Also when nothing changed: a client's retry of a vote whose first attempt committed (its
+                // answer lost with a node) settles what that attempt could not.
+                if self.on_galera().await {
+                    self.settle(target, id).await;
+                }
+                Ok(changed)
+            }
             Some(Err(until)) => Err(bans::banned_here(until)),
             None => Err(AppError::NotFound(format!("no such {}", target.what))),
+        }
+    }
+
+    /// Sets the target's counter to its voter rows when the two are apart. The read waits for every write
+    /// the cluster committed before it (`wsrep_sync_wait`), so it sees this vote and every vote acknowledged
+    /// before it; the vote that came last therefore leaves the counter exact. A failure here is logged and
+    /// the vote, already committed, still succeeds.
+    async fn settle(&self, target: &Target, id: i64) {
+        let check = format!(
+            "SELECT t.vote_count, (SELECT COUNT(*) FROM {voters} v WHERE v.{key} = t.id) FROM {table} t WHERE t.id = ?",
+            voters = target.voters,
+            key = target.key,
+            table = target.table
+        );
+        let fix = format!(
+            "UPDATE {table} SET vote_count = (SELECT COUNT(*) FROM {voters} WHERE {key} = ?) WHERE id = ?",
+            voters = target.voters,
+            key = target.key,
+            table = target.table
+        );
+        let read = {
+            let _trip = count_db();
+            on_db!(&self.db, pool => {
+                sqlx::query_as::<_, (i64, i64)>(&check).bind(id).fetch_optional(pool).await
+            })
+        };
+        let (stored, counted) = match read {
+            Ok(Some(pair)) => pair,
+            Ok(None) => return,
+            Err(err) => {
+                tracing::warn!(error = %err, what = target.what, id, "votes: could not check the counter");
+                return;
+            }
+        };
+        if stored == counted {
+            return;
+        }
+        let db = &self.db;
+        let fix = &fix;
+        let fixed = with_retries(target.what, || async move {
+            on_db!(db, pool => sqlx::query(fix).bind(id).bind(id).execute(pool).await.map(|_| ()))
+        })
+        .await;
+        metrics::counter_settled(target.what);
+        match fixed {
+            Ok(()) => tracing::warn!(
+                what = target.what,
+                id,
+                stored,
+                counted,
+                "votes: counter settled to its voter rows"
+            ),
+            Err(err) => {
+                tracing::warn!(error = %err, what = target.what, id, "votes: could not settle the counter")
+            }
         }
     }
 
@@ -188,5 +282,62 @@ impl VoteRepo for SqlVoteRepo {
             .into_iter()
             .map(CommentId)
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{POST, SqlVoteRepo};
+    use crate::adapters::sql::Db;
+    use crate::adapters::sql::seed::{SeedOptions, seed};
+    use crate::config::{DbSettings, SecretUrl};
+
+    async fn count(db: &Db, sql: &str) -> i64 {
+        let Db::Sqlite(pool) = db else {
+            panic!("the test database is SQLite")
+        };
+        sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn settle_sets_a_counter_apart_from_its_rows_and_leaves_an_exact_one() {
+        let db = Db::connect(&DbSettings {
+            url: SecretUrl::new("sqlite::memory:"),
+            read_url: None,
+            read_your_writes: Duration::ZERO,
+            max_connections: 1,
+            acquire_timeout: Duration::from_secs(5),
+            auto_migrate: true,
+        })
+        .await
+        .unwrap();
+        db.migrate().await.unwrap();
+        let options = SeedOptions {
+            users: 5,
+            posts: 2,
+            comments_per_post: 0,
+            votes_per_post: 3,
+        };
+        seed(&db, &options, "x", chrono::Utc::now()).await.unwrap();
+        let post: i64 = count(&db, "SELECT MIN(id) FROM post").await;
+        let other: i64 = count(&db, "SELECT MAX(id) FROM post").await;
+        let Db::Sqlite(pool) = &db else {
+            unreachable!()
+        };
+        // What a lost update leaves: a voter row the counter does not show.
+        sqlx::query("UPDATE post SET vote_count = vote_count - 1 WHERE id = ?")
+            .bind(post)
+            .execute(pool)
+            .await
+            .unwrap();
+        let repo = SqlVoteRepo::new(db.clone());
+        repo.settle(&POST, post).await;
+        repo.settle(&POST, other).await;
+        let shown = format!("SELECT vote_count FROM post WHERE id = {post}");
+        assert_eq!(count(&db, &shown).await, 3);
+        let shown = format!("SELECT vote_count FROM post WHERE id = {other}");
+        assert_eq!(count(&db, &shown).await, 3);
     }
 }

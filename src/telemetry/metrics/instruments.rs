@@ -89,6 +89,12 @@ pub(super) fn build() -> Option<Telemetry> {
                 "Attempts counted by this process's own limiter because the shared counters failed or refused, by limit.",
             )
             .build(),
+        counters_settled: meter
+            .u64_counter("board.votes.counters_settled")
+            .with_description(
+                "Vote counters found apart from their voter rows after a vote and set to them, by target (Galera's lost updates).",
+            )
+            .build(),
         cache_primary_changes: meter
             .u64_counter("board.cache.primary_changes")
             .with_description(
@@ -276,6 +282,11 @@ pub(super) fn build() -> Option<Telemetry> {
         metrics
             .limiter_fallbacks
             .add(0, &[KeyValue::new("limit", limit)]);
+    }
+    for target in ["post", "comment"] {
+        metrics
+            .counters_settled
+            .add(0, &[KeyValue::new("target", target)]);
     }
     for outcome in ["success", "invalid", "blocked", "rate_limited"] {
         metrics.logins.add(0, &[KeyValue::new("outcome", outcome)]);

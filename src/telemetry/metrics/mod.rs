@@ -32,6 +32,7 @@ pub struct Metrics {
     pub moderation_actions: Counter<u64>,
     pub rate_limited: Counter<u64>,
     pub limiter_fallbacks: Counter<u64>,
+    pub counters_settled: Counter<u64>,
     pub cache_primary_changes: Counter<u64>,
     pub log_lines_dropped: Counter<u64>,
     pub trace_export_failures: Counter<u64>,
@@ -209,6 +210,13 @@ pub fn rate_limited(limit: &'static str) {
 pub fn limiter_fallback(limit: &'static str) {
     if let Some(m) = metrics() {
         m.limiter_fallbacks.add(1, &[KeyValue::new("limit", limit)]);
+    }
+}
+
+/// Counts a vote counter found apart from its voter rows and set to them (on Galera, see docs/galera.md).
+pub fn counter_settled(what: &'static str) {
+    if let Some(m) = metrics() {
+        m.counters_settled.add(1, &[KeyValue::new("target", what)]);
     }
 }
 
