@@ -17,63 +17,15 @@
 # MYSQL_HOST/MYSQL_PORT/MYSQL_USER/MYSQL_PASSWORD, PROFILE=debug|release, SKIP_BUILD=1, GUESSES (12).
 set -euo pipefail
 
-MYSQL_HOST=${MYSQL_HOST:-127.0.0.1}
-MYSQL_PORT=${MYSQL_PORT:-3306}
-MYSQL_USER=${MYSQL_USER:-root}
-MYSQL_PASSWORD=${MYSQL_PASSWORD:-}
-PROFILE=${PROFILE:-debug}
 GUESSES=${GUESSES:-12}
 REDIS_PORTS=(7001 7002 7003 7004 7005 7006)
 BOARD_PORTS=(18211 18212)
 DB_NAME=board_cluster
 CACHE_PREFIX=cluster
-
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-BIN="$TARGET_DIR/$PROFILE/board"
-WORK=$(mktemp -d /tmp/board-cluster.XXXXXX)
-log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-MYSQL_CLIENT=$(command -v mariadb || command -v mysql || true)
-mysql_cmd() { MYSQL_PWD="$MYSQL_PASSWORD" "$MYSQL_CLIENT" -h"$MYSQL_HOST" -P"$MYSQL_PORT" -u"$MYSQL_USER" "$@"; }
-
-for tool in redis-server redis-cli curl jq; do
-  command -v "$tool" >/dev/null || die "$tool is needed"
-done
-[[ -n $MYSQL_CLIENT ]] || die "a mariadb or mysql client is needed"
-for port in "${REDIS_PORTS[@]}" "${BOARD_PORTS[@]}"; do
-  if (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then die "port $port is taken"; fi
-done
-
-PIDS=()
-DB_CREATED=""
-cleanup() {
-  local status=$?
-  set +e
-  local pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
-  [[ -n $DB_CREATED ]] && mysql_cmd -e "DROP DATABASE IF EXISTS $DB_NAME"
-  log "logs kept in $WORK"
-  exit "$status"
-}
-trap cleanup EXIT
-
-if [[ -z ${SKIP_BUILD:-} ]]; then
-  log "building the $PROFILE binary"
-  if [[ $PROFILE == release ]]; then (cd "$ROOT" && cargo build --release --bin board); else (cd "$ROOT" && cargo build --bin board); fi
-fi
-[[ -x $BIN ]] || die "no binary at $BIN"
-
-wait_until() { # seconds, then a command; polls every 0.1 s
-  local tries=$(($1 * 10)); shift
-  local i
-  for ((i = 0; i < tries; i++)); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
+NAME=cluster
+PORTS=("${REDIS_PORTS[@]}" "${BOARD_PORTS[@]}")
+# shellcheck source=deploy/scale/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 for port in "${REDIS_PORTS[@]}"; do
   mkdir -p "$WORK/redis-$port"
@@ -87,7 +39,17 @@ NODES=()
 for port in "${REDIS_PORTS[@]}"; do NODES+=("127.0.0.1:$port"); done
 redis-cli --cluster create "${NODES[@]}" --cluster-replicas 1 --cluster-yes >"$WORK/create.log" 2>&1 ||
   { cat "$WORK/create.log" >&2; die "redis-cli --cluster create failed"; }
-cluster_ok() { redis-cli -p "${REDIS_PORTS[0]}" cluster info | grep -q '^cluster_state:ok'; }
+cluster_ok() { # every node sees the whole cluster, and the nodes agree on the slots (a client connecting
+  # while one node still lags refuses to start: "Invalid or missing cluster state")
+  local port
+  for port in "${REDIS_PORTS[@]}"; do
+    redis-cli -p "$port" cluster info | grep -q '^cluster_state:ok' || return 1
+    redis-cli -p "$port" cluster info | grep -q '^cluster_known_nodes:6' || return 1
+  done
+  local check
+  check=$(redis-cli --cluster check "127.0.0.1:${REDIS_PORTS[0]}") || return 1
+  grep -q 'All nodes agree about slots configuration' <<<"$check" && grep -q 'All 16384 slots covered' <<<"$check"
+}
 wait_until 30 cluster_ok || die "the cluster did not reach cluster_state:ok"
 log "Redis Cluster up: 3 primaries and 3 replicas on ${REDIS_PORTS[*]}"
 

@@ -19,11 +19,6 @@
 # binary as it is; READ_SECONDS (5) of reads through A and B after the promotion.
 set -euo pipefail
 
-MYSQL_HOST=${MYSQL_HOST:-127.0.0.1}
-MYSQL_PORT=${MYSQL_PORT:-3306}
-MYSQL_USER=${MYSQL_USER:-root}
-MYSQL_PASSWORD=${MYSQL_PASSWORD:-}
-PROFILE=${PROFILE:-debug}
 READ_SECONDS=${READ_SECONDS:-5}
 PRIMARY_PORT=7101
 REPLICA_PORT=7102
@@ -32,57 +27,11 @@ BOARD_PORTS=(18201 18202 18203)
 SERVICE=boardsentinel
 DB_NAME=board_sentinel
 CACHE_PREFIX=sentinel
-
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-BIN="$TARGET_DIR/$PROFILE/board"
-WORK=$(mktemp -d /tmp/board-sentinel.XXXXXX)
-log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-MYSQL_CLIENT=$(command -v mariadb || command -v mysql || true)
-mysql_cmd() { MYSQL_PWD="$MYSQL_PASSWORD" "$MYSQL_CLIENT" -h"$MYSQL_HOST" -P"$MYSQL_PORT" -u"$MYSQL_USER" "$@"; }
+NAME=sentinel
+PORTS=("$PRIMARY_PORT" "$REPLICA_PORT" "${SENTINEL_PORTS[@]}" "${BOARD_PORTS[@]}")
+# shellcheck source=deploy/scale/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 rcli() { local port=$1; shift; redis-cli -h 127.0.0.1 -p "$port" "$@"; }
-
-for tool in redis-server redis-cli curl jq; do
-  command -v "$tool" >/dev/null || die "$tool is needed"
-done
-[[ -n $MYSQL_CLIENT ]] || die "a mariadb or mysql client is needed"
-for port in "$PRIMARY_PORT" "$REPLICA_PORT" "${SENTINEL_PORTS[@]}" "${BOARD_PORTS[@]}"; do
-  if (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then die "port $port is taken"; fi
-done
-
-PIDS=()
-DB_CREATED=""
-cleanup() {
-  local status=$?
-  set +e
-  local pid
-  for pid in "${PIDS[@]}"; do
-    kill -CONT "$pid" 2>/dev/null
-    kill "$pid" 2>/dev/null
-  done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
-  [[ -n $DB_CREATED ]] && mysql_cmd -e "DROP DATABASE IF EXISTS $DB_NAME"
-  log "logs kept in $WORK"
-  exit "$status"
-}
-trap cleanup EXIT
-
-if [[ -z ${SKIP_BUILD:-} ]]; then
-  log "building the $PROFILE binary"
-  if [[ $PROFILE == release ]]; then (cd "$ROOT" && cargo build --release --bin board); else (cd "$ROOT" && cargo build --bin board); fi
-fi
-[[ -x $BIN ]] || die "no binary at $BIN"
-
-wait_until() { # seconds, then a command; polls every 0.1 s
-  local tries=$(($1 * 10)); shift
-  local i
-  for ((i = 0; i < tries; i++)); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
 
 # --- Redis: primary, replica, sentinels ------------------------------------------------------------------
 start_redis() { # port, extra arguments
