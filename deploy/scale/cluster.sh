@@ -11,7 +11,12 @@
 # (`board_limiter_fallbacks_total`). Then the read cache: a post read twice through B must be warm (0
 # database round trips, `round_trip_headers`), and after each of 5 edits through A, reads through B and A
 # must show the new title. Prints a summary; exits non-zero when the limit is not shared, a read is stale,
-# or warm reads still go to the database.
+# or warm reads still go to the database. Last, a shard's primary lost with an invalidation in flight: the
+# primary holding the post's cache entry has its replica cut off (SIGSTOP, then the primary drops the link),
+# the post is edited through A, the primary is SIGKILLed and the cluster promotes the replica, which still
+# holds the old entry (checked: otherwise the run proves nothing). Reads through A, B and a process C
+# started afterwards must all show the new title (each process meets new primaries and starts a new cache
+# namespace, docs/read-cache.md#failover).
 #
 # Needs redis-server 7, redis-cli, a MariaDB client, curl, jq and cargo. Environment as in sentinel.sh:
 # MYSQL_HOST/MYSQL_PORT/MYSQL_USER/MYSQL_PASSWORD, PROFILE=debug|release, SKIP_BUILD=1, GUESSES (12).
@@ -19,7 +24,7 @@ set -euo pipefail
 
 GUESSES=${GUESSES:-12}
 REDIS_PORTS=(7001 7002 7003 7004 7005 7006)
-BOARD_PORTS=(18211 18212)
+BOARD_PORTS=(18211 18212 18213)
 DB_NAME=board_cluster
 CACHE_PREFIX=cluster
 NAME=cluster
@@ -135,3 +140,91 @@ echo "read cache: a warm post(id:) through B took $WARM_DB database round trips 
   "$STALE stale of $READS reads right after 5 edits through A"
 ((STALE == 0)) || die "$STALE stale read(s) across processes on Redis Cluster"
 [[ $WARM_DB == 0 && $(db_trips) == 0 ]] || die "warm reads still go to the database on Redis Cluster"
+
+# ---- A shard's primary lost with an invalidation in flight ------------------------------------------------
+rcli() { local port=$1; shift; redis-cli -h 127.0.0.1 -p "$port" "$@"; }
+entries_with() { # port, text: the keys of string entries holding the text (READONLY: a replica's own keys)
+  local key
+  rcli "$1" --scan --pattern "*$CACHE_PREFIX*" | while IFS= read -r key; do
+    printf 'READONLY\nGET "%s"\n' "$key" | rcli "$1" 2>/dev/null | grep -q -- "$2" && echo "$key"
+  done || true
+}
+pid_of() { rcli "$1" info server | tr -d '\r' | sed -n 's/^process_id://p'; }
+read_via "$A" >/dev/null
+read_via "$B" >/dev/null
+sleep 0.5 # let the fills replicate
+OWNER=""
+for port in "${REDIS_PORTS[@]}"; do
+  [[ $(rcli "$port" role | head -1) == master ]] || continue
+  [[ -n $(entries_with "$port" "title 5") ]] && { OWNER=$port; break; }
+done
+[[ -n $OWNER ]] || die "no primary holds the post's cache entry"
+REPLICA=$(rcli "$OWNER" info replication | tr -d '\r' | sed -n 's/^slave0:.*port=\([0-9]*\),.*/\1/p')
+[[ -n $REPLICA ]] || die "the primary on $OWNER has no replica"
+[[ -n $(entries_with "$REPLICA" "title 5") ]] || die "the replica on $REPLICA holds no copy: nothing to go stale"
+OWNER_PID=$(pid_of "$OWNER") REPLICA_PID=$(pid_of "$REPLICA")
+kill -STOP "$REPLICA_PID"
+rcli "$OWNER" client kill type replica >/dev/null
+EDIT=$(gql "$A" 'mutation($i: UpdatePostInput!) { updatePost(input: $i) { post { title } } }' \
+  "{\"i\": {\"postId\": \"$POST\", \"title\": \"after the failover\", \"content\": \"body\"}}" "$TOKEN" |
+  jq -r '.data.updatePost.post.title // "(error)"')
+{ kill -9 "$OWNER_PID" && wait "$OWNER_PID"; } 2>/dev/null || true
+KILLED_AT=$(date +%s.%N)
+kill -CONT "$REPLICA_PID"
+[[ $EDIT == "after the failover" ]] || die "the edit through A failed: $EDIT"
+log "edited through A while the replica on $REPLICA was cut off; its primary on $OWNER SIGKILLed"
+promoted() { [[ $(rcli "$REPLICA" role | head -1) == master ]]; }
+wait_until 30 promoted || die "the cluster did not promote the replica on $REPLICA within 30 s"
+PROMOTED_AFTER=$(awk -v a="$KILLED_AT" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
+STALE_ENTRY=$(entries_with "$REPLICA" "title 5" | head -1)
+[[ -n $STALE_ENTRY ]] ||
+  die "the promoted replica does not hold the old entry: the invalidation reached it, the run proves nothing"
+SURVIVOR=""
+for port in "${REDIS_PORTS[@]}"; do [[ $port != "$OWNER" ]] && { SURVIVOR=$port; break; }; done
+state_ok() { rcli "$SURVIVOR" cluster info | grep -q '^cluster_state:ok'; }
+wait_until 30 state_ok || die "the cluster is not ok after the failover"
+log "replica promoted after ${PROMOTED_AFTER} s; it still holds the old entry $STALE_ENTRY"
+
+C=${BOARD_PORTS[2]}
+declare -A FAILOVER_READS FAILOVER_STALE FAILOVER_ERRORS
+read_after() { # name, port
+  local title
+  title=$(read_via "$2" || echo "(error)")
+  FAILOVER_READS[$1]=$((${FAILOVER_READS[$1]:-0} + 1))
+  case $title in
+    "after the failover") ;;
+    "title 5") FAILOVER_STALE[$1]=$((${FAILOVER_STALE[$1]:-0} + 1)) ;;
+    *) FAILOVER_ERRORS[$1]=$((${FAILOVER_ERRORS[$1]:-0} + 1)) ;;
+  esac
+}
+END=$(($(date +%s) + 5))
+while (($(date +%s) < END)); do
+  read_after A "$A"
+  read_after B "$B"
+  sleep 0.05
+done
+start_board C "$C"
+for _ in $(seq 20); do
+  read_after C "$C"
+  read_after A "$A"
+  read_after B "$B"
+done
+# Not a cache that simply stopped working: warm reads through B are answered by the new namespace.
+read_via "$B" >/dev/null
+read_via "$B" >/dev/null
+AFTER_DB=$(db_trips)
+stale_total=0
+echo "Redis Cluster failover: the replica on $REPLICA promoted ${PROMOTED_AFTER} s after its primary was killed"
+echo "| process | reads | stale | errors |"
+echo "|---|--:|--:|--:|"
+for name in A B C; do
+  echo "| $name | ${FAILOVER_READS[$name]:-0} | ${FAILOVER_STALE[$name]:-0} | ${FAILOVER_ERRORS[$name]:-0} |"
+  stale_total=$((stale_total + ${FAILOVER_STALE[$name]:-0}))
+done
+changes() { curl -sf "http://127.0.0.1:$1/metrics" | awk '/^board_cache_primary_changes_total/ {s += $NF} END {print s + 0}'; }
+echo "new primaries met (board_cache_primary_changes_total): A $(changes "$A"), B $(changes "$B"), C $(changes "$C")"
+echo "the old entry $STALE_ENTRY on the promoted replica is never read again; a warm read through B after the" \
+  "failover took $AFTER_DB database round trips"
+((stale_total == 0)) || die "$stale_total stale read(s) after the cluster failover"
+[[ $AFTER_DB == 0 ]] || die "warm reads go to the database after the cluster failover"
+log "0 stale reads through A, B and C after the cluster failover"

@@ -135,13 +135,9 @@ impl RedisCache {
             .script_load(ADD_READING_SCRIPT)
             .await
             .map_err(cache_error)?;
-        let primary = if clustered {
-            Primary::fixed()
-        } else {
-            Primary::follow(&pool, Duration::from_secs(2))
-                .await
-                .map_err(CacheError)?
-        };
+        let primary = Primary::follow(&pool, clustered, Duration::from_secs(2))
+            .await
+            .map_err(CacheError)?;
         let (invalidations, _) = broadcast::channel(INVALIDATION_BACKLOG);
         let marks = format!("{channel}:mark:{}", uuid::Uuid::new_v4().simple());
         feed.listen(

@@ -2,13 +2,15 @@
 //! acknowledged can die with it, and the promoted replica then still holds the old value. So cached values
 //! live in a namespace named after the primary's run id: a process that meets another primary (a failover,
 //! a restart) reads and fills a new, empty namespace, and what the old primary's replica still holds is never
-//! read again. Between losing a connection and knowing which primary it reaches now, the cache is not read.
-//! The protocol: docs/read-cache.md#failover.
+//! read again. On Redis Cluster the namespace is named after all primaries' run ids at once: a failover of
+//! any shard starts the whole cache afresh. Between losing a connection and knowing which primaries it
+//! reaches now, the cache is not read. The protocol: docs/read-cache.md#failover.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fred::prelude::{ClientLike, EventInterface, Pool};
+use fred::prelude::{Client, ClientLike, ClusterInterface, EventInterface, Pool};
+use fred::types::config::Server;
 use fred::types::{ClusterHash, CustomCommand};
 use tokio::sync::Notify;
 use tokio::sync::broadcast::error::RecvError;
@@ -52,24 +54,26 @@ impl Primary {
         })
     }
 
-    /// One namespace for ever (Redis Cluster: each shard has primaries of its own; not followed).
-    pub(super) fn fixed() -> Arc<Self> {
-        Self::with("")
-    }
-
-    /// Follows the primary behind `pool`: its namespace now, then again after every connection event.
-    pub(super) async fn follow(pool: &Pool, timeout: Duration) -> Result<Arc<Self>, String> {
-        let run_id = run_id(pool, timeout).await?;
+    /// Follows the primary behind `pool` (all primaries on a cluster): its namespace now, then again after
+    /// every connection event (and every change of the cluster's layout).
+    pub(super) async fn follow(
+        pool: &Pool,
+        clustered: bool,
+        timeout: Duration,
+    ) -> Result<Arc<Self>, String> {
+        let run_id = run_id(pool, clustered, timeout).await?;
         let primary = Self::with(&namespace(&run_id));
         for client in pool.clients() {
             let mut errors = client.error_rx();
             let mut reconnects = client.reconnect_rx();
+            let mut layouts = client.cluster_change_rx();
             let watched = Arc::clone(&primary);
             tokio::spawn(async move {
                 loop {
                     let closed = tokio::select! {
                         error = errors.recv() => matches!(error, Err(RecvError::Closed)),
                         reconnect = reconnects.recv() => matches!(reconnect, Err(RecvError::Closed)),
+                        layout = layouts.recv() => matches!(layout, Err(RecvError::Closed)),
                     };
                     if closed {
                         break;
@@ -78,7 +82,12 @@ impl Primary {
                 }
             });
         }
-        tokio::spawn(verify(pool.clone(), Arc::clone(&primary), timeout));
+        tokio::spawn(verify(
+            pool.clone(),
+            Arc::clone(&primary),
+            clustered,
+            timeout,
+        ));
         Ok(primary)
     }
 
@@ -162,12 +171,12 @@ pub(super) fn in_namespace(key: &str, namespace: &str) -> String {
 
 /// After each connection event, asks every pool client which server it reaches, until all answer the same
 /// primary with no event in between.
-async fn verify(pool: Pool, primary: Arc<Primary>, timeout: Duration) {
+async fn verify(pool: Pool, primary: Arc<Primary>, clustered: bool, timeout: Duration) {
     loop {
         primary.changed.notified().await;
         loop {
             let epoch = primary.state().epoch;
-            match run_id(&pool, timeout).await {
+            match run_id(&pool, clustered, timeout).await {
                 Ok(run_id) if primary.verified(epoch, &run_id) => break,
                 Ok(_) => {}
                 Err(err) => {
@@ -179,21 +188,16 @@ async fn verify(pool: Pool, primary: Arc<Primary>, timeout: Duration) {
     }
 }
 
-/// The run id of the server every client of `pool` reaches (`INFO server`); an error if they differ.
-async fn run_id(pool: &Pool, timeout: Duration) -> Result<String, String> {
+/// The run id of the server every client of `pool` reaches (`INFO server`), or on a cluster the run ids of
+/// all its primaries in one; an error if the clients differ.
+async fn run_id(pool: &Pool, clustered: bool, timeout: Duration) -> Result<String, String> {
     let mut seen: Option<String> = None;
     for client in pool.clients() {
-        let info = CustomCommand::new_static("INFO", ClusterHash::Random, false);
-        let text: String =
-            tokio::time::timeout(timeout, client.custom(info, vec!["server".to_owned()]))
-                .await
-                .map_err(|_| format!("INFO did not answer within {timeout:?}"))?
-                .map_err(|e| e.to_string())?;
-        let id = text
-            .lines()
-            .find_map(|line| line.trim().strip_prefix("run_id:"))
-            .map(str::to_owned)
-            .ok_or("INFO server names no run_id")?;
+        let id = if clustered {
+            primaries_id(client, timeout).await?
+        } else {
+            run_id_of(client, None, timeout).await?
+        };
         match &seen {
             Some(other) if *other != id => {
                 return Err(format!("clients reach different servers ({other}, {id})"));
@@ -204,9 +208,73 @@ async fn run_id(pool: &Pool, timeout: Duration) -> Result<String, String> {
     seen.ok_or_else(|| "the pool has no clients".to_owned())
 }
 
+/// The run ids of a cluster's primaries, as the client routes to them now, in one: the exclusive or of
+/// their namespaces (the order of the primaries does not matter; any new primary changes it). When a
+/// primary does not answer, the client's view of the cluster is refreshed for the next try.
+async fn primaries_id(client: &Client, timeout: Duration) -> Result<String, String> {
+    let Some(layout) = client.cached_cluster_state() else {
+        let _ = client.sync_cluster().await;
+        return Err("no cluster layout yet".to_owned());
+    };
+    let mut combined = 0u64;
+    for server in layout.unique_primary_nodes() {
+        let id = match run_id_of(client, Some(server), timeout).await {
+            Ok(id) => id,
+            Err(err) => {
+                let _ = client.sync_cluster().await;
+                return Err(err);
+            }
+        };
+        combined ^= namespace_bits(&id)?;
+    }
+    Ok(format!("{combined:012x}"))
+}
+
+/// The 48 bits of a run id's namespace.
+fn namespace_bits(run_id: &str) -> Result<u64, String> {
+    u64::from_str_radix(&namespace(run_id), 16).map_err(|_| format!("run_id {run_id:?} is not hex"))
+}
+
+/// `INFO server`'s run id of the server the client reaches (on a cluster: of `server`).
+async fn run_id_of(
+    client: &Client,
+    server: Option<Server>,
+    timeout: Duration,
+) -> Result<String, String> {
+    let info = CustomCommand::new_static("INFO", ClusterHash::Random, false);
+    let args = vec!["server".to_owned()];
+    let answer = match server {
+        None => tokio::time::timeout(timeout, client.custom::<String, _>(info, args)).await,
+        Some(server) => {
+            let routed = client.with_cluster_node(server);
+            tokio::time::timeout(timeout, routed.custom::<String, _>(info, args)).await
+        }
+    };
+    let text = answer
+        .map_err(|_| format!("INFO did not answer within {timeout:?}"))?
+        .map_err(|e| e.to_string())?;
+    text.lines()
+        .find_map(|line| line.trim().strip_prefix("run_id:"))
+        .map(str::to_owned)
+        .ok_or_else(|| "INFO server names no run_id".to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cluster_namespace_changes_with_any_primary_and_not_with_their_order() {
+        let ids = ["0123456789abffff", "fedcba9876540000", "00000000000f1111"];
+        let of = |ids: &[&str]| -> u64 {
+            ids.iter()
+                .map(|id| namespace_bits(id).unwrap())
+                .fold(0, |a, b| a ^ b)
+        };
+        assert_eq!(of(&ids), of(&[ids[2], ids[0], ids[1]]));
+        assert_ne!(of(&ids), of(&[ids[0], ids[1], "00000000000e1111"]));
+        assert!(namespace_bits("not hex at all").is_err());
+    }
 
     #[test]
     fn a_guard_is_refused_under_another_epoch() {
