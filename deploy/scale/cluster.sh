@@ -11,24 +11,29 @@
 # (`board_limiter_fallbacks_total`). Then the read cache: a post read twice through B must be warm (0
 # database round trips, `round_trip_headers`), and after each of 5 edits through A, reads through B and A
 # must show the new title. Prints a summary; exits non-zero when the limit is not shared, a read is stale,
-# or warm reads still go to the database. Last, a shard's primary lost with an invalidation in flight: the
+# or warm reads still go to the database. Then a benchmark, printed and never judged: warm post(id:) and
+# root-page reads under wrk through A against a process D on one Redis of its own (same MariaDB, same
+# posts). Last, a shard's primary lost with an invalidation in flight: the
 # primary holding the post's cache entry has its replica cut off (SIGSTOP, then the primary drops the link),
 # the post is edited through A, the primary is SIGKILLed and the cluster promotes the replica, which still
 # holds the old entry (checked: otherwise the run proves nothing). Reads through A, B and a process C
 # started afterwards must all show the new title (each process meets new primaries and starts a new cache
 # namespace, docs/read-cache.md#failover).
 #
-# Needs redis-server 7, redis-cli, a MariaDB client, curl, jq and cargo. Environment as in sentinel.sh:
-# MYSQL_HOST/MYSQL_PORT/MYSQL_USER/MYSQL_PASSWORD, PROFILE=debug|release, SKIP_BUILD=1, GUESSES (12).
+# Needs redis-server 7, redis-cli, a MariaDB client, curl, jq, wrk and cargo. Environment as in sentinel.sh:
+# MYSQL_HOST/MYSQL_PORT/MYSQL_USER/MYSQL_PASSWORD, PROFILE=debug|release, SKIP_BUILD=1, GUESSES (12),
+# BENCH_SECS (2; 0 skips the throughput comparison: `PROFILE=release BENCH_SECS=10` for figures).
 set -euo pipefail
 
 GUESSES=${GUESSES:-12}
 REDIS_PORTS=(7001 7002 7003 7004 7005 7006)
-BOARD_PORTS=(18211 18212 18213)
+BOARD_PORTS=(18211 18212 18213 18214)
+SINGLE_REDIS_PORT=7010
+BENCH_SECS=${BENCH_SECS:-2}
 DB_NAME=board_cluster
 CACHE_PREFIX=cluster
 NAME=cluster
-PORTS=("${REDIS_PORTS[@]}" "${BOARD_PORTS[@]}")
+PORTS=("${REDIS_PORTS[@]}" "$SINGLE_REDIS_PORT" "${BOARD_PORTS[@]}")
 # shellcheck source=deploy/scale/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -64,13 +69,15 @@ DATABASE_URL="mysql://$MYSQL_USER${MYSQL_PASSWORD:+:$MYSQL_PASSWORD}@$MYSQL_HOST
 REDIS_URL="redis-cluster://127.0.0.1:${REDIS_PORTS[0]}?node=127.0.0.1:${REDIS_PORTS[1]}&node=127.0.0.1:${REDIS_PORTS[2]}"
 ENV=(RUST_LOG=info BOARD_CONFIG="$WORK/none.toml" DATABASE_URL="$DATABASE_URL" REDIS_URL="$REDIS_URL"
   BOARD_CACHE_PREFIX="$CACHE_PREFIX" BOARD_JWT_SECRET="cluster-limit-secret-0123456789abcdef"
-  BOARD_AUTO_MIGRATE=false BOARD_LOGIN_FAILURES_PER_ACCOUNT=5 BOARD_ROUND_TRIP_HEADERS=true PATH="$PATH")
+  BOARD_AUTO_MIGRATE=false BOARD_LOGIN_FAILURES_PER_ACCOUNT=5 BOARD_ROUND_TRIP_HEADERS=true PATH="$PATH"
+  BOARD_POINTS_PER_WINDOW=1000000000 BOARD_CREATES_PER_USER=1000000 BOARD_EDITS_PER_USER=1000000)
 (cd "$WORK" && env -i "${ENV[@]}" "$BIN" migrate >"$WORK/migrate.log" 2>&1) ||
   { cat "$WORK/migrate.log" >&2; die "board migrate failed"; }
 
-start_board() { # name, port
+start_board() { # name, port, then environment settings over ENV's
   local name=$1 port=$2
-  (cd "$WORK" && exec env -i "${ENV[@]}" BOARD_BIND="127.0.0.1:$port" "$BIN" serve >"$WORK/board-$name.log" 2>&1) &
+  shift 2
+  (cd "$WORK" && exec env -i "${ENV[@]}" "$@" BOARD_BIND="127.0.0.1:$port" "$BIN" serve >"$WORK/board-$name.log" 2>&1) &
   PIDS+=($!)
   local pid=$!
   for _ in $(seq 300); do
@@ -140,6 +147,50 @@ echo "read cache: a warm post(id:) through B took $WARM_DB database round trips 
   "$STALE stale of $READS reads right after 5 edits through A"
 ((STALE == 0)) || die "$STALE stale read(s) across processes on Redis Cluster"
 [[ $WARM_DB == 0 && $(db_trips) == 0 ]] || die "warm reads still go to the database on Redis Cluster"
+
+# ---- Throughput: the cluster against one Redis (a benchmark: printed, never judged) ----------------------
+# The same two reads as bench/run.sh's (a) and (b), through A (the cluster) and through D (a process on one
+# Redis of its own), same MariaDB, same posts: BENCH_SECS each after a 1 s warm-up; BENCH_SECS=0 skips it.
+if ((BENCH_SECS > 0)); then
+  command -v wrk >/dev/null || die "wrk is needed for the throughput comparison (BENCH_SECS=0 skips it)"
+  mkdir -p "$WORK/redis-single"
+  redis-server --port "$SINGLE_REDIS_PORT" --bind 127.0.0.1 --dir "$WORK/redis-single" --save "" \
+    --appendonly no --logfile "$WORK/redis-single.log" &
+  PIDS+=($!)
+  wait_until 10 redis-cli -p "$SINGLE_REDIS_PORT" ping || die "redis-server did not start on $SINGLE_REDIS_PORT"
+  D=${BOARD_PORTS[3]}
+  start_board D "$D" REDIS_URL="redis://127.0.0.1:$SINGLE_REDIS_PORT/0"
+  for n in $(seq 1 40); do
+    gql "$A" 'mutation($i: CreatePostInput!) { createPost(input: $i) { post { id } } }' \
+      "{\"i\": {\"categoryId\": \"$CATEGORY\", \"title\": \"bench $n\", \"content\": \"body $n\"}}" "$TOKEN" |
+      jq -er '.data.createPost.post.id' || die "createPost failed"
+  done >"$WORK/ids.txt"
+  load() { # port, mode, seconds, output: BENCH_RESULT as "rps p50 p99 errors"
+    env BENCH_MODE="$2" BENCH_IDS="$WORK/ids.txt" BENCH_CATEGORY="$CATEGORY" \
+      wrk -t2 -c32 -d"$3s" --timeout 30s --latency -s "$ROOT/bench/graphql.lua" "http://127.0.0.1:$1/graphql" \
+      >"$4" 2>&1 || { cat "$4" >&2; die "wrk failed"; }
+    sed -n 's/^BENCH_RESULT //p' "$4" |
+      jq -r '"\(.rps) \(.p50_ms) \(.p99_ms) \(.gql_errors + .connect_errors + .read_errors + .write_errors + .status_errors + .timeouts)"'
+  }
+  echo "throughput, $PROFILE build, wrk -t2 -c32 for ${BENCH_SECS} s on this machine (wrk, both servers, MariaDB and Redis share it):"
+  ROOT_PAGE='query RootPage($categoryId: ID!) { posts(categoryId: $categoryId, first: 20) { edges { node { id title voteCount viewerHasVoted commentCount author { name } category { name } } } } }'
+  trips() { # port, mode: "DB/cache" round trips of one more warm read (x-db-round-trips, x-cache-round-trips)
+    if [[ $2 == post ]]; then read_via "$1" >/dev/null; else gql "$1" "$ROOT_PAGE" "{\"categoryId\": \"$CATEGORY\"}" >/dev/null; fi
+    tr -d '\r' <"$WORK/headers" | awk -F': ' 'tolower($1) == "x-db-round-trips" {d = $2} tolower($1) == "x-cache-round-trips" {c = $2} END {print d "/" c}'
+  }
+  echo "| read | one Redis req/s | p99 ms | trips DB/cache | Redis Cluster req/s | p99 ms | trips DB/cache | cluster / one |"
+  echo "|---|--:|--:|--:|--:|--:|--:|--:|"
+  for mode in post root; do
+    load "$D" "$mode" 1 "$WORK/warm-D-$mode.txt" >/dev/null
+    read -r one_rps _ one_p99 one_errors < <(load "$D" "$mode" "$BENCH_SECS" "$WORK/wrk-D-$mode.txt")
+    load "$A" "$mode" 1 "$WORK/warm-A-$mode.txt" >/dev/null
+    read -r cl_rps _ cl_p99 cl_errors < <(load "$A" "$mode" "$BENCH_SECS" "$WORK/wrk-A-$mode.txt")
+    [[ $one_errors == 0 && $cl_errors == 0 ]] ||
+      die "the $mode load answered errors (one Redis $one_errors, cluster $cl_errors): see $WORK/wrk-*-$mode.txt"
+    name=$([[ $mode == post ]] && echo "post(id:), warm" || echo "root page, warm")
+    echo "| $name | ${one_rps%.*} | $one_p99 | $(trips "$D" "$mode") | ${cl_rps%.*} | $cl_p99 | $(trips "$A" "$mode") | $(awk -v a="$cl_rps" -v b="$one_rps" 'BEGIN {printf "%.0f %%", 100 * a / b}') |"
+  done
+fi
 
 # ---- A shard's primary lost with an invalidation in flight ------------------------------------------------
 rcli() { local port=$1; shift; redis-cli -h 127.0.0.1 -p "$port" "$@"; }

@@ -13,7 +13,7 @@
 # load, default 15, 10 with SMOKE); REDIS_URL (default redis://127.0.0.1:6379/9, keys under the prefix
 # `galera`); SINGLE=0 skips the comparison on the single MariaDB at 127.0.0.1:3306 (default: run it when
 # root reaches that server through its unix socket); KEEP=1 keeps the temporary directory (logs, data);
-# ONLY=abcdef picks scenarios; VOTE_ROUNDS (default 3) sets scenario a's rounds;
+# ONLY=abcdefg picks scenarios; VOTE_ROUNDS (default 3) sets scenario a's rounds;
 # CLUSTER_ONLY=1 only brings up the cluster and HAProxy and waits (for trials by hand; Ctrl-C stops them).
 # Ports: MariaDB 3311-3313, gcomm 4571-4573, IST 4581-4583, SST 4591-4593, HAProxy 3320, board 18111-18115.
 #
@@ -312,7 +312,7 @@ python3 "$ROOT/deploy/scale/scenarios.py" \
   --kill-pid-file "$WORK/node3/pid" --rounds "$ROUNDS" --load-secs "$LOAD_SECS" \
   --rejoin "bash $ROOT/deploy/scale/galera.sh rejoin $WORK 3" \
   --sql3 "mariadb --socket=$WORK/node3/mysqld.sock -uroot -N -B $DB" \
-  --cluster-secs "$CLUSTER_SECS" --summary "$WORK/summary.json" --only "${ONLY:-abcdef}" --vote-rounds "${VOTE_ROUNDS:-3}" "${SINGLE_ARGS[@]}" \
+  --cluster-secs "$CLUSTER_SECS" --summary "$WORK/summary.json" --only "${ONLY:-abcdefg}" --vote-rounds "${VOTE_ROUNDS:-3}" "${SINGLE_ARGS[@]}" \
   ${SMOKE:+--known-fault-ok}
 status=$?
 set -e

@@ -16,6 +16,10 @@ Scenarios (each also on the single MariaDB when --single-a/--single-b are given,
      (a SERVICE_UNAVAILABLE is retried after its retryAfterSeconds, within a 10 s budget, as a client
      would), the stored counts and voter rows are what the acknowledged writes left; then node 3 rejoins
      and holds the same counts.
+  g. a member's vote through A racing the member's category ban through B (rounds: ROUNDS / 5, at least
+     10): the ban never fails, the vote is either counted (ordered first) or FORBIDDEN, the voter rows and
+     the count agree with that answer on every node, and once the ban is acknowledged a vote through A is
+     FORBIDDEN. Run before f.
 Exits 1 when an expectation fails.
 """
 
@@ -155,6 +159,9 @@ CREATE_POST = "mutation($c: ID!, $t: String!) { createPost(input: {categoryId: $
 EDIT = "mutation($id: ID!, $t: String!) { updatePost(input: {postId: $id, title: $t, content: \"edited\"}) { post { version } } }"
 VOTE = "mutation($id: ID!) { votePost(input: {postId: $id}) { post { voteCount } } }"
 UNVOTE = "mutation($id: ID!) { unvotePost(input: {postId: $id}) { post { voteCount } } }"
+BAN = "mutation($c: ID!, $u: ID!) { banFromCategory(input: {categoryId: $c, userId: $u, reason: \"scale\"}) { ban { reason } } }"
+UNBAN = "mutation($c: ID!, $u: ID!) { unbanFromCategory(input: {categoryId: $c, userId: $u}) { success } }"
+VIEWER = "{ viewer { id } }"
 READ_POST = "query($id: ID!) { post(id: $id) { title version voteCount viewerHasVoted revisions { version title } } }"
 
 
@@ -355,6 +362,56 @@ class Run:
         self.row("e. write via A, read via B", rounds * 3, rounds * 3 - stale, codes, lat,
                  f"{stale} stale reads; read p50 {ms(percentile(reads, 50))} ms, p99 {ms(percentile(reads, 99))} ms")
 
+    # g. a vote racing a ban of its voter, through the other node
+    def ban_race(self, rounds=20):
+        member = self.members[-1]
+        data, code, _, _, message = patient(self.a, VIEWER, {}, member)
+        if code:
+            raise SystemExit(f"{self.label}: viewer failed: {code} {message}")
+        user = data["viewer"]["id"]
+        user_raw = raw_id(user)
+        codes, lat = Counter(), []
+        voted_first = refused = later_refused = 0
+        for r in range(rounds):
+            post = self.new_post(f"ban race {r}")
+            results = race([
+                lambda: self.b.gql(BAN, {"c": self.category, "u": user}, self.admin),
+                lambda: self.a.gql(VOTE, {"id": post}, member),
+            ])
+            (_, ban_code, ban_took, ban_message), (_, vote_code, vote_took, _) = results
+            lat += [ban_took, vote_took]
+            if ban_code in ("SERVICE_UNAVAILABLE", "TRANSPORT"):
+                _, ban_code, _, _, ban_message = patient(self.b, BAN, {"c": self.category, "u": user}, self.admin)
+            if vote_code in ("SERVICE_UNAVAILABLE", "TRANSPORT"):
+                _, vote_code, _, _, _ = patient(self.a, VOTE, {"id": post}, member)
+            codes[f"ban {ban_code or 'ok'}"] += 1
+            codes[f"vote {vote_code or 'ok'}"] += 1
+            if ban_code:
+                self.fail(f"g. round {r}: the ban answered {ban_code}: {ban_message}")
+            if vote_code not in (None, "FORBIDDEN"):
+                self.fail(f"g. round {r}: the vote answered {vote_code}")
+            voted_first += vote_code is None
+            refused += vote_code == "FORBIDDEN"
+            # What is stored agrees with what was answered.
+            for s in self.sql:
+                rows = int(s.one(f"SELECT COUNT(*) FROM voter_post WHERE post_id = {raw_id(post)} AND user_id = {user_raw}"))
+                count = int(s.one(f"SELECT vote_count FROM post WHERE id = {raw_id(post)}"))
+                if rows != (vote_code is None) or count != rows:
+                    self.fail(f"g. round {r}: vote answered {vote_code or 'ok'}, stored voter rows {rows}, count {count}")
+            # Once the ban is acknowledged, a vote through the other node is refused.
+            after = self.new_post(f"ban race {r}, after")
+            _, code, took, _, _ = patient(self.a, VOTE, {"id": after}, member)
+            lat.append(took)
+            if code == "FORBIDDEN":
+                later_refused += 1
+            else:
+                self.fail(f"g. round {r}: a vote after the acknowledged ban answered {code or 'ok'}")
+            _, code, _, _, message = patient(self.a, UNBAN, {"c": self.category, "u": user}, self.admin)
+            if code:
+                self.fail(f"g. round {r}: unban failed: {code} {message}")
+        self.row("g. vote via A racing a ban via B", rounds, rounds, codes, lat,
+                 f"vote first {voted_first}, refused {refused}; after the ban {later_refused} of {rounds} refused")
+
     # f. a node killed under load through HAProxy
     def node_kill(self, c, seconds, pid_file, rejoin, sql3):
         posts = [self.new_post(f"load {k}") for k in range(20)]
@@ -472,7 +529,7 @@ def main():
     p.add_argument("--single-b")
     p.add_argument("--single-admin")
     p.add_argument("--single-sql")
-    p.add_argument("--only", default="abcdef")
+    p.add_argument("--only", default="abcdefg")
     p.add_argument("--vote-rounds", type=int, default=3)
     p.add_argument("--known-fault-ok", action="store_true",
                    help="report, not fail, a count apart from its exact voter rows after the node kill")
@@ -494,6 +551,7 @@ def main():
             "c": lambda run=run: run.sign_ups(max(10, args.rounds // 3)),
             "d": lambda run=run: run.moves(args.rounds),
             "e": lambda run=run: run.read_your_writes(20),
+            "g": lambda run=run: run.ban_race(max(10, args.rounds // 5)),
         }
         for key, step in steps.items():
             if key in args.only:
