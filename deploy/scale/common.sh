@@ -59,3 +59,41 @@ wait_until() { # seconds, then a command; polls every 0.1 s
   done
   return 1
 }
+
+# The reads after a failover that lost an invalidation: through A and B for 5 s, then through a process C
+# started now (start_board C "$C") with A and B again, 20 rounds. $1 = a command printing the title read
+# through the port given to it, $2 = the new title, $3 = the old one. Counts into READS, STALE, ERRORS
+# by process name and prints a table; returns the number of stale reads (0 = none).
+declare -A READS STALE ERRORS
+failover_reads() {
+  local title_of=$1 new=$2 old=$3 name title
+  tally() { # name, port
+    title=$("$title_of" "$2" || echo "(error)")
+    READS[$1]=$((${READS[$1]:-0} + 1))
+    if [[ $title == "$old" ]]; then
+      STALE[$1]=$((${STALE[$1]:-0} + 1))
+    elif [[ $title != "$new" ]]; then
+      ERRORS[$1]=$((${ERRORS[$1]:-0} + 1))
+    fi
+  }
+  local end=$(($(date +%s) + 5))
+  while (($(date +%s) < end)); do
+    tally A "$A"
+    tally B "$B"
+    sleep 0.05
+  done
+  start_board C "$C"
+  for _ in $(seq 20); do
+    tally C "$C"
+    tally A "$A"
+    tally B "$B"
+  done
+  local stale_total=0
+  echo "| process | reads | stale | errors |"
+  echo "|---|--:|--:|--:|"
+  for name in A B C; do
+    echo "| $name | ${READS[$name]:-0} | ${STALE[$name]:-0} | ${ERRORS[$name]:-0} |"
+    stale_total=$((stale_total + ${STALE[$name]:-0}))
+  done
+  return $((stale_total > 255 ? 255 : stale_total))
+}
