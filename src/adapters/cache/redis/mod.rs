@@ -400,8 +400,8 @@ impl Cache for RedisCache {
         if keys.is_empty() {
             return Ok(());
         }
-        // Even while the primary is not verified: if it is the same server, the deletion counts; if not,
-        // nobody reads that namespace again.
+        // Even while the primary is not verified: if it is the same server, the deletion counts; if not, it
+        // is lost for a process already on the new namespace (the open gap of docs/read-cache.md#failover).
         let namespace = self.primary.deleting();
         let stored: Vec<String> = keys.iter().map(|k| in_namespace(k, &namespace)).collect();
         let pipeline = self.pool.next().pipeline();
