@@ -166,6 +166,7 @@ impl App {
                         .await
                         .map_err(|e| StartError::Cache(e.to_string()))?,
                     );
+                    redis.replay_deletions();
                     if redis.clustered() && !config.cache.near_cache_ttl.is_zero() {
                         // Sync rounds rely on one connection delivering every announcement in order; on a
                         // cluster, messages published on different nodes arrive in no particular order.

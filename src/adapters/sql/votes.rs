@@ -204,18 +204,27 @@ impl SqlVoteRepo {
         let db = &self.db;
         let fix = &fix;
         let fixed = with_retries(target.what, || async move {
-            on_db!(db, pool => sqlx::query(fix).bind(id).bind(id).execute(pool).await.map(|_| ()))
+            on_db!(db, pool => sqlx::query(fix)
+                .bind(id)
+                .bind(id)
+                .bind(stored)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected()))
         })
         .await;
-        metrics::counter_settled(target.what);
         match fixed {
-            Ok(()) => tracing::warn!(
-                what = target.what,
-                id,
-                stored,
-                counted,
-                "votes: counter settled to its voter rows"
-            ),
+            Ok(0) => {}
+            Ok(_) => {
+                metrics::counter_settled(target.what);
+                tracing::warn!(
+                    what = target.what,
+                    id,
+                    stored,
+                    counted,
+                    "votes: counter settled to its voter rows"
+                );
+            }
             Err(err) => {
                 tracing::warn!(error = %err, what = target.what, id, "votes: could not settle the counter")
             }

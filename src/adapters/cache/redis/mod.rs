@@ -23,10 +23,12 @@ use crate::adapters::redis_feed::RedisFeed;
 mod announcements;
 mod counters;
 mod primary;
+mod unsettled;
 
 use announcements::Announcements;
 use counters::ADD_READING_SCRIPT;
 use primary::{Primary, in_namespace};
+use unsettled::Unsettled;
 
 pub struct RedisCache {
     pool: Pool,
@@ -50,7 +52,12 @@ pub struct RedisCache {
     primary: Arc<Primary>,
     /// Redis Cluster: multi-key commands are split into single-slot ones.
     clustered: bool,
+    /// Deletions to make again once a namespace is verified.
+    unsettled: std::sync::Mutex<Unsettled>,
 }
+
+/// How often deletions made before the primary was verified are tried again.
+const REPLAY_EVERY: Duration = Duration::from_millis(100);
 
 /// Announcements buffered per listener; a listener that falls further behind forgets everything.
 const INVALIDATION_BACKLOG: usize = 4096;
@@ -160,6 +167,7 @@ impl RedisCache {
             add_reading: Script::from_hash(add_reading),
             primary,
             clustered,
+            unsettled: std::sync::Mutex::new(Unsettled::default()),
         })
     }
 
@@ -400,37 +408,19 @@ impl Cache for RedisCache {
         if keys.is_empty() {
             return Ok(());
         }
-        // Even while the primary is not verified: if it is the same server, the deletion counts; if not, it
-        // is lost for a process already on the new namespace (the open gap of docs/read-cache.md#failover).
-        let namespace = self.primary.deleting();
-        let stored: Vec<String> = keys.iter().map(|k| in_namespace(k, &namespace)).collect();
-        let pipeline = self.pool.next().pipeline();
-        // Guards first: a fill that read the old guard is refused from here on; one that ran before is
-        // undone by the DEL.
-        for key in &stored {
-            let guard = guard_key(key);
-            let () = pipeline.incr(guard.as_str()).await.map_err(cache_error)?;
-            let () = pipeline
-                .pexpire(guard.as_str(), GUARD_TTL_MS, None)
-                .await
-                .map_err(cache_error)?;
+        // Even while the primary is not verified: if it is the same server, the deletion counts; if not,
+        // the keys are deleted again once the new primary is verified (another process may already fill
+        // its namespace), as are those of a deletion that failed.
+        let verified = self.primary.reading().is_some();
+        let mut batch = keys.to_vec();
+        if verified {
+            batch.extend(self.unsettled().take());
         }
-        if self.clustered {
-            for key in &stored {
-                let () = pipeline.del(key.as_str()).await.map_err(cache_error)?;
-            }
-        } else {
-            let () = pipeline.del(stored).await.map_err(cache_error)?;
+        let result = self.delete_now(&batch).await;
+        if result.is_err() || !verified {
+            self.keep_unsettled(batch);
         }
-        // Announced by the keys the near caches know.
-        let () = pipeline
-            .publish(self.channel.as_str(), keys.join("\n"))
-            .await
-            .map_err(cache_error)?;
-        let _: Vec<fred::types::Value> = self
-            .bounded("PIPELINE INCR PEXPIRE DEL PUBLISH", pipeline.all())
-            .await?;
-        Ok(())
+        result
     }
 
     fn invalidations(&self) -> Option<(bool, broadcast::Receiver<Invalidation>)> {
@@ -478,6 +468,86 @@ impl Cache for RedisCache {
 
     fn kind(&self) -> &'static str {
         "redis"
+    }
+}
+
+impl RedisCache {
+    fn unsettled(&self) -> std::sync::MutexGuard<'_, Unsettled> {
+        self.unsettled
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn keep_unsettled(&self, keys: Vec<String>) {
+        let lost = self.unsettled().keep(keys);
+        if lost > 0 {
+            tracing::warn!(
+                lost,
+                "cache: too many deletions wait for a verified primary; some are lost"
+            );
+        }
+    }
+
+    /// Deletes `keys` (and their fill guards) in the namespace of the primary verified last, and announces
+    /// them. On Redis Cluster one command per key, pipelined.
+    async fn delete_now(&self, keys: &[String]) -> Result<(), CacheError> {
+        let namespace = self.primary.deleting();
+        let stored: Vec<String> = keys.iter().map(|k| in_namespace(k, &namespace)).collect();
+        let pipeline = self.pool.next().pipeline();
+        // Guards first: a fill that read the old guard is refused from here on; one that ran before is
+        // undone by the DEL.
+        for key in &stored {
+            let guard = guard_key(key);
+            let () = pipeline.incr(guard.as_str()).await.map_err(cache_error)?;
+            let () = pipeline
+                .pexpire(guard.as_str(), GUARD_TTL_MS, None)
+                .await
+                .map_err(cache_error)?;
+        }
+        if self.clustered {
+            for key in &stored {
+                let () = pipeline.del(key.as_str()).await.map_err(cache_error)?;
+            }
+        } else {
+            let () = pipeline.del(stored).await.map_err(cache_error)?;
+        }
+        // Announced by the keys the near caches know.
+        let () = pipeline
+            .publish(self.channel.as_str(), keys.join("\n"))
+            .await
+            .map_err(cache_error)?;
+        let _: Vec<fred::types::Value> = self
+            .bounded("PIPELINE INCR PEXPIRE DEL PUBLISH", pipeline.all())
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes again, every `REPLAY_EVERY`, the keys of deletions made before the primary was verified or
+    /// that failed, once a primary is verified (docs/read-cache.md#failover). Stops with the cache.
+    pub fn replay_deletions(self: &Arc<Self>) {
+        let cache = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(REPLAY_EVERY).await;
+                let Some(cache) = cache.upgrade() else {
+                    break;
+                };
+                if cache.primary.reading().is_none() {
+                    continue;
+                }
+                let keys = cache.unsettled().take();
+                if keys.is_empty() {
+                    continue;
+                }
+                match cache.delete_now(&keys).await {
+                    Ok(()) => tracing::info!(
+                        keys = keys.len(),
+                        "cache: deletions made before the primary was verified, made again"
+                    ),
+                    Err(_) => cache.keep_unsettled(keys),
+                }
+            }
+        });
     }
 }
 

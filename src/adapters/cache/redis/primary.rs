@@ -31,7 +31,7 @@ struct State {
     /// The current primary's namespace; `None` until it is verified after a connection event.
     verified: Option<Arc<str>>,
     /// The namespace verified last (deletions go there while unverified: if the server is the same, they
-    /// count; if not, they are lost: the open gap of docs/read-cache.md#failover).
+    /// count; if not, they are made again once a namespace is verified: docs/read-cache.md#failover).
     last: Arc<str>,
 }
 

@@ -1,0 +1,59 @@
+//! Deletions that may not have reached the namespace the other processes read: sent while this process had
+//! not verified the primary (they went to the namespace verified last), or refused (the breaker, an error).
+//! Their keys are deleted again once a namespace is verified (docs/read-cache.md#failover).
+
+use std::collections::HashSet;
+
+/// At most this many keys wait; beyond it a deletion is lost (and logged), as before this set existed.
+const LIMIT: usize = 100_000;
+
+#[derive(Default)]
+pub(super) struct Unsettled {
+    keys: HashSet<String>,
+}
+
+impl Unsettled {
+    /// Keeps `keys` to delete again; answers how many did not fit.
+    pub(super) fn keep(&mut self, keys: impl IntoIterator<Item = String>) -> usize {
+        let mut lost = 0;
+        for key in keys {
+            if self.keys.len() < LIMIT || self.keys.contains(&key) {
+                self.keys.insert(key);
+            } else {
+                lost += 1;
+            }
+        }
+        lost
+    }
+
+    /// Every key kept, which the caller deletes (and keeps again if that fails).
+    pub(super) fn take(&mut self) -> Vec<String> {
+        self.keys.drain().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_keys_are_taken_once_and_duplicates_count_once() {
+        let mut unsettled = Unsettled::default();
+        assert_eq!(
+            unsettled.keep(["a".to_owned(), "b".to_owned(), "a".to_owned()]),
+            0
+        );
+        let mut taken = unsettled.take();
+        taken.sort();
+        assert_eq!(taken, ["a", "b"]);
+        assert!(unsettled.take().is_empty());
+    }
+
+    #[test]
+    fn beyond_the_limit_keys_are_counted_lost_but_known_ones_still_fit() {
+        let mut unsettled = Unsettled::default();
+        assert_eq!(unsettled.keep((0..LIMIT).map(|n| n.to_string())), 0);
+        assert_eq!(unsettled.keep(["new".to_owned(), "7".to_owned()]), 1);
+        assert_eq!(unsettled.take().len(), LIMIT);
+    }
+}
