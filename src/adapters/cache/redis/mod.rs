@@ -56,9 +56,6 @@ pub struct RedisCache {
     unsettled: std::sync::Mutex<Unsettled>,
 }
 
-/// How often deletions made before the primary was verified are tried again.
-const REPLAY_EVERY: Duration = Duration::from_millis(100);
-
 /// Announcements buffered per listener; a listener that falls further behind forgets everything.
 const INVALIDATION_BACKLOG: usize = 4096;
 
@@ -472,22 +469,6 @@ impl Cache for RedisCache {
 }
 
 impl RedisCache {
-    fn unsettled(&self) -> std::sync::MutexGuard<'_, Unsettled> {
-        self.unsettled
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn keep_unsettled(&self, keys: Vec<String>) {
-        let lost = self.unsettled().keep(keys);
-        if lost > 0 {
-            tracing::warn!(
-                lost,
-                "cache: too many deletions wait for a verified primary; some are lost"
-            );
-        }
-    }
-
     /// Deletes `keys` (and their fill guards) in the namespace of the primary verified last, and announces
     /// them. On Redis Cluster one command per key, pipelined.
     async fn delete_now(&self, keys: &[String]) -> Result<(), CacheError> {
@@ -520,34 +501,6 @@ impl RedisCache {
             .bounded("PIPELINE INCR PEXPIRE DEL PUBLISH", pipeline.all())
             .await?;
         Ok(())
-    }
-
-    /// Deletes again, every `REPLAY_EVERY`, the keys of deletions made before the primary was verified or
-    /// that failed, once a primary is verified (docs/read-cache.md#failover). Stops with the cache.
-    pub fn replay_deletions(self: &Arc<Self>) {
-        let cache = Arc::downgrade(self);
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(REPLAY_EVERY).await;
-                let Some(cache) = cache.upgrade() else {
-                    break;
-                };
-                if cache.primary.reading().is_none() {
-                    continue;
-                }
-                let keys = cache.unsettled().take();
-                if keys.is_empty() {
-                    continue;
-                }
-                match cache.delete_now(&keys).await {
-                    Ok(()) => tracing::info!(
-                        keys = keys.len(),
-                        "cache: deletions made before the primary was verified, made again"
-                    ),
-                    Err(_) => cache.keep_unsettled(keys),
-                }
-            }
-        });
     }
 }
 

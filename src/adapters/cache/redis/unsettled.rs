@@ -3,6 +3,13 @@
 //! Their keys are deleted again once a namespace is verified (docs/read-cache.md#failover).
 
 use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::RedisCache;
+
+/// How often deletions made before the primary was verified are tried again.
+const REPLAY_EVERY: Duration = Duration::from_millis(100);
 
 /// At most this many keys wait; beyond it a deletion is lost (and logged), as before this set existed.
 const LIMIT: usize = 100_000;
@@ -29,6 +36,52 @@ impl Unsettled {
     /// Every key kept, which the caller deletes (and keeps again if that fails).
     pub(super) fn take(&mut self) -> Vec<String> {
         self.keys.drain().collect()
+    }
+}
+
+impl RedisCache {
+    pub(super) fn unsettled(&self) -> std::sync::MutexGuard<'_, Unsettled> {
+        self.unsettled
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(super) fn keep_unsettled(&self, keys: Vec<String>) {
+        let lost = self.unsettled().keep(keys);
+        if lost > 0 {
+            tracing::warn!(
+                lost,
+                "cache: too many deletions wait for a verified primary; some are lost"
+            );
+        }
+    }
+
+    /// Deletes again, every `REPLAY_EVERY`, the keys of deletions made before the primary was verified or
+    /// that failed, once a primary is verified (docs/read-cache.md#failover). Stops with the cache.
+    pub fn replay_deletions(self: &Arc<Self>) {
+        let cache = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(REPLAY_EVERY).await;
+                let Some(cache) = cache.upgrade() else {
+                    break;
+                };
+                if cache.primary.reading().is_none() {
+                    continue;
+                }
+                let keys = cache.unsettled().take();
+                if keys.is_empty() {
+                    continue;
+                }
+                match cache.delete_now(&keys).await {
+                    Ok(()) => tracing::info!(
+                        keys = keys.len(),
+                        "cache: deletions made before the primary was verified, made again"
+                    ),
+                    Err(_) => cache.keep_unsettled(keys),
+                }
+            }
+        });
     }
 }
 
