@@ -18,8 +18,9 @@
 # PORT_MARIADB/PORT_BASELINE/PORT_SQLITE (18090/18091/18092); KEEP_DATABASE=1 keeps `board_bench` afterwards,
 # REUSE_DATABASE=1 runs on such a kept database (with at least POSTS posts) instead of seeding again;
 # BENCH_PROFILE (release, or debug: the binaries `cargo build` makes, quicker to get, far from production speed);
+# BENCH_BOARD (a board binary to measure instead of the one built, e.g. one built from an earlier commit);
 # BCRYPT_COST (the servers' and so the seeded passwords' bcrypt cost, default 12 as in production);
-# RESULTS_DIR (bench/results).
+# RESULTS_DIR (bench/results); SCENARIOS (the keys to run, e.g. "b f k m"; default every one; n runs (o) too).
 #
 # SMOKE=1 changes the defaults to a run of about a minute that checks the scenarios, not their speed:
 # DURATION=2s WARMUP=1s CONNECTIONS=8 SEARCH_CONNECTIONS=4 LOGIN_CONNECTIONS=4 POSTS=300 (20 users, 2 comments and 2 votes per
@@ -68,6 +69,7 @@ else
   SMOKE=""
 fi
 DURATION=${DURATION:-30s}
+SCENARIOS=${SCENARIOS:-a b k l m c d g h i j e f n}
 CONNECTIONS=${CONNECTIONS:-64}
 WARMUP=${WARMUP:-5s}
 THREADS=${THREADS:-2}
@@ -115,7 +117,7 @@ else
 fi
 LUA="$ROOT/bench/graphql.lua"
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}   # where cargo puts the build
-BOARD="$TARGET_DIR/$BENCH_PROFILE/board"
+BOARD=${BENCH_BOARD:-"$TARGET_DIR/$BENCH_PROFILE/board"}
 BASELINE="$TARGET_DIR/$BENCH_PROFILE/examples/baseline"
 ROWS="$WORK/rows.jsonl"
 : >"$ROWS"
@@ -388,9 +390,11 @@ sample_round_trips() {
 
 # $1 = key, $2 = title, $3 = backend label, $4 = port, $5 = server pid, $6 = has board metrics (1/0),
 # then VAR=value pairs for bench/graphql.lua.
+wanted() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 scenario() {
   local key=$1 title=$2 backend=$3 port=$4 pid=$5 metrics=$6
   shift 6
+  wanted "$key" || { log "scenario $key: not in SCENARIOS, skipped"; return 0; }
   local url="http://127.0.0.1:$port/graphql" out="$WORK/$key" connections=$CONNECTIONS arg
   for arg in "$@"; do [[ $arg == CONNECTIONS=* ]] && connections=${arg#CONNECTIONS=}; done
   log "scenario $key: $title — warm-up $WARMUP"
@@ -502,6 +506,9 @@ scenario f "{ ping } baseline (axum + async-graphql)" "in memory" "$PORT_BASELIN
 # fan-out runs after the comment answered, so the latency must not grow with the watchers. Then how long the
 # outbox takes to drain and how many notifications a second the fan-out writes. Last, so its backlog cannot
 # disturb the wrk scenarios.
+NOTIFIED=0 FANOUT_S=0 DRAIN_S=0 FANOUT_MEAN_MS=0
+: >"$WORK/watched.jsonl"
+if wanted n; then
 log "comment on a watched post: $WATCHERS watchers"
 (cd "$WORK" && "${BOARD_MARIADB[@]}" seed --users "$WATCHERS" --posts 0) >"$WORK/seed-watchers.out" 2>&1 ||
   { cat "$WORK/seed-watchers.out" >&2; die "seeding the watchers failed"; }
@@ -568,6 +575,7 @@ for key in o n; do
     '{key: $key, comments: $n, watchers: $watchers, p50_ms: $p50, p99_ms: $p99, errors: $errors}' >>"$WORK/watched.jsonl"
 done
 log "  comment latency p50/p99: quiet $(percentile "$WORK/o.latencies" 50)/$(percentile "$WORK/o.latencies" 99) ms, watched $(percentile "$WORK/n.latencies" 50)/$(percentile "$WORK/n.latencies" 99) ms; $NOTIFIED notifications in $FANOUT_S s (outbox drained $DRAIN_S s after the last comment)"
+fi
 
 # ---- 6. results ----
 mkdir -p "$RESULTS_DIR"

@@ -4,6 +4,7 @@
 //! of GraphQL operations ([`points`]): docs/cost.md.
 
 mod fallback;
+mod lease;
 mod points;
 
 use std::sync::Arc;
@@ -45,6 +46,8 @@ pub struct Limiter {
     fallback: Arc<dyn Counters>,
     /// Whether the shared counters are failing, and when to try them again.
     health: Health,
+    /// Points of budgets added to the counters by this process and not spent yet.
+    leases: lease::Leases,
     prefix: String,
     limits: Limits,
 }
@@ -87,6 +90,7 @@ impl Limiter {
             counters,
             fallback,
             health: Health::new(fallback::RETRY_SHARED_AFTER),
+            leases: lease::Leases::default(),
             prefix: prefix.to_owned(),
             limits,
         }

@@ -7,6 +7,9 @@
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::Limiter;
+
+/// A process leases a budget's points in shares of 1 / this (docs/cost.md#leases).
+const LEASE_SHARES: u64 = 100;
 use crate::domain::UserId;
 use crate::telemetry::metrics;
 
@@ -121,55 +124,76 @@ impl Limiter {
         if cost > self.limits.points_per_window {
             let used = self.read_points(&key).await;
             return Err(PointsRefused::TooCostly {
-                points: self.points(used, reset_at),
+                points: self.points(used.saturating_sub(self.leases.held(&key)), reset_at),
             });
         }
+        if let Some(used) = self.leases.take(&key, cost) {
+            return Ok(self.points(used, reset_at));
+        }
+        let limit = self.limits.points_per_window;
+        // A share of the budget is added at once and spent here by the operations that follow.
+        let share = limit / LEASE_SHARES;
+        let mut need = cost.saturating_sub(self.leases.held(&key));
+        loop {
+            let ask = need.max(share);
+            let Some((mut added, mut total)) = self.add_points(spender, &key, ask).await else {
+                return Ok(self.points(0, reset_at));
+            };
+            let mut granted = ask;
+            if !added && ask > need && total.saturating_add(need) <= limit {
+                // The share does not fit any more; what this operation needs may.
+                let Some(answer) = self.add_points(spender, &key, need).await else {
+                    return Ok(self.points(0, reset_at));
+                };
+                (added, total, granted) = (answer.0, answer.1, need);
+            }
+            if !added {
+                // Refused without being added: nothing to take back, and no concurrent operation ever saw it.
+                metrics::rate_limited(spender.scope());
+                let points = self.points(total.saturating_sub(self.leases.held(&key)), reset_at);
+                return Err(PointsRefused::Exhausted {
+                    retry_after_seconds: points.reset_in(now),
+                    points,
+                });
+            }
+            match self.leases.grant(&key, granted, total, cost, reset_at, now) {
+                Some(used) => return Ok(self.points(used, reset_at)),
+                // Concurrent operations spent what was held meanwhile: this one adds its whole cost.
+                None => need = cost,
+            }
+        }
+    }
+
+    /// Adds `amount` to the counter `key` if it stays within the budget, in the shared counters or — while
+    /// they fail — in this process's own: (added, the count after). `None` when nothing can count.
+    async fn add_points(&self, spender: &Spender, key: &str, amount: u64) -> Option<(bool, u64)> {
         let ttl = self.limits.points_window + std::time::Duration::from_secs(1);
         let limit = self.limits.points_per_window;
-        let shared = if self.health.try_shared() {
-            match self.counters.add_within(&key, cost, limit, ttl).await {
+        if self.health.try_shared() {
+            match self.counters.add_within(key, amount, limit, ttl).await {
                 Ok(answer) => {
                     self.health.answered();
-                    Some(answer)
+                    return Some(answer);
                 }
-                Err(err) => {
-                    self.health.failed(&err.0);
-                    None
-                }
+                Err(err) => self.health.failed(&err.0),
             }
-        } else {
-            None
-        };
-        let (added, total) = match shared {
-            Some(answer) => answer,
-            None => {
-                metrics::limiter_fallback(spender.scope());
-                match self.fallback.add_within(&key, cost, limit, ttl).await {
-                    Ok(answer) => answer,
-                    Err(err) => {
-                        tracing::error!(error = %err, "limiter: no counters answer; not limiting");
-                        return Ok(self.points(0, reset_at));
-                    }
-                }
-            }
-        };
-        let points = self.points(total, reset_at);
-        if !added {
-            // Refused without being added: nothing to take back, and no concurrent operation ever saw it.
-            metrics::rate_limited(spender.scope());
-            return Err(PointsRefused::Exhausted {
-                retry_after_seconds: points.reset_in(now),
-                points,
-            });
         }
-        Ok(points)
+        metrics::limiter_fallback(spender.scope());
+        match self.fallback.add_within(key, amount, limit, ttl).await {
+            Ok(answer) => Some(answer),
+            Err(err) => {
+                tracing::error!(error = %err, "limiter: no counters answer; not limiting");
+                None
+            }
+        }
     }
 
     /// `spender`'s budget at `now`, spending nothing.
     pub async fn points_left(&self, spender: &Spender, now: DateTime<Utc>) -> Points {
         let (key, reset_at) = self.points_key(spender, now);
         let used = self.read_points(&key).await;
-        self.points(used, reset_at)
+        // Points this process leased are counted there but not spent yet.
+        self.points(used.saturating_sub(self.leases.held(&key)), reset_at)
     }
 
     /// A counter from wherever points are being counted now (0 when nothing answers).
@@ -200,6 +224,10 @@ mod tests {
     use crate::ports::Counters;
 
     fn limiter(counters: Arc<dyn Counters>) -> Limiter {
+        limiter_of(counters, 100)
+    }
+
+    fn limiter_of(counters: Arc<dyn Counters>, points_per_window: u64) -> Limiter {
         Limiter::new(
             counters,
             Arc::new(MemoryCache::new(1000, 1 << 20)),
@@ -212,7 +240,7 @@ mod tests {
                 creates_per_user: 1,
                 reports_per_user: 1,
                 window: Duration::from_secs(900),
-                points_per_window: 100,
+                points_per_window,
                 points_window: Duration::from_secs(60),
             },
         )
@@ -248,6 +276,103 @@ mod tests {
         assert_eq!(
             limiter.spend_points(&member, 7, at(50)).await.unwrap().used,
             7
+        );
+    }
+
+    /// Shared counters that count the additions made to them.
+    #[derive(Default)]
+    struct Counted {
+        counts: crate::adapters::cache::fakes::RefusingCounters,
+        additions: std::sync::atomic::AtomicU64,
+    }
+
+    #[async_trait::async_trait]
+    impl Counters for Counted {
+        async fn add_reading(
+            &self,
+            windows: &[crate::ports::CounterWindows],
+            ttl: Duration,
+        ) -> Result<Vec<(u64, u64)>, crate::ports::CacheError> {
+            self.counts.add_reading(windows, ttl).await
+        }
+
+        async fn read(&self, keys: &[String]) -> Result<Vec<u64>, crate::ports::CacheError> {
+            self.counts.read(keys).await
+        }
+
+        async fn take_back(&self, keys: &[String]) -> Result<(), crate::ports::CacheError> {
+            self.counts.take_back(keys).await
+        }
+
+        async fn add_within(
+            &self,
+            key: &str,
+            amount: u64,
+            limit: u64,
+            ttl: Duration,
+        ) -> Result<(bool, u64), crate::ports::CacheError> {
+            self.additions
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.counts.add_within(key, amount, limit, ttl).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_share_is_leased_and_spent_here_with_the_numbers_of_no_lease() {
+        let counters = Arc::new(Counted::default());
+        // 10 000 points: shares of 100.
+        let here = limiter_of(counters.clone(), 10_000);
+        let who = Spender::Member(UserId(5));
+        for i in 1..=14 {
+            let spent = here.spend_points(&who, 7, at(1)).await.unwrap();
+            assert_eq!(spent.used, 7 * i, "exact in one process");
+        }
+        assert_eq!(
+            counters
+                .additions
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+        assert_eq!(here.points_left(&who, at(2)).await.used, 98);
+        // The 15th needs 7 with 2 held: one more share.
+        assert_eq!(here.spend_points(&who, 7, at(3)).await.unwrap().used, 105);
+        assert_eq!(
+            counters
+                .additions
+                .load(std::sync::atomic::Ordering::Relaxed),
+            2
+        );
+        // Another process sees this one's shares as spent: never looser, at worst a share stricter.
+        let there = limiter_of(counters.clone(), 10_000);
+        assert_eq!(there.points_left(&who, at(4)).await.used, 200);
+        assert_eq!(there.spend_points(&who, 1, at(4)).await.unwrap().used, 201);
+    }
+
+    #[tokio::test]
+    async fn the_last_points_of_a_window_are_spent_exactly_with_shares() {
+        let counters = Arc::new(Counted::default());
+        // 1 000 points: shares of 10, an operation of 9.
+        let limiter = limiter_of(counters.clone(), 1_000);
+        let who = Spender::Client("10.0.0.9".into());
+        let mut ran = 0;
+        let refused = loop {
+            match limiter.spend_points(&who, 9, at(5)).await {
+                Ok(points) => {
+                    ran += 1;
+                    assert_eq!(points.used, 9 * ran);
+                }
+                Err(refused) => break refused,
+            }
+        };
+        assert_eq!(ran, 111, "every whole 9 of 1 000 points ran");
+        match refused {
+            PointsRefused::Exhausted { points, .. } => assert_eq!(points.remaining(), 1),
+            other => panic!("{other:?}"),
+        }
+        // A cheaper operation still fits the last point.
+        assert_eq!(
+            limiter.spend_points(&who, 1, at(6)).await.unwrap().used,
+            1_000
         );
     }
 
