@@ -3,8 +3,8 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use fred::prelude::{
@@ -16,23 +16,26 @@ use tokio::sync::broadcast;
 
 use crate::config::redact_url;
 use crate::ports::{Cache, CacheError, FillEntry, Invalidation};
-use crate::request::{count_cache, count_redis};
+use crate::request::count_cache;
 
 use crate::adapters::redis_feed::RedisFeed;
 
 mod announcements;
+mod breaker;
 mod counters;
 mod primary;
 mod unsettled;
 
 use announcements::Announcements;
+use breaker::{Breaker, cache_error};
 use counters::ADD_READING_SCRIPT;
 use primary::{Primary, in_namespace};
 use unsettled::Unsettled;
 
 pub struct RedisCache {
     pool: Pool,
-    timeout: Duration,
+    /// Every command's timeout and the breaker.
+    breaker: Breaker,
     /// Pub/sub channel on which deletions are announced to every process.
     channel: String,
     /// This process's own channel for [`Cache::mark`], followed by the same connection.
@@ -40,10 +43,6 @@ pub struct RedisCache {
     invalidations: broadcast::Sender<Invalidation>,
     /// Whether the invalidation channel is followed right now.
     live: Arc<AtomicBool>,
-    /// Circuit breaker: until this instant (ms since `epoch`), commands fail at once instead of waiting
-    /// for a timeout each. A slow or absent Redis then costs one timeout per `OPEN_FOR`, not one per read.
-    open_until_ms: AtomicU64,
-    epoch: Instant,
     /// The fill script, called by its SHA (loaded at connect, and again after a Redis restart forgot it).
     fill: Script,
     /// The limiter's add-and-read script, called like the fill script.
@@ -76,31 +75,6 @@ const GUARD_TTL_MS: i64 = 3_600_000;
 /// Stores KEYS[1] = ARGV[1] for ARGV[2] ms, unless its guard KEYS[2] moved past ARGV[3].
 const FILL_SCRIPT: &str = "if (redis.call('GET', KEYS[2]) or '0') == ARGV[3] then \
      redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end return 0";
-
-/// How long the breaker stays open after a failure; the next command after it probes Redis again.
-const OPEN_FOR: Duration = Duration::from_secs(1);
-
-fn cache_error(err: FredError) -> CacheError {
-    CacheError(err.to_string())
-}
-
-/// Whether `err` means Redis did not answer (down, unreachable, reconnecting, timed out), as opposed to an
-/// answer refusing the command.
-fn unanswered(err: &FredError) -> bool {
-    use fred::error::ErrorKind;
-    matches!(
-        err.kind(),
-        ErrorKind::IO
-            | ErrorKind::Timeout
-            | ErrorKind::Canceled
-            | ErrorKind::Backpressure
-            | ErrorKind::Cluster
-            | ErrorKind::Sentinel
-            | ErrorKind::Routing
-            | ErrorKind::Auth
-            | ErrorKind::Config
-    )
-}
 
 impl RedisCache {
     /// Connects to `url`. Fails when Redis cannot be reached at start-up; later outages are survived.
@@ -153,13 +127,11 @@ impl RedisCache {
         );
         Ok(Self {
             pool,
-            timeout,
+            breaker: Breaker::new(timeout),
             channel: channel.to_owned(),
             marks,
             invalidations,
             live: feed.live(),
-            open_until_ms: AtomicU64::new(0),
-            epoch: Instant::now(),
             fill: Script::from_hash(sha),
             add_reading: Script::from_hash(add_reading),
             primary,
@@ -270,31 +242,7 @@ impl RedisCache {
         command: &'static str,
         future: impl Future<Output = Result<T, FredError>>,
     ) -> Result<T, CacheError> {
-        let now = self.epoch.elapsed().as_millis() as u64;
-        if now < self.open_until_ms.load(Ordering::Relaxed) {
-            return Err(CacheError("redis is failing; skipped for a moment".into()));
-        }
-        let trip = count_redis();
-        // (error, whether Redis left it unanswered): only a Redis that does not answer opens the breaker; one
-        // that refuses a command (a script error, CROSSSLOT, NOPERM) answered at once.
-        let result = match tokio::time::timeout(self.timeout, future).await {
-            Ok(result) => result.map_err(|err| {
-                let unanswered = unanswered(&err);
-                (cache_error(err), unanswered)
-            }),
-            Err(_) => Err((
-                CacheError(format!("redis did not answer within {:?}", self.timeout)),
-                true,
-            )),
-        };
-        trip.end(command, result.is_err());
-        if let Err((_, unanswered)) = &result
-            && *unanswered
-        {
-            let reopen = self.epoch.elapsed().as_millis() as u64 + OPEN_FOR.as_millis() as u64;
-            self.open_until_ms.store(reopen, Ordering::Relaxed);
-        }
-        result.map_err(|(err, _)| err)
+        self.breaker.bounded(command, future).await
     }
 }
 
@@ -439,15 +387,15 @@ impl Cache for RedisCache {
     /// Always asks Redis (the breaker does not apply), and closes the breaker when Redis answers.
     async fn ping(&self) -> Result<(), CacheError> {
         count_cache();
-        match tokio::time::timeout(self.timeout, self.pool.next().ping::<String>(None)).await {
+        let timeout = self.breaker.timeout();
+        match tokio::time::timeout(timeout, self.pool.next().ping::<String>(None)).await {
             Ok(Ok(_)) => {
-                self.open_until_ms.store(0, Ordering::Relaxed);
+                self.breaker.close();
                 Ok(())
             }
             Ok(Err(err)) => Err(cache_error(err)),
             Err(_) => Err(CacheError(format!(
-                "redis did not answer within {:?}",
-                self.timeout
+                "redis did not answer within {timeout:?}"
             ))),
         }
     }
@@ -503,6 +451,3 @@ impl RedisCache {
         Ok(())
     }
 }
-
-#[cfg(test)]
-mod tests;
