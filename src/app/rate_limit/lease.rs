@@ -26,9 +26,22 @@ struct Lease {
     ends: DateTime<Utc>,
 }
 
-#[derive(Default)]
+/// Turns are striped over this many locks (budgets that share one wait for each other's share).
+const TURNS: usize = 64;
+
 pub(super) struct Leases {
     held: Mutex<Held>,
+    /// Whose turn it is to add a share, by stripe of the counter's key.
+    turns: [tokio::sync::Mutex<()>; TURNS],
+}
+
+impl Default for Leases {
+    fn default() -> Self {
+        Self {
+            held: Mutex::default(),
+            turns: std::array::from_fn(|_| tokio::sync::Mutex::new(())),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -36,6 +49,16 @@ struct Held {
     leases: HashMap<String, Lease>,
     /// The number of leases at which those of ended windows are dropped next.
     prune_at: usize,
+}
+
+impl Held {
+    /// Drops the leases of windows ended by `now` once there are many.
+    fn prune(&mut self, now: DateTime<Utc>) {
+        if self.leases.len() >= self.prune_at.max(PRUNE_AT) {
+            self.leases.retain(|_, lease| lease.ends > now);
+            self.prune_at = self.leases.len() * 2;
+        }
+    }
 }
 
 impl Leases {
@@ -49,6 +72,27 @@ impl Leases {
         }
         lease.left -= cost;
         Some(lease.total.saturating_sub(lease.left))
+    }
+
+    /// The turn of `key` to add a share: held while the share is asked for, so one process adds one
+    /// share at a time per budget.
+    pub(super) async fn turn(&self, key: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let stripe = BuildHasherDefault::<DefaultHasher>::default().hash_one(key) as usize % TURNS;
+        self.turns[stripe].lock().await
+    }
+
+    /// Whether a lease of `key` is held or may be (dropping those of windows ended by `now` when many
+    /// are held).
+    pub(super) fn room_for(&self, key: &str, now: DateTime<Utc>) -> bool {
+        let Ok(mut held) = self.held.lock() else {
+            return false;
+        };
+        if held.leases.contains_key(key) {
+            return true;
+        }
+        held.prune(now);
+        held.leases.len() < MAX_LEASES
     }
 
     /// Points of `key` held and not spent.
@@ -77,12 +121,8 @@ impl Leases {
             // Nothing can be held: the grant is spent (or given up) at once.
             return (granted >= cost).then_some(total.saturating_sub(granted - cost));
         };
-        let held = &mut *held;
         if !held.leases.contains_key(key) {
-            if held.leases.len() >= held.prune_at.max(PRUNE_AT) {
-                held.leases.retain(|_, lease| lease.ends > now);
-                held.prune_at = held.leases.len() * 2;
-            }
+            held.prune(now);
             if held.leases.len() >= MAX_LEASES {
                 return (granted >= cost).then_some(total.saturating_sub(granted - cost));
             }
@@ -157,7 +197,10 @@ mod tests {
             leases.grant(&format!("live{i}"), 10, 10, 1, at(120), at(62));
         }
         assert_eq!(leases.len(), MAX_LEASES);
-        // Full: a grant is spent at once, its rest given up (counted, never free).
+        // Full: no room for a new lease (its spender is then not given a share); a held one keeps its room.
+        assert!(!leases.room_for("late", at(62)));
+        assert!(leases.room_for("live7", at(62)));
+        // A grant that comes anyway is spent at once, its rest given up (counted, never free).
         assert_eq!(leases.grant("late", 10, 50, 4, at(120), at(62)), Some(44));
         assert_eq!(leases.held("late"), 0);
         assert_eq!(leases.len(), MAX_LEASES);

@@ -130,11 +130,22 @@ impl Limiter {
         if let Some(used) = self.leases.take(&key, cost) {
             return Ok(self.points(used, reset_at));
         }
+        // One share at a time per budget in this process: the operations that find the lease short meanwhile
+        // wait for it and spend from it.
+        let _turn = self.leases.turn(&key).await;
         let limit = self.limits.points_per_window;
-        // A share of the budget is added at once and spent here by the operations that follow.
-        let share = limit / LEASE_SHARES;
-        let mut need = cost.saturating_sub(self.leases.held(&key));
+        // A share of the budget is added at once and spent here by the operations that follow; none while
+        // the leases are full (a share given up at once would cost its spender the whole share).
+        let share = if self.leases.room_for(&key, now) {
+            limit / LEASE_SHARES
+        } else {
+            0
+        };
         loop {
+            if let Some(used) = self.leases.take(&key, cost) {
+                return Ok(self.points(used, reset_at));
+            }
+            let need = cost.saturating_sub(self.leases.held(&key));
             let ask = need.max(share);
             let Some((mut added, mut total)) = self.add_points(spender, &key, ask).await else {
                 return Ok(self.points(0, reset_at));
@@ -156,11 +167,10 @@ impl Limiter {
                     points,
                 });
             }
-            match self.leases.grant(&key, granted, total, cost, reset_at, now) {
-                Some(used) => return Ok(self.points(used, reset_at)),
-                // Concurrent operations spent what was held meanwhile: this one adds its whole cost.
-                None => need = cost,
+            if let Some(used) = self.leases.grant(&key, granted, total, cost, reset_at, now) {
+                return Ok(self.points(used, reset_at));
             }
+            // Operations that did not wait for the turn spent what was held meanwhile: add again.
         }
     }
 
@@ -313,6 +323,8 @@ mod tests {
         ) -> Result<(bool, u64), crate::ports::CacheError> {
             self.additions
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            // Another operation may run meanwhile, as while a real round trip is out.
+            tokio::task::yield_now().await;
             self.counts.add_within(key, amount, limit, ttl).await
         }
     }
@@ -373,6 +385,34 @@ mod tests {
         assert_eq!(
             limiter.spend_points(&who, 1, at(6)).await.unwrap().used,
             1_000
+        );
+    }
+
+    #[tokio::test]
+    async fn concurrent_operations_share_one_share_and_spend_the_budget_whole() {
+        let counters = Arc::new(Counted::default());
+        // 2 000 points: shares of 20; 200 operations of 12 at once.
+        let limiter = limiter_of(counters.clone(), 2_000);
+        let who = Spender::Client("10.0.0.7".into());
+        let spends = (0..200).map(|_| limiter.spend_points(&who, 12, at(7)));
+        let answers = futures::future::join_all(spends).await;
+        let ran = answers.iter().filter(|a| a.is_ok()).count();
+        assert_eq!(
+            ran, 166,
+            "every whole 12 of 2 000 points ran, none refused early"
+        );
+        let mut used: Vec<u64> = answers.iter().flatten().map(|p| p.used).collect();
+        used.sort_unstable();
+        used.dedup();
+        assert_eq!(used.len(), 166, "each operation reports its own count");
+        // One share at a time: about one addition per share (and one per refusal), not one per operation
+        // that found the lease short at once.
+        let additions = counters
+            .additions
+            .load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            additions <= 2_000 / 20 + 10 + (200 - 166),
+            "{additions} additions"
         );
     }
 
