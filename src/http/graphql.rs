@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::header::{
     ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH, RETRY_AFTER, VARY,
 };
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::IntoResponse;
 use sha2::{Digest, Sha256};
 
@@ -150,10 +150,13 @@ fn respond(
     }
     if round_trip_headers && let Some((db, cache)) = answer.round_trips {
         let h = http.headers_mut();
-        h.insert("x-db-round-trips", HeaderValue::from(db));
-        h.insert("x-cache-round-trips", HeaderValue::from(cache));
+        const DB: HeaderName = HeaderName::from_static("x-db-round-trips");
+        const CACHE: HeaderName = HeaderName::from_static("x-cache-round-trips");
+        const KEPT: HeaderName = HeaderName::from_static("x-answer-kept");
+        h.insert(DB, HeaderValue::from(db));
+        h.insert(CACHE, HeaderValue::from(cache));
         if answer.kept {
-            h.insert("x-answer-kept", HeaderValue::from_static("true"));
+            h.insert(KEPT, HeaderValue::from_static("true"));
         }
     }
     http
@@ -164,7 +167,9 @@ fn respond(
 fn rate_limit_headers(headers: &mut HeaderMap, budget: &Budget) {
     let policy = format!("\"points\";q={};w={}", budget.limit, budget.window_secs);
     let now = format!("\"points\";r={};t={}", budget.remaining, budget.reset_secs);
-    for (name, value) in [("ratelimit-policy", policy), ("ratelimit", now)] {
+    const POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+    const NOW: HeaderName = HeaderName::from_static("ratelimit");
+    for (name, value) in [(POLICY, policy), (NOW, now)] {
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert(name, value);
         }
