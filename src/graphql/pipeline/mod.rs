@@ -277,7 +277,7 @@ impl Pipeline {
         // Who the answer is for, as far as the token alone tells (`None`: it may not be kept).
         let kept_for = kept::viewer(&self.services.accounts, &authorization);
         let keys = self.kept_keys(&requests, batch, kept_for, media);
-        let (runnable, prepared) = self.prepare_all(requests).await;
+        let (mut runnable, prepared) = self.prepare_all(requests).await;
         request.traced_as(observe::span(&request_id, &prepared));
         if queries_only
             && prepared
@@ -314,6 +314,7 @@ impl Pipeline {
             }
             Err(ticket) => ticket,
         };
+        prepare::hand_documents(&mut runnable, &prepared);
         let run = run::Run {
             pipeline: self,
             ledger: &ledger,
@@ -328,7 +329,9 @@ impl Pipeline {
                 .as_ref()
                 .is_some_and(response_cache::MissTicket::records_viewer),
         };
-        let executed = run::execute(run, runnable).await;
+        // Boxed: the engine's future is most of this one's size, and a kept answer never creates it, so the
+        // transport moves a small future for every request instead.
+        let executed = Box::pin(run::execute(run, runnable)).await;
         let viewer = executed.viewer;
         let mut responses = self.complete(&prepared, executed.responses, &request_id);
         let (_, points) = ledger.latest().await;
@@ -465,7 +468,7 @@ impl Pipeline {
             {
                 Err(refusal) => prepare::Prepared::refused(&request, refusal),
                 Ok(source) => {
-                    let p = prepare::prepare(&mut request, source, &self.limits, &self.documents);
+                    let p = prepare::prepare(&request, source, &self.limits, &self.documents);
                     if let persisted::Source::Register(hash) = &p.source
                         && p.refusal.is_none()
                         && p.document.is_some()

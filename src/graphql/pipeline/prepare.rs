@@ -54,10 +54,11 @@ impl Prepared {
     }
 }
 
-/// Checks `request` and hands it its parsed document (once per text: the parse cache remembers documents
-/// that passed every limit).
+/// Checks `request` and parses its text (once per text: the parse cache remembers documents that passed
+/// every limit). The document is handed to the request only if it runs ([`hand_documents`]): an answer
+/// kept whole never needs it.
 pub(super) fn prepare(
-    request: &mut Request,
+    request: &Request,
     source: Source,
     limits: &TextLimits,
     documents: &Documents,
@@ -109,7 +110,6 @@ pub(super) fn prepare(
             };
             (name.map(|n| n.to_string()), ty)
         });
-    request.set_parsed_query((*document).clone());
     match selected {
         Some((name, ty)) => Prepared {
             name: request.operation_name.clone().or(name),
@@ -130,6 +130,17 @@ pub(super) fn prepare(
 
 /// `query` checked against the limits and parsed, from the parse cache when it was seen before. A text that
 /// does not parse is refused `BAD_USER_INPUT` with the parser's message.
+/// Hands each request that runs its parsed document (`runnable` are the prepared requests that were not
+/// refused, in order), so the engine does not parse the text again.
+pub(super) fn hand_documents(runnable: &mut [Request], prepared: &[Prepared]) {
+    let running = prepared.iter().filter(|p| p.refusal.is_none());
+    for (request, p) in runnable.iter_mut().zip(running) {
+        if let Some(document) = &p.document {
+            request.set_parsed_query((**document).clone());
+        }
+    }
+}
+
 pub(super) fn check_cached(
     query: &str,
     limits: &TextLimits,
