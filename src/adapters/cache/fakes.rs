@@ -273,10 +273,13 @@ impl Counters for FailingCache {
 }
 
 /// Shared counters that answer from a [`MemoryCache`] until told to refuse: then every command is answered
-/// with an error, as a Redis Cluster answers a script whose keys span slots.
+/// with an error, as a Redis Cluster answers a script whose keys span slots. They count the additions
+/// asked of them, and let other tasks run while one is out, as a round trip would.
 pub struct RefusingCounters {
     pub counts: MemoryCache,
     refuse: AtomicBool,
+    /// `add_within` calls so far.
+    pub additions: std::sync::atomic::AtomicU64,
 }
 
 impl Default for RefusingCounters {
@@ -284,6 +287,7 @@ impl Default for RefusingCounters {
         Self {
             counts: MemoryCache::new(1000, 0),
             refuse: AtomicBool::new(false),
+            additions: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
@@ -332,7 +336,9 @@ impl Counters for RefusingCounters {
         limit: u64,
         ttl: Duration,
     ) -> Result<(bool, u64), CacheError> {
+        self.additions.fetch_add(1, Ordering::Relaxed);
         self.check()?;
+        tokio::task::yield_now().await;
         self.counts.add_within(key, amount, limit, ttl).await
     }
 }

@@ -289,45 +289,7 @@ mod tests {
         );
     }
 
-    /// Shared counters that count the additions made to them.
-    #[derive(Default)]
-    struct Counted {
-        counts: crate::adapters::cache::fakes::RefusingCounters,
-        additions: std::sync::atomic::AtomicU64,
-    }
-
-    #[async_trait::async_trait]
-    impl Counters for Counted {
-        async fn add_reading(
-            &self,
-            windows: &[crate::ports::CounterWindows],
-            ttl: Duration,
-        ) -> Result<Vec<(u64, u64)>, crate::ports::CacheError> {
-            self.counts.add_reading(windows, ttl).await
-        }
-
-        async fn read(&self, keys: &[String]) -> Result<Vec<u64>, crate::ports::CacheError> {
-            self.counts.read(keys).await
-        }
-
-        async fn take_back(&self, keys: &[String]) -> Result<(), crate::ports::CacheError> {
-            self.counts.take_back(keys).await
-        }
-
-        async fn add_within(
-            &self,
-            key: &str,
-            amount: u64,
-            limit: u64,
-            ttl: Duration,
-        ) -> Result<(bool, u64), crate::ports::CacheError> {
-            self.additions
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            // Another operation may run meanwhile, as while a real round trip is out.
-            tokio::task::yield_now().await;
-            self.counts.add_within(key, amount, limit, ttl).await
-        }
-    }
+    use crate::adapters::cache::fakes::RefusingCounters as Counted;
 
     #[tokio::test]
     async fn a_share_is_leased_and_spent_here_with_the_numbers_of_no_lease() {
