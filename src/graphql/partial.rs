@@ -1,7 +1,7 @@
 //! Partial results as the GraphQL spec's "Handling Execution Errors" says. The engine drops a field whose
 //! resolver failed from its object (and answers an object whose every field failed as `null`), so a client
 //! sees neither the `null` it is owed nor the bubbling through non-null positions its generated types rely
-//! on. [`Shapes::complete`] repairs a response after execution, driven by the operation and the schema's
+//! on. [`OutputTypes::complete`] repairs a response after execution, driven by the operation and the schema's
 //! types: every error's position becomes `null`, and the null moves up while the position is non-null, to
 //! the nearest nullable field or list item, or to `data` itself.
 
@@ -15,7 +15,7 @@ use async_graphql::{PathSegment, Response, Value};
 
 /// The output fields of every object and interface type: type name → field name → field type.
 #[derive(Debug, Default)]
-pub struct Shapes {
+pub struct OutputTypes {
     fields: HashMap<String, HashMap<String, Type>>,
     query: String,
     mutation: String,
@@ -30,7 +30,7 @@ struct Step {
     keys: Vec<String>,
 }
 
-impl Shapes {
+impl OutputTypes {
     /// The shapes of the schema printed as `sdl` (the engine's own export).
     pub fn from_sdl(sdl: &str) -> Self {
         let mut shapes = Self {
@@ -329,7 +329,7 @@ mod tests {
     ";
 
     fn run(query: &str, data: serde_json::Value, paths: &[&[PathSegment]]) -> serde_json::Value {
-        let shapes = Shapes::from_sdl(SDL);
+        let shapes = OutputTypes::from_sdl(SDL);
         let document = async_graphql::parser::parse_query(query).unwrap();
         let mut response = Response::new(Value::from_json(data).unwrap());
         response.errors = paths

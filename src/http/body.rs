@@ -21,7 +21,7 @@ use tokio::time::{Instant, Sleep};
 use tower::{Layer, Service};
 use tower_http::limit::RequestBodyLimitLayer;
 
-use super::Shared;
+use super::SharedState;
 use super::graphql::{media_of, refuse};
 use crate::graphql::pipeline::GRAPHQL_RESPONSE_JSON;
 
@@ -36,9 +36,9 @@ pub struct BodyLimits {
 impl BodyLimits {
     /// `POST` to `handler` behind the body's layers, outermost first: the media type and a declared
     /// length are refused before a byte of the body is read; then the body is bounded in size and in time.
-    pub fn post<H, T>(self, handler: H) -> MethodRouter<Shared>
+    pub fn post<H, T>(self, handler: H) -> MethodRouter<SharedState>
     where
-        H: Handler<T, Shared>,
+        H: Handler<T, SharedState>,
         T: 'static,
     {
         axum::routing::post(

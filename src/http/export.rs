@@ -12,14 +12,14 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::{AppState, Shared};
+use super::{AppState, SharedState};
 use crate::domain::page::PageRequest;
 use crate::domain::{AppError, AppResult, Comment, CommentId, Post, PostId, User, UserId};
 use crate::graphql::ids;
 
 const BOM: &str = "\u{feff}";
 
-pub async fn export_post(State(state): State<Shared>, Path(raw): Path<String>) -> Response {
+pub async fn export_post(State(state): State<SharedState>, Path(raw): Path<String>) -> Response {
     let Some(id) = parse_id(&raw) else {
         return (StatusCode::NOT_FOUND, "no such post\n").into_response();
     };

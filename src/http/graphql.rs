@@ -14,7 +14,7 @@ use axum::response::IntoResponse;
 use sha2::{Digest, Sha256};
 
 use super::observe::ClientIp;
-use super::{AppState, REQUEST_ID, Shared, body};
+use super::{AppState, REQUEST_ID, SharedState, body};
 use crate::graphql::pipeline::{
     Answer, Authorization, Budget, ErrorClass, Incoming, Media, Operations, Outcome, Refusal,
 };
@@ -203,7 +203,7 @@ pub(super) fn refuse(
 
 /// `POST /graphql`, behind the body's layers ([`super::body`]): one request object or a batch of them.
 pub async fn post_graphql(
-    State(state): State<Shared>,
+    State(state): State<SharedState>,
     Extension(ClientIp(client_ip)): Extension<ClientIp>,
     headers: HeaderMap,
     body: Body,
@@ -307,7 +307,7 @@ fn status_of(outcome: Outcome) -> StatusCode {
 
 /// Queries only: a mutation over GET could be triggered by a link or an image on another site.
 pub async fn get_graphql(
-    State(state): State<Shared>,
+    State(state): State<SharedState>,
     Extension(ClientIp(client_ip)): Extension<ClientIp>,
     headers: HeaderMap,
     uri: Uri,

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::json;
 
-use super::Shared;
+use super::SharedState;
 
 /// The process is up.
 pub async fn healthz() -> Json<serde_json::Value> {
@@ -16,7 +16,7 @@ pub async fn healthz() -> Json<serde_json::Value> {
 /// replica that does not answer is reported but keeps the process ready: the primary answers its reads.
 /// The event feed is reported too (`reconnecting` while Redis pub/sub is down: subscriptions stay open and
 /// resume when it is back, missing the events in between); it does not make the process unready.
-pub async fn readyz(State(state): State<Shared>) -> (StatusCode, Json<serde_json::Value>) {
+pub async fn readyz(State(state): State<SharedState>) -> (StatusCode, Json<serde_json::Value>) {
     let replica = async {
         match &state.replica {
             Some(replica) => Some(replica.ping().await),

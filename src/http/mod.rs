@@ -80,10 +80,10 @@ fn cors_layer(origins: &[String], headers: &[String]) -> CorsLayer {
 }
 
 /// The state handlers see: one allocation shared by every request, so taking it costs one reference count.
-pub type Shared = Arc<AppState>;
+pub type SharedState = Arc<AppState>;
 
 pub fn router(state: AppState) -> Router {
-    let state: Shared = Arc::new(state);
+    let state: SharedState = Arc::new(state);
     let mut router = Router::new()
         .route(
             "/graphql",

@@ -15,7 +15,7 @@ use opentelemetry::{KeyValue, StringValue};
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::Shared;
+use super::SharedState;
 use crate::telemetry::{metrics, traces};
 
 /// The client's address as far as it can be trusted.
@@ -49,7 +49,11 @@ fn method_label(method: &Method) -> StringValue {
     }
 }
 
-pub async fn observe(State(state): State<Shared>, mut request: Request, next: Next) -> Response {
+pub async fn observe(
+    State(state): State<SharedState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let peer = request
         .extensions()

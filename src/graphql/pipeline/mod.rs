@@ -32,7 +32,7 @@ pub use prepare::TextLimits;
 use crate::domain::{AppError, User};
 use crate::graphql::cost::{CostLedger, report_cost};
 use crate::graphql::errors::{coded_response, error_response, finish_response};
-use crate::graphql::partial::Shapes;
+use crate::graphql::partial::OutputTypes;
 use crate::graphql::{BoardSchema, Services};
 use crate::request::RequestState;
 
@@ -91,7 +91,7 @@ pub struct Pipeline {
     persisted_get_max_age: Duration,
     persisted: Persisted,
     /// The schema's output types, for spec partial results.
-    shapes: Shapes,
+    output_types: OutputTypes,
     /// Documents parsed before, by query text.
     documents: Documents,
     /// Whole answers of queries, per viewer (with the near cache only).
@@ -212,7 +212,7 @@ impl Pipeline {
         persisted: Persisted,
         settings: Settings,
     ) -> Self {
-        let shapes = Shapes::from_sdl(&schema.sdl());
+        let output_types = OutputTypes::from_sdl(&schema.sdl());
         let answers = services
             .board
             .near_cache()
@@ -226,7 +226,7 @@ impl Pipeline {
             max_response_bytes: settings.max_response_bytes,
             persisted_get_max_age: settings.persisted_get_max_age,
             persisted,
-            shapes,
+            output_types,
             documents: Documents::new(),
         }
     }
@@ -404,7 +404,7 @@ impl Pipeline {
                         document,
                         p.name.as_deref(),
                     );
-                    self.shapes
+                    self.output_types
                         .complete(&mut response, document, p.name.as_deref());
                 }
                 response

@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use super::observe::ClientIp;
 use super::per_client::{ClientSlot, PerClient};
 use super::serve::ConnectionSlot;
-use super::{Shared, graphql};
+use super::{SharedState, graphql};
 use crate::graphql::subscription::hub::EventHub;
 
 /// The read buffer of one socket (see `on_upgrade` below).
@@ -88,7 +88,7 @@ fn offers_subprotocol(headers: &HeaderMap) -> bool {
 
 /// `GET /graphql`: a WebSocket upgrade for subscriptions, or a query over HTTP.
 pub async fn get_graphql(
-    State(state): State<Shared>,
+    State(state): State<SharedState>,
     Extension(client_ip): Extension<ClientIp>,
     request: Request,
 ) -> Response {

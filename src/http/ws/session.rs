@@ -10,11 +10,11 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::{Notify, broadcast, mpsc};
 
-use self::outbox::{Outbox, Outgoing, Refused};
+use self::outbox::{NotQueued, Outbox, Outgoing};
 use tokio::task::AbortHandle;
 
 use super::protocol::{self, ClientMessage, close};
-use super::{ClientSocket, Shared};
+use super::{ClientSocket, SharedState};
 use crate::domain::{AppError, User};
 use crate::graphql::pipeline::{Authorization, bearer_token};
 use crate::graphql::subscription::hub::EventHub;
@@ -80,7 +80,7 @@ const CLOSE_FLUSH: Duration = Duration::from_secs(1);
 
 pub(super) async fn run(
     socket: WebSocket,
-    state: Shared,
+    state: SharedState,
     client_ip: String,
     admitted: Option<ClientSocket>,
     slot: Option<ConnectionSlot>,
@@ -182,7 +182,7 @@ pub(super) async fn run(
 }
 
 struct Session {
-    state: Shared,
+    state: SharedState,
     connection_id: String,
     client_ip: String,
     out: Outbox,
@@ -277,14 +277,14 @@ impl Session {
     fn send(&self, text: String) -> Option<Ending> {
         match self.out.text(text) {
             Ok(()) => None,
-            Err(Refused::Full) => {
+            Err(NotQueued::Full) => {
                 metrics::events_dropped("slow_subscriber", 1);
                 Some(Ending::close(
                     close::TOO_SLOW,
                     "the client does not read its messages fast enough",
                 ))
             }
-            Err(Refused::Closed) => Some(Ending::gone("the socket could not be written")),
+            Err(NotQueued::Closed) => Some(Ending::gone("the socket could not be written")),
         }
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use super::outbox::Refused;
+use super::outbox::NotQueued;
 use super::{Ending, Running, Session};
 use crate::graphql::pipeline::{Authorization, Incoming, Media, Operations};
 use crate::http::ws::protocol;
@@ -45,7 +45,7 @@ impl Session {
                 .run(Box::pin(pipeline.execute(operations, &request)))
                 .await;
             for message in protocol::answer(&task_id, &answer.body) {
-                if let Err(Refused::Full) = out.text(message) {
+                if let Err(NotQueued::Full) = out.text(message) {
                     metrics::events_dropped("slow_subscriber", 1);
                     too_slow.notify_one();
                     break;

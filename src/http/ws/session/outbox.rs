@@ -13,7 +13,7 @@ pub(in crate::http::ws) enum Outgoing {
 
 /// Why a message was not queued.
 #[derive(Debug, PartialEq, Eq)]
-pub(in crate::http::ws) enum Refused {
+pub(in crate::http::ws) enum NotQueued {
     /// The queue holds as many messages or bytes as allowed: the client does not read.
     Full,
     /// The socket's writer is gone.
@@ -50,20 +50,20 @@ pub(in crate::http::ws) fn outbox(messages: usize, max_bytes: usize) -> (Outbox,
 impl Outbox {
     /// Queues a text message unless the queue is full in messages or bytes; a message larger than the
     /// byte budget still goes when nothing else waits (it was already limited when it was produced).
-    pub fn text(&self, text: String) -> Result<(), Refused> {
+    pub fn text(&self, text: String) -> Result<(), NotQueued> {
         let len = text.len();
         let before = self.queued.fetch_add(len, Ordering::AcqRel);
         if before > 0 && before.saturating_add(len) > self.max_bytes {
             self.queued.fetch_sub(len, Ordering::AcqRel);
-            return Err(Refused::Full);
+            return Err(NotQueued::Full);
         }
         match self.tx.try_send(Outgoing::Text(text)) {
             Ok(()) => Ok(()),
             Err(err) => {
                 self.queued.fetch_sub(len, Ordering::AcqRel);
                 Err(match err {
-                    mpsc::error::TrySendError::Full(_) => Refused::Full,
-                    mpsc::error::TrySendError::Closed(_) => Refused::Closed,
+                    mpsc::error::TrySendError::Full(_) => NotQueued::Full,
+                    mpsc::error::TrySendError::Closed(_) => NotQueued::Closed,
                 })
             }
         }
@@ -96,19 +96,19 @@ mod tests {
         // One message larger than the budget fits an empty queue…
         assert_eq!(out.text("x".repeat(25)), Ok(()));
         // …but nothing joins it while it waits.
-        assert_eq!(out.text("y".into()), Err(Refused::Full));
+        assert_eq!(out.text("y".into()), Err(NotQueued::Full));
         let Some(Outgoing::Text(text)) = inbox.recv().await else {
             panic!("the message was queued")
         };
         inbox.sent(text.len());
         assert_eq!(out.text("a".repeat(6)), Ok(()));
         assert_eq!(out.text("b".repeat(4)), Ok(()));
-        assert_eq!(out.text("c".into()), Err(Refused::Full));
+        assert_eq!(out.text("c".into()), Err(NotQueued::Full));
         drop(inbox);
         // A refused message leaves no bytes behind: the queue is refused for being closed, not full.
         let (out, inbox) = outbox(100, 10);
         drop(inbox);
-        assert_eq!(out.text("z".into()), Err(Refused::Closed));
+        assert_eq!(out.text("z".into()), Err(NotQueued::Closed));
         assert_eq!(out.queued.load(Ordering::Acquire), 0);
     }
 
@@ -117,6 +117,6 @@ mod tests {
         let (out, _inbox) = outbox(2, 1_000);
         assert_eq!(out.text("1".into()), Ok(()));
         assert_eq!(out.text("2".into()), Ok(()));
-        assert_eq!(out.text("3".into()), Err(Refused::Full));
+        assert_eq!(out.text("3".into()), Err(NotQueued::Full));
     }
 }

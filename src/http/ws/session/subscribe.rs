@@ -7,7 +7,7 @@ use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection}
 use futures::StreamExt;
 use tokio::sync::{Notify, mpsc};
 
-use super::outbox::Refused;
+use super::outbox::NotQueued;
 use super::{Ending, LISTEN_WAIT, Running, Session};
 use crate::graphql::batches::{RequestBatches, drive};
 use crate::graphql::budget::TextBudget;
@@ -134,7 +134,7 @@ impl Session {
                 let queued = out.text(protocol::next(&task_id, &response));
                 // The event's delivery span (if any) ends once its answer is queued for the socket.
                 delivering.handled();
-                if let Err(Refused::Full) = queued {
+                if let Err(NotQueued::Full) = queued {
                     metrics::events_dropped("slow_subscriber", 1);
                     too_slow.notify_one();
                     break;
