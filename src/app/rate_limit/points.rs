@@ -7,11 +7,11 @@
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::Limiter;
+use crate::domain::UserId;
+use crate::telemetry::metrics;
 
 /// A process leases a budget's points in shares of 1 / this (docs/cost.md#leases).
 const LEASE_SHARES: u64 = 100;
-use crate::domain::UserId;
-use crate::telemetry::metrics;
 
 /// Whose budget an operation spends.
 #[derive(Debug, Clone, PartialEq, Eq)]
