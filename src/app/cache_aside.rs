@@ -387,13 +387,35 @@ impl CacheAside {
 
     /// Deletes keys after a commit. Failures are logged, never reported to the client: the entry expires anyway.
     pub async fn invalidate(&self, keys: &[String]) {
+        self.invalidate_scoped(keys, false).await;
+    }
+
+    /// As [`CacheAside::invalidate`], after a change of values that answers show only in slots (a vote): the
+    /// near caches keep their templates (docs/read-cache.md#counters-in-slots).
+    pub async fn invalidate_slot_values(&self, keys: &[String]) {
+        self.invalidate_scoped(keys, true).await;
+    }
+
+    async fn invalidate_scoped(&self, keys: &[String], slot_values: bool) {
         if keys.is_empty() {
             return;
         }
+        let forget = |near: &NearCache| {
+            if slot_values {
+                near.forget_slot_values(keys);
+            } else {
+                near.forget(keys);
+            }
+        };
         if let Some(near) = &self.near {
-            near.forget(keys);
+            forget(near);
         }
-        if let Err(err) = self.cache.delete(keys).await {
+        let deleted = if slot_values {
+            self.cache.delete_slot_values(keys).await
+        } else {
+            self.cache.delete(keys).await
+        };
+        if let Err(err) = deleted {
             tracing::warn!(error = %err, cache = self.cache.kind(), ?keys, "cache invalidation failed");
             metrics::cache("invalidation", "error", keys.len() as u64);
         }
@@ -401,7 +423,7 @@ impl CacheAside {
             // Again once the shared entries are gone: a read between the first forget and the deletion
             // found the old shared value and may have kept it near under the generation of then. (With
             // Redis, this process's own announcement does the same; the in-process cache has none.)
-            near.forget(keys);
+            forget(near);
         }
     }
 }

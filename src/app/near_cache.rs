@@ -24,6 +24,9 @@ pub struct NearCache {
     ttl: Duration,
     live: AtomicBool,
     generation: AtomicU64,
+    /// Advanced by every deletion but those of slot values only (see [`NearCache::forget_slot_values`]):
+    /// kept templates are tagged with it.
+    layout: AtomicU64,
     /// `None` when no other process shares the cache: this process's deletions are forgotten before the
     /// write answers, so there is nothing to wait for.
     sync: Option<Rounds>,
@@ -61,6 +64,7 @@ impl NearCache {
             ttl,
             live: AtomicBool::new(feed.as_ref().is_none_or(|(live, _)| *live)),
             generation: AtomicU64::new(0),
+            layout: AtomicU64::new(0),
             sync: None,
         };
         let Some((_, feed)) = feed else {
@@ -125,6 +129,12 @@ impl NearCache {
         self.generation.load(Ordering::Acquire)
     }
 
+    /// Take this with [`NearCache::generation`] before building an answer whose slots are filled per request
+    /// (a template): it moves with every deletion except those of slot values only.
+    pub fn layout(&self) -> u64 {
+        self.layout.load(Ordering::Acquire)
+    }
+
     /// `Some(value)` (which may be "known absent") if `key` is held and the near cache is live.
     pub fn get<V: Clone + 'static>(&self, key: &str) -> Option<Option<V>> {
         if !self.live.load(Ordering::Acquire) {
@@ -148,6 +158,13 @@ impl NearCache {
 
     /// Forgets `keys` (deleted by this process or announced by another).
     pub fn forget(&self, keys: &[String]) {
+        self.layout.fetch_add(1, Ordering::AcqRel);
+        self.forget_slot_values(keys);
+    }
+
+    /// Forgets `keys`, deleted after a change of values that answers show only in slots (a vote moved a
+    /// counter and the voter's own entry): kept answers retire, templates stay.
+    pub fn forget_slot_values(&self, keys: &[String]) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         for key in keys {
             self.entries.invalidate(key);
@@ -157,6 +174,7 @@ impl NearCache {
     /// Forgets everything; caches again only if `live`.
     fn reset(&self, live: bool) {
         self.live.store(live, Ordering::Release);
+        self.layout.fetch_add(1, Ordering::AcqRel);
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.entries.invalidate_all();
     }
@@ -196,6 +214,7 @@ async fn follow(near: std::sync::Weak<NearCache>, mut feed: broadcast::Receiver<
         let Some(near) = near.upgrade() else { return };
         match event {
             Ok(Invalidation::Keys(keys)) => near.forget(&keys),
+            Ok(Invalidation::SlotValues(keys)) => near.forget_slot_values(&keys),
             Ok(Invalidation::Marked(n)) => {
                 if let Some(sync) = &near.sync {
                     sync.marked.send_replace(n);
@@ -359,5 +378,26 @@ mod tests {
         assert_eq!(near.get::<u32>("post:1"), Some(Some(1)));
         tokio::time::sleep(Duration::from_millis(120)).await;
         assert_eq!(near.get::<u32>("post:1"), None, "expired");
+    }
+
+    #[tokio::test]
+    async fn deletions_of_slot_values_move_the_generation_but_not_the_layout() {
+        let near = NearCache::start(
+            Duration::from_secs(60),
+            100,
+            Arc::new(MemoryCache::new(10, 1 << 20)),
+        );
+        cached(&near, "post:1", 1);
+        let (generation, layout) = (near.generation(), near.layout());
+        near.forget_slot_values(&["post:1".to_owned()]);
+        assert_eq!(
+            near.get::<u32>("post:1"),
+            None,
+            "the entry is forgotten all the same"
+        );
+        assert!(near.generation() > generation);
+        assert_eq!(near.layout(), layout);
+        near.forget(&["post:2".to_owned()]);
+        assert!(near.layout() > layout);
     }
 }

@@ -100,6 +100,12 @@ impl RequestContext {
         self.viewer.for_slot(|| path_of(ctx), slot)
     }
 
+    /// The field `ctx` resolves is the counter `slot` (the same for every viewer): recorded as a slot, which
+    /// an answer served from a kept template fills with the counter's current value.
+    pub fn count_slot(&self, ctx: &Context<'_>, slot: Slot) {
+        self.viewer.count_slot(|| path_of(ctx), slot);
+    }
+
     /// The slots of the answer if nothing else of it depended on the viewer; `None`: it is the viewer's
     /// own, or nothing was recorded.
     pub fn slots(&self) -> Option<Vec<(Path, Slot)>> {

@@ -12,9 +12,10 @@ use async_graphql::{Context, QueryPathSegment};
 use crate::domain::board::{may_delete, may_edit};
 use crate::domain::{CategoryId, CommentId, PostId, User, UserId};
 
-/// One of the viewer's own fields, and what its value depends on besides the viewer. Each is resolved from
-/// the viewer's cache entries (`app/board/viewer.rs`) or from the viewer's rights alone, so it can be
-/// computed again for another viewer without resolving the answer.
+/// A field of an answer whose value a kept template leaves to fill per request: one of the viewer's own
+/// fields (resolved from the viewer's cache entries, `app/board/viewer.rs`, or from the viewer's rights
+/// alone, so it can be computed again for another viewer), or a counter a vote moves (read again from the
+/// entry of its post or comment, so a vote does not retire the answers showing it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Slot {
     /// `Post.viewerHasVoted`.
@@ -31,6 +32,17 @@ pub enum Slot {
     CanEdit { author: UserId, active: bool },
     /// `viewerCanDelete` of a post or comment by `author`.
     CanDelete { author: UserId, active: bool },
+    /// `Post.voteCount`, the same for every viewer.
+    PostVotes(PostId),
+    /// `Comment.voteCount`, the same for every viewer.
+    CommentVotes(CommentId),
+}
+
+/// A slot's value in an answer: `true`/`false`, or an integer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotValue {
+    Bool(bool),
+    Count(i64),
 }
 
 impl Slot {
@@ -44,8 +56,20 @@ impl Slot {
             | Slot::VotedComment(_)
             | Slot::SavedPost(_)
             | Slot::WatchingPost(_)
-            | Slot::WatchingCategory(_) => None,
+            | Slot::WatchingCategory(_)
+            | Slot::PostVotes(_)
+            | Slot::CommentVotes(_) => None,
         }
+    }
+
+    /// Whether the slot holds an integer (a counter) rather than `true`/`false`.
+    pub fn is_count(self) -> bool {
+        matches!(self, Slot::PostVotes(_) | Slot::CommentVotes(_))
+    }
+
+    /// Whether the slot's value depends on who asks (an anonymous answer has none of these).
+    pub fn is_viewers(self) -> bool {
+        !self.is_count()
     }
 }
 
@@ -150,6 +174,13 @@ impl Viewer {
         self.user.as_ref()
     }
 
+    /// The field at `path` is `slot`, a counter the same for every viewer (anonymous included).
+    pub fn count_slot(&self, path: impl FnOnce() -> Path, slot: Slot) {
+        if let Some(reads) = &self.reads {
+            reads.record(path(), slot);
+        }
+    }
+
     /// The slots of the answer if nothing else of it depended on the viewer; `None`: it is the viewer's
     /// own, or nothing was recorded.
     pub fn slots(&self) -> Option<Vec<(Path, Slot)>> {
@@ -213,6 +244,12 @@ mod tests {
         let anonymous = Viewer::new(None, true);
         assert!(anonymous.get().is_none() && anonymous.for_slot(path, slot).is_none());
         assert_eq!(anonymous.slots(), Some(vec![]));
+        // Counters are slots for everyone, anonymous included, and only when recording.
+        let votes = Slot::PostVotes(PostId(3));
+        anonymous.count_slot(path, votes);
+        assert_eq!(anonymous.slots(), Some(vec![(path(), votes)]));
+        unrecorded.count_slot(path, votes);
+        assert_eq!(unrecorded.slots(), None);
     }
 
     #[test]

@@ -186,6 +186,9 @@ pub struct CacheError(pub String);
 pub enum Invalidation {
     /// Some process deleted these keys.
     Keys(Vec<String>),
+    /// Some process deleted these keys after a change of values answers show only in slots (see
+    /// [`Cache::delete_slot_values`]).
+    SlotValues(Vec<String>),
     /// Deletions may have been missed (the feed's connection dropped): forget everything, stop caching.
     Lost,
     /// The feed is connected again: forget everything, cache again.
@@ -238,6 +241,12 @@ pub trait Cache: Send + Sync {
     /// announces the deletion on the [`Cache::invalidations`] feed of every one of them, in the same round
     /// trip.
     async fn delete(&self, keys: &[String]) -> Result<(), CacheError>;
+    /// As [`Cache::delete`], for a change of values that answers show only in slots (a vote: a counter and
+    /// the voter's own entry), announced as [`Invalidation::SlotValues`] so that near caches keep their
+    /// templates. A cache that cannot tell the two apart announces a plain deletion, which retires more.
+    async fn delete_slot_values(&self, keys: &[String]) -> Result<(), CacheError> {
+        self.delete(keys).await
+    }
     /// Deletions made by any process sharing this cache, for near caches, with whether the feed is live
     /// now; `None` when no other process shares it (the in-process cache), so a near cache only needs to
     /// hear its own process's deletions.

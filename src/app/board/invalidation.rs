@@ -78,13 +78,14 @@ impl BoardService {
         self.cache.invalidate(&keys).await;
     }
 
-    /// A vote changed: the post's counter and the voter's own entry, in one deletion.
+    /// A vote changed: the post's counter and the voter's own entry, in one deletion. Answers show both only
+    /// in slots (`voteCount`, `viewerHasVoted`), so kept templates stay (docs/read-cache.md#counters-in-slots).
     pub(super) async fn forget_post_vote(&self, post: PostId, viewer: UserId) {
         let keys = [
             self.cache.key(POST, post),
             self.cache.key(VOTED_POST, ViewerOf { viewer, item: post }),
         ];
-        self.cache.invalidate(&keys).await;
+        self.cache.invalidate_slot_values(&keys).await;
     }
 
     /// As [`Self::forget_post_vote`], for a comment.
@@ -99,7 +100,7 @@ impl BoardService {
                 },
             ),
         ];
-        self.cache.invalidate(&keys).await;
+        self.cache.invalidate_slot_values(&keys).await;
     }
 
     /// The viewer saved or unsaved a post: only their own entry changed.

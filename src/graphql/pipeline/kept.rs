@@ -1,8 +1,10 @@
 //! Answers kept whole ([`response_cache`]): which requests may be answered from them, for whom, and the
 //! answer served from one. A signed-in viewer's answers are kept under a key of their own, and — when
-//! only their own fields depended on them — once for every member as a template, filled per viewer from
-//! their cache entries; the rules that make both exact: docs/read-cache.md#the-response-cache.
+//! only their own fields and counters depended on them — once for every member as a template, filled per
+//! viewer from their cache entries (anonymous answers once more as a template of counters); the rules
+//! that make both exact: docs/read-cache.md#the-response-cache.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::auth::{self, Authorization};
@@ -12,18 +14,75 @@ use super::response_cache::{For, Found, MissTicket};
 use super::template::Template;
 use super::{Answer, Asked, Budget, Incoming, Pipeline, observe, points, prepare, response_cache};
 use crate::app::AccountService;
-use crate::domain::UserId;
+use crate::domain::{CategoryId, Comment, CommentId, Post, PostId, User, UserId};
 use crate::graphql::cost::{CostLedger, cost_value};
 use crate::graphql::errors::finish_response;
-use crate::graphql::viewer_reads::{Path, Slot};
+use crate::graphql::viewer_reads::{Path, Slot, SlotValue};
 use crate::request::RequestState;
 
-/// The response cache's keys of a request: its own (per viewer), and for a signed-in viewer the key of the
-/// template every member shares.
+/// The response cache's keys of a request: its own (per viewer), and the key of the template every
+/// member (or every anonymous request) shares.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Keys {
     own: response_cache::Key,
-    members: Option<response_cache::Key>,
+    template: response_cache::Key,
+}
+
+/// The ids a template's slots need, by kind.
+#[derive(Default)]
+struct Wanted {
+    post_votes: Vec<PostId>,
+    comment_votes: Vec<CommentId>,
+    voted_posts: Vec<PostId>,
+    voted_comments: Vec<CommentId>,
+    saved: Vec<PostId>,
+    watched: Vec<PostId>,
+    watched_categories: Vec<CategoryId>,
+    /// Some slot depends on the viewer.
+    of_viewer: bool,
+}
+
+impl Wanted {
+    fn add(&mut self, slot: Slot) {
+        self.of_viewer |= slot.is_viewers();
+        match slot {
+            Slot::PostVotes(id) => self.post_votes.push(id),
+            Slot::CommentVotes(id) => self.comment_votes.push(id),
+            Slot::VotedPost(id) => self.voted_posts.push(id),
+            Slot::VotedComment(id) => self.voted_comments.push(id),
+            Slot::SavedPost(id) => self.saved.push(id),
+            Slot::WatchingPost(id) => self.watched.push(id),
+            Slot::WatchingCategory(id) => self.watched_categories.push(id),
+            Slot::CanEdit { .. } | Slot::CanDelete { .. } => {}
+        }
+    }
+}
+
+/// A signed-in viewer's values of a template's slots.
+struct Own {
+    user: User,
+    voted_posts: HashSet<PostId>,
+    voted_comments: HashSet<CommentId>,
+    saved: HashSet<PostId>,
+    watched: HashSet<PostId>,
+    watched_categories: HashSet<CategoryId>,
+}
+
+impl Own {
+    /// The viewer's value of a slot of theirs (counters are not).
+    fn value(&self, slot: Slot) -> bool {
+        match slot {
+            Slot::VotedPost(id) => self.voted_posts.contains(&id),
+            Slot::VotedComment(id) => self.voted_comments.contains(&id),
+            Slot::SavedPost(id) => self.saved.contains(&id),
+            Slot::WatchingPost(id) => self.watched.contains(&id),
+            Slot::WatchingCategory(id) => self.watched_categories.contains(&id),
+            Slot::CanEdit { .. } | Slot::CanDelete { .. } => {
+                slot.by_rights(&self.user).unwrap_or(false)
+            }
+            Slot::PostVotes(_) | Slot::CommentVotes(_) => false,
+        }
+    }
 }
 
 /// Whom an answer would be kept for: `Some(None)` anonymous, `Some(Some(id))` the user a valid token
@@ -62,11 +121,11 @@ impl Pipeline {
                 Some(match viewer {
                     None => Keys {
                         own: key(For::Anonymous),
-                        members: None,
+                        template: key(For::Guests),
                     },
                     Some(user) => Keys {
                         own: key(For::Viewer(user)),
-                        members: Some(key(For::Members)),
+                        template: key(For::Members),
                     },
                 })
             }
@@ -88,15 +147,11 @@ impl Pipeline {
         if p.refusal.is_some() || p.ty != "query" {
             return Err(None);
         }
-        match answers.lookup(keys.own, keys.members).await {
+        match answers.lookup(keys.own, Some(keys.template)).await {
             Found::Kept(kept) => Ok(kept),
             Found::Miss(ticket) => Err(ticket),
             Found::Template(kept, ticket) => {
-                let filled = match viewer {
-                    Some(viewer) => self.fill(&kept.template, viewer).await,
-                    None => None,
-                };
-                match filled {
+                match self.fill(&kept.template, viewer).await {
                     // Kept as the viewer's own answer too: their next read is a plain hit.
                     Some(body) => answers.keep(ticket, &body, kept.cost, None).ok_or(None),
                     None => Err(Some(ticket)),
@@ -105,49 +160,92 @@ impl Pipeline {
         }
     }
 
-    /// `template` filled with `viewer`'s own fields: each kind of slot read from the viewer's cache entries
-    /// (one read per kind, all at once; none when the near cache holds them), the rights slots decided by
-    /// the viewer's user, read too — the template was built for another viewer, so this one must still be
-    /// admitted. `None`: they may not act, or a read failed; the request is then resolved as any other.
-    async fn fill(&self, template: &Template, viewer: UserId) -> Option<Vec<u8>> {
-        let (mut voted_posts, mut voted_comments, mut saved, mut watched, mut watched_categories) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    /// `template` filled for this request: the counters read from their posts' and comments' entries, and
+    /// for a signed-in `viewer` their own fields, each kind of slot read from the viewer's cache entries,
+    /// the rights slots decided by the viewer's user, read too — the template was built for another
+    /// viewer, so this one must still be admitted. One read per kind, all at once; none when the near
+    /// cache holds them. `None`: they may not act, a read failed, or an entry is gone; the request is then
+    /// resolved as any other.
+    async fn fill(&self, template: &Template, viewer: Option<UserId>) -> Option<Vec<u8>> {
+        let mut wanted = Wanted::default();
         for slot in template.slots() {
-            match slot {
-                Slot::VotedPost(id) => voted_posts.push(id),
-                Slot::VotedComment(id) => voted_comments.push(id),
-                Slot::SavedPost(id) => saved.push(id),
-                Slot::WatchingPost(id) => watched.push(id),
-                Slot::WatchingCategory(id) => watched_categories.push(id),
-                Slot::CanEdit { .. } | Slot::CanDelete { .. } => {}
-            }
+            wanted.add(slot);
         }
+        let (counts, viewers) = tokio::join!(self.counts(&wanted), async {
+            match viewer {
+                Some(viewer) => Some(self.viewers_slots(viewer, &wanted).await),
+                None => None,
+            }
+        });
+        let (posts, comments) = counts?;
+        let own = match viewers {
+            Some(own) => Some(own?),
+            None if wanted.of_viewer => return None,
+            None => None,
+        };
+        let mut missing = false;
+        let filled = template.fill(|slot| {
+            let value = match (slot, &own) {
+                (Slot::PostVotes(id), _) => posts.get(&id).map(|p| SlotValue::Count(p.vote_count)),
+                (Slot::CommentVotes(id), _) => {
+                    comments.get(&id).map(|c| SlotValue::Count(c.vote_count))
+                }
+                (_, Some(own)) => Some(SlotValue::Bool(own.value(slot))),
+                (_, None) => None,
+            };
+            value.unwrap_or_else(|| {
+                missing = true;
+                SlotValue::Bool(false)
+            })
+        });
+        (!missing).then_some(filled)
+    }
+
+    /// The posts and comments whose counters `wanted` names, from their entries.
+    async fn counts(
+        &self,
+        wanted: &Wanted,
+    ) -> Option<(HashMap<PostId, Post>, HashMap<CommentId, Comment>)> {
+        let board = &self.services.board;
+        let (posts, comments) = tokio::join!(
+            async {
+                if wanted.post_votes.is_empty() {
+                    Ok(HashMap::new())
+                } else {
+                    board.posts_by_ids(&wanted.post_votes).await
+                }
+            },
+            async {
+                if wanted.comment_votes.is_empty() {
+                    Ok(HashMap::new())
+                } else {
+                    board.comments_by_ids(&wanted.comment_votes).await
+                }
+            },
+        );
+        Some((posts.ok()?, comments.ok()?))
+    }
+
+    /// What `viewer` has of the slots `wanted` names, and their user (admitted).
+    async fn viewers_slots(&self, viewer: UserId, wanted: &Wanted) -> Option<Own> {
         let board = &self.services.board;
         let viewers = [viewer];
         let (user, voted_posts, voted_comments, saved, watched, watched_categories) = tokio::join!(
             self.services.accounts.users_by_ids(&viewers),
-            board.voted_posts(viewer, &voted_posts),
-            board.voted_comments(viewer, &voted_comments),
-            board.saved_posts(viewer, &saved),
-            board.watched_posts(viewer, &watched),
-            board.watched_categories(viewer, &watched_categories),
+            board.voted_posts(viewer, &wanted.voted_posts),
+            board.voted_comments(viewer, &wanted.voted_comments),
+            board.saved_posts(viewer, &wanted.saved),
+            board.watched_posts(viewer, &wanted.watched),
+            board.watched_categories(viewer, &wanted.watched_categories),
         );
-        let user = auth::admit(user.ok()?.remove(&viewer)).ok()?;
-        let (voted_posts, voted_comments, saved, watched, watched_categories) = (
-            voted_posts.ok()?,
-            voted_comments.ok()?,
-            saved.ok()?,
-            watched.ok()?,
-            watched_categories.ok()?,
-        );
-        Some(template.fill(|slot| match slot {
-            Slot::VotedPost(id) => voted_posts.contains(&id),
-            Slot::VotedComment(id) => voted_comments.contains(&id),
-            Slot::SavedPost(id) => saved.contains(&id),
-            Slot::WatchingPost(id) => watched.contains(&id),
-            Slot::WatchingCategory(id) => watched_categories.contains(&id),
-            Slot::CanEdit { .. } | Slot::CanDelete { .. } => slot.by_rights(&user).unwrap_or(false),
-        }))
+        Some(Own {
+            user: auth::admit(user.ok()?.remove(&viewer)).ok()?,
+            voted_posts: voted_posts.ok()?,
+            voted_comments: voted_comments.ok()?,
+            saved: saved.ok()?,
+            watched: watched.ok()?,
+            watched_categories: watched_categories.ok()?,
+        })
     }
 
     /// Keeps an answer built with `ticket` (without the cost numbers of the request that built it), and

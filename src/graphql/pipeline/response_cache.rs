@@ -13,6 +13,10 @@ use crate::app::flights::{self, Boarding, Flights, Lead};
 use crate::app::near_cache::NearCache;
 use crate::domain::UserId;
 use crate::graphql::viewer_reads::{Path, Slot};
+use crate::telemetry::metrics;
+
+/// The `cache` label of the response cache's lookups and keeps in `board.cache.requests`.
+const METRIC: &str = "response";
 
 /// Bodies larger than this are not kept (a cache for small, hot answers).
 const MAX_BODY: usize = 256 * 1024;
@@ -34,6 +38,8 @@ pub(super) enum For {
     Viewer(UserId),
     /// Every signed-in viewer: a template, filled per viewer.
     Members,
+    /// Every anonymous request: a template whose slots are counters only.
+    Guests,
 }
 
 pub(super) struct ResponseCache {
@@ -61,9 +67,10 @@ pub(super) struct CachedResponse {
     pub cost: u64,
 }
 
-/// A template with the generation it was built at and the points its operation costs.
+/// A template with the layout generation it was built at (see [`NearCache::layout`]) and the points its
+/// operation costs.
 pub(super) struct KeptTemplate {
-    generation: u64,
+    layout: u64,
     pub cost: u64,
     pub template: Template,
 }
@@ -84,6 +91,8 @@ pub(super) enum Found<'a> {
 pub(super) struct MissTicket<'a> {
     key: Key,
     generation: u64,
+    /// The near cache's layout generation, taken with `generation`.
+    layout: u64,
     waiting: Option<Lead<'a, Key, CachedResponse>>,
     /// A signed-in request's template, when it is to be built from this answer.
     template: Option<TemplateTicket<'a>>,
@@ -149,6 +158,7 @@ impl ResponseCache {
                 hash.update(user.0.to_le_bytes());
             }
             For::Members => hash.update([2]),
+            For::Guests => hash.update([3]),
         }
         for part in [
             request.query.as_bytes(),
@@ -169,16 +179,20 @@ impl ResponseCache {
         hash.finalize().into()
     }
 
-    /// The kept answer of `key` if it is still current; else, for a signed-in request (`template`: its
-    /// [`For::Members`] key), its current template (waiting for one being built); else what is needed to
-    /// keep this request's answer.
+    /// The kept answer of `key` if it is still current; else its current template (`template`: its
+    /// [`For::Members`] or [`For::Guests`] key), waiting for one being built; else what is needed to keep
+    /// this request's answer.
     pub async fn lookup(&self, key: Key, template: Option<Key>) -> Found<'_> {
         if !self.near.synced().await {
             // Not following the deletions right now: nothing kept can be trusted, and nothing may be kept.
+            metrics::cache(METRIC, "bypassed", 1);
             return Found::Miss(None);
         }
+        // The layout first: a deletion between the two reads then moves at least the generation.
+        let layout = self.near.layout();
         let generation = self.near.generation();
         if let Some(kept) = self.kept.get(&key).filter(|k| k.generation == generation) {
+            metrics::cache(METRIC, "hit", 1);
             return Found::Kept(kept);
         }
         let waiting = match self.building.board(generation, None, &[key]) {
@@ -186,6 +200,7 @@ impl ResponseCache {
             Boarding::Follow(building) => {
                 for answer in building {
                     if let Some(answer) = flights::wait(answer).await {
+                        metrics::cache(METRIC, "joined", 1);
                         return Found::Kept(answer);
                     }
                 }
@@ -196,17 +211,20 @@ impl ResponseCache {
         let mut miss = MissTicket {
             key,
             generation,
+            layout,
             waiting,
             template: None,
         };
         let Some(template_key) = template else {
+            metrics::cache(METRIC, "miss", 1);
             return Found::Miss(Some(miss));
         };
         if let Some(kept) = self
             .templates
             .get(&template_key)
-            .filter(|t| t.generation == generation)
+            .filter(|t| t.layout == layout)
         {
+            metrics::cache(METRIC, "template", 1);
             return Found::Template(kept, miss);
         }
         let waiting = if self.own_only.contains_key(&template_key) {
@@ -217,6 +235,7 @@ impl ResponseCache {
                 Boarding::Follow(shaping) => {
                     for template in shaping {
                         if let Some(template) = flights::wait(template).await {
+                            metrics::cache(METRIC, "template", 1);
                             return Found::Template(template, miss);
                         }
                     }
@@ -229,6 +248,7 @@ impl ResponseCache {
             key: template_key,
             waiting,
         });
+        metrics::cache(METRIC, "miss", 1);
         Found::Miss(Some(miss))
     }
 
@@ -249,6 +269,7 @@ impl ResponseCache {
         if body.len() > MAX_BODY {
             return None;
         }
+        let layout_current = self.near.layout() == miss.layout;
         let current = self.near.generation() == miss.generation;
         let answer = Arc::new(CachedResponse {
             generation: miss.generation,
@@ -257,6 +278,9 @@ impl ResponseCache {
         });
         if current {
             self.kept.insert(miss.key, Arc::clone(&answer));
+        } else {
+            // Built across a deletion: served to the requests that waited for it, kept for none after.
+            metrics::cache(METRIC, "outdated", 1);
         }
         if let Some(waiting) = miss.waiting {
             waiting.land(Arc::clone(&answer));
@@ -265,11 +289,11 @@ impl ResponseCache {
             match slots.and_then(|slots| Template::new(body, slots)) {
                 Some(template) => {
                     let template = Arc::new(KeptTemplate {
-                        generation: miss.generation,
+                        layout: miss.layout,
                         cost,
                         template,
                     });
-                    if current {
+                    if layout_current {
                         self.own_only.invalidate(&shaped.key);
                         self.templates.insert(shaped.key, Arc::clone(&template));
                     }

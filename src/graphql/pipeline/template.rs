@@ -1,11 +1,11 @@
-//! One answer for every signed-in viewer: a kept body whose only viewer-dependent parts are the viewer's
-//! own fields (slots), found once in the encoded body and filled per viewer by splicing `true`/`false` in.
-//! docs/read-cache.md#one-answer-for-every-member.
+//! One answer for every viewer: a kept body whose only parts that may differ between requests are slots
+//! (the viewer's own fields, and counters a vote moves), found once in the encoded body and filled per
+//! request by splicing `true`/`false` or an integer in. docs/read-cache.md#one-answer-for-every-member.
 
 use std::collections::HashMap;
 use std::ops::Range;
 
-use crate::graphql::viewer_reads::{Path, Slot, Step};
+use crate::graphql::viewer_reads::{Path, Slot, SlotValue, Step};
 
 /// A kept body (without cost numbers) and where its slots' values are in it.
 #[derive(Debug)]
@@ -16,8 +16,9 @@ pub(super) struct Template {
 }
 
 impl Template {
-    /// The template of `body` (a kept body: `{"data":…` up to the cost numbers) whose viewer's fields are
-    /// `slots`; `None` when a slot is not found in it as `true` or `false` exactly once.
+    /// The template of `body` (a kept body: `{"data":…` up to the cost numbers) whose slots are `slots`;
+    /// `None` when a slot is not found in it exactly once, as `true` or `false` (as an integer for a
+    /// counter).
     pub fn new(body: &[u8], slots: &[(Path, Slot)]) -> Option<Self> {
         let mut root = Trie::default();
         for (index, (path, _)) in slots.iter().enumerate() {
@@ -28,7 +29,11 @@ impl Template {
                     Step::Index(index) => node.indexes.entry(*index).or_default(),
                 };
             }
-            if node.slot.replace(index).is_some() {
+            if node
+                .slot
+                .replace((index, slots[index].1.is_count()))
+                .is_some()
+            {
                 return None;
             }
         }
@@ -60,12 +65,16 @@ impl Template {
     }
 
     /// The body with each slot's value as `value` says.
-    pub fn fill(&self, value: impl Fn(Slot) -> bool) -> Vec<u8> {
-        let mut body = Vec::with_capacity(self.body.len() + self.holes.len());
+    pub fn fill(&self, mut value: impl FnMut(Slot) -> SlotValue) -> Vec<u8> {
+        let mut body = Vec::with_capacity(self.body.len() + self.holes.len() * 4);
         let mut from = 0;
         for (range, slot) in &self.holes {
             body.extend_from_slice(&self.body[from..range.start]);
-            body.extend_from_slice(if value(*slot) { b"true" } else { b"false" });
+            match value(*slot) {
+                SlotValue::Bool(true) => body.extend_from_slice(b"true"),
+                SlotValue::Bool(false) => body.extend_from_slice(b"false"),
+                SlotValue::Count(n) => body.extend_from_slice(n.to_string().as_bytes()),
+            }
             from = range.end;
         }
         body.extend_from_slice(&self.body[from..]);
@@ -78,8 +87,8 @@ impl Template {
 struct Trie<'p> {
     keys: HashMap<&'p str, Trie<'p>>,
     indexes: HashMap<usize, Trie<'p>>,
-    /// The slot whose value is here.
-    slot: Option<usize>,
+    /// The slot whose value is here, and whether it is a counter (an integer).
+    slot: Option<(usize, bool)>,
 }
 
 /// A walk over compact JSON as `serde_json` writes it (whitespace tolerated).
@@ -164,11 +173,13 @@ impl<'b> Scan<'b> {
         wanted: usize,
         found: &mut Vec<(Range<usize>, usize)>,
     ) -> Option<()> {
-        if let Some(index) = node.slot {
+        if let Some((index, count)) = node.slot {
             self.peek()?;
             let start = self.at;
             let rest = self.bytes.get(start..)?;
-            let len = if rest.starts_with(b"true") {
+            let len = if count {
+                integer_len(rest)?
+            } else if rest.starts_with(b"true") {
                 4
             } else if rest.starts_with(b"false") {
                 5
@@ -232,6 +243,21 @@ impl<'b> Scan<'b> {
     }
 }
 
+/// The length of the JSON integer `bytes` begin with (`-`? digits, then a delimiter); `None` for anything
+/// else (a fraction, an exponent, a string).
+fn integer_len(bytes: &[u8]) -> Option<usize> {
+    let sign = usize::from(bytes.first() == Some(&b'-'));
+    let digits = bytes[sign..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let end = sign + digits;
+    let delimited = bytes
+        .get(end)
+        .is_none_or(|b| matches!(b, b',' | b'}' | b']') || b.is_ascii_whitespace());
+    (digits > 0 && delimited).then_some(end)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,7 +317,7 @@ mod tests {
         let template = Template::new(&body, &slots).expect("every slot found");
         assert_eq!(template.slots().count(), 3);
         // Another viewer: voted for post 1 only, may not edit.
-        let filled = template.fill(|slot| slot == Slot::VotedPost(PostId(1)));
+        let filled = template.fill(|slot| SlotValue::Bool(slot == Slot::VotedPost(PostId(1))));
         let filled = data(&filled);
         let edges = &filled["posts"]["edges"];
         assert_eq!(edges[0]["node"]["mine"], true);
@@ -302,7 +328,7 @@ mod tests {
         assert_eq!(edges[0]["node"]["viewerHasVoted"], false);
         assert_eq!(filled["after"]["viewerHasVoted"], true);
         // Filled with what the builder had, it is the body it was made from.
-        let same = template.fill(|slot| matches!(slot, Slot::VotedPost(_)));
+        let same = template.fill(|slot| SlotValue::Bool(matches!(slot, Slot::VotedPost(_))));
         assert_eq!(same, body);
     }
 
@@ -326,6 +352,60 @@ mod tests {
         assert!(Template::new(&body, &twice).is_none());
         // No slot at all: the body as it is, for every member.
         let none = Template::new(&body, &[]).expect("a template without slots");
-        assert_eq!(none.fill(|_| true), body);
+        assert_eq!(none.fill(|_| SlotValue::Bool(true)), body);
+    }
+
+    #[test]
+    fn counters_are_found_as_integers_and_filled_at_any_width() {
+        let body = kept(serde_json::json!({
+            "posts": [
+                { "voteCount": 9, "title": "9", "viewerHasVoted": false },
+                { "voteCount": -1, "title": "철수kim" },
+            ],
+        }));
+        let slots = [
+            (
+                path(&["posts", "0", "voteCount"]),
+                Slot::PostVotes(PostId(1)),
+            ),
+            (
+                path(&["posts", "0", "viewerHasVoted"]),
+                Slot::VotedPost(PostId(1)),
+            ),
+            (
+                path(&["posts", "1", "voteCount"]),
+                Slot::PostVotes(PostId(2)),
+            ),
+        ];
+        let template = Template::new(&body, &slots).expect("every slot found");
+        let filled = data(&template.fill(|slot| match slot {
+            Slot::PostVotes(PostId(1)) => SlotValue::Count(10),
+            Slot::PostVotes(_) => SlotValue::Count(1_234_567),
+            _ => SlotValue::Bool(true),
+        }));
+        assert_eq!(filled["posts"][0]["voteCount"], 10);
+        assert_eq!(filled["posts"][0]["viewerHasVoted"], true);
+        assert_eq!(filled["posts"][0]["title"], "9");
+        assert_eq!(filled["posts"][1]["voteCount"], 1_234_567);
+        assert_eq!(filled["posts"][1]["title"], "철수kim");
+        // A counter slot must hold an integer, and a boolean slot a boolean.
+        for (steps, slot) in [
+            (&["posts", "0", "title"][..], Slot::PostVotes(PostId(1))),
+            (
+                &["posts", "0", "viewerHasVoted"],
+                Slot::PostVotes(PostId(1)),
+            ),
+            (&["posts", "0", "voteCount"], Slot::VotedPost(PostId(1))),
+        ] {
+            assert!(
+                Template::new(&body, &[(path(steps), slot)]).is_none(),
+                "{steps:?}"
+            );
+        }
+        assert_eq!(integer_len(b"12,"), Some(2));
+        assert_eq!(integer_len(b"-3}"), Some(2));
+        assert_eq!(integer_len(b"1.5,"), None);
+        assert_eq!(integer_len(b"1e3,"), None);
+        assert_eq!(integer_len(b"-,"), None);
     }
 }

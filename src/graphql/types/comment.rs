@@ -276,8 +276,10 @@ impl CommentNode {
     }
 
     /// How many members voted for the comment.
-    async fn vote_count(&self) -> i64 {
-        self.0.vote_count
+    async fn vote_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
+        ctx.request()?
+            .count_slot(ctx, Slot::CommentVotes(self.0.id));
+        Ok(self.0.vote_count)
     }
 
     /// False when anonymous.

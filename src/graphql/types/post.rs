@@ -284,8 +284,9 @@ impl PostNode {
     }
 
     /// How many members voted for the post.
-    async fn vote_count(&self) -> i64 {
-        self.0.vote_count
+    async fn vote_count(&self, ctx: &Context<'_>) -> GqlResult<i64> {
+        ctx.request()?.count_slot(ctx, Slot::PostVotes(self.0.id));
+        Ok(self.0.vote_count)
     }
 
     /// Live comments, replies included.

@@ -158,11 +158,8 @@ async fn warm_signed_in_reads_skip_the_database_and_follow_the_viewers_votes(app
     // The voter withdraws: their very next reads show it, and are warm again after one fill.
     app.ok(UNVOTE, json!({ "id": posts[0] }), Some(&voter.access))
         .await;
-    let (after, _, kept) = read(&app, PAGE, &page_vars, &voter.access).await;
-    assert!(
-        !kept,
-        "a kept answer was served after the viewer's own vote"
-    );
+    // (Filled into the page's template: a vote changes only slots, docs/read-cache.md#counters-in-slots.)
+    let (after, _, _) = read(&app, PAGE, &page_vars, &voter.access).await;
     assert_eq!(node(&after, &posts[0])["viewerHasVoted"], false);
     assert_eq!(
         node(&after, &posts[0])["voteCount"],
@@ -211,8 +208,7 @@ async fn a_viewers_vote_role_and_block_are_seen_by_their_next_read_on_another_se
     // A vote through the first server.
     one.ok(VOTE, json!({ "id": posts[1] }), Some(&viewer.access))
         .await;
-    let (after, _, kept) = read(&other, PAGE, &page_vars, &viewer.access).await;
-    assert!(!kept);
+    let (after, _, _) = read(&other, PAGE, &page_vars, &viewer.access).await;
     assert_eq!(node(&after, &posts[1])["viewerHasVoted"], true);
     assert_eq!(
         node(&after, &posts[1])["voteCount"],

@@ -26,7 +26,7 @@ mod counters;
 mod primary;
 mod unsettled;
 
-use announcements::Announcements;
+use announcements::{Announcements, Scope};
 use breaker::{Breaker, cache_error};
 use counters::ADD_READING_SCRIPT;
 use primary::{Primary, in_namespace};
@@ -350,22 +350,11 @@ impl Cache for RedisCache {
     }
 
     async fn delete(&self, keys: &[String]) -> Result<(), CacheError> {
-        if keys.is_empty() {
-            return Ok(());
-        }
-        // Even while the primary is not verified: if it is the same server, the deletion counts; if not,
-        // the keys are deleted again once the new primary is verified (another process may already fill
-        // its namespace), as are those of a deletion that failed.
-        let verified = self.primary.reading().is_some();
-        let mut batch = keys.to_vec();
-        if verified {
-            batch.extend(self.unsettled().take());
-        }
-        let result = self.delete_now(&batch).await;
-        if result.is_err() || !verified {
-            self.keep_unsettled(batch);
-        }
-        result
+        self.delete_scoped(keys, Scope::All).await
+    }
+
+    async fn delete_slot_values(&self, keys: &[String]) -> Result<(), CacheError> {
+        self.delete_scoped(keys, Scope::SlotValues).await
     }
 
     fn invalidations(&self) -> Option<(bool, broadcast::Receiver<Invalidation>)> {
@@ -417,9 +406,34 @@ impl Cache for RedisCache {
 }
 
 impl RedisCache {
+    async fn delete_scoped(&self, keys: &[String], scope: Scope) -> Result<(), CacheError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        // Even while the primary is not verified: if it is the same server, the deletion counts; if not,
+        // the keys are deleted again once the new primary is verified (another process may already fill
+        // its namespace), as are those of a deletion that failed.
+        let verified = self.primary.reading().is_some();
+        let mut batch = keys.to_vec();
+        if verified {
+            batch.extend(self.unsettled().take());
+        }
+        // Keys deleted again are announced as plain deletions: what changed of them is not known here.
+        let scope = if batch.len() == keys.len() {
+            scope
+        } else {
+            Scope::All
+        };
+        let result = self.delete_now(&batch, scope).await;
+        if result.is_err() || !verified {
+            self.keep_unsettled(batch);
+        }
+        result
+    }
+
     /// Deletes `keys` (and their fill guards) in the namespace of the primary verified last, and announces
     /// them. On Redis Cluster one command per key, pipelined.
-    async fn delete_now(&self, keys: &[String]) -> Result<(), CacheError> {
+    async fn delete_now(&self, keys: &[String], scope: Scope) -> Result<(), CacheError> {
         let namespace = self.primary.deleting();
         let stored: Vec<String> = keys.iter().map(|k| in_namespace(k, &namespace)).collect();
         let pipeline = self.pool.next().pipeline();
@@ -442,7 +456,7 @@ impl RedisCache {
         }
         // Announced by the keys the near caches know.
         let () = pipeline
-            .publish(self.channel.as_str(), keys.join("\n"))
+            .publish(self.channel.as_str(), announcements::text(keys, scope))
             .await
             .map_err(cache_error)?;
         let _: Vec<fred::types::Value> = self

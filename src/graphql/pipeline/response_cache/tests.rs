@@ -195,7 +195,9 @@ async fn an_answer_whose_only_viewer_fields_are_slots_is_every_members_template(
         kept.template.slots().collect::<Vec<_>>(),
         [Slot::VotedPost(crate::domain::PostId(7))]
     );
-    let theirs = kept.template.fill(|_| false);
+    let theirs = kept
+        .template
+        .fill(|_| crate::graphql::viewer_reads::SlotValue::Bool(false));
     assert!(!ticket.records_viewer(), "a template is not built again");
     answers.keep(ticket, &theirs, kept.cost, None);
     let served = hit(answers.lookup([2; 32], Some(MEMBERS)).await);
@@ -207,6 +209,32 @@ async fn an_answer_whose_only_viewer_fields_are_slots_is_every_members_template(
     // A deletion retires the template with every kept answer.
     near.forget(&["voted_post:2:7".to_owned()]);
     miss(answers.lookup([3; 32], Some(MEMBERS)).await);
+}
+
+#[tokio::test]
+async fn a_deletion_of_slot_values_retires_kept_answers_but_not_templates() {
+    let (near, answers) = responses();
+    let ticket = miss(answers.lookup([1; 32], Some(MEMBERS)).await);
+    answers.keep(ticket, VOTED, 1, Some(&voted_slot()));
+    hit(answers.lookup([1; 32], Some(MEMBERS)).await);
+    // A vote: the counter's and the voter's entries change, which answers show only in slots.
+    near.forget_slot_values(&["post:7".to_owned(), "voted_post:1:7".to_owned()]);
+    // Viewer 1's own answer is retired (its slots hold the old values); the template is filled again.
+    let (_, ticket) = template(answers.lookup([1; 32], Some(MEMBERS)).await);
+    // An answer built across such a deletion is not kept; its template is.
+    near.forget_slot_values(&["post:7".to_owned()]);
+    answers.keep(ticket, VOTED, 1, None);
+    template(answers.lookup([1; 32], Some(MEMBERS)).await);
+    let ticket = miss(answers.lookup([5; 32], Some([8; 32])).await);
+    near.forget_slot_values(&["post:7".to_owned()]);
+    answers.keep(ticket, VOTED, 1, Some(&voted_slot()));
+    template(answers.lookup([6; 32], Some([8; 32])).await);
+    // Any other deletion retires templates too, and one built across it is not kept.
+    near.forget(&["post:7".to_owned()]);
+    let ticket = miss(answers.lookup([1; 32], Some(MEMBERS)).await);
+    near.forget(&["post:8".to_owned()]);
+    answers.keep(ticket, VOTED, 1, Some(&voted_slot()));
+    miss(answers.lookup([2; 32], Some(MEMBERS)).await);
 }
 
 #[tokio::test]
