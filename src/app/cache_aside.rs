@@ -421,8 +421,8 @@ impl CacheAside {
         }
         if let Some(near) = &self.near {
             // Again once the shared entries are gone: a read between the first forget and the deletion
-            // found the old shared value and may have kept it near under the generation of then. (With
-            // Redis, this process's own announcement does the same; the in-process cache has none.)
+            // found the old shared value and may have kept it near under the generation of then. (A
+            // process does not apply its own announcements again: this is the forget that covers it.)
             forget(near);
         }
     }

@@ -14,22 +14,23 @@ pub(super) enum Scope {
     SlotValues,
 }
 
-/// The first line of an announcement of [`Scope::SlotValues`] (no key begins with `~`). A process that does
-/// not know it forgets it as one more key, and the others as a plain deletion.
-const SLOT_VALUES: &str = "~slot-values";
-
-/// The text announcing the deletion of `keys`: one key per line.
-pub(super) fn text(keys: &[String], scope: Scope) -> String {
-    let keys = keys.join("\n");
-    match scope {
-        Scope::All => keys,
-        Scope::SlotValues => format!("{SLOT_VALUES}\n{keys}"),
-    }
+/// The text announcing the deletion of `keys` by the process `origin`: a header line (`~all <origin>` or
+/// `~slot-values <origin>`; no key begins with `~`), then one key per line. A process that does not know
+/// the header forgets it as one more key, and the keys as a plain deletion.
+pub(super) fn text(keys: &[String], scope: Scope, origin: &str) -> String {
+    let kind = match scope {
+        Scope::All => "all",
+        Scope::SlotValues => "slot-values",
+    };
+    format!("~{kind} {origin}\n{}", keys.join("\n"))
 }
 
 /// The feed's listener for deletions and this process's marks, turned into [`Invalidation`]s.
 pub(super) struct Announcements {
     pub(super) marks: String,
+    /// This process's name in announcements: its own are not applied again (its near cache forgot the
+    /// keys before and after deleting them).
+    pub(super) origin: String,
     pub(super) out: broadcast::Sender<Invalidation>,
 }
 
@@ -41,7 +42,10 @@ impl Listener for Announcements {
                 Err(_) => return,
             }
         } else {
-            parse(text)
+            match parse(text, &self.origin) {
+                Some(invalidation) => invalidation,
+                None => return,
+            }
         };
         let _ = self.out.send(invalidation);
     }
@@ -55,15 +59,25 @@ impl Listener for Announcements {
     }
 }
 
-/// The invalidation an announcement's text (see [`text`]) stands for.
-fn parse(text: &str) -> Invalidation {
-    match text
-        .strip_prefix(SLOT_VALUES)
-        .and_then(|rest| rest.strip_prefix('\n'))
-    {
-        Some(keys) => Invalidation::SlotValues(keys.split('\n').map(str::to_owned).collect()),
-        None => Invalidation::Keys(text.split('\n').map(str::to_owned).collect()),
+/// The invalidation an announcement's text (see [`text`]) stands for; `None` for this process's own.
+fn parse(text: &str, own: &str) -> Option<Invalidation> {
+    let lines = |keys: &str| keys.split('\n').map(str::to_owned).collect();
+    let Some((header, keys)) = text
+        .strip_prefix('~')
+        .and_then(|rest| rest.split_once('\n'))
+    else {
+        // Without a header (an older process): a plain deletion.
+        return Some(Invalidation::Keys(lines(text)));
+    };
+    let (kind, origin) = header.split_once(' ').unwrap_or((header, ""));
+    if origin == own {
+        return None;
     }
+    Some(match kind {
+        "slot-values" => Invalidation::SlotValues(lines(keys)),
+        // `all`, or a kind this process does not know: forgetting more is always safe.
+        _ => Invalidation::Keys(lines(keys)),
+    })
 }
 
 #[cfg(test)]
@@ -71,24 +85,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn announcements_say_what_changed() {
+    fn announcements_say_what_changed_and_who_made_them() {
         let keys = vec!["b:v1:post:1".to_owned(), "b:v1:voted_post:2:1".to_owned()];
         assert_eq!(
-            parse(&text(&keys, Scope::All)),
-            Invalidation::Keys(keys.clone())
+            parse(&text(&keys, Scope::All, "p1"), "p2"),
+            Some(Invalidation::Keys(keys.clone()))
         );
         assert_eq!(
-            parse(&text(&keys, Scope::SlotValues)),
-            Invalidation::SlotValues(keys.clone())
+            parse(&text(&keys, Scope::SlotValues, "p1"), "p2"),
+            Some(Invalidation::SlotValues(keys.clone()))
         );
-        // One key, and a key that merely starts like the header: plain deletions.
+        // Its own announcements a process already applied.
+        assert_eq!(parse(&text(&keys, Scope::SlotValues, "p1"), "p1"), None);
+        assert_eq!(parse(&text(&keys, Scope::All, "p1"), "p1"), None);
+        // An older process's (no header), and a kind not known here: plain deletions.
         assert_eq!(
-            parse("b:v1:post:1"),
-            Invalidation::Keys(vec!["b:v1:post:1".to_owned()])
+            parse("b:v1:post:1", "p1"),
+            Some(Invalidation::Keys(vec!["b:v1:post:1".to_owned()]))
         );
         assert_eq!(
-            parse("~slot-valuesX"),
-            Invalidation::Keys(vec!["~slot-valuesX".to_owned()])
+            parse("~later p3\nb:v1:post:1", "p1"),
+            Some(Invalidation::Keys(vec!["b:v1:post:1".to_owned()]))
         );
     }
 }

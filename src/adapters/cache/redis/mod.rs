@@ -40,6 +40,8 @@ pub struct RedisCache {
     channel: String,
     /// This process's own channel for [`Cache::mark`], followed by the same connection.
     marks: String,
+    /// This process's name in its announcements (see `announcements::text`).
+    origin: String,
     invalidations: broadcast::Sender<Invalidation>,
     /// Whether the invalidation channel is followed right now.
     live: Arc<AtomicBool>,
@@ -117,11 +119,13 @@ impl RedisCache {
             .await
             .map_err(CacheError)?;
         let (invalidations, _) = broadcast::channel(INVALIDATION_BACKLOG);
-        let marks = format!("{channel}:mark:{}", uuid::Uuid::new_v4().simple());
+        let origin = uuid::Uuid::new_v4().simple().to_string();
+        let marks = format!("{channel}:mark:{origin}");
         feed.listen(
             &[channel.to_owned(), marks.clone()],
             Arc::new(Announcements {
                 marks: marks.clone(),
+                origin: origin.clone(),
                 out: invalidations.clone(),
             }),
         );
@@ -130,6 +134,7 @@ impl RedisCache {
             breaker: Breaker::new(timeout),
             channel: channel.to_owned(),
             marks,
+            origin,
             invalidations,
             live: feed.live(),
             fill: Script::from_hash(sha),
@@ -456,7 +461,10 @@ impl RedisCache {
         }
         // Announced by the keys the near caches know.
         let () = pipeline
-            .publish(self.channel.as_str(), announcements::text(keys, scope))
+            .publish(
+                self.channel.as_str(),
+                announcements::text(keys, scope, &self.origin),
+            )
             .await
             .map_err(cache_error)?;
         let _: Vec<fred::types::Value> = self
