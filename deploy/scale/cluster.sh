@@ -13,7 +13,10 @@
 # must show the new title. Prints a summary; exits non-zero when the limit is not shared, a read is stale,
 # or warm reads still go to the database. Then a benchmark, printed and never judged: warm post(id:) and
 # root-page reads under wrk through A against a process D on one Redis of its own (same MariaDB, same
-# posts). Last, a shard's primary lost with an invalidation in flight: the
+# posts). Then the feed's shard lost: the primary of the hash slot that carries the cache's announcements
+# and sync marks (shard channels, SSUBSCRIBE) is SIGKILLed and an edit made through A while its replica is
+# promoted; reads through A and B during and after it must show the new title, and B's warm reads must use
+# its near cache again afterwards. Last, a shard's primary lost with an invalidation in flight: the
 # primary holding the post's cache entry has its replica cut off (SIGSTOP, then the primary drops the link),
 # the post is edited through A, the primary is SIGKILLed and the cluster promotes the replica, which still
 # holds the old entry (checked: otherwise the run proves nothing). Reads through A, B and a process C
@@ -195,15 +198,73 @@ if ((BENCH_SECS > 0)); then
   done
 fi
 
-# ---- A shard's primary lost with an invalidation in flight ------------------------------------------------
 rcli() { local port=$1; shift; redis-cli -h 127.0.0.1 -p "$port" "$@"; }
+pid_of() { rcli "$1" info server | tr -d '\r' | sed -n 's/^process_id://p'; }
+# ---- The feed's shard lost -------------------------------------------------------------------------------
+# Announcements and sync marks are shard channels of one hash slot ({<prefix>:v1:invalidations}): one shard
+# carries them all. Its primary SIGKILLed, an edit through A while the cluster promotes the replica, then
+# reads through B and an edit after the promotion: each must show the new title, and B's warm reads must use
+# its near cache again (1 cache round trip: the sync round) once it follows the promoted primary.
+cache_trips() { tr -d '\r' <"$WORK/headers" | awk -F': ' 'tolower($1) == "x-cache-round-trips" {print $2}'; }
+FEED_OWNER=""
+for port in "${REDIS_PORTS[@]}"; do
+  [[ $(rcli "$port" role | head -1) == master ]] || continue
+  # A shard channel of the feed's slot with no listener: only its owner accepts it, the others answer MOVED.
+  reply=$(rcli "$port" spublish "{$CACHE_PREFIX:v1:invalidations}:probe" x 2>&1 || true)
+  [[ $reply != *MOVED* ]] && { FEED_OWNER=$port; break; }
+done
+[[ -n $FEED_OWNER ]] || die "no primary owns the feed's slot"
+FEED_REPLICA=$(rcli "$FEED_OWNER" info replication | tr -d '\r' | sed -n 's/^slave0:.*port=\([0-9]*\),.*/\1/p')
+[[ -n $FEED_REPLICA ]] || die "the feed's primary on $FEED_OWNER has no replica"
+read_via "$B" >/dev/null
+read_via "$B" >/dev/null
+FEED_BEFORE=$(cache_trips)
+FEED_PID=$(pid_of "$FEED_OWNER")
+{ kill -9 "$FEED_PID" && wait "$FEED_PID"; } 2>/dev/null || true
+FEED_STALE=0 FEED_READS=0
+EDIT=$(gql "$A" 'mutation($i: UpdatePostInput!) { updatePost(input: $i) { post { title } } }' \
+  "{\"i\": {\"postId\": \"$POST\", \"title\": \"feed lost\", \"content\": \"body\"}}" "$TOKEN" |
+  jq -r '.data.updatePost.post.title // "(error)"')
+[[ $EDIT == "feed lost" ]] || die "the edit through A failed while the feed's primary was down: $EDIT"
+feed_promoted() { [[ $(rcli "$FEED_REPLICA" role | head -1) == master ]]; }
+until feed_promoted; do
+  for port in "$B" "$A"; do
+    FEED_READS=$((FEED_READS + 1))
+    [[ $(read_via "$port") == "feed lost" ]] || FEED_STALE=$((FEED_STALE + 1))
+  done
+  sleep 0.1
+  ((FEED_READS < 1000)) || die "the cluster did not promote the replica on $FEED_REPLICA"
+done
+log "the feed's primary on $FEED_OWNER SIGKILLed, the replica on $FEED_REPLICA promoted"
+# The killed node comes back as a replica (its nodes.conf), so the next scenario finds every shard replicated.
+redis-server --port "$FEED_OWNER" --bind 127.0.0.1 --dir "$WORK/redis-$FEED_OWNER" --save "" --appendonly no \
+  --cluster-enabled yes --cluster-config-file "$WORK/redis-$FEED_OWNER/nodes.conf" --cluster-node-timeout 2000 \
+  --logfile "$WORK/redis-$FEED_OWNER.log" &
+PIDS+=($!)
+rejoined() { rcli "$FEED_OWNER" info replication | tr -d '\r' | grep -q '^master_link_status:up'; }
+wait_until 30 rejoined || die "the node on $FEED_OWNER did not rejoin as a replica"
+for round in 1 2 3; do
+  gql "$A" 'mutation($i: UpdatePostInput!) { updatePost(input: $i) { post { title } } }' \
+    "{\"i\": {\"postId\": \"$POST\", \"title\": \"title 5\", \"content\": \"body\"}}" "$TOKEN" |
+    jq -e '.data.updatePost.post.title' >/dev/null || die "updatePost failed after the feed's failover"
+  for port in "$B" "$A" "$B"; do
+    FEED_READS=$((FEED_READS + 1))
+    [[ $(read_via "$port") == "title 5" ]] || FEED_STALE=$((FEED_STALE + 1))
+  done
+done
+near_again() { read_via "$B" >/dev/null && [[ $(cache_trips) == 1 && $(db_trips) == 0 ]]; }
+wait_until 10 near_again || die "B's warm reads do not use the near cache again after the feed's failover"
+echo "the feed's shard lost: $FEED_STALE stale of $FEED_READS reads through A and B; a warm read through B" \
+  "took $FEED_BEFORE cache round trip(s) before and $(cache_trips) after"
+((FEED_STALE == 0)) || die "$FEED_STALE stale read(s) after the feed's shard failed over"
+
+# ---- A shard's primary lost with an invalidation in flight ------------------------------------------------
 entries_with() { # port, text: the keys of string entries holding the text (READONLY: a replica's own keys)
   local key
   rcli "$1" --scan --pattern "*$CACHE_PREFIX*" | while IFS= read -r key; do
     printf 'READONLY\nGET "%s"\n' "$key" | rcli "$1" 2>/dev/null | grep -q -- "$2" && echo "$key"
   done || true
 }
-pid_of() { rcli "$1" info server | tr -d '\r' | sed -n 's/^process_id://p'; }
 read_via "$A" >/dev/null
 read_via "$B" >/dev/null
 sleep 0.5 # let the fills replicate

@@ -31,6 +31,8 @@ pub trait Listener: Send + Sync + 'static {
 struct Routes {
     by_channel: HashMap<String, Arc<dyn Listener>>,
     listeners: Vec<Arc<dyn Listener>>,
+    /// Shard channels (Redis Cluster's `SSUBSCRIBE`), all of one hash slot.
+    sharded: Vec<String>,
 }
 
 impl Routes {
@@ -42,8 +44,14 @@ impl Routes {
         self.listeners.push(listener);
     }
 
+    /// The plain channels (`SUBSCRIBE`).
     fn channels(&self) -> Vec<String> {
-        let mut channels: Vec<String> = self.by_channel.keys().cloned().collect();
+        let mut channels: Vec<String> = self
+            .by_channel
+            .keys()
+            .filter(|c| !self.sharded.contains(c))
+            .cloned()
+            .collect();
         channels.sort();
         channels
     }
@@ -93,6 +101,14 @@ impl RedisFeed {
 
     /// `listener` hears `channels`, and every outage of the feed.
     pub fn listen(&mut self, channels: &[String], listener: Arc<dyn Listener>) {
+        self.routes.add(channels, listener);
+    }
+
+    /// As [`RedisFeed::listen`], for shard channels of Redis Cluster (`SSUBSCRIBE`): the messages of one
+    /// shard channel are published and delivered by one shard, in order. All of them must share one hash
+    /// slot (a hash tag), so that one connection delivers them all in the order they were published.
+    pub fn listen_sharded(&mut self, channels: &[String], listener: Arc<dyn Listener>) {
+        self.routes.sharded.extend(channels.iter().cloned());
         self.routes.add(channels, listener);
     }
 
@@ -178,9 +194,18 @@ async fn follow(client: Client, mut events: Events, routes: Routes, live: Arc<At
 /// Subscribes to every channel, retrying every second, then tells the listeners the feed is live.
 async fn subscribe(client: &Client, routes: &Routes, live: &AtomicBool) {
     let channels = routes.channels();
+    let sharded = routes.sharded.clone();
+    let both = || async {
+        if !channels.is_empty() {
+            client.subscribe(channels.clone()).await?;
+        }
+        if !sharded.is_empty() {
+            client.ssubscribe(sharded.clone()).await?;
+        }
+        Ok::<(), FredError>(())
+    };
     loop {
-        match tokio::time::timeout(Duration::from_secs(2), client.subscribe(channels.clone())).await
-        {
+        match tokio::time::timeout(Duration::from_secs(2), both()).await {
             Ok(Ok(())) => {
                 live.store(true, Ordering::Release);
                 routes.live();
@@ -239,6 +264,21 @@ mod tests {
     fn one_subscription_covers_every_listeners_channels() {
         let (routes, _, _) = two_listeners();
         assert_eq!(routes.channels(), ["events", "inv", "inv:mark:1"]);
+    }
+
+    #[test]
+    fn shard_channels_are_subscribed_apart_and_delivered_alike() {
+        let (cache, events) = (Arc::new(Heard::default()), Arc::new(Heard::default()));
+        let mut routes = Routes::default();
+        routes
+            .sharded
+            .extend(["{inv}".to_owned(), "{inv}:mark:1".to_owned()]);
+        routes.add(&["{inv}".into(), "{inv}:mark:1".into()], cache.clone());
+        routes.add(&["events".into()], events.clone());
+        assert_eq!(routes.channels(), ["events"]);
+        routes.deliver("{inv}", "post:1");
+        routes.deliver("{inv}:mark:1", "3");
+        assert_eq!(*cache.0.lock().unwrap(), ["{inv}=post:1", "{inv}:mark:1=3"]);
     }
 
     #[test]

@@ -225,7 +225,10 @@ async fn follow(near: std::sync::Weak<NearCache>, mut feed: broadcast::Receiver<
                 near.reset(true);
             }
             Ok(Invalidation::Lost) => {
-                tracing::warn!("near cache bypassed: the invalidation feed is down");
+                // Once per outage: the feed tells every failed reconnection too.
+                if near.live.load(Ordering::Acquire) {
+                    tracing::warn!("near cache bypassed: the invalidation feed is down");
+                }
                 near.reset(false);
             }
             // Announcements were missed, but the feed still runs.

@@ -114,7 +114,7 @@ pub struct App {
 impl App {
     /// Connects to the database (migrating it when configured) and the cache, and wires the services.
     pub async fn build(config: impl Into<Config>) -> Result<Self, StartError> {
-        let mut config: Config = config.into();
+        let config: Config = config.into();
         config.validate()?;
         let trusted_documents = match &config.graphql.trusted_documents {
             None => None,
@@ -167,14 +167,6 @@ impl App {
                         .map_err(|e| StartError::Cache(e.to_string()))?,
                     );
                     redis.replay_deletions();
-                    if redis.clustered() && !config.cache.near_cache_ttl.is_zero() {
-                        // Sync rounds rely on one connection delivering every announcement in order; on a
-                        // cluster, messages published on different nodes arrive in no particular order.
-                        tracing::warn!(
-                            "Redis Cluster: the near cache and the response cache are off (near_cache_ttl_ms = 0): pub/sub is not ordered across nodes"
-                        );
-                        config.cache.near_cache_ttl = std::time::Duration::ZERO;
-                    }
                     let events = RedisEvents::new(
                         redis.pool(),
                         &format!("{}:v1:events", config.cache.prefix),

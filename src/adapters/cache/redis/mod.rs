@@ -120,19 +120,29 @@ impl RedisCache {
             .map_err(CacheError)?;
         let (invalidations, _) = broadcast::channel(INVALIDATION_BACKLOG);
         let origin = uuid::Uuid::new_v4().simple().to_string();
+        // On a cluster, announcements and marks are shard channels of one hash slot: one shard orders
+        // them and one connection delivers them (docs/read-cache.md#the-feed).
+        let channel = if clustered {
+            format!("{{{channel}}}")
+        } else {
+            channel.to_owned()
+        };
         let marks = format!("{channel}:mark:{origin}");
-        feed.listen(
-            &[channel.to_owned(), marks.clone()],
-            Arc::new(Announcements {
-                marks: marks.clone(),
-                origin: origin.clone(),
-                out: invalidations.clone(),
-            }),
-        );
+        let announcements = Arc::new(Announcements {
+            marks: marks.clone(),
+            origin: origin.clone(),
+            out: invalidations.clone(),
+        });
+        let channels = [channel.clone(), marks.clone()];
+        if clustered {
+            feed.listen_sharded(&channels, announcements);
+        } else {
+            feed.listen(&channels, announcements);
+        }
         Ok(Self {
             pool,
             breaker: Breaker::new(timeout),
-            channel: channel.to_owned(),
+            channel,
             marks,
             origin,
             invalidations,
@@ -369,12 +379,20 @@ impl Cache for RedisCache {
     }
 
     async fn mark(&self, n: u64) -> Result<(), CacheError> {
-        let _: i64 = self
-            .bounded(
-                "PUBLISH",
-                self.pool.next().publish(self.marks.as_str(), n.to_string()),
+        let client = self.pool.next();
+        let _: i64 = if self.clustered {
+            self.bounded(
+                "SPUBLISH",
+                client.spublish(self.marks.as_str(), n.to_string()),
             )
-            .await?;
+            .await?
+        } else {
+            self.bounded(
+                "PUBLISH",
+                client.publish(self.marks.as_str(), n.to_string()),
+            )
+            .await?
+        };
         Ok(())
     }
 
@@ -460,13 +478,13 @@ impl RedisCache {
             let () = pipeline.del(stored).await.map_err(cache_error)?;
         }
         // Announced by the keys the near caches know.
-        let () = pipeline
-            .publish(
-                self.channel.as_str(),
-                announcements::text(keys, scope, &self.origin),
-            )
-            .await
-            .map_err(cache_error)?;
+        let text = announcements::text(keys, scope, &self.origin);
+        let () = if self.clustered {
+            pipeline.spublish(self.channel.as_str(), text).await
+        } else {
+            pipeline.publish(self.channel.as_str(), text).await
+        }
+        .map_err(cache_error)?;
         let _: Vec<fred::types::Value> = self
             .bounded("PIPELINE INCR PEXPIRE DEL PUBLISH", pipeline.all())
             .await?;
