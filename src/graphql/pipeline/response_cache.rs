@@ -192,7 +192,7 @@ impl ResponseCache {
         let layout = self.near.layout();
         let generation = self.near.generation();
         if let Some(kept) = self.kept.get(&key).filter(|k| k.generation == generation) {
-            metrics::cache(METRIC, "hit", 1);
+            metrics::cache(METRIC, "kept", 1);
             return Found::Kept(kept);
         }
         let waiting = match self.building.board(generation, None, &[key]) {
@@ -216,7 +216,7 @@ impl ResponseCache {
             template: None,
         };
         let Some(template_key) = template else {
-            metrics::cache(METRIC, "miss", 1);
+            metrics::cache(METRIC, "built", 1);
             return Found::Miss(Some(miss));
         };
         if let Some(kept) = self
@@ -248,7 +248,7 @@ impl ResponseCache {
             key: template_key,
             waiting,
         });
-        metrics::cache(METRIC, "miss", 1);
+        metrics::cache(METRIC, "built", 1);
         Found::Miss(Some(miss))
     }
 
