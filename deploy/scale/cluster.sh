@@ -19,8 +19,8 @@
 # its near cache again afterwards. Last, a shard's primary lost with an invalidation in flight: the
 # primary holding the post's cache entry has its replica cut off (SIGSTOP, then the primary drops the link),
 # the post is edited through A, the primary is SIGKILLed and the cluster promotes the replica, which still
-# holds the old entry (checked: otherwise the run proves nothing). Reads through A, B and a process C
-# started afterwards must all show the new title (each process meets new primaries and starts a new cache
+# holds the old entry (checked: otherwise the run proves nothing). Reads through A, B, a process C
+# started afterwards and a process E started while the shard had no primary must all show the new title (each process meets new primaries and starts a new cache
 # namespace, docs/read-cache.md#failover).
 #
 # Needs redis-server 7, redis-cli, a MariaDB client, curl, jq, wrk and cargo. Environment as in sentinel.sh:
@@ -30,7 +30,7 @@ set -euo pipefail
 
 GUESSES=${GUESSES:-12}
 REDIS_PORTS=(7001 7002 7003 7004 7005 7006)
-BOARD_PORTS=(18211 18212 18213 18214)
+BOARD_PORTS=(18211 18212 18213 18214 18215)
 SINGLE_REDIS_PORT=7010
 BENCH_SECS=${BENCH_SECS:-2}
 DB_NAME=board_cluster
@@ -286,6 +286,11 @@ EDIT=$(gql "$A" 'mutation($i: UpdatePostInput!) { updatePost(input: $i) { post {
 { kill -9 "$OWNER_PID" && wait "$OWNER_PID"; } 2>/dev/null || true
 KILLED_AT=$(date +%s.%N)
 kill -CONT "$REPLICA_PID"
+# A process E started while the shard has no primary: it keeps trying to reach the cluster (30 s at most)
+# instead of exiting, and serves once the replica is promoted.
+E=${BOARD_PORTS[4]}
+(cd "$WORK" && exec env -i "${ENV[@]}" BOARD_BIND="127.0.0.1:$E" "$BIN" serve >"$WORK/board-E.log" 2>&1) &
+PIDS+=($!)
 [[ $EDIT == "after the failover" ]] || die "the edit through A failed: $EDIT"
 log "edited through A while the replica on $REPLICA was cut off; its primary on $OWNER SIGKILLed"
 promoted() { [[ $(rcli "$REPLICA" role | head -1) == master ]]; }
@@ -304,6 +309,13 @@ C=${BOARD_PORTS[2]}
 echo "Redis Cluster failover: the replica on $REPLICA promoted ${PROMOTED_AFTER} s after its primary was killed"
 stale_total=0
 failover_reads read_via "after the failover" "title 5" || stale_total=$?
+e_up() { curl -sf "http://127.0.0.1:$E/healthz" >/dev/null; }
+wait_until 40 e_up || { cat "$WORK/board-E.log" >&2; die "process E, started while the shard had no primary, does not serve"; }
+E_STALE=0
+for _ in $(seq 20); do [[ $(read_via "$E") == "after the failover" ]] || E_STALE=$((E_STALE + 1)); done
+E_TRIES=$(grep -c 'Redis refused; trying again' "$WORK/board-E.log" || true)
+echo "process E, started right after the primary was killed: tried Redis $((E_TRIES + 1)) time(s), then served; $E_STALE stale of 20 reads"
+stale_total=$((stale_total + E_STALE))
 # Not a cache that simply stopped working: warm reads through B are answered by the new namespace.
 read_via "$B" >/dev/null
 read_via "$B" >/dev/null

@@ -5,9 +5,8 @@ use std::sync::Arc;
 
 use crate::adapters::auth::{BcryptHasher, JwtTokens};
 use crate::adapters::auth::{SecretSource, SigningKeyError, resolve_signing_key};
-use crate::adapters::cache::{MemoryCache, RedisCache};
-use crate::adapters::events::{MemoryEvents, RedisEvents};
-use crate::adapters::redis_feed::RedisFeed;
+use crate::adapters::cache::MemoryCache;
+use crate::adapters::events::MemoryEvents;
 use crate::adapters::sql::{
     Db, SqlBanRepo, SqlCategoryRepo, SqlCommentRepo, SqlModerationRepo, SqlNotificationRepo,
     SqlPostRepo, SqlPostSearch, SqlReportRepo, SqlSaveRepo, SqlSessionRepo, SqlUserRepo,
@@ -23,6 +22,7 @@ use crate::graphql::{BoardSchema, Limits, Services};
 use crate::ports::{Cache, Counters, Events, SystemClock};
 use crate::{app, config, graphql, http, telemetry};
 
+mod redis;
 mod serve;
 
 pub use serve::shutdown_signal;
@@ -33,7 +33,6 @@ const MEMORY_CACHE_ENTRIES: u64 = 100_000;
 const MEMORY_CACHE_VALUE_BYTES: u64 = 256 * 1024 * 1024;
 /// Decoded values the near cache keeps per process.
 const NEAR_CACHE_ENTRIES: u64 = 50_000;
-const REDIS_POOL_SIZE: usize = 4;
 
 /// The subscription sockets of `services`, hearing `events`.
 fn sockets(
@@ -153,29 +152,9 @@ impl App {
         let (cache, counters, events): (Arc<dyn Cache>, Arc<dyn Counters>, Arc<dyn Events>) =
             match &config.cache.redis_url {
                 Some(url) => {
-                    let url = url.expose();
-                    let mut feed = RedisFeed::new(url).map_err(StartError::Cache)?;
-                    let redis = Arc::new(
-                        RedisCache::connect(
-                            url,
-                            REDIS_POOL_SIZE,
-                            config.cache.timeout,
-                            &format!("{}:v1:invalidations", config.cache.prefix),
-                            &mut feed,
-                        )
-                        .await
-                        .map_err(|e| StartError::Cache(e.to_string()))?,
-                    );
-                    redis.replay_deletions();
-                    let events = RedisEvents::new(
-                        redis.pool(),
-                        &format!("{}:v1:events", config.cache.prefix),
-                        config.cache.timeout,
-                        &mut feed,
-                    );
-                    // Subscribed before the first request, so near caches are live (and round trips
-                    // deterministic) from the start.
-                    feed.start().await.map_err(StartError::Cache)?;
+                    let (redis, events) =
+                        redis::connect(url.expose(), &config.cache.prefix, config.cache.timeout)
+                            .await?;
                     (redis.clone(), redis, Arc::new(events))
                 }
                 None => {
