@@ -134,16 +134,18 @@ db_trips() { tr -d '\r' <"$WORK/headers" | awk -F': ' 'tolower($1) == "x-db-roun
 read_via "$B" >/dev/null
 read_via "$B" >/dev/null
 WARM_DB=$(db_trips)
-STALE=0 READS=0
-for round in 1 2 3 4 5; do
+edit_and_read() { # title: edits the post through A, then reads it through B, A and B, counted in READS and STALE
   gql "$A" 'mutation($i: UpdatePostInput!) { updatePost(input: $i) { post { title } } }' \
-    "{\"i\": {\"postId\": \"$POST\", \"title\": \"title $round\", \"content\": \"body\"}}" "$TOKEN" |
+    "{\"i\": {\"postId\": \"$POST\", \"title\": \"$1\", \"content\": \"body\"}}" "$TOKEN" |
     jq -e '.data.updatePost.post.title' >/dev/null || die "updatePost failed"
+  local port
   for port in "$B" "$A" "$B"; do
     READS=$((READS + 1))
-    [[ $(read_via "$port") == "title $round" ]] || STALE=$((STALE + 1))
+    [[ $(read_via "$port") == "$1" ]] || STALE=$((STALE + 1))
   done
-done
+}
+STALE=0 READS=0
+for round in 1 2 3 4 5; do edit_and_read "title $round"; done
 read_via "$B" >/dev/null
 read_via "$B" >/dev/null
 echo "read cache: a warm post(id:) through B took $WARM_DB database round trips (then $(db_trips) after the edits);" \
@@ -221,7 +223,7 @@ read_via "$B" >/dev/null
 FEED_BEFORE=$(cache_trips)
 FEED_PID=$(pid_of "$FEED_OWNER")
 { kill -9 "$FEED_PID" && wait "$FEED_PID"; } 2>/dev/null || true
-FEED_STALE=0 FEED_READS=0
+STALE=0 READS=0
 EDIT=$(gql "$A" 'mutation($i: UpdatePostInput!) { updatePost(input: $i) { post { title } } }' \
   "{\"i\": {\"postId\": \"$POST\", \"title\": \"feed lost\", \"content\": \"body\"}}" "$TOKEN" |
   jq -r '.data.updatePost.post.title // "(error)"')
@@ -229,11 +231,11 @@ EDIT=$(gql "$A" 'mutation($i: UpdatePostInput!) { updatePost(input: $i) { post {
 feed_promoted() { [[ $(rcli "$FEED_REPLICA" role | head -1) == master ]]; }
 until feed_promoted; do
   for port in "$B" "$A"; do
-    FEED_READS=$((FEED_READS + 1))
-    [[ $(read_via "$port") == "feed lost" ]] || FEED_STALE=$((FEED_STALE + 1))
+    READS=$((READS + 1))
+    [[ $(read_via "$port") == "feed lost" ]] || STALE=$((STALE + 1))
   done
   sleep 0.1
-  ((FEED_READS < 1000)) || die "the cluster did not promote the replica on $FEED_REPLICA"
+  ((READS < 1000)) || die "the cluster did not promote the replica on $FEED_REPLICA"
 done
 log "the feed's primary on $FEED_OWNER SIGKILLed, the replica on $FEED_REPLICA promoted"
 # The killed node comes back as a replica (its nodes.conf), so the next scenario finds every shard replicated.
@@ -243,20 +245,13 @@ redis-server --port "$FEED_OWNER" --bind 127.0.0.1 --dir "$WORK/redis-$FEED_OWNE
 PIDS+=($!)
 rejoined() { rcli "$FEED_OWNER" info replication | tr -d '\r' | grep -q '^master_link_status:up'; }
 wait_until 30 rejoined || die "the node on $FEED_OWNER did not rejoin as a replica"
-for round in 1 2 3; do
-  gql "$A" 'mutation($i: UpdatePostInput!) { updatePost(input: $i) { post { title } } }' \
-    "{\"i\": {\"postId\": \"$POST\", \"title\": \"title 5\", \"content\": \"body\"}}" "$TOKEN" |
-    jq -e '.data.updatePost.post.title' >/dev/null || die "updatePost failed after the feed's failover"
-  for port in "$B" "$A" "$B"; do
-    FEED_READS=$((FEED_READS + 1))
-    [[ $(read_via "$port") == "title 5" ]] || FEED_STALE=$((FEED_STALE + 1))
-  done
-done
+# Then edits again (the last one back to "title 5", which the next scenario looks for).
+for title in "after the feed 1" "after the feed 2" "title 5"; do edit_and_read "$title"; done
 near_again() { read_via "$B" >/dev/null && [[ $(cache_trips) == 1 && $(db_trips) == 0 ]]; }
 wait_until 10 near_again || die "B's warm reads do not use the near cache again after the feed's failover"
-echo "the feed's shard lost: $FEED_STALE stale of $FEED_READS reads through A and B; a warm read through B" \
+echo "the feed's shard lost: $STALE stale of $READS reads through A and B; a warm read through B" \
   "took $FEED_BEFORE cache round trip(s) before and $(cache_trips) after"
-((FEED_STALE == 0)) || die "$FEED_STALE stale read(s) after the feed's shard failed over"
+((STALE == 0)) || die "$STALE stale read(s) after the feed's shard failed over"
 
 # ---- A shard's primary lost with an invalidation in flight ------------------------------------------------
 entries_with() { # port, text: the keys of string entries holding the text (READONLY: a replica's own keys)
