@@ -215,6 +215,7 @@ async fn follow(near: std::sync::Weak<NearCache>, mut feed: broadcast::Receiver<
         match event {
             Ok(Invalidation::Keys(keys)) => near.forget(&keys),
             Ok(Invalidation::SlotValues(keys)) => near.forget_slot_values(&keys),
+            Ok(Invalidation::Everything) => near.reset(near.live.load(Ordering::Acquire)),
             Ok(Invalidation::Marked(n)) => {
                 if let Some(sync) = &near.sync {
                     sync.marked.send_replace(n);

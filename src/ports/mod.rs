@@ -189,6 +189,9 @@ pub enum Invalidation {
     /// Some process deleted these keys after a change of values answers show only in slots (see
     /// [`Cache::delete_slot_values`]).
     SlotValues(Vec<String>),
+    /// Some process deleted keys too many to name (an announcement too long to split): forget everything,
+    /// keep caching.
+    Everything,
     /// Deletions may have been missed (the feed's connection dropped): forget everything, stop caching.
     Lost,
     /// The feed is connected again: forget everything, cache again.

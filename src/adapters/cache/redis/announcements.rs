@@ -25,6 +25,10 @@ pub(super) fn text(keys: &[String], scope: Scope, origin: &str) -> String {
     format!("~{kind} {origin}\n{}", keys.join("\n"))
 }
 
+/// Announcements longer than this are not split into keys: the near caches forget everything instead (a
+/// real deletion names a few keys; a flood of huge messages must not be held 4 096 times over).
+const MAX_TEXT: usize = 256 * 1024;
+
 /// The feed's listener for deletions and this process's marks, turned into [`Invalidation`]s.
 pub(super) struct Announcements {
     pub(super) marks: String,
@@ -41,6 +45,8 @@ impl Listener for Announcements {
                 Ok(n) => Invalidation::Marked(n),
                 Err(_) => return,
             }
+        } else if text.len() > MAX_TEXT {
+            Invalidation::Everything
         } else {
             match parse(text, &self.origin) {
                 Some(invalidation) => invalidation,
@@ -105,6 +111,24 @@ mod tests {
         );
         assert_eq!(
             parse("~later p3\nb:v1:post:1", "p1"),
+            Some(Invalidation::Keys(vec!["b:v1:post:1".to_owned()]))
+        );
+    }
+
+    #[test]
+    fn a_huge_announcement_is_not_split_but_forgets_everything() {
+        let (out, mut heard) = broadcast::channel(4);
+        let announcements = Announcements {
+            marks: "inv:mark:p1".to_owned(),
+            origin: "p1".to_owned(),
+            out,
+        };
+        let huge = "b:v1:post:1\n".repeat(MAX_TEXT / 12 + 1);
+        announcements.message("inv", &huge);
+        assert_eq!(heard.try_recv().ok(), Some(Invalidation::Everything));
+        announcements.message("inv", "~all p2\nb:v1:post:1");
+        assert_eq!(
+            heard.try_recv().ok(),
             Some(Invalidation::Keys(vec!["b:v1:post:1".to_owned()]))
         );
     }
