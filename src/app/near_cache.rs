@@ -156,7 +156,8 @@ impl NearCache {
         }
     }
 
-    /// Forgets `keys` (deleted by this process or announced by another).
+    /// Forgets `keys` (deleted by this process or announced by another). The layout moves before the
+    /// generation (readers take them in the other order: the response cache's lookup).
     pub fn forget(&self, keys: &[String]) {
         self.layout.fetch_add(1, Ordering::AcqRel);
         self.forget_slot_values(keys);

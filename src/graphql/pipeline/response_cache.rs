@@ -188,9 +188,11 @@ impl ResponseCache {
             metrics::cache(METRIC, "bypassed", 1);
             return Found::Miss(None);
         }
-        // The layout first: a deletion between the two reads then moves at least the generation.
-        let layout = self.near.layout();
+        // The generation first: a deletion advances the layout before the generation, so a layout read
+        // after a generation is never older than it (an answer filled from an older template would
+        // otherwise be kept under a generation that follows a deletion it does not show).
         let generation = self.near.generation();
+        let layout = self.near.layout();
         if let Some(kept) = self.kept.get(&key).filter(|k| k.generation == generation) {
             metrics::cache(METRIC, "kept", 1);
             return Found::Kept(kept);
