@@ -17,6 +17,7 @@ mod reads;
 mod routed;
 mod saves;
 mod viewer;
+pub use viewer::SlotEntry;
 mod writes;
 
 pub use routed::ReadReplica;

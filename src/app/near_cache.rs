@@ -16,6 +16,10 @@ use crate::telemetry::metrics;
 
 type Entry = Arc<dyn Any + Send + Sync>;
 
+/// How many versions [`NearCache::changed_since`] keeps for slot values: keys share them by hash, so a
+/// deletion may retire values of an unrelated key in the same bucket (never keep a changed one).
+const VERSION_BUCKETS: usize = 4096;
+
 /// How long a sync round waits for its marker to come back before the waiting requests skip the near cache.
 const MARK_WAIT: Duration = Duration::from_millis(500);
 
@@ -27,6 +31,8 @@ pub struct NearCache {
     /// Advanced by every deletion but those of slot values only (see [`NearCache::forget_slot_values`]):
     /// kept templates are tagged with it.
     layout: AtomicU64,
+    /// The generation at which a key in each bucket was last forgotten (see [`NearCache::bucket`]).
+    versions: Box<[AtomicU64]>,
     /// `None` when no other process shares the cache: this process's deletions are forgotten before the
     /// write answers, so there is nothing to wait for.
     sync: Option<Rounds>,
@@ -65,6 +71,7 @@ impl NearCache {
             live: AtomicBool::new(feed.as_ref().is_none_or(|(live, _)| *live)),
             generation: AtomicU64::new(0),
             layout: AtomicU64::new(0),
+            versions: (0..VERSION_BUCKETS).map(|_| AtomicU64::new(0)).collect(),
             sync: None,
         };
         let Some((_, feed)) = feed else {
@@ -156,28 +163,63 @@ impl NearCache {
         }
     }
 
-    /// Forgets `keys` (deleted by this process or announced by another). The layout moves before the
-    /// generation (readers take them in the other order: the response cache's lookup).
+    /// Forgets `keys` (deleted by this process or announced by another).
     pub fn forget(&self, keys: &[String]) {
-        self.layout.fetch_add(1, Ordering::AcqRel);
-        self.forget_slot_values(keys);
+        self.forget_scoped(keys, true);
     }
 
     /// Forgets `keys`, deleted after a change of values that answers show only in slots (a vote moved a
     /// counter and the voter's own entry): kept answers retire, templates stay.
     pub fn forget_slot_values(&self, keys: &[String]) {
+        self.forget_scoped(keys, false);
+    }
+
+    /// The generation moves once before the entries go (a fill in flight keeps nothing, see
+    /// [`NearCache::keep`]) and once after, with the layout just before it (readers take the generation
+    /// first, then the layout: the response cache's lookup), then the keys' buckets: a reader that took the
+    /// last generation finds the entries gone, any other one finds its values retired.
+    fn forget_scoped(&self, keys: &[String], layout: bool) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         for key in keys {
             self.entries.invalidate(key);
         }
+        if layout {
+            self.layout.fetch_add(1, Ordering::AcqRel);
+        }
+        let now = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        for key in keys {
+            self.versions[usize::from(Self::bucket(key))].fetch_max(now, Ordering::AcqRel);
+        }
+    }
+
+    /// The bucket of `key` for [`NearCache::changed_since`].
+    pub fn bucket(key: &str) -> u16 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        key.hash(&mut hasher);
+        // VERSION_BUCKETS fits a u16.
+        (hasher.finish() % VERSION_BUCKETS as u64) as u16
+    }
+
+    /// Whether a key in one of `buckets` may have been forgotten since `generation` was taken: values read
+    /// from their entries after taking it are then no longer current. Every forget (and a reset, which
+    /// moves the layout) counts.
+    pub fn changed_since(&self, generation: u64, buckets: &[u16]) -> bool {
+        buckets.iter().any(|b| {
+            self.versions
+                .get(usize::from(*b))
+                .is_none_or(|v| v.load(Ordering::Acquire) > generation)
+        })
     }
 
     /// Forgets everything; caches again only if `live`.
     fn reset(&self, live: bool) {
         self.live.store(live, Ordering::Release);
-        self.layout.fetch_add(1, Ordering::AcqRel);
+        // In the order of a forget (see `forget_scoped`); values kept with templates retire with the layout.
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.entries.invalidate_all();
+        self.layout.fetch_add(1, Ordering::AcqRel);
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 }
 
@@ -270,6 +312,15 @@ mod tests {
         panic!("not within two seconds");
     }
 
+    /// A near cache in front of an in-process cache (no feed, no rounds).
+    fn unshared() -> Arc<NearCache> {
+        NearCache::start(
+            Duration::from_secs(60),
+            100,
+            Arc::new(MemoryCache::new(10, 1 << 20)),
+        )
+    }
+
     fn cached(near: &NearCache, key: &str, value: u32) {
         near.keep(near.generation(), key, Some(value));
     }
@@ -342,11 +393,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_value_read_before_a_deletion_is_not_kept() {
-        let near = NearCache::start(
-            Duration::from_secs(60),
-            100,
-            Arc::new(MemoryCache::new(10, 1 << 20)),
-        );
+        let near = unshared();
         let generation = near.generation();
         // A deletion of any key lands while the value is being read.
         near.forget(&["post:9".to_owned()]);
@@ -387,11 +434,7 @@ mod tests {
 
     #[tokio::test]
     async fn deletions_of_slot_values_move_the_generation_but_not_the_layout() {
-        let near = NearCache::start(
-            Duration::from_secs(60),
-            100,
-            Arc::new(MemoryCache::new(10, 1 << 20)),
-        );
+        let near = unshared();
         cached(&near, "post:1", 1);
         let (generation, layout) = (near.generation(), near.layout());
         near.forget_slot_values(&["post:1".to_owned()]);
@@ -404,5 +447,31 @@ mod tests {
         assert_eq!(near.layout(), layout);
         near.forget(&["post:2".to_owned()]);
         assert!(near.layout() > layout);
+    }
+
+    #[tokio::test]
+    async fn values_read_since_a_generation_are_retired_by_a_forget_of_their_keys_only() {
+        let near = unshared();
+        let keys = ["post:1", "voted_post:7:1"].map(String::from);
+        let buckets: Vec<u16> = keys.iter().map(|k| NearCache::bucket(k)).collect();
+        let read_at = near.generation();
+        assert!(!near.changed_since(read_at, &buckets));
+        // Another key: the values stay current (unless it shares a bucket, which only retires them).
+        let other = (2..)
+            .map(|n| format!("post:{n}"))
+            .find(|k| !buckets.contains(&NearCache::bucket(k)))
+            .expect("a key in another bucket");
+        near.forget_slot_values(&[other]);
+        assert!(!near.changed_since(read_at, &buckets));
+        // One of theirs, as a vote or as any other deletion.
+        near.forget_slot_values(&keys[1..]);
+        assert!(near.changed_since(read_at, &buckets));
+        let read_again = near.generation();
+        assert!(!near.changed_since(read_again, &buckets));
+        near.forget(&keys[..1]);
+        assert!(near.changed_since(read_again, &buckets));
+        // A value read after the last forget began but taken at the generation it left is current: the
+        // entries were gone before that generation was.
+        assert!(!near.changed_since(near.generation(), &buckets));
     }
 }

@@ -149,6 +149,11 @@ impl AccountService {
             .await
     }
 
+    /// The cache key of a user's entry: every change of the account deletes it.
+    pub fn user_key(&self, id: UserId) -> String {
+        self.cache.key(USER_KIND, id)
+    }
+
     async fn user(&self, id: UserId) -> AppResult<User> {
         self.users_by_ids(&[id])
             .await?

@@ -8,7 +8,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::{
-    BoardService, SAVED_POST, VOTED_COMMENT, VOTED_POST, WATCHING_CATEGORY, WATCHING_POST,
+    BoardService, COMMENT, POST, SAVED_POST, VOTED_COMMENT, VOTED_POST, WATCHING_CATEGORY,
+    WATCHING_POST,
 };
 use crate::domain::{AppResult, CategoryId, CommentId, PostId, UserId};
 
@@ -23,6 +24,18 @@ impl<T: fmt::Display> fmt::Display for ViewerOf<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.viewer, self.item)
     }
+}
+
+/// A cache entry one slot of a kept answer is read from (its counter, or a viewer's relation to an item).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotEntry {
+    Post(PostId),
+    Comment(CommentId),
+    VotedPost(UserId, PostId),
+    VotedComment(UserId, CommentId),
+    SavedPost(UserId, PostId),
+    WatchingPost(UserId, PostId),
+    WatchingCategory(UserId, CategoryId),
 }
 
 /// Every key of `items` for `viewer`.
@@ -46,6 +59,24 @@ fn answers<T: Copy + Eq + std::hash::Hash>(
 }
 
 impl BoardService {
+    /// The cache key of `entry`: the deletions of a write name it.
+    pub fn entry_key(&self, entry: SlotEntry) -> String {
+        fn of<T>(viewer: UserId, item: T) -> ViewerOf<T> {
+            ViewerOf { viewer, item }
+        }
+        match entry {
+            SlotEntry::Post(id) => self.cache.key(POST, id),
+            SlotEntry::Comment(id) => self.cache.key(COMMENT, id),
+            SlotEntry::VotedPost(viewer, id) => self.cache.key(VOTED_POST, of(viewer, id)),
+            SlotEntry::VotedComment(viewer, id) => self.cache.key(VOTED_COMMENT, of(viewer, id)),
+            SlotEntry::SavedPost(viewer, id) => self.cache.key(SAVED_POST, of(viewer, id)),
+            SlotEntry::WatchingPost(viewer, id) => self.cache.key(WATCHING_POST, of(viewer, id)),
+            SlotEntry::WatchingCategory(viewer, id) => {
+                self.cache.key(WATCHING_CATEGORY, of(viewer, id))
+            }
+        }
+    }
+
     /// Which of `posts` the viewer voted for: from the cache when warm, the misses in one query on the
     /// primary (a fill must not come from a lagging replica).
     pub async fn voted_posts(

@@ -10,10 +10,13 @@ use std::sync::Arc;
 use super::auth::{self, Authorization};
 use super::encode::Media;
 use super::outcome::Outcome;
-use super::response_cache::{For, Found, MissTicket};
+use super::response_cache::{For, Found, KeptTemplate, MissTicket};
+use super::slot_values::Read;
 use super::template::Template;
 use super::{Answer, Asked, Budget, Incoming, Pipeline, observe, points, prepare, response_cache};
 use crate::app::AccountService;
+use crate::app::board::SlotEntry;
+use crate::app::near_cache::NearCache;
 use crate::domain::{CategoryId, Comment, CommentId, Post, PostId, User, UserId};
 use crate::graphql::cost::{CostLedger, cost_value};
 use crate::graphql::errors::finish_response;
@@ -38,13 +41,10 @@ struct Wanted {
     saved: Vec<PostId>,
     watched: Vec<PostId>,
     watched_categories: Vec<CategoryId>,
-    /// Some slot depends on the viewer.
-    of_viewer: bool,
 }
 
 impl Wanted {
     fn add(&mut self, slot: Slot) {
-        self.of_viewer |= slot.is_viewers();
         match slot {
             Slot::PostVotes(id) => self.post_votes.push(id),
             Slot::CommentVotes(id) => self.comment_votes.push(id),
@@ -150,8 +150,8 @@ impl Pipeline {
         match answers.lookup(keys.own, Some(keys.template)).await {
             Found::Kept(kept) => Ok(kept),
             Found::Miss(ticket) => Err(ticket),
-            Found::Template(kept, ticket) => {
-                match self.fill(&kept.template, viewer).await {
+            Found::Template(kept, key, ticket) => {
+                match self.fill(answers, key, &kept, viewer).await {
                     // Kept as the viewer's own answer too: their next read is a plain hit.
                     Some(body) => answers.keep(ticket, &body, kept.cost, None).ok_or(None),
                     None => Err(Some(ticket)),
@@ -160,45 +160,111 @@ impl Pipeline {
         }
     }
 
-    /// `template` filled for this request: the counters read from their posts' and comments' entries, and
-    /// for a signed-in `viewer` their own fields, each kind of slot read from the viewer's cache entries,
-    /// the rights slots decided by the viewer's user, read too — the template was built for another
-    /// viewer, so this one must still be admitted. One read per kind, all at once; none when the near
-    /// cache holds them. `None`: they may not act, a read failed, or an entry is gone; the request is then
-    /// resolved as any other.
-    async fn fill(&self, template: &Template, viewer: Option<UserId>) -> Option<Vec<u8>> {
-        let mut wanted = Wanted::default();
-        for slot in template.slots() {
-            wanted.add(slot);
-        }
-        let (counts, viewers) = tokio::join!(self.counts(&wanted), async {
-            match viewer {
-                Some(viewer) => Some(self.viewers_slots(viewer, &wanted).await),
-                None => None,
-            }
-        });
-        let (posts, comments) = counts?;
-        let own = match viewers {
-            Some(own) => Some(own?),
-            None if wanted.of_viewer => return None,
-            None => None,
-        };
-        let mut missing = false;
-        let filled = template.fill(|slot| {
-            let value = match (slot, &own) {
-                (Slot::PostVotes(id), _) => posts.get(&id).map(|p| SlotValue::Count(p.vote_count)),
-                (Slot::CommentVotes(id), _) => {
-                    comments.get(&id).map(|c| SlotValue::Count(c.vote_count))
+    /// The template kept under `key` filled for this request: its counters, and for a signed-in `viewer`
+    /// their own fields, spliced in from values kept between requests (see `slot_values`), read again only
+    /// when a deletion touched one of their entries. A viewer's own values are read with their user, read
+    /// too — the template was built for another viewer, so this one must still be admitted. `None`: they
+    /// may not act, a read failed, or an entry is gone; the request is then resolved as any other.
+    async fn fill(
+        &self,
+        answers: &response_cache::ResponseCache,
+        key: response_cache::Key,
+        kept: &KeptTemplate,
+        viewer: Option<UserId>,
+    ) -> Option<Vec<u8>> {
+        let template = &kept.template;
+        let of_viewer = template.slots().any(Slot::is_viewers);
+        let has_counts = template.slots().any(Slot::is_count);
+        let (counts, own) = tokio::join!(
+            async {
+                if !has_counts {
+                    return Some(None);
                 }
-                (_, Some(own)) => Some(SlotValue::Bool(own.value(slot))),
-                (_, None) => None,
-            };
+                answers
+                    .counts(key, kept, || self.read_counts(template))
+                    .await
+                    .map(Some)
+            },
+            async {
+                match viewer {
+                    Some(viewer) => answers
+                        .own(key, viewer, kept, || self.read_own(template, viewer))
+                        .await
+                        .map(Some),
+                    None if of_viewer => None,
+                    None => Some(None),
+                }
+            }
+        );
+        let (counts, own) = (counts?, own?);
+        let mut missing = false;
+        let filled = template.fill(|index, slot| {
+            let values = if slot.is_count() { &counts } else { &own };
+            let value = values
+                .as_ref()
+                .and_then(|v| v.values.get(index).copied().flatten());
             value.unwrap_or_else(|| {
                 missing = true;
                 SlotValue::Bool(false)
             })
         });
         (!missing).then_some(filled)
+    }
+
+    /// The template's counters, one per slot, from their posts' and comments' entries.
+    async fn read_counts(&self, template: &Template) -> Option<Read> {
+        let mut wanted = Wanted::default();
+        for slot in template.slots().filter(|s| s.is_count()) {
+            wanted.add(slot);
+        }
+        let (posts, comments) = self.counts(&wanted).await?;
+        let board = &self.services.board;
+        let mut buckets = Vec::new();
+        let mut values = Vec::new();
+        for slot in template.slots() {
+            let (value, entry) = match slot {
+                Slot::PostVotes(id) => (posts.get(&id)?.vote_count, SlotEntry::Post(id)),
+                Slot::CommentVotes(id) => (comments.get(&id)?.vote_count, SlotEntry::Comment(id)),
+                _ => {
+                    values.push(None);
+                    continue;
+                }
+            };
+            values.push(Some(SlotValue::Count(value)));
+            buckets.push(NearCache::bucket(&board.entry_key(entry)));
+        }
+        Some((values, buckets))
+    }
+
+    /// `viewer`'s own values of the template, one per slot, from their entries, and their user's.
+    async fn read_own(&self, template: &Template, viewer: UserId) -> Option<Read> {
+        let mut wanted = Wanted::default();
+        for slot in template.slots().filter(|s| s.is_viewers()) {
+            wanted.add(slot);
+        }
+        let own = self.viewers_slots(viewer, &wanted).await?;
+        let board = &self.services.board;
+        let mut buckets = vec![NearCache::bucket(&self.services.accounts.user_key(viewer))];
+        let mut values = Vec::new();
+        for slot in template.slots() {
+            if slot.is_count() {
+                values.push(None);
+                continue;
+            }
+            values.push(Some(SlotValue::Bool(own.value(slot))));
+            let entry = match slot {
+                Slot::VotedPost(id) => SlotEntry::VotedPost(viewer, id),
+                Slot::VotedComment(id) => SlotEntry::VotedComment(viewer, id),
+                Slot::SavedPost(id) => SlotEntry::SavedPost(viewer, id),
+                Slot::WatchingPost(id) => SlotEntry::WatchingPost(viewer, id),
+                Slot::WatchingCategory(id) => SlotEntry::WatchingCategory(viewer, id),
+                // Decided by the viewer's user, whose entry is counted above.
+                Slot::CanEdit { .. } | Slot::CanDelete { .. } => continue,
+                Slot::PostVotes(_) | Slot::CommentVotes(_) => continue,
+            };
+            buckets.push(NearCache::bucket(&board.entry_key(entry)));
+        }
+        Some((values, buckets))
     }
 
     /// The posts and comments whose counters `wanted` names, from their entries.

@@ -13,6 +13,7 @@ mod points;
 mod prepare;
 mod response_cache;
 mod run;
+mod slot_values;
 mod template;
 
 use std::sync::Arc;

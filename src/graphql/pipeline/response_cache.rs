@@ -3,11 +3,13 @@
 //! were read from can have changed (tagged with the near cache's generation). The generation rule and its
 //! sequence: docs/read-cache.md#the-response-cache.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use super::slot_values::{self, Read, SlotVector};
 use super::template::Template;
 use crate::app::flights::{self, Boarding, Flights, Lead};
 use crate::app::near_cache::NearCache;
@@ -24,6 +26,10 @@ const MAX_BODY: usize = 256 * 1024;
 const MAX_BYTES: u64 = 32 * 1024 * 1024;
 /// All templates together stay under this.
 const MAX_TEMPLATE_BYTES: u64 = 8 * 1024 * 1024;
+/// Templates' counters, kept once for every request, stay under this.
+const MAX_COUNTS_BYTES: u64 = 4 * 1024 * 1024;
+/// Signed-in viewers' own values of templates stay under this (about 400 bytes for a page of 20 posts).
+const MAX_OWN_BYTES: u64 = 32 * 1024 * 1024;
 /// How many requests are remembered as answered for their viewer alone.
 const MAX_OWN_ONLY: u64 = 10_000;
 
@@ -56,6 +62,10 @@ pub(super) struct ResponseCache {
     building: Flights<Key, CachedResponse>,
     /// Templates being built: another signed-in viewer's same request waits for it and fills it.
     shaping: Flights<Key, KeptTemplate>,
+    /// Each template's counters (by its key), read once for every request.
+    counts: slot_values::Kept<Key>,
+    /// Each signed-in viewer's own values of a template (by its key).
+    own: slot_values::Kept<(Key, UserId)>,
 }
 
 /// A cached response: the body of an answer without errors (without the cost numbers of the request that
@@ -81,7 +91,7 @@ pub(super) enum Found<'a> {
     Kept(Arc<CachedResponse>),
     /// A current template of the request: filled with the viewer's fields, it is their answer (keep it with
     /// the ticket).
-    Template(Arc<KeptTemplate>, MissTicket<'a>),
+    Template(Arc<KeptTemplate>, Key, MissTicket<'a>),
     /// Nothing: build the answer (`None`: it may not be kept).
     Miss(Option<MissTicket<'a>>),
 }
@@ -139,7 +149,48 @@ impl ResponseCache {
             own_only,
             building: Flights::default(),
             shaping: Flights::default(),
+            counts: slot_values::Kept::new(MAX_COUNTS_BYTES, ttl),
+            own: slot_values::Kept::new(MAX_OWN_BYTES, ttl),
         }
+    }
+
+    /// The current counters of the template kept under `key`: held, or read by `read`.
+    pub async fn counts<F, Fut>(
+        &self,
+        key: Key,
+        template: &KeptTemplate,
+        read: F,
+    ) -> Option<Arc<SlotVector>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Option<Read>>,
+    {
+        self.counts
+            .current(&self.near, key, template.layout, || {
+                metrics::cache(METRIC, "counts-read", 1);
+                read()
+            })
+            .await
+    }
+
+    /// `viewer`'s current own values of the template kept under `key`: held, or read by `read`.
+    pub async fn own<F, Fut>(
+        &self,
+        key: Key,
+        viewer: UserId,
+        template: &KeptTemplate,
+        read: F,
+    ) -> Option<Arc<SlotVector>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Option<Read>>,
+    {
+        self.own
+            .current(&self.near, (key, viewer), template.layout, || {
+                metrics::cache(METRIC, "own-read", 1);
+                read()
+            })
+            .await
     }
 
     /// The key of one request's text, operation name, variables, extensions (a persisted query's hash),
@@ -227,7 +278,7 @@ impl ResponseCache {
             .filter(|t| t.layout == layout)
         {
             metrics::cache(METRIC, "template", 1);
-            return Found::Template(kept, miss);
+            return Found::Template(kept, template_key, miss);
         }
         let waiting = if self.own_only.contains_key(&template_key) {
             None
@@ -238,7 +289,7 @@ impl ResponseCache {
                     for template in shaping {
                         if let Some(template) = flights::wait(template).await {
                             metrics::cache(METRIC, "template", 1);
-                            return Found::Template(template, miss);
+                            return Found::Template(template, template_key, miss);
                         }
                     }
                     // Its answer was the viewer's alone, or not to keep: build this one.

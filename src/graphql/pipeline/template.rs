@@ -64,13 +64,13 @@ impl Template {
         self.body.len()
     }
 
-    /// The body with each slot's value as `value` says.
-    pub fn fill(&self, mut value: impl FnMut(Slot) -> SlotValue) -> Vec<u8> {
+    /// The body with each slot's value as `value` says (given its index among the slots, in body order).
+    pub fn fill(&self, mut value: impl FnMut(usize, Slot) -> SlotValue) -> Vec<u8> {
         let mut body = Vec::with_capacity(self.body.len() + self.holes.len() * 4);
         let mut from = 0;
-        for (range, slot) in &self.holes {
+        for (index, (range, slot)) in self.holes.iter().enumerate() {
             body.extend_from_slice(&self.body[from..range.start]);
-            match value(*slot) {
+            match value(index, *slot) {
                 SlotValue::Bool(true) => body.extend_from_slice(b"true"),
                 SlotValue::Bool(false) => body.extend_from_slice(b"false"),
                 SlotValue::Count(n) => body.extend_from_slice(n.to_string().as_bytes()),
@@ -317,7 +317,7 @@ mod tests {
         let template = Template::new(&body, &slots).expect("every slot found");
         assert_eq!(template.slots().count(), 3);
         // Another viewer: voted for post 1 only, may not edit.
-        let filled = template.fill(|slot| SlotValue::Bool(slot == Slot::VotedPost(PostId(1))));
+        let filled = template.fill(|_, slot| SlotValue::Bool(slot == Slot::VotedPost(PostId(1))));
         let filled = data(&filled);
         let edges = &filled["posts"]["edges"];
         assert_eq!(edges[0]["node"]["mine"], true);
@@ -328,7 +328,7 @@ mod tests {
         assert_eq!(edges[0]["node"]["viewerHasVoted"], false);
         assert_eq!(filled["after"]["viewerHasVoted"], true);
         // Filled with what the builder had, it is the body it was made from.
-        let same = template.fill(|slot| SlotValue::Bool(matches!(slot, Slot::VotedPost(_))));
+        let same = template.fill(|_, slot| SlotValue::Bool(matches!(slot, Slot::VotedPost(_))));
         assert_eq!(same, body);
     }
 
@@ -352,7 +352,7 @@ mod tests {
         assert!(Template::new(&body, &twice).is_none());
         // No slot at all: the body as it is, for every member.
         let none = Template::new(&body, &[]).expect("a template without slots");
-        assert_eq!(none.fill(|_| SlotValue::Bool(true)), body);
+        assert_eq!(none.fill(|_, _| SlotValue::Bool(true)), body);
     }
 
     #[test]
@@ -378,7 +378,7 @@ mod tests {
             ),
         ];
         let template = Template::new(&body, &slots).expect("every slot found");
-        let filled = data(&template.fill(|slot| match slot {
+        let filled = data(&template.fill(|_, slot| match slot {
             Slot::PostVotes(PostId(1)) => SlotValue::Count(10),
             Slot::PostVotes(_) => SlotValue::Count(1_234_567),
             _ => SlotValue::Bool(true),

@@ -13,6 +13,7 @@ backend_tests!(
     what_depends_on_the_viewer_beyond_their_fields_is_never_shared,
     a_role_change_a_block_and_a_deletion_are_seen_at_once,
     a_vote_is_filled_into_kept_pages_and_an_edit_retires_them,
+    a_vote_reads_again_only_the_values_it_changed,
 );
 
 const PAGE: &str = "query($c: ID) { posts(categoryId: $c, first: 20) { edges { node { id title voteCount \
@@ -324,6 +325,55 @@ async fn a_vote_is_filled_into_kept_pages_and_an_edit_retires_them(app: TestApp)
     assert!(!kept, "a kept answer was served after an edit");
     assert_eq!(node(&page, &posts[2])["title"], "새 제목 new");
     assert_eq!(node(&page, &posts[2])["voteCount"], 1);
+}
+
+/// Reads of the response cache's slot values since the server started: (counters, a viewer's own values).
+async fn slot_reads(app: &TestApp) -> (u64, u64) {
+    let text = app.metrics_text().await;
+    let sum = |result: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("board_cache_requests_total{"))
+            .filter(|l| {
+                l.contains(r#"cache="response""#) && l.contains(&format!(r#"result="{result}""#))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
+    };
+    (sum("counts-read"), sum("own-read"))
+}
+
+/// Three members read a page; one votes. The page's counters are read again once for all three, and only
+/// the voter's own values are: the others' next reads are spliced from values already held, without the
+/// database.
+async fn a_vote_reads_again_only_the_values_it_changed(app: TestApp) {
+    let author = member(&app, "작가").await;
+    let readers = [
+        member(&app, "철수kim").await,
+        member(&app, "민지").await,
+        member(&app, "lee").await,
+    ];
+    let (vars, posts) = seed(&app, &author).await;
+    for reader in &readers {
+        warm(&app, PAGE, &vars, &reader.access).await;
+    }
+    let before = slot_reads(&app).await;
+    app.ok(VOTE, json!({ "id": posts[1] }), Some(&readers[0].access))
+        .await;
+    for (n, reader) in readers.iter().enumerate().rev() {
+        let (page, db, kept) = read(&app, PAGE, &vars, &reader.access).await;
+        assert!(kept, "reader {n}: built again after a vote: {page:#}");
+        // The voter's own entry of that post was deleted by the vote (their answer did not ask for it).
+        assert_eq!(db, u64::from(n == 0), "reader {n}: database round trips");
+        assert_eq!(node(&page, &posts[1])["voteCount"], 1, "{page:#}");
+        assert_eq!(node(&page, &posts[1])["viewerHasVoted"], n == 0);
+        assert_eq!(node(&page, &posts[0])["viewerHasVoted"], false);
+    }
+    let after = slot_reads(&app).await;
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1),
+        (1, 1),
+        "one read of the counters for all three, one of the voter's own values"
+    );
 }
 
 /// Two servers on one MariaDB and one Redis: a member's vote or block through one is in their next read

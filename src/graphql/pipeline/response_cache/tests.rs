@@ -172,7 +172,7 @@ fn voted_slot() -> Vec<(Path, Slot)> {
 
 fn template(lookup: Found<'_>) -> (Arc<KeptTemplate>, MissTicket<'_>) {
     match lookup {
-        Found::Template(template, ticket) => (template, ticket),
+        Found::Template(template, _, ticket) => (template, ticket),
         Found::Kept(_) => panic!("a kept answer"),
         Found::Miss(_) => panic!("a miss"),
     }
@@ -197,7 +197,7 @@ async fn an_answer_whose_only_viewer_fields_are_slots_is_every_members_template(
     );
     let theirs = kept
         .template
-        .fill(|_| crate::graphql::viewer_reads::SlotValue::Bool(false));
+        .fill(|_, _| crate::graphql::viewer_reads::SlotValue::Bool(false));
     assert!(!ticket.records_viewer(), "a template is not built again");
     answers.keep(ticket, &theirs, kept.cost, None);
     let served = hit(answers.lookup([2; 32], Some(MEMBERS)).await);
