@@ -25,113 +25,17 @@
 #   DEBIAN_MIRROR        for debootstrap (default http://deb.debian.org/debian)
 set -euo pipefail
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-repo=$(pwd)
-state=${BOARD_VERIFY_STATE:-/var/tmp/board-verify}
+script=deploy/verify.sh
+# shellcheck source=deploy/podman/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/podman/lib.sh"
+cd "$repo"
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 project=board-verify
-mkdir -p "$state/logs"
-logs=$state/logs
-
-# podman reads only this file: runc, cgroupfs, no default rlimits (see the file). The machine's own
-# containers.conf is left alone.
-export CONTAINERS_CONF=$repo/deploy/podman/containers.conf
-
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'verify: %s\n' "$*" >&2; exit 1; }
-
-# One run at a time on a machine: the base images, ports and the project name are shared.
-exec 9>"$state/lock"
-flock -n 9 || die "another deploy/verify.sh is running ($state/lock)"
-
-[ "$(id -u)" = 0 ] || die "run as root (rootful podman)"
-for tool in podman runc debootstrap docker-compose python3 curl flock; do
-    command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed"
-done
-
-# ---------------------------------------------------------------------------------------------------------------
-# Timing: each step's seconds, printed at the end however the script ends.
-# ---------------------------------------------------------------------------------------------------------------
-step_names=()
-step_secs=()
-step_started=0
-current_step=""
-begin() {
-    finish_step
-    current_step=$1
-    step_started=$SECONDS
-    log "$1"
-}
-finish_step() {
-    if [ -n "$current_step" ]; then
-        step_names+=("$current_step")
-        step_secs+=($((SECONDS - step_started)))
-        current_step=""
-    fi
-}
-summary() {
-    finish_step
-    local i
-    echo "---- deploy/verify.sh: seconds per step"
-    for i in "${!step_names[@]}"; do
-        printf '%6d  %s\n' "${step_secs[$i]}" "${step_names[$i]}"
-    done
-    printf '%6d  total\n' "$SECONDS"
-}
-
-# Runs "$@" with its output in $logs/$1.log (first word of the label), shown when it fails.
-logged() {
-    local name=$1; shift
-    if ! "$@" >"$logs/$name.log" 2>&1; then
-        tail -n 60 "$logs/$name.log" >&2
-        die "$name failed (full log: $logs/$name.log)"
-    fi
-}
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-random_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
-
-checks() { python3 "$repo/deploy/podman/checks.py" "$@"; }
-
-# ---------------------------------------------------------------------------------------------------------------
-# Healthchecks. podman runs them from systemd timers; with no systemd (containers, CI sandboxes) nothing
-# runs them, so a ticker does what the timers would: `podman healthcheck run` on every running container of
-# ours every 3 s. podman still applies each check's retries and start period.
-# ---------------------------------------------------------------------------------------------------------------
-# podman also complains on stderr, at each start and stop of a container with a healthcheck, that it cannot
-# reach systemd; those lines go to $logs/podman.log.
-ticker_pid=""
-start_ticker() {
-    (
-        while sleep 3; do
-            for id in $(podman ps -q --filter label=board-verify=1 2>/dev/null) \
-                      $(podman ps -q --filter label=com.docker.compose.project=$project 2>/dev/null); do
-                podman healthcheck run "$id" >/dev/null 2>&1 || true
-            done
-        done
-    ) &
-    ticker_pid=$!
-}
-
-health_of() { podman inspect --format '{{.State.Health.Status}}' "$1" 2>/dev/null; }
-
-wait_healthy() {
-    local container=$1 timeout=$2 i
-    for ((i = 0; i < timeout; i++)); do
-        [ "$(health_of "$container")" = healthy ] && return 0
-        sleep 1
-    done
-    podman logs --tail 40 "$container" >&2 || true
-    die "$container is not healthy after $timeout s (status: $(health_of "$container"))"
-}
+take_lock_and_check_tools podman runc debootstrap docker-compose python3 curl flock
 
 # ---------------------------------------------------------------------------------------------------------------
 # Clean-up, however the script ends.
 # ---------------------------------------------------------------------------------------------------------------
-api_pid=""
 compose_env=$state/compose.env
 compose() {
     docker-compose -p "$project" --env-file "$compose_env" -f "$repo/docker-compose.yml" "$@"
@@ -148,8 +52,8 @@ cleanup() {
     fi
     podman rm -f -t 5 board-verify-embedded >/dev/null 2>&1
     podman volume rm -f board-verify-data >/dev/null 2>&1
-    [ -n "$ticker_pid" ] && kill "$ticker_pid" 2>/dev/null
-    [ -n "$api_pid" ] && kill "$api_pid" 2>/dev/null
+    stop_ticker
+    stop_api
     rm -f "$compose_env"
     summary
     [ "$rc" -eq 0 ] && echo "==> deploy/verify.sh: all checks passed" || echo "==> deploy/verify.sh: FAILED (exit $rc)"
@@ -272,11 +176,6 @@ podman volume rm board-verify-data >/dev/null
 # 4. docker-compose.yml, the core services
 # ---------------------------------------------------------------------------------------------------------------
 begin "stand-in images (MariaDB, Redis, nginx, Prometheus from Debian's packages)"
-standin() {
-    local name=$1 tag=$2
-    logged "standin-$name" podman build --network=host --pull=never --format docker \
-        -f "deploy/podman/standins/$name.Containerfile" -t "$tag" deploy/podman/standins
-}
 standin mariadb docker.io/library/mariadb:10.11
 standin redis docker.io/library/redis:7-alpine
 standin nginx docker.io/library/nginx:1.27-alpine
@@ -288,13 +187,7 @@ core=(mariadb redis migrate board-1 board-2 proxy prometheus)
 log "not started: grafana elasticsearch logstash kibana jaeger (no Debian packages to stand in for their images)"
 
 begin "compose up (${core[*]})"
-sock=$state/podman.sock
-rm -f "$sock"
-podman system service --time=0 "unix://$sock" >"$logs/podman-service.log" 2>&1 &
-api_pid=$!
-export DOCKER_HOST=unix://$sock
-for _ in $(seq 30); do [ -S "$sock" ] && break; sleep 1; done
-[ -S "$sock" ] || die "podman system service did not open $sock"
+start_api
 
 http_port=$(free_port)
 prometheus_port=$(free_port)
