@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""HTTP checks for deploy/verify.sh, against a running board (or the compose proxy) and Prometheus.
+"""HTTP checks for deploy/verify.sh and deploy/verify-scale.sh, against a running board (or the compose proxy)
+and Prometheus.
 
 Standard library only. Each subcommand prints what it saw and exits non-zero with a reason on failure.
 
@@ -16,6 +17,11 @@ Standard library only. Each subcommand prints what it saw and exits non-zero wit
   checks.py subscribe URL POST_ID SOCKETS       open SOCKETS graphql-ws subscriptions to commentAdded(POST_ID)
                                                 through URL (the proxy spreads them over the replicas), write a
                                                 comment over HTTP, and see it reach every socket
+  checks.py author URL                          sign up and post through URL; prints "TOKEN POST_ID"
+  checks.py edit-read WRITE READ TOKEN POST_ID  read the post through READ (so it holds the current title), give
+                                                it a new title through WRITE, then read it through READ at once:
+                                                the new title or a failure
+  checks.py ready URL                           URL/readyz answers 200 with every part ok; prints what it reports
 """
 
 import base64
@@ -326,6 +332,47 @@ def cmd_subscribe(base, post_id, sockets):
     print(f"comment {comment_id} reached all {len(sockets)} subscription sockets through the proxy", file=sys.stderr)
 
 
+def cmd_author(base):
+    name = "verify_" + secrets.token_hex(4)
+    auth = sign_up(base, name, "verify-" + secrets.token_hex(8))
+    post = create_post(base, auth["accessToken"], a_category(base), "first title " + secrets.token_hex(4))
+    print(f"{auth['accessToken']} {post['id']}")
+
+
+UPDATE_POST = """mutation ($postId: ID!, $title: String!) {
+  updatePost(input: { postId: $postId, title: $title, content: "edited by verify" }) { post { id title } }
+}"""
+
+
+def cmd_edit_read(write, read, token, post_id):
+    before = graphql(read, POST, {"id": post_id})["post"]
+    title = "edited " + secrets.token_hex(4)
+    edited = graphql(write, UPDATE_POST, {"postId": post_id, "title": title}, token)["updatePost"]["post"]
+    if edited["title"] != title:
+        raise CheckFailed(f"the edit through {write} answered {edited!r}")
+    seen = graphql(read, POST, {"id": post_id})["post"]
+    if not seen or seen["title"] != title:
+        raise CheckFailed(f"{read} read {seen!r} right after {write} set the title {title!r} (stale)")
+    print(
+        f"post {post_id}: {read} read {before['title']!r}, {write} set {title!r}, {read} read it at once",
+        file=sys.stderr,
+    )
+
+
+def cmd_ready(base):
+    status, text = http(f"{base}/readyz")
+    try:
+        report = json.loads(text)
+    except ValueError:
+        raise CheckFailed(f"{base}/readyz answered {status}: {text[:300]}") from None
+    parts = {name: part.get("status") for name, part in report.items() if isinstance(part, dict)}
+    if status != 200 or report.get("status") != "ok" or any(v != "ok" for v in parts.values()):
+        raise CheckFailed(f"{base}/readyz answered {status}: {text[:300]}")
+    kinds = ", ".join(f"{name} {part.get('kind', '')} {part['status']}".replace("  ", " ")
+                      for name, part in report.items() if isinstance(part, dict))
+    print(f"{base}/readyz: ready ({kinds})")
+
+
 def main(argv):
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
@@ -347,6 +394,12 @@ def main(argv):
             cmd_wait_http(*args)
         elif name == "subscribe":
             cmd_subscribe(*args)
+        elif name == "author":
+            cmd_author(*args)
+        elif name == "edit-read":
+            cmd_edit_read(*args)
+        elif name == "ready":
+            cmd_ready(*args)
         else:
             print(__doc__, file=sys.stderr)
             return 2
