@@ -96,7 +96,8 @@ impl SqlVoteRepo {
     /// there (or already gone), the transaction is rolled back and nothing changes.
     ///
     /// A new vote (`at` given) is refused when the voter is banned from the target's category: checked under a
-    /// shared lock of the voter's row on MariaDB, which a ban's transaction holds exclusively until it commits.
+    /// shared lock of the voter's row on MariaDB, which a ban's transaction holds exclusively until it commits
+    /// (and skipped when that row's `ban_version` says no ban was ever given to them).
     async fn change(
         &self,
         target: &Target,
@@ -137,8 +138,10 @@ impl SqlVoteRepo {
                     return Ok(None);
                 }
                 if let Some(at) = at {
-                    sqlx::query(lock_voter).bind(user.0).fetch_optional(&mut *tx).await?;
-                    if let Some(until) = banned_until!(tx, target.banned, id, user.0, at).await? {
+                    let bans: Option<i64> = sqlx::query_scalar(lock_voter).bind(user.0).fetch_optional(&mut *tx).await?;
+                    // Every ban moves the voter's `ban_version` first: at 0 they were never banned anywhere.
+                    let never_banned = bans == Some(0);
+                    if !never_banned && let Some(until) = banned_until!(tx, target.banned, id, user.0, at).await? {
                         tx.rollback().await?;
                         return Ok(Some(Err(until)));
                     }
