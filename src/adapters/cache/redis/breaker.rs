@@ -70,19 +70,29 @@ impl Breaker {
         command: &'static str,
         future: impl Future<Output = Result<T, FredError>>,
     ) -> Result<T, CacheError> {
+        self.bounded_by(self.timeout, command, future).await
+    }
+
+    /// As [`Breaker::bounded`], within `timeout` instead of every command's.
+    pub(super) async fn bounded_by<T>(
+        &self,
+        timeout: Duration,
+        command: &'static str,
+        future: impl Future<Output = Result<T, FredError>>,
+    ) -> Result<T, CacheError> {
         let now = self.epoch.elapsed().as_millis() as u64;
         if now < self.open_until_ms.load(Ordering::Relaxed) {
             return Err(CacheError("redis is failing; skipped for a moment".into()));
         }
         let trip = count_redis();
         // (error, whether Redis left it unanswered).
-        let result = match tokio::time::timeout(self.timeout, future).await {
+        let result = match tokio::time::timeout(timeout, future).await {
             Ok(result) => result.map_err(|err| {
                 let unanswered = unanswered(&err);
                 (cache_error(err), unanswered)
             }),
             Err(_) => Err((
-                CacheError(format!("redis did not answer within {:?}", self.timeout)),
+                CacheError(format!("redis did not answer within {timeout:?}")),
                 true,
             )),
         };
@@ -153,5 +163,22 @@ mod tests {
         let refused = async { Err::<(), _>(FredError::new(ErrorKind::Unknown, "NOPERM no")) };
         assert!(breaker.bounded("EVALSHA", refused).await.is_err());
         assert!(breaker.bounded("GET", async { Ok(7) }).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_command_given_longer_waits_longer() {
+        let breaker = Breaker::new(Duration::from_millis(50));
+        let slow = || async {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            Ok::<_, FredError>(1)
+        };
+        let given = breaker
+            .bounded_by(Duration::from_secs(2), "DEL", slow())
+            .await;
+        assert_eq!(given.ok(), Some(1), "answered within its own timeout");
+        assert!(
+            breaker.bounded("GET", slow()).await.is_err(),
+            "others still time out"
+        );
     }
 }

@@ -59,6 +59,10 @@ pub struct RedisCache {
 
 /// Announcements buffered per listener; a listener that falls further behind forgets everything.
 const INVALIDATION_BACKLOG: usize = 4096;
+/// A deletion waits at least this long for Redis, whatever the commands' timeout: a read that gives up
+/// costs a database read, a deletion that gives up leaves other processes reading the old value until it
+/// is replayed.
+const DELETE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A key's fill guard: how many times it was deleted. Its hash tag is the key itself, so on Redis Cluster it
 /// lives in the key's slot (a key without braces hashes whole) and the fill script may touch both.
@@ -459,7 +463,12 @@ impl RedisCache {
     async fn delete_now(&self, keys: &[String], scope: Scope) -> Result<(), CacheError> {
         let namespace = self.primary.deleting();
         let stored: Vec<String> = keys.iter().map(|k| in_namespace(k, &namespace)).collect();
-        let pipeline = self.pool.next().pipeline();
+        let timeout = self.breaker.timeout().max(DELETE_TIMEOUT);
+        let options = fred::types::config::Options {
+            timeout: Some(timeout),
+            ..Default::default()
+        };
+        let pipeline = fred::clients::Pipeline::from(self.pool.next().with_options(&options));
         // Guards first: a fill that read the old guard is refused from here on; one that ran before is
         // undone by the DEL.
         for key in &stored {
@@ -486,7 +495,8 @@ impl RedisCache {
         }
         .map_err(cache_error)?;
         let _: Vec<fred::types::Value> = self
-            .bounded("PIPELINE INCR PEXPIRE DEL PUBLISH", pipeline.all())
+            .breaker
+            .bounded_by(timeout, "PIPELINE INCR PEXPIRE DEL PUBLISH", pipeline.all())
             .await?;
         Ok(())
     }
