@@ -20,7 +20,8 @@ die() { printf '%s: %s\n' "${script:-verify}" "$*" >&2; exit 1; }
 # shared. Then root and the tools ("$@").
 take_lock_and_check_tools() {
     exec 9>"$state/lock"
-    flock -n 9 || die "another deploy/verify*.sh is running ($state/lock)"
+    # A few seconds' grace: a run that just ended may leave a child holding the lock for a moment.
+    flock -w 10 9 || die "another deploy/verify*.sh is running ($state/lock)"
     [ "$(id -u)" = 0 ] || die "run as root (rootful podman)"
     local tool
     for tool in "$@"; do
@@ -85,6 +86,7 @@ checks() { python3 "$repo/deploy/podman/checks.py" "$@"; }
 ticker_pid=""
 start_ticker() {
     (
+        exec 9>&- # the lock stays with the script, not with a sleep that outlives it
         while sleep 3; do
             for id in $(podman ps -q --filter label=board-verify=1 2>/dev/null) \
                       $(podman ps -q --filter label=com.docker.compose.project="${project:-}" 2>/dev/null); do
@@ -131,7 +133,7 @@ api_pid=""
 start_api() {
     local sock=$state/podman.sock
     rm -f "$sock"
-    podman system service --time=0 "unix://$sock" >"$logs/podman-service.log" 2>&1 &
+    podman system service --time=0 "unix://$sock" >"$logs/podman-service.log" 2>&1 9>&- &
     api_pid=$!
     export DOCKER_HOST=unix://$sock
     for _ in $(seq 30); do [ -S "$sock" ] && return 0; sleep 1; done
