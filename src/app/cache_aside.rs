@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use super::flights::{self, Boarding, Flights, Landed};
 use super::near_cache::NearCache;
 use crate::domain::AppResult;
-use crate::ports::{Cache, FillEntry};
+use crate::ports::{Cache, Deletion, FillEntry};
 use crate::telemetry::metrics;
 
 /// Concurrent misses of one key: the leader lands each key's encoding as the shared cache stores it.
@@ -387,33 +387,25 @@ impl CacheAside {
 
     /// Deletes keys after a commit. Failures are logged, never reported to the client: the entry expires anyway.
     pub async fn invalidate(&self, keys: &[String]) {
-        self.invalidate_scoped(keys, false).await;
+        self.invalidate_as(keys, Deletion::All).await;
     }
 
     /// As [`CacheAside::invalidate`], after a change of values that answers show only in slots (a vote): the
     /// near caches keep their templates (docs/read-cache.md#counters-in-slots).
     pub async fn invalidate_slot_values(&self, keys: &[String]) {
-        self.invalidate_scoped(keys, true).await;
+        self.invalidate_as(keys, Deletion::SlotValues).await;
     }
 
-    async fn invalidate_scoped(&self, keys: &[String], slot_values: bool) {
+    async fn invalidate_as(&self, keys: &[String], deletion: Deletion) {
         if keys.is_empty() {
             return;
         }
-        let forget = |near: &NearCache| {
-            if slot_values {
-                near.forget_slot_values(keys);
-            } else {
-                near.forget(keys);
-            }
-        };
         if let Some(near) = &self.near {
-            forget(near);
+            near.forget_as(keys, deletion);
         }
-        let deleted = if slot_values {
-            self.cache.delete_slot_values(keys).await
-        } else {
-            self.cache.delete(keys).await
+        let deleted = match deletion {
+            Deletion::All => self.cache.delete(keys).await,
+            Deletion::SlotValues => self.cache.delete_slot_values(keys).await,
         };
         if let Err(err) = deleted {
             tracing::warn!(error = %err, cache = self.cache.kind(), ?keys, "cache invalidation failed");
@@ -423,7 +415,7 @@ impl CacheAside {
             // Again once the shared entries are gone: a read between the first forget and the deletion
             // found the old shared value and may have kept it near under the generation of then. (A
             // process does not apply its own announcements again: this is the forget that covers it.)
-            forget(near);
+            near.forget_as(keys, deletion);
         }
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc, watch};
 
-use crate::ports::{Cache, Invalidation};
+use crate::ports::{Cache, Deletion, Invalidation};
 use crate::request::count_cache;
 use crate::telemetry::metrics;
 
@@ -165,25 +165,25 @@ impl NearCache {
 
     /// Forgets `keys` (deleted by this process or announced by another).
     pub fn forget(&self, keys: &[String]) {
-        self.forget_scoped(keys, true);
+        self.forget_as(keys, Deletion::All);
     }
 
     /// Forgets `keys`, deleted after a change of values that answers show only in slots (a vote moved a
     /// counter and the voter's own entry): kept answers retire, templates stay.
     pub fn forget_slot_values(&self, keys: &[String]) {
-        self.forget_scoped(keys, false);
+        self.forget_as(keys, Deletion::SlotValues);
     }
 
     /// The generation moves once before the entries go (a fill in flight keeps nothing, see
     /// [`NearCache::keep`]) and once after, with the layout just before it (readers take the generation
     /// first, then the layout: the response cache's lookup), then the keys' buckets: a reader that took the
     /// last generation finds the entries gone, any other one finds its values retired.
-    fn forget_scoped(&self, keys: &[String], layout: bool) {
+    pub fn forget_as(&self, keys: &[String], deletion: Deletion) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         for key in keys {
             self.entries.invalidate(key);
         }
-        if layout {
+        if deletion == Deletion::All {
             self.layout.fetch_add(1, Ordering::AcqRel);
         }
         let now = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
@@ -215,7 +215,7 @@ impl NearCache {
     /// Forgets everything; caches again only if `live`.
     fn reset(&self, live: bool) {
         self.live.store(live, Ordering::Release);
-        // In the order of a forget (see `forget_scoped`); values kept with templates retire with the layout.
+        // In the order of a forget (see `forget_as`); values kept with templates retire with the layout.
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.entries.invalidate_all();
         self.layout.fetch_add(1, Ordering::AcqRel);

@@ -181,6 +181,16 @@ pub trait SessionRepo: Send + Sync {
 #[error("cache: {0}")]
 pub struct CacheError(pub String);
 
+/// What a deletion of cache keys changed, as near caches need to know it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletion {
+    /// Anything the keys' values hold.
+    All,
+    /// Only values answers show in slots (see [`Cache::delete_slot_values`]): a vote's counter and the
+    /// voter's own entry.
+    SlotValues,
+}
+
 /// What a shared cache tells the near caches of the processes sharing it (see `app::near_cache`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Invalidation {

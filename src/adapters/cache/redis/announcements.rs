@@ -4,23 +4,15 @@
 use tokio::sync::broadcast;
 
 use crate::adapters::redis_feed::Listener;
-use crate::ports::Invalidation;
-
-/// What a deletion changed, as its announcement says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Scope {
-    All,
-    /// Values answers show only in slots ([`Invalidation::SlotValues`]).
-    SlotValues,
-}
+use crate::ports::{Deletion, Invalidation};
 
 /// The text announcing the deletion of `keys` by the process `origin`: a header line (`~all <origin>` or
 /// `~slot-values <origin>`; no key begins with `~`), then one key per line. A process that does not know
 /// the header forgets it as one more key, and the keys as a plain deletion.
-pub(super) fn text(keys: &[String], scope: Scope, origin: &str) -> String {
-    let kind = match scope {
-        Scope::All => "all",
-        Scope::SlotValues => "slot-values",
+pub(super) fn text(keys: &[String], deletion: Deletion, origin: &str) -> String {
+    let kind = match deletion {
+        Deletion::All => "all",
+        Deletion::SlotValues => "slot-values",
     };
     format!("~{kind} {origin}\n{}", keys.join("\n"))
 }
@@ -94,16 +86,16 @@ mod tests {
     fn announcements_say_what_changed_and_who_made_them() {
         let keys = vec!["b:v1:post:1".to_owned(), "b:v1:voted_post:2:1".to_owned()];
         assert_eq!(
-            parse(&text(&keys, Scope::All, "p1"), "p2"),
+            parse(&text(&keys, Deletion::All, "p1"), "p2"),
             Some(Invalidation::Keys(keys.clone()))
         );
         assert_eq!(
-            parse(&text(&keys, Scope::SlotValues, "p1"), "p2"),
+            parse(&text(&keys, Deletion::SlotValues, "p1"), "p2"),
             Some(Invalidation::SlotValues(keys.clone()))
         );
         // Its own announcements a process already applied.
-        assert_eq!(parse(&text(&keys, Scope::SlotValues, "p1"), "p1"), None);
-        assert_eq!(parse(&text(&keys, Scope::All, "p1"), "p1"), None);
+        assert_eq!(parse(&text(&keys, Deletion::SlotValues, "p1"), "p1"), None);
+        assert_eq!(parse(&text(&keys, Deletion::All, "p1"), "p1"), None);
         // An older process's (no header), and a kind not known here: plain deletions.
         assert_eq!(
             parse("b:v1:post:1", "p1"),

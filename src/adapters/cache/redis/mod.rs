@@ -15,7 +15,7 @@ use fred::types::scripts::Script;
 use tokio::sync::broadcast;
 
 use crate::config::redact_url;
-use crate::ports::{Cache, CacheError, FillEntry, Invalidation};
+use crate::ports::{Cache, CacheError, Deletion, FillEntry, Invalidation};
 use crate::request::count_cache;
 
 use crate::adapters::redis_feed::RedisFeed;
@@ -26,7 +26,7 @@ mod counters;
 mod primary;
 mod unsettled;
 
-use announcements::{Announcements, Scope};
+use announcements::Announcements;
 use breaker::{Breaker, cache_error};
 use counters::ADD_READING_SCRIPT;
 use primary::{Primary, in_namespace};
@@ -369,11 +369,11 @@ impl Cache for RedisCache {
     }
 
     async fn delete(&self, keys: &[String]) -> Result<(), CacheError> {
-        self.delete_scoped(keys, Scope::All).await
+        self.delete_as(keys, Deletion::All).await
     }
 
     async fn delete_slot_values(&self, keys: &[String]) -> Result<(), CacheError> {
-        self.delete_scoped(keys, Scope::SlotValues).await
+        self.delete_as(keys, Deletion::SlotValues).await
     }
 
     fn invalidations(&self) -> Option<(bool, broadcast::Receiver<Invalidation>)> {
@@ -433,7 +433,7 @@ impl Cache for RedisCache {
 }
 
 impl RedisCache {
-    async fn delete_scoped(&self, keys: &[String], scope: Scope) -> Result<(), CacheError> {
+    async fn delete_as(&self, keys: &[String], deletion: Deletion) -> Result<(), CacheError> {
         if keys.is_empty() {
             return Ok(());
         }
@@ -446,12 +446,12 @@ impl RedisCache {
             batch.extend(self.unsettled().take());
         }
         // Keys deleted again are announced as plain deletions: what changed of them is not known here.
-        let scope = if batch.len() == keys.len() {
-            scope
+        let deletion = if batch.len() == keys.len() {
+            deletion
         } else {
-            Scope::All
+            Deletion::All
         };
-        let result = self.delete_now(&batch, scope).await;
+        let result = self.delete_now(&batch, deletion).await;
         if result.is_err() || !verified {
             self.keep_unsettled(batch);
         }
@@ -460,7 +460,7 @@ impl RedisCache {
 
     /// Deletes `keys` (and their fill guards) in the namespace of the primary verified last, and announces
     /// them. On Redis Cluster one command per key, pipelined.
-    async fn delete_now(&self, keys: &[String], scope: Scope) -> Result<(), CacheError> {
+    async fn delete_now(&self, keys: &[String], deletion: Deletion) -> Result<(), CacheError> {
         let namespace = self.primary.deleting();
         let stored: Vec<String> = keys.iter().map(|k| in_namespace(k, &namespace)).collect();
         let timeout = self.breaker.timeout().max(DELETE_TIMEOUT);
@@ -487,7 +487,7 @@ impl RedisCache {
             let () = pipeline.del(stored).await.map_err(cache_error)?;
         }
         // Announced by the keys the near caches know.
-        let text = announcements::text(keys, scope, &self.origin);
+        let text = announcements::text(keys, deletion, &self.origin);
         let () = if self.clustered {
             pipeline.spublish(self.channel.as_str(), text).await
         } else {

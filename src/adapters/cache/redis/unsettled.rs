@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::RedisCache;
-use super::announcements::Scope;
+use crate::ports::Deletion;
 
 /// How often deletions made before the primary was verified are tried again.
 const REPLAY_EVERY: Duration = Duration::from_millis(100);
@@ -74,7 +74,7 @@ impl RedisCache {
                 if keys.is_empty() {
                     continue;
                 }
-                match cache.delete_now(&keys, Scope::All).await {
+                match cache.delete_now(&keys, Deletion::All).await {
                     Ok(()) => tracing::info!(
                         keys = keys.len(),
                         "cache: deletions made before the primary was verified, made again"
