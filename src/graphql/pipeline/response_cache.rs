@@ -28,7 +28,7 @@ const MAX_BYTES: u64 = 32 * 1024 * 1024;
 const MAX_TEMPLATE_BYTES: u64 = 8 * 1024 * 1024;
 /// Templates' counters, kept once for every request, stay under this.
 const MAX_COUNTS_BYTES: u64 = 4 * 1024 * 1024;
-/// Signed-in viewers' own values of templates stay under this (about 400 bytes for a page of 20 posts).
+/// Signed-in viewers' own values of templates stay under this (16 bytes per slot and viewer).
 const MAX_OWN_BYTES: u64 = 32 * 1024 * 1024;
 /// How many requests are remembered as answered for their viewer alone.
 const MAX_OWN_ONLY: u64 = 10_000;
