@@ -175,9 +175,11 @@ impl NearCache {
     }
 
     /// The generation moves once before the entries go (a fill in flight keeps nothing, see
-    /// [`NearCache::keep`]) and once after, with the layout just before it (readers take the generation
-    /// first, then the layout: the response cache's lookup), then the keys' buckets: a reader that took the
-    /// last generation finds the entries gone, any other one finds its values retired.
+    /// [`NearCache::keep`]) and once after, with the layout and the keys' buckets moved just before it
+    /// (readers take the generation first, then the layout: the response cache's lookup). The buckets take
+    /// a generation above any a reader could take while the entries were still there: a reader that took
+    /// the last generation finds the entries gone and the buckets moved, and what any other one read is
+    /// retired (its answers by the generation, its slot values by the buckets).
     pub fn forget_as(&self, keys: &[String], deletion: Deletion) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         for key in keys {
@@ -186,10 +188,11 @@ impl NearCache {
         if deletion == Deletion::All {
             self.layout.fetch_add(1, Ordering::AcqRel);
         }
-        let now = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        let gone = self.generation() + 1;
         for key in keys {
-            self.versions[usize::from(Self::bucket(key))].fetch_max(now, Ordering::AcqRel);
+            self.versions[usize::from(Self::bucket(key))].fetch_max(gone, Ordering::AcqRel);
         }
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The bucket of `key` for [`NearCache::changed_since`].
@@ -470,8 +473,9 @@ mod tests {
         assert!(!near.changed_since(read_again, &buckets));
         near.forget(&keys[..1]);
         assert!(near.changed_since(read_again, &buckets));
-        // A value read after the last forget began but taken at the generation it left is current: the
-        // entries were gone before that generation was.
+        // Taken at the generation the forget left: current (the entries were gone before it was). Taken
+        // just before it, while the forget was under way: retired, like an answer kept under it.
         assert!(!near.changed_since(near.generation(), &buckets));
+        assert!(near.changed_since(near.generation() - 1, &buckets));
     }
 }
