@@ -18,7 +18,7 @@ use crate::graphql::viewer_reads::{Path, Slot};
 use crate::telemetry::metrics;
 
 /// The `cache` label of the response cache's lookups and keeps in `board.cache.requests`.
-const METRIC: &str = "response";
+pub(super) const METRIC: &str = "response";
 
 /// Bodies larger than this are not kept (a cache for small, hot answers).
 const MAX_BODY: usize = 256 * 1024;
@@ -149,8 +149,8 @@ impl ResponseCache {
             own_only,
             building: Flights::default(),
             shaping: Flights::default(),
-            counts: slot_values::Kept::new(MAX_COUNTS_BYTES, ttl),
-            own: slot_values::Kept::new(MAX_OWN_BYTES, ttl),
+            counts: slot_values::Kept::new("counts-read", MAX_COUNTS_BYTES, ttl),
+            own: slot_values::Kept::new("own-read", MAX_OWN_BYTES, ttl),
         }
     }
 
@@ -166,10 +166,7 @@ impl ResponseCache {
         Fut: Future<Output = Option<Read>>,
     {
         self.counts
-            .current(&self.near, key, template.layout, || {
-                metrics::cache(METRIC, "counts-read", 1);
-                read()
-            })
+            .current(&self.near, key, template.layout, read)
             .await
     }
 
@@ -186,10 +183,7 @@ impl ResponseCache {
         Fut: Future<Output = Option<Read>>,
     {
         self.own
-            .current(&self.near, (key, viewer), template.layout, || {
-                metrics::cache(METRIC, "own-read", 1);
-                read()
-            })
+            .current(&self.near, (key, viewer), template.layout, read)
             .await
     }
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::app::flights::{self, Boarding, Flights};
 use crate::app::near_cache::NearCache;
 use crate::graphql::viewer_reads::SlotValue;
+use crate::telemetry::metrics;
 
 /// Values of some of a template's slots, read after `since` was taken.
 #[derive(Debug)]
@@ -44,6 +45,8 @@ pub(super) type Read = (Vec<Option<SlotValue>>, Vec<u16>);
 
 /// Where slot values of one kind are kept, and read once for every request asking meanwhile.
 pub(super) struct Kept<K: Hash + Eq> {
+    /// Its reads' `result` in the response cache's `board.cache.requests`.
+    reads: &'static str,
     held: moka::sync::Cache<K, Arc<SlotVector>>,
     reading: Flights<K, SlotVector>,
 }
@@ -52,9 +55,10 @@ impl<K> Kept<K>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
 {
-    /// At most `max_bytes` of values, each kept at most `ttl`.
-    pub fn new(max_bytes: u64, ttl: std::time::Duration) -> Self {
+    /// At most `max_bytes` of values, each kept at most `ttl`; its reads counted as `reads`.
+    pub fn new(reads: &'static str, max_bytes: u64, ttl: std::time::Duration) -> Self {
         Self {
+            reads,
             held: moka::sync::Cache::builder()
                 .max_capacity(max_bytes)
                 .weigher(|_, v: &Arc<SlotVector>| v.weight())
@@ -95,6 +99,7 @@ where
                 None
             }
         };
+        metrics::cache(super::response_cache::METRIC, self.reads, 1);
         let (values, buckets) = read().await?;
         let read = Arc::new(SlotVector {
             layout,
@@ -139,7 +144,7 @@ mod tests {
     #[tokio::test]
     async fn values_are_read_once_and_again_only_after_their_entry_is_forgotten() {
         let near = near();
-        let kept: Kept<u8> = Kept::new(1 << 20, Duration::from_secs(60));
+        let kept: Kept<u8> = Kept::new("test", 1 << 20, Duration::from_secs(60));
         let reads = AtomicUsize::new(0);
         let layout = near.layout();
         let first = kept
@@ -177,7 +182,7 @@ mod tests {
     #[tokio::test]
     async fn requests_asking_while_values_are_read_share_that_read() {
         let near = near();
-        let kept: Arc<Kept<u8>> = Arc::new(Kept::new(1 << 20, Duration::from_secs(60)));
+        let kept: Arc<Kept<u8>> = Arc::new(Kept::new("test", 1 << 20, Duration::from_secs(60)));
         let reads = Arc::new(AtomicUsize::new(0));
         let layout = near.layout();
         let (release, gate) = tokio::sync::watch::channel(false);
