@@ -5,6 +5,7 @@
 //! reach the replicas and each other.
 
 mod compose;
+mod compose_scale;
 mod dockerfile;
 mod verify_script;
 mod wiring;
@@ -34,11 +35,20 @@ fn read(relative: &str) -> String {
 
 /// `docker-compose.yml`, with anchors resolved and `<<` merge keys applied, as Compose sees it.
 fn compose() -> Yaml {
+    compose_file(COMPOSE)
+}
+
+/// A compose file of the repository as Compose sees it (see [`compose`]).
+fn compose_file(relative: &str) -> Yaml {
     let mut value: Yaml =
-        serde_norway::from_str(&read(COMPOSE)).unwrap_or_else(|e| panic!("{COMPOSE}: {e}"));
-    value
-        .apply_merge()
-        .unwrap_or_else(|e| panic!("{COMPOSE}: {e}"));
+        serde_norway::from_str(&read(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"));
+    // Twice: a service that merges another one which merges an anchor of its own (`<<: *replica-1`
+    // where replica-1 has `<<: *image`) holds a merge key again after the first pass.
+    for _ in 0..2 {
+        value
+            .apply_merge()
+            .unwrap_or_else(|e| panic!("{relative}: {e}"));
+    }
     value
 }
 
