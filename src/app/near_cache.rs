@@ -205,8 +205,8 @@ impl NearCache {
     }
 
     /// Whether a key in one of `buckets` may have been forgotten since `generation` was taken: values read
-    /// from their entries after taking it are then no longer current. Every forget (and a reset, which
-    /// moves the layout) counts.
+    /// from their entries after taking it are then no longer current. Every forget counts; a reset moves
+    /// only the layout, which holders of such values check too.
     pub fn changed_since(&self, generation: u64, buckets: &[u16]) -> bool {
         buckets.iter().any(|b| {
             self.versions
