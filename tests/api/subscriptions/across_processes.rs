@@ -153,7 +153,12 @@ async fn delivery_resumes_after_redis_comes_back() {
     becomes(&app, "events", "ok").await;
     becomes(&app, "cache", "ok").await;
     edit("after").await;
-    let heard = client.next_of("1").await;
+    // The event of the edit during the outage is lost, or — when the pool still held its command as it
+    // reconnected — delivered late, before the next one; never after it.
+    let mut heard = client.next_of("1").await;
+    if heard["data"]["postUpdated"]["title"] == "during" {
+        heard = client.next_of("1").await;
+    }
     assert_eq!(heard["data"]["postUpdated"]["title"], "after", "{heard:#}");
     drop(redis);
 }
