@@ -95,6 +95,9 @@ static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations
 /// The longest a read waits for a replica connection before the primary answers it.
 const REPLICA_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// A MariaDB connection idle at least this long is pinged before use (see [`ping_if_idle`]).
+const IDLE_PING: Duration = Duration::from_secs(1);
+
 /// Serialises migrations across processes on MariaDB, where sqlx's own lock is a no-op.
 const MIGRATION_LOCK: &str = "board_migrations";
 
@@ -136,9 +139,11 @@ impl Db {
                     .max_lifetime(None)
                     .acquire_timeout(acquire)
             } else {
+                // No network between the pool and the file: nothing to test before use.
                 SqlitePoolOptions::new()
                     .max_connections(settings.max_connections.max(1))
                     .acquire_timeout(acquire)
+                    .test_before_acquire(false)
             };
             let pool = if lazy {
                 pool.connect_lazy_with(options)
@@ -151,6 +156,8 @@ impl Db {
             let pool = MySqlPoolOptions::new()
                 .max_connections(settings.max_connections.max(1))
                 .acquire_timeout(acquire)
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| Box::pin(ping_if_idle(conn, meta.idle_for)))
                 .after_connect(|conn, _| Box::pin(causal_reads(conn)));
             let pool = if lazy {
                 pool.connect_lazy_with(options)
@@ -281,6 +288,19 @@ pub(crate) fn db_error(err: sqlx::Error) -> AppError {
         }
         other => AppError::internal(format!("database: {other}")),
     }
+}
+
+/// Tests a pooled connection before a request uses it, only if it sat idle for [`IDLE_PING`]: sqlx pings
+/// every connection as it goes back to the pool anyway, so a connection in steady use was tested a moment
+/// ago, and pinging it again on the way out (sqlx's default) would add a round trip to every checkout.
+/// A connection that does not answer is dropped (an error here closes it without a goodbye) and the pool
+/// opens another.
+async fn ping_if_idle(conn: &mut MySqlConnection, idle: Duration) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    if idle < IDLE_PING {
+        return Ok(true);
+    }
+    conn.ping().await.map(|()| true)
 }
 
 /// On a Galera node, makes every read of the connection (and every transaction's start) first wait until

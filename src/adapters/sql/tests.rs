@@ -162,3 +162,38 @@ fn only_the_scheme_of_a_mariadb_url_is_rewritten() {
     let options = mysql_options("mariadb://board@db.internal/board").unwrap();
     assert_eq!(options.get_host(), "db.internal");
 }
+
+/// The pool tests a connection before use only after it sat idle (`IDLE_PING`): one the server closed in
+/// that time (a restart, `wait_timeout`) is replaced, and the request it was meant for never sees it.
+#[tokio::test]
+#[ignore = "needs TEST_DATABASE_URL"]
+async fn a_connection_closed_by_the_server_while_idle_is_replaced_before_use() {
+    let url = std::env::var("TEST_DATABASE_URL")
+        .expect("this test needs TEST_DATABASE_URL (`cargo test -- --include-ignored` runs it)");
+    let settings = crate::config::DbSettings {
+        url: crate::config::SecretUrl::new(&url),
+        read_url: None,
+        read_your_writes: std::time::Duration::ZERO,
+        max_connections: 1,
+        acquire_timeout: std::time::Duration::from_secs(5),
+        auto_migrate: false,
+    };
+    let super::Db::MySql(pool) = super::Db::connect(&settings).await.unwrap() else {
+        panic!("TEST_DATABASE_URL is a MariaDB URL");
+    };
+    let id = || sqlx::query_scalar::<_, u64>("SELECT CONNECTION_ID()").fetch_one(&pool);
+    let first = id().await.unwrap();
+    let killer = super::Db::connect(&settings).await.unwrap();
+    let super::Db::MySql(killer) = killer else {
+        unreachable!()
+    };
+    sqlx::query(&format!("KILL CONNECTION {first}"))
+        .execute(&killer)
+        .await
+        .unwrap();
+    tokio::time::sleep(super::IDLE_PING + std::time::Duration::from_millis(200)).await;
+    let second = id()
+        .await
+        .expect("the dead connection was replaced before use");
+    assert_ne!(first, second);
+}
