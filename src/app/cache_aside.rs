@@ -153,9 +153,11 @@ impl CacheAside {
         // Concurrent misses of the same keys share one read (near cache only: its generation decides who
         // may join whom).
         let reader = crate::request::current().map(|r| Arc::as_ptr(&r) as usize);
-        let boarding = near
-            .as_ref()
-            .map(|near| self.flights.board(near.near.generation(), reader, &keys));
+        let boarding = near.as_ref().map(|near| {
+            let current = |began, key: &String| near.near.current_since(began, key);
+            self.flights
+                .board(near.near.generation(), reader, &keys, current)
+        });
         let lead = match boarding {
             Some(Boarding::Follow(landed)) => {
                 let (wanted, keys) = self.follow(kind, wanted, keys, landed, &mut found).await;

@@ -38,6 +38,12 @@ pub struct Lead<'a, K: Hash + Eq, V> {
     sender: watch::Sender<Option<Arc<V>>>,
 }
 
+/// For [`Flights::board`], where values carry no finer version than the generation: a flight is joined
+/// only at the generation it began at.
+pub fn same_generation_only<K>(_began: u64, _key: &K) -> bool {
+    false
+}
+
 impl<K, V> Default for Flights<K, V> {
     fn default() -> Self {
         Self {
@@ -48,22 +54,32 @@ impl<K, V> Default for Flights<K, V> {
 
 impl<K: Hash + Eq + Clone, V> Flights<K, V> {
     /// Joins the flights of `keys` if each is in the air at `generation` (the near cache's generation now,
-    /// after the read synced) and led by someone else than `reader`; else leads every key not in the air
-    /// at `generation`.
+    /// after the read synced), or began at a generation its key is `current` since, and is led by someone
+    /// else than `reader`; else leads every key not in the air so.
     ///
     /// A read that leads never waits for another: two reads that each waited on a key the other leads
     /// would wait forever. Nor does a read wait for its own request (`reader`): a request's DataLoader
     /// batches run while the rest of it waits (`graphql::batches`), so a batch waiting for a read of its
     /// own request would wait forever too.
-    pub fn board(&self, generation: u64, reader: Option<usize>, keys: &[K]) -> Boarding<'_, K, V> {
+    pub fn board(
+        &self,
+        generation: u64,
+        reader: Option<usize>,
+        keys: &[K],
+        current: impl Fn(u64, &K) -> bool,
+    ) -> Boarding<'_, K, V> {
         let mut by_key = self.by_key.lock().unwrap_or_else(PoisonError::into_inner);
-        let joinable = |flight: &Flight<V>| {
-            flight.generation == generation && (reader.is_none() || flight.leader != reader)
+        let in_air = |flight: &Flight<V>, key: &K| {
+            flight.generation == generation || current(flight.generation, key)
         };
         let joined: Option<Vec<_>> = keys
             .iter()
             .map(|key| match by_key.get(key) {
-                Some(flight) if joinable(flight) => Some(flight.landed.clone()),
+                Some(flight)
+                    if in_air(flight, key) && (reader.is_none() || flight.leader != reader) =>
+                {
+                    Some(flight.landed.clone())
+                }
                 _ => None,
             })
             .collect();
@@ -73,8 +89,7 @@ impl<K: Hash + Eq + Clone, V> Flights<K, V> {
         let (sender, landed) = watch::channel(None);
         let mut mine = Vec::new();
         for key in keys {
-            let in_air = matches!(by_key.get(key), Some(f) if f.generation == generation);
-            if !in_air {
+            if !by_key.get(key).is_some_and(|f| in_air(f, key)) {
                 by_key.insert(
                     key.clone(),
                     Flight {
@@ -166,8 +181,8 @@ mod tests {
     #[tokio::test]
     async fn a_second_read_of_the_same_keys_waits_for_the_first() {
         let flights = Flights::<String, Values>::default();
-        let first = lead(flights.board(7, None, &keys(&["a", "b"])));
-        let waiting = follow(flights.board(7, None, &keys(&["b"])));
+        let first = lead(flights.board(7, None, &keys(&["a", "b"]), same_generation_only));
+        let waiting = follow(flights.board(7, None, &keys(&["b"]), same_generation_only));
         let follower = tokio::spawn(async move {
             let mut values = Vec::new();
             for landed in waiting {
@@ -186,22 +201,36 @@ mod tests {
     #[tokio::test]
     async fn a_read_after_a_deletion_does_not_join_a_flight_from_before_it() {
         let flights = Flights::<String, Values>::default();
-        let old = lead(flights.board(7, None, &keys(&["a"])));
+        let old = lead(flights.board(7, None, &keys(&["a"]), same_generation_only));
         // The generation moved on (a deletion): the next read leads a flight of its own.
-        let new = lead(flights.board(8, None, &keys(&["a"])));
+        let new = lead(flights.board(8, None, &keys(&["a"]), same_generation_only));
         assert_eq!(new.keys(), ["a"]);
         // The old flight ends without disturbing the new one, which later reads join.
         drop(old);
-        follow(flights.board(8, None, &keys(&["a"])));
+        follow(flights.board(8, None, &keys(&["a"]), same_generation_only));
         drop(new);
+        assert_eq!(flights.in_air(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_read_after_a_deletion_of_other_keys_joins_a_flight_from_before_it() {
+        let flights = Flights::<String, Values>::default();
+        let first = lead(flights.board(7, None, &keys(&["a", "b"]), same_generation_only));
+        // Since 7, "b" was deleted, "a" was not.
+        let current = |began: u64, key: &String| began >= 7 && key == "a";
+        follow(flights.board(9, None, &keys(&["a"]), current));
+        let again = lead(flights.board(9, None, &keys(&["a", "b"]), current));
+        assert_eq!(again.keys(), ["b"], "only the deleted key is read again");
+        drop(first);
+        drop(again);
         assert_eq!(flights.in_air(), 0);
     }
 
     #[tokio::test]
     async fn a_read_with_a_key_nobody_reads_leads_and_never_waits() {
         let flights = Flights::<String, Values>::default();
-        let _first = lead(flights.board(1, None, &keys(&["a"])));
-        let second = lead(flights.board(1, None, &keys(&["a", "b"])));
+        let _first = lead(flights.board(1, None, &keys(&["a"]), same_generation_only));
+        let second = lead(flights.board(1, None, &keys(&["a", "b"]), same_generation_only));
         assert_eq!(
             second.keys(),
             ["b"],
@@ -212,19 +241,19 @@ mod tests {
     #[tokio::test]
     async fn a_read_never_waits_for_its_own_request() {
         let flights = Flights::<String, Values>::default();
-        let _first = lead(flights.board(1, Some(7), &keys(&["a"])));
+        let _first = lead(flights.board(1, Some(7), &keys(&["a"]), same_generation_only));
         // The same request (a DataLoader batch while the rest of it waits): it reads for itself.
-        let again = lead(flights.board(1, Some(7), &keys(&["a"])));
+        let again = lead(flights.board(1, Some(7), &keys(&["a"]), same_generation_only));
         assert!(again.keys().is_empty(), "the key stays the first read's");
         // Another request joins.
-        follow(flights.board(1, Some(8), &keys(&["a"])));
+        follow(flights.board(1, Some(8), &keys(&["a"]), same_generation_only));
     }
 
     #[tokio::test]
     async fn followers_of_a_flight_that_never_lands_read_for_themselves() {
         let flights = Flights::<String, Values>::default();
-        let first = lead(flights.board(1, None, &keys(&["a"])));
-        let waiting = follow(flights.board(1, None, &keys(&["a"])));
+        let first = lead(flights.board(1, None, &keys(&["a"]), same_generation_only));
+        let waiting = follow(flights.board(1, None, &keys(&["a"]), same_generation_only));
         drop(first);
         for landed in waiting {
             assert!(wait(landed).await.is_none());

@@ -3,8 +3,8 @@
 //! rounds and the feed: docs/read-cache.md#the-near-cache.
 
 use std::any::Any;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast::error::RecvError;
@@ -20,6 +20,9 @@ type Entry = Arc<dyn Any + Send + Sync>;
 /// deletion may retire values of an unrelated key in the same bucket (never keep a changed one).
 const VERSION_BUCKETS: usize = 4096;
 
+/// Locks shared by the buckets (`bucket % STRIPES`): a keep and a forget of one key never interleave.
+const STRIPES: usize = 64;
+
 /// How long a sync round waits for its marker to come back before the waiting requests skip the near cache.
 const MARK_WAIT: Duration = Duration::from_millis(500);
 
@@ -33,6 +36,11 @@ pub struct NearCache {
     layout: AtomicU64,
     /// The generation at which a key in each bucket was last forgotten (see [`NearCache::bucket`]).
     versions: Box<[AtomicU64]>,
+    /// The same for every key at once: the last reset (see [`NearCache::current_since`]).
+    reset_at: AtomicU64,
+    /// Held by a keep from its check to its insert, and by a forget from moving a key's bucket to dropping
+    /// its entry: a value read before a forget is never in the map after it, even for an instant.
+    stripes: Box<[Mutex<()>]>,
     /// `None` when no other process shares the cache: this process's deletions are forgotten before the
     /// write answers, so there is nothing to wait for.
     sync: Option<Rounds>,
@@ -72,6 +80,8 @@ impl NearCache {
             generation: AtomicU64::new(0),
             layout: AtomicU64::new(0),
             versions: (0..VERSION_BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            reset_at: AtomicU64::new(0),
+            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             sync: None,
         };
         let Some((_, feed)) = feed else {
@@ -151,16 +161,32 @@ impl NearCache {
         entry.downcast_ref::<Option<V>>().cloned()
     }
 
-    /// Keeps `value` for `key`, unless a deletion happened since `generation` was taken.
+    /// Keeps `value` for `key`, read after `generation` was taken, unless `key` may have been forgotten
+    /// since (see [`NearCache::current_since`]).
     pub fn keep<V: Send + Sync + 'static>(&self, generation: u64, key: &str, value: Option<V>) {
-        if !self.live.load(Ordering::Acquire) || self.generation() != generation {
-            return;
+        let bucket = Self::bucket(key);
+        let _stripe = self.stripe(bucket);
+        if self.live.load(Ordering::Acquire) && self.current_in(generation, bucket) {
+            self.entries.insert(key.to_owned(), Arc::new(value));
         }
-        self.entries.insert(key.to_owned(), Arc::new(value));
-        // A deletion may have slipped in between the check and the insert: then undo the insert.
-        if self.generation() != generation {
-            self.entries.invalidate(key);
-        }
+    }
+
+    /// Whether a value of `key` read after `generation` was taken is still current: no forget of a key of
+    /// its bucket, nor a reset, came since. Writes elsewhere in the board do not retire it.
+    pub fn current_since(&self, generation: u64, key: &str) -> bool {
+        self.current_in(generation, Self::bucket(key))
+    }
+
+    fn current_in(&self, generation: u64, bucket: u16) -> bool {
+        self.generation() == generation
+            || (self.reset_at.load(Ordering::Acquire) <= generation
+                && !self.changed_since(generation, &[bucket]))
+    }
+
+    fn stripe(&self, bucket: u16) -> MutexGuard<'_, ()> {
+        self.stripes[usize::from(bucket) % STRIPES]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Forgets `keys` (deleted by this process or announced by another).
@@ -174,8 +200,8 @@ impl NearCache {
         self.forget_as(keys, Deletion::SlotValues);
     }
 
-    /// The generation moves once before the entries go (a fill in flight keeps nothing, see
-    /// [`NearCache::keep`]) and once after, with the layout and the keys' buckets moved just before it
+    /// The generation moves once before the entries go and once after, with the layout and the keys'
+    /// buckets moved just before it (the buckets also as each entry goes: see [`NearCache::keep`])
     /// (readers take the generation first, then the layout: the response cache's lookup). The buckets take
     /// a generation above any a reader could take while the entries were still there: a reader that took
     /// the last generation finds the entries gone and the buckets moved, and what any other one read is
@@ -183,16 +209,25 @@ impl NearCache {
     pub fn forget_as(&self, keys: &[String], deletion: Deletion) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         for key in keys {
+            // Moved first under the key's stripe: a keep after this sees it, one before is dropped here.
+            let bucket = Self::bucket(key);
+            let _stripe = self.stripe(bucket);
+            self.versions[usize::from(bucket)].fetch_max(self.generation() + 1, Ordering::AcqRel);
             self.entries.invalidate(key);
         }
         if deletion == Deletion::All {
             self.layout.fetch_add(1, Ordering::AcqRel);
         }
+        self.move_buckets(keys);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Sets the buckets of `keys` above the generation now.
+    fn move_buckets(&self, keys: &[String]) {
         let gone = self.generation() + 1;
         for key in keys {
             self.versions[usize::from(Self::bucket(key))].fetch_max(gone, Ordering::AcqRel);
         }
-        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The bucket of `key` for [`NearCache::changed_since`].
@@ -220,8 +255,15 @@ impl NearCache {
         self.live.store(live, Ordering::Release);
         // In the order of a forget (see `forget_as`); values kept with templates retire with the layout.
         self.generation.fetch_add(1, Ordering::AcqRel);
-        self.entries.invalidate_all();
+        {
+            let _stripes: Vec<_> = (0..STRIPES as u16).map(|s| self.stripe(s)).collect();
+            self.reset_at
+                .fetch_max(self.generation() + 1, Ordering::AcqRel);
+            self.entries.invalidate_all();
+        }
         self.layout.fetch_add(1, Ordering::AcqRel);
+        self.reset_at
+            .fetch_max(self.generation() + 1, Ordering::AcqRel);
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 }
@@ -394,31 +436,86 @@ mod tests {
         assert_eq!(near.get::<u32>("post:3"), Some(Some(3)));
     }
 
+    /// A key in another bucket than `key`'s.
+    fn elsewhere(key: &str) -> String {
+        (2..)
+            .map(|n| format!("post:{n}"))
+            .find(|k| NearCache::bucket(k) != NearCache::bucket(key))
+            .expect("a key in another bucket")
+    }
+
     #[tokio::test]
-    async fn a_value_read_before_a_deletion_is_not_kept() {
+    async fn a_value_read_before_a_deletion_of_its_key_is_not_kept() {
         let near = unshared();
         let generation = near.generation();
-        // A deletion of any key lands while the value is being read.
-        near.forget(&["post:9".to_owned()]);
+        // A deletion of another key lands while the value is being read: the value is still current.
+        near.forget(&[elsewhere("post:1")]);
         assert_ne!(
             near.generation(),
             generation,
-            "every deletion advances the generation"
+            "every deletion moves the generation"
         );
+        near.keep(generation, "post:1", Some(1_u32));
+        assert_eq!(near.get::<u32>("post:1"), Some(Some(1)));
+        // A deletion of its own key: what was read before it is refused.
+        let generation = near.generation();
+        near.forget(&["post:1".to_owned()]);
         near.keep(generation, "post:1", Some(1_u32));
         assert_eq!(
             near.get::<u32>("post:1"),
             None,
-            "kept after a deletion: refused"
+            "kept after its deletion: refused"
         );
         // Read after the deletion: kept, and "known absent" is kept too.
         let generation = near.generation();
-        near.keep(generation, "post:1", Some(1_u32));
+        near.keep(generation, "post:1", Some(2_u32));
         near.keep::<u32>(generation, "post:2", None);
-        assert_eq!(near.get::<u32>("post:1"), Some(Some(1)));
+        assert_eq!(near.get::<u32>("post:1"), Some(Some(2)));
         assert_eq!(near.get::<u32>("post:2"), Some(None));
-        near.forget(&["post:1".to_owned()]);
-        assert_eq!(near.get::<u32>("post:1"), None);
+    }
+
+    #[tokio::test]
+    async fn a_value_read_before_a_reset_is_not_kept() {
+        let near = unshared();
+        let generation = near.generation();
+        near.reset(true);
+        near.keep(generation, "post:1", Some(1_u32));
+        assert_eq!(
+            near.get::<u32>("post:1"),
+            None,
+            "every key is retired by a reset"
+        );
+        cached(&near, "post:1", 1);
+        assert_eq!(near.get::<u32>("post:1"), Some(Some(1)));
+    }
+
+    #[test]
+    fn a_keep_racing_a_forget_of_its_key_never_outlives_it() {
+        // One thread keeps the key without pause, each value being the generation it read under; the
+        // other forgets it again and again. After each forget, a value read before it began is not held.
+        let near = unshared();
+        let stop = Arc::new(AtomicBool::new(false));
+        let keeper = {
+            let (near, stop) = (Arc::clone(&near), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let generation = near.generation();
+                    near.keep(generation, "post:1", Some(generation));
+                }
+            })
+        };
+        for _ in 0..20_000 {
+            let before = near.generation();
+            near.forget(&["post:1".to_owned()]);
+            if let Some(Some(read_at)) = near.get::<u64>("post:1") {
+                assert!(
+                    read_at > before,
+                    "read at {read_at}, before a forget begun at {before}"
+                );
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        keeper.join().unwrap();
     }
 
     #[tokio::test]

@@ -242,19 +242,23 @@ impl ResponseCache {
             metrics::cache(METRIC, "kept", 1);
             return Found::Kept(kept);
         }
-        let waiting = match self.building.board(generation, None, &[key]) {
-            Boarding::Lead(lead) => Some(lead),
-            Boarding::Follow(building) => {
-                for answer in building {
-                    if let Some(answer) = flights::wait(answer).await {
-                        metrics::cache(METRIC, "joined", 1);
-                        return Found::Kept(answer);
+        let waiting =
+            match self
+                .building
+                .board(generation, None, &[key], flights::same_generation_only)
+            {
+                Boarding::Lead(lead) => Some(lead),
+                Boarding::Follow(building) => {
+                    for answer in building {
+                        if let Some(answer) = flights::wait(answer).await {
+                            metrics::cache(METRIC, "joined", 1);
+                            return Found::Kept(answer);
+                        }
                     }
+                    // The request building it gave up (an error, an answer not to keep): build this one.
+                    None
                 }
-                // The request building it gave up (an error, an answer not to keep): build this one.
-                None
-            }
-        };
+            };
         let mut miss = MissTicket {
             key,
             generation,
@@ -277,7 +281,12 @@ impl ResponseCache {
         let waiting = if self.own_only.contains_key(&template_key) {
             None
         } else {
-            match self.shaping.board(generation, None, &[template_key]) {
+            match self.shaping.board(
+                generation,
+                None,
+                &[template_key],
+                flights::same_generation_only,
+            ) {
                 Boarding::Lead(lead) => Some(lead),
                 Boarding::Follow(shaping) => {
                     for template in shaping {

@@ -86,7 +86,12 @@ where
             return Some(held);
         }
         let since = near.generation();
-        let lead = match self.reading.board(since, None, std::slice::from_ref(&key)) {
+        let lead = match self.reading.board(
+            since,
+            None,
+            std::slice::from_ref(&key),
+            flights::same_generation_only,
+        ) {
             Boarding::Lead(lead) => Some(lead),
             Boarding::Follow(landed) => {
                 for values in landed {
