@@ -402,9 +402,6 @@ impl CacheAside {
         if keys.is_empty() {
             return;
         }
-        if let Some(near) = &self.near {
-            near.forget_as(keys, deletion);
-        }
         let deleted = match deletion {
             Deletion::All => self.cache.delete(keys).await,
             Deletion::SlotValues => self.cache.delete_slot_values(keys).await,
@@ -414,9 +411,10 @@ impl CacheAside {
             metrics::cache("invalidation", "error", keys.len() as u64);
         }
         if let Some(near) = &self.near {
-            // Again once the shared entries are gone: a read between the first forget and the deletion
-            // found the old shared value and may have kept it near under the generation of then. (A
-            // process does not apply its own announcements again: this is the forget that covers it.)
+            // Once the shared entries are gone, and only then: what any read took before this, from the
+            // near entries or the shared ones, is retired by it. Until then the write has not answered,
+            // and readers may still be served the values of before it. (A process does not apply its own
+            // announcements again: this is the forget that covers it.)
             near.forget_as(keys, deletion);
         }
     }

@@ -152,7 +152,7 @@ async fn a_read_while_the_shared_deletion_runs_is_not_kept_near_after_it() {
         tokio::spawn(async move { aside.invalidate(&[aside.key("n", 1)]).await })
     };
     shared.held().await;
-    // A reader in between: the near entry is gone, the shared one is still the old value.
+    // A reader in between (the write has not answered): the old value, near or shared.
     let between = aside.load("n", &[1], old).await.unwrap();
     assert_eq!(between[&1], 1);
     shared.release();
