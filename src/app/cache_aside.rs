@@ -150,8 +150,8 @@ impl CacheAside {
         if wanted.is_empty() {
             return Ok(found);
         }
-        // Concurrent misses of the same keys share one read (near cache only: its generation decides who
-        // may join whom).
+        // Concurrent misses of the same keys share one read (near cache only: its generation and the keys'
+        // buckets decide who may join whom).
         let reader = crate::request::current().map(|r| Arc::as_ptr(&r) as usize);
         let boarding = near.as_ref().map(|near| {
             let current = |began, key: &String| near.near.current_since(began, key);
