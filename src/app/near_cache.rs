@@ -212,7 +212,7 @@ impl NearCache {
             // Moved first under the key's stripe: a keep after this sees it, one before is dropped here.
             let bucket = Self::bucket(key);
             let _stripe = self.stripe(bucket);
-            self.versions[usize::from(bucket)].fetch_max(self.generation() + 1, Ordering::AcqRel);
+            self.move_bucket(bucket);
             self.entries.invalidate(key);
         }
         if deletion == Deletion::All {
@@ -224,10 +224,14 @@ impl NearCache {
 
     /// Sets the buckets of `keys` above the generation now.
     fn move_buckets(&self, keys: &[String]) {
-        let gone = self.generation() + 1;
         for key in keys {
-            self.versions[usize::from(Self::bucket(key))].fetch_max(gone, Ordering::AcqRel);
+            self.move_bucket(Self::bucket(key));
         }
+    }
+
+    /// Sets `bucket` above the generation now.
+    fn move_bucket(&self, bucket: u16) {
+        self.versions[usize::from(bucket)].fetch_max(self.generation() + 1, Ordering::AcqRel);
     }
 
     /// The bucket of `key` for [`NearCache::changed_since`].
