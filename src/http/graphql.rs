@@ -276,10 +276,7 @@ async fn run(
     let request = state
         .pipeline
         .begin_request(crate::telemetry::traces::remote_trace_id(headers));
-    // Boxed: the pipeline's future is several kilobytes, and every layer above would move it.
-    let answer = request
-        .run(Box::pin(state.pipeline.execute(operations, &request)))
-        .await;
+    let answer = state.pipeline.answer(operations, request).await;
     respond(
         status_of(answer.outcome),
         answer,

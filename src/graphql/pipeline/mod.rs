@@ -3,6 +3,7 @@
 //! The stages, the outcome mapping and a picture: docs/pipeline.md.
 
 mod auth;
+mod detached;
 mod documents;
 mod encode;
 mod kept;
@@ -257,14 +258,14 @@ impl Pipeline {
     }
 
     /// A request's state beginning now, with the deadline of the request timeout, in the trace `trace` it
-    /// came with (if any): the transport enters it around [`Pipeline::execute`].
+    /// came with (if any): the transport hands it to [`Pipeline::answer`].
     pub fn begin_request(&self, trace: Option<u128>) -> Arc<RequestState> {
         RequestState::continuing(trace, self.request_timeout)
     }
 
-    /// Runs what a transport received and answers it. The transport has entered `request` around this
+    /// Runs what a transport received and answers it. [`Pipeline::answer`] has entered `request` around this
     /// call (once, for the whole request).
-    pub async fn execute(&self, operations: Operations, request: &Arc<RequestState>) -> Answer {
+    async fn execute(&self, operations: Operations, request: &Arc<RequestState>) -> Answer {
         let Operations {
             requests,
             batch,

@@ -1,5 +1,6 @@
 //! Execution of the operations that passed preparation: authentication, the request's loaders, one engine
-//! batch inside the request's state (entered once, by the transport), bounded by the request timeout.
+//! batch inside the request's state (entered once, by `Pipeline::answer`), a query bounded by the request
+//! timeout.
 
 use std::sync::Arc;
 
@@ -123,11 +124,14 @@ pub(super) async fn execute(run: Run<'_>, runnable: Vec<Request>) -> Executed {
     // Every event of the request (batches, slow queries, errors) carries its id: the operation's span
     // (named by the pipeline, with the request id).
     let span = scope.span().clone();
-    let bounded = tokio::time::timeout(
-        pipeline.request_timeout,
-        drive(Arc::clone(&batches), work).instrument(span),
-    );
-    let executed = bounded.await;
+    let driven = drive(Arc::clone(&batches), work).instrument(span);
+    // A query stops at the timeout; a mutation runs to its end, its transport having stopped waiting
+    // (`Pipeline::answer`).
+    let executed = if writes {
+        Ok(driven.await)
+    } else {
+        tokio::time::timeout(pipeline.request_timeout, driven).await
+    };
     if writes && let Some(writer) = viewer {
         // Before the answer leaves: the writer's next request, on any process, reads the primary.
         board.record_write(writer).await;

@@ -361,6 +361,19 @@ impl TestApp {
         Session::from(&data["signUp"])
     }
 
+    /// Whether an account named `name` is in the database within ten seconds (asked of the application,
+    /// not over HTTP: for work nobody waits for any more).
+    pub async fn account_appears(&self, name: &str) -> bool {
+        for _ in 0..100 {
+            let id = self.services.accounts.user_id_by_name(name).await.unwrap();
+            if id.is_some() {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        false
+    }
+
     pub async fn login(&self, login: &str, password: &str) -> Value {
         self.gql(
             "mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken user { id name email } } }",

@@ -41,9 +41,7 @@ impl Session {
         let task_id = id.clone();
         let task = tokio::spawn(async move {
             let request = pipeline.begin_request(None);
-            let answer = request
-                .run(Box::pin(pipeline.execute(operations, &request)))
-                .await;
+            let answer = pipeline.answer(operations, request).await;
             for message in protocol::answer(&task_id, &answer.body) {
                 if let Err(NotQueued::Full) = out.text(message) {
                     metrics::events_dropped("slow_subscriber", 1);

@@ -1,0 +1,104 @@
+//! Requests nobody waits for any more: past the request timeout, or after their client went away. The
+//! server keeps answering, and a mutation still runs to its end (docs/pipeline.md#runs-to-its-end).
+
+use std::time::Duration;
+
+use crate::helpers::{Backend, TestApp, code};
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+const SIGN_UP: &str = "mutation($i: SignUpInput!) { signUp(input: $i) { accessToken } }";
+
+fn sign_up(name: &str) -> serde_json::Value {
+    json!({ "query": SIGN_UP, "variables": { "i": {
+        "name": name, "email": format!("{name}@example.com"), "password": "password-1"
+    } } })
+}
+
+#[tokio::test]
+async fn a_mutation_past_the_timeout_is_answered_unavailable_and_still_completes() {
+    // bcrypt at cost 12 takes far longer than 5 ms: the answer comes at the timeout, the sign-up goes on.
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.request_timeout_ms = 5;
+        c.bcrypt_cost = 12;
+    })
+    .await;
+    let body = app
+        .client()
+        .post(format!("{}/graphql", app.base))
+        .json(&sign_up("slowpoke"))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(code(&body), "SERVICE_UNAVAILABLE", "{body:#}");
+    let health = app
+        .client()
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(
+        app.account_appears("slowpoke").await,
+        "the sign-up was stopped half-way"
+    );
+}
+
+#[tokio::test]
+async fn a_batch_past_the_timeout_answers_every_operation() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.request_timeout_ms = 5;
+        c.bcrypt_cost = 12;
+    })
+    .await;
+    let body = app
+        .client()
+        .post(format!("{}/graphql", app.base))
+        .json(&json!([sign_up("first"), sign_up("second")]))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    let answers = body.as_array().expect("an array for a batch");
+    assert_eq!(answers.len(), 2, "{body:#}");
+    assert!(
+        answers.iter().all(|a| code(a) == "SERVICE_UNAVAILABLE"),
+        "{body:#}"
+    );
+    assert!(app.account_appears("first").await);
+    assert!(app.account_appears("second").await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mutation_whose_client_went_away_still_completes() {
+    // Cost 14: about a second of hashing, long after the client has gone.
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.bcrypt_cost = 14).await;
+    let body = serde_json::to_string(&sign_up("gone")).unwrap();
+    let mut socket = TcpStream::connect(app.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let request = format!(
+        "POST /graphql HTTP/1.1\r\nhost: board\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    socket.write_all(request.as_bytes()).await.unwrap();
+    // Long enough for the request to be read and started, short against the hashing; then the client
+    // closes its connection without reading an answer.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(socket);
+    assert!(
+        app.account_appears("gone").await,
+        "the sign-up stopped with its client"
+    );
+    let login = app.login("gone", "password-1").await;
+    assert!(
+        login["data"]["login"]["accessToken"].is_string(),
+        "{login:#}"
+    );
+}
