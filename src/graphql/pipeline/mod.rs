@@ -18,6 +18,7 @@ mod slot_values;
 mod template;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_graphql::Request;
@@ -265,7 +266,13 @@ impl Pipeline {
 
     /// Runs what a transport received and answers it. [`Pipeline::answer`] has entered `request` around this
     /// call (once, for the whole request).
-    async fn execute(&self, operations: Operations, request: &Arc<RequestState>) -> Answer {
+    /// Sets `writing` before anything runs if an operation is not a query.
+    async fn execute(
+        &self,
+        operations: Operations,
+        request: &Arc<RequestState>,
+        writing: &AtomicBool,
+    ) -> Answer {
         let Operations {
             requests,
             batch,
@@ -317,6 +324,10 @@ impl Pipeline {
             Err(ticket) => ticket,
         };
         prepare::hand_documents(&mut runnable, &prepared);
+        let writes = prepared
+            .iter()
+            .any(prepare::Prepared::runs_other_than_a_query);
+        writing.store(writes, Ordering::Release);
         let run = run::Run {
             pipeline: self,
             ledger: &ledger,
@@ -324,9 +335,7 @@ impl Pipeline {
             credentials: &authorization,
             request_id: &request_id,
             client_ip: &client_ip,
-            writes: prepared
-                .iter()
-                .any(prepare::Prepared::runs_other_than_a_query),
+            writes,
             record_viewer: ticket
                 .as_ref()
                 .is_some_and(response_cache::MissTicket::records_viewer),
