@@ -7,6 +7,7 @@
 
 pub mod own_process;
 pub mod process;
+pub mod proxy;
 pub mod redis;
 pub mod ws;
 

@@ -41,6 +41,8 @@ pub(super) struct Breaker {
     timeout: Duration,
     /// Until this instant (ms since `epoch`), commands fail at once.
     open_until_ms: AtomicU64,
+    /// Since when (ms since `epoch`, plus one) Redis has left every command unanswered; 0 while it answers.
+    failing_since_ms: AtomicU64,
     epoch: Instant,
 }
 
@@ -49,6 +51,7 @@ impl Breaker {
         Self {
             timeout,
             open_until_ms: AtomicU64::new(0),
+            failing_since_ms: AtomicU64::new(0),
             epoch: Instant::now(),
         }
     }
@@ -61,6 +64,20 @@ impl Breaker {
     /// Redis answered a probe: commands go to it again.
     pub(super) fn close(&self) {
         self.open_until_ms.store(0, Ordering::Relaxed);
+        self.failing_since_ms.store(0, Ordering::Relaxed);
+    }
+
+    /// How long Redis has left every command unanswered (`None`: the last one was answered).
+    pub(super) fn failing_for(&self) -> Option<Duration> {
+        let since = self
+            .failing_since_ms
+            .load(Ordering::Relaxed)
+            .checked_sub(1)?;
+        Some(
+            self.epoch
+                .elapsed()
+                .saturating_sub(Duration::from_millis(since)),
+        )
     }
 
     /// One round trip of `command` (its span's name), counted, within the timeout; fails at once while
@@ -84,6 +101,17 @@ impl Breaker {
         if now < self.open_until_ms.load(Ordering::Relaxed) {
             return Err(CacheError("redis is failing; skipped for a moment".into()));
         }
+        self.bounded_anyway(timeout, command, future).await
+    }
+
+    /// As [`Breaker::bounded_by`], sent even while the breaker is open (a deletion: skipping it leaves
+    /// other processes reading the old value); its outcome counts as any command's.
+    pub(super) async fn bounded_anyway<T>(
+        &self,
+        timeout: Duration,
+        command: &'static str,
+        future: impl Future<Output = Result<T, FredError>>,
+    ) -> Result<T, CacheError> {
         let trip = count_redis();
         // (error, whether Redis left it unanswered).
         let result = match tokio::time::timeout(timeout, future).await {
@@ -97,11 +125,20 @@ impl Breaker {
             )),
         };
         trip.end(command, result.is_err());
-        if let Err((_, unanswered)) = &result
-            && *unanswered
-        {
-            let reopen = self.epoch.elapsed().as_millis() as u64 + OPEN_FOR.as_millis() as u64;
-            self.open_until_ms.store(reopen, Ordering::Relaxed);
+        match &result {
+            Err((_, true)) => {
+                let now = self.epoch.elapsed().as_millis() as u64;
+                self.open_until_ms
+                    .store(now + OPEN_FOR.as_millis() as u64, Ordering::Relaxed);
+                let _ = self.failing_since_ms.compare_exchange(
+                    0,
+                    now + 1,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            }
+            // Answered, even with a refusal.
+            _ => self.failing_since_ms.store(0, Ordering::Relaxed),
         }
         result.map_err(|(err, _)| err)
     }
@@ -155,6 +192,30 @@ mod tests {
         // A probe that Redis answered closes it.
         breaker.close();
         assert!(breaker.bounded("GET", async { Ok(()) }).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_outage_is_timed_from_its_first_unanswered_command_to_an_answer() {
+        let breaker = Breaker::new(Duration::from_millis(20));
+        assert_eq!(breaker.failing_for(), None);
+        let never = || std::future::pending::<Result<(), FredError>>();
+        assert!(breaker.bounded("GET", never()).await.is_err());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Sent although open, and unanswered again: the outage still began at the first one.
+        assert!(
+            breaker
+                .bounded_anyway(Duration::from_millis(20), "DEL", never())
+                .await
+                .is_err()
+        );
+        let failing = breaker.failing_for().expect("failing");
+        assert!(failing >= Duration::from_millis(60), "{failing:?}");
+        // Sent although open, and answered: over.
+        let answered = breaker
+            .bounded_anyway(Duration::from_millis(20), "DEL", async { Ok(()) })
+            .await;
+        assert!(answered.is_ok());
+        assert_eq!(breaker.failing_for(), None);
     }
 
     #[tokio::test]

@@ -63,6 +63,8 @@ const INVALIDATION_BACKLOG: usize = 4096;
 /// costs a database read, a deletion that gives up leaves other processes reading the old value until it
 /// is replayed.
 const DELETE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Between two tries of a deletion: about fred's first reconnection delay.
+const DELETE_RETRY_PAUSE: Duration = Duration::from_millis(100);
 
 /// A key's fill guard: how many times it was deleted. Its hash tag is the key itself, so on Redis Cluster it
 /// lives in the key's slot (a key without braces hashes whole) and the fill script may touch both.
@@ -451,19 +453,59 @@ impl RedisCache {
         } else {
             Deletion::All
         };
-        let result = self.delete_now(&batch, deletion).await;
+        let result = self.delete_persistently(&batch, deletion).await;
         if result.is_err() || !verified {
             self.keep_unsettled(batch);
         }
         result
     }
 
+    /// [`RedisCache::delete_now`], tried again after a failure (a connection that broke, fred
+    /// reconnecting) until `DELETE_TIMEOUT` is over, even while the breaker is open: the write answers
+    /// once its deletion is made. Only once Redis has failed for longer than that does a deletion fail at
+    /// the first try, left to the replay (docs/read-cache.md#failover).
+    async fn delete_persistently(
+        &self,
+        keys: &[String],
+        deletion: Deletion,
+    ) -> Result<(), CacheError> {
+        let deadline = tokio::time::Instant::now() + DELETE_TIMEOUT;
+        loop {
+            if self
+                .breaker
+                .failing_for()
+                .is_some_and(|failing| failing > DELETE_TIMEOUT)
+            {
+                return Err(CacheError(
+                    "redis has not answered for a while; the deletion waits for its replay".into(),
+                ));
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let failed = match self.delete_now(keys, deletion, left).await {
+                Ok(()) => return Ok(()),
+                Err(err) => err,
+            };
+            // Answered with a refusal (nothing is failing): trying again would not change it.
+            let refused = self.breaker.failing_for().is_none();
+            if refused || tokio::time::Instant::now() + DELETE_RETRY_PAUSE >= deadline {
+                return Err(failed);
+            }
+            tokio::time::sleep(DELETE_RETRY_PAUSE).await;
+        }
+    }
+
     /// Deletes `keys` (and their fill guards) in the namespace of the primary verified last, and announces
-    /// them. On Redis Cluster one command per key, pipelined.
-    async fn delete_now(&self, keys: &[String], deletion: Deletion) -> Result<(), CacheError> {
+    /// them, within `timeout` (at least every command's), breaker or not. On Redis Cluster one command per
+    /// key, pipelined.
+    async fn delete_now(
+        &self,
+        keys: &[String],
+        deletion: Deletion,
+        timeout: Duration,
+    ) -> Result<(), CacheError> {
         let namespace = self.primary.deleting();
         let stored: Vec<String> = keys.iter().map(|k| in_namespace(k, &namespace)).collect();
-        let timeout = self.breaker.timeout().max(DELETE_TIMEOUT);
+        let timeout = self.breaker.timeout().max(timeout);
         let options = fred::types::config::Options {
             timeout: Some(timeout),
             ..Default::default()
@@ -496,7 +538,7 @@ impl RedisCache {
         .map_err(cache_error)?;
         let _: Vec<fred::types::Value> = self
             .breaker
-            .bounded_by(timeout, "PIPELINE INCR PEXPIRE DEL PUBLISH", pipeline.all())
+            .bounded_anyway(timeout, "PIPELINE INCR PEXPIRE DEL PUBLISH", pipeline.all())
             .await?;
         Ok(())
     }

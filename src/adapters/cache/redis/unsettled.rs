@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::RedisCache;
+use super::{DELETE_TIMEOUT, RedisCache};
 use crate::ports::Deletion;
 
 /// How often deletions made before the primary was verified are tried again.
@@ -74,7 +74,7 @@ impl RedisCache {
                 if keys.is_empty() {
                     continue;
                 }
-                match cache.delete_now(&keys, Deletion::All).await {
+                match cache.delete_now(&keys, Deletion::All, DELETE_TIMEOUT).await {
                     Ok(()) => tracing::info!(
                         keys = keys.len(),
                         "cache: deletions made before the primary was verified, made again"

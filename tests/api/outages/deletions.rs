@@ -1,0 +1,83 @@
+//! A write's cache deletion outlasts a short Redis failure of its own process (its breaker open, a reply
+//! late): the other processes read the new value as soon as the write answers
+//! (docs/read-cache.md#failover).
+
+use std::time::Duration;
+
+use crate::helpers::proxy::Proxy;
+use crate::helpers::redis::{OwnRedis, free_port, redis_binary};
+use crate::helpers::{Backend, Cleanup, TestApp, external_configured};
+use serde_json::json;
+
+const READ: &str = "query($id: ID!) { post(id: $id) { title } }";
+const EDIT: &str = "mutation($i: UpdatePostInput!) { updatePost(input: $i) { post { title } } }";
+
+async fn title(app: &TestApp, id: &str) -> String {
+    let body = app.ok(READ, json!({ "id": id }), None).await;
+    body["post"]["title"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_while_its_breaker_is_open_still_deletes_for_the_other_processes() {
+    let Some(binary) = redis_binary() else {
+        panic!("redis-server is not installed: install it (apt-get install redis-server)");
+    };
+    let port = free_port();
+    let _redis = OwnRedis::start(&binary, port);
+    // The writer reaches Redis through a proxy that can make it late; the reader does not.
+    let proxy = Proxy::start(format!("127.0.0.1:{port}")).await;
+    let backend = if external_configured() {
+        Backend::MariaDb
+    } else {
+        Backend::Sqlite
+    };
+    let writer = TestApp::spawn_with(backend, |c| {
+        c.redis_url = Some(format!("redis://127.0.0.1:{}/0", proxy.port()));
+        c.cache_timeout_ms = 200;
+    })
+    .await;
+    let mut direct = writer.config.clone();
+    direct.redis_url = Some(format!("redis://127.0.0.1:{port}/0"));
+    let reader = TestApp::spawn_on(backend, direct, Cleanup::Nothing).await;
+
+    let author = writer
+        .sign_up("늦은redis", "late@example.com", "password-1")
+        .await;
+    let category = writer.first_category().await;
+    let id = writer
+        .create_post(&author.access, &category, "before", "a late Redis")
+        .await;
+    assert_eq!(title(&reader, &id).await, "before");
+    assert_eq!(title(&reader, &id).await, "before", "kept by the reader");
+
+    for round in 0..3 {
+        // Redis answers the writer 1 s late: a read gives up after 200 ms and opens its breaker, which
+        // stays open a second.
+        proxy.set_delay(Duration::from_secs(1));
+        assert_eq!(title(&writer, &id).await, title_of(round));
+        proxy.set_delay(Duration::ZERO);
+        // The edit comes while the breaker is open.
+        let new = title_of(round + 1);
+        let edited = writer
+            .ok(
+                EDIT,
+                json!({ "i": { "postId": id, "title": new, "content": "a late Redis" } }),
+                Some(&author.access),
+            )
+            .await;
+        assert_eq!(edited["updatePost"]["post"]["title"], new.as_str());
+        // Acknowledged: the other process reads it at once.
+        assert_eq!(title(&reader, &id).await, new, "round {round}");
+    }
+}
+
+fn title_of(round: usize) -> String {
+    if round == 0 {
+        "before".to_owned()
+    } else {
+        format!("after {round}")
+    }
+}
