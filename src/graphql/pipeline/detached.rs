@@ -106,17 +106,7 @@ impl Shape {
             .collect();
         let (outcome, body) = encode::encode(&responses, self.batch, self.media, usize::MAX)
             .unwrap_or((super::Outcome::Answered, Vec::new()));
-        Answer {
-            outcome,
-            media: self.media,
-            body,
-            round_trips: None,
-            max_age: None,
-            kept: false,
-            budget: None,
-            retry_after: None,
-            per_request_tail: 0,
-        }
+        Answer::without_execution(outcome, self.media, body)
     }
 }
 

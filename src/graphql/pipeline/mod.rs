@@ -173,6 +173,11 @@ impl Answer {
         let body = encode::encode(&[coded_response(code, message)], false, media, usize::MAX)
             .map(|(_, body)| body)
             .unwrap_or_default();
+        Self::without_execution(outcome, media, body)
+    }
+
+    /// `body`, for a request that never reached execution (or whose execution it did not wait for).
+    fn without_execution(outcome: Outcome, media: Media, body: Vec<u8>) -> Self {
         Self {
             outcome,
             media,

@@ -16,24 +16,25 @@ fn sign_up(name: &str) -> serde_json::Value {
     } } })
 }
 
-#[tokio::test]
-async fn a_mutation_past_the_timeout_is_answered_unavailable_and_still_completes() {
-    // bcrypt at cost 12 takes far longer than 5 ms: the answer comes at the timeout, the sign-up goes on.
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+/// A server whose requests time out after 5 ms: bcrypt at cost 12 takes far longer.
+async fn impatient_server() -> TestApp {
+    TestApp::spawn_with(Backend::Sqlite, |c| {
         c.request_timeout_ms = 5;
         c.bcrypt_cost = 12;
     })
-    .await;
-    let body = app
-        .client()
-        .post(format!("{}/graphql", app.base))
-        .json(&sign_up("slowpoke"))
-        .send()
-        .await
-        .unwrap()
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
+    .await
+}
+
+async fn send(app: &TestApp, body: &serde_json::Value) -> serde_json::Value {
+    let response = app.post(body, None).await;
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_mutation_past_the_timeout_is_answered_unavailable_and_still_completes() {
+    // The answer comes at the timeout, the sign-up goes on.
+    let app = impatient_server().await;
+    let body = send(&app, &sign_up("slowpoke")).await;
     assert_eq!(code(&body), "SERVICE_UNAVAILABLE", "{body:#}");
     let health = app
         .client()
@@ -50,21 +51,8 @@ async fn a_mutation_past_the_timeout_is_answered_unavailable_and_still_completes
 
 #[tokio::test]
 async fn a_batch_past_the_timeout_answers_every_operation() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
-        c.request_timeout_ms = 5;
-        c.bcrypt_cost = 12;
-    })
-    .await;
-    let body = app
-        .client()
-        .post(format!("{}/graphql", app.base))
-        .json(&json!([sign_up("first"), sign_up("second")]))
-        .send()
-        .await
-        .unwrap()
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
+    let app = impatient_server().await;
+    let body = send(&app, &json!([sign_up("first"), sign_up("second")])).await;
     let answers = body.as_array().expect("an array for a batch");
     assert_eq!(answers.len(), 2, "{body:#}");
     assert!(
