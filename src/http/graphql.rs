@@ -14,6 +14,7 @@ use axum::response::IntoResponse;
 use sha2::{Digest, Sha256};
 
 use super::observe::ClientIp;
+use super::serve::ConnectionSlot;
 use super::{AppState, REQUEST_ID, SharedState, body};
 use crate::graphql::pipeline::{
     Answer, Authorization, Budget, ErrorClass, Incoming, Media, Operations, Outcome, Refusal,
@@ -205,6 +206,7 @@ pub(super) fn refuse(
 pub async fn post_graphql(
     State(state): State<SharedState>,
     Extension(ClientIp(client_ip)): Extension<ClientIp>,
+    slot: Option<Extension<ConnectionSlot>>,
     headers: HeaderMap,
     body: Body,
 ) -> axum::response::Response {
@@ -213,7 +215,10 @@ pub async fn post_graphql(
         Err(err) => return state.body_limits().refusal(&headers, &err),
     };
     match posted_requests(&bytes, state.http.max_batch) {
-        Ok((requests, batch)) => run(&state, &headers, client_ip, requests, batch, false).await,
+        Ok((requests, batch)) => {
+            let slot = slot.map(|Extension(slot)| slot);
+            run(&state, &headers, (client_ip, slot), requests, batch, false).await
+        }
         Err(refusal) => refuse(
             StatusCode::BAD_REQUEST,
             refusal.code,
@@ -255,14 +260,16 @@ fn posted_requests(bytes: &[u8], max_batch: usize) -> Result<(Vec<Incoming>, boo
 }
 
 /// Hands the requests to the pipeline and its outcome back to HTTP.
+/// `client`: its address, and its connection's slot, kept taken until the work ends (`Pipeline::answer`).
 async fn run(
     state: &AppState,
     headers: &HeaderMap,
-    client_ip: String,
+    client: (String, Option<ConnectionSlot>),
     requests: Vec<Incoming>,
     batch: bool,
     queries_only: bool,
 ) -> axum::response::Response {
+    let (client_ip, slot) = client;
     let media = media_of(headers);
     let operations = Operations {
         requests,
@@ -276,7 +283,7 @@ async fn run(
     let request = state
         .pipeline
         .begin_request(crate::telemetry::traces::remote_trace_id(headers));
-    let answer = state.pipeline.answer(operations, request).await;
+    let answer = state.pipeline.answer(operations, request, slot).await;
     respond(
         status_of(answer.outcome),
         answer,
@@ -340,7 +347,8 @@ pub async fn get_graphql(
         document_id,
         refusal: None,
     }];
-    run(&state, &headers, client_ip, requests, false, true).await
+    // Queries only: stopped when the client goes away, nothing to hold.
+    run(&state, &headers, (client_ip, None), requests, false, true).await
 }
 
 #[cfg(test)]

@@ -41,7 +41,8 @@ pub struct ConnectionLimits {
 }
 
 /// One of the `max_connections` slots, held by the connection and by every request it carries; a socket
-/// upgraded out of the connection keeps it until the socket closes.
+/// upgraded out of the connection keeps it until the socket closes, and a request's work its client left
+/// keeps it until that work ends (`Pipeline::answer`).
 #[derive(Clone)]
 pub struct ConnectionSlot(#[allow(dead_code)] Arc<(OwnedSemaphorePermit, ClientSlot<IpAddr>)>);
 

@@ -21,10 +21,15 @@ impl Pipeline {
     /// its cache deletion would leave entries stale; a transaction stopped inside `BEGIN` would leave a
     /// pooled connection in a transaction the pool does not know of). A caller that stops waiting (its
     /// client went away) stops a request of queries only, as if the work were its own.
-    pub async fn answer(
+    ///
+    /// The task keeps `hold` until the work ends: what the transport counts per client (a connection's
+    /// slot, a socket's operation permit) stays taken while work it no longer waits for goes on, so a
+    /// client that sends and hangs up cannot pile work up.
+    pub async fn answer<H: Send + 'static>(
         self: &Arc<Self>,
         operations: Operations,
         request: Arc<RequestState>,
+        hold: H,
     ) -> Answer {
         let shape = Shape {
             runs: operations.requests.len(),
@@ -37,9 +42,11 @@ impl Pipeline {
         let writing = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&writing);
         let work = async move {
-            request
+            let answer = request
                 .run(Box::pin(pipeline.execute(operations, &request, &flag)))
-                .await
+                .await;
+            drop(hold);
+            answer
         };
         let task = tokio::spawn(work.instrument(tracing::Span::current()));
         let mut stop = StopReads {
@@ -68,8 +75,8 @@ impl Pipeline {
 
 fn overdue(timeout: std::time::Duration) -> AppError {
     AppError::Unavailable(format!(
-        "no answer within {} ms; retry later (a change it makes still completes: read it back before \
-         you repeat it)",
+        "no answer within {} ms; retry later (a change it was making may still be made: read it back \
+         before you repeat it)",
         timeout.as_millis()
     ))
 }

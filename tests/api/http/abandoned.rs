@@ -63,11 +63,11 @@ async fn a_batch_past_the_timeout_answers_every_operation() {
     assert!(app.account_appears("second").await);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_mutation_whose_client_went_away_still_completes() {
-    // Cost 15: seconds of hashing, long after the client has gone.
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.bcrypt_cost = 15).await;
-    let body = serde_json::to_string(&sign_up("gone")).unwrap();
+/// Sends `name`'s sign-up and closes the connection without reading an answer: after a second, long
+/// enough for the request to be read and started on a busy machine, short against the hashing (cost 15:
+/// seconds).
+async fn sign_up_and_leave(app: &TestApp, name: &str) {
+    let body = serde_json::to_string(&sign_up(name)).unwrap();
     let mut socket = TcpStream::connect(app.base.trim_start_matches("http://"))
         .await
         .unwrap();
@@ -76,12 +76,49 @@ async fn a_mutation_whose_client_went_away_still_completes() {
         body.len()
     );
     socket.write_all(request.as_bytes()).await.unwrap();
-    // Long enough for the request to be read and started on a busy machine, short against the hashing;
-    // then the client closes its connection without reading an answer.
     tokio::time::sleep(Duration::from_secs(1)).await;
     drop(socket);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mutation_whose_client_went_away_still_completes() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.bcrypt_cost = 15).await;
+    sign_up_and_leave(&app, "gone").await;
     assert!(
         app.account_appears("gone").await,
         "the sign-up stopped with its client"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_a_client_left_still_counts_against_its_connections() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.bcrypt_cost = 15;
+        c.max_connections_per_client = 1;
+    })
+    .await;
+    // A connection's work goes on after its client left: the address has no slot left.
+    sign_up_and_leave(&app, "left").await;
+    let refused = reqwest::Client::new()
+        .post(format!("{}/graphql", app.base))
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await;
+    assert!(refused.is_err(), "served while its work ran: {refused:?}");
+    // Once that work is done, the address is served again.
+    assert!(app.account_appears("left").await);
+    let mut served = false;
+    for _ in 0..100 {
+        let fresh = reqwest::Client::new()
+            .post(format!("{}/graphql", app.base))
+            .json(&json!({ "query": "{ __typename }" }))
+            .send()
+            .await;
+        if fresh.is_ok_and(|r| r.status().is_success()) {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(served, "the address stayed locked out");
 }

@@ -179,3 +179,41 @@ async fn a_mutation_whose_socket_closed_still_completes() {
         "the sign-up stopped with its socket"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_a_socket_completed_still_counts_against_its_operations() {
+    let app = TestApp::spawn_with(crate::helpers::Backend::Sqlite, |c| {
+        c.bcrypt_cost = 15;
+        c.ws_subscriptions_per_connection = 1;
+    })
+    .await;
+    let mut client = WsClient::ready(&app.base, None).await;
+    client
+        .subscribe(
+            "1",
+            "mutation($i: SignUpInput!) { signUp(input: $i) { accessToken } }",
+            json!({ "i": { "name": "바쁜kim", "email": "busy@example.com", "password": "password-1" } }),
+        )
+        .await;
+    // Completed at once: the sign-up goes on, and still takes the socket's one operation.
+    client.send(json!({ "type": "complete", "id": "1" })).await;
+    client.subscribe("2", "{ __typename }", json!({})).await;
+    let refused = answer(&mut client, "2").await.expect_err("refused");
+    assert_eq!(
+        refused["payload"][0]["extensions"]["code"], "RATE_LIMITED",
+        "{refused:#}"
+    );
+    // Once it is done, the socket runs operations again.
+    assert!(app.account_appears("바쁜kim").await);
+    let mut ran = false;
+    for n in 3..100 {
+        let id = n.to_string();
+        client.subscribe(&id, "{ __typename }", json!({})).await;
+        if answer(&mut client, &id).await.is_ok() {
+            ran = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ran, "the socket stayed locked");
+}

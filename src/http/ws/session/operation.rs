@@ -20,6 +20,15 @@ impl Session {
         request: async_graphql::Request,
         ended: &mpsc::UnboundedSender<(String, u64)>,
     ) -> Option<Ending> {
+        let Ok(permit) = Arc::clone(&self.operations).try_acquire_owned() else {
+            let limit = self.state.sockets.settings.subscriptions_per_connection;
+            return self.send(protocol::coded_error(
+                &id,
+                "RATE_LIMITED",
+                &format!("a socket runs at most {limit} operations at once; wait for one to end"),
+            ));
+        };
+        let hold = (permit, self.slot.clone());
         let operations = Operations {
             requests: vec![Incoming::from(request)],
             batch: false,
@@ -41,7 +50,7 @@ impl Session {
         let task_id = id.clone();
         let task = tokio::spawn(async move {
             let request = pipeline.begin_request(None);
-            let answer = pipeline.answer(operations, request).await;
+            let answer = pipeline.answer(operations, request, hold).await;
             for message in protocol::answer(&task_id, &answer.body) {
                 if let Err(NotQueued::Full) = out.text(message) {
                     metrics::events_dropped("slow_subscriber", 1);
