@@ -23,6 +23,10 @@ pub(super) fn cache_error(err: FredError) -> CacheError {
 /// answer refusing the command.
 fn unanswered(err: &FredError) -> bool {
     use fred::error::ErrorKind;
+    // fred answers this (as `Unknown`) for a command sent while the client it picked has no connection.
+    if err.details().starts_with("Failed to route command") {
+        return true;
+    }
     matches!(
         err.kind(),
         ErrorKind::IO
@@ -35,6 +39,22 @@ fn unanswered(err: &FredError) -> bool {
             | ErrorKind::Auth
             | ErrorKind::Config
     )
+}
+
+/// `err` as a [`Failure`].
+pub(super) fn failure(err: FredError) -> Failure {
+    let unanswered = unanswered(&err);
+    Failure {
+        error: cache_error(err),
+        unanswered,
+    }
+}
+
+/// A command that failed, and whether Redis left it unanswered (as opposed to refusing it).
+#[derive(Debug)]
+pub(super) struct Failure {
+    pub error: CacheError,
+    pub unanswered: bool,
 }
 
 pub(super) struct Breaker {
@@ -101,17 +121,20 @@ impl Breaker {
         if now < self.open_until_ms.load(Ordering::Relaxed) {
             return Err(CacheError("redis is failing; skipped for a moment".into()));
         }
-        self.bounded_anyway(timeout, command, future).await
+        self.bounded_anyway(timeout, command, future)
+            .await
+            .map_err(|failed| failed.error)
     }
 
     /// As [`Breaker::bounded_by`], sent even while the breaker is open (a deletion: skipping it leaves
-    /// other processes reading the old value); its outcome counts as any command's.
+    /// other processes reading the old value); its outcome counts as any command's, and a failure tells
+    /// whether Redis left it unanswered.
     pub(super) async fn bounded_anyway<T>(
         &self,
         timeout: Duration,
         command: &'static str,
         future: impl Future<Output = Result<T, FredError>>,
-    ) -> Result<T, CacheError> {
+    ) -> Result<T, Failure> {
         let trip = count_redis();
         // (error, whether Redis left it unanswered).
         let result = match tokio::time::timeout(timeout, future).await {
@@ -140,7 +163,7 @@ impl Breaker {
             // Answered, even with a refusal.
             _ => self.failing_since_ms.store(0, Ordering::Relaxed),
         }
-        result.map_err(|(err, _)| err)
+        result.map_err(|(error, unanswered)| Failure { error, unanswered })
     }
 }
 
@@ -164,6 +187,10 @@ mod tests {
                 "{refused}"
             );
         }
+        assert!(unanswered(&FredError::new(
+            ErrorKind::Unknown,
+            "Failed to route command."
+        )));
         for down in [
             ErrorKind::IO,
             ErrorKind::Timeout,

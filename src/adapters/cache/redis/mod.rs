@@ -27,7 +27,7 @@ mod primary;
 mod unsettled;
 
 use announcements::Announcements;
-use breaker::{Breaker, cache_error};
+use breaker::{Breaker, Failure, cache_error, failure};
 use counters::ADD_READING_SCRIPT;
 use primary::{Primary, in_namespace};
 use unsettled::Unsettled;
@@ -483,12 +483,11 @@ impl RedisCache {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let failed = match self.delete_now(keys, deletion, left).await {
                 Ok(()) => return Ok(()),
-                Err(err) => err,
+                Err(failed) => failed,
             };
-            // Answered with a refusal (nothing is failing): trying again would not change it.
-            let refused = self.breaker.failing_for().is_none();
-            if refused || tokio::time::Instant::now() + DELETE_RETRY_PAUSE >= deadline {
-                return Err(failed);
+            // Answered with a refusal: trying again would not change it.
+            if !failed.unanswered || tokio::time::Instant::now() + DELETE_RETRY_PAUSE >= deadline {
+                return Err(failed.error);
             }
             tokio::time::sleep(DELETE_RETRY_PAUSE).await;
         }
@@ -502,7 +501,7 @@ impl RedisCache {
         keys: &[String],
         deletion: Deletion,
         timeout: Duration,
-    ) -> Result<(), CacheError> {
+    ) -> Result<(), Failure> {
         let namespace = self.primary.deleting();
         let stored: Vec<String> = keys.iter().map(|k| in_namespace(k, &namespace)).collect();
         let timeout = self.breaker.timeout().max(timeout);
@@ -515,18 +514,18 @@ impl RedisCache {
         // undone by the DEL.
         for key in &stored {
             let guard = guard_key(key);
-            let () = pipeline.incr(guard.as_str()).await.map_err(cache_error)?;
+            let () = pipeline.incr(guard.as_str()).await.map_err(failure)?;
             let () = pipeline
                 .pexpire(guard.as_str(), GUARD_TTL_MS, None)
                 .await
-                .map_err(cache_error)?;
+                .map_err(failure)?;
         }
         if self.clustered {
             for key in &stored {
-                let () = pipeline.del(key.as_str()).await.map_err(cache_error)?;
+                let () = pipeline.del(key.as_str()).await.map_err(failure)?;
             }
         } else {
-            let () = pipeline.del(stored).await.map_err(cache_error)?;
+            let () = pipeline.del(stored).await.map_err(failure)?;
         }
         // Announced by the keys the near caches know.
         let text = announcements::text(keys, deletion, &self.origin);
@@ -535,7 +534,7 @@ impl RedisCache {
         } else {
             pipeline.publish(self.channel.as_str(), text).await
         }
-        .map_err(cache_error)?;
+        .map_err(failure)?;
         let _: Vec<fred::types::Value> = self
             .breaker
             .bounded_anyway(timeout, "PIPELINE INCR PEXPIRE DEL PUBLISH", pipeline.all())
