@@ -38,6 +38,9 @@ pub struct Sockets {
     pub settings: Settings,
     pub hub: Arc<EventHub>,
     per_client: Arc<PerClient<String>>,
+    /// Queries and mutations at work per client address, over all its sockets, counted until their work
+    /// ends (a mutation goes on after its `complete` or its socket's close: `Pipeline::answer`).
+    operations: Arc<PerClient<String>>,
     draining: watch::Sender<bool>,
 }
 
@@ -45,6 +48,7 @@ impl Sockets {
     pub fn new(settings: Settings, hub: Arc<EventHub>) -> Arc<Self> {
         Arc::new(Self {
             per_client: PerClient::new(settings.connections_per_client),
+            operations: PerClient::new(settings.subscriptions_per_connection),
             settings,
             hub,
             draining: watch::channel(false).0,
@@ -64,6 +68,12 @@ impl Sockets {
     /// A place for one more socket of `client`, unless it has `connections_per_client` already.
     fn admit(&self, client: &str) -> Option<ClientSocket> {
         self.per_client.enter(client.to_owned())
+    }
+
+    /// A place for one more query or mutation of `client` at work, unless it has
+    /// `subscriptions_per_connection` already (over all its sockets).
+    fn start_operation(&self, client: &str) -> Option<ClientSlot<String>> {
+        self.operations.enter(client.to_owned())
     }
 }
 

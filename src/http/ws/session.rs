@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::{SinkExt, StreamExt};
-use tokio::sync::{Notify, Semaphore, broadcast, mpsc};
+use tokio::sync::{Notify, broadcast, mpsc};
 
 use self::outbox::{NotQueued, Outbox, Outgoing};
 use tokio::task::AbortHandle;
@@ -134,9 +134,6 @@ pub(super) async fn run(
         too_slow: Arc::new(Notify::new()),
         viewer: None,
         running: HashMap::new(),
-        operations: Arc::new(Semaphore::new(
-            state.sockets.settings.subscriptions_per_connection,
-        )),
         slot: slot.clone(),
         generation: 0,
         subscribed: 0,
@@ -195,9 +192,6 @@ struct Session {
     too_slow: Arc<Notify>,
     viewer: Option<Viewer>,
     running: HashMap<String, Running>,
-    /// Queries and mutations at work, counted until their work ends (a mutation goes on after its
-    /// `complete` or the socket's close: `Pipeline::answer`).
-    operations: Arc<Semaphore>,
     /// The connection's slot, held by that work too.
     slot: Option<ConnectionSlot>,
     generation: u64,

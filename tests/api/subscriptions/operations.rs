@@ -217,3 +217,36 @@ async fn work_a_socket_completed_still_counts_against_its_operations() {
     }
     assert!(ran, "the socket stayed locked");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_runs_its_operations_at_work_over_all_its_sockets() {
+    let app = TestApp::spawn_with(crate::helpers::Backend::Sqlite, |c| {
+        c.bcrypt_cost = 15;
+        c.ws_subscriptions_per_connection = 1;
+    })
+    .await;
+    let mut first = WsClient::ready(&app.base, None).await;
+    first
+        .subscribe(
+            "1",
+            "mutation($i: SignUpInput!) { signUp(input: $i) { accessToken } }",
+            json!({ "i": { "name": "둘째kim", "email": "second@example.com", "password": "password-1" } }),
+        )
+        .await;
+    // Another socket of the same address: its one operation is the address's, still at work.
+    let mut second = WsClient::ready(&app.base, None).await;
+    second.subscribe("1", "{ __typename }", json!({})).await;
+    let refused = answer(&mut second, "1").await.expect_err("refused");
+    assert_eq!(
+        refused["payload"][0]["extensions"]["code"], "RATE_LIMITED",
+        "{refused:#}"
+    );
+    assert!(
+        app.metrics_text()
+            .await
+            .contains("limit=\"ws_operations_per_client\""),
+        "the refusal is counted"
+    );
+    drop(first);
+    assert!(app.account_appears("둘째kim").await);
+}

@@ -20,15 +20,21 @@ impl Session {
         request: async_graphql::Request,
         ended: &mpsc::UnboundedSender<(String, u64)>,
     ) -> Option<Ending> {
-        let Ok(permit) = Arc::clone(&self.operations).try_acquire_owned() else {
+        // Counted per address, over all its sockets, until the work ends: sockets that send mutations
+        // and complete them at once must not pile work up.
+        let Some(at_work) = self.state.sockets.start_operation(&self.client_ip) else {
             let limit = self.state.sockets.settings.subscriptions_per_connection;
+            metrics::rate_limited("ws_operations_per_client");
             return self.send(protocol::coded_error(
                 &id,
                 "RATE_LIMITED",
-                &format!("a socket runs at most {limit} operations at once; wait for one to end"),
+                &format!(
+                    "a client address runs at most {limit} operations at once over its sockets; \
+                     wait for one to end"
+                ),
             ));
         };
-        let hold = (permit, self.slot.clone());
+        let hold = (at_work, self.slot.clone());
         let operations = Operations {
             requests: vec![Incoming::from(request)],
             batch: false,
