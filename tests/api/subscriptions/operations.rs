@@ -195,7 +195,9 @@ async fn work_a_socket_completed_still_counts_against_its_operations() {
             json!({ "i": { "name": "바쁜kim", "email": "busy@example.com", "password": "password-1" } }),
         )
         .await;
-    // Completed at once: the sign-up goes on, and still takes the socket's one operation.
+    // Started (on a busy machine too), then completed: the sign-up goes on, and still takes the one
+    // operation.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     client.send(json!({ "type": "complete", "id": "1" })).await;
     client.subscribe("2", "{ __typename }", json!({})).await;
     let refused = answer(&mut client, "2").await.expect_err("refused");
@@ -233,7 +235,9 @@ async fn an_address_runs_its_operations_at_work_over_all_its_sockets() {
             json!({ "i": { "name": "둘째kim", "email": "second@example.com", "password": "password-1" } }),
         )
         .await;
-    // Another socket of the same address: its one operation is the address's, still at work.
+    // Started (on a busy machine too), then another socket of the same address: the address's one
+    // operation is still at work.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     let mut second = WsClient::ready(&app.base, None).await;
     second.subscribe("1", "{ __typename }", json!({})).await;
     let refused = answer(&mut second, "1").await.expect_err("refused");
