@@ -23,8 +23,8 @@ impl Pipeline {
     /// client went away) stops a request of queries only, as if the work were its own.
     ///
     /// The task keeps `hold` until the work ends: what the transport counts per client (a connection's
-    /// slot, a socket's operation permit) stays taken while work it no longer waits for goes on, so a
-    /// client that sends and hangs up cannot pile work up.
+    /// slot, its address's place for socket operations) stays taken while work it no longer waits for
+    /// goes on, so a client that sends and hangs up cannot pile work up.
     pub async fn answer<H: Send + 'static>(
         self: &Arc<Self>,
         operations: Operations,

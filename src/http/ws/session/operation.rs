@@ -13,7 +13,8 @@ use crate::http::ws::protocol;
 use crate::telemetry::metrics;
 
 impl Session {
-    /// Starts `request` in a task of its own; the socket reads on meanwhile, and `complete` cancels it.
+    /// Starts `request` in a task of its own; the socket reads on meanwhile, and `complete` stops it
+    /// unless it writes (a mutation runs to its end: `Pipeline::answer`).
     pub(super) fn run_operation(
         &mut self,
         id: String,
