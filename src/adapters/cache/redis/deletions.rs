@@ -1,0 +1,126 @@
+//! A write's deletion of cache keys and their fill guards, with its announcement: tried again through a
+//! short failure, left to the replay through an outage (docs/read-cache.md#failover).
+
+use std::time::Duration;
+
+use fred::prelude::{ClientLike, KeysInterface, PubsubInterface};
+
+use super::breaker::{Failure, failure};
+use super::{
+    DELETE_RETRY_PAUSE, DELETE_TIMEOUT, GUARD_TTL_MS, RedisCache, announcements, guard_key,
+    in_namespace,
+};
+use crate::ports::{CacheError, Deletion};
+
+impl RedisCache {
+    pub(super) async fn delete_as(
+        &self,
+        keys: &[String],
+        deletion: Deletion,
+    ) -> Result<(), CacheError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        // Even while the primary is not verified: if it is the same server, the deletion counts; if not,
+        // the keys are deleted again once the new primary is verified (another process may already fill
+        // its namespace), as are those of a deletion that failed.
+        let verified = self.primary.reading().is_some();
+        let mut batch = keys.to_vec();
+        if verified {
+            batch.extend(self.unsettled().take());
+        }
+        // Keys deleted again are announced as plain deletions: what changed of them is not known here.
+        let deletion = if batch.len() == keys.len() {
+            deletion
+        } else {
+            Deletion::All
+        };
+        let result = self.delete_persistently(&batch, deletion).await;
+        if result.is_err() || !verified {
+            self.keep_unsettled(batch);
+        }
+        result
+    }
+
+    /// [`RedisCache::delete_now`], tried again after a failure (a connection that broke, fred
+    /// reconnecting) until `DELETE_TIMEOUT` is over, even while the breaker is open: the write answers
+    /// once its deletion is made. Only once Redis has failed for longer than that does a deletion fail at
+    /// the first try, left to the replay (docs/read-cache.md#failover).
+    async fn delete_persistently(
+        &self,
+        keys: &[String],
+        deletion: Deletion,
+    ) -> Result<(), CacheError> {
+        let deadline = tokio::time::Instant::now() + DELETE_TIMEOUT;
+        loop {
+            if self
+                .breaker
+                .failing_for()
+                .is_some_and(|failing| failing > DELETE_TIMEOUT)
+            {
+                return Err(CacheError(
+                    "redis has not answered for a while; the deletion waits for its replay".into(),
+                ));
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let failed = match self.delete_now(keys, deletion, left).await {
+                Ok(()) => return Ok(()),
+                Err(failed) => failed,
+            };
+            // Answered with a refusal: trying again would not change it.
+            if !failed.unanswered || tokio::time::Instant::now() + DELETE_RETRY_PAUSE >= deadline {
+                return Err(failed.error);
+            }
+            tokio::time::sleep(DELETE_RETRY_PAUSE).await;
+        }
+    }
+
+    /// Deletes `keys` (and their fill guards) in the namespace of the primary verified last, and announces
+    /// them, within `timeout` (at least every command's), breaker or not. On Redis Cluster one command per
+    /// key, pipelined.
+    pub(super) async fn delete_now(
+        &self,
+        keys: &[String],
+        deletion: Deletion,
+        timeout: Duration,
+    ) -> Result<(), Failure> {
+        let namespace = self.primary.deleting();
+        let stored: Vec<String> = keys.iter().map(|k| in_namespace(k, &namespace)).collect();
+        let timeout = self.breaker.timeout().max(timeout);
+        let options = fred::types::config::Options {
+            timeout: Some(timeout),
+            ..Default::default()
+        };
+        let pipeline = fred::clients::Pipeline::from(self.pool.next().with_options(&options));
+        // Guards first: a fill that read the old guard is refused from here on; one that ran before is
+        // undone by the DEL.
+        for key in &stored {
+            let guard = guard_key(key);
+            let () = pipeline.incr(guard.as_str()).await.map_err(failure)?;
+            let () = pipeline
+                .pexpire(guard.as_str(), GUARD_TTL_MS, None)
+                .await
+                .map_err(failure)?;
+        }
+        if self.clustered {
+            for key in &stored {
+                let () = pipeline.del(key.as_str()).await.map_err(failure)?;
+            }
+        } else {
+            let () = pipeline.del(stored).await.map_err(failure)?;
+        }
+        // Announced by the keys the near caches know.
+        let text = announcements::text(keys, deletion, &self.origin);
+        let () = if self.clustered {
+            pipeline.spublish(self.channel.as_str(), text).await
+        } else {
+            pipeline.publish(self.channel.as_str(), text).await
+        }
+        .map_err(failure)?;
+        let _: Vec<fred::types::Value> = self
+            .breaker
+            .bounded_anyway(timeout, "PIPELINE INCR PEXPIRE DEL PUBLISH", pipeline.all())
+            .await?;
+        Ok(())
+    }
+}
