@@ -269,9 +269,9 @@ impl Pipeline {
         RequestState::continuing(trace, self.request_timeout)
     }
 
-    /// Runs what a transport received and answers it. [`Pipeline::answer`] has entered `request` around this
-    /// call (once, for the whole request).
-    /// Sets `writing` before anything runs if an operation is not a query.
+    /// Runs what a transport received and answers it. [`Pipeline::answer`] has entered `request` around
+    /// this call (once, for the whole request). Sets `writing`, before anything runs, if an operation is
+    /// not a query.
     async fn execute(
         &self,
         operations: Operations,
