@@ -158,21 +158,37 @@ async fn queries_and_mutations_run_over_the_socket_as_over_http(app: TestApp) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_mutation_whose_socket_closed_still_completes() {
-    // Cost 15: seconds of hashing, long after the socket is gone.
-    let app = TestApp::spawn_with(crate::helpers::Backend::Sqlite, |c| c.bcrypt_cost = 15).await;
+/// A SQLite app whose sign-ups hash for seconds (bcrypt cost 15), with `operations` per socket and address.
+async fn slow_sign_ups(operations: Option<usize>) -> TestApp {
+    TestApp::spawn_with(crate::helpers::Backend::Sqlite, |c| {
+        c.bcrypt_cost = 15;
+        if let Some(operations) = operations {
+            c.ws_subscriptions_per_connection = operations;
+        }
+    })
+    .await
+}
+
+/// A new socket whose operation "1" is a sign-up of `name`, given a second to start (on a busy machine
+/// too); it is still hashing when this returns.
+async fn slow_sign_up(app: &TestApp, name: &str, email: &str) -> WsClient {
     let mut client = WsClient::ready(&app.base, None).await;
     client
         .subscribe(
             "1",
             "mutation($i: SignUpInput!) { signUp(input: $i) { accessToken } }",
-            json!({ "i": { "name": "떠난kim", "email": "left@example.com", "password": "password-1" } }),
+            json!({ "i": { "name": name, "email": email, "password": "password-1" } }),
         )
         .await;
-    // Started (on a busy machine too), not finished; then the client goes away (its operation's task
-    // is aborted).
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    client
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mutation_whose_socket_closed_still_completes() {
+    let app = slow_sign_ups(None).await;
+    // Started, not finished; then the client goes away (its operation's task is aborted).
+    let client = slow_sign_up(&app, "떠난kim", "left@example.com").await;
     drop(client);
     assert!(
         app.account_appears("떠난kim").await,
@@ -182,22 +198,9 @@ async fn a_mutation_whose_socket_closed_still_completes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn work_a_socket_completed_still_counts_against_its_operations() {
-    let app = TestApp::spawn_with(crate::helpers::Backend::Sqlite, |c| {
-        c.bcrypt_cost = 15;
-        c.ws_subscriptions_per_connection = 1;
-    })
-    .await;
-    let mut client = WsClient::ready(&app.base, None).await;
-    client
-        .subscribe(
-            "1",
-            "mutation($i: SignUpInput!) { signUp(input: $i) { accessToken } }",
-            json!({ "i": { "name": "바쁜kim", "email": "busy@example.com", "password": "password-1" } }),
-        )
-        .await;
-    // Started (on a busy machine too), then completed: the sign-up goes on, and still takes the one
-    // operation.
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let app = slow_sign_ups(Some(1)).await;
+    // Started, then completed: the sign-up goes on, and still takes the one operation.
+    let mut client = slow_sign_up(&app, "바쁜kim", "busy@example.com").await;
     client.send(json!({ "type": "complete", "id": "1" })).await;
     client.subscribe("2", "{ __typename }", json!({})).await;
     let refused = answer(&mut client, "2").await.expect_err("refused");
@@ -222,22 +225,9 @@ async fn work_a_socket_completed_still_counts_against_its_operations() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_address_runs_its_operations_at_work_over_all_its_sockets() {
-    let app = TestApp::spawn_with(crate::helpers::Backend::Sqlite, |c| {
-        c.bcrypt_cost = 15;
-        c.ws_subscriptions_per_connection = 1;
-    })
-    .await;
-    let mut first = WsClient::ready(&app.base, None).await;
-    first
-        .subscribe(
-            "1",
-            "mutation($i: SignUpInput!) { signUp(input: $i) { accessToken } }",
-            json!({ "i": { "name": "둘째kim", "email": "second@example.com", "password": "password-1" } }),
-        )
-        .await;
-    // Started (on a busy machine too), then another socket of the same address: the address's one
-    // operation is still at work.
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let app = slow_sign_ups(Some(1)).await;
+    // Started, then another socket of the same address: the address's one operation is still at work.
+    let first = slow_sign_up(&app, "둘째kim", "second@example.com").await;
     let mut second = WsClient::ready(&app.base, None).await;
     second.subscribe("1", "{ __typename }", json!({})).await;
     let refused = answer(&mut second, "1").await.expect_err("refused");
