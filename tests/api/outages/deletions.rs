@@ -2,7 +2,7 @@
 //! late): the other processes read the new value as soon as the write answers
 //! (docs/read-cache.md#failover).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::helpers::proxy::Proxy;
 use crate::helpers::redis::{OwnRedis, free_port, redis_binary};
@@ -80,4 +80,117 @@ fn title_of(round: usize) -> String {
     } else {
         format!("after {round}")
     }
+}
+
+/// The connections of `user` open on the redis-server on `port`.
+async fn connections_of(port: u16, user: &str) -> usize {
+    use fred::prelude::{Builder, ClientLike, Config as FredConfig};
+    use fred::types::{ClusterHash, CustomCommand};
+    let admin =
+        Builder::from_config(FredConfig::from_url(&format!("redis://127.0.0.1:{port}/0")).unwrap())
+            .build()
+            .unwrap();
+    admin.init().await.unwrap();
+    let list: String = admin
+        .custom(
+            CustomCommand::new_static("CLIENT", ClusterHash::Random, false),
+            vec!["LIST"],
+        )
+        .await
+        .unwrap();
+    let _ = admin.quit().await;
+    let user = format!(" user={user} ");
+    list.lines().filter(|l| l.contains(&user)).count()
+}
+
+/// Redis restarts (a new primary, as after a failover) and the writer's process cannot verify it yet (its
+/// user may not run `INFO` there), while the reader's has verified it and filled the new namespace. The
+/// writer's deletion reaches the new server, in the namespace verified last, where no process reads: the
+/// write answers only once the writer has verified the new primary and deleted the keys there too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_before_its_process_verified_a_new_primary_answers_once_deleted_there() {
+    let Some(binary) = redis_binary() else {
+        panic!("redis-server is not installed: install it (apt-get install redis-server)");
+    };
+    let port = free_port();
+    let mut redis = OwnRedis::start(&binary, port);
+    let writer_user = [
+        "ACL",
+        "SETUSER",
+        "writer",
+        "on",
+        ">writer-pw",
+        "~*",
+        "&*",
+        "+@all",
+    ];
+    assert_eq!(OwnRedis::command(port, &writer_user), "+OK");
+    let backend = if external_configured() {
+        Backend::MariaDb
+    } else {
+        Backend::Sqlite
+    };
+    let writer = TestApp::spawn_with(backend, |c| {
+        c.redis_url = Some(format!("redis://writer:writer-pw@127.0.0.1:{port}/0"));
+        c.cache_timeout_ms = 200;
+    })
+    .await;
+    let mut direct = writer.config.clone();
+    direct.redis_url = Some(format!("redis://127.0.0.1:{port}/0"));
+    let reader = TestApp::spawn_on(backend, direct, Cleanup::Nothing).await;
+
+    let author = writer
+        .sign_up("새primary", "new-primary@example.com", "password-1")
+        .await;
+    let category = writer.first_category().await;
+    let id = writer
+        .create_post(&author.access, &category, "before", "a new primary")
+        .await;
+    assert_eq!(title(&reader, &id).await, "before");
+    let writers = connections_of(port, "writer").await;
+    assert!(writers > 0);
+
+    // A new primary: the writer reconnects to it but may not ask who it is.
+    redis.kill();
+    redis = OwnRedis::start(&binary, port);
+    let mut without_info = writer_user.to_vec();
+    without_info.push("-info");
+    assert_eq!(OwnRedis::command(port, &without_info), "+OK");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while connections_of(port, "writer").await < writers {
+        assert!(Instant::now() < deadline, "the writer did not reconnect");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The reader verified it and keeps the post in its namespace.
+    loop {
+        let (body, db, _) = reader.gql_counted(READ, json!({ "id": id }), None).await;
+        assert_eq!(body["data"]["post"]["title"], "before");
+        if db == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the reader did not warm up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The writer edits; 300 ms later it may verify the new primary.
+    let grant = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            OwnRedis::command(port, &["ACL", "SETUSER", "writer", "+info"]),
+            "+OK"
+        );
+    };
+    let edit = writer.ok(
+        EDIT,
+        json!({ "i": { "postId": id, "title": "after", "content": "a new primary" } }),
+        Some(&author.access),
+    );
+    let ((), edited) = tokio::join!(grant, edit);
+    assert_eq!(edited["updatePost"]["post"]["title"], "after");
+    assert_eq!(
+        title(&reader, &id).await,
+        "after",
+        "read through the other process as soon as the write answered"
+    );
+    drop(redis);
 }

@@ -21,12 +21,13 @@ impl RedisCache {
         if keys.is_empty() {
             return Ok(());
         }
+        let deadline = tokio::time::Instant::now() + DELETE_TIMEOUT;
         // Even while the primary is not verified: if it is the same server, the deletion counts; if not,
         // the keys are deleted again once the new primary is verified (another process may already fill
         // its namespace), as are those of a deletion that failed.
-        let verified = self.primary.reading().is_some();
+        let before = self.primary.reading().map(|(_, epoch)| epoch);
         let mut batch = keys.to_vec();
-        if verified {
+        if before.is_some() {
             batch.extend(self.unsettled().take());
         }
         // Keys deleted again are announced as plain deletions: what changed of them is not known here.
@@ -35,23 +36,54 @@ impl RedisCache {
         } else {
             Deletion::All
         };
-        let result = self.delete_persistently(&batch, deletion).await;
-        if result.is_err() || !verified {
-            self.keep_unsettled(batch);
+        let result = self.delete_persistently(&batch, deletion, deadline).await;
+        let after = self.primary.reading().map(|(_, epoch)| epoch);
+        if result.is_ok() && before.is_some() && after == before {
+            return Ok(());
         }
-        result
+        self.keep_unsettled(batch.clone());
+        result?;
+        // Made, but perhaps in a namespace no process reads any more (a new primary not verified yet): the
+        // write answers once it is made again in the namespace verified next, within the same deadline.
+        self.settle_by(&batch, deletion, deadline).await
+    }
+
+    /// Deletes `keys` again once a primary is verified, if one is before `deadline` (else the replay will).
+    async fn settle_by(
+        &self,
+        keys: &[String],
+        deletion: Deletion,
+        deadline: tokio::time::Instant,
+    ) -> Result<(), CacheError> {
+        if !self.primary.verified_by(deadline).await {
+            return Err(CacheError(
+                "no redis primary verified in time; the deletion waits for its replay".into(),
+            ));
+        }
+        let epoch = self.primary.reading().map(|(_, epoch)| epoch);
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        self.delete_now(keys, deletion, left)
+            .await
+            .map_err(|failed| failed.error)?;
+        if epoch.is_none() || self.primary.reading().map(|(_, epoch)| epoch) != epoch {
+            return Err(CacheError(
+                "a redis connection event during the deletion; it waits for its replay".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// [`RedisCache::delete_now`], tried again after a failure (a connection that broke, fred
-    /// reconnecting) until `DELETE_TIMEOUT` is over, even while the breaker is open: the write answers
-    /// once its deletion is made. Only once Redis has failed for longer than that does a deletion fail at
-    /// the first try, left to the replay (docs/read-cache.md#failover).
+    /// reconnecting) until `deadline` (`DELETE_TIMEOUT` after the write's deletion began), even while the
+    /// breaker is open: the write answers once its deletion is made. Only once Redis has failed for longer
+    /// than `DELETE_TIMEOUT` does a deletion fail at the first try, left to the replay
+    /// (docs/read-cache.md#failover).
     async fn delete_persistently(
         &self,
         keys: &[String],
         deletion: Deletion,
+        deadline: tokio::time::Instant,
     ) -> Result<(), CacheError> {
-        let deadline = tokio::time::Instant::now() + DELETE_TIMEOUT;
         loop {
             if self
                 .breaker

@@ -22,6 +22,8 @@ pub(super) struct Primary {
     state: Mutex<State>,
     /// Wakes the verifier after a connection event.
     changed: Notify,
+    /// Wakes the writers waiting for a verified primary ([`Primary::verified_by`]).
+    settled: Notify,
 }
 
 struct State {
@@ -51,6 +53,7 @@ impl Primary {
                 last: Arc::from(namespace),
             }),
             changed: Notify::new(),
+            settled: Notify::new(),
         })
     }
 
@@ -118,6 +121,23 @@ impl Primary {
         state.epoch == epoch && state.verified.is_some()
     }
 
+    /// Waits until a primary is verified, or `deadline`; answers whether one is (then [`Primary::reading`]
+    /// names its namespace).
+    pub(super) async fn verified_by(&self, deadline: tokio::time::Instant) -> bool {
+        loop {
+            // Listening before looking: a verification in between is not missed.
+            let settled = self.settled.notified();
+            tokio::pin!(settled);
+            settled.as_mut().enable();
+            if self.reading().is_some() {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, settled).await.is_err() {
+                return self.reading().is_some();
+            }
+        }
+    }
+
     /// The namespace deletions go to: the verified one, or the last one verified.
     pub(super) fn deleting(&self) -> Arc<str> {
         Arc::clone(&self.state().last)
@@ -151,6 +171,8 @@ impl Primary {
             state.last = Arc::from(namespace.as_str());
         }
         state.verified = Some(Arc::clone(&state.last));
+        drop(state);
+        self.settled.notify_waiters();
         true
     }
 }
@@ -283,6 +305,31 @@ mod tests {
         assert_eq!(Primary::unseal(sealed, 8), None);
         // A guard the application never read (0) is refused too.
         assert_eq!(Primary::unseal(0, 7), None);
+    }
+
+    #[tokio::test]
+    async fn a_writer_waits_for_a_verified_primary_until_its_deadline() {
+        let primary = Primary::with("aaaaaaaaaaaa");
+        let soon = || tokio::time::Instant::now() + Duration::from_millis(50);
+        assert!(primary.verified_by(soon()).await, "verified: no wait");
+        primary.lost();
+        let started = tokio::time::Instant::now();
+        assert!(!primary.verified_by(soon()).await, "never verified");
+        assert!(started.elapsed() >= Duration::from_millis(50));
+        // Verified while it waits: it wakes at once, in the new namespace.
+        let waiting = tokio::spawn({
+            let primary = Arc::clone(&primary);
+            async move {
+                let later = tokio::time::Instant::now() + Duration::from_secs(10);
+                primary.verified_by(later).await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let checking = primary.state().epoch;
+        assert!(primary.verified(checking, "bbbbbbbbbbbbbbbb"));
+        let woke = tokio::time::timeout(Duration::from_secs(2), waiting).await;
+        assert!(matches!(woke, Ok(Ok(true))), "{woke:?}");
+        assert_eq!(&*primary.reading().unwrap().0, "bbbbbbbbbbbb");
     }
 
     #[test]
