@@ -1,4 +1,6 @@
-//! HS256 access tokens with the algorithm, issuer and audience pinned at verification.
+//! HS256 access tokens with the algorithm, issuer and audience pinned at verification. Tokens that verified
+//! are remembered for a minute (their claims, by the whole token), so a client's every request does not
+//! decode and check the same token again; a remembered token still expires at its own time.
 
 use chrono::{DateTime, TimeZone, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -18,6 +20,10 @@ struct Claims {
     jti: String,
 }
 
+/// How many verified tokens are remembered, and for how long at most.
+const VERIFIED_TOKENS: u64 = 10_000;
+const VERIFIED_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
 pub struct JwtTokens {
     encoding: EncodingKey,
     decoding: DecodingKey,
@@ -25,6 +31,8 @@ pub struct JwtTokens {
     issuer: String,
     audience: String,
     ttl: chrono::Duration,
+    /// Tokens that verified (the whole token as sent: another signature is another key), with their claims.
+    verified: moka::sync::Cache<String, AccessClaims>,
 }
 
 impl JwtTokens {
@@ -41,7 +49,48 @@ impl JwtTokens {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             ttl: chrono::Duration::seconds(i64::try_from(ttl_secs).unwrap_or(i64::MAX / 2_000)),
+            verified: moka::sync::Cache::builder()
+                .max_capacity(VERIFIED_TOKENS)
+                .time_to_live(VERIFIED_FOR)
+                .build(),
         }
+    }
+
+    /// The claims of `token`, remembered or decoded; `now` decides whether a remembered token has expired
+    /// (with the same leeway as a decoded one).
+    fn verify_at(&self, token: &str, now: DateTime<Utc>) -> AppResult<AccessClaims> {
+        if let Some(claims) = self.verified.get(token) {
+            let leeway = i64::try_from(self.validation.leeway).unwrap_or(i64::MAX);
+            if claims.expires_at.timestamp() < now.timestamp().saturating_sub(leeway) {
+                self.verified.invalidate(token);
+                return Err(unauthenticated());
+            }
+            return Ok(claims);
+        }
+        let claims = self.decode(token)?;
+        self.verified.insert(token.to_owned(), claims.clone());
+        Ok(claims)
+    }
+
+    fn decode(&self, token: &str) -> AppResult<AccessClaims> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|_| unauthenticated())?;
+        let claims = data.claims;
+        let user_id = claims
+            .sub
+            .parse::<i64>()
+            .map(UserId)
+            .map_err(|_| unauthenticated())?;
+        let role = Role::from_db_name(&claims.role).ok_or_else(unauthenticated)?;
+        let expires_at = Utc
+            .timestamp_opt(claims.exp, 0)
+            .single()
+            .ok_or_else(unauthenticated)?;
+        Ok(AccessClaims {
+            user_id,
+            role,
+            expires_at,
+        })
     }
 }
 
@@ -72,24 +121,7 @@ impl TokenService for JwtTokens {
     }
 
     fn verify(&self, token: &str) -> AppResult<AccessClaims> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|_| unauthenticated())?;
-        let claims = data.claims;
-        let user_id = claims
-            .sub
-            .parse::<i64>()
-            .map(UserId)
-            .map_err(|_| unauthenticated())?;
-        let role = Role::from_db_name(&claims.role).ok_or_else(unauthenticated)?;
-        let expires_at = Utc
-            .timestamp_opt(claims.exp, 0)
-            .single()
-            .ok_or_else(unauthenticated)?;
-        Ok(AccessClaims {
-            user_id,
-            role,
-            expires_at,
-        })
+        self.verify_at(token, Utc::now())
     }
 }
 
@@ -145,5 +177,37 @@ mod tests {
         )
         .unwrap();
         assert!(tokens.verify(&hs512).is_err());
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires_and_a_changed_one_is_verified_again() {
+        let tokens = JwtTokens::new(b"0123456789abcdef0123456789abcdef", "board", "board", 60);
+        let now = Utc::now();
+        let (token, expires_at) = tokens.issue(UserId(7), Role::User, now).unwrap();
+        assert_eq!(tokens.verify(&token).unwrap().user_id, UserId(7));
+        assert_eq!(
+            tokens.verified.get(&token).map(|c| c.user_id),
+            Some(UserId(7))
+        );
+        // Remembered, it answers until its expiry plus the leeway, and not after.
+        let leeway = chrono::Duration::seconds(5);
+        assert!(tokens.verify_at(&token, expires_at + leeway).is_ok());
+        let late = expires_at + leeway + chrono::Duration::seconds(1);
+        assert_eq!(
+            tokens.verify_at(&token, late).unwrap_err().code(),
+            "UNAUTHENTICATED"
+        );
+        assert!(
+            tokens.verified.get(&token).is_none(),
+            "forgotten once expired"
+        );
+        // Another signature on the same claims is another token: verified, and refused.
+        let (head, signature) = token.rsplit_once('.').unwrap();
+        let mut forged = signature.as_bytes().to_vec();
+        forged[0] = if forged[0] == b'A' { b'B' } else { b'A' };
+        let forged = format!("{head}.{}", String::from_utf8(forged).unwrap());
+        assert!(tokens.verify(&token).is_ok());
+        assert!(tokens.verify(&forged).is_err());
+        assert!(tokens.verified.get(&forged).is_none());
     }
 }
