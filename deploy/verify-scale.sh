@@ -10,7 +10,9 @@
 #
 # Each profile: every service with a healthcheck turns healthy and every one-shot job exits 0; both replicas'
 # /readyz is ready; a post's title edited through one replica is read at once through the other, both ways.
-# cluster: every node sees cluster_state:ok, 3 primaries and 3 replicas. sentinel: the sentinels name
+# cluster: every node sees cluster_state:ok, 3 primaries and 3 replicas; a primary is stopped, its replica
+# is promoted, both replicas are ready again and the edits read back fresh both ways; started again, the old
+# primary comes back as a replica. sentinel: the sentinels name
 # redis-primary; it is stopped, the sentinels promote the replica, both replicas are ready again and the
 # edits still read back fresh both ways; started again, the old primary comes back as a replica. galera:
 # every node is Synced in a cluster of 3 and holds every migration; a write through each replica commits on
@@ -188,6 +190,44 @@ run_cluster() {
     author=$(checks author "$board_1")
     read -r token post <<<"$author"
     both_ways
+
+    # A primary stopped: its replica is promoted, both replicas are ready again (the cache starts afresh in
+    # the new primaries' namespace) and read each other's edits; started again, the old primary is a replica.
+    local primary="" witness="" i state role started
+    for node in "${nodes[@]}"; do
+        role=$(podman exec "$(container "$node")" redis-cli role | head -n 1 | tr -d '\r')
+        if [ "$role" = master ] && [ -z "$primary" ]; then
+            primary=$node
+        elif [ -z "$witness" ]; then
+            witness=$node
+        fi
+    done
+    [ -n "$primary" ] && [ -n "$witness" ] || die "cluster: no primary found among ${nodes[*]}"
+    begin "cluster: failover ($primary stopped)"
+    started=$SECONDS
+    logged scale-cluster-stop-primary compose stop -t 10 "$primary"
+    for ((i = 0; i < 60; i++)); do
+        state=$(podman exec "$(container "$witness")" redis-cli cluster info | tr -d '\r' \
+            | sed -n 's/^cluster_state://p')
+        roles=$(podman exec "$(container "$witness")" redis-cli cluster nodes \
+            | awk '$3 !~ /fail/ { sub(/^myself,/, "", $3); print $3 }' | sort | uniq -c | tr -s ' \n' ' ')
+        [ "$state" = ok ] && [ "$roles" = " 3 master 2 slave " ] && break
+        sleep 1
+    done
+    [ "$state" = ok ] && [ "$roles" = " 3 master 2 slave " ] \
+        || die "cluster: no replica of $primary promoted within 60 s (state $state, live roles:$roles)"
+    log "a replica of $primary was promoted $((SECONDS - started)) s after it was stopped (live roles:$roles)"
+    checks wait-http "$board_1/readyz" 60
+    checks wait-http "$board_2/readyz" 60
+    both_ways
+    logged scale-cluster-start-primary compose start "$primary"
+    for ((i = 0; i < 60; i++)); do
+        role=$(podman exec "$(container "$primary")" redis-cli role 2>/dev/null | head -n 1 | tr -d '\r')
+        [ "$role" = slave ] && break
+        sleep 1
+    done
+    [ "$role" = slave ] || die "$primary, started again, is '$role', expected a replica"
+    log "$primary, started again, is a replica"
     down
 }
 
