@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::proxy::Proxy;
 use crate::helpers::redis::{OwnRedis, free_port, redis_binary};
-use crate::helpers::{Backend, Cleanup, TestApp, external_configured};
+use crate::helpers::{Backend, Cleanup, Session, TestApp, external_configured};
 use serde_json::json;
 
 const READ: &str = "query($id: ID!) { post(id: $id) { title } }";
@@ -20,6 +20,36 @@ async fn title(app: &TestApp, id: &str) -> String {
         .to_owned()
 }
 
+/// A writer whose Redis is `writer_redis` and a reader on the Redis at `port` directly, sharing one
+/// database; the writer's author and post (titled "before", read once through the reader).
+async fn writer_and_reader(
+    writer_redis: String,
+    port: u16,
+    name: &str,
+    email: &str,
+) -> (TestApp, TestApp, Session, String) {
+    let backend = if external_configured() {
+        Backend::MariaDb
+    } else {
+        Backend::Sqlite
+    };
+    let writer = TestApp::spawn_with(backend, |c| {
+        c.redis_url = Some(writer_redis);
+        c.cache_timeout_ms = 200;
+    })
+    .await;
+    let mut direct = writer.config.clone();
+    direct.redis_url = Some(format!("redis://127.0.0.1:{port}/0"));
+    let reader = TestApp::spawn_on(backend, direct, Cleanup::Nothing).await;
+    let author = writer.sign_up(name, email, "password-1").await;
+    let category = writer.first_category().await;
+    let id = writer
+        .create_post(&author.access, &category, "before", "a Redis in trouble")
+        .await;
+    assert_eq!(title(&reader, &id).await, "before");
+    (writer, reader, author, id)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_while_its_breaker_is_open_still_deletes_for_the_other_processes() {
     let Some(binary) = redis_binary() else {
@@ -29,28 +59,13 @@ async fn a_write_while_its_breaker_is_open_still_deletes_for_the_other_processes
     let _redis = OwnRedis::start(&binary, port);
     // The writer reaches Redis through a proxy that can make it late; the reader does not.
     let proxy = Proxy::start(format!("127.0.0.1:{port}")).await;
-    let backend = if external_configured() {
-        Backend::MariaDb
-    } else {
-        Backend::Sqlite
-    };
-    let writer = TestApp::spawn_with(backend, |c| {
-        c.redis_url = Some(format!("redis://127.0.0.1:{}/0", proxy.port()));
-        c.cache_timeout_ms = 200;
-    })
+    let (writer, reader, author, id) = writer_and_reader(
+        format!("redis://127.0.0.1:{}/0", proxy.port()),
+        port,
+        "늦은redis",
+        "late@example.com",
+    )
     .await;
-    let mut direct = writer.config.clone();
-    direct.redis_url = Some(format!("redis://127.0.0.1:{port}/0"));
-    let reader = TestApp::spawn_on(backend, direct, Cleanup::Nothing).await;
-
-    let author = writer
-        .sign_up("늦은redis", "late@example.com", "password-1")
-        .await;
-    let category = writer.first_category().await;
-    let id = writer
-        .create_post(&author.access, &category, "before", "a late Redis")
-        .await;
-    assert_eq!(title(&reader, &id).await, "before");
     assert_eq!(title(&reader, &id).await, "before", "kept by the reader");
 
     for round in 0..3 {
@@ -125,28 +140,13 @@ async fn a_write_before_its_process_verified_a_new_primary_answers_once_deleted_
         "+@all",
     ];
     assert_eq!(OwnRedis::command(port, &writer_user), "+OK");
-    let backend = if external_configured() {
-        Backend::MariaDb
-    } else {
-        Backend::Sqlite
-    };
-    let writer = TestApp::spawn_with(backend, |c| {
-        c.redis_url = Some(format!("redis://writer:writer-pw@127.0.0.1:{port}/0"));
-        c.cache_timeout_ms = 200;
-    })
+    let (writer, reader, author, id) = writer_and_reader(
+        format!("redis://writer:writer-pw@127.0.0.1:{port}/0"),
+        port,
+        "새primary",
+        "new-primary@example.com",
+    )
     .await;
-    let mut direct = writer.config.clone();
-    direct.redis_url = Some(format!("redis://127.0.0.1:{port}/0"));
-    let reader = TestApp::spawn_on(backend, direct, Cleanup::Nothing).await;
-
-    let author = writer
-        .sign_up("새primary", "new-primary@example.com", "password-1")
-        .await;
-    let category = writer.first_category().await;
-    let id = writer
-        .create_post(&author.access, &category, "before", "a new primary")
-        .await;
-    assert_eq!(title(&reader, &id).await, "before");
     let writers = connections_of(port, "writer").await;
     assert!(writers > 0);
 
