@@ -55,7 +55,7 @@ impl RedisCache {
         deletion: Deletion,
         deadline: tokio::time::Instant,
     ) -> Result<(), CacheError> {
-        if !self.primary.verified_by(deadline).await {
+        if !self.primary.verified_by(deadline, DELETE_TIMEOUT).await {
             return Err(CacheError(
                 "no redis primary verified in time; the deletion waits for its replay".into(),
             ));
@@ -85,11 +85,10 @@ impl RedisCache {
         deadline: tokio::time::Instant,
     ) -> Result<(), CacheError> {
         loop {
-            if self
-                .breaker
-                .failing_for()
-                .is_some_and(|failing| failing > DELETE_TIMEOUT)
-            {
+            // An outage, unless the primary was verified since it began: Redis answers again.
+            if self.breaker.failing_for().is_some_and(|failing| {
+                failing > DELETE_TIMEOUT && !self.primary.verified_within(failing)
+            }) {
                 return Err(CacheError(
                     "redis has not answered for a while; the deletion waits for its replay".into(),
                 ));

@@ -35,6 +35,8 @@ struct State {
     /// The namespace verified last (deletions go there while unverified: if the server is the same, they
     /// count; if not, they are made again once a namespace is verified: docs/read-cache.md#failover).
     last: Arc<str>,
+    /// When it was last verified, or when it stopped being verified (the first event since).
+    since: std::time::Instant,
 }
 
 /// A guard's bits that Redis counts; the bits above carry the epoch it was read in.
@@ -51,6 +53,7 @@ impl Primary {
                 epoch: 1,
                 verified: Some(Arc::from(namespace)),
                 last: Arc::from(namespace),
+                since: std::time::Instant::now(),
             }),
             changed: Notify::new(),
             settled: Notify::new(),
@@ -104,7 +107,9 @@ impl Primary {
     fn lost(&self) {
         let mut state = self.state();
         state.epoch += 1;
-        state.verified = None;
+        if state.verified.take().is_some() {
+            state.since = std::time::Instant::now();
+        }
         drop(state);
         self.changed.notify_one();
     }
@@ -121,21 +126,37 @@ impl Primary {
         state.epoch == epoch && state.verified.is_some()
     }
 
-    /// Waits until a primary is verified, or `deadline`; answers whether one is (then [`Primary::reading`]
-    /// names its namespace).
-    pub(super) async fn verified_by(&self, deadline: tokio::time::Instant) -> bool {
+    /// Waits until a primary is verified, or `deadline`, or until the process has been unverified for
+    /// `patience` (then it is not about to be: nothing is gained by waiting). Answers whether one is (then
+    /// [`Primary::reading`] names its namespace).
+    pub(super) async fn verified_by(
+        &self,
+        deadline: tokio::time::Instant,
+        patience: Duration,
+    ) -> bool {
         loop {
             // Listening before looking: a verification in between is not missed.
             let settled = self.settled.notified();
             tokio::pin!(settled);
             settled.as_mut().enable();
-            if self.reading().is_some() {
-                return true;
-            }
-            if tokio::time::timeout_at(deadline, settled).await.is_err() {
+            let since = {
+                let state = self.state();
+                if state.verified.is_some() {
+                    return true;
+                }
+                state.since
+            };
+            let until = deadline.min(tokio::time::Instant::from_std(since + patience));
+            if tokio::time::timeout_at(until, settled).await.is_err() {
                 return self.reading().is_some();
             }
         }
+    }
+
+    /// Whether the primary was verified within the last `window` (and still is).
+    pub(super) fn verified_within(&self, window: Duration) -> bool {
+        let state = self.state();
+        state.verified.is_some() && state.since.elapsed() < window
     }
 
     /// The namespace deletions go to: the verified one, or the last one verified.
@@ -171,6 +192,7 @@ impl Primary {
             state.last = Arc::from(namespace.as_str());
         }
         state.verified = Some(Arc::clone(&state.last));
+        state.since = std::time::Instant::now();
         drop(state);
         self.settled.notify_waiters();
         true
@@ -311,17 +333,29 @@ mod tests {
     async fn a_writer_waits_for_a_verified_primary_until_its_deadline() {
         let primary = Primary::with("aaaaaaaaaaaa");
         let soon = || tokio::time::Instant::now() + Duration::from_millis(50);
-        assert!(primary.verified_by(soon()).await, "verified: no wait");
+        let patience = Duration::from_secs(10);
+        assert!(
+            primary.verified_by(soon(), patience).await,
+            "verified: no wait"
+        );
         primary.lost();
         let started = tokio::time::Instant::now();
-        assert!(!primary.verified_by(soon()).await, "never verified");
+        assert!(
+            !primary.verified_by(soon(), patience).await,
+            "never verified"
+        );
         assert!(started.elapsed() >= Duration::from_millis(50));
+        // Unverified for longer than the patience: no wait at all.
+        let started = tokio::time::Instant::now();
+        let later = started + Duration::from_secs(10);
+        assert!(!primary.verified_by(later, Duration::from_millis(40)).await);
+        assert!(started.elapsed() < Duration::from_secs(1));
         // Verified while it waits: it wakes at once, in the new namespace.
         let waiting = tokio::spawn({
             let primary = Arc::clone(&primary);
             async move {
                 let later = tokio::time::Instant::now() + Duration::from_secs(10);
-                primary.verified_by(later).await
+                primary.verified_by(later, Duration::from_secs(10)).await
             }
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -330,6 +364,8 @@ mod tests {
         let woke = tokio::time::timeout(Duration::from_secs(2), waiting).await;
         assert!(matches!(woke, Ok(Ok(true))), "{woke:?}");
         assert_eq!(&*primary.reading().unwrap().0, "bbbbbbbbbbbb");
+        assert!(primary.verified_within(Duration::from_secs(5)));
+        assert!(!primary.verified_within(Duration::ZERO));
     }
 
     #[test]
