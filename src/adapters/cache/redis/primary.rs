@@ -35,7 +35,8 @@ struct State {
     /// The namespace verified last (deletions go there while unverified: if the server is the same, they
     /// count; if not, they are made again once a namespace is verified: docs/read-cache.md#failover).
     last: Arc<str>,
-    /// When it was last verified, or when it stopped being verified (the first event since).
+    /// When it was last verified, or when it stopped being verified (the first event since, or the last
+    /// connection made since).
     since: std::time::Instant,
 }
 
@@ -76,15 +77,16 @@ impl Primary {
             let watched = Arc::clone(&primary);
             tokio::spawn(async move {
                 loop {
-                    let closed = tokio::select! {
-                        error = errors.recv() => matches!(error, Err(RecvError::Closed)),
-                        reconnect = reconnects.recv() => matches!(reconnect, Err(RecvError::Closed)),
-                        layout = layouts.recv() => matches!(layout, Err(RecvError::Closed)),
+                    // (whether the channel closed, whether a connection was made)
+                    let (closed, connected) = tokio::select! {
+                        error = errors.recv() => (matches!(error, Err(RecvError::Closed)), false),
+                        reconnect = reconnects.recv() => (matches!(reconnect, Err(RecvError::Closed)), true),
+                        layout = layouts.recv() => (matches!(layout, Err(RecvError::Closed)), false),
                     };
                     if closed {
                         break;
                     }
-                    watched.lost();
+                    watched.lost(connected);
                 }
             });
         }
@@ -104,10 +106,12 @@ impl Primary {
     }
 
     /// A connection dropped or came back: until the primary is verified again, nothing is read.
-    fn lost(&self) {
+    /// `connected`: the event is a connection made (then a verification is about to come: writers wait
+    /// for it again, see [`Primary::verified_by`]).
+    fn lost(&self, connected: bool) {
         let mut state = self.state();
         state.epoch += 1;
-        if state.verified.take().is_some() {
+        if state.verified.take().is_some() || connected {
             state.since = std::time::Instant::now();
         }
         drop(state);
@@ -338,7 +342,7 @@ mod tests {
             primary.verified_by(soon(), patience).await,
             "verified: no wait"
         );
-        primary.lost();
+        primary.lost(false);
         let started = tokio::time::Instant::now();
         assert!(
             !primary.verified_by(soon(), patience).await,
@@ -350,6 +354,11 @@ mod tests {
         let later = started + Duration::from_secs(10);
         assert!(!primary.verified_by(later, Duration::from_millis(40)).await);
         assert!(started.elapsed() < Duration::from_secs(1));
+        // A connection made since: a verification may come, so it waits again.
+        primary.lost(true);
+        let started = tokio::time::Instant::now();
+        assert!(!primary.verified_by(later, Duration::from_millis(40)).await);
+        assert!(started.elapsed() >= Duration::from_millis(40));
         // Verified while it waits: it wakes at once, in the new namespace.
         let waiting = tokio::spawn({
             let primary = Arc::clone(&primary);
@@ -373,7 +382,7 @@ mod tests {
         let primary = Primary::with("aaaaaaaaaaaa");
         let (namespace, epoch) = primary.reading().unwrap();
         assert_eq!(&*namespace, "aaaaaaaaaaaa");
-        primary.lost();
+        primary.lost(false);
         assert!(primary.reading().is_none());
         assert!(
             !primary.still(epoch),
@@ -382,7 +391,7 @@ mod tests {
         assert_eq!(&*primary.deleting(), "aaaaaaaaaaaa");
         // A check begun before another event does not count.
         let checking = primary.state().epoch;
-        primary.lost();
+        primary.lost(false);
         assert!(!primary.verified(checking, "bbbbbbbbbbbbbbbb"));
         let checking = primary.state().epoch;
         assert!(primary.verified(checking, "bbbbbbbbbbbbbbbb"));
