@@ -37,6 +37,8 @@ pub struct RequestState {
     /// The ids its log lines carry when spans are not exported: the trace it came with (else a new one),
     /// and a span id of its own.
     own_ids: (u128, u64),
+    /// Shared cache keys this request deleted, with the fill guard each deletion left (see [`deleted`]).
+    deleted: Mutex<Vec<(String, u64)>>,
 }
 
 /// What the future being polled is doing for its request, entered once by the transport and narrowed by
@@ -108,6 +110,7 @@ impl RequestState {
             operation: OnceLock::new(),
             handling: Mutex::new(None),
             own_ids,
+            deleted: Mutex::new(Vec::new()),
         })
     }
 
@@ -206,6 +209,34 @@ impl RequestState {
 /// The request this task serves, if any.
 pub fn current() -> Option<Arc<RequestState>> {
     with_state(Arc::clone)
+}
+
+/// Remembers that the current request deleted `keys` from the shared cache, leaving the fill guards
+/// `guards` (a no-op outside a request, or without a guard per key): its own later read of one of them
+/// knows the key is gone and fills it under that guard without asking the cache first ([`take_deleted`]).
+pub fn deleted(keys: &[String], guards: &[u64]) {
+    if keys.len() != guards.len() {
+        return;
+    }
+    let _ = with_state(|state| {
+        if let Ok(mut deleted) = state.deleted.lock() {
+            for (key, guard) in keys.iter().zip(guards) {
+                deleted.retain(|(known, _)| known != key);
+                deleted.push((key.clone(), *guard));
+            }
+        }
+    });
+}
+
+/// The fill guard the current request's own deletion of `key` left, once: the read it serves fills the
+/// key, so a second read asks the cache as usual.
+pub fn take_deleted(key: &str) -> Option<u64> {
+    with_state(|state| {
+        let mut deleted = state.deleted.lock().ok()?;
+        let at = deleted.iter().position(|(known, _)| known == key)?;
+        Some(deleted.swap_remove(at).1)
+    })
+    .flatten()
 }
 
 /// When the request this task serves began (`None` outside a request).

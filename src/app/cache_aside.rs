@@ -302,18 +302,7 @@ impl CacheAside {
         K: Copy + Eq + Hash,
         V: DeserializeOwned + Clone + Send + Sync + 'static,
     {
-        let mut cache_failed = false;
-        // Each key's fill guard comes with its value: a miss filled below is only stored if no write deleted
-        // the key in between (see `Cache::fill_many`).
-        let (cached, guards) = match self.cache.get_for_fill(&keys).await {
-            Ok(read) => read,
-            Err(err) => {
-                cache_failed = true;
-                tracing::warn!(error = %err, cache = self.cache.kind(), "cache read failed; reading the database");
-                metrics::cache(kind, "error", keys.len() as u64);
-                (vec![None; keys.len()], vec![0; keys.len()])
-            }
-        };
+        let (cached, guards, cache_failed) = self.values_and_guards(kind, &keys).await;
         let mut ids = Vec::new();
         for ((id, key), value) in wanted.iter().zip(&keys).zip(cached) {
             match value.map(|v| serde_json::from_str::<Option<V>>(&v)) {
@@ -336,6 +325,46 @@ impl CacheAside {
             guards: keys.into_iter().zip(guards).collect(),
             cache_failed,
         }
+    }
+
+    /// The shared cache's values of `keys` with their fill guards (see `Cache::fill_many`), and whether
+    /// the read failed (every key then a miss). A key this request deleted itself is known to be gone: it
+    /// is a miss under the guard its deletion left, not asked for (`request::deleted`).
+    async fn values_and_guards(
+        &self,
+        kind: &str,
+        keys: &[String],
+    ) -> (Vec<Option<String>>, Vec<u64>, bool) {
+        let own: Vec<Option<u64>> = keys
+            .iter()
+            .map(|k| crate::request::take_deleted(k))
+            .collect();
+        let asked: Vec<String> = keys
+            .iter()
+            .zip(&own)
+            .filter(|(_, own)| own.is_none())
+            .map(|(key, _)| key.clone())
+            .collect();
+        let (mut values, mut guards, failed) = if asked.is_empty() {
+            (Vec::new().into_iter(), Vec::new().into_iter(), false)
+        } else {
+            match self.cache.get_for_fill(&asked).await {
+                Ok((values, guards)) => (values.into_iter(), guards.into_iter(), false),
+                Err(err) => {
+                    tracing::warn!(error = %err, cache = self.cache.kind(), "cache read failed; reading the database");
+                    metrics::cache(kind, "error", keys.len() as u64);
+                    (Vec::new().into_iter(), Vec::new().into_iter(), true)
+                }
+            }
+        };
+        let (values, guards) = own
+            .into_iter()
+            .map(|own| match own {
+                Some(guard) => (None, guard),
+                None => (values.next().flatten(), guards.next().unwrap_or(0)),
+            })
+            .unzip();
+        (values, guards, failed)
     }
 
     /// Steps 3 and 4: the database's `rows` for `misses` into `found`, kept near and filled into the shared
@@ -406,9 +435,12 @@ impl CacheAside {
             Deletion::All => self.cache.delete(keys).await,
             Deletion::SlotValues => self.cache.delete_slot_values(keys).await,
         };
-        if let Err(err) = deleted {
-            tracing::warn!(error = %err, cache = self.cache.kind(), ?keys, "cache invalidation failed");
-            metrics::cache("invalidation", "error", keys.len() as u64);
+        match deleted {
+            Ok(guards) => crate::request::deleted(keys, &guards),
+            Err(err) => {
+                tracing::warn!(error = %err, cache = self.cache.kind(), ?keys, "cache invalidation failed");
+                metrics::cache("invalidation", "error", keys.len() as u64);
+            }
         }
         if let Some(near) = &self.near {
             // Once the shared entries are gone, and only then: what any read took before this, from the

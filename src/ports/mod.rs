@@ -252,12 +252,14 @@ pub trait Cache: Send + Sync {
     async fn fill_many(&self, entries: &[FillEntry]) -> Result<(), CacheError>;
     /// Deletes the keys (advancing their fill guards) and, for a cache shared by several processes,
     /// announces the deletion on the [`Cache::invalidations`] feed of every one of them, in the same round
-    /// trip.
-    async fn delete(&self, keys: &[String]) -> Result<(), CacheError>;
+    /// trip. Answers the keys' fill guards as the deletion left them, in order, as
+    /// [`Cache::get_for_fill`] would read them right after it (empty when not known): the deleting
+    /// request's own later read of such a key needs not ask the cache, it knows the key is gone.
+    async fn delete(&self, keys: &[String]) -> Result<Vec<u64>, CacheError>;
     /// As [`Cache::delete`], for a change of values that answers show only in slots (a vote: a counter and
     /// the voter's own entry), announced as [`Invalidation::SlotValues`] so that near caches keep their
     /// templates. A cache that cannot tell the two apart announces a plain deletion, which retires more.
-    async fn delete_slot_values(&self, keys: &[String]) -> Result<(), CacheError> {
+    async fn delete_slot_values(&self, keys: &[String]) -> Result<Vec<u64>, CacheError> {
         self.delete(keys).await
     }
     /// Deletions made by any process sharing this cache, for near caches, with whether the feed is live

@@ -100,10 +100,10 @@ impl Cache for FeedCache {
         self.values.fill_many(entries).await
     }
 
-    async fn delete(&self, keys: &[String]) -> Result<(), CacheError> {
-        self.values.delete(keys).await?;
+    async fn delete(&self, keys: &[String]) -> Result<Vec<u64>, CacheError> {
+        let guards = self.values.delete(keys).await?;
         let _ = self.wire.send(Invalidation::Keys(keys.to_vec()));
-        Ok(())
+        Ok(guards)
     }
 
     fn invalidations(&self) -> Option<(bool, broadcast::Receiver<Invalidation>)> {
@@ -185,7 +185,7 @@ impl Cache for GatedCache {
         self.values.fill_many(entries).await
     }
 
-    async fn delete(&self, keys: &[String]) -> Result<(), CacheError> {
+    async fn delete(&self, keys: &[String]) -> Result<Vec<u64>, CacheError> {
         if self.holding.load(Ordering::Acquire) {
             self.waiting.notify_one();
             self.gate.notified().await;
@@ -230,7 +230,7 @@ impl Cache for FailingCache {
         Err(down())
     }
 
-    async fn delete(&self, _keys: &[String]) -> Result<(), CacheError> {
+    async fn delete(&self, _keys: &[String]) -> Result<Vec<u64>, CacheError> {
         Err(down())
     }
 

@@ -140,15 +140,17 @@ impl Cache for MemoryCache {
         Ok(())
     }
 
-    async fn delete(&self, keys: &[String]) -> Result<(), CacheError> {
+    async fn delete(&self, keys: &[String]) -> Result<Vec<u64>, CacheError> {
         count_cache();
         let _writes = self.writes.lock().await;
+        let mut guards = Vec::with_capacity(keys.len());
         for key in keys {
             let next = self.guards.get(key).await.unwrap_or(0) + 1;
             self.guards.insert(key.clone(), next).await;
             self.entries.invalidate(key).await;
+            guards.push(next);
         }
-        Ok(())
+        Ok(guards)
     }
 
     async fn ping(&self) -> Result<(), CacheError> {

@@ -248,3 +248,66 @@ async fn with_caching_off_every_read_goes_to_the_database() {
     assert_eq!(asked.lock().unwrap().len(), 2);
     assert!(!aside.enabled());
 }
+
+#[tokio::test]
+async fn a_key_its_own_request_deleted_is_filled_without_asking_the_cache() {
+    let cache = Arc::new(MemoryCache::new(100, 1 << 20));
+    let aside = CacheAside::new(cache.clone(), "t", TTL);
+    let asked = Mutex::new(Vec::new());
+    let keys = [aside.key("n", 1), aside.key("n", 2)];
+    aside
+        .load("n", &[1_u32, 2], database(&asked))
+        .await
+        .unwrap();
+    let write = RequestState::begin();
+    let found = write
+        .run(async {
+            aside.invalidate(&keys).await;
+            aside
+                .load("n", &[1_u32, 2], database(&asked))
+                .await
+                .unwrap()
+        })
+        .await;
+    assert_eq!(sorted(found), vec![(1, 2), (2, 4)]);
+    assert_eq!(asked.lock().unwrap()[1], vec![1, 2], "both read again");
+    assert_eq!(
+        write.cache(),
+        2,
+        "the deletion and the fill: no read of the cache"
+    );
+    let filled = cache.get_many(&keys).await.unwrap();
+    assert_eq!(filled, vec![Some("2".into()), Some("4".into())]);
+    // The guard is taken once: the same request's next read of the key asks the cache again.
+    let found = write
+        .run(aside.load("n", &[1_u32], database(&asked)))
+        .await
+        .unwrap();
+    assert_eq!(sorted(found), vec![(1, 2)]);
+    assert_eq!(write.cache(), 3, "a hit in the cache");
+}
+
+#[tokio::test]
+async fn a_deletion_after_the_requests_own_refuses_its_fill() {
+    let cache = Arc::new(MemoryCache::new(100, 1 << 20));
+    let aside = CacheAside::new(cache.clone(), "t", TTL);
+    let key = aside.key("n", 1);
+    let write = RequestState::begin();
+    write
+        .run(aside.invalidate(std::slice::from_ref(&key)))
+        .await;
+    // Another write deletes the key again before this request reads what it holds.
+    aside.invalidate(std::slice::from_ref(&key)).await;
+    let found = write
+        .run(aside.load("n", &[1_u32], |ids| async {
+            Ok(ids.into_iter().map(|id| (id, 99_u64)).collect())
+        }))
+        .await
+        .unwrap();
+    assert_eq!(sorted(found), vec![(1, 99)]);
+    assert_eq!(
+        cache.get_many(std::slice::from_ref(&key)).await.unwrap(),
+        vec![None],
+        "filled under the guard of its own deletion, which the later one moved past"
+    );
+}

@@ -311,3 +311,51 @@ async fn a_fill_read_before_a_deletion_is_refused_on_redis() {
     );
     cache.delete(&keys).await.unwrap();
 }
+
+/// A deletion answers the fill guards it left, as a read right after it reads them: the request that
+/// deleted fills under them without reading the key first. A later deletion still refuses that fill.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs TEST_DATABASE_URL and TEST_REDIS_URL"]
+async fn a_deletion_answers_the_guards_a_read_after_it_reads_on_redis() {
+    crate::helpers::require_external();
+    use board::adapters::cache::RedisCache;
+    use board::ports::{Cache, FillEntry};
+    use std::time::Duration;
+    let url = std::env::var("TEST_REDIS_URL").unwrap();
+    let prefix = crate::helpers::unique("guards");
+    let mut feed = board::adapters::redis_feed::RedisFeed::new(&url).unwrap();
+    let cache = RedisCache::connect(
+        &url,
+        2,
+        Duration::from_secs(2),
+        &format!("{prefix}:invalidations"),
+        &mut feed,
+    )
+    .await
+    .unwrap();
+    feed.start().await.unwrap();
+    let keys = [format!("{prefix}:post:1"), format!("{prefix}:post:2")];
+    let ttl = Duration::from_secs(60);
+    cache.delete(&keys[..1]).await.unwrap();
+    let guards = cache.delete_slot_values(&keys).await.unwrap();
+    let (_, read) = cache.get_for_fill(&keys).await.unwrap();
+    assert_eq!(
+        guards, read,
+        "the guards a read right after the deletion gets"
+    );
+    let again = cache.delete(&keys[..1]).await.unwrap();
+    assert_ne!(again[0], guards[0], "each deletion moves the guard");
+    cache
+        .fill_many(&[
+            FillEntry::new(keys[0].clone(), "old".into(), ttl, guards[0]),
+            FillEntry::new(keys[1].clone(), "two".into(), ttl, guards[1]),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        cache.get_many(&keys).await.unwrap(),
+        vec![None, Some("two".into())],
+        "the fill under the first deletion's guard is refused after the second"
+    );
+    cache.delete(&keys).await.unwrap();
+}

@@ -264,7 +264,7 @@ impl Cache for DownCache {
     async fn fill_many(&self, _: &[FillEntry]) -> Result<(), CacheError> {
         Err(CacheError("down".into()))
     }
-    async fn delete(&self, _: &[String]) -> Result<(), CacheError> {
+    async fn delete(&self, _: &[String]) -> Result<Vec<u64>, CacheError> {
         Err(CacheError("down".into()))
     }
     async fn ping(&self) -> Result<(), CacheError> {

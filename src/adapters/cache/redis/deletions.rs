@@ -6,6 +6,7 @@ use std::time::Duration;
 use fred::prelude::{ClientLike, KeysInterface, PubsubInterface};
 
 use super::breaker::{Failure, failure};
+use super::primary::Primary;
 use super::{
     DELETE_RETRY_PAUSE, DELETE_TIMEOUT, GUARD_TTL_MS, RedisCache, announcements, guard_key,
     in_namespace,
@@ -13,13 +14,15 @@ use super::{
 use crate::ports::{CacheError, Deletion};
 
 impl RedisCache {
+    /// Answers the keys' fill guards, sealed with the epoch they were deleted in, when the deletion was
+    /// made in the namespace verified before and after it; else none (the caller reads as usual).
     pub(super) async fn delete_as(
         &self,
         keys: &[String],
         deletion: Deletion,
-    ) -> Result<(), CacheError> {
+    ) -> Result<Vec<u64>, CacheError> {
         if keys.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let deadline = tokio::time::Instant::now() + DELETE_TIMEOUT;
         // Even while the primary is not verified: if it is the same server, the deletion counts; if not,
@@ -38,14 +41,18 @@ impl RedisCache {
         };
         let result = self.delete_persistently(&batch, deletion, deadline).await;
         let after = self.primary.reading().map(|(_, epoch)| epoch);
-        if result.is_ok() && before.is_some() && after == before {
-            return Ok(());
+        if let (Ok(guards), Some(epoch)) = (&result, before)
+            && after == before
+        {
+            let sealed = guards.iter().take(keys.len());
+            return Ok(sealed.map(|guard| Primary::seal(*guard, epoch)).collect());
         }
         self.keep_unsettled(batch.clone());
         result?;
         // Made, but perhaps in a namespace no process reads any more (a new primary not verified yet): the
         // write answers once it is made again in the namespace verified next, within the same deadline.
-        self.settle_by(&batch, deletion, deadline).await
+        self.settle_by(&batch, deletion, deadline).await?;
+        Ok(Vec::new())
     }
 
     /// Deletes `keys` again once a primary is verified, if one is before `deadline` (else the replay will).
@@ -83,7 +90,7 @@ impl RedisCache {
         keys: &[String],
         deletion: Deletion,
         deadline: tokio::time::Instant,
-    ) -> Result<(), CacheError> {
+    ) -> Result<Vec<u64>, CacheError> {
         loop {
             // An outage, unless the primary was verified since it began: Redis answers again.
             if self.breaker.failing_for().is_some_and(|failing| {
@@ -95,7 +102,7 @@ impl RedisCache {
             }
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let failed = match self.delete_now(keys, deletion, left).await {
-                Ok(()) => return Ok(()),
+                Ok(guards) => return Ok(guards),
                 Err(failed) => failed,
             };
             // Answered with a refusal: trying again would not change it.
@@ -106,15 +113,15 @@ impl RedisCache {
         }
     }
 
-    /// Deletes `keys` (and their fill guards) in the namespace of the primary verified last, and announces
-    /// them, within `timeout` (at least every command's), breaker or not. On Redis Cluster one command per
-    /// key, pipelined.
+    /// Deletes `keys` (advancing their fill guards) in the namespace of the primary verified last, and
+    /// announces them, within `timeout` (at least every command's), breaker or not; answers the guards as
+    /// the deletion left them. On Redis Cluster one command per key, pipelined.
     pub(super) async fn delete_now(
         &self,
         keys: &[String],
         deletion: Deletion,
         timeout: Duration,
-    ) -> Result<(), Failure> {
+    ) -> Result<Vec<u64>, Failure> {
         let namespace = self.primary.deleting();
         let stored: Vec<String> = keys.iter().map(|k| in_namespace(k, &namespace)).collect();
         let timeout = self.breaker.timeout().max(timeout);
@@ -148,10 +155,14 @@ impl RedisCache {
             pipeline.publish(self.channel.as_str(), text).await
         }
         .map_err(failure)?;
-        let _: Vec<fred::types::Value> = self
+        let replies: Vec<fred::types::Value> = self
             .breaker
             .bounded_anyway(timeout, "PIPELINE INCR PEXPIRE DEL PUBLISH", pipeline.all())
             .await?;
-        Ok(())
+        // Each key's INCR, then its PEXPIRE: the guards are every other reply from the first (none if a
+        // reply is not a number).
+        let guards = replies.iter().step_by(2).take(keys.len());
+        let guards: Option<Vec<u64>> = guards.map(|reply| reply.as_u64()).collect();
+        Ok(guards.unwrap_or_default())
     }
 }

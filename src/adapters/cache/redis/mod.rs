@@ -371,11 +371,11 @@ impl Cache for RedisCache {
         Ok(())
     }
 
-    async fn delete(&self, keys: &[String]) -> Result<(), CacheError> {
+    async fn delete(&self, keys: &[String]) -> Result<Vec<u64>, CacheError> {
         self.delete_as(keys, Deletion::All).await
     }
 
-    async fn delete_slot_values(&self, keys: &[String]) -> Result<(), CacheError> {
+    async fn delete_slot_values(&self, keys: &[String]) -> Result<Vec<u64>, CacheError> {
         self.delete_as(keys, Deletion::SlotValues).await
     }
 

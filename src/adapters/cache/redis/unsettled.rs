@@ -75,7 +75,7 @@ impl RedisCache {
                     continue;
                 }
                 match cache.delete_now(&keys, Deletion::All, DELETE_TIMEOUT).await {
-                    Ok(()) => tracing::info!(
+                    Ok(_) => tracing::info!(
                         keys = keys.len(),
                         "cache: deletions made before the primary was verified, made again"
                     ),
