@@ -211,6 +211,9 @@ pub fn current() -> Option<Arc<RequestState>> {
     with_state(Arc::clone)
 }
 
+/// How many of its own deletions' guards a request remembers at most (see [`deleted`]).
+const REMEMBERED_DELETIONS: usize = 64;
+
 /// Remembers that the current request deleted `keys` from the shared cache, leaving the fill guards
 /// `guards` (a no-op outside a request, or without a guard per key): its own later read of one of them
 /// knows the key is gone and fills it under that guard without asking the cache first ([`take_deleted`]).
@@ -224,6 +227,9 @@ pub fn deleted(keys: &[String], guards: &[u64]) {
                 deleted.retain(|(known, _)| known != key);
                 deleted.push((key.clone(), *guard));
             }
+            // A long-lived state (a subscription's) keeps only the latest: a forgotten guard costs a read.
+            let over = deleted.len().saturating_sub(REMEMBERED_DELETIONS);
+            deleted.drain(..over);
         }
     });
 }
