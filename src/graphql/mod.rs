@@ -112,6 +112,7 @@ fn builder(limits: &Limits) -> async_graphql::SchemaBuilder<Query, Mutation, Sub
 pub fn build_schema(services: Option<Services>, limits: &Limits) -> BoardSchema {
     let mut builder = builder(limits)
         .extension(schema_description::NoSchemaDescription)
+        .extension(mutation::FreshAfterWrites)
         .extension(cost::CostMeter::new(limits.max_complexity));
     if !limits.introspection {
         // "Did you mean …?" would disclose the schema that introspection hides.

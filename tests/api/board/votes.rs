@@ -2,7 +2,40 @@
 
 use super::*;
 
-backend_tests!(votes_are_idempotent_and_exact_under_concurrency);
+backend_tests!(
+    votes_are_idempotent_and_exact_under_concurrency,
+    each_mutation_of_a_document_answers_the_state_after_it,
+);
+
+/// Top-level mutations run in turn; each payload shows the state its own write left, not what an
+/// earlier field of the same document loaded.
+async fn each_mutation_of_a_document_answers_the_state_after_it(app: TestApp) {
+    let author = app
+        .sign_up("철수kim", "kim@example.com", "password-1")
+        .await;
+    let news = category(&app, "news").await;
+    let id = post(&app, &author, &news, "투표", "please").await;
+    let flips = app
+        .ok(
+            "mutation($id: ID!) { \
+               a: votePost(input: { postId: $id }) { post { voteCount viewerHasVoted } } \
+               b: unvotePost(input: { postId: $id }) { post { voteCount viewerHasVoted } } \
+               c: votePost(input: { postId: $id }) { post { voteCount viewerHasVoted } } }",
+            json!({ "id": id }),
+            Some(&author.access),
+        )
+        .await;
+    let states: Vec<_> = ["a", "b", "c"].iter().map(|f| &flips[f]["post"]).collect();
+    assert_eq!(
+        states,
+        [
+            &json!({ "voteCount": 1, "viewerHasVoted": true }),
+            &json!({ "voteCount": 0, "viewerHasVoted": false }),
+            &json!({ "voteCount": 1, "viewerHasVoted": true }),
+        ],
+        "{flips}"
+    );
+}
 
 async fn votes_are_idempotent_and_exact_under_concurrency(app: TestApp) {
     let author = app
