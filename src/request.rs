@@ -234,13 +234,21 @@ pub fn deleted(keys: &[String], guards: &[u64]) {
     });
 }
 
-/// The fill guard the current request's own deletion of `key` left, once: the read it serves fills the
-/// key, so a second read asks the cache as usual.
-pub fn take_deleted(key: &str) -> Option<u64> {
+/// The fill guards the current request's own deletions left on `keys`, in order (`None` for a key it did not
+/// delete), each taken once: the read it serves fills the key, so a second read asks the cache as usual.
+/// `None` when it deleted none of them (the common case: one lock, nothing allocated).
+pub fn take_deleted(keys: &[String]) -> Option<Vec<Option<u64>>> {
     with_state(|state| {
         let mut deleted = state.deleted.lock().ok()?;
-        let at = deleted.iter().position(|(known, _)| known == key)?;
-        Some(deleted.swap_remove(at).1)
+        if deleted.is_empty() {
+            return None;
+        }
+        let mut taken = Vec::with_capacity(keys.len());
+        for key in keys {
+            let at = deleted.iter().position(|(known, _)| known == key);
+            taken.push(at.map(|at| deleted.remove(at).1));
+        }
+        taken.iter().any(Option::is_some).then_some(taken)
     })
     .flatten()
 }

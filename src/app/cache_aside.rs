@@ -335,10 +335,15 @@ impl CacheAside {
         kind: &str,
         keys: &[String],
     ) -> (Vec<Option<String>>, Vec<u64>, bool) {
-        let own: Vec<Option<u64>> = keys
-            .iter()
-            .map(|k| crate::request::take_deleted(k))
-            .collect();
+        let Some(own) = crate::request::take_deleted(keys) else {
+            return match self.cache.get_for_fill(keys).await {
+                Ok((values, guards)) => (values, guards, false),
+                Err(err) => {
+                    self.read_failed(kind, keys, &err);
+                    (vec![None; keys.len()], vec![0; keys.len()], true)
+                }
+            };
+        };
         let asked: Vec<String> = keys
             .iter()
             .zip(&own)
@@ -351,8 +356,7 @@ impl CacheAside {
             match self.cache.get_for_fill(&asked).await {
                 Ok((values, guards)) => (values.into_iter(), guards.into_iter(), false),
                 Err(err) => {
-                    tracing::warn!(error = %err, cache = self.cache.kind(), "cache read failed; reading the database");
-                    metrics::cache(kind, "error", keys.len() as u64);
+                    self.read_failed(kind, keys, &err);
                     (Vec::new().into_iter(), Vec::new().into_iter(), true)
                 }
             }
@@ -365,6 +369,11 @@ impl CacheAside {
             })
             .unzip();
         (values, guards, failed)
+    }
+
+    fn read_failed(&self, kind: &str, keys: &[String], err: &crate::ports::CacheError) {
+        tracing::warn!(error = %err, cache = self.cache.kind(), "cache read failed; reading the database");
+        metrics::cache(kind, "error", keys.len() as u64);
     }
 
     /// Steps 3 and 4: the database's `rows` for `misses` into `found`, kept near and filled into the shared

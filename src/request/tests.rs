@@ -140,27 +140,32 @@ fn without_exported_spans_log_lines_carry_the_requests_own_ids() {
 
 #[tokio::test]
 async fn a_requests_own_deletions_are_taken_once_and_kept_bounded() {
+    let one = |key: &str| take_deleted(&[key.to_owned()]).and_then(|taken| taken[0]);
     let state = RequestState::begin();
     state
         .run(async {
             deleted(&["a".to_owned(), "b".to_owned()], &[3, 4]);
             deleted(&["a".to_owned()], &[5]);
-            assert_eq!(take_deleted("a"), Some(5), "the latest deletion's guard");
-            assert_eq!(take_deleted("a"), None, "taken once");
+            assert_eq!(one("a"), Some(5), "the latest deletion's guard");
+            assert_eq!(one("a"), None, "taken once");
             // Without a guard per key nothing is remembered.
             deleted(&["c".to_owned()], &[]);
-            assert_eq!(take_deleted("c"), None);
+            assert_eq!(one("c"), None);
             let many: Vec<String> = (0..100).map(|n| format!("k{n}")).collect();
             deleted(&many, &(0..100).collect::<Vec<u64>>());
-            assert_eq!(
-                take_deleted("b"),
-                None,
-                "the oldest is forgotten past the bound"
-            );
-            assert_eq!(take_deleted("k35"), None);
-            assert_eq!(take_deleted("k36"), Some(36));
-            assert_eq!(take_deleted("k99"), Some(99));
+            assert_eq!(one("b"), None, "the oldest is forgotten past the bound");
+            assert_eq!(one("k35"), None);
+            assert_eq!(one("k36"), Some(36));
+            assert_eq!(one("k99"), Some(99));
         })
         .await;
-    assert_eq!(take_deleted("k98"), None, "nothing outside the request");
+    assert_eq!(one("k98"), None, "nothing outside the request");
+    let keys = ["x".to_owned(), "y".to_owned()];
+    let taken = state
+        .run(async {
+            deleted(&keys[1..], &[7]);
+            take_deleted(&keys)
+        })
+        .await;
+    assert_eq!(taken, Some(vec![None, Some(7)]), "in the keys' order");
 }
