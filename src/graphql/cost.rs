@@ -13,8 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextRequest,
-    NextValidation,
+    Extension, ExtensionContext, NextParseQuery, NextPrepareRequest, NextRequest, NextValidation,
 };
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Variables};
@@ -168,7 +167,7 @@ pub fn report_cost(responses: &mut [Response], remaining: u64) {
     }
 }
 
-/// The engine extension that computes each operation's cost, bounds it (`max_complexity`) and spends it
+/// What computes each operation's cost, bounds it (`max_complexity`) and spends it
 /// once the operation validated (before it runs).
 pub struct CostMeter {
     plan: Arc<plan::CostPlan>,
@@ -185,19 +184,21 @@ impl CostMeter {
     }
 }
 
-impl ExtensionFactory for CostMeter {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(OperationCost {
+impl CostMeter {
+    /// The meter of one operation (the engine creates the schema's extension once per execution:
+    /// `graphql/extension.rs`).
+    pub(crate) fn operation(&self) -> OperationCost {
+        OperationCost {
             plan: Arc::clone(&self.plan),
             max_cost: self.max_cost,
             operation_name: OnceLock::new(),
             cost: OnceLock::new(),
             spent: OnceLock::new(),
-        })
+        }
     }
 }
 
-struct OperationCost {
+pub(crate) struct OperationCost {
     plan: Arc<plan::CostPlan>,
     max_cost: u64,
     /// The operation the request names.

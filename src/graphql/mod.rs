@@ -6,6 +6,7 @@ pub mod budget;
 pub mod context;
 pub mod cost;
 pub mod errors;
+mod extension;
 pub mod ids;
 pub mod limits;
 pub mod loaders;
@@ -13,7 +14,6 @@ mod mutation;
 pub mod partial;
 pub mod pipeline;
 mod query;
-mod schema_description;
 pub mod subscription;
 pub mod types;
 pub mod variable_errors;
@@ -110,10 +110,8 @@ fn builder(limits: &Limits) -> async_graphql::SchemaBuilder<Query, Mutation, Sub
 /// The schema the server runs. What an operation costs, and `max_complexity`, are the cost extension's
 /// (the engine's own complexity is not used: it cannot size the lists inside a connection).
 pub fn build_schema(services: Option<Services>, limits: &Limits) -> BoardSchema {
-    let mut builder = builder(limits)
-        .extension(schema_description::NoSchemaDescription)
-        .extension(mutation::FreshAfterWrites)
-        .extension(cost::CostMeter::new(limits.max_complexity));
+    let mut builder =
+        builder(limits).extension(extension::BoardExtension::new(limits.max_complexity));
     if !limits.introspection {
         // "Did you mean …?" would disclose the schema that introspection hides.
         builder = builder.disable_introspection().disable_suggestions();

@@ -3,15 +3,12 @@
 mod accounts;
 mod bans;
 mod board;
-mod fresh;
 mod moderation;
 mod notifications;
 mod reports;
 mod saves;
 
 use async_graphql::MergedObject;
-
-pub use fresh::FreshAfterWrites;
 
 /// Writes. Each takes one `input` object and answers a payload; most need a signed-in member.
 #[derive(MergedObject, Default)]
