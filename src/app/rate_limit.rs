@@ -42,7 +42,8 @@ pub struct Limits {
 
 pub struct Limiter {
     counters: Arc<dyn Counters>,
-    /// Counts in this process, with the same limits, while the shared counters fail.
+    /// This process's own count of its attempts, kept all along: the limits hold on it, with the same
+    /// numbers, while the shared counters fail, and an outage does not start anyone from zero.
     fallback: Arc<dyn Counters>,
     /// Whether the shared counters are failing, and when to try them again.
     health: Health,
@@ -104,19 +105,21 @@ impl Limiter {
     }
 
     /// Adds this attempt to the current windows of `slots` and reads their previous windows, in the shared
-    /// counters or — when they fail or refuse, or failed a moment ago — in this process's own: the counts
-    /// and where they were counted. `None` when neither can count (nothing is limited).
+    /// counters or — when they fail or refuse, or failed a moment ago — in this process's own: the counts,
+    /// and whether they are the shared ones. `None` when neither can count (nothing is limited). The
+    /// process's own count gets every attempt either way.
     async fn add(
         &self,
         slots: &[Slot],
         windows: &[CounterWindows],
-    ) -> Option<(&dyn Counters, Vec<(u64, u64)>)> {
+    ) -> Option<(bool, Vec<(u64, u64)>)> {
         let ttl = self.limits.window * 2;
+        let own = self.fallback.add_reading(windows, ttl).await;
         if self.health.try_shared() {
             match self.counters.add_reading(windows, ttl).await {
                 Ok(counts) if counts.len() == windows.len() => {
                     self.health.answered();
-                    return Some((self.counters.as_ref(), counts));
+                    return Some((true, counts));
                 }
                 Ok(counts) => self.health.failed(&format!(
                     "{} counts answered for {} windows",
@@ -129,8 +132,8 @@ impl Limiter {
         for slot in slots {
             metrics::limiter_fallback(slot.scope);
         }
-        match self.fallback.add_reading(windows, ttl).await {
-            Ok(counts) => Some((self.fallback.as_ref(), counts)),
+        match own {
+            Ok(counts) => Some((false, counts)),
             Err(err) => {
                 tracing::error!(error = %err, "limiter: no counters answer; not limiting");
                 None
@@ -138,12 +141,22 @@ impl Limiter {
         }
     }
 
-    /// Where attempts are being counted now (a take-back goes there).
+    /// Where points are being counted now (the points budget is counted in one place; see `points`).
     fn counting(&self) -> &dyn Counters {
         if self.health.degraded() {
             self.fallback.as_ref()
         } else {
             self.counters.as_ref()
+        }
+    }
+
+    /// Takes an attempt back from the process's own count, and from the shared counters when `shared`.
+    async fn take_back(&self, keys: &[String], shared: bool) {
+        if let Err(err) = self.fallback.take_back(keys).await {
+            tracing::warn!(error = %err, "limiter: could not take an attempt back in this process");
+        }
+        if shared && let Err(err) = self.counters.take_back(keys).await {
+            tracing::warn!(error = %err, "limiter: could not take an attempt back");
         }
     }
 
@@ -175,7 +188,7 @@ impl Limiter {
             })
             .collect();
         let current: Vec<String> = windows.iter().map(|w| w.current.clone()).collect();
-        let Some((store, counts)) = self.add(slots, &windows).await else {
+        let Some((shared, counts)) = self.add(slots, &windows).await else {
             return Ok(());
         };
         let width = self.limits.window.as_secs().max(1);
@@ -188,9 +201,7 @@ impl Limiter {
                 metrics::rate_limited(scope);
                 // A refused attempt does not count: refusals must neither lengthen the wait nor use up a
                 // budget that attempts which ran are owed.
-                if let Err(err) = store.take_back(&current).await {
-                    tracing::warn!(error = %err, "limiter: could not take a refused attempt back");
-                }
+                self.take_back(&current, shared).await;
                 return Err(AppError::RateLimited {
                     retry_after_seconds: retry_after(
                         now_count.saturating_sub(1),
@@ -212,9 +223,7 @@ impl Limiter {
             .iter()
             .map(|(scope, subject)| self.key(scope, subject, w.current))
             .collect();
-        if let Err(err) = self.counting().take_back(&keys).await {
-            tracing::warn!(error = %err, "limiter: could not take an attempt back");
-        }
+        self.take_back(&keys, !self.health.degraded()).await;
     }
 
     /// Reserves a password guess: against the account (by user id, whatever form of login named it) and

@@ -126,8 +126,9 @@ async fn refusing_shared_counters_fall_back_and_are_tried_again_later() {
     let account = Guessed::Account(UserId(9));
     limiter.reserve_guess(account, "c", at(0)).await.unwrap();
     shared.refuse(true);
-    // The four guesses after it are counted here: three fit the limit of 3, the fourth does not.
-    for _ in 0..3 {
+    // The guesses after it are counted here, where the first one was counted too: two more fit the limit of
+    // 3, the next does not (the outage starts nobody from zero).
+    for _ in 0..2 {
         limiter.reserve_guess(account, "c", at(1)).await.unwrap();
     }
     retry_after_of(limiter.reserve_guess(account, "c", at(1)).await);
@@ -156,6 +157,30 @@ async fn refusing_shared_counters_fall_back_and_are_tried_again_later() {
     limiter.reserve_sign_up("d", at(4)).await.unwrap();
     limiter.reserve_sign_up("d", at(4)).await.unwrap();
     retry_after_of(limiter.reserve_sign_up("d", at(4)).await);
+}
+
+/// The process counts its own attempts all along: when the shared counters start failing, an account
+/// that used its guesses is still refused, and a guess taken back while they answered is free in both.
+#[tokio::test]
+async fn an_outage_of_the_shared_counters_starts_nobody_from_zero() {
+    let shared = Arc::new(RefusingCounters::default());
+    let limiter = limiter(shared.clone());
+    let account = Guessed::Account(UserId(11));
+    for _ in 0..3 {
+        limiter.reserve_guess(account, "e", at(0)).await.unwrap();
+    }
+    limiter.release_guess(account, "e", at(0)).await;
+    limiter.reserve_guess(account, "e", at(0)).await.unwrap();
+    retry_after_of(limiter.reserve_guess(account, "e", at(0)).await);
+    shared.refuse(true);
+    retry_after_of(limiter.reserve_guess(account, "e", at(1)).await);
+    // Another account's budget is whole in the process too.
+    for _ in 0..3 {
+        limiter
+            .reserve_guess(Guessed::Account(UserId(12)), "f", at(1))
+            .await
+            .unwrap();
+    }
 }
 
 /// Both windows of a subject carry one hash tag (one Redis Cluster slot); subjects differ.
