@@ -14,6 +14,7 @@
 --   BENCH_TOKENS    file with one access token per line. post, root: when set, every read is signed in,
 --                   the tokens taken in turn (unset: anonymous, the same document). mixed: writes are sent
 --                   as these users. rootvote: reads and votes are sent as these users.
+--   BENCH_READS     anonymous: rootvote's reads are sent without a token (the votes still as BENCH_TOKENS)
 --   BENCH_VOTE_IDS  file with one post global id per line: the posts rootvote votes on (the listed page's)
 --   BENCH_WRITE_PCT share of writes in mixed and rootvote, in percent (default 10)
 --
@@ -128,7 +129,8 @@ function init(args)
     vote_ids = lines(os.getenv("BENCH_VOTE_IDS"))
     if #vote_ids == 0 then error("BENCH_VOTE_IDS is empty") end
   end
-  if #tokens > 0 and (mode == "post" or mode == "root" or mode == "rootvote") then
+  local anonymous_reads = os.getenv("BENCH_READS") == "anonymous"
+  if #tokens > 0 and not anonymous_reads and (mode == "post" or mode == "root" or mode == "rootvote") then
     for k, token in ipairs(tokens) do
       signed[k] = {}
       for i, b in ipairs(read_bodies) do

@@ -27,7 +27,7 @@
 # post) SQLITE_POSTS=200 BENCH_PROFILE=debug BCRYPT_COST=4 (at 12 a debug server may complete no login in
 # 2 s), results in the temporary directory instead of bench/results.
 # Every run, smoke or not, fails (after writing its results) when a scenario answered an error (in its warm-up
-# too), completed no request, or, for the mixed ones (d, m), sent no write.
+# too), completed no request, or, for the mixed ones (d, m, p), sent no write.
 #
 # Needs: cargo, curl, jq, bc, a mariadb (or mysql) client, redis-cli, a MariaDB and a Redis. It builds the
 # binaries and examples, installs wrk with apt if missing, seeds a fresh database `board_bench` (200 users,
@@ -69,7 +69,7 @@ else
   SMOKE=""
 fi
 DURATION=${DURATION:-30s}
-SCENARIOS=${SCENARIOS:-a b k l m c d g h i j e f n}
+SCENARIOS=${SCENARIOS:-a b k l m p c d g h i j e f n}
 CONNECTIONS=${CONNECTIONS:-64}
 WARMUP=${WARMUP:-5s}
 THREADS=${THREADS:-2}
@@ -406,8 +406,9 @@ scenario() {
 
   local cache_trips=null mode sample_token=""
   mode=$(printf '%s\n' "$@" | sed -n 's/^BENCH_MODE=//p')
-  # Reads of post, root and rootvote are signed in when the scenario has tokens; mixed reads are anonymous.
-  if [[ $mode == post || $mode == root || $mode == rootvote ]]; then
+  # Reads of post, root and rootvote are signed in when the scenario has tokens (unless BENCH_READS=anonymous);
+  # mixed reads are anonymous.
+  if [[ $mode == post || $mode == root || $mode == rootvote ]] && ! printf '%s\n' "$@" | grep -qx 'BENCH_READS=anonymous'; then
     local tokens_file
     tokens_file=$(printf '%s\n' "$@" | sed -n 's/^BENCH_TOKENS=//p')
     [[ -n $tokens_file ]] && sample_token=$(head -1 "$tokens_file")
@@ -482,6 +483,9 @@ scenario l "PostById signed in (warm, $READ_IDS random posts, $LOGIN_USERS membe
   BENCH_MODE=post BENCH_IDS="$WORK/ids-mariadb.txt" BENCH_TOKENS="$WORK/tokens.txt"
 scenario m "95 % RootPage signed in / 5 % votePost+unvotePost" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
   BENCH_MODE=rootvote BENCH_CATEGORY="$ROOT_CATEGORY" BENCH_TOKENS="$WORK/tokens.txt" \
+  BENCH_VOTE_IDS="$WORK/page-ids.txt" BENCH_WRITE_PCT=5
+scenario p "95 % RootPage anonymous / 5 % votePost+unvotePost ($LOGIN_USERS members)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
+  BENCH_MODE=rootvote BENCH_CATEGORY="$ROOT_CATEGORY" BENCH_TOKENS="$WORK/tokens.txt" BENCH_READS=anonymous \
   BENCH_VOTE_IDS="$WORK/page-ids.txt" BENCH_WRITE_PCT=5
 scenario c "Login (bcrypt cost $BCRYPT_COST)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
   BENCH_MODE=login BENCH_LOGIN="$USER_PREFIX-2" CONNECTIONS="$LOGIN_CONNECTIONS"
@@ -618,12 +622,13 @@ jq -n --slurpfile rows "$ROWS" --arg stamp "$STAMP" --arg commit "$COMMIT" --arg
   echo
   echo "errors = socket errors + non-2xx + HTTP 200 with \`\"errors\"\` in the body. DB round trips / req and cache hit"
   echo "come from board's \`/metrics\` over the measured part; cache round trips is the \`x-cache-round-trips\` header"
-  echo "of one sample request (for (d) and (m): a read); RSS is the max VmRSS sampled every 0.5 s; CPU is CPU time"
+  echo "of one sample request (for (d), (m) and (p): a read); RSS is the max VmRSS sampled every 0.5 s; CPU is CPU time"
   echo "/ wall time of the server, of wrk, and of the rest of the machine (MariaDB, Redis, anything else). (a)/(l)"
   echo "and (b)/(k) send the same documents (with \`viewerHasVoted\`), anonymously and as $LOGIN_USERS logged-in seed"
   echo "users in turn. (d) sends reads anonymously and writes (alternating createComment and votePost on the same"
   echo "$READ_IDS posts) as those users. (m) sends the signed-in page reads and, for 5 %, each user's votePost and"
-  echo "unvotePost in turn on a post of that page. Whole run: ${ELAPSED} s."
+  echo "unvotePost in turn on a post of that page; (p) sends the same votes with the page reads anonymous."
+  echo "Whole run: ${ELAPSED} s."
   echo
   echo "A comment on a watched post (MariaDB + Redis): $COMMENTS_PER_POST createComment requests per post, one at a time"
   echo "every 100 ms, the $LOGIN_USERS members in turn; the watched post's $WATCHERS watchers are notified after each comment answered."
