@@ -59,6 +59,22 @@ struct Window {
     elapsed: f64,
 }
 
+/// Where an attempt was counted ([`Limiter::reserve_guess`], [`Limiter::reserve_sign_up`]), so that taking it
+/// back takes it from there: the window of its time, and the shared counters only if they counted it.
+#[derive(Debug, Clone, Copy)]
+pub struct Reservation {
+    at: DateTime<Utc>,
+    shared: bool,
+}
+
+/// What [`Limiter::add`] counted: the counts judged (the shared ones, or the process's own while they
+/// fail), and, when they are the shared ones, the process's own beside them.
+struct Counted {
+    shared: bool,
+    counts: Vec<(u64, u64)>,
+    own: Vec<(u64, u64)>,
+}
+
 /// What an attempt is counted against.
 struct Slot {
     /// Names the counter's key and the `rate_limited` metric's label.
@@ -104,22 +120,21 @@ impl Limiter {
         self
     }
 
-    /// Adds this attempt to the current windows of `slots` and reads their previous windows, in the shared
-    /// counters or — when they fail or refuse, or failed a moment ago — in this process's own: the counts,
-    /// and whether they are the shared ones. `None` when neither can count (nothing is limited). The
-    /// process's own count gets every attempt either way.
-    async fn add(
-        &self,
-        slots: &[Slot],
-        windows: &[CounterWindows],
-    ) -> Option<(bool, Vec<(u64, u64)>)> {
+    /// Adds this attempt to the current windows of `slots` and reads their previous windows, in this
+    /// process's own counters and in the shared ones — unless they fail or refuse, or failed a moment ago.
+    /// `None` when neither can count (nothing is limited).
+    async fn add(&self, slots: &[Slot], windows: &[CounterWindows]) -> Option<Counted> {
         let ttl = self.limits.window * 2;
         let own = self.fallback.add_reading(windows, ttl).await;
         if self.health.try_shared() {
             match self.counters.add_reading(windows, ttl).await {
                 Ok(counts) if counts.len() == windows.len() => {
                     self.health.answered();
-                    return Some((true, counts));
+                    return Some(Counted {
+                        shared: true,
+                        counts,
+                        own: own.unwrap_or_default(),
+                    });
                 }
                 Ok(counts) => self.health.failed(&format!(
                     "{} counts answered for {} windows",
@@ -133,7 +148,11 @@ impl Limiter {
             metrics::limiter_fallback(slot.scope);
         }
         match own {
-            Ok(counts) => Some((false, counts)),
+            Ok(counts) => Some(Counted {
+                shared: false,
+                counts,
+                own: Vec::new(),
+            }),
             Err(err) => {
                 tracing::error!(error = %err, "limiter: no counters answer; not limiting");
                 None
@@ -178,7 +197,7 @@ impl Limiter {
 
     /// Counts this attempt in every slot, then answers `RATE_LIMITED` if any slot is over its limit. One
     /// round trip (add to the current windows and read the previous ones).
-    async fn reserve(&self, slots: &[Slot], now: DateTime<Utc>) -> AppResult<()> {
+    async fn reserve(&self, slots: &[Slot], now: DateTime<Utc>) -> AppResult<Reservation> {
         let w = self.window(now);
         let windows: Vec<CounterWindows> = slots
             .iter()
@@ -188,20 +207,30 @@ impl Limiter {
             })
             .collect();
         let current: Vec<String> = windows.iter().map(|w| w.current.clone()).collect();
-        let Some((shared, counts)) = self.add(slots, &windows).await else {
-            return Ok(());
+        let Some(counted) = self.add(slots, &windows).await else {
+            return Ok(Reservation {
+                at: now,
+                shared: false,
+            });
         };
+        // The previous window counts for the part of it that still overlaps the sliding window.
+        let estimate =
+            |(now_count, prev): (u64, u64)| now_count as f64 + prev as f64 * (1.0 - w.elapsed);
         let width = self.limits.window.as_secs().max(1);
         for (i, slot) in slots.iter().enumerate() {
             let (scope, max) = (slot.scope, &slot.limit);
-            let (now_count, prev) = counts.get(i).copied().unwrap_or((0, 0));
-            // The previous window counts for the part of it that still overlaps the sliding window.
-            let estimate = now_count as f64 + prev as f64 * (1.0 - w.elapsed);
-            if estimate > *max as f64 {
+            // The shared count, unless this process's own is higher: it holds every attempt made here,
+            // also those made while the shared counters failed, which they never saw.
+            let shared = counted.counts.get(i).copied().unwrap_or((0, 0));
+            let (now_count, prev) = match counted.own.get(i).copied() {
+                Some(own) if estimate(own) > estimate(shared) => own,
+                _ => shared,
+            };
+            if estimate((now_count, prev)) > *max as f64 {
                 metrics::rate_limited(scope);
                 // A refused attempt does not count: refusals must neither lengthen the wait nor use up a
                 // budget that attempts which ran are owed.
-                self.take_back(&current, shared).await;
+                self.take_back(&current, counted.shared).await;
                 return Err(AppError::RateLimited {
                     retry_after_seconds: retry_after(
                         now_count.saturating_sub(1),
@@ -213,17 +242,22 @@ impl Limiter {
                 });
             }
         }
-        Ok(())
+        Ok(Reservation {
+            at: now,
+            shared: counted.shared,
+        })
     }
 
-    /// Takes back the slots of `slots` reserved at `at` (an attempt that turned out not to count).
-    async fn release(&self, slots: &[(&'static str, String)], at: DateTime<Utc>) {
-        let w = self.window(at);
+    /// Takes back the slots of `slots` reserved by `reservation` (an attempt that turned out not to count),
+    /// where it was counted: in the window it was counted in, and in the shared counters only if it was
+    /// counted there.
+    async fn release(&self, slots: &[(&'static str, String)], reservation: Reservation) {
+        let w = self.window(reservation.at);
         let keys: Vec<String> = slots
             .iter()
             .map(|(scope, subject)| self.key(scope, subject, w.current))
             .collect();
-        self.take_back(&keys, !self.health.degraded()).await;
+        self.take_back(&keys, reservation.shared).await;
     }
 
     /// Reserves a password guess: against the account (by user id, whatever form of login named it) and
@@ -235,7 +269,7 @@ impl Limiter {
         account: Guessed<'_>,
         client: &str,
         now: DateTime<Utc>,
-    ) -> AppResult<()> {
+    ) -> AppResult<Reservation> {
         let subject = account.subject();
         let slots = [
             Slot::new("guess_client", client.to_owned(), self.limits.per_client),
@@ -245,22 +279,26 @@ impl Limiter {
     }
 
     /// A right password, or a guess that was never checked (bcrypt's queue refused it), takes back the
-    /// slots its guess reserved (at `at`, the time given to [`Limiter::reserve_guess`]).
-    pub async fn release_guess(&self, account: Guessed<'_>, client: &str, at: DateTime<Utc>) {
+    /// slots its guess reserved ([`Limiter::reserve_guess`] answered `reserved`).
+    pub async fn release_guess(&self, account: Guessed<'_>, client: &str, reserved: Reservation) {
         let slots = [
             ("guess_account", account.subject()),
             ("guess_client", client.to_owned()),
         ];
-        self.release(&slots, at).await;
+        self.release(&slots, reserved).await;
     }
 
     /// A sign-up that never ran (bcrypt's queue refused it) takes its slot back.
-    pub async fn release_sign_up(&self, client: &str, at: DateTime<Utc>) {
-        self.release(&[("sign_up_client", client.to_owned())], at)
+    pub async fn release_sign_up(&self, client: &str, reserved: Reservation) {
+        self.release(&[("sign_up_client", client.to_owned())], reserved)
             .await;
     }
 
-    pub async fn reserve_sign_up(&self, client: &str, now: DateTime<Utc>) -> AppResult<()> {
+    pub async fn reserve_sign_up(
+        &self,
+        client: &str,
+        now: DateTime<Utc>,
+    ) -> AppResult<Reservation> {
         let slots = [Slot::new(
             "sign_up_client",
             client.to_owned(),
@@ -275,7 +313,7 @@ impl Limiter {
             user.0.to_string(),
             self.limits.edits_per_user,
         )];
-        self.reserve(&slots, now).await
+        self.reserve(&slots, now).await.map(|_| ())
     }
 
     /// Counts a report by `user`.
@@ -285,7 +323,7 @@ impl Limiter {
             user.0.to_string(),
             self.limits.reports_per_user,
         )];
-        self.reserve(&slots, now).await
+        self.reserve(&slots, now).await.map(|_| ())
     }
 
     /// Counts a new post or comment by `user`.
@@ -295,7 +333,7 @@ impl Limiter {
             user.0.to_string(),
             self.limits.creates_per_user,
         )];
-        self.reserve(&slots, now).await
+        self.reserve(&slots, now).await.map(|_| ())
     }
 }
 

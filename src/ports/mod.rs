@@ -307,7 +307,8 @@ pub trait Counters: Send + Sync {
     ) -> Result<Vec<(u64, u64)>, CacheError>;
     /// The current counts (0 for a missing counter). One round trip.
     async fn read(&self, keys: &[String]) -> Result<Vec<u64>, CacheError>;
-    /// Takes 1 back from each counter (an attempt that turned out not to count). One round trip.
+    /// Takes 1 back from each counter (an attempt that turned out not to count), never below 0 and never
+    /// creating one. One round trip.
     async fn take_back(&self, keys: &[String]) -> Result<(), CacheError>;
     /// Adds `amount` to one counter only if the sum stays within `limit` (a new counter starts at 0 with
     /// time to live `ttl`, never pushed back), atomically across every process: (added, the count after).

@@ -25,7 +25,8 @@ impl AccountService {
         client: &str,
     ) -> AppResult<AuthSession> {
         let name = StoredName::from(name);
-        self.limiter
+        let reserved = self
+            .limiter
             .reserve_sign_up(client, self.clock.now())
             .await?;
         match self.users.name_clash(&name).await? {
@@ -51,7 +52,7 @@ impl AccountService {
         {
             Err(err @ AppError::RateLimited { .. }) => {
                 // Never ran: the client's sign-up budget is not spent by a full queue.
-                self.limiter.release_sign_up(client, self.clock.now()).await;
+                self.limiter.release_sign_up(client, reserved).await;
                 return Err(err);
             }
             other => other?,
@@ -102,20 +103,23 @@ impl AccountService {
             Some(c) => Guessed::Account(c.user_id),
             None => Guessed::Unknown(&account),
         };
-        if let Err(err) = self.limiter.reserve_guess(guessed, client, now).await {
-            metrics::login("rate_limited");
-            return Err(err);
-        }
+        let reserved = match self.limiter.reserve_guess(guessed, client, now).await {
+            Ok(reserved) => reserved,
+            Err(err) => {
+                metrics::login("rate_limited");
+                return Err(err);
+            }
+        };
         let user = match self.check_login(credentials, password).await {
             Err(err @ AppError::RateLimited { .. }) => {
                 // The guess was never checked (bcrypt's queue was full): it does not count.
-                self.limiter.release_guess(guessed, client, now).await;
+                self.limiter.release_guess(guessed, client, reserved).await;
                 return Err(err);
             }
             other => other?,
         };
         self.limiter
-            .release_guess(Guessed::Account(user.id), client, now)
+            .release_guess(Guessed::Account(user.id), client, reserved)
             .await;
         self.users.record_login(user.id, self.clock.now()).await?;
         metrics::login("success");
@@ -187,7 +191,8 @@ impl AccountService {
         client: &str,
     ) -> AppResult<()> {
         let now = self.clock.now();
-        self.limiter
+        let reserved = self
+            .limiter
             .reserve_guess(Guessed::Account(actor), client, now)
             .await?;
         let hash = self.users.password_hash(actor).await?;
@@ -200,7 +205,7 @@ impl AccountService {
                     Err(err @ AppError::RateLimited { .. }) => {
                         // Never checked (bcrypt's queue was full): the guess does not count.
                         self.limiter
-                            .release_guess(Guessed::Account(actor), client, now)
+                            .release_guess(Guessed::Account(actor), client, reserved)
                             .await;
                         return Err(err);
                     }
@@ -211,7 +216,7 @@ impl AccountService {
         };
         if ok {
             self.limiter
-                .release_guess(Guessed::Account(actor), client, now)
+                .release_guess(Guessed::Account(actor), client, reserved)
                 .await;
             Ok(())
         } else {

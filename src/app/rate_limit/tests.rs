@@ -30,7 +30,7 @@ fn at(seconds: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(2_000_000 * 900 + seconds, 0).unwrap()
 }
 
-fn retry_after_of(result: AppResult<()>) -> u64 {
+fn retry_after_of<T: std::fmt::Debug>(result: AppResult<T>) -> u64 {
     match result {
         Err(AppError::RateLimited {
             retry_after_seconds,
@@ -60,17 +60,18 @@ async fn attempts_are_reserved_up_to_the_limit_and_a_refusal_is_taken_back() {
 async fn a_taken_back_attempt_frees_its_slot() {
     let limiter = limiter(Arc::new(MemoryCache::new(100, 1 << 20)));
     let account = Guessed::Unknown("someone");
+    let mut reserved = None;
     for _ in 0..3 {
-        limiter.reserve_guess(account, "c", at(10)).await.unwrap();
+        reserved = Some(limiter.reserve_guess(account, "c", at(10)).await.unwrap());
     }
     // A right password: its guess is taken back, so one more attempt fits.
-    limiter.release_guess(account, "c", at(10)).await;
+    limiter.release_guess(account, "c", reserved.unwrap()).await;
     limiter.reserve_guess(account, "c", at(20)).await.unwrap();
     retry_after_of(limiter.reserve_guess(account, "c", at(20)).await);
     // A sign-up bcrypt never ran takes its slot back too.
     limiter.reserve_sign_up("c", at(30)).await.unwrap();
-    limiter.reserve_sign_up("c", at(30)).await.unwrap();
-    limiter.release_sign_up("c", at(30)).await;
+    let reserved = limiter.reserve_sign_up("c", at(30)).await.unwrap();
+    limiter.release_sign_up("c", reserved).await;
     limiter.reserve_sign_up("c", at(30)).await.unwrap();
     retry_after_of(limiter.reserve_sign_up("c", at(30)).await);
 }
@@ -92,11 +93,14 @@ async fn the_previous_window_still_counts_for_its_overlap() {
 #[tokio::test]
 async fn failing_shared_counters_fall_back_to_the_same_limits_in_this_process() {
     let limiter = limiter(Arc::new(FailingCache));
+    let mut reserved = None;
     for _ in 0..3 {
-        limiter
-            .reserve_guess(Guessed::Account(UserId(1)), "c", at(0))
-            .await
-            .unwrap();
+        reserved = Some(
+            limiter
+                .reserve_guess(Guessed::Account(UserId(1)), "c", at(0))
+                .await
+                .unwrap(),
+        );
     }
     retry_after_of(
         limiter
@@ -105,7 +109,7 @@ async fn failing_shared_counters_fall_back_to_the_same_limits_in_this_process() 
     );
     // A released guess frees its slot in the counters it was counted in.
     limiter
-        .release_guess(Guessed::Account(UserId(1)), "c", at(0))
+        .release_guess(Guessed::Account(UserId(1)), "c", reserved.unwrap())
         .await;
     limiter
         .reserve_guess(Guessed::Account(UserId(1)), "c", at(0))
@@ -145,9 +149,14 @@ async fn refusing_shared_counters_fall_back_and_are_tried_again_later() {
         vec![1]
     );
     tokio::time::sleep(Duration::from_millis(250)).await;
-    // Then the shared counters count again, from what they held.
-    limiter.reserve_guess(account, "c", at(3)).await.unwrap();
-    assert_eq!(shared.counts.read(&[key]).await.unwrap(), vec![2]);
+    // Then the shared counters count again. They hold 1 guess of this account, the process's own count
+    // the 3 it saw: the fourth is still refused, and taken back from both.
+    retry_after_of(limiter.reserve_guess(account, "c", at(3)).await);
+    assert_eq!(shared.counts.read(&[key]).await.unwrap(), vec![1]);
+    let other = Guessed::Account(UserId(10));
+    limiter.reserve_guess(other, "c2", at(3)).await.unwrap();
+    let key = limiter.key("guess_account", &other.subject(), 2_000_000);
+    assert_eq!(shared.counts.read(&[key]).await.unwrap(), vec![1]);
     // Every other limit falls back the same way.
     shared.refuse(true);
     for _ in 0..5 {
@@ -166,10 +175,11 @@ async fn an_outage_of_the_shared_counters_starts_nobody_from_zero() {
     let shared = Arc::new(RefusingCounters::default());
     let limiter = limiter(shared.clone());
     let account = Guessed::Account(UserId(11));
+    let mut reserved = None;
     for _ in 0..3 {
-        limiter.reserve_guess(account, "e", at(0)).await.unwrap();
+        reserved = Some(limiter.reserve_guess(account, "e", at(0)).await.unwrap());
     }
-    limiter.release_guess(account, "e", at(0)).await;
+    limiter.release_guess(account, "e", reserved.unwrap()).await;
     limiter.reserve_guess(account, "e", at(0)).await.unwrap();
     retry_after_of(limiter.reserve_guess(account, "e", at(0)).await);
     shared.refuse(true);
@@ -181,6 +191,61 @@ async fn an_outage_of_the_shared_counters_starts_nobody_from_zero() {
             .await
             .unwrap();
     }
+}
+
+/// Guesses made while the shared counters failed are not forgotten when they answer again: they never
+/// saw them, but the process's own count did, and the higher of the two is the one judged.
+#[tokio::test]
+async fn guesses_made_during_an_outage_still_count_once_the_shared_counters_are_back() {
+    let shared = Arc::new(RefusingCounters::default());
+    let limiter = limiter(shared.clone()).retry_shared_after(Duration::ZERO);
+    let account = Guessed::Account(UserId(13));
+    shared.refuse(true);
+    for _ in 0..3 {
+        limiter.reserve_guess(account, "g", at(0)).await.unwrap();
+    }
+    shared.refuse(false);
+    retry_after_of(limiter.reserve_guess(account, "g", at(1)).await);
+    let key = limiter.key("guess_account", &account.subject(), 2_000_000);
+    // The refusal was counted in the shared counters, then taken back there too.
+    assert_eq!(shared.counts.read(&[key]).await.unwrap(), vec![0]);
+}
+
+/// A guess is taken back where it was counted: one counted only in the process while the shared counters
+/// failed does not take an attempt away from them once they answer again (nor does any take-back make a
+/// count negative, which would hand out attempts).
+#[tokio::test]
+async fn a_guess_is_taken_back_only_where_it_was_counted() {
+    let shared = Arc::new(RefusingCounters::default());
+    let limiter = limiter(shared.clone()).retry_shared_after(Duration::ZERO);
+    let account = Guessed::Account(UserId(14));
+    limiter.reserve_guess(account, "h", at(0)).await.unwrap();
+    shared.refuse(true);
+    let degraded = limiter.reserve_guess(account, "h", at(0)).await.unwrap();
+    shared.refuse(false);
+    limiter.reserve_guess(account, "h", at(0)).await.unwrap();
+    let key = limiter.key("guess_account", &account.subject(), 2_000_000);
+    assert_eq!(
+        shared
+            .counts
+            .read(std::slice::from_ref(&key))
+            .await
+            .unwrap(),
+        vec![2]
+    );
+    // Released after the shared counters came back: they never counted it, so they keep their 2.
+    limiter.release_guess(account, "h", degraded).await;
+    assert_eq!(
+        shared
+            .counts
+            .read(std::slice::from_ref(&key))
+            .await
+            .unwrap(),
+        vec![2]
+    );
+    // The process's own count (3 attempts, 1 taken back) and the shared one agree: one more fits.
+    limiter.reserve_guess(account, "h", at(0)).await.unwrap();
+    retry_after_of(limiter.reserve_guess(account, "h", at(0)).await);
 }
 
 /// Both windows of a subject carry one hash tag (one Redis Cluster slot); subjects differ.

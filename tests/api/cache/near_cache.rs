@@ -244,25 +244,6 @@ async fn a_viewer_read_caches_the_user_under_a_namespaced_key_with_a_ttl() {
     assert!(after.is_none() || after.as_deref().is_some_and(|v| v.contains("rosa2")));
 }
 
-/// The Redis adapter on `TEST_REDIS_URL` (required), its keys and channel under a fresh prefix.
-async fn redis_cache(name: &str) -> (board::adapters::cache::RedisCache, String) {
-    crate::helpers::require_external();
-    let url = std::env::var("TEST_REDIS_URL").unwrap();
-    let prefix = crate::helpers::unique(name);
-    let mut feed = board::adapters::redis_feed::RedisFeed::new(&url).unwrap();
-    let cache = board::adapters::cache::RedisCache::connect(
-        &url,
-        2,
-        std::time::Duration::from_secs(2),
-        &format!("{prefix}:invalidations"),
-        &mut feed,
-    )
-    .await
-    .unwrap();
-    feed.start().await.unwrap();
-    (cache, prefix)
-}
-
 /// The cache-aside refill race on Redis: a reader misses, reads the database, and a write commits and deletes
 /// the key before the reader stores what it read. The reader's fill must be refused, or the old value would
 /// stay for a whole TTL.
@@ -272,7 +253,7 @@ async fn a_fill_read_before_a_deletion_is_refused_on_redis() {
     use board::ports::{Cache, FillEntry};
     use std::time::Duration;
     let url = std::env::var("TEST_REDIS_URL").unwrap();
-    let (cache, prefix) = redis_cache("fill").await;
+    let (cache, prefix) = crate::helpers::redis::shared_cache("fill").await;
     let keys = [format!("{prefix}:post:1"), format!("{prefix}:post:2")];
     let ttl = Duration::from_secs(60);
     let (values, guards) = cache.get_for_fill(&keys).await.unwrap();
@@ -325,7 +306,7 @@ async fn a_fill_read_before_a_deletion_is_refused_on_redis() {
 async fn a_deletion_answers_the_guards_a_read_after_it_reads_on_redis() {
     use board::ports::{Cache, FillEntry};
     use std::time::Duration;
-    let (cache, prefix) = redis_cache("guards").await;
+    let (cache, prefix) = crate::helpers::redis::shared_cache("guards").await;
     let keys = [format!("{prefix}:post:1"), format!("{prefix}:post:2")];
     let ttl = Duration::from_secs(60);
     cache.delete(&keys[..1]).await.unwrap();

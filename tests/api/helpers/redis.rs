@@ -84,3 +84,22 @@ impl Drop for OwnRedis {
         self.kill();
     }
 }
+
+/// The Redis adapter on `TEST_REDIS_URL` (required), its keys and channel under a fresh prefix.
+pub async fn shared_cache(name: &str) -> (board::adapters::cache::RedisCache, String) {
+    crate::helpers::require_external();
+    let url = std::env::var("TEST_REDIS_URL").unwrap();
+    let prefix = crate::helpers::unique(name);
+    let mut feed = board::adapters::redis_feed::RedisFeed::new(&url).unwrap();
+    let cache = board::adapters::cache::RedisCache::connect(
+        &url,
+        2,
+        std::time::Duration::from_secs(2),
+        &format!("{prefix}:invalidations"),
+        &mut feed,
+    )
+    .await
+    .unwrap();
+    feed.start().await.unwrap();
+    (cache, prefix)
+}

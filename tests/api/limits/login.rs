@@ -246,3 +246,46 @@ async fn refused_attempts_do_not_count(app: TestApp) {
     let after = app.login("burst", "password-1").await;
     assert_eq!(outcome(&after), "ok", "the owner is locked out: {after:#}");
 }
+
+/// The Redis counters' take-back (port contract): it takes 1 from a count above 0, and neither makes a
+/// count negative nor creates a counter that was never added to (it would have no expiry).
+#[tokio::test]
+async fn a_take_back_never_makes_a_redis_count_negative_nor_creates_one() {
+    use board::ports::{CounterWindows, Counters};
+    use fred::prelude::KeysInterface;
+
+    let (cache, prefix) = crate::helpers::redis::shared_cache("takeback").await;
+    let (counted, other, missing) = (
+        format!("{prefix}:{{s}}:1"),
+        format!("{prefix}:{{s}}:0"),
+        format!("{prefix}:{{t}}:1"),
+    );
+    let windows = [CounterWindows {
+        current: counted.clone(),
+        previous: other,
+    }];
+    cache
+        .add_reading(&windows, std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        cache
+            .take_back(&[counted.clone(), missing.clone()])
+            .await
+            .unwrap();
+    }
+    let counts = cache
+        .read(&[counted.clone(), missing.clone()])
+        .await
+        .unwrap();
+    assert_eq!(counts, vec![0, 0]);
+    let url = std::env::var("TEST_REDIS_URL").unwrap();
+    let redis = fred::prelude::Builder::from_config(fred::prelude::Config::from_url(&url).unwrap())
+        .build()
+        .unwrap();
+    fred::prelude::ClientLike::init(&redis).await.unwrap();
+    let raw: Option<String> = redis.get(&counted).await.unwrap();
+    assert_eq!(raw.as_deref(), Some("0"), "never below 0");
+    let exists: i64 = redis.exists(&missing).await.unwrap();
+    assert_eq!(exists, 0, "no counter made by a take-back");
+}

@@ -23,6 +23,12 @@ pub(super) const ADD_READING_SCRIPT: &str = "local count = redis.call('INCR', KE
     redis.call('PEXPIRE', KEYS[1], ARGV[1], 'NX') \
     return {count, tonumber(redis.call('GET', KEYS[2]) or '0')}";
 
+/// Takes 1 from KEYS[1] if it is above 0: a take-back never makes a count negative (which would hand out
+/// attempts) nor creates a counter (which would never expire). Answers the count after.
+const TAKE_BACK_SCRIPT: &str = "local count = tonumber(redis.call('GET', KEYS[1]) or '0') \
+    if count > 0 then return redis.call('DECR', KEYS[1]) end \
+    return count";
+
 #[async_trait]
 impl Counters for RedisCache {
     async fn add_reading(
@@ -87,11 +93,18 @@ impl Counters for RedisCache {
         if keys.is_empty() {
             return Ok(());
         }
-        let pipeline = self.pool.next().pipeline();
-        for key in keys {
-            let () = pipeline.decr(key.as_str()).await.map_err(cache_error)?;
-        }
-        let _: Vec<fred::types::Value> = self.bounded("PIPELINE DECR", pipeline.all()).await?;
+        // One script per counter (one key each: Redis Cluster), all sent at once: one round trip.
+        let client = self.pool.next();
+        let scripts = keys.iter().map(|key| {
+            client.eval::<i64, _, _, _>(TAKE_BACK_SCRIPT, vec![key.clone()], Vec::<String>::new())
+        });
+        let all = async {
+            futures::future::join_all(scripts)
+                .await
+                .into_iter()
+                .collect::<Result<Vec<i64>, FredError>>()
+        };
+        self.bounded("EVAL", all).await?;
         Ok(())
     }
 
