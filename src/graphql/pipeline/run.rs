@@ -103,17 +103,31 @@ pub(super) async fn execute(run: Run<'_>, runnable: Vec<Request>) -> Executed {
             &batches,
             scope,
         );
-        let responses = match pipeline
-            .schema
-            .execute_batch(
-                BatchRequest::Batch(runnable)
+        let responses = if writes && runnable.len() > 1 {
+            // The engine runs a batch's operations at once, sharing the request's loaders: with a write
+            // among them, they run one after another, in order, each reading after the ones before.
+            let mut responses = Vec::with_capacity(runnable.len());
+            for operation in runnable {
+                context.loaders.forget_all();
+                let operation = operation
                     .data(Arc::clone(&context))
-                    .data(Arc::clone(ledger)),
-            )
-            .await
-        {
-            BatchResponse::Single(r) => vec![r],
-            BatchResponse::Batch(list) => list,
+                    .data(Arc::clone(ledger));
+                responses.push(pipeline.schema.execute(operation).await);
+            }
+            responses
+        } else {
+            match pipeline
+                .schema
+                .execute_batch(
+                    BatchRequest::Batch(runnable)
+                        .data(Arc::clone(&context))
+                        .data(Arc::clone(ledger)),
+                )
+                .await
+            {
+                BatchResponse::Single(r) => vec![r],
+                BatchResponse::Batch(list) => list,
+            }
         };
         if context.budget.exceeded() {
             return refuse_over_budget(responses, pipeline.max_response_bytes);

@@ -5,6 +5,7 @@ use super::*;
 backend_tests!(
     votes_are_idempotent_and_exact_under_concurrency,
     each_mutation_of_a_document_answers_the_state_after_it,
+    a_batch_with_writes_runs_in_order_and_each_operation_reads_after_the_ones_before,
 );
 
 /// Top-level mutations run in turn; each payload shows the state its own write left, not what an
@@ -34,6 +35,84 @@ async fn each_mutation_of_a_document_answers_the_state_after_it(app: TestApp) {
             &json!({ "voteCount": 1, "viewerHasVoted": true }),
         ],
         "{flips}"
+    );
+}
+
+/// A batch (a JSON array of operations) with a write runs its operations in order, one after another: a
+/// later vote taken back wins, and every payload and query shows the state the operations before it left.
+async fn a_batch_with_writes_runs_in_order_and_each_operation_reads_after_the_ones_before(
+    app: TestApp,
+) {
+    let author = app
+        .sign_up("영희lee", "lee@example.com", "password-1")
+        .await;
+    let news = category(&app, "news").await;
+    let id = post(&app, &author, &news, "순서", "in order").await;
+    let read = json!({
+        "query": "query($id: ID!) { post(id: $id) { voteCount viewerHasVoted } }",
+        "variables": { "id": id },
+    });
+    let flip = |field: &str| {
+        json!({
+            "query": format!(
+                "mutation($id: ID!) {{ {field}(input: {{ postId: $id }}) {{ post {{ voteCount viewerHasVoted }} }} }}"
+            ),
+            "variables": { "id": id },
+        })
+    };
+    let batch = json!([
+        read,
+        flip("votePost"),
+        read,
+        flip("unvotePost"),
+        read,
+        flip("votePost"),
+        flip("unvotePost")
+    ]);
+    let body: Value = app
+        .post(&batch, Some(&author.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let states: Vec<Value> = body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let data = &r["data"];
+            data.get("post")
+                .or_else(|| data.get("votePost").map(|p| &p["post"]))
+                .or_else(|| data.get("unvotePost").map(|p| &p["post"]))
+                .cloned()
+                .unwrap_or(Value::Null)
+        })
+        .collect();
+    let state = |votes: i64| json!({ "voteCount": votes, "viewerHasVoted": votes == 1 });
+    assert_eq!(
+        states,
+        [
+            state(0),
+            state(1),
+            state(1),
+            state(0),
+            state(0),
+            state(1),
+            state(0)
+        ],
+        "{body}"
+    );
+    let after = app
+        .ok(
+            read["query"].as_str().unwrap(),
+            json!({ "id": id }),
+            Some(&author.access),
+        )
+        .await;
+    assert_eq!(
+        after["post"],
+        state(0),
+        "the last operation of the batch wins"
     );
 }
 
