@@ -30,6 +30,11 @@ fn at(seconds: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(2_000_000 * 900 + seconds, 0).unwrap()
 }
 
+/// What the shared counters hold under `key`.
+async fn held(shared: &RefusingCounters, key: &str) -> u64 {
+    shared.counts.read(&[key.to_owned()]).await.unwrap()[0]
+}
+
 fn retry_after_of<T: std::fmt::Debug>(result: AppResult<T>) -> u64 {
     match result {
         Err(AppError::RateLimited {
@@ -140,23 +145,16 @@ async fn refusing_shared_counters_fall_back_and_are_tried_again_later() {
     shared.refuse(false);
     retry_after_of(limiter.reserve_guess(account, "c", at(2)).await);
     let key = limiter.key("guess_account", &account.subject(), 2_000_000);
-    assert_eq!(
-        shared
-            .counts
-            .read(std::slice::from_ref(&key))
-            .await
-            .unwrap(),
-        vec![1]
-    );
+    assert_eq!(held(&shared, &key).await, 1);
     tokio::time::sleep(Duration::from_millis(250)).await;
     // Then the shared counters count again. They hold 1 guess of this account, the process's own count
     // the 3 it saw: the fourth is still refused, and taken back from both.
     retry_after_of(limiter.reserve_guess(account, "c", at(3)).await);
-    assert_eq!(shared.counts.read(&[key]).await.unwrap(), vec![1]);
+    assert_eq!(held(&shared, &key).await, 1);
     let other = Guessed::Account(UserId(10));
     limiter.reserve_guess(other, "c2", at(3)).await.unwrap();
     let key = limiter.key("guess_account", &other.subject(), 2_000_000);
-    assert_eq!(shared.counts.read(&[key]).await.unwrap(), vec![1]);
+    assert_eq!(held(&shared, &key).await, 1);
     // Every other limit falls back the same way.
     shared.refuse(true);
     for _ in 0..5 {
@@ -208,7 +206,7 @@ async fn guesses_made_during_an_outage_still_count_once_the_shared_counters_are_
     retry_after_of(limiter.reserve_guess(account, "g", at(1)).await);
     let key = limiter.key("guess_account", &account.subject(), 2_000_000);
     // The refusal was counted in the shared counters, then taken back there too.
-    assert_eq!(shared.counts.read(&[key]).await.unwrap(), vec![0]);
+    assert_eq!(held(&shared, &key).await, 0);
 }
 
 /// A guess is taken back where it was counted: one counted only in the process while the shared counters
@@ -225,24 +223,10 @@ async fn a_guess_is_taken_back_only_where_it_was_counted() {
     shared.refuse(false);
     limiter.reserve_guess(account, "h", at(0)).await.unwrap();
     let key = limiter.key("guess_account", &account.subject(), 2_000_000);
-    assert_eq!(
-        shared
-            .counts
-            .read(std::slice::from_ref(&key))
-            .await
-            .unwrap(),
-        vec![2]
-    );
+    assert_eq!(held(&shared, &key).await, 2);
     // Released after the shared counters came back: they never counted it, so they keep their 2.
     limiter.release_guess(account, "h", degraded).await;
-    assert_eq!(
-        shared
-            .counts
-            .read(std::slice::from_ref(&key))
-            .await
-            .unwrap(),
-        vec![2]
-    );
+    assert_eq!(held(&shared, &key).await, 2);
     // The process's own count (3 attempts, 1 taken back) and the shared one agree: one more fits.
     limiter.reserve_guess(account, "h", at(0)).await.unwrap();
     retry_after_of(limiter.reserve_guess(account, "h", at(0)).await);
