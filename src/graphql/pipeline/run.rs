@@ -107,8 +107,19 @@ pub(super) async fn execute(run: Run<'_>, runnable: Vec<Request>) -> Executed {
             // The engine runs a batch's operations at once, sharing the request's loaders: with a write
             // among them, they run one after another, in order, each reading after the ones before.
             let mut responses = Vec::with_capacity(runnable.len());
-            for operation in runnable {
+            for (i, operation) in runnable.into_iter().enumerate() {
                 context.loaders.forget_all();
+                if i > 0 && viewer.is_some() {
+                    // An operation before may have taken the viewer's right to act (a resignation): it is
+                    // checked again, as the next request would check it.
+                    let users = &context.loaders.users;
+                    if let Err(err) =
+                        authenticate(&pipeline.services.accounts, credentials, users).await
+                    {
+                        responses.push(error_response(&err, request_id));
+                        continue;
+                    }
+                }
                 let operation = operation
                     .data(Arc::clone(&context))
                     .data(Arc::clone(ledger));

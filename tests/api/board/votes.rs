@@ -6,6 +6,7 @@ backend_tests!(
     votes_are_idempotent_and_exact_under_concurrency,
     each_mutation_of_a_document_answers_the_state_after_it,
     a_batch_with_writes_runs_in_order_and_each_operation_reads_after_the_ones_before,
+    an_operation_after_a_resignation_in_the_same_batch_is_refused,
 );
 
 /// Top-level mutations run in turn; each payload shows the state its own write left, not what an
@@ -113,6 +114,51 @@ async fn a_batch_with_writes_runs_in_order_and_each_operation_reads_after_the_on
         after["post"],
         state(0),
         "the last operation of the batch wins"
+    );
+}
+
+/// The operations of a batch after a resignation are refused as the next request would be: the account
+/// that resigned neither votes nor reads itself as it was.
+async fn an_operation_after_a_resignation_in_the_same_batch_is_refused(app: TestApp) {
+    let author = app
+        .sign_up("떠나는kim", "leaving@example.com", "password-1")
+        .await;
+    let news = category(&app, "news").await;
+    let id = post(&app, &author, &news, "마지막", "last").await;
+    let batch = json!([
+        {
+            "query": "mutation { resign(input: { password: \"password-1\" }) { user { id } } }",
+        },
+        {
+            "query": "mutation($id: ID!) { votePost(input: { postId: $id }) { post { voteCount } } }",
+            "variables": { "id": id },
+        },
+        { "query": "{ viewer { id } }" },
+    ]);
+    let body: Value = app
+        .post(&batch, Some(&author.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let answers = body.as_array().unwrap();
+    assert!(
+        answers[0]["data"]["resign"]["user"]["id"].is_string(),
+        "{body}"
+    );
+    for refused in &answers[1..] {
+        assert_eq!(code(refused), "UNAUTHENTICATED", "{body}");
+    }
+    let read = app
+        .ok(
+            "query($id: ID!) { post(id: $id) { voteCount } }",
+            json!({ "id": id }),
+            None,
+        )
+        .await;
+    assert_eq!(
+        read["post"]["voteCount"], 0,
+        "no vote after the resignation"
     );
 }
 
