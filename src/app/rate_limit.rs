@@ -68,7 +68,7 @@ pub struct Reservation {
 }
 
 /// What [`Limiter::add`] counted: the counts judged (the shared ones, or the process's own while they
-/// fail), and, when they are the shared ones, the process's own beside them.
+/// fail), and, when they are the shared ones after a recent outage, the process's own beside them.
 struct Counted {
     shared: bool,
     counts: Vec<(u64, u64)>,
@@ -130,10 +130,18 @@ impl Limiter {
             match self.counters.add_reading(windows, ttl).await {
                 Ok(counts) if counts.len() == windows.len() => {
                     self.health.answered();
+                    // The process's own count is judged beside them only while they may miss attempts
+                    // it made during an outage (two windows): concurrent attempts reach the two counts
+                    // in different orders, and judging both at all times would refuse more than the
+                    // limit's worth of a burst.
+                    let own = match own {
+                        Ok(own) if self.health.failed_within(ttl) => own,
+                        _ => Vec::new(),
+                    };
                     return Some(Counted {
                         shared: true,
                         counts,
-                        own: own.unwrap_or_default(),
+                        own,
                     });
                 }
                 Ok(counts) => self.health.failed(&format!(

@@ -20,6 +20,8 @@ pub(super) struct Health {
     retry_at_ms: AtomicU64,
     /// 1 + the instant of the last warning; 0 before the first.
     warned_at_ms: AtomicU64,
+    /// 1 + the instant of the last failure or refusal; 0 before the first.
+    failed_at_ms: AtomicU64,
     /// This outage was logged: its end is logged too.
     announced: AtomicBool,
 }
@@ -31,6 +33,7 @@ impl Health {
             epoch: Instant::now(),
             retry_at_ms: AtomicU64::new(0),
             warned_at_ms: AtomicU64::new(0),
+            failed_at_ms: AtomicU64::new(0),
             announced: AtomicBool::new(false),
         }
     }
@@ -59,9 +62,19 @@ impl Health {
         }
     }
 
+    /// Whether the shared counters failed or refused a command less than `within` ago: they may miss
+    /// attempts this process counted meanwhile.
+    pub(super) fn failed_within(&self, within: Duration) -> bool {
+        let at = self.failed_at_ms.load(Ordering::Acquire);
+        let within = u64::try_from(within.as_millis()).unwrap_or(u64::MAX);
+        at != 0 && self.now_ms().saturating_add(1) < at.saturating_add(within)
+    }
+
     /// The shared counters failed or refused a command (`why`): count in this process for a while.
     pub(super) fn failed(&self, why: &str) {
         let now = self.now_ms();
+        self.failed_at_ms
+            .store(now.saturating_add(1), Ordering::Release);
         let retry_at = now.saturating_add(self.retry_after_ms).saturating_add(1);
         if self.retry_at_ms.swap(retry_at, Ordering::AcqRel) != 0 {
             return;
@@ -99,6 +112,20 @@ mod tests {
         assert!(health.degraded(), "still counting here until they answer");
         health.answered();
         assert!(!health.degraded() && health.try_shared());
+    }
+
+    #[test]
+    fn a_failure_is_remembered_for_the_time_given() {
+        let health = Health::new(Duration::ZERO);
+        assert!(
+            !health.failed_within(Duration::from_secs(60)),
+            "never failed"
+        );
+        health.failed("down");
+        health.answered();
+        assert!(health.failed_within(Duration::from_secs(60)));
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(!health.failed_within(Duration::from_millis(20)));
     }
 
     #[test]
