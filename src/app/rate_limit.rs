@@ -8,6 +8,7 @@ mod lease;
 mod points;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -47,6 +48,9 @@ pub struct Limiter {
     fallback: Arc<dyn Counters>,
     /// Whether the shared counters are failing, and when to try them again.
     health: Health,
+    /// The shared counters' [`Counters::server_changes`] when they last answered: a change since means they
+    /// may have lost counts (a Redis restarted empty), as after a failure.
+    server_changes: AtomicU64,
     /// Points of budgets added to the counters by this process and not spent yet.
     leases: lease::Leases,
     prefix: String,
@@ -104,6 +108,7 @@ impl Limiter {
         limits: Limits,
     ) -> Self {
         Self {
+            server_changes: AtomicU64::new(counters.server_changes()),
             counters,
             fallback,
             health: Health::new(fallback::RETRY_SHARED_AFTER),
@@ -130,6 +135,7 @@ impl Limiter {
             match self.counters.add_reading(windows, ttl).await {
                 Ok(counts) if counts.len() == windows.len() => {
                     self.health.answered();
+                    self.note_server_changes();
                     // The process's own count is judged beside them only while they may miss attempts
                     // it made during an outage (two windows): concurrent attempts reach the two counts
                     // in different orders, and judging both at all times would refuse more than the
@@ -165,6 +171,17 @@ impl Limiter {
                 tracing::error!(error = %err, "limiter: no counters answer; not limiting");
                 None
             }
+        }
+    }
+
+    /// A server behind the shared counters that may have changed since they last answered (a restart, a
+    /// failover) may have lost counts: treated as a failure that has ended, so the process's own count is
+    /// judged beside theirs for the next two windows.
+    fn note_server_changes(&self) {
+        let now = self.counters.server_changes();
+        let before = self.server_changes.swap(now, Ordering::AcqRel);
+        if before != now {
+            self.health.lost_counts();
         }
     }
 

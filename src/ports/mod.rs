@@ -320,6 +320,12 @@ pub trait Counters: Send + Sync {
         limit: u64,
         ttl: Duration,
     ) -> Result<(bool, u64), CacheError>;
+    /// How many times the server behind the counters may have changed under this process (a connection
+    /// lost or made again, a failover, a restart): each may have lost counts. Grows only; in-process
+    /// counters never change server (0).
+    fn server_changes(&self) -> u64 {
+        0
+    }
 }
 
 /// Why a password is hashed or verified: each purpose has a bcrypt queue of its own, so a flood of one

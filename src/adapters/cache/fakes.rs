@@ -280,6 +280,8 @@ pub struct RefusingCounters {
     refuse: AtomicBool,
     /// `add_within` calls so far.
     pub additions: std::sync::atomic::AtomicU64,
+    /// Their [`Counters::server_changes`].
+    changes: std::sync::atomic::AtomicU64,
 }
 
 impl Default for RefusingCounters {
@@ -288,6 +290,7 @@ impl Default for RefusingCounters {
             counts: MemoryCache::new(1000, 0),
             refuse: AtomicBool::new(false),
             additions: std::sync::atomic::AtomicU64::new(0),
+            changes: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
@@ -295,6 +298,13 @@ impl Default for RefusingCounters {
 impl RefusingCounters {
     pub fn refuse(&self, refuse: bool) {
         self.refuse.store(refuse, Ordering::Release);
+    }
+
+    /// Their server restarts empty, as a Redis that keeps nothing on disk does: every count is gone, and
+    /// the change is reported.
+    pub fn restart_empty(&self) {
+        self.counts.forget_counts();
+        self.changes.fetch_add(1, Ordering::AcqRel);
     }
 
     fn check(&self) -> Result<(), CacheError> {
@@ -340,5 +350,9 @@ impl Counters for RefusingCounters {
         self.check()?;
         tokio::task::yield_now().await;
         self.counts.add_within(key, amount, limit, ttl).await
+    }
+
+    fn server_changes(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
     }
 }

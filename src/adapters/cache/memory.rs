@@ -81,6 +81,11 @@ impl MemoryCache {
 }
 
 impl MemoryCache {
+    /// Forgets every limit counter (what a restarted server holds; for fakes of one).
+    pub fn forget_counts(&self) {
+        self.counts.invalidate_all();
+    }
+
     /// Stores a cached value with a fresh expiry.
     async fn store(&self, key: &str, value: &str, ttl: Duration) {
         let entry = Entry {

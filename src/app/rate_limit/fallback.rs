@@ -70,6 +70,16 @@ impl Health {
         at != 0 && self.now_ms().saturating_add(1) < at.saturating_add(within)
     }
 
+    /// The shared counters answer, but may have lost counts (their server changed): remembered as a failure
+    /// ([`Health::failed_within`]) without holding attempts in the process.
+    pub(super) fn lost_counts(&self) {
+        self.failed_at_ms
+            .store(self.now_ms().saturating_add(1), Ordering::Release);
+        tracing::info!(
+            "limiter: the shared counters' server may have changed; this process's own counts are judged beside theirs for two windows"
+        );
+    }
+
     /// The shared counters failed or refused a command (`why`): count in this process for a while.
     pub(super) fn failed(&self, why: &str) {
         let now = self.now_ms();

@@ -183,6 +183,11 @@ impl Limiter {
             match self.counters.add_within(key, amount, limit, ttl).await {
                 Ok(answer) => {
                     self.health.answered();
+                    if answer.0 {
+                        // What this process leased is counted in its own counters too: if the shared ones
+                        // fail, its budget goes on from there instead of starting whole.
+                        let _ = self.fallback.add_within(key, amount, u64::MAX, ttl).await;
+                    }
                     return Some(answer);
                 }
                 Err(err) => self.health.failed(&err.0),
@@ -388,6 +393,26 @@ mod tests {
         ));
         assert_eq!(limiter.points_left(&who, at(0)).await.used, 0);
         assert_eq!(limiter.spend_points(&who, 0, at(0)).await.unwrap().used, 0);
+    }
+
+    /// When the shared counters fail, a budget goes on in the process from what the process leased, not
+    /// from a whole budget.
+    #[tokio::test]
+    async fn an_outage_of_the_shared_counters_leaves_the_budget_spent() {
+        let counters = Arc::new(Counted::default());
+        // 1 000 points: shares of 10.
+        let limiter = limiter_of(counters.clone(), 1_000);
+        let who = Spender::Member(UserId(8));
+        for _ in 0..9 {
+            limiter.spend_points(&who, 100, at(1)).await.unwrap();
+        }
+        counters.refuse(true);
+        assert_eq!(limiter.points_left(&who, at(2)).await.used, 900);
+        limiter.spend_points(&who, 100, at(2)).await.unwrap();
+        assert!(matches!(
+            limiter.spend_points(&who, 1, at(3)).await,
+            Err(PointsRefused::Exhausted { .. })
+        ));
     }
 
     #[tokio::test]

@@ -232,6 +232,28 @@ async fn a_guess_is_taken_back_only_where_it_was_counted() {
     retry_after_of(limiter.reserve_guess(account, "h", at(0)).await);
 }
 
+/// A Redis that restarts empty under a process, without any of its commands failing, hands nobody a fresh
+/// budget: the server change is noticed, and the process's own count is judged beside the empty shared one.
+#[tokio::test]
+async fn shared_counters_restarted_empty_give_no_fresh_budget() {
+    let shared = Arc::new(RefusingCounters::default());
+    let limiter = limiter(shared.clone());
+    let account = Guessed::Account(UserId(15));
+    for _ in 0..3 {
+        limiter.reserve_guess(account, "i", at(0)).await.unwrap();
+    }
+    retry_after_of(limiter.reserve_guess(account, "i", at(0)).await);
+    shared.restart_empty();
+    retry_after_of(limiter.reserve_guess(account, "i", at(1)).await);
+    // Another account, whose guesses the process has not seen, still has its whole budget.
+    for _ in 0..3 {
+        limiter
+            .reserve_guess(Guessed::Account(UserId(16)), "j", at(1))
+            .await
+            .unwrap();
+    }
+}
+
 /// Both windows of a subject carry one hash tag (one Redis Cluster slot); subjects differ.
 #[test]
 fn the_windows_of_one_subject_share_a_hash_tag() {

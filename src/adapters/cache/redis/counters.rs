@@ -134,4 +134,8 @@ impl Counters for RedisCache {
             )),
         }
     }
+
+    fn server_changes(&self) -> u64 {
+        self.primary.events()
+    }
 }

@@ -118,6 +118,12 @@ impl Primary {
         self.changed.notify_one();
     }
 
+    /// The connection events seen so far (the epoch): any of them may have put another server behind
+    /// the pool.
+    pub(super) fn events(&self) -> u64 {
+        self.state().epoch
+    }
+
     /// The namespace to read in and the epoch of the read; `None` while the primary is not verified.
     pub(super) fn reading(&self) -> Option<(Arc<str>, u64)> {
         let state = self.state();
