@@ -104,41 +104,19 @@ pub(super) async fn execute(run: Run<'_>, runnable: Vec<Request>) -> Executed {
             scope,
         );
         let responses = if writes && runnable.len() > 1 {
-            // The engine runs a batch's operations at once, sharing the request's loaders: with a write
-            // among them, they run one after another, in order, each reading after the ones before.
-            let mut responses = Vec::with_capacity(runnable.len());
-            for (i, operation) in runnable.into_iter().enumerate() {
-                context.loaders.forget_all();
-                if i > 0 && viewer.is_some() {
-                    // An operation before may have taken the viewer's right to act (a resignation): it is
-                    // checked again, as the next request would check it.
-                    let users = &context.loaders.users;
-                    if let Err(err) =
-                        authenticate(&pipeline.services.accounts, credentials, users).await
-                    {
-                        responses.push(error_response(&err, request_id));
-                        continue;
-                    }
-                }
-                let operation = operation
-                    .data(Arc::clone(&context))
-                    .data(Arc::clone(ledger));
-                responses.push(pipeline.schema.execute(operation).await);
-            }
-            responses
+            let signed_in = viewer.is_some();
+            in_order(
+                pipeline,
+                &context,
+                ledger,
+                credentials,
+                request_id,
+                signed_in,
+                runnable,
+            )
+            .await
         } else {
-            match pipeline
-                .schema
-                .execute_batch(
-                    BatchRequest::Batch(runnable)
-                        .data(Arc::clone(&context))
-                        .data(Arc::clone(ledger)),
-                )
-                .await
-            {
-                BatchResponse::Single(r) => vec![r],
-                BatchResponse::Batch(list) => list,
-            }
+            at_once(pipeline, &context, ledger, runnable).await
         };
         if context.budget.exceeded() {
             return refuse_over_budget(responses, pipeline.max_response_bytes);
@@ -178,6 +156,51 @@ pub(super) async fn execute(run: Run<'_>, runnable: Vec<Request>) -> Executed {
         responses,
         viewer,
         slots,
+    }
+}
+
+/// Runs a batch with a write among its operations: one after another, in order, each reading after the
+/// ones before (the engine would run them at once, sharing the request's loaders). The viewer is checked
+/// again before each operation after the first: one before may have taken their right to act (a
+/// resignation), as the next request would find.
+async fn in_order(
+    pipeline: &Pipeline,
+    context: &Arc<RequestContext>,
+    ledger: &Arc<CostLedger>,
+    credentials: &Authorization,
+    request_id: &str,
+    signed_in: bool,
+    runnable: Vec<Request>,
+) -> Vec<Response> {
+    let mut responses = Vec::with_capacity(runnable.len());
+    for (i, operation) in runnable.into_iter().enumerate() {
+        context.loaders.forget_all();
+        if i > 0 && signed_in {
+            let users = &context.loaders.users;
+            if let Err(err) = authenticate(&pipeline.services.accounts, credentials, users).await {
+                responses.push(error_response(&err, request_id));
+                continue;
+            }
+        }
+        let operation = operation.data(Arc::clone(context)).data(Arc::clone(ledger));
+        responses.push(pipeline.schema.execute(operation).await);
+    }
+    responses
+}
+
+/// Runs the operations as one engine batch (at once).
+async fn at_once(
+    pipeline: &Pipeline,
+    context: &Arc<RequestContext>,
+    ledger: &Arc<CostLedger>,
+    runnable: Vec<Request>,
+) -> Vec<Response> {
+    let batch = BatchRequest::Batch(runnable)
+        .data(Arc::clone(context))
+        .data(Arc::clone(ledger));
+    match pipeline.schema.execute_batch(batch).await {
+        BatchResponse::Single(r) => vec![r],
+        BatchResponse::Batch(list) => list,
     }
 }
 

@@ -70,15 +70,8 @@ async fn a_batch_with_writes_runs_in_order_and_each_operation_reads_after_the_on
         flip("votePost"),
         flip("unvotePost")
     ]);
-    let body: Value = app
-        .post(&batch, Some(&author.access))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let states: Vec<Value> = body
-        .as_array()
-        .unwrap()
+    let answers = app.batch(&batch, Some(&author.access)).await;
+    let states: Vec<Value> = answers
         .iter()
         .map(|r| {
             let data = &r["data"];
@@ -101,7 +94,7 @@ async fn a_batch_with_writes_runs_in_order_and_each_operation_reads_after_the_on
             state(1),
             state(0)
         ],
-        "{body}"
+        "{answers:?}"
     );
     let after = app
         .ok(
@@ -135,19 +128,13 @@ async fn an_operation_after_a_resignation_in_the_same_batch_is_refused(app: Test
         },
         { "query": "{ viewer { id } }" },
     ]);
-    let body: Value = app
-        .post(&batch, Some(&author.access))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let answers = body.as_array().unwrap();
+    let answers = app.batch(&batch, Some(&author.access)).await;
     assert!(
         answers[0]["data"]["resign"]["user"]["id"].is_string(),
-        "{body}"
+        "{answers:?}"
     );
     for refused in &answers[1..] {
-        assert_eq!(code(refused), "UNAUTHENTICATED", "{body}");
+        assert_eq!(code(refused), "UNAUTHENTICATED", "{answers:?}");
     }
     let read = app
         .ok(

@@ -298,41 +298,36 @@ async fn a_batch_is_answered_element_by_element() {
         json!({ "query": format!("{{ {} }}", aliases.join(" ")) })
     };
     let unparsable = json!({ "query": "{ viewer { id " });
-    let response = app
-        .post(&json!([ok, too_many_aliases, unparsable, ok]), None)
+    let list = app
+        .batch(&json!([ok, too_many_aliases, unparsable, ok]), None)
         .await;
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
-    let list = body.as_array().unwrap();
-    assert_eq!(list.len(), 4, "{body:#}");
-    assert!(list[0]["data"]["categories"].is_array(), "{body:#}");
-    assert_eq!(code(&list[1]), "QUERY_TOO_COMPLEX", "{body:#}");
-    assert_eq!(code(&list[2]), "BAD_USER_INPUT", "{body:#}");
-    assert!(list[3]["data"]["categories"].is_array(), "{body:#}");
+    assert_eq!(list.len(), 4, "{list:#?}");
+    assert!(list[0]["data"]["categories"].is_array(), "{list:#?}");
+    assert_eq!(code(&list[1]), "QUERY_TOO_COMPLEX", "{list:#?}");
+    assert_eq!(code(&list[2]), "BAD_USER_INPUT", "{list:#?}");
+    assert!(list[3]["data"]["categories"].is_array(), "{list:#?}");
 
     // A bad token answers every element, and no error points at line 0.
-    let response = app.post(&json!([ok, ok, ok]), Some("not-a-token")).await;
-    let body: Value = response.json().await.unwrap();
-    let list = body.as_array().unwrap();
-    assert_eq!(list.len(), 3, "{body:#}");
-    for element in list {
-        assert_eq!(code(element), "UNAUTHENTICATED", "{body:#}");
-        assert!(element["errors"][0].get("locations").is_none(), "{body:#}");
+    let list = app.batch(&json!([ok, ok, ok]), Some("not-a-token")).await;
+    assert_eq!(list.len(), 3, "{list:#?}");
+    for element in &list {
+        assert_eq!(code(element), "UNAUTHENTICATED", "{list:#?}");
+        assert!(element["errors"][0].get("locations").is_none(), "{list:#?}");
     }
 
     // An element that is not a request answers in its place; the others run.
-    let response = app.post(&json!([ok, { "query": 5 }, [ok], ok]), None).await;
-    let body: Value = response.json().await.unwrap();
-    let list = body.as_array().unwrap();
-    assert_eq!(list.len(), 4, "{body:#}");
-    assert!(list[0]["data"]["categories"].is_array(), "{body:#}");
-    assert_eq!(code(&list[1]), "BAD_USER_INPUT", "{body:#}");
-    assert_eq!(code(&list[2]), "BAD_USER_INPUT", "{body:#}");
-    assert!(list[3]["data"]["categories"].is_array(), "{body:#}");
+    let list = app
+        .batch(&json!([ok, { "query": 5 }, [ok], ok]), None)
+        .await;
+    assert_eq!(list.len(), 4, "{list:#?}");
+    assert!(list[0]["data"]["categories"].is_array(), "{list:#?}");
+    assert_eq!(code(&list[1]), "BAD_USER_INPUT", "{list:#?}");
+    assert_eq!(code(&list[2]), "BAD_USER_INPUT", "{list:#?}");
+    assert!(list[3]["data"]["categories"].is_array(), "{list:#?}");
 
     // A one-element batch is still a batch.
-    let body: Value = app.post(&json!([ok]), None).await.json().await.unwrap();
-    assert_eq!(body.as_array().unwrap().len(), 1, "{body:#}");
+    let list = app.batch(&json!([ok]), None).await;
+    assert_eq!(list.len(), 1, "{list:#?}");
 
     // An empty batch is refused with 400 and says why.
     let response = app.post(&json!([]), None).await;

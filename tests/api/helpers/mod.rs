@@ -276,6 +276,13 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    /// Sends `operations` (a JSON array) as one batch; answers each element's response, in order.
+    pub async fn batch(&self, operations: &Value, token: Option<&str>) -> Vec<Value> {
+        let response = self.post(operations, token).await;
+        assert_eq!(response.status(), 200, "a batch answers 200");
+        response.json().await.unwrap()
+    }
+
     /// Runs an operation; answers the whole response body (`data` and `errors`).
     pub async fn gql(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
         let response = self
