@@ -11,7 +11,9 @@ pub mod persisted;
 pub mod rate_limit;
 pub mod trust;
 
-pub use accounts::{AccountPorts, AccountService, AuthSession};
+pub use accounts::{
+    AccountPorts, AccountService, AuthSession, OUTSIDE_CHANGES_EVERY, follow_outside_changes,
+};
 pub use board::moderation;
 pub use board::{BoardRepos, BoardService, ReadReplica};
 pub use cache_aside::CacheAside;

@@ -136,6 +136,12 @@ pub trait UserRepo: Send + Sync {
         state: UserStateKind,
         log: Option<&NewModAction>,
     ) -> AppResult<()>;
+    /// Notes that `id`'s row was changed from outside the servers (the command line), for servers whose
+    /// cache no other process reaches ([`UserRepo::outside_changes_after`]).
+    async fn record_outside_change(&self, id: UserId, at: DateTime<Utc>) -> AppResult<()>;
+    /// The changes noted after the one numbered `after` (0: from the first), oldest first, at most 1 000:
+    /// (number, user). One round trip.
+    async fn outside_changes_after(&self, after: i64) -> AppResult<Vec<(i64, UserId)>>;
     /// Database reachability, for `/readyz`.
     async fn ping(&self) -> AppResult<()>;
 }

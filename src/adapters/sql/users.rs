@@ -416,6 +416,32 @@ impl UserRepo for SqlUserRepo {
         .map_err(db_error)
     }
 
+    async fn record_outside_change(&self, id: UserId, at: DateTime<Utc>) -> AppResult<()> {
+        let _trip = count_db();
+        on_db!(&self.db, pool => sqlx::query("INSERT INTO outside_change (user_id, created_datetime) VALUES (?, ?)")
+            .bind(id.0)
+            .bind(at)
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .map_err(db_error)
+    }
+
+    async fn outside_changes_after(&self, after: i64) -> AppResult<Vec<(i64, UserId)>> {
+        const SELECT: &str =
+            "SELECT id, user_id FROM outside_change WHERE id > ? ORDER BY id LIMIT 1000";
+        let _trip = count_db();
+        let rows: Vec<(i64, i64)> = on_db!(&self.db, pool => sqlx::query_as(SELECT)
+            .bind(after)
+            .fetch_all(pool)
+            .await)
+        .map_err(db_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|(n, user)| (n, UserId(user)))
+            .collect())
+    }
+
     async fn ping(&self) -> AppResult<()> {
         self.db.ping().await.map_err(db_error)
     }

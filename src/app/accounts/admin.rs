@@ -1,4 +1,8 @@
-//! The admin's changes to other users (role, block), and the command line's role change.
+//! The admin's changes to other users (role, block), and the command line's role change, which servers
+//! with an in-process cache follow ([`follow_outside_changes`]).
+
+use std::sync::Weak;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -50,6 +54,11 @@ impl AccountService {
             .await?
             .ok_or_else(|| AppError::NotFound(format!("no user named {name:?}")))?;
         self.users.set_role(id, role, None).await?;
+        // Noted for running servers whose cache is in-process, which this process cannot reach
+        // ([`follow_outside_changes`]); with Redis, the deletion below reaches every server.
+        self.users
+            .record_outside_change(id, self.clock.now())
+            .await?;
         self.forget_user(id).await;
         self.user(id).await
     }
@@ -100,5 +109,35 @@ impl AccountService {
             .await?;
         self.forget_user(target).await;
         self.user(target).await
+    }
+}
+
+/// How often a server with an in-process cache looks for changes made from the command line.
+pub const OUTSIDE_CHANGES_EVERY: Duration = Duration::from_secs(1);
+
+/// Forgets the cached users that the command line changed (`board set-role`), every `every`, for as long as
+/// `accounts` lives. Only a server whose cache is in-process needs it: no other process can delete its
+/// entries, so a role given from the command line would otherwise wait out the cache's TTL. It reads the
+/// changes noted since its last look (from the first at start: a few deletions of entries not cached yet).
+pub async fn follow_outside_changes(accounts: Weak<AccountService>, every: Duration) {
+    let mut last = 0;
+    loop {
+        {
+            let Some(accounts) = accounts.upgrade() else {
+                return;
+            };
+            match accounts.users.outside_changes_after(last).await {
+                Ok(changes) => {
+                    for (n, user) in changes {
+                        accounts.forget_user(user).await;
+                        last = n;
+                    }
+                }
+                Err(err) => {
+                    tracing::debug!(error = %err, "could not read the changes made from the command line")
+                }
+            }
+        }
+        tokio::time::sleep(every).await;
     }
 }

@@ -5,6 +5,8 @@ mod admin;
 mod passwords;
 mod sessions;
 
+pub use admin::{OUTSIDE_CHANGES_EVERY, follow_outside_changes};
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
