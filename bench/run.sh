@@ -20,7 +20,10 @@
 # BENCH_PROFILE (release, or debug: the binaries `cargo build` makes, quicker to get, far from production speed);
 # BENCH_BOARD (a board binary to measure instead of the one built, e.g. one built from an earlier commit);
 # BCRYPT_COST (the servers' and so the seeded passwords' bcrypt cost, default 12 as in production);
-# RESULTS_DIR (bench/results); SCENARIOS (the keys to run, e.g. "b f k m"; default every one; n runs (o) too).
+# RESULTS_DIR (bench/results); SCENARIOS (the keys to run, e.g. "b f k m"; default every one; n runs (o) too);
+# ROUNDS (default 1): the wrk scenarios run this many times in turns (a b k … f, then again), and the results
+# add each scenario's median and the ratios the README quotes ((k)/(b), (m)/(k), (p)/(b)) round by round with
+# their median: the machine's speed drifts between minutes, and a ratio of two runs a minute apart drifts less.
 #
 # SMOKE=1 changes the defaults to a run of about a minute that checks the scenarios, not their speed:
 # DURATION=2s WARMUP=1s CONNECTIONS=8 SEARCH_CONNECTIONS=4 LOGIN_CONNECTIONS=4 POSTS=300 (20 users, 2 comments and 2 votes per
@@ -70,6 +73,9 @@ else
 fi
 DURATION=${DURATION:-30s}
 SCENARIOS=${SCENARIOS:-a b k l m p c d g h i j e f n}
+ROUNDS=${ROUNDS:-1}
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "ROUNDS must be a whole number of at least 1" >&2; exit 2; }
+ROUND=1
 CONNECTIONS=${CONNECTIONS:-64}
 WARMUP=${WARMUP:-5s}
 THREADS=${THREADS:-2}
@@ -397,7 +403,7 @@ scenario() {
   wanted "$key" || { log "scenario $key: not in SCENARIOS, skipped"; return 0; }
   local url="http://127.0.0.1:$port/graphql" out="$WORK/$key" connections=$CONNECTIONS arg
   for arg in "$@"; do [[ $arg == CONNECTIONS=* ]] && connections=${arg#CONNECTIONS=}; done
-  log "scenario $key: $title — warm-up $WARMUP"
+  log "scenario $key$( ((ROUNDS > 1)) && echo " (round $ROUND of $ROUNDS)"): $title — warm-up $WARMUP"
   wrk_run "$WARMUP" "$url" "$out.warmup.txt" "$@"
   local warm_errors
   warm_errors=$(sed -n 's/^BENCH_RESULT //p' "$out.warmup.txt" | jq '.gql_errors + .connect_errors + .read_errors + .write_errors + .status_errors + .timeouts')
@@ -462,7 +468,8 @@ scenario() {
     --argjson rt "$rt_per_req" --argjson hit "$hit_ratio" --argjson rss "$rss_kb" --argjson cpu "$cpu_cores" \
     --argjson ct "$cache_trips" --argjson wrkcpu "$wrk_cores" --argjson rest "$rest_cores" \
     --argjson warm "$warm_errors" --arg mode "$mode" --argjson connections "$connections" \
-    '{key: $key, scenario: $title, backend: $backend, mode: $mode, connections: $connections,
+    --argjson round "$ROUND" \
+    '{key: $key, round: $round, scenario: $title, backend: $backend, mode: $mode, connections: $connections,
       warmup_errors: $warm} + $wrk + {
        errors: ($wrk.gql_errors + $wrk.connect_errors + $wrk.read_errors + $wrk.write_errors
                 + $wrk.status_errors + $wrk.timeouts),
@@ -473,36 +480,38 @@ scenario() {
 }
 
 MARIADB="MariaDB + Redis"
-scenario a "PostById (warm, $READ_IDS random posts)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
-  BENCH_MODE=post BENCH_IDS="$WORK/ids-mariadb.txt"
-scenario b "RootPage (posts of qna, first 20)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
-  BENCH_MODE=root BENCH_CATEGORY="$ROOT_CATEGORY"
-scenario k "RootPage signed in ($LOGIN_USERS members in turn)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
-  BENCH_MODE=root BENCH_CATEGORY="$ROOT_CATEGORY" BENCH_TOKENS="$WORK/tokens.txt"
-scenario l "PostById signed in (warm, $READ_IDS random posts, $LOGIN_USERS members in turn)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
-  BENCH_MODE=post BENCH_IDS="$WORK/ids-mariadb.txt" BENCH_TOKENS="$WORK/tokens.txt"
-scenario m "95 % RootPage signed in / 5 % votePost+unvotePost" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
-  BENCH_MODE=rootvote BENCH_CATEGORY="$ROOT_CATEGORY" BENCH_TOKENS="$WORK/tokens.txt" \
-  BENCH_VOTE_IDS="$WORK/page-ids.txt" BENCH_WRITE_PCT=5
-scenario p "95 % RootPage anonymous / 5 % votePost+unvotePost ($LOGIN_USERS members)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
-  BENCH_MODE=rootvote BENCH_CATEGORY="$ROOT_CATEGORY" BENCH_TOKENS="$WORK/tokens.txt" BENCH_READS=anonymous \
-  BENCH_VOTE_IDS="$WORK/page-ids.txt" BENCH_WRITE_PCT=5
-scenario c "Login (bcrypt cost $BCRYPT_COST)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
-  BENCH_MODE=login BENCH_LOGIN="$USER_PREFIX-2" CONNECTIONS="$LOGIN_CONNECTIONS"
-scenario d "90 % PostById / 10 % createComment+votePost" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
-  BENCH_MODE=mixed BENCH_IDS="$WORK/ids-mariadb.txt" BENCH_TOKENS="$WORK/tokens.txt" BENCH_WRITE_PCT=10
-scenario g "rare-term search with totalCount (5 terms)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
-  BENCH_MODE=bodies BENCH_BODIES="$WORK/rare.jsonl" CONNECTIONS="$SEARCH_CONNECTIONS"
-scenario h "common-term search (5 terms)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
-  BENCH_MODE=bodies BENCH_BODIES="$WORK/common.jsonl" CONNECTIONS="$SEARCH_CONNECTIONS"
-scenario i "category page with totalCount (2 roots)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
-  BENCH_MODE=bodies BENCH_BODIES="$WORK/category-total.jsonl"
-scenario j "author page with totalCount (5 authors)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
-  BENCH_MODE=bodies BENCH_BODIES="$WORK/author-total.jsonl" CONNECTIONS="$SEARCH_CONNECTIONS"
-scenario e "PostById (warm, $READ_IDS random posts of $SQLITE_POSTS)" "SQLite + in-process cache" "$PORT_SQLITE" "$PID_SQLITE" 1 \
-  BENCH_MODE=post BENCH_IDS="$WORK/ids-sqlite.txt"
-scenario f "{ ping } baseline (axum + async-graphql)" "in memory" "$PORT_BASELINE" "$PID_BASELINE" 0 \
-  BENCH_MODE=ping
+for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+  scenario a "PostById (warm, $READ_IDS random posts)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
+    BENCH_MODE=post BENCH_IDS="$WORK/ids-mariadb.txt"
+  scenario b "RootPage (posts of qna, first 20)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
+    BENCH_MODE=root BENCH_CATEGORY="$ROOT_CATEGORY"
+  scenario k "RootPage signed in ($LOGIN_USERS members in turn)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
+    BENCH_MODE=root BENCH_CATEGORY="$ROOT_CATEGORY" BENCH_TOKENS="$WORK/tokens.txt"
+  scenario l "PostById signed in (warm, $READ_IDS random posts, $LOGIN_USERS members in turn)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
+    BENCH_MODE=post BENCH_IDS="$WORK/ids-mariadb.txt" BENCH_TOKENS="$WORK/tokens.txt"
+  scenario m "95 % RootPage signed in / 5 % votePost+unvotePost" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
+    BENCH_MODE=rootvote BENCH_CATEGORY="$ROOT_CATEGORY" BENCH_TOKENS="$WORK/tokens.txt" \
+    BENCH_VOTE_IDS="$WORK/page-ids.txt" BENCH_WRITE_PCT=5
+  scenario p "95 % RootPage anonymous / 5 % votePost+unvotePost ($LOGIN_USERS members)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
+    BENCH_MODE=rootvote BENCH_CATEGORY="$ROOT_CATEGORY" BENCH_TOKENS="$WORK/tokens.txt" BENCH_READS=anonymous \
+    BENCH_VOTE_IDS="$WORK/page-ids.txt" BENCH_WRITE_PCT=5
+  scenario c "Login (bcrypt cost $BCRYPT_COST)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
+    BENCH_MODE=login BENCH_LOGIN="$USER_PREFIX-2" CONNECTIONS="$LOGIN_CONNECTIONS"
+  scenario d "90 % PostById / 10 % createComment+votePost" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
+    BENCH_MODE=mixed BENCH_IDS="$WORK/ids-mariadb.txt" BENCH_TOKENS="$WORK/tokens.txt" BENCH_WRITE_PCT=10
+  scenario g "rare-term search with totalCount (5 terms)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
+    BENCH_MODE=bodies BENCH_BODIES="$WORK/rare.jsonl" CONNECTIONS="$SEARCH_CONNECTIONS"
+  scenario h "common-term search (5 terms)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
+    BENCH_MODE=bodies BENCH_BODIES="$WORK/common.jsonl" CONNECTIONS="$SEARCH_CONNECTIONS"
+  scenario i "category page with totalCount (2 roots)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
+    BENCH_MODE=bodies BENCH_BODIES="$WORK/category-total.jsonl"
+  scenario j "author page with totalCount (5 authors)" "$MARIADB" "$PORT_MARIADB" "$PID_MARIADB" 1 \
+    BENCH_MODE=bodies BENCH_BODIES="$WORK/author-total.jsonl" CONNECTIONS="$SEARCH_CONNECTIONS"
+  scenario e "PostById (warm, $READ_IDS random posts of $SQLITE_POSTS)" "SQLite + in-process cache" "$PORT_SQLITE" "$PID_SQLITE" 1 \
+    BENCH_MODE=post BENCH_IDS="$WORK/ids-sqlite.txt"
+  scenario f "{ ping } baseline (axum + async-graphql)" "in memory" "$PORT_BASELINE" "$PID_BASELINE" 0 \
+    BENCH_MODE=ping
+done
 
 # ---- 5b. a comment on a watched post ----
 # createComment's latency on a post that WATCHERS members watch against one only its commenters watch, each
@@ -582,6 +591,11 @@ log "  comment latency p50/p99: quiet $(percentile "$WORK/o.latencies" 50)/$(per
 fi
 
 # ---- 6. results ----
+# Each wrk scenario's median over the rounds (in the order they ran) and every round's figure.
+MEDIANS='([.[] | select(.round == 1) | .key]) as $order | group_by(.key)
+  | map({key: .[0].key, scenario: .[0].scenario, each: map(.rps),
+         median: (map(.rps) | sort | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end)})
+  | sort_by(.key as $k | $order | index($k))'
 mkdir -p "$RESULTS_DIR"
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 DIRTY=$([[ -n "$(git status --porcelain -- src Cargo.toml Cargo.lock migrations 2>/dev/null)" ]] && echo true || echo false)
@@ -602,7 +616,8 @@ jq -n --slurpfile rows "$ROWS" --arg stamp "$STAMP" --arg commit "$COMMIT" --arg
     machine: {cpu: $cpu, cores: $cores, busy_cores_before_start: $idle, load_average_before_start: $loadavg},
     data: {mariadb: {users: $seed_users, posts: $posts, comments_per_post: $seed_comments, votes_per_post: $seed_votes, seed_seconds: $seed_s},
            sqlite: {users: 50, posts: $sqlite_posts, comments_per_post: 5, votes_per_post: 5}},
-    script_seconds: $elapsed, scenarios: $rows, watched_post: {comments: $watched,
+    script_seconds: $elapsed, rounds: ($rows | map(.round) | max // 1),
+    medians: ($rows | '"$MEDIANS"'), scenarios: $rows, watched_post: {comments: $watched,
       notifications: $notified, fanout_seconds: $fanout_s, drain_seconds_after_last: $drain_s,
       mean_fanout_ms: $fanout_ms}}' >"$RESULTS_DIR/$STAMP.json"
 
@@ -618,7 +633,7 @@ jq -n --slurpfile rows "$ROWS" --arg stamp "$STAMP" --arg commit "$COMMIT" --arg
   echo
   echo "| | scenario | backend | req/s | p50 ms | p99 ms | errors | DB round trips / req | cache round trips (1 req) | cache hit | max RSS MiB | CPU: server / wrk / rest (cores) |"
   echo "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
-  jq -r '"| \(.key) | \(.scenario) | \(.backend) | \(.rps | round) | \(.p50_ms * 100 | round / 100) | \(.p99_ms * 100 | round / 100) | \(.errors) | \(.db_round_trips_per_request // "–") | \(.cache_round_trips_sample // "–") | \(if .cache_hit_ratio then (.cache_hit_ratio * 1000 | round / 10 | tostring) + " %" else "–" end) | \(.max_rss_mib) | \(.server_cpu_cores) / \(.wrk_cpu_cores) / \(.rest_cpu_cores) |"' "$ROWS"
+  jq -r --argjson rounds "$ROUNDS" '"| \(.key)\(if $rounds > 1 then " ·\(.round)" else "" end) | \(.scenario) | \(.backend) | \(.rps | round) | \(.p50_ms * 100 | round / 100) | \(.p99_ms * 100 | round / 100) | \(.errors) | \(.db_round_trips_per_request // "–") | \(.cache_round_trips_sample // "–") | \(if .cache_hit_ratio then (.cache_hit_ratio * 1000 | round / 10 | tostring) + " %" else "–" end) | \(.max_rss_mib) | \(.server_cpu_cores) / \(.wrk_cpu_cores) / \(.rest_cpu_cores) |"' "$ROWS"
   echo
   echo "errors = socket errors + non-2xx + HTTP 200 with \`\"errors\"\` in the body. DB round trips / req and cache hit"
   echo "come from board's \`/metrics\` over the measured part; cache round trips is the \`x-cache-round-trips\` header"
@@ -629,6 +644,22 @@ jq -n --slurpfile rows "$ROWS" --arg stamp "$STAMP" --arg commit "$COMMIT" --arg
   echo "$READ_IDS posts) as those users. (m) sends the signed-in page reads and, for 5 %, each user's votePost and"
   echo "unvotePost in turn on a post of that page; (p) sends the same votes with the page reads anonymous."
   echo "Whole run: ${ELAPSED} s."
+  if ((ROUNDS > 1)); then
+    echo
+    echo "Medians of $ROUNDS rounds in turns (a row's ·N above is its round):"
+    echo
+    echo "| | scenario | median req/s | each round |"
+    echo "|---|---|--:|---|"
+    jq -s -r "$MEDIANS"' | .[] | "| \(.key) | \(.scenario) | \(.median | round) | \(.each | map(round | tostring) | join(" · ")) |"' "$ROWS"
+    echo
+    # Each round's ratio (its scenarios ran a minute apart), then their median.
+    jq -s -r 'def median: sort | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+      (group_by(.round) | map(map({key: .key, value: .rps}) | from_entries)) as $rounds
+      | [["k", "b"], ["m", "k"], ["p", "b"]]
+      | map(. as [$a, $b] | [$rounds[] | select(.[$a] and .[$b]) | 100 * .[$a] / .[$b]] | select(length > 0)
+        | "(\($a)) / (\($b)): median \(median | round) % (rounds: \(map(round | tostring) | join(" · ")) %)")
+      | if length > 0 then "Ratios, round by round: " + join("; ") + "." else empty end' "$ROWS"
+  fi
   echo
   echo "A comment on a watched post (MariaDB + Redis): $COMMENTS_PER_POST createComment requests per post, one at a time"
   echo "every 100 ms, the $LOGIN_USERS members in turn; the watched post's $WATCHERS watchers are notified after each comment answered."
