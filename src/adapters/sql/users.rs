@@ -26,6 +26,19 @@ impl SqlUserRepo {
     pub fn new(db: Db) -> Self {
         Self { db }
     }
+
+    /// Adds a row (`user_id`, `created_datetime`) to `table` (a table's name, never user data).
+    async fn insert_dated(&self, table: &str, id: UserId, at: DateTime<Utc>) -> AppResult<()> {
+        let insert = format!("INSERT INTO {table} (user_id, created_datetime) VALUES (?, ?)");
+        let _trip = count_db();
+        on_db!(&self.db, pool => sqlx::query(&insert)
+            .bind(id.0)
+            .bind(at)
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .map_err(db_error)
+    }
 }
 
 /// One row per (user, state); users without states give one row with NULL state columns.
@@ -219,14 +232,7 @@ impl UserRepo for SqlUserRepo {
     }
 
     async fn record_login(&self, id: UserId, at: DateTime<Utc>) -> AppResult<()> {
-        let _trip = count_db();
-        on_db!(&self.db, pool => sqlx::query("INSERT INTO logged_in (user_id, created_datetime) VALUES (?, ?)")
-            .bind(id.0)
-            .bind(at)
-            .execute(pool)
-            .await
-            .map(|_| ()))
-        .map_err(db_error)
+        self.insert_dated("logged_in", id, at).await
     }
 
     async fn login_history(
@@ -417,14 +423,7 @@ impl UserRepo for SqlUserRepo {
     }
 
     async fn record_outside_change(&self, id: UserId, at: DateTime<Utc>) -> AppResult<()> {
-        let _trip = count_db();
-        on_db!(&self.db, pool => sqlx::query("INSERT INTO outside_change (user_id, created_datetime) VALUES (?, ?)")
-            .bind(id.0)
-            .bind(at)
-            .execute(pool)
-            .await
-            .map(|_| ()))
-        .map_err(db_error)
+        self.insert_dated("outside_change", id, at).await
     }
 
     async fn outside_changes_after(&self, after: i64) -> AppResult<Vec<(i64, UserId)>> {
