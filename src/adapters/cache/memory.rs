@@ -245,6 +245,8 @@ impl Counters for MemoryCache {
 
 impl MemoryCache {
     /// Takes `amount` from a counter that exists (callers hold the counters' lock).
+    /// Takes `amount` from a counter; one that reaches 0 is removed (a missing counter counts 0), so that
+    /// refused attempts, taken back at once, hold no room a flood could use to push live counts out.
     async fn subtract(&self, key: &str, amount: u64) {
         if let Some(mut entry) = self.counts.get(key).await {
             let count = entry
@@ -252,6 +254,10 @@ impl MemoryCache {
                 .parse::<u64>()
                 .unwrap_or(0)
                 .saturating_sub(amount);
+            if count == 0 {
+                self.counts.invalidate(key).await;
+                return;
+            }
             entry.value = count.to_string();
             self.counts.insert(key.to_owned(), entry).await;
         }
@@ -261,6 +267,32 @@ impl MemoryCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Refused attempts are taken back at once: their counters must not stay as zeros that fill the bounded
+    /// counter space and push live counts out.
+    #[tokio::test]
+    async fn a_counter_taken_back_to_zero_is_removed() {
+        let cache = MemoryCache::new(100, 0);
+        let windows = [CounterWindows {
+            current: "c".into(),
+            previous: "p".into(),
+        }];
+        for _ in 0..2 {
+            cache
+                .add_reading(&windows, Duration::from_secs(60))
+                .await
+                .unwrap();
+        }
+        let key = ["c".to_owned()];
+        cache.take_back(&key).await.unwrap();
+        assert!(cache.counts.contains_key("c"));
+        assert_eq!(cache.read(&key).await.unwrap(), vec![1]);
+        cache.take_back(&key).await.unwrap();
+        assert!(!cache.counts.contains_key("c"), "removed at 0");
+        assert_eq!(cache.read(&key).await.unwrap(), vec![0]);
+        cache.take_back(&key).await.unwrap();
+        assert!(!cache.counts.contains_key("c"), "not made by a take-back");
+    }
 
     #[tokio::test]
     async fn values_expire_after_their_own_ttl() {

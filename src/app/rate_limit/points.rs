@@ -180,6 +180,19 @@ impl Limiter {
         let ttl = self.limits.points_window + std::time::Duration::from_secs(1);
         let limit = self.limits.points_per_window;
         if self.health.try_shared() {
+            // This process's own count holds every point it leased, and those it spent while the shared
+            // counters failed: never more than theirs, unless they lost counts (a restart, a failover) or
+            // missed an outage's spending. What does not fit it is refused whatever they would say.
+            let own = self
+                .fallback
+                .read(&[key.to_owned()])
+                .await
+                .ok()
+                .and_then(|counts| counts.first().copied())
+                .unwrap_or(0);
+            if own.saturating_add(amount) > limit {
+                return Some((false, own));
+            }
             match self.counters.add_within(key, amount, limit, ttl).await {
                 Ok(answer) => {
                     self.health.answered();
@@ -413,6 +426,26 @@ mod tests {
             limiter.spend_points(&who, 1, at(3)).await,
             Err(PointsRefused::Exhausted { .. })
         ));
+    }
+
+    /// Shared counters that come back empty (a Redis restarted without persistence) give no new budget
+    /// through a process that spent it: its own count of what it leased is judged too.
+    #[tokio::test]
+    async fn shared_counters_restarted_empty_give_no_new_budget() {
+        let counters = Arc::new(Counted::default());
+        let limiter = limiter_of(counters.clone(), 1_000);
+        let who = Spender::Client("10.0.0.5".into());
+        for _ in 0..10 {
+            limiter.spend_points(&who, 100, at(1)).await.unwrap();
+        }
+        counters.restart_empty();
+        assert!(matches!(
+            limiter.spend_points(&who, 100, at(2)).await,
+            Err(PointsRefused::Exhausted { .. })
+        ));
+        // Another spender's budget is whole.
+        let other = Spender::Client("10.0.0.6".into());
+        limiter.spend_points(&other, 100, at(2)).await.unwrap();
     }
 
     #[tokio::test]

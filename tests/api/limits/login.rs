@@ -247,8 +247,9 @@ async fn refused_attempts_do_not_count(app: TestApp) {
     assert_eq!(outcome(&after), "ok", "the owner is locked out: {after:#}");
 }
 
-/// The Redis counters' take-back (port contract): it takes 1 from a count above 0, and neither makes a
-/// count negative nor creates a counter that was never added to (it would have no expiry).
+/// The Redis counters' take-back (port contract): it takes 1 from a count above 0, removes a counter it
+/// brings to 0, and neither makes a count negative nor creates a counter that was never added to (it would
+/// have no expiry).
 #[tokio::test]
 async fn a_take_back_never_makes_a_redis_count_negative_nor_creates_one() {
     use board::ports::{CounterWindows, Counters};
@@ -284,8 +285,11 @@ async fn a_take_back_never_makes_a_redis_count_negative_nor_creates_one() {
         .build()
         .unwrap();
     fred::prelude::ClientLike::init(&redis).await.unwrap();
-    let raw: Option<String> = redis.get(&counted).await.unwrap();
-    assert_eq!(raw.as_deref(), Some("0"), "never below 0");
+    let exists: i64 = redis.exists(&counted).await.unwrap();
+    assert_eq!(
+        exists, 0,
+        "a counter taken back to 0 is removed, never below 0"
+    );
     let exists: i64 = redis.exists(&missing).await.unwrap();
     assert_eq!(exists, 0, "no counter made by a take-back");
 }

@@ -24,9 +24,12 @@ pub(super) const ADD_READING_SCRIPT: &str = "local count = redis.call('INCR', KE
     return {count, tonumber(redis.call('GET', KEYS[2]) or '0')}";
 
 /// Takes 1 from KEYS[1] if it is above 0: a take-back never makes a count negative (which would hand out
-/// attempts) nor creates a counter (which would never expire). Answers the count after.
+/// attempts) nor creates a counter (which would never expire), and removes one it brings to 0 (a missing
+/// counter counts 0; refused attempts, taken back at once, then leave no key behind for a flood to pile up).
+/// Answers the count after.
 const TAKE_BACK_SCRIPT: &str = "local count = tonumber(redis.call('GET', KEYS[1]) or '0') \
-    if count > 0 then return redis.call('DECR', KEYS[1]) end \
+    if count > 1 then return redis.call('DECR', KEYS[1]) end \
+    if count == 1 then redis.call('DEL', KEYS[1]) return 0 end \
     return count";
 
 #[async_trait]
