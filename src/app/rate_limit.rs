@@ -185,15 +185,6 @@ impl Limiter {
         }
     }
 
-    /// Where points are being counted now (the points budget is counted in one place; see `points`).
-    fn counting(&self) -> &dyn Counters {
-        if self.health.degraded() {
-            self.fallback.as_ref()
-        } else {
-            self.counters.as_ref()
-        }
-    }
-
     /// Takes an attempt back from the process's own count, and from the shared counters when `shared`.
     async fn take_back(&self, keys: &[String], shared: bool) {
         if let Err(err) = self.fallback.take_back(keys).await {

@@ -183,13 +183,7 @@ impl Limiter {
             // This process's own count holds every point it leased, and those it spent while the shared
             // counters failed: never more than theirs, unless they lost counts (a restart, a failover) or
             // missed an outage's spending. What does not fit it is refused whatever they would say.
-            let own = self
-                .fallback
-                .read(&[key.to_owned()])
-                .await
-                .ok()
-                .and_then(|counts| counts.first().copied())
-                .unwrap_or(0);
+            let own = self.own_points(key).await;
             if own.saturating_add(amount) > limit {
                 return Some((false, own));
             }
@@ -224,19 +218,23 @@ impl Limiter {
         self.points(used.saturating_sub(self.leases.held(&key)), reset_at)
     }
 
-    /// A counter from wherever points are being counted now (0 when nothing answers).
+    /// The points counted under `key`: the higher of the shared count (unless the shared counters are
+    /// failing) and this process's own, which is the higher only when they lost counts or missed an
+    /// outage's spending — then it is the one [`Limiter::add_points`] judges.
     async fn read_points(&self, key: &str) -> u64 {
-        let keys = [key.to_owned()];
-        match self.counting().read(&keys).await {
-            Ok(counts) => counts.first().copied().unwrap_or(0),
-            Err(_) => self
-                .fallback
-                .read(&keys)
-                .await
-                .ok()
-                .and_then(|c| c.first().copied())
-                .unwrap_or(0),
+        let own = self.own_points(key).await;
+        if self.health.degraded() {
+            return own;
         }
+        let shared = self.counters.read(&[key.to_owned()]).await;
+        let shared = shared.ok().and_then(|c| c.first().copied()).unwrap_or(0);
+        shared.max(own)
+    }
+
+    /// This process's own count under `key` (0 when it has none).
+    async fn own_points(&self, key: &str) -> u64 {
+        let counts = self.fallback.read(&[key.to_owned()]).await;
+        counts.ok().and_then(|c| c.first().copied()).unwrap_or(0)
     }
 }
 
@@ -439,6 +437,7 @@ mod tests {
             limiter.spend_points(&who, 100, at(1)).await.unwrap();
         }
         counters.restart_empty();
+        assert_eq!(limiter.points_left(&who, at(2)).await.used, 1_000);
         assert!(matches!(
             limiter.spend_points(&who, 100, at(2)).await,
             Err(PointsRefused::Exhausted { .. })
