@@ -21,7 +21,8 @@
 # the post is edited through A, the primary is SIGKILLed and the cluster promotes the replica, which still
 # holds the old entry (checked: otherwise the run proves nothing). Reads through A, B, a process C
 # started afterwards and a process E started while the shard had no primary must all show the new title (each process meets new primaries and starts a new cache
-# namespace, docs/read-cache.md#failover).
+# namespace, docs/read-cache.md#failover). Then a graceful `CLUSTER FAILOVER` of another shard with reads
+# through A and B all along: no stale read, and no process starts its cache afresh more than once.
 #
 # Needs redis-server 7, redis-cli, a MariaDB client, curl, jq, wrk and cargo. Environment as in sentinel.sh:
 # MYSQL_HOST/MYSQL_PORT/MYSQL_USER/MYSQL_PASSWORD, PROFILE=debug|release, SKIP_BUILD=1, GUESSES (12),
@@ -322,3 +323,33 @@ echo "the old entry $STALE_ENTRY on the promoted replica is never read again; a 
 ((stale_total == 0)) || die "$stale_total stale read(s) after the cluster failover"
 [[ $AFTER_DB == 0 ]] || die "warm reads go to the database after the cluster failover"
 log "0 stale reads through A, B and C after the cluster failover"
+
+# ---- A graceful failover (CLUSTER FAILOVER): no stale read, the cache started afresh at most once ---------
+# The replica takes over only once it holds everything its primary acknowledged, so nothing is lost: a
+# process may keep its namespace (the connections survive; fred follows the slots' MOVED answers) or start a
+# new one when it notices the new primary, but never more than once. Reads through A and B all along.
+BEFORE_A=$(changes "$A") BEFORE_B=$(changes "$B")
+TAKER=""
+for port in "${REDIS_PORTS[@]}"; do
+  [[ $(rcli "$port" role 2>/dev/null | head -1) == slave ]] && { TAKER=$port; break; }
+done
+[[ -n $TAKER ]] || die "no replica left to fail over to"
+rcli "$TAKER" cluster failover >/dev/null
+taken_over() { [[ $(rcli "$TAKER" role | head -1) == master ]]; }
+GRACEFUL_STALE=0
+for _ in $(seq 60); do
+  [[ $(read_via "$A") == "after the failover" ]] || GRACEFUL_STALE=$((GRACEFUL_STALE + 1))
+  [[ $(read_via "$B") == "after the failover" ]] || GRACEFUL_STALE=$((GRACEFUL_STALE + 1))
+  sleep 0.05
+done
+wait_until 30 taken_over || die "the replica on $TAKER did not take over within 30 s"
+wait_until 30 state_ok || die "the cluster is not ok after the graceful failover"
+sleep 1
+read_via "$A" >/dev/null
+read_via "$B" >/dev/null
+GRACEFUL_A=$(($(changes "$A") - BEFORE_A)) GRACEFUL_B=$(($(changes "$B") - BEFORE_B))
+echo "graceful CLUSTER FAILOVER to $TAKER: new primaries met A $GRACEFUL_A, B $GRACEFUL_B; $GRACEFUL_STALE stale of 120 reads"
+((GRACEFUL_STALE == 0)) || die "$GRACEFUL_STALE stale read(s) across the graceful failover"
+((GRACEFUL_A <= 1 && GRACEFUL_B <= 1)) ||
+  die "a graceful failover made A start the cache afresh $GRACEFUL_A time(s) and B $GRACEFUL_B (at most once each)"
+log "graceful failover: 0 stale reads; the cache started afresh at most once per process"
