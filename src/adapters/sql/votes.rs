@@ -64,6 +64,14 @@ impl SqlVoteRepo {
     }
 }
 
+/// The answer to a vote that committed but whose counter could not be checked against its voter rows.
+fn unsettled(target: &Target) -> AppError {
+    AppError::Unavailable(format!(
+        "the {} vote was recorded, but its count could not be checked; send it again",
+        target.what
+    ))
+}
+
 /// The SQL of one kind of vote: on posts or on comments (table and column names, never user data).
 struct Target {
     voters: &'static str,
@@ -161,7 +169,7 @@ impl SqlVoteRepo {
                 // Also when nothing changed: a client's retry of a vote whose first attempt committed (its
                 // answer lost with a node) settles what that attempt could not.
                 if self.on_galera().await {
-                    self.settle(target, id).await;
+                    self.settle(target, id).await?;
                 }
                 Ok(changed)
             }
@@ -172,9 +180,10 @@ impl SqlVoteRepo {
 
     /// Sets the target's counter to its voter rows when the two are apart. The read waits for every write
     /// the cluster committed before it (`wsrep_sync_wait`), so it sees this vote and every vote acknowledged
-    /// before it; the vote that came last therefore leaves the counter exact. A failure here is logged and
-    /// the vote, already committed, still succeeds.
-    async fn settle(&self, target: &Target, id: i64) {
+    /// before it; the vote that came last therefore leaves the counter exact. When the check or the fix
+    /// fails (a node lost under it), the vote, already committed, answers `SERVICE_UNAVAILABLE`: the
+    /// client's retry changes nothing (a vote is idempotent) and settles the counter then.
+    async fn settle(&self, target: &Target, id: i64) -> AppResult<()> {
         let check = format!(
             "SELECT t.vote_count, (SELECT COUNT(*) FROM {voters} v WHERE v.{key} = t.id) FROM {table} t WHERE t.id = ?",
             voters = target.voters,
@@ -197,14 +206,14 @@ impl SqlVoteRepo {
         };
         let (stored, counted) = match read {
             Ok(Some(pair)) => pair,
-            Ok(None) => return,
+            Ok(None) => return Ok(()),
             Err(err) => {
                 tracing::warn!(error = %err, what = target.what, id, "votes: could not check the counter");
-                return;
+                return Err(unsettled(target));
             }
         };
         if stored == counted {
-            return;
+            return Ok(());
         }
         let db = &self.db;
         let fix = &fix;
@@ -231,9 +240,11 @@ impl SqlVoteRepo {
                 );
             }
             Err(err) => {
-                tracing::warn!(error = %err, what = target.what, id, "votes: could not settle the counter")
+                tracing::warn!(error = %err, what = target.what, id, "votes: could not settle the counter");
+                return Err(unsettled(target));
             }
         }
+        Ok(())
     }
 
     async fn voted(&self, target: &Target, user: UserId, ids: &[i64]) -> AppResult<Vec<i64>> {
@@ -328,7 +339,8 @@ mod tests {
     }
 
     /// Two new posts with 3 voters each; the first one's counter is set 1 below its rows (what a lost
-    /// update leaves). `settle` must set it to 3 and leave the other at 3.
+    /// update leaves). `settle` must set it to 3 and leave the other at 3, and answer an error it cannot
+    /// check.
     async fn settles(db: Db) {
         let options = SeedOptions {
             users: 5,
@@ -342,12 +354,18 @@ mod tests {
         let drift = format!("UPDATE post SET vote_count = vote_count - 1 WHERE id = {post}");
         on_db!(&db, pool => sqlx::query(&drift).execute(pool).await.map(|_| ())).unwrap();
         let repo = SqlVoteRepo::new(db.clone());
-        repo.settle(&POST, post).await;
-        repo.settle(&POST, other).await;
+        repo.settle(&POST, post).await.unwrap();
+        repo.settle(&POST, other).await.unwrap();
         for id in [post, other] {
             let shown = format!("SELECT vote_count FROM post WHERE id = {id}");
             assert_eq!(scalar(&db, &shown).await, 3, "post {id}");
         }
+        // A settle that cannot check (the database lost under it) asks for the vote again.
+        db.close().await;
+        assert!(matches!(
+            repo.settle(&POST, post).await,
+            Err(crate::domain::AppError::Unavailable(_))
+        ));
     }
 
     #[tokio::test]
