@@ -2,9 +2,9 @@
 --
 -- Additions to the ERD:
 --   outside_change  one row per change made by the command line (`board set-role`): the user whose cached
---                   entry it made stale. A server with Redis never reads it (the command line deletes the
---                   entry in Redis itself); a server with the in-process cache, which no other process can
---                   reach, reads the rows added since its last look every second and forgets those users.
+--                   entry it made stale. Every running server reads the rows added since its last look
+--                   every second and forgets those users: the command line cannot reach an in-process
+--                   cache, and its own deletion in Redis may fail with nobody left to make it again.
 
 CREATE TABLE outside_change (
     id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,

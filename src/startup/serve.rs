@@ -19,12 +19,10 @@ impl App {
             app::BACKLOG_EVERY,
         ));
         tokio::spawn(app::run_outbox(Arc::downgrade(&self.services.inbox)));
-        if self.config.cache.redis_url.is_none() {
-            tokio::spawn(app::follow_outside_changes(
-                Arc::downgrade(&self.services.accounts),
-                app::OUTSIDE_CHANGES_EVERY,
-            ));
-        }
+        tokio::spawn(app::follow_outside_changes(
+            Arc::downgrade(&self.services.accounts),
+            app::OUTSIDE_CHANGES_EVERY,
+        ));
         if let Some(bind) = &self.config.http.metrics_bind {
             let metrics = tokio::net::TcpListener::bind(bind).await?;
             let app = axum::Router::new()

@@ -1,5 +1,5 @@
-//! The admin's changes to other users (role, block), and the command line's role change, which servers
-//! with an in-process cache follow ([`follow_outside_changes`]).
+//! The admin's changes to other users (role, block), and the command line's role change, which the running
+//! servers follow ([`follow_outside_changes`]).
 
 use std::sync::Weak;
 use std::time::Duration;
@@ -54,8 +54,8 @@ impl AccountService {
             .await?
             .ok_or_else(|| AppError::NotFound(format!("no user named {name:?}")))?;
         self.users.set_role(id, role, None).await?;
-        // Noted for running servers whose cache is in-process, which this process cannot reach
-        // ([`follow_outside_changes`]); with Redis, the deletion below reaches every server.
+        // Noted for the running servers ([`follow_outside_changes`]): this process cannot reach an
+        // in-process cache, and its own deletion below, in Redis, may fail, with nobody left to make it again.
         self.users
             .record_outside_change(id, self.clock.now())
             .await?;
@@ -112,13 +112,15 @@ impl AccountService {
     }
 }
 
-/// How often a server with an in-process cache looks for changes made from the command line.
+/// How often a server looks for changes made from the command line.
 pub const OUTSIDE_CHANGES_EVERY: Duration = Duration::from_secs(1);
 
 /// Forgets the cached users that the command line changed (`board set-role`), every `every`, for as long as
-/// `accounts` lives. Only a server whose cache is in-process needs it: no other process can delete its
-/// entries, so a role given from the command line would otherwise wait out the cache's TTL. It reads the
-/// changes noted since its last look (from the first at start: a few deletions of entries not cached yet).
+/// `accounts` lives. The command cannot reach an in-process cache, and its deletion in Redis can fail (a
+/// Redis paused or failing over) with no process left to make it again: either way a role given or taken
+/// from the command line would wait out the cache's TTL. A running server makes the deletion itself, and
+/// again until it lands, as every deletion of its own. It reads the changes noted since its last look (from
+/// the first at start: a few deletions of entries not cached yet).
 pub async fn follow_outside_changes(accounts: Weak<AccountService>, every: Duration) {
     let mut last = 0;
     loop {
