@@ -46,6 +46,9 @@ pub struct Limiter {
     /// This process's own count of its attempts, kept all along: the limits hold on it, with the same
     /// numbers, while the shared counters fail, and an outage does not start anyone from zero.
     fallback: Arc<dyn Counters>,
+    /// The process's own count of the points budgets (the same counters as `fallback` unless
+    /// [`Limiter::points_counted_apart`]).
+    points_fallback: Arc<dyn Counters>,
     /// Whether the shared counters are failing, and when to try them again.
     health: Health,
     /// The shared counters' [`Counters::server_changes`] when they last answered: a change since means they
@@ -110,12 +113,21 @@ impl Limiter {
         Self {
             server_changes: AtomicU64::new(counters.server_changes()),
             counters,
+            points_fallback: Arc::clone(&fallback),
             fallback,
             health: Health::new(fallback::RETRY_SHARED_AFTER),
             leases: lease::Leases::default(),
             prefix: prefix.to_owned(),
             limits,
         }
+    }
+
+    /// Counts the points budgets' own share in `own`, apart from the other limits: every anonymous client
+    /// address has a budget, and a flood from many addresses must not push a password guesser's count out
+    /// of bounded counters.
+    pub fn points_counted_apart(mut self, own: Arc<dyn Counters>) -> Self {
+        self.points_fallback = own;
+        self
     }
 
     /// How long attempts stay counted in this process after the shared counters failed, before the next

@@ -184,23 +184,26 @@ impl App {
         let cache_aside = cache_aside(&config, &cache);
         let clock = Arc::new(SystemClock);
         let outbox = app::OutboxWake::default();
-        let limiter = Arc::new(Limiter::new(
-            counters,
-            // While the shared counters fail, the same limits count in this process.
-            Arc::new(MemoryCache::new(MEMORY_CACHE_ENTRIES, 0)),
-            &config.cache.prefix,
-            RateLimits {
-                per_account: config.limits.login_failures_per_account,
-                per_client: config.limits.login_failures_per_client,
-                sign_ups_per_client: config.limits.sign_ups_per_client,
-                edits_per_user: config.limits.edits_per_user,
-                creates_per_user: config.limits.creates_per_user,
-                reports_per_user: config.limits.reports_per_user,
-                window: config.limits.window,
-                points_per_window: config.limits.points_per_window,
-                points_window: config.limits.points_window,
-            },
-        ));
+        let limiter = Arc::new(
+            Limiter::new(
+                counters,
+                // While the shared counters fail, the same limits count in this process.
+                Arc::new(MemoryCache::new(MEMORY_CACHE_ENTRIES, 0)),
+                &config.cache.prefix,
+                RateLimits {
+                    per_account: config.limits.login_failures_per_account,
+                    per_client: config.limits.login_failures_per_client,
+                    sign_ups_per_client: config.limits.sign_ups_per_client,
+                    edits_per_user: config.limits.edits_per_user,
+                    creates_per_user: config.limits.creates_per_user,
+                    reports_per_user: config.limits.reports_per_user,
+                    window: config.limits.window,
+                    points_per_window: config.limits.points_per_window,
+                    points_window: config.limits.points_window,
+                },
+            )
+            .points_counted_apart(Arc::new(MemoryCache::new(MEMORY_CACHE_ENTRIES, 0))),
+        );
         let accounts = AccountService::new(
             AccountPorts {
                 users: Arc::new(SqlUserRepo::new(db.clone())),

@@ -193,7 +193,10 @@ impl Limiter {
                     if answer.0 {
                         // What this process leased is counted in its own counters too: if the shared ones
                         // fail, its budget goes on from there instead of starting whole.
-                        let _ = self.fallback.add_within(key, amount, u64::MAX, ttl).await;
+                        let _ = self
+                            .points_fallback
+                            .add_within(key, amount, u64::MAX, ttl)
+                            .await;
                     }
                     return Some(answer);
                 }
@@ -201,7 +204,11 @@ impl Limiter {
             }
         }
         metrics::limiter_fallback(spender.scope());
-        match self.fallback.add_within(key, amount, limit, ttl).await {
+        match self
+            .points_fallback
+            .add_within(key, amount, limit, ttl)
+            .await
+        {
             Ok(answer) => Some(answer),
             Err(err) => {
                 tracing::error!(error = %err, "limiter: no counters answer; not limiting");
@@ -233,7 +240,7 @@ impl Limiter {
 
     /// This process's own count under `key` (0 when it has none).
     async fn own_points(&self, key: &str) -> u64 {
-        let counts = self.fallback.read(&[key.to_owned()]).await;
+        let counts = self.points_fallback.read(&[key.to_owned()]).await;
         counts.ok().and_then(|c| c.first().copied()).unwrap_or(0)
     }
 }
@@ -445,6 +452,28 @@ mod tests {
         // Another spender's budget is whole.
         let other = Spender::Client("10.0.0.6".into());
         limiter.spend_points(&other, 100, at(2)).await.unwrap();
+    }
+
+    /// Budgets counted apart from the other limits: a flood of anonymous addresses fills the points' own
+    /// bounded counters, never the ones holding password guesses.
+    #[tokio::test]
+    async fn points_counted_apart_stay_out_of_the_other_limits_counters() {
+        let (guesses, points) = (
+            Arc::new(MemoryCache::new(100, 0)),
+            Arc::new(MemoryCache::new(100, 0)),
+        );
+        let limiter = Limiter::new(
+            Arc::new(Counted::default()),
+            guesses.clone(),
+            "t",
+            limiter_of(Arc::new(FailingCache), 1_000).limits,
+        )
+        .points_counted_apart(points.clone());
+        let who = Spender::Client("10.0.0.8".into());
+        limiter.spend_points(&who, 100, at(1)).await.unwrap();
+        let key = [limiter.points_key(&who, at(1)).0];
+        assert_eq!(points.read(&key).await.unwrap(), vec![100]);
+        assert_eq!(guesses.read(&key).await.unwrap(), vec![0]);
     }
 
     #[tokio::test]
