@@ -13,7 +13,7 @@
 # load, default 15, 10 with SMOKE); REDIS_URL (default redis://127.0.0.1:6379/9, keys under the prefix
 # `galera`); SINGLE=0 skips the comparison on the single MariaDB at 127.0.0.1:3306 (default: run it when
 # root reaches that server through its unix socket); KEEP=1 keeps the temporary directory (logs, data);
-# ONLY=abcdefg picks scenarios; VOTE_ROUNDS (default 3) sets scenario a's rounds;
+# ONLY=abcdefgh picks scenarios; VOTE_ROUNDS (default 3) sets scenario a's rounds;
 # CLUSTER_ONLY=1 only brings up the cluster and HAProxy and waits (for trials by hand; Ctrl-C stops them).
 # Ports: MariaDB 3311-3313, gcomm 4571-4573, IST 4581-4583, SST 4591-4593, HAProxy 3320, board 18111-18115.
 #
@@ -312,17 +312,17 @@ python3 "$ROOT/deploy/scale/scenarios.py" \
   --kill-pid-file "$WORK/node3/pid" --rounds "$ROUNDS" --load-secs "$LOAD_SECS" \
   --rejoin "bash $ROOT/deploy/scale/galera.sh rejoin $WORK 3" \
   --sql3 "mariadb --socket=$WORK/node3/mysqld.sock -uroot -N -B $DB" \
-  --cluster-secs "$CLUSTER_SECS" --summary "$WORK/summary.json" --only "${ONLY:-abcdefg}" --vote-rounds "${VOTE_ROUNDS:-3}" "${SINGLE_ARGS[@]}"
+  --cluster-secs "$CLUSTER_SECS" --summary "$WORK/summary.json" --only "${ONLY:-abcdefgh}" --vote-rounds "${VOTE_ROUNDS:-3}" "${SINGLE_ARGS[@]}"
 status=$?
 set -e
 # Lost updates Galera let through and the servers set right (docs/galera.md, "Counters").
 settled=0
 for port in $PORT_A $PORT_B $PORT_C; do
   n=$(curl -fsS "http://127.0.0.1:$port/metrics" 2>/dev/null |
-    awk '/^board_votes_counters_settled_total/ {s += $NF} END {print s + 0}')
+    awk '/^board_counters_settled_total/ {s += $NF} END {print s + 0}')
   settled=$((settled + ${n%.*}))
 done
-log "vote counters settled to their voter rows by the servers: $settled"
+log "kept counters settled to their rows by the servers: $settled"
 if grep -q '"level":"ERROR"' "$WORK"/board-*.log 2>/dev/null; then
   log "errors logged by the servers (first 5):"
   grep -h '"level":"ERROR"' "$WORK"/board-*.log | head -5 >&2

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
 use super::bans::{BANNED_AT_POST, banned_until};
+use super::counters::{GaleraProbe, Written, settle_after};
 use super::notifications::outbox_entry;
 use super::saves::auto_watch_post;
 use super::threads::{self, place_reply, shift_comment_counters, top_level_share};
@@ -21,11 +22,15 @@ use crate::request::count_db;
 
 pub struct SqlCommentRepo {
     db: Db,
+    galera: GaleraProbe,
 }
 
 impl SqlCommentRepo {
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self {
+            db,
+            galera: GaleraProbe::default(),
+        }
     }
 }
 
@@ -148,7 +153,9 @@ impl CommentRepo for SqlCommentRepo {
             })
         })
         .await?;
-        created.map(|(id, placement)| (CommentId(id), placement))
+        let (id, placement) = created?;
+        settle_after(db, &self.galera, Written::Comment(id)).await;
+        Ok((CommentId(id), placement))
     }
 
     async fn append_version(
@@ -197,7 +204,7 @@ impl CommentRepo for SqlCommentRepo {
         let db = &self.db;
         // Retried on a lost race, as moderation's removal is: under concurrent replies InnoDB may pick it
         // as a deadlock victim (secondary-index locks of the thread's rows), and it is safe to run again.
-        with_retries("the comment", || async move {
+        let deactivated = with_retries("the comment", || async move {
             on_db!(db, pool => async {
                 let mut tx = pool.begin().await?;
                 let changed = sqlx::query("UPDATE comment SET is_active = FALSE WHERE id = ? AND is_active = TRUE")
@@ -212,7 +219,11 @@ impl CommentRepo for SqlCommentRepo {
                 Ok::<_, sqlx::Error>(changed > 0)
             })
         })
-        .await
+        .await?;
+        if deactivated {
+            settle_after(db, &self.galera, Written::Comment(id.0)).await;
+        }
+        Ok(deactivated)
     }
 
     async fn by_ids(&self, ids: &[CommentId]) -> AppResult<Vec<Comment>> {

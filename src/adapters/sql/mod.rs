@@ -5,6 +5,7 @@ mod bans;
 mod categories;
 mod comments;
 pub mod content_html;
+mod counters;
 pub mod mod_log;
 mod moderation;
 pub mod name_skeletons;

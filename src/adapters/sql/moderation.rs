@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
+use super::counters::{self, GaleraProbe, settle_after};
 use super::mod_log::{self, write_mod_action};
 use super::threads::shift_comment_counters;
 use super::{Db, db_error, on_db, push_ids, with_retries};
@@ -21,11 +22,15 @@ use crate::request::count_db;
 
 pub struct SqlModerationRepo {
     db: Db,
+    galera: GaleraProbe,
 }
 
 impl SqlModerationRepo {
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self {
+            db,
+            galera: GaleraProbe::default(),
+        }
     }
 }
 
@@ -64,6 +69,8 @@ struct Removable {
     /// A comment's counters (its parent's replies, its post's, its author's) move as its delete moves them
     /// (`shift_comment_counters!`, in the lock order of docs/threads.md).
     comment: bool,
+    /// The row, as the counters' settle on Galera names it.
+    written: fn(i64) -> counters::Written,
 }
 
 const POST: Removable = Removable {
@@ -77,6 +84,7 @@ const POST: Removable = Removable {
         "UPDATE `user` SET post_count = post_count + 1 WHERE id = (SELECT user_id FROM post WHERE id = ?)",
     ],
     comment: false,
+    written: counters::Written::Post,
 };
 
 const COMMENT: Removable = Removable {
@@ -84,6 +92,7 @@ const COMMENT: Removable = Removable {
     leave: &[],
     back: &[],
     comment: true,
+    written: counters::Written::Comment,
 };
 
 impl SqlModerationRepo {
@@ -102,7 +111,7 @@ impl SqlModerationRepo {
         );
         let state = format!("SELECT removed_datetime FROM {} WHERE id = ?", what.table);
         let (remove, state) = (&remove, &state);
-        with_retries(what.table, || async move {
+        let written = with_retries(what.table, || async move {
             on_db!(db, pool => async {
                 let mut tx = pool.begin().await?;
                 let changed = sqlx::query(remove)
@@ -133,7 +142,11 @@ impl SqlModerationRepo {
                 Ok::<_, sqlx::Error>(Written::Changed)
             })
         })
-        .await
+        .await?;
+        if matches!(written, Written::Changed) {
+            settle_after(db, &self.galera, (what.written)(id)).await;
+        }
+        Ok(written)
     }
 
     async fn restore(&self, what: &Removable, id: i64, log: &NewModAction) -> AppResult<Written> {
@@ -146,7 +159,7 @@ impl SqlModerationRepo {
         );
         let state = format!("SELECT is_active FROM {} WHERE id = ?", what.table);
         let (restore, state) = (&restore, &state);
-        with_retries(what.table, || async move {
+        let written = with_retries(what.table, || async move {
             on_db!(db, pool => async {
                 let mut tx = pool.begin().await?;
                 let changed = sqlx::query(restore)
@@ -171,7 +184,11 @@ impl SqlModerationRepo {
                 Ok::<_, sqlx::Error>(Written::Changed)
             })
         })
-        .await
+        .await?;
+        if matches!(written, Written::Changed) {
+            settle_after(db, &self.galera, (what.written)(id)).await;
+        }
+        Ok(written)
     }
 }
 

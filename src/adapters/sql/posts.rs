@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
 use super::bans::{BANNED_IN_CATEGORY, banned_until};
+use super::counters::{GaleraProbe, Written, settle_after};
 use super::notifications::outbox_entry;
 use super::post_query::{order_by, push_keyset, push_post_filter};
 use super::saves::auto_watch_post;
@@ -23,11 +24,15 @@ use crate::request::count_db;
 
 pub struct SqlPostRepo {
     db: Db,
+    galera: GaleraProbe,
 }
 
 impl SqlPostRepo {
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self {
+            db,
+            galera: GaleraProbe::default(),
+        }
     }
 }
 
@@ -152,7 +157,10 @@ impl PostRepo for SqlPostRepo {
         };
         // `Err(None)`: no such category; `Err(Some(until))`: the author is banned there.
         match with_retries("the category", attempt).await? {
-            Ok(id) => Ok(PostId(id)),
+            Ok(id) => {
+                settle_after(db, &self.galera, Written::Post(id)).await;
+                Ok(PostId(id))
+            }
             Err(None) => Err(AppError::invalid("categoryId", "no such category")),
             Err(Some(until)) => Err(bans::banned_here(until)),
         }
@@ -212,7 +220,7 @@ impl PostRepo for SqlPostRepo {
 
     async fn deactivate(&self, id: PostId) -> AppResult<bool> {
         let db = &self.db;
-        with_retries("the post", || async move {
+        let deactivated = with_retries("the post", || async move {
             on_db!(db, pool => async {
                 let mut tx = pool.begin().await?;
                 let affected = sqlx::query("UPDATE post SET is_active = FALSE WHERE id = ? AND is_active = TRUE")
@@ -234,7 +242,11 @@ impl PostRepo for SqlPostRepo {
                 Ok(affected > 0)
             })
         })
-        .await
+        .await?;
+        if deactivated {
+            settle_after(db, &self.galera, Written::Post(id.0)).await;
+        }
+        Ok(deactivated)
     }
 
     async fn by_ids(&self, ids: &[PostId]) -> AppResult<Vec<Post>> {

@@ -90,9 +90,9 @@ pub(super) fn build() -> Option<Telemetry> {
             )
             .build(),
         counters_settled: meter
-            .u64_counter("board.votes.counters_settled")
+            .u64_counter("board.counters.settled")
             .with_description(
-                "Vote counters found apart from their voter rows after a vote and set to them, by target (Galera's lost updates).",
+                "Kept counters found apart from their rows after a write and set to them, by counter (Galera's lost updates).",
             )
             .build(),
         cache_primary_changes: meter
@@ -283,10 +283,19 @@ pub(super) fn build() -> Option<Telemetry> {
             .limiter_fallbacks
             .add(0, &[KeyValue::new("limit", limit)]);
     }
-    for target in ["post", "comment"] {
+    for counter in [
+        "post.vote_count",
+        "comment.vote_count",
+        "post.comment_count",
+        "post.top_comment_count",
+        "comment.reply_count",
+        "user.comment_count",
+        "user.post_count",
+        "category.post_count",
+    ] {
         metrics
             .counters_settled
-            .add(0, &[KeyValue::new("target", target)]);
+            .add(0, &[KeyValue::new("counter", counter)]);
     }
     for outcome in ["success", "invalid", "blocked", "rate_limited"] {
         metrics.logins.add(0, &[KeyValue::new("outcome", outcome)]);

@@ -213,10 +213,11 @@ pub fn limiter_fallback(limit: &'static str) {
     }
 }
 
-/// Counts a vote counter found apart from its voter rows and set to them (on Galera, see docs/galera.md).
-pub fn counter_settled(what: &'static str) {
+/// Counts a kept counter found apart from its rows and set to them (on Galera, see docs/galera.md).
+pub fn counter_settled(counter: &'static str) {
     if let Some(m) = metrics() {
-        m.counters_settled.add(1, &[KeyValue::new("target", what)]);
+        m.counters_settled
+            .add(1, &[KeyValue::new("counter", counter)]);
     }
 }
 
