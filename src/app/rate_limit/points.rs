@@ -8,6 +8,7 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use super::Limiter;
 use crate::domain::UserId;
+use crate::ports::Counters;
 use crate::telemetry::metrics;
 
 /// A process leases a budget's points in shares of 1 / this (docs/cost.md#leases).
@@ -233,16 +234,19 @@ impl Limiter {
         if self.health.degraded() {
             return own;
         }
-        let shared = self.counters.read(&[key.to_owned()]).await;
-        let shared = shared.ok().and_then(|c| c.first().copied()).unwrap_or(0);
-        shared.max(own)
+        count_of(self.counters.as_ref(), key).await.max(own)
     }
 
     /// This process's own count under `key` (0 when it has none).
     async fn own_points(&self, key: &str) -> u64 {
-        let counts = self.points_fallback.read(&[key.to_owned()]).await;
-        counts.ok().and_then(|c| c.first().copied()).unwrap_or(0)
+        count_of(self.points_fallback.as_ref(), key).await
     }
+}
+
+/// The count under `key` in `counters` (0 when there is none or it cannot be read).
+async fn count_of(counters: &dyn Counters, key: &str) -> u64 {
+    let counts = counters.read(&[key.to_owned()]).await;
+    counts.ok().and_then(|c| c.first().copied()).unwrap_or(0)
 }
 
 #[cfg(test)]
