@@ -260,7 +260,7 @@ impl BoardService {
 }
 
 /// Why inactive content cannot be changed, as `actor` may learn it: its author is told a moderator removed it.
-fn gone_for(actor: &User, author: UserId, removed: bool, what: &str) -> AppError {
+pub(super) fn gone_for(actor: &User, author: UserId, removed: bool, what: &str) -> AppError {
     if removed && actor.id == author {
         AppError::Forbidden(format!(
             "a moderator removed this {what}: it can no longer be changed"

@@ -1,6 +1,7 @@
 //! The board's writes: checked against the domain rules and the limits, committed on the primary, then
 //! the keys they touched are forgotten and the event announced.
 
+use super::reads::gone_for;
 use super::{BoardService, require_admin, require_member};
 use crate::domain::board as rules;
 use crate::domain::{
@@ -87,7 +88,12 @@ impl BoardService {
                 "only the author or an admin may delete a post".into(),
             ));
         }
-        self.posts.primary().deactivate(id).await?;
+        if !self.posts.primary().deactivate(id).await? {
+            // A delete or a removal committed after the check above: answered as if it came first.
+            let found = self.posts.primary().by_ids(&[id]).await?;
+            let removed = found.first().is_some_and(|p| p.removal.is_some());
+            return Err(gone_for(actor, post.author_id, removed, "post"));
+        }
         self.forget_post_listing(id, post.category_id).await;
         self.announce(BoardEvent::post(
             EventKind::PostDeleted,
@@ -165,7 +171,12 @@ impl BoardService {
                 "only the author or an admin may delete a comment".into(),
             ));
         }
-        self.comments.primary().deactivate(id).await?;
+        if !self.comments.primary().deactivate(id).await? {
+            // A delete or a removal committed after the check above: answered as if it came first.
+            let found = self.comments.primary().by_ids(&[id]).await?;
+            let removed = found.first().is_some_and(|c| c.removal.is_some());
+            return Err(gone_for(actor, comment.author_id, removed, "comment"));
+        }
         self.forget_comment(id, Some((comment.post_id, comment.parent_id)), false)
             .await;
         self.announce(BoardEvent::comment(

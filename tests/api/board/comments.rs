@@ -1,5 +1,9 @@
 //! Comments: versions, pages and counts.
 
+use tokio::sync::Barrier;
+
+use crate::helpers::tally;
+
 use super::*;
 
 backend_tests!(comments_have_versions_pages_and_counts);
@@ -130,4 +134,54 @@ async fn comments_have_versions_pages_and_counts(app: TestApp) {
         unvoted["unvoteComment"]["comment"],
         json!({ "voteCount": 0, "viewerHasVoted": false })
     );
+}
+
+backend_tests!(concurrent_deletes_answer_once_and_count_once);
+
+/// Eight deletes of one comment, then of one post, sent at once by their author: one is answered with
+/// the id, the others as a delete sent after it would be (`NOT_FOUND`), and each count drops by one.
+async fn concurrent_deletes_answer_once_and_count_once(app: TestApp) {
+    let author = app
+        .sign_up("민지kim", "minji@example.com", "password-1")
+        .await;
+    let life = category(&app, "life").await;
+    let post_id = post(&app, &author, &life, "지울 글", "곧 지움").await;
+    comment(&app, &author, &post_id, "남는 댓글").await;
+    let doomed = comment(&app, &author, &post_id, "지울 댓글").await;
+    let barrier = Barrier::new(8);
+    let race = |query: &'static str, id: String| {
+        let (app, barrier, token) = (&app, &barrier, author.access.clone());
+        join_all((0..8).map(move |_| {
+            let (id, token) = (id.clone(), token.clone());
+            async move {
+                barrier.wait().await;
+                app.gql(query, json!({ "id": id }), Some(&token)).await
+            }
+        }))
+    };
+    let delete_comment =
+        "mutation($id: ID!) { deleteComment(input: { commentId: $id }) { deletedId } }";
+    let counts = tally(&race(delete_comment, doomed.clone()).await);
+    assert_eq!(counts.get("ok"), Some(&1), "{counts:?}");
+    assert_eq!(counts.get("NOT_FOUND"), Some(&7), "{counts:?}");
+    let count =
+        "query($id: ID!) { post(id: $id) { commentCount } viewer { comments { totalCount } } }";
+    let shown = app
+        .ok(count, json!({ "id": post_id }), Some(&author.access))
+        .await;
+    assert_eq!(shown["post"]["commentCount"], 1, "{shown}");
+    assert_eq!(shown["viewer"]["comments"]["totalCount"], 1, "{shown}");
+
+    let delete_post = "mutation($id: ID!) { deletePost(input: { postId: $id }) { deletedId } }";
+    let counts = tally(&race(delete_post, post_id.clone()).await);
+    assert_eq!(counts.get("ok"), Some(&1), "{counts:?}");
+    assert_eq!(counts.get("NOT_FOUND"), Some(&7), "{counts:?}");
+    let shown = app
+        .ok(
+            "{ viewer { posts { totalCount } } }",
+            json!({}),
+            Some(&author.access),
+        )
+        .await;
+    assert_eq!(shown["viewer"]["posts"]["totalCount"], 0, "{shown}");
 }
