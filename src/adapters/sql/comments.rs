@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
 use super::bans::{BANNED_AT_POST, banned_until};
-use super::counters::{GaleraProbe, Written, settle_after};
+use super::counters::{self, GaleraProbe, Written, settle_after};
 use super::notifications::outbox_entry;
 use super::saves::auto_watch_post;
 use super::threads::{self, place_reply, shift_comment_counters, top_level_share};
@@ -154,7 +154,8 @@ impl CommentRepo for SqlCommentRepo {
         })
         .await?;
         let (id, placement) = created?;
-        settle_after(db, &self.galera, Written::Comment(id)).await;
+        let moved = counters::of_comment(post.0, author.0, placement.parent.map(|p| p.0));
+        settle_after(db, &self.galera, moved).await;
         Ok((CommentId(id), placement))
     }
 

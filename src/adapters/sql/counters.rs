@@ -71,19 +71,36 @@ pub(crate) const CATEGORY_POSTS: Tally = Tally {
     name: "category.post_count",
 };
 
-/// A row whose write moved kept counters.
-#[derive(Debug, Clone, Copy)]
+/// What a committed write moved: counters its writer knows, or a row to read them from.
+#[derive(Debug)]
 pub(crate) enum Written {
+    Counters(Vec<(&'static Tally, i64)>),
     Post(i64),
     Comment(i64),
 }
 
-/// The counters a write of the row moved: a post's category's and author's; a comment's post's two,
-/// its author's and, for a reply, its parent's. Read from the row (one round trip); none when it is gone.
-async fn moved_by(db: &Db, written: Written) -> AppResult<Vec<(&'static Tally, i64)>> {
-    let _trip = count_db();
-    let tallies = match written {
+/// The counters a post moves: its category's and its author's.
+pub(crate) fn of_post(category: i64, author: i64) -> Written {
+    Written::Counters(vec![(&CATEGORY_POSTS, category), (&USER_POSTS, author)])
+}
+
+/// The counters a comment moves: its post's two, its author's and, for a reply, its parent's.
+pub(crate) fn of_comment(post: i64, author: i64, parent: Option<i64>) -> Written {
+    let mut tallies = vec![
+        (&POST_COMMENTS, post),
+        (&POST_TOP_COMMENTS, post),
+        (&USER_COMMENTS, author),
+    ];
+    tallies.extend(parent.map(|parent| (&COMMENT_REPLIES, parent)));
+    Written::Counters(tallies)
+}
+
+/// The counters a write moved; for a row, read from it (one round trip), none when it is gone.
+async fn moved_by(db: &Db, written: &Written) -> AppResult<Vec<(&'static Tally, i64)>> {
+    let read = match *written {
+        Written::Counters(ref tallies) => return Ok(tallies.clone()),
         Written::Post(id) => {
+            let _trip = count_db();
             let owners: Option<(i64, i64)> = on_db!(db, pool => sqlx::query_as(
                 "SELECT category_id, user_id FROM post WHERE id = ?",
             )
@@ -91,11 +108,10 @@ async fn moved_by(db: &Db, written: Written) -> AppResult<Vec<(&'static Tally, i
             .fetch_optional(pool)
             .await)
             .map_err(super::db_error)?;
-            owners
-                .map(|(category, author)| vec![(&CATEGORY_POSTS, category), (&USER_POSTS, author)])
-                .unwrap_or_default()
+            owners.map(|(category, author)| of_post(category, author))
         }
         Written::Comment(id) => {
+            let _trip = count_db();
             let owners: Option<(i64, i64, Option<i64>)> = on_db!(db, pool => sqlx::query_as(
                 "SELECT post_id, user_id, parent_id FROM comment WHERE id = ?",
             )
@@ -103,20 +119,13 @@ async fn moved_by(db: &Db, written: Written) -> AppResult<Vec<(&'static Tally, i
             .fetch_optional(pool)
             .await)
             .map_err(super::db_error)?;
-            owners
-                .map(|(post, author, parent)| {
-                    let mut tallies = vec![
-                        (&POST_COMMENTS, post),
-                        (&POST_TOP_COMMENTS, post),
-                        (&USER_COMMENTS, author),
-                    ];
-                    tallies.extend(parent.map(|parent| (&COMMENT_REPLIES, parent)));
-                    tallies
-                })
-                .unwrap_or_default()
+            owners.map(|(post, author, parent)| of_comment(post, author, parent))
         }
     };
-    Ok(tallies)
+    Ok(match read {
+        Some(Written::Counters(tallies)) => tallies,
+        _ => Vec::new(),
+    })
 }
 
 /// On Galera, settles the counters a committed write moved. The write stands either way: a settle that
@@ -125,7 +134,7 @@ pub(crate) async fn settle_after(db: &Db, galera: &GaleraProbe, written: Written
     if !galera.on(db).await {
         return;
     }
-    let settled = match moved_by(db, written).await {
+    let settled = match moved_by(db, &written).await {
         Ok(tallies) => settle(db, &tallies).await,
         Err(err) => Err(err),
     };

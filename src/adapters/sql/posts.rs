@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
 use super::bans::{BANNED_IN_CATEGORY, banned_until};
-use super::counters::{GaleraProbe, Written, settle_after};
+use super::counters::{self, GaleraProbe, Written, settle_after};
 use super::notifications::outbox_entry;
 use super::post_query::{order_by, push_keyset, push_post_filter};
 use super::saves::auto_watch_post;
@@ -158,7 +158,7 @@ impl PostRepo for SqlPostRepo {
         // `Err(None)`: no such category; `Err(Some(until))`: the author is banned there.
         match with_retries("the category", attempt).await? {
             Ok(id) => {
-                settle_after(db, &self.galera, Written::Post(id)).await;
+                settle_after(db, &self.galera, counters::of_post(category.0, author.0)).await;
                 Ok(PostId(id))
             }
             Err(None) => Err(AppError::invalid("categoryId", "no such category")),

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use super::{
     CATEGORY_POSTS, COMMENT_REPLIES, COMMENT_VOTES, POST_COMMENTS, POST_TOP_COMMENTS, POST_VOTES,
-    Tally, USER_COMMENTS, USER_POSTS, Written, moved_by, settle,
+    Tally, USER_COMMENTS, USER_POSTS, Written, moved_by, of_comment, of_post, settle,
 };
 use crate::adapters::sql::seed::{SeedOptions, seed};
 use crate::adapters::sql::{Db, on_db};
@@ -152,13 +152,13 @@ async fn settles(db: Db) {
         ("user.comment_count", commenter),
     ];
     assert_eq!(
-        named(moved_by(&db, Written::Comment(comment)).await.unwrap()),
+        named(moved_by(&db, &Written::Comment(comment)).await.unwrap()),
         top
     );
     let mut replied = top.clone();
     replied.push(("comment.reply_count", comment));
     assert_eq!(
-        named(moved_by(&db, Written::Comment(reply)).await.unwrap()),
+        named(moved_by(&db, &Written::Comment(reply)).await.unwrap()),
         replied
     );
     let category_of = scalar(
@@ -167,21 +167,29 @@ async fn settles(db: Db) {
     )
     .await;
     assert_eq!(
-        named(moved_by(&db, Written::Post(post)).await.unwrap()),
+        named(moved_by(&db, &Written::Post(post)).await.unwrap()),
         vec![
             ("category.post_count", category_of),
             ("user.post_count", author)
         ]
     );
+    // A writer that knows its counters names the same ones as its row does.
+    let known = of_comment(post, commenter, Some(comment));
+    assert_eq!(named(moved_by(&db, &known).await.unwrap()), replied);
+    let known = of_post(category_of, author);
+    assert_eq!(
+        named(moved_by(&db, &known).await.unwrap()),
+        named(moved_by(&db, &Written::Post(post)).await.unwrap())
+    );
     assert!(
-        moved_by(&db, Written::Comment(i64::MAX))
+        moved_by(&db, &Written::Comment(i64::MAX))
             .await
             .unwrap()
             .is_empty()
     );
     // The reply, written without its counters, left three apart (not the post's top-level count).
     assert_eq!(
-        settle(&db, &moved_by(&db, Written::Comment(reply)).await.unwrap())
+        settle(&db, &moved_by(&db, &Written::Comment(reply)).await.unwrap())
             .await
             .unwrap(),
         3
